@@ -235,8 +235,8 @@ func (m *ForwardedAnswer) validate() error {
 // TrackerFailure is the tracker's error reply. Action and InfoHash are set
 // when the failure concerns a valid request.
 type TrackerFailure struct {
-	FailureReason string `json:"failure reason"`
 	Action        string `json:"action,omitempty"`
+	FailureReason string `json:"failure reason"`
 	InfoHash      string `json:"info_hash,omitempty"`
 }
 
@@ -249,8 +249,8 @@ func (m *TrackerFailure) validate() error {
 
 // TrackerWarning is a tracker warning that comes without a reply.
 type TrackerWarning struct {
-	WarningMessage string `json:"warning message"`
 	Action         string `json:"action,omitempty"`
+	WarningMessage string `json:"warning message"`
 	InfoHash       string `json:"info_hash,omitempty"`
 }
 

@@ -12,7 +12,7 @@ import (
 
 type wireVectors struct {
 	Comment string `json:"_comment"`
-	Topics []struct {
+	Topics  []struct {
 		AppID     string `json:"app_id"`
 		Room      string `json:"room"`
 		RootTopic string `json:"root_topic"`
@@ -40,13 +40,13 @@ type wireVectors struct {
 		AppID    string `json:"app_id"`
 		Room     string `json:"room"`
 		Messages []struct {
-			Type       string          `json:"type"`
-			Kind       string          `json:"kind"`
-			Payload    string          `json:"payload"`
-			PayloadHex string          `json:"payload_hex"`
-			Meta       string          `json:"meta"`
-			ChunksHex  []string        `json:"chunks_hex"`
-			FramesHex  []string        `json:"frames_hex"`
+			Type       string   `json:"type"`
+			Kind       string   `json:"kind"`
+			Payload    string   `json:"payload"`
+			PayloadHex string   `json:"payload_hex"`
+			Meta       string   `json:"meta"`
+			ChunksHex  []string `json:"chunks_hex"`
+			FramesHex  []string `json:"frames_hex"`
 		} `json:"messages"`
 	} `json:"action_sequences"`
 	PresenceFrames []struct {
