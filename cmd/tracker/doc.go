@@ -1,0 +1,9 @@
+// Command tracker runs a WebTorrent-compatible WebSocket tracker for peerset
+// and Trystero rooms:
+//
+//	go run ./cmd/tracker --addr 127.0.0.1:8000
+//
+// It prints the ws:// URL on stdout, serves JSON stats at /stats, and stops
+// cleanly on SIGINT or SIGTERM. It is a native program; under js/wasm it
+// only reports that it cannot run.
+package main

@@ -1,0 +1,92 @@
+//go:build !js
+
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/tracker"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "tracker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	defaults := tracker.DefaultConfig()
+	fs := flag.NewFlagSet("tracker", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8000", "listen address (host:port)")
+	interval := fs.Duration("interval", defaults.Interval, "announce interval told to clients")
+	maxMessage := fs.Int64("max-message-bytes", defaults.MaxMessageBytes, "largest client message")
+	maxOffers := fs.Int("max-offers", defaults.MaxOffersPerAnnounce, "most offers in one announce")
+	maxSwarms := fs.Int("max-swarms-per-conn", defaults.MaxSwarmsPerConn, "most info_hashes one connection may join")
+	maxPeers := fs.Int("max-peers-per-swarm", defaults.MaxPeersPerSwarm, "most peers in one info_hash")
+	verbose := fs.Bool("v", false, "log every connection and request (debug level)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	srv := tracker.New(tracker.Config{
+		Interval:             *interval,
+		MaxMessageBytes:      *maxMessage,
+		MaxOffersPerAnnounce: *maxOffers,
+		MaxSwarmsPerConn:     *maxSwarms,
+		MaxPeersPerSwarm:     *maxPeers,
+		Logger:               logger,
+	})
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("failed to listen on %s: %w", *addr, err)
+	}
+	httpServer := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+
+	// Print the URL on stdout so scripts can read it; logs go to stderr.
+	fmt.Printf("ws://%s\n", ln.Addr())
+	logger.Info("tracker listening", "url", "ws://"+ln.Addr().String(), "stats", "http://"+ln.Addr().String()+"/stats", "interval", *interval)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpServer.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		srv.Close()
+		return fmt.Errorf("failed to serve: %w", err)
+	case <-ctx.Done():
+	}
+	stop()
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = httpServer.Shutdown(shutdownCtx) // stops accepting; WebSockets are hijacked
+	srv.Close()                            // so close them here
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("failed to shut down: %w", err)
+	}
+	return nil
+}
