@@ -1,0 +1,65 @@
+# peerset: `make test` runs every test, `make bench` prints the benchmark tables.
+# Needs Go (the version in go.mod or newer 1.26.x) and Node.js 20+ with npm.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+GOROOT := $(shell $(GO) env GOROOT)
+WASM_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
+WASM_ENV := GOOS=js GOARCH=wasm
+BIN := bin
+NODE_INTEROP := interop/node
+BENCHTIME ?= 1s
+
+.PHONY: test check-tools vet test-native test-wasm test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records build clean demo
+
+## test: vet, native tests, js/wasm tests under Node, interop checks
+test: check-tools vet test-native test-wasm test-interop
+	@echo "make test: all suites passed"
+
+check-tools:
+	@command -v $(GO) >/dev/null || { echo "make test needs Go 1.26: install it from the Go downloads page"; exit 1; }
+	@command -v node >/dev/null || { echo "make test needs Node.js 20+ and npm: apt-get install nodejs npm"; exit 1; }
+	@command -v npm >/dev/null || { echo "make test needs npm: apt-get install npm"; exit 1; }
+	@test -x "$(WASM_EXEC)" || { echo "missing $(WASM_EXEC): a Go toolchain >= 1.24 ships it"; exit 1; }
+
+vet:
+	$(GO) vet ./...
+	$(WASM_ENV) $(GO) vet ./...
+	cd interop && $(GO) vet ./...
+
+test-native:
+	$(GO) test ./...
+
+test-wasm:
+	$(WASM_ENV) $(GO) test -exec="$(WASM_EXEC)" ./...
+
+test-interop: test-nostr-tools
+	cd interop && $(GO) test ./...
+
+$(NODE_INTEROP)/node_modules/.package-lock.json: $(NODE_INTEROP)/package.json $(NODE_INTEROP)/package-lock.json
+	cd $(NODE_INTEROP) && npm ci --no-audit --no-fund
+
+test-nostr-tools: $(NODE_INTEROP)/node_modules/.package-lock.json build
+	cd $(NODE_INTEROP) && PEERSET_BIN="$(CURDIR)/$(BIN)/peerset" node --test nostr-interop.test.mjs
+
+build:
+	$(GO) build -o $(BIN)/peerset ./cmd/peerset
+
+## bench: every benchmark table (see README for the numbers)
+bench: bench-go bench-wasm bench-recon bench-records
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./pkg/...
+
+bench-wasm:
+	$(WASM_ENV) $(GO) test -exec="$(WASM_EXEC)" -run '^$$' -bench . -benchtime $(BENCHTIME) ./pkg/merkle ./pkg/record
+
+bench-recon:
+	cd interop && $(GO) run ./cmd/reconbench
+
+bench-records: $(NODE_INTEROP)/node_modules/.package-lock.json
+	BENCHTIME=$(BENCHTIME) node $(NODE_INTEROP)/bench-records.mjs
+
+clean:
+	rm -rf $(BIN) $(NODE_INTEROP)/node_modules

@@ -1,0 +1,61 @@
+// Command peerset is the native peerset tool: key generation and decoding,
+// making and verifying signed records. Every command prints JSON (or, for
+// "record verify", the word ok) to stdout and errors to stderr.
+//
+//	peerset keygen
+//	peerset key decode <npub|nsec>
+//	peerset record new --nsec N --room R --text T [--app A] [--link U] [--lat X --lon Y] [--uuid U]
+//	peerset record verify [--room R] [--app A] < event.json
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  peerset keygen                          new key pair as {"npub","nsec","pubkey"}
+  peerset key decode <npub|nsec>          the key as hex
+  peerset record new --nsec N --room R --text T [--app A] [--link URL] [--lat X --lon Y] [--uuid U]
+                                          a signed record event on one line
+  peerset record verify [--room R] [--app A] < event.json
+                                          "ok" and exit 0, or what is wrong and exit 1
+`
+
+// errUsage marks errors that should print the usage text.
+var errUsage = errors.New("usage")
+
+// run executes one command and returns the process exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var err error
+	switch {
+	case len(args) >= 1 && args[0] == "keygen":
+		err = cmdKeygen(args[1:], stdout)
+	case len(args) >= 2 && args[0] == "key" && args[1] == "decode":
+		err = cmdKeyDecode(args[2:], stdout)
+	case len(args) >= 2 && args[0] == "record" && args[1] == "new":
+		err = cmdRecordNew(args[2:], stdout)
+	case len(args) >= 2 && args[0] == "record" && args[1] == "verify":
+		err = cmdRecordVerify(args[2:], stdin, stdout)
+	case len(args) >= 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help"):
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		err = fmt.Errorf("%w: unknown command %q", errUsage, args)
+	}
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "peerset:", err)
+	if errors.Is(err, errUsage) {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	return 1
+}
