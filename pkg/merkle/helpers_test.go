@@ -44,8 +44,8 @@ func (t *Tree) checkNode(idx int32, lo, hi *Item) (height int8, agg aggregate, e
 		return 0, agg, fmt.Errorf("node %d unbalanced: %d vs %d", idx, lh, rh)
 	}
 	height = 1 + max(lh, rh)
-	if n.height != height {
-		return 0, agg, fmt.Errorf("node %d height %d, want %d", idx, n.height, height)
+	if int(n.balance) != int(rh)-int(lh) {
+		return 0, agg, fmt.Errorf("node %d balance %d, want %d", idx, n.balance, int(rh)-int(lh))
 	}
 	agg = la
 	agg.sum.add(&ra.sum)

@@ -1,19 +1,25 @@
 package merkle
 
 // node is one AVL node in the tree's arena. Children are arena indices; index 0 is the empty
-// subtree. count and sum aggregate the whole subtree rooted here.
+// subtree. count and sum aggregate the whole subtree rooted here; balance is the height of the right
+// subtree minus the height of the left one (-1, 0 or +1 between operations).
 type node struct {
-	item   Item
-	sum    sum256
-	count  uint32
-	left   int32
-	right  int32
-	height int8
+	item    Item
+	sum     sum256
+	count   uint32
+	left    int32
+	right   int32
+	balance int8
 }
 
+// maxDepth bounds the AVL height: below 1.45·log2(n+2), so 96 levels hold any int32-indexed tree.
+const maxDepth = 96
+
 // Tree is an AVL tree of items with subtree aggregates. Nodes live in one slice (an arena) linked
-// by int32 indices, which keeps the garbage collector out of the picture and deleted slots are
-// reused. A Tree is not safe for concurrent use; concurrent readers are fine while nobody writes.
+// by int32 indices, which keeps pointers away from the garbage collector; deleted slots are reused.
+// Insert and Delete walk down once and fix aggregates and balance factors along the same path only,
+// so they touch O(log n) nodes and no siblings except at rotations.
+// A Tree is not safe for concurrent use; concurrent readers are fine while nobody writes.
 type Tree struct {
 	nodes []node // nodes[0] is the sentinel for "no node"
 	root  int32
@@ -48,7 +54,7 @@ func (t *Tree) newNode(it *Item) int32 {
 		t.nodes = append(t.nodes, node{})
 		idx = int32(len(t.nodes) - 1)
 	}
-	t.nodes[idx] = node{item: *it, sum: sumOfID(&it.ID), count: 1, height: 1}
+	t.nodes[idx] = node{item: *it, sum: sumOfID(&it.ID), count: 1}
 	return idx
 }
 
@@ -57,55 +63,90 @@ func (t *Tree) release(idx int32) {
 	t.free = idx
 }
 
-func (t *Tree) update(idx int32) {
+// recompute rebuilds the aggregate of idx from its children.
+func (t *Tree) recompute(idx int32) {
 	n := &t.nodes[idx]
 	l, r := &t.nodes[n.left], &t.nodes[n.right]
 	n.count = 1 + l.count + r.count
 	n.sum = sumOfID(&n.item.ID)
 	n.sum.add(&l.sum)
 	n.sum.add(&r.sum)
-	n.height = 1 + max(l.height, r.height)
 }
 
-func (t *Tree) rotateRight(idx int32) int32 {
-	pivot := t.nodes[idx].left
-	t.nodes[idx].left = t.nodes[pivot].right
-	t.nodes[pivot].right = idx
-	t.update(idx)
-	t.update(pivot)
-	return pivot
+func (t *Tree) rotateLeft(x int32) int32 {
+	z := t.nodes[x].right
+	t.nodes[x].right = t.nodes[z].left
+	t.nodes[z].left = x
+	t.recompute(x)
+	t.recompute(z)
+	return z
 }
 
-func (t *Tree) rotateLeft(idx int32) int32 {
-	pivot := t.nodes[idx].right
-	t.nodes[idx].right = t.nodes[pivot].left
-	t.nodes[pivot].left = idx
-	t.update(idx)
-	t.update(pivot)
-	return pivot
+func (t *Tree) rotateRight(x int32) int32 {
+	z := t.nodes[x].left
+	t.nodes[x].left = t.nodes[z].right
+	t.nodes[z].right = x
+	t.recompute(x)
+	t.recompute(z)
+	return z
 }
 
-func (t *Tree) balanceFactor(idx int32) int {
-	n := &t.nodes[idx]
-	return int(t.nodes[n.left].height) - int(t.nodes[n.right].height)
-}
-
-// rebalance restores the AVL property at idx (whose children are balanced) and its aggregates.
-func (t *Tree) rebalance(idx int32) int32 {
-	t.update(idx)
-	switch bf := t.balanceFactor(idx); {
-	case bf > 1:
-		if t.balanceFactor(t.nodes[idx].left) < 0 {
-			t.nodes[idx].left = t.rotateLeft(t.nodes[idx].left)
+// fixImbalance rotates the subtree at x whose balance reached ±2 and returns its new root and
+// whether its height is the same as before the rotation (only possible after a delete).
+func (t *Tree) fixImbalance(x int32) (int32, bool) {
+	if t.nodes[x].balance > 0 {
+		z := t.nodes[x].right
+		switch zb := t.nodes[z].balance; {
+		case zb >= 0:
+			root := t.rotateLeft(x)
+			if zb == 0 {
+				t.nodes[x].balance, t.nodes[z].balance = 1, -1
+				return root, true
+			}
+			t.nodes[x].balance, t.nodes[z].balance = 0, 0
+			return root, false
+		default:
+			y := t.nodes[z].left
+			yb := t.nodes[y].balance
+			t.nodes[x].right = t.rotateRight(z)
+			root := t.rotateLeft(x)
+			t.nodes[x].balance, t.nodes[z].balance = min(0, -yb), max(0, -yb)
+			t.nodes[y].balance = 0
+			return root, false
 		}
-		return t.rotateRight(idx)
-	case bf < -1:
-		if t.balanceFactor(t.nodes[idx].right) > 0 {
-			t.nodes[idx].right = t.rotateRight(t.nodes[idx].right)
-		}
-		return t.rotateLeft(idx)
 	}
-	return idx
+	z := t.nodes[x].left
+	switch zb := t.nodes[z].balance; {
+	case zb <= 0:
+		root := t.rotateRight(x)
+		if zb == 0 {
+			t.nodes[x].balance, t.nodes[z].balance = -1, 1
+			return root, true
+		}
+		t.nodes[x].balance, t.nodes[z].balance = 0, 0
+		return root, false
+	default:
+		y := t.nodes[z].right
+		yb := t.nodes[y].balance
+		t.nodes[x].left = t.rotateLeft(z)
+		root := t.rotateRight(x)
+		t.nodes[x].balance, t.nodes[z].balance = max(0, -yb), min(0, -yb)
+		t.nodes[y].balance = 0
+		return root, false
+	}
+}
+
+// setChild points the parent at path[i-1] (or the root when i == 0) to child.
+func (t *Tree) setChild(path *[maxDepth]int32, dirs *[maxDepth]int8, i int, child int32) {
+	if i == 0 {
+		t.root = child
+		return
+	}
+	if dirs[i-1] < 0 {
+		t.nodes[path[i-1]].left = child
+	} else {
+		t.nodes[path[i-1]].right = child
+	}
 }
 
 // Insert adds it to the set. It reports whether the item was new; the only error is
@@ -114,88 +155,124 @@ func (t *Tree) Insert(it Item) (bool, error) {
 	if it.Timestamp == MaxTimestamp {
 		return false, ErrReservedTimestamp
 	}
-	root, added := t.insert(t.root, &it)
-	t.root = root
-	return added, nil
-}
-
-func (t *Tree) insert(idx int32, it *Item) (int32, bool) {
-	if idx == 0 {
-		return t.newNode(it), true
+	var path [maxDepth]int32
+	var dirs [maxDepth]int8
+	depth := 0
+	for idx := t.root; idx != 0; depth++ {
+		n := &t.nodes[idx]
+		c := it.Compare(n.item)
+		if c == 0 {
+			return false, nil
+		}
+		path[depth], dirs[depth] = idx, int8(c)
+		if c < 0 {
+			idx = n.left
+		} else {
+			idx = n.right
+		}
 	}
-	var added bool
-	switch c := it.Compare(t.nodes[idx].item); {
-	case c < 0:
-		var child int32
-		child, added = t.insert(t.nodes[idx].left, it)
-		t.nodes[idx].left = child
-	case c > 0:
-		var child int32
-		child, added = t.insert(t.nodes[idx].right, it)
-		t.nodes[idx].right = child
-	default:
-		return idx, false
+	fresh := t.newNode(&it)
+	t.setChild(&path, &dirs, depth, fresh)
+	own := sumOfID(&it.ID)
+	for i := 0; i < depth; i++ {
+		n := &t.nodes[path[i]]
+		n.count++
+		n.sum.add(&own)
 	}
-	if !added {
-		return idx, false
+	// Retrace: the subtree below path[i] grew by one level on side dirs[i].
+	for i := depth - 1; i >= 0; i-- {
+		n := &t.nodes[path[i]]
+		n.balance += dirs[i]
+		switch n.balance {
+		case 0:
+			return true, nil
+		case 1, -1:
+			continue
+		}
+		root, _ := t.fixImbalance(path[i])
+		t.setChild(&path, &dirs, i, root)
+		return true, nil
 	}
-	return t.rebalance(idx), true
+	return true, nil
 }
 
 // Delete removes it from the set and reports whether it was present.
 func (t *Tree) Delete(it Item) bool {
-	root, removed := t.delete(t.root, &it)
-	t.root = root
-	return removed
-}
-
-func (t *Tree) delete(idx int32, it *Item) (int32, bool) {
-	if idx == 0 {
-		return 0, false
-	}
-	var removed bool
-	switch c := it.Compare(t.nodes[idx].item); {
-	case c < 0:
-		var child int32
-		child, removed = t.delete(t.nodes[idx].left, it)
-		t.nodes[idx].left = child
-	case c > 0:
-		var child int32
-		child, removed = t.delete(t.nodes[idx].right, it)
-		t.nodes[idx].right = child
-	default:
-		left, right := t.nodes[idx].left, t.nodes[idx].right
-		switch {
-		case left == 0:
-			t.release(idx)
-			return right, true
-		case right == 0:
-			t.release(idx)
-			return left, true
+	var path [maxDepth]int32
+	var dirs [maxDepth]int8
+	depth := 0
+	target := t.root
+	for target != 0 {
+		n := &t.nodes[target]
+		c := it.Compare(n.item)
+		if c == 0 {
+			break
 		}
-		// Two children: the in-order successor takes this node's place.
-		newRight, successor := t.detachMin(right)
-		t.nodes[successor].left = left
-		t.nodes[successor].right = newRight
-		t.release(idx)
-		return t.rebalance(successor), true
+		path[depth], dirs[depth] = target, int8(c)
+		depth++
+		if c < 0 {
+			target = n.left
+		} else {
+			target = n.right
+		}
 	}
-	if !removed {
-		return idx, false
+	if target == 0 {
+		return false
 	}
-	return t.rebalance(idx), true
-}
-
-// detachMin removes the smallest node of the subtree at idx without freeing it and returns the
-// new subtree root and the detached node.
-func (t *Tree) detachMin(idx int32) (int32, int32) {
-	left := t.nodes[idx].left
-	if left == 0 {
-		return t.nodes[idx].right, idx
+	removedSum := sumOfID(&it.ID)
+	for i := 0; i < depth; i++ {
+		n := &t.nodes[path[i]]
+		n.count--
+		n.sum.sub(&removedSum)
 	}
-	newLeft, minNode := t.detachMin(left)
-	t.nodes[idx].left = newLeft
-	return t.rebalance(idx), minNode
+	victim := target
+	if t.nodes[target].left != 0 && t.nodes[target].right != 0 {
+		// Two children: move the in-order successor's item here and unlink the successor instead.
+		targetDepth := depth
+		path[depth], dirs[depth] = target, 1
+		depth++
+		victim = t.nodes[target].right
+		for t.nodes[victim].left != 0 {
+			path[depth], dirs[depth] = victim, -1
+			depth++
+			victim = t.nodes[victim].left
+		}
+		moved := t.nodes[victim].item
+		movedSum := sumOfID(&moved.ID)
+		tn := &t.nodes[target]
+		tn.item = moved
+		tn.count--
+		tn.sum.sub(&removedSum)
+		for i := targetDepth + 1; i < depth; i++ {
+			n := &t.nodes[path[i]]
+			n.count--
+			n.sum.sub(&movedSum)
+		}
+	}
+	// victim has at most one child, which takes its place.
+	child := t.nodes[victim].left
+	if child == 0 {
+		child = t.nodes[victim].right
+	}
+	t.setChild(&path, &dirs, depth, child)
+	t.release(victim)
+	// Retrace: the subtree below path[i] on side dirs[i] lost one level.
+	for i := depth - 1; i >= 0; i-- {
+		n := &t.nodes[path[i]]
+		n.balance -= dirs[i]
+		switch n.balance {
+		case 1, -1:
+			return true // height unchanged
+		case 0:
+			continue // shorter by one: keep going up
+		}
+		root, sameHeight := t.fixImbalance(path[i])
+		t.setChild(&path, &dirs, i, root)
+		if sameHeight {
+			return true
+		}
+	}
+	return true
 }
 
 // Has reports whether it is in the set.
@@ -337,7 +414,7 @@ func (t *Tree) AscendRanks(from, to int, fn func(Item) bool) {
 		return
 	}
 	// Descend to position from, stacking the nodes whose left subtree we enter.
-	var stack [96]int32 // AVL height is below 1.45·log2(n+2), so 96 levels hold any int32-sized tree
+	var stack [maxDepth]int32
 	depth := 0
 	idx := t.root
 	k := from
