@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,15 +20,24 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "tracker:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+// run serves until ctx is done. It writes the ws:// URL as one line to
+// stdout once it listens, and logs to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defaults := tracker.DefaultConfig()
 	fs := flag.NewFlagSet("tracker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8000", "listen address (host:port)")
 	interval := fs.Duration("interval", defaults.Interval, "announce interval told to clients")
 	maxMessage := fs.Int64("max-message-bytes", defaults.MaxMessageBytes, "largest client message")
@@ -46,7 +56,7 @@ func run(args []string) error {
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	srv := tracker.New(tracker.Config{
 		Interval:             *interval,
@@ -57,9 +67,6 @@ func run(args []string) error {
 		Logger:               logger,
 	})
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("failed to listen on %s: %w", *addr, err)
@@ -67,7 +74,10 @@ func run(args []string) error {
 	httpServer := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 
 	// Print the URL on stdout so scripts can read it; logs go to stderr.
-	fmt.Printf("ws://%s\n", ln.Addr())
+	if _, err := fmt.Fprintf(stdout, "ws://%s\n", ln.Addr()); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("failed to print the URL: %w", err)
+	}
 	logger.Info("tracker listening", "url", "ws://"+ln.Addr().String(), "stats", "http://"+ln.Addr().String()+"/stats", "interval", *interval)
 
 	serveErr := make(chan error, 1)
@@ -79,7 +89,6 @@ func run(args []string) error {
 		return fmt.Errorf("failed to serve: %w", err)
 	case <-ctx.Done():
 	}
-	stop()
 	logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -88,5 +97,6 @@ func run(args []string) error {
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("failed to shut down: %w", err)
 	}
+	logger.Info("stopped")
 	return nil
 }

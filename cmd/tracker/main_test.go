@@ -1,0 +1,89 @@
+//go:build !js
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/peersetdb/peerset/pkg/swarm"
+)
+
+func TestRunServesAndShutsDown(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+
+	stdoutR, stdoutW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(runCtx, []string{"--addr", "127.0.0.1:0", "--interval", "3s"}, stdoutW, io.Discard)
+		_ = stdoutW.Close()
+	}()
+
+	line, err := bufio.NewReader(stdoutR).ReadString('\n')
+	if err != nil {
+		t.Fatalf("failed to read the URL: %v", err)
+	}
+	url := strings.TrimSpace(line)
+	if !strings.HasPrefix(url, "ws://127.0.0.1:") {
+		t.Fatalf("printed %q, want a ws:// loopback URL", url)
+	}
+
+	ws, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	msg, err := swarm.EncodeTrackerMessage(swarm.NewOfferAnnounce(swarm.InfoHash("test-app", "room1"), "0123456789AaBbCcDdEe", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Write(ctx, websocket.MessageText, msg); err != nil {
+		t.Fatal(err)
+	}
+	_, data, err := ws.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := swarm.DecodeTrackerReply(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := reply.(*swarm.AnnounceReply); !ok || r.Interval != 3 || r.Incomplete != 1 {
+		t.Fatalf("reply %s", data)
+	}
+
+	stop() // what SIGINT/SIGTERM do in main
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("run did not return after shutdown")
+	}
+	if _, _, err := ws.Read(ctx); err == nil {
+		t.Error("client still connected after shutdown")
+	}
+}
+
+func TestRunRejectsBadFlags(t *testing.T) {
+	tests := [][]string{
+		{"--no-such-flag"},
+		{"extra-argument"},
+		{"--addr", "256.0.0.1:bad"},
+	}
+	for _, args := range tests {
+		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
+			t.Errorf("run(%q) succeeded", args)
+		}
+	}
+}
