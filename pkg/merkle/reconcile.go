@@ -267,6 +267,7 @@ func (c *reconciler) process(msg []byte, round *roundResult) ([]byte, error) {
 			}
 		}
 		truncatedAt := -1
+		noRoom := false
 
 		switch Mode(modeValue) {
 		case ModeSkip:
@@ -301,7 +302,8 @@ func (c *reconciler) process(msg []byte, round *roundResult) ([]byte, error) {
 			flushSkip()
 			cut, ok := c.writeIDListReply(&w, lower, upper, bound, budget)
 			if !ok {
-				break // no room at all: the overflow check below rolls back
+				noRoom = true
+				break
 			}
 			covered = upper
 			if cut < upper {
@@ -316,7 +318,7 @@ func (c *reconciler) process(msg []byte, round *roundResult) ([]byte, error) {
 			w.writeFingerprintRange(MaxBound, c.tree.FingerprintOfRanks(truncatedAt, size))
 			return w.buf, nil
 		}
-		if budget > 0 && len(w.buf) > budget {
+		if noRoom || budget > 0 && len(w.buf) > budget {
 			// This range's answer does not fit: drop it, end the pending skip and close with a
 			// fingerprint for the rest of the order, which the peer will split again.
 			w.rollback(mark)

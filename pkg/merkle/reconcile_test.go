@@ -22,12 +22,22 @@ func TestReconcileOursAgainstOurs(t *testing.T) {
 		{name: "frame-limited", n: 20000, d: 1500, initOpts: Options{FrameSizeLimit: 4096}, respOpts: Options{FrameSizeLimit: 4096}},
 		{name: "day-buckets", n: 5000, d: 40, initOpts: Options{Granularity: GranularityDay}},
 		{name: "hour-buckets-frame-limited", n: 5000, d: 40, initOpts: Options{Granularity: GranularityHour, FrameSizeLimit: 4096}},
+		{name: "frame-limited-initiator-id-lists", n: 10000, d: 600, initOpts: Options{FrameSizeLimit: 4096, InitiatorIDListThreshold: 32}, respOpts: Options{FrameSizeLimit: 4096}},
+		{name: "frame-limited-responder-superset", n: 10000, d: 600, initOpts: Options{InitiatorIDListThreshold: 32}, respOpts: Options{FrameSizeLimit: 4096}, swapSides: true},
 		{name: "binary-splits", n: 5000, d: 40, initOpts: Options{Branching: 2, InitiatorIDListThreshold: 4}, respOpts: Options{Branching: 2, IDListThreshold: 2}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(tc.n), uint64(tc.d)))
 			a, b, onlyA, onlyB := splitSets(rng, tc.n, tc.d)
+			if tc.swapSides { // the responder holds every difference
+				b = append(b, a[tc.n:]...)
+				a = a[:tc.n]
+				for id := range onlyA {
+					onlyB[id] = true
+				}
+				onlyA = map[[IDSize]byte]bool{}
+			}
 			st, err := runSync(treeOf(a), treeOf(b), tc.initOpts, tc.respOpts)
 			if err != nil {
 				t.Fatal(err)
