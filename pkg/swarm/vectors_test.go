@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -255,6 +256,49 @@ func TestPresenceFrameVectors(t *testing.T) {
 			}
 			if fr.Kind != FramePresence || fr.RoomToken != token || fr.Present != tc.Present || fr.Chunk != nil {
 				t.Errorf("decoded %+v", fr)
+			}
+		})
+	}
+}
+
+// TestCapturedTrysteroOffer opens an SDP sealed by real Trystero code.
+func TestCapturedTrysteroOffer(t *testing.T) {
+	var v struct {
+		Comment  string `json:"_comment"`
+		Captures []struct {
+			Name     string `json:"name"`
+			Password string `json:"password"`
+			AppID    string `json:"app_id"`
+			Room     string `json:"room"`
+			Wire     string `json:"wire"`
+		} `json:"captures"`
+	}
+	loadJSON(t, "captured.json", &v)
+	if len(v.Captures) == 0 {
+		t.Fatal("no captures")
+	}
+	for _, tc := range v.Captures {
+		t.Run(tc.Name, func(t *testing.T) {
+			m, err := DecodeTrackerReply([]byte(tc.Wire))
+			if err != nil {
+				t.Fatal(err)
+			}
+			offer, ok := m.(*ForwardedOffer)
+			if !ok {
+				t.Fatalf("decoded %T, want *ForwardedOffer", m)
+			}
+			if offer.InfoHash != InfoHash(tc.AppID, tc.Room) || offer.Offer.Type != SDPTypeOffer {
+				t.Errorf("offer %+v", offer)
+			}
+			sdp, err := OpenSDP(SDPKey(tc.Password, tc.AppID, tc.Room), offer.Offer.SDP)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(sdp, "v=0\r\n") || !strings.Contains(sdp, "a=fingerprint:") {
+				t.Errorf("opened SDP does not look like an SDP: %q", sdp)
+			}
+			if _, err := OpenSDP(SDPKey(tc.Password+"x", tc.AppID, tc.Room), offer.Offer.SDP); !errors.Is(err, ErrWrongPassword) {
+				t.Errorf("wrong password: error = %v", err)
 			}
 		})
 	}
