@@ -1,0 +1,198 @@
+package moderation
+
+import (
+	"encoding/hex"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/peersetdb/peerset/pkg/record"
+)
+
+// SchemaRule ("schema") accepts only well-formed records and deletions
+// within limits, and plain texts of at most maxTextRunes characters
+// (0: no text limit). The room is left to the integrity rule.
+func SchemaRule(limits record.Limits, maxTextRunes int) Rule {
+	return RuleFunc(RuleSchema, func(c *Context, e *record.Event) Verdict {
+		if err := record.CheckLimits(e, limits); err != nil {
+			return RejectErr(err)
+		}
+		// The event's own room tag: a foreign room is the integrity rule's
+		// finding, so that schema only judges the shape.
+		if err := record.CheckStructure(e, e.TagValue(record.TagRoom)); err != nil {
+			return RejectErr(err)
+		}
+		if maxTextRunes > 0 {
+			if r := c.Record(e); r != nil && r.MediaType == record.MediaTypeText {
+				if n := utf8.RuneCountInString(r.Text); n > maxTextRunes {
+					return Rejectf("text has %d characters, over the limit of %d", n, maxTextRunes)
+				}
+			}
+		}
+		return Accept()
+	})
+}
+
+// TimestampRule ("timestamp") refuses events created more than maxSkew in
+// the future or more than retention ago (see Expired). The second case is
+// harmless: it happens to honest peers near the retention boundary.
+func TimestampRule(maxSkew, retention time.Duration) Rule {
+	return RuleFunc(RuleTimestamp, func(c *Context, e *record.Event) Verdict {
+		now := c.Now.Unix()
+		if ahead := e.CreatedAt - now; ahead > int64(maxSkew/time.Second) {
+			return Rejectf("created_at is %v in the future, more than the allowed clock skew of %v",
+				time.Duration(ahead)*time.Second, maxSkew)
+		}
+		if Expired(c.Now, e.CreatedAt, retention) {
+			return Rejectf("created_at %s is older than the retention of %v",
+				time.Unix(e.CreatedAt, 0).UTC().Format(time.RFC3339), retention).harmless()
+		}
+		return Accept()
+	})
+}
+
+// IntegrityRule ("integrity") checks the event's id, its signature and that
+// it belongs to the room roomID, with record.CheckRecord. The rejection
+// wraps the record sentinel (record.ErrBadSignature, record.ErrIDMismatch,
+// record.ErrWrongRoom, ...).
+func IntegrityRule(roomID string, limits record.Limits) Rule {
+	return RuleFunc(RuleIntegrity, func(c *Context, e *record.Event) Verdict {
+		if err := record.CheckRecord(e, roomID, limits); err != nil {
+			return RejectErr(err)
+		}
+		return Accept()
+	})
+}
+
+// DuplicateRule ("duplicate") refuses an event whose id is already stored,
+// a record version that a stored version or tombstone already supersedes,
+// a deletion older than the stored one, and a record whose content equals
+// another live record of the same author (see ContentKeyOf). All of these
+// are harmless rejections: sync delivers the same data from many peers and
+// in any order.
+func DuplicateRule() Rule {
+	return RuleFunc(RuleDuplicate, func(c *Context, e *record.Event) Verdict {
+		if c.Index.Has(e.ID) {
+			return Rejectf("event %s is already stored", shortID(e.ID)).harmless()
+		}
+		if e.CheckWellFormed() != nil {
+			return Accept() // the schema rule's business
+		}
+		switch e.Kind {
+		case record.KindRecord:
+			addr := record.AddressOf(e)
+			if t := c.Index.Tombstone(addr); t != nil && record.Deletes(t, e) {
+				return Rejectf("stale: record %s was deleted", addr.UUID).harmless()
+			}
+			if live := c.Index.Live(addr); live != nil && record.Supersedes(live, e) {
+				return Rejectf("stale: a newer version %s of record %s is stored", shortID(live.ID), addr.UUID).harmless()
+			}
+			if k, ok := ContentKeyOf(e); ok && c.Index.HasContent(e.PubKey, k, addr) {
+				return Reject("the author already has another live record with the same content").harmless()
+			}
+		case record.KindDeletion:
+			addr, err := record.DeletionTarget(e)
+			if err != nil {
+				return Accept()
+			}
+			if t := c.Index.Tombstone(addr); t != nil && !record.Supersedes(e, t) {
+				return Rejectf("stale: a newer deletion %s of record %s is stored", shortID(t.ID), addr.UUID).harmless()
+			}
+		}
+		return Accept()
+	})
+}
+
+// AuthorQuotaRule ("author-quota") lets an author hold at most quota live
+// records. Replacing one of the author's live records (same address) does
+// not count as a new one, deletions are always accepted, and a deletion
+// frees a slot. The rejection is harmless: a peer may have seen a deletion
+// that has not reached this one yet.
+func AuthorQuotaRule(quota int) Rule {
+	return RuleFunc(RuleAuthorQuota, func(c *Context, e *record.Event) Verdict {
+		if e.Kind != record.KindRecord {
+			return Accept()
+		}
+		if c.Index.Live(record.AddressOf(e)) != nil {
+			return Accept()
+		}
+		if n := c.Index.LiveCount(e.PubKey); n >= quota {
+			return Rejectf("the author already has %d live records, the quota is %d", n, quota).harmless()
+		}
+		return Accept()
+	})
+}
+
+// BadWordsRule ("bad-words") refuses records whose human-readable text or
+// link contains a word of the filter (see WordFilter). Deletions are never
+// refused, so that an author can always take a record down.
+func BadWordsRule(f *WordFilter) Rule {
+	return RuleFunc(RuleBadWords, func(c *Context, e *record.Event) Verdict {
+		r := c.Record(e)
+		if r == nil {
+			return Accept()
+		}
+		for _, s := range []string{humanText(r), r.Link} {
+			if w, ok := f.Find(s); ok {
+				return Rejectf("text contains the blocked word %q", clip(w, 40))
+			}
+		}
+		return Accept()
+	})
+}
+
+// NoLinkInTextRule ("no-link-in-text") refuses records whose
+// human-readable text contains a link (see LinkScanner). Links belong in
+// the record's link field, where the link-policy rule checks them.
+func NoLinkInTextRule(s *LinkScanner) Rule {
+	return RuleFunc(RuleNoLinkInText, func(c *Context, e *record.Event) Verdict {
+		r := c.Record(e)
+		if r == nil {
+			return Accept()
+		}
+		if link, ok := s.Find(humanText(r)); ok {
+			return Rejectf("text contains a link (%q)", clip(link, 80))
+		}
+		return Accept()
+	})
+}
+
+// LinkPolicyRule ("link-policy") checks the record's link field against
+// the policy (see LinkPolicy.Check). Records without a link pass.
+func LinkPolicyRule(p LinkPolicy) Rule {
+	return RuleFunc(RuleLinkPolicy, func(c *Context, e *record.Event) Verdict {
+		r := c.Record(e)
+		if r == nil || r.Link == "" {
+			return Accept()
+		}
+		if err := p.Check(r.Link); err != nil {
+			return RejectErr(err)
+		}
+		return Accept()
+	})
+}
+
+// humanText is what people read of a record: plain text, or the payload of
+// other text and JSON media types. Binary payloads are not scanned.
+func humanText(r *record.Record) string {
+	switch mt := r.MediaType; {
+	case mt == record.MediaTypeText:
+		return r.Text
+	case strings.HasPrefix(mt, "text/"), mt == record.MediaTypeJSON, strings.HasSuffix(mt, "+json"):
+		return string(r.Data)
+	}
+	return ""
+}
+
+func shortID(id [32]byte) string { return hex.EncodeToString(id[:4]) }
+
+// clip shortens s to at most n bytes (on a rune boundary) for messages.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
