@@ -200,9 +200,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.URL.Path {
 	case "/stats":
-		writeJSON(w, s.Stats())
+		s.writeJSON(w, s.Stats())
 	case "/healthz":
-		writeJSON(w, map[string]any{"ok": true})
+		s.writeJSON(w, map[string]any{"ok": true})
 	default:
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusUpgradeRequired)
@@ -219,12 +219,12 @@ func isWebSocketUpgrade(r *http.Request) bool {
 	return false
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
+func (s *Server) writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	if err := json.NewEncoder(w).Encode(v); err != nil {
-		slog.Debug("failed to write JSON response", "err", err)
+		s.log.Debug("failed to write JSON response", "err", err)
 	}
 }
 
