@@ -44,7 +44,9 @@ func Accept() Verdict { return Verdict{Accept: true} }
 func Reject(reason string) Verdict { return Verdict{Reason: reason} }
 
 // Rejectf is Reject with a formatted reason.
-func Rejectf(format string, args ...any) Verdict { return Verdict{Reason: fmt.Sprintf(format, args...)} }
+func Rejectf(format string, args ...any) Verdict {
+	return Verdict{Reason: fmt.Sprintf(format, args...)}
+}
 
 // RejectErr refuses the event because of err, which the Rejection wraps.
 func RejectErr(err error) Verdict { return Verdict{Reason: err.Error(), Err: err} }
