@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"time"
 
@@ -154,6 +155,7 @@ func Run(s Scenario, cfg Config) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	runtime.GC() // keep the garbage of building the sets out of the measurement
 	start := cpuTime()
 	msg, err := ini.initiate()
 	if err != nil {
