@@ -1,0 +1,283 @@
+package moderation
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/record"
+)
+
+func TestRejectionError(t *testing.T) {
+	var err error = &Rejection{Rule: RuleNoLinkInText, Reason: `text contains a link ("example.com/x")`, Err: record.ErrBadSignature}
+	want := `rejected by rule "no-link-in-text": text contains a link ("example.com/x")`
+	if err.Error() != want {
+		t.Errorf("Error() = %q, want %q", err.Error(), want)
+	}
+	wrapped := errors.Join(errors.New("context"), err)
+	if !errors.Is(wrapped, ErrRejected) || !errors.Is(wrapped, record.ErrBadSignature) {
+		t.Error("errors.Is does not see ErrRejected and the cause")
+	}
+	if rej, ok := AsRejection(wrapped); !ok || rej.Rule != RuleNoLinkInText {
+		t.Errorf("AsRejection = %v, %v", rej, ok)
+	}
+	if _, ok := AsRejection(errors.New("other")); ok {
+		t.Error("AsRejection accepted a plain error")
+	}
+}
+
+func TestPipelineOrderAndCustomRules(t *testing.T) {
+	a := newAuthor(t)
+	var ran []string
+	rule := func(name string, accept bool) Rule {
+		return RuleFunc(name, func(c *Context, e *record.Event) Verdict {
+			ran = append(ran, name)
+			if accept {
+				return Accept()
+			}
+			return Reject("said no")
+		})
+	}
+	p := NewPipelineOf(rule("one", true), rule("two", false), rule("three", false))
+	if got := p.Rules(); !slices.Equal(got, []string{"one", "two", "three"}) {
+		t.Errorf("Rules() = %q", got)
+	}
+	err := p.Check(a.text("x"), nil)
+	wantRejection(t, err, "two")
+	if !slices.Equal(ran, []string{"one", "two"}) {
+		t.Errorf("ran %q, want the pipeline to stop at the first rejection", ran)
+	}
+	ran = nil
+	if err := NewPipelineOf(rule("one", true)).Check(a.text("x"), nil); err != nil || len(ran) != 1 {
+		t.Errorf("accepting pipeline: %v, ran %q", err, ran)
+	}
+	if err := NewPipelineOf().Check(nil, nil); err == nil {
+		t.Error("a nil event was accepted")
+	}
+	silent := RuleFunc("silent", func(*Context, *record.Event) Verdict { return Verdict{} })
+	rej := wantRejection(t, NewPipelineOf(silent).Check(a.text("x"), nil), "silent")
+	if rej.Reason == "" {
+		t.Error("empty reason")
+	}
+
+	// Custom rules run after the built-in ones and see the parsed record.
+	noShouting := RuleFunc("no-shouting", func(c *Context, e *record.Event) Verdict {
+		if r := c.Record(e); r != nil && len(r.Text) > 3 && r.Text == upper(r.Text) {
+			return Reject("text is all capitals")
+		}
+		return Accept()
+	})
+	std := mustPipeline(t, PresetStandard(), noShouting)
+	if got := std.Rules(); got[len(got)-1] != "no-shouting" {
+		t.Errorf("custom rule not last: %q", got)
+	}
+	wantRejection(t, std.Check(a.text("HELLO THERE"), nil), "no-shouting")
+	if err := std.Check(a.text("hello there"), nil); err != nil {
+		t.Errorf("custom rule refused a quiet text: %v", err)
+	}
+	if _, err := NewPipeline(Config{RoomID: testRoom}, RuleFunc("", nil)); err == nil {
+		t.Error("a custom rule without a name was accepted")
+	}
+}
+
+func upper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+func TestNewPipelineValidation(t *testing.T) {
+	bad := []struct {
+		name string
+		cfg  Config
+	}{
+		{"no room", Config{}},
+		{"negative text limit", Config{RoomID: testRoom, MaxTextRunes: -1}},
+		{"negative skew", Config{RoomID: testRoom, MaxFutureSkew: -time.Second}},
+		{"negative retention", Config{RoomID: testRoom, Retention: -time.Hour}},
+		{"negative quota", Config{RoomID: testRoom, AuthorQuota: -1}},
+		{"negative link size", Config{RoomID: testRoom, MaxLinkBytes: -1}},
+		{"PoW too hard", Config{RoomID: testRoom, PoWDifficulty: 257}},
+		{"bad allowed host", Config{RoomID: testRoom, LinkPolicy: true, LinkAllowHosts: []string{"https://x.com/"}}},
+	}
+	for _, tc := range bad {
+		if _, err := NewPipeline(tc.cfg); err == nil {
+			t.Errorf("%s: NewPipeline accepted %+v", tc.name, tc.cfg)
+		}
+	}
+	p, err := NewPipeline(Config{RoomID: testRoom})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Config()
+	if c.MaxFutureSkew != DefaultMaxFutureSkew || c.Retention != DefaultRetention || c.MaxLinkBytes != DefaultMaxLinkBytes ||
+		c.Limits != record.DefaultLimits() || p.Retention() != DefaultRetention {
+		t.Errorf("defaults not filled in: %+v", c)
+	}
+}
+
+func TestPresets(t *testing.T) {
+	if got := PresetNames(); !slices.Equal(got, []string{"open", "standard", "strict"}) {
+		t.Errorf("PresetNames() = %q", got)
+	}
+	for _, name := range PresetNames() {
+		c, err := Preset(name)
+		if err != nil || c.Preset != name {
+			t.Errorf("Preset(%q) = %+v, %v", name, c, err)
+		}
+	}
+	if _, err := Preset("fort-knox"); err == nil {
+		t.Error("an unknown preset was accepted")
+	}
+	if DefaultConfig().Preset != PresetNameStandard {
+		t.Error("the default is not the standard preset")
+	}
+	// Presets are fresh values: changing one does not change the next.
+	s := PresetStrict()
+	s.LinkAllowHosts = append(s.LinkAllowHosts, "x.com")
+	if len(PresetStrict().LinkAllowHosts) != 0 {
+		t.Error("presets share state")
+	}
+
+	wantRules := map[string][]string{
+		"open":     {RuleSchema, RuleTimestamp, RuleIntegrity},
+		"standard": {RuleSchema, RuleTimestamp, RuleDuplicate, RuleIntegrity, RuleAuthorQuota, RuleBadWords, RuleNoLinkInText, RuleLinkPolicy},
+		"strict":   {RuleSchema, RuleTimestamp, RuleProofOfWork, RuleDuplicate, RuleIntegrity, RuleAuthorQuota, RuleBadWords, RuleNoLinkInText, RuleLinkPolicy},
+	}
+	for name, want := range wantRules {
+		c, _ := Preset(name)
+		if got := mustPipeline(t, c).Rules(); !slices.Equal(got, want) {
+			t.Errorf("%s rules = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestPresetBehaviour runs the same events through the three presets.
+func TestPresetBehaviour(t *testing.T) {
+	a := newAuthor(t)
+	idx := NewMemoryIndex()
+	stored := a.text("already here")
+	idx.Add(stored)
+	for range 4 {
+		idx.Add(a.text("filler " + repeat("x", idx.Len())))
+	}
+	b := newAuthor(t)
+	forged := clone(b.text("forged"))
+	forged.Content = "changed"
+
+	type outcome struct{ open, standard, strict string } // "" accepts, else the rule
+	cases := []struct {
+		name  string
+		event *record.Event
+		want  outcome
+	}{
+		{"plain text", b.text("hello, pi is 3.14"), outcome{"", "", RuleProofOfWork}},
+		{"forged", forged, outcome{RuleIntegrity, RuleIntegrity, RuleProofOfWork}},
+		{"another room", b.recordIn(otherRoom, record.Draft{Text: "x"}), outcome{RuleIntegrity, RuleIntegrity, RuleProofOfWork}},
+		{"from the future", b.record(record.Draft{Text: "x", CreatedAt: testNow.Add(time.Hour)}), outcome{RuleTimestamp, RuleTimestamp, RuleTimestamp}},
+		{"bad word", b.text("shit happens"), outcome{"", RuleBadWords, RuleProofOfWork}},
+		{"link in text", b.text("see example.com"), outcome{"", RuleNoLinkInText, RuleProofOfWork}},
+		{"http link", b.record(record.Draft{Text: "x", Link: "http://example.com/"}), outcome{"", RuleLinkPolicy, RuleProofOfWork}},
+		{"long text", b.text(repeat("a", 2001)), outcome{"", RuleSchema, RuleSchema}},
+		{"medium text", b.text(repeat("a ", 300)), outcome{"", "", RuleSchema}},
+		{"duplicate", stored, outcome{"", RuleDuplicate, RuleProofOfWork}},
+		{"sixth record", a.text("one more"), outcome{"", RuleAuthorQuota, RuleProofOfWork}},
+	}
+	for _, tc := range cases {
+		for _, p := range []struct{ preset, want string }{{"open", tc.want.open}, {"standard", tc.want.standard}, {"strict", tc.want.strict}} {
+			c, _ := Preset(p.preset)
+			err := mustPipeline(t, c).Check(tc.event, idx)
+			if p.want == "" {
+				if err != nil {
+					t.Errorf("%s under %s: %v", tc.name, p.preset, err)
+				}
+				continue
+			}
+			if rej, ok := AsRejection(err); !ok || rej.Rule != p.want {
+				t.Errorf("%s under %s: got %v, want a rejection by %q", tc.name, p.preset, err, p.want)
+			}
+		}
+	}
+}
+
+func TestStrictPreset(t *testing.T) {
+	a := newAuthor(t)
+	mine := func(e *record.Event) *record.Event {
+		if err := Mine(context.Background(), e, a.sk, 16); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	strict := mustPipeline(t, PresetStrict())
+	if err := strict.Check(mine(a.text("worked hard")), nil); err != nil {
+		t.Fatalf("a mined record: %v", err)
+	}
+	withLink := mine(a.record(record.Draft{Text: "x", Link: "https://allowed.com/page"}))
+	wantRejection(t, strict.Check(withLink, nil), RuleLinkPolicy)
+	cfg := PresetStrict()
+	cfg.LinkAllowHosts = []string{"allowed.com"}
+	if err := mustPipeline(t, cfg).Check(withLink, nil); err != nil {
+		t.Errorf("a link to an allowed host: %v", err)
+	}
+	big := mine(a.record(record.Draft{Data: []byte(`"` + repeat("x", 17<<10) + `"`)}))
+	wantRejection(t, strict.Check(big, nil), RuleSchema)
+
+	idx := NewMemoryIndex()
+	for i := range 3 {
+		idx.Add(a.text("slot " + string(rune('a'+i))))
+	}
+	wantRejection(t, strict.Check(mine(a.text("fourth")), idx), RuleAuthorQuota)
+}
+
+// TestSyncScenario feeds events through the standard pipeline into a
+// MemoryIndex in the order sync might deliver them.
+func TestSyncScenario(t *testing.T) {
+	a := newAuthor(t)
+	p := mustPipeline(t, PresetStandard())
+	idx := NewMemoryIndex()
+	admit := func(e *record.Event) error {
+		if err := p.Check(e, idx); err != nil {
+			return err
+		}
+		idx.Add(e)
+		return nil
+	}
+	var uuids []string
+	for i := range 5 {
+		e := a.record(record.Draft{Text: "note " + string(rune('a'+i)), CreatedAt: testNow.Add(time.Duration(i-10) * time.Minute)})
+		if err := admit(e); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		uuids = append(uuids, uuidOf(e))
+	}
+	if err := admit(a.text("sixth")); err == nil {
+		t.Fatal("quota not enforced")
+	} else if rej, _ := AsRejection(err); !rej.Harmless {
+		t.Error("a quota rejection should be harmless")
+	}
+	edit := a.record(record.Draft{UUID: uuids[0], Text: "note a, edited"})
+	if err := admit(edit); err != nil {
+		t.Fatalf("edit: %v", err)
+	}
+	if idx.LiveCount(a.pk()) != 5 {
+		t.Errorf("live count %d after an edit, want 5", idx.LiveCount(a.pk()))
+	}
+	if err := admit(a.deletion(uuids[1], testNow)); err != nil {
+		t.Fatalf("deletion: %v", err)
+	}
+	if err := admit(a.text("sixth")); err != nil {
+		t.Fatalf("after a deletion: %v", err)
+	}
+	// The deleted version arriving late from a slow peer.
+	late := a.record(record.Draft{UUID: uuids[1], Text: "late copy", CreatedAt: testNow.Add(-time.Hour)})
+	rej := wantRejection(t, admit(late), RuleDuplicate)
+	if !rej.Harmless {
+		t.Error("a stale version should be harmless")
+	}
+}
