@@ -81,7 +81,9 @@ func TestSchemaRule(t *testing.T) {
 
 func TestTimestampRule(t *testing.T) {
 	a := newAuthor(t)
-	at := func(d time.Duration) *record.Event { return a.record(record.Draft{Text: "t", CreatedAt: testNow.Add(d)}) }
+	at := func(d time.Duration) *record.Event {
+		return a.record(record.Draft{Text: "t", CreatedAt: testNow.Add(d)})
+	}
 	day := 24 * time.Hour
 	runRuleCases(t, TimestampRule(10*time.Minute, 90*day), []ruleCase{
 		{name: "now", event: at(0), accept: true},
