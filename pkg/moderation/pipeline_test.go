@@ -233,6 +233,13 @@ func TestStrictPreset(t *testing.T) {
 		idx.Add(a.text("slot " + string(rune('a'+i))))
 	}
 	wantRejection(t, strict.Check(mine(a.text("fourth")), idx), RuleAuthorQuota)
+
+	// Deletions cost work too, and are never held back by the quota.
+	del := a.deletion("3f2b8c1e-9d4a-4b6f-8e2a-1c0d9e8f7a6b", testNow)
+	wantRejection(t, strict.Check(del, idx), RuleProofOfWork)
+	if err := strict.Check(mine(del), idx); err != nil {
+		t.Errorf("a mined deletion: %v", err)
+	}
 }
 
 // TestSyncScenario feeds events through the standard pipeline into a

@@ -44,7 +44,7 @@ func CommittedDifficulty(e *record.Event) (int, bool) {
 // ProofOfWorkRule ("proof-of-work") demands NIP-13 work: at least
 // difficulty leading zero bits in the id, and a nonce tag committing to a
 // target of at least difficulty (so that a lucky id mined for a lower
-// target does not count).
+// target does not count). It applies to deletions as well as records.
 func ProofOfWorkRule(difficulty int) Rule {
 	return RuleFunc(RuleProofOfWork, func(c *Context, e *record.Event) Verdict {
 		committed, ok := CommittedDifficulty(e)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/peersetdb/peerset/pkg/record"
 )
 
 type linkVectors struct {
@@ -231,5 +233,44 @@ func FuzzScanners(f *testing.F) {
 			t.Fatalf("word %q is not in %q", w, text)
 		}
 		_ = policy.Check(text)
+	})
+}
+
+// FuzzPipeline: the strict and standard pipelines never panic on any event
+// that decodes, whatever its tags and content.
+func FuzzPipeline(f *testing.F) {
+	a := newAuthor(f)
+	for _, e := range []*record.Event{
+		a.text("hello example.com"),
+		a.record(record.Draft{Text: "x", Link: "https://a.com@b.com/"}),
+		a.record(record.Draft{Data: []byte(`{"k":"shit"}`)}),
+		a.deletion("3f2b8c1e-9d4a-4b6f-8e2a-1c0d9e8f7a6b", testNow),
+	} {
+		b, err := e.MarshalJSON()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"id":"` + repeat("0", 64) + `","pubkey":"` + repeat("1", 64) + `","created_at":1,"kind":5,"tags":[[],["a"]],"content":"","sig":"` + repeat("2", 128) + `"}`))
+	idx := NewMemoryIndex()
+	idx.Add(a.text("stored"))
+	idx.Add(a.deletion("3f2b8c1e-9d4a-4b6f-8e2a-1c0d9e8f7a6b", testNow))
+	var pipelines []*Pipeline
+	for _, name := range PresetNames() {
+		c, _ := Preset(name)
+		pipelines = append(pipelines, mustPipeline(f, c))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := record.ParseEvent(data, 0)
+		if err != nil {
+			return
+		}
+		for _, p := range pipelines {
+			if err := p.Check(e, idx); err != nil && !errors.Is(err, ErrRejected) {
+				t.Fatalf("Check returned a non-rejection error: %v", err)
+			}
+		}
+		_ = SelectGarbage(testNow, 0, func(yield func(*record.Event) bool) { yield(e) })
 	})
 }
