@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,36 +209,46 @@ func TestPresetBehaviour(t *testing.T) {
 
 func TestStrictPreset(t *testing.T) {
 	a := newAuthor(t)
-	mine := func(e *record.Event) *record.Event {
-		if err := Mine(context.Background(), e, a.sk, 16); err != nil {
+	mine := func(e *record.Event, bits int) *record.Event {
+		if err := Mine(context.Background(), e, a.sk, bits); err != nil {
 			t.Fatal(err)
 		}
 		return e
 	}
+	// The real preset wants 16 bits: mine once for it.
 	strict := mustPipeline(t, PresetStrict())
-	if err := strict.Check(mine(a.text("worked hard")), nil); err != nil {
-		t.Fatalf("a mined record: %v", err)
+	if err := strict.Check(mine(a.text("worked hard"), 16), nil); err != nil {
+		t.Fatalf("a record mined for 16 bits: %v", err)
 	}
-	withLink := mine(a.record(record.Draft{Text: "x", Link: "https://allowed.com/page"}))
-	wantRejection(t, strict.Check(withLink, nil), RuleLinkPolicy)
-	cfg := PresetStrict()
-	cfg.LinkAllowHosts = []string{"allowed.com"}
-	if err := mustPipeline(t, cfg).Check(withLink, nil); err != nil {
+	rej := wantRejection(t, strict.Check(mine(a.text("worked a little"), 12), nil), RuleProofOfWork)
+	if !strings.Contains(rej.Reason, "16") {
+		t.Errorf("reason %q does not name the required 16 bits", rej.Reason)
+	}
+
+	// The preset's other knobs, with an easier proof of work to keep the
+	// test fast.
+	easy := PresetStrict()
+	easy.PoWDifficulty = 8
+	p := mustPipeline(t, easy)
+	withLink := mine(a.record(record.Draft{Text: "x", Link: "https://allowed.com/page"}), 8)
+	wantRejection(t, p.Check(withLink, nil), RuleLinkPolicy)
+	easy.LinkAllowHosts = []string{"allowed.com"}
+	if err := mustPipeline(t, easy).Check(withLink, nil); err != nil {
 		t.Errorf("a link to an allowed host: %v", err)
 	}
-	big := mine(a.record(record.Draft{Data: []byte(`"` + repeat("x", 17<<10) + `"`)}))
-	wantRejection(t, strict.Check(big, nil), RuleSchema)
+	big := a.record(record.Draft{Data: []byte(`"` + repeat("x", 17<<10) + `"`)})
+	wantRejection(t, p.Check(big, nil), RuleSchema)
 
 	idx := NewMemoryIndex()
 	for i := range 3 {
 		idx.Add(a.text("slot " + string(rune('a'+i))))
 	}
-	wantRejection(t, strict.Check(mine(a.text("fourth")), idx), RuleAuthorQuota)
+	wantRejection(t, p.Check(mine(a.text("fourth"), 8), idx), RuleAuthorQuota)
 
 	// Deletions cost work too, and are never held back by the quota.
 	del := a.deletion("3f2b8c1e-9d4a-4b6f-8e2a-1c0d9e8f7a6b", testNow)
-	wantRejection(t, strict.Check(del, idx), RuleProofOfWork)
-	if err := strict.Check(mine(del), idx); err != nil {
+	wantRejection(t, p.Check(del, idx), RuleProofOfWork)
+	if err := p.Check(mine(del, 8), idx); err != nil {
 		t.Errorf("a mined deletion: %v", err)
 	}
 }
