@@ -16,8 +16,8 @@ func DefaultLimits() Limits {
 	return Limits{MaxRecordBytes: 64 << 10, MaxTags: 16, MaxTagFields: 4, MaxTagValueBytes: 2048}
 }
 
-// withDefaults fills the zero fields of l from DefaultLimits.
-func (l Limits) withDefaults() Limits {
+// WithDefaults returns l with its zero fields taken from DefaultLimits.
+func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
 	if l.MaxRecordBytes <= 0 {
 		l.MaxRecordBytes = d.MaxRecordBytes
@@ -52,7 +52,7 @@ func (e *LimitError) Is(target error) bool { return target == ErrRecordTooLarge 
 
 // CheckLimits returns a *LimitError naming the first limit the event breaks.
 func CheckLimits(e *Event, limits Limits) error {
-	l := limits.withDefaults()
+	l := limits.WithDefaults()
 	if len(e.Tags) > l.MaxTags {
 		return &LimitError{Limit: "MaxTags", What: "tag count", Max: l.MaxTags, Got: len(e.Tags)}
 	}

@@ -125,7 +125,7 @@ func New(d Draft, sk *SecretKey, roomID string, limits Limits) (*Event, error) {
 		if err := checkMediaType(mt); err != nil {
 			return nil, fmt.Errorf("failed to create record: %w", err)
 		}
-		if isTextMediaType(mt) {
+		if IsTextMediaType(mt) {
 			content = string(d.Data)
 			tags = append(tags, []string{TagMediaType, mt})
 		} else {
@@ -162,7 +162,10 @@ func Parse(e *Event) (*Record, error) {
 	r := &Record{Author: e.PubKey, CreatedAt: time.Unix(e.CreatedAt, 0).UTC(), Event: e, MediaType: MediaTypeText}
 	seen := map[string]bool{}
 	var base64Content bool
-	for _, t := range e.Tags {
+	for i, t := range e.Tags {
+		if len(t) == 0 {
+			return nil, fmt.Errorf("%w at index %d", ErrEmptyTag, i)
+		}
 		name := t[0]
 		switch name {
 		case TagUUID, TagRoom, TagGeohash, TagGeo, TagLink, TagMediaType:
@@ -344,7 +347,10 @@ func DeletionTarget(e *Event) (Address, error) {
 		return Address{}, fmt.Errorf("%w: kind %d, want %d", ErrInvalidDeletion, e.Kind, KindDeletion)
 	}
 	var target *Address
-	for _, t := range e.Tags {
+	for i, t := range e.Tags {
+		if len(t) == 0 {
+			return Address{}, fmt.Errorf("%w: %w at index %d", ErrInvalidDeletion, ErrEmptyTag, i)
+		}
 		if t[0] != TagAddress {
 			continue
 		}
@@ -387,7 +393,9 @@ func Deletes(del, e *Event) bool {
 
 func formatDegrees(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
-func isTextMediaType(mt string) bool {
+// IsTextMediaType reports whether content of media type mt is stored as text
+// (text/*, JSON) rather than base64.
+func IsTextMediaType(mt string) bool {
 	return strings.HasPrefix(mt, "text/") || mt == MediaTypeJSON || strings.HasSuffix(mt, "+json")
 }
 

@@ -288,3 +288,19 @@ func TestRoomIDSeparatesAppsAndRooms(t *testing.T) {
 		ids[id] = true
 	}
 }
+
+// Parse, DeletionTarget and Deletes must not trust that CheckWellFormed ran.
+func TestEmptyTagDoesNotPanic(t *testing.T) {
+	for _, kind := range []int{KindRecord, KindDeletion} {
+		e := &Event{Kind: kind, Tags: [][]string{{}, {"d", "x"}}}
+		if _, err := Parse(e); err == nil {
+			t.Errorf("kind %d: Parse accepted an empty tag", kind)
+		}
+		if _, err := DeletionTarget(e); err == nil {
+			t.Errorf("kind %d: DeletionTarget accepted an empty tag", kind)
+		}
+		if Deletes(e, e) {
+			t.Errorf("kind %d: Deletes with an empty tag", kind)
+		}
+	}
+}
