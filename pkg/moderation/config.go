@@ -145,19 +145,7 @@ func Preset(name string) (Config, error) {
 
 // withDefaults fills the knobs left at zero.
 func (c Config) withDefaults() Config {
-	d := record.DefaultLimits()
-	if c.Limits.MaxRecordBytes <= 0 {
-		c.Limits.MaxRecordBytes = d.MaxRecordBytes
-	}
-	if c.Limits.MaxTags <= 0 {
-		c.Limits.MaxTags = d.MaxTags
-	}
-	if c.Limits.MaxTagFields <= 0 {
-		c.Limits.MaxTagFields = d.MaxTagFields
-	}
-	if c.Limits.MaxTagValueBytes <= 0 {
-		c.Limits.MaxTagValueBytes = d.MaxTagValueBytes
-	}
+	c.Limits = c.Limits.WithDefaults()
 	if c.MaxFutureSkew == 0 {
 		c.MaxFutureSkew = DefaultMaxFutureSkew
 	}

@@ -2,7 +2,6 @@ package moderation
 
 import (
 	"encoding/hex"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -178,7 +177,7 @@ func humanText(r *record.Record) string {
 	switch mt := r.MediaType; {
 	case mt == record.MediaTypeText:
 		return r.Text
-	case strings.HasPrefix(mt, "text/"), mt == record.MediaTypeJSON, strings.HasSuffix(mt, "+json"):
+	case record.IsTextMediaType(mt):
 		return string(r.Data)
 	}
 	return ""
