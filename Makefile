@@ -61,5 +61,9 @@ bench-recon:
 bench-records: $(NODE_INTEROP)/node_modules/.package-lock.json
 	BENCHTIME=$(BENCHTIME) node $(NODE_INTEROP)/bench-records.mjs
 
+## demo: the main job. Interim: a walk through the native CLI (the demo page arrives with the wasm build)
+demo: build
+	PEERSET_BIN=$(BIN)/peerset scripts/demo-cli.sh
+
 clean:
 	rm -rf $(BIN) $(NODE_INTEROP)/node_modules
