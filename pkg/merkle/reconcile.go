@@ -116,8 +116,10 @@ func NewResponder(tree *Tree, opts Options) (*Responder, error) {
 }
 
 // Initiate returns the first message. Without time buckets it is a single fingerprint of the whole
-// set (20 bytes), which settles equal sets in one round trip; with a Granularity it holds one
-// fingerprint range per non-empty time bucket.
+// set (20 bytes), which settles equal sets in one round trip. With a Granularity it holds one
+// fingerprint range per non-empty time bucket (a range runs on to the next non-empty bucket, so
+// empty buckets cost nothing), bracketed by empty ranges before the first and after the last bucket
+// so that differences outside our time span still get time bounds.
 func (in *Initiator) Initiate() ([]byte, error) {
 	in.started, in.done, in.missing = true, false, nil
 	c := &in.core
@@ -129,24 +131,30 @@ func (in *Initiator) Initiate() ([]byte, error) {
 		w.writeFingerprintRange(MaxBound, c.tree.Root())
 		return w.buf, nil
 	}
+	var empty aggregate
+	emptyFingerprint := empty.fingerprint()
+	first, _ := c.tree.At(0)
+	if start := bucketStart(first.Timestamp, width); start > 0 {
+		w.writeFingerprintRange(TimeBound(start), emptyFingerprint)
+	}
 	budget := c.budget()
-	from := 0 // position of the first item of the current bucket range
+	from := 0 // position of the first item of the current bucket
 	for from < size {
-		first, _ := c.tree.At(from)
-		end := bucketEnd(first.Timestamp+1, width)
-		to := size
-		upper := MaxBound
+		item, _ := c.tree.At(from)
+		end := bucketEnd(item.Timestamp+1, width)
+		to, upper := size, MaxBound
 		if end != MaxTimestamp {
-			to = c.tree.Rank(TimeBound(end))
+			to, upper = c.tree.Rank(TimeBound(end)), TimeBound(end)
 			if to < size {
-				// The range reaches to the start of the next non-empty bucket, so empty buckets
-				// between them cost nothing.
 				next, _ := c.tree.At(to)
 				upper = TimeBound(bucketStart(next.Timestamp, width))
 			}
 		}
 		mark := w.mark()
 		w.writeFingerprintRange(upper, c.tree.FingerprintOfRanks(from, to))
+		if to == size && !upper.IsInfinite() {
+			w.writeFingerprintRange(MaxBound, emptyFingerprint)
+		}
 		if budget > 0 && len(w.buf) > budget {
 			w.rollback(mark)
 			w.writeFingerprintRange(MaxBound, c.tree.FingerprintOfRanks(from, size))

@@ -49,3 +49,116 @@ func TestReconcileOursAgainstOurs(t *testing.T) {
 		})
 	}
 }
+
+func TestMissingRangesCoverDifferences(t *testing.T) {
+	const start = 1_700_000_000 - 1_700_000_000%86400 // a UTC midnight
+	cases := []struct {
+		name        string
+		granularity Granularity
+		initiator   bool // differences held by the initiator (have) or the responder (need)
+	}{
+		{"hour-have", GranularityHour, true},
+		{"hour-need", GranularityHour, false},
+		{"quarter-day-need", GranularityQuarterDay, false},
+		{"day-mixed", GranularityDay, false},
+		{"none-have", GranularityNone, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// One item a minute for four days; the differences sit in a few chosen minutes.
+			var common []Item
+			for m := uint64(0); m < 4*1440; m++ {
+				it := testItem(m)
+				it.Timestamp = start + m*60
+				common = append(common, it)
+			}
+			diffMinutes := []uint64{5, 6, 600, 2000, 2001, 5000}
+			var extra []Item
+			for i, m := range diffMinutes {
+				it := testItem(100_000 + uint64(i))
+				it.Timestamp = start + m*60 + 30
+				extra = append(extra, it)
+			}
+			a, b := common, append(append([]Item(nil), common...), extra...)
+			if tc.initiator {
+				a, b = b, a
+			}
+			st, err := runSync(treeOf(a), treeOf(b), Options{Granularity: tc.granularity}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(st.have) + len(st.need); got != len(extra) {
+				t.Fatalf("found %d differences, want %d", got, len(extra))
+			}
+			width := tc.granularity.Seconds()
+			for _, it := range extra {
+				covered := false
+				for _, r := range st.missingRanges {
+					covered = covered || it.Timestamp >= r.Start && it.Timestamp < r.End
+				}
+				if !covered {
+					t.Fatalf("difference at %d not covered by %v", it.Timestamp, st.missingRanges)
+				}
+			}
+			for _, r := range st.missingRanges {
+				if width > 0 && (r.Start%width != 0 || r.End%width != 0) {
+					t.Fatalf("range %v not aligned to %d s", r, width)
+				}
+				// Ranges may be one bucket wider than the differences (an id list can straddle a
+				// boundary), never more.
+				slack := max(width, 3600)
+				near := false
+				for _, it := range extra {
+					near = near || it.Timestamp+slack >= r.Start && it.Timestamp < r.End+slack
+				}
+				if !near {
+					t.Fatalf("range %v is far from every difference", r)
+				}
+			}
+			if tc.initiator && width > 0 {
+				// Our own ids carry their timestamps, so the buckets are exact.
+				want := map[uint64]bool{}
+				for _, it := range extra {
+					want[bucketStart(it.Timestamp, width)] = true
+				}
+				got := 0
+				for _, r := range st.missingRanges {
+					got += int((r.End - r.Start) / width)
+				}
+				if got != len(want) {
+					t.Fatalf("%d buckets reported, want %d: %v", got, len(want), st.missingRanges)
+				}
+			}
+			t.Logf("%v", st.missingRanges)
+		})
+	}
+}
+
+func TestMergeTimeRanges(t *testing.T) {
+	cases := []struct {
+		name  string
+		in    []TimeRange
+		width uint64
+		want  []TimeRange
+	}{
+		{"empty", nil, 3600, nil},
+		{"align", []TimeRange{{3700, 3701}}, 3600, []TimeRange{{3600, 7200}}},
+		{"merge touching", []TimeRange{{7300, 7301}, {3700, 3701}}, 3600, []TimeRange{{3600, 10800}}},
+		{"keep apart", []TimeRange{{0, 1}, {7300, 7400}}, 3600, []TimeRange{{0, 3600}, {7200, 10800}}},
+		{"exact seconds", []TimeRange{{5, 6}, {6, 9}, {20, 21}}, 0, []TimeRange{{5, 9}, {20, 21}}},
+		{"open end", []TimeRange{{100, MaxTimestamp}, {50, 60}}, 86400, []TimeRange{{0, MaxTimestamp}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := mergeTimeRanges(tc.in, tc.width)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Fatalf("got %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}

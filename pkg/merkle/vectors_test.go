@@ -63,12 +63,8 @@ func (s vectorSet) items() []Item {
 
 func loadVectors(t *testing.T) vectorFile {
 	t.Helper()
-	data, err := os.ReadFile("testdata/vectors.json")
+	vf, err := readVectorFile()
 	if err != nil {
-		t.Fatal(err)
-	}
-	var vf vectorFile
-	if err := json.Unmarshal(data, &vf); err != nil {
 		t.Fatal(err)
 	}
 	if len(vf.Fingerprints) == 0 || len(vf.Starts) == 0 || len(vf.Exchanges) == 0 {
@@ -76,6 +72,10 @@ func loadVectors(t *testing.T) vectorFile {
 	}
 	return vf
 }
+
+func readTestdata(name string) ([]byte, error) { return os.ReadFile("testdata/" + name) }
+
+func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
 
 func mustHex(t *testing.T, s string) []byte {
 	t.Helper()
