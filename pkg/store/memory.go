@@ -81,16 +81,28 @@ func (m *Memory) Put(ctx context.Context, events ...*record.Event) error {
 	return nil
 }
 
-// insertSorted adds items to the sorted slice s.
+// insertSorted adds items (not already in s; reordered in place) to the
+// sorted slice s: one binary search each for a few, else a sort of the items
+// and a merge from the back, O(n + k log k).
 func insertSorted(s, items []Item) []Item {
-	if len(items) > 16 {
-		s = append(s, items...)
-		slices.SortFunc(s, Item.Compare)
+	if len(items) <= 16 {
+		for _, it := range items {
+			i, _ := slices.BinarySearchFunc(s, it, Item.Compare)
+			s = slices.Insert(s, i, it)
+		}
 		return s
 	}
-	for _, it := range items {
-		i, _ := slices.BinarySearchFunc(s, it, Item.Compare)
-		s = slices.Insert(s, i, it)
+	slices.SortFunc(items, Item.Compare)
+	i, j := len(s)-1, len(items)-1
+	s = slices.Grow(s, len(items))[:len(s)+len(items)]
+	for k := len(s) - 1; j >= 0; k-- {
+		if i >= 0 && s[i].Compare(items[j]) > 0 {
+			s[k] = s[i]
+			i--
+		} else {
+			s[k] = items[j]
+			j--
+		}
 	}
 	return s
 }

@@ -10,3 +10,7 @@ import (
 func TestMemoryConformance(t *testing.T) {
 	storetest.Run(t, func(*testing.T) store.Store { return store.NewMemory() })
 }
+
+func BenchmarkMemory(b *testing.B) {
+	storetest.Benchmark(b, func(*testing.B) store.Store { return store.NewMemory() })
+}

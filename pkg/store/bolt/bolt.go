@@ -447,7 +447,7 @@ func (s *Store) GetByAddress(ctx context.Context, addr record.Address) ([]*recor
 		c := tx.Bucket(bucketByAddr).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			if len(k) != len(prefix)+32 {
-				continue // a longer UUID that shares this prefix cannot: the length is encoded; defensive
+				continue // malformed key (the UUID length is in the prefix, so no other address matches)
 			}
 			if e := r.mustGet(lastID(k)); e != nil {
 				out = append(out, e)
