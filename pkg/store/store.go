@@ -11,6 +11,13 @@
 // the replacement rule, honour deletion requests or moderate: that is the
 // caller's job, done before Put. It only refuses events it could not store and
 // read back (see CheckEvent). The package is pure Go and builds for js/wasm.
+//
+// A backend needs: events keyed by id (stored as EncodeEvent's JSON), an
+// ordered index on (created_at, id), one on (pubkey, created_at, id), one on
+// the IndexAddress of each event, and a key-value space for metadata. In
+// IndexedDB these are an object store with compound-key indexes; Query.After
+// maps to an open key-range bound, and Items/Scan read in pages so that no
+// transaction outlives a callback.
 package store
 
 import (

@@ -1,6 +1,6 @@
 // Package bolt is peerset's native file store: a store.Store on a bbolt file,
-// for Go peers, tools and tests. It is not built for js/wasm (browsers use
-// pkg/store/idb); this file only names the package there.
+// for Go peers, tools and tests. Under js/wasm the package is empty: browsers
+// use pkg/store/idb.
 //
 // Layout, one bucket each: events (id → NIP-01 JSON), time index
 // (be64(created_at) ‖ id → be16(kind)), author index
