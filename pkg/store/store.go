@@ -206,7 +206,8 @@ func CompareReplacement(a, b *record.Event) int {
 // CheckEvent reports whether a store can keep e: it must not be nil and must
 // be well formed (record.Event.CheckWellFormed: kind in 0..65535, created_at
 // not negative, no empty tag, valid UTF-8), because the indexes need the first
-// two and an event failing the others could not be read back. It does not
+// two and an event failing the others could not be read back, and an
+// addressable event's "d" tag must fit MaxUUIDBytes. It does not
 // check the id or the signature. The error wraps ErrInvalidEvent.
 func CheckEvent(e *record.Event) error {
 	if e == nil {
@@ -215,8 +216,16 @@ func CheckEvent(e *record.Event) error {
 	if err := e.CheckWellFormed(); err != nil {
 		return fmt.Errorf("%w %s: %w", ErrInvalidEvent, e.IDHex(), err)
 	}
+	if addr, ok := IndexAddress(e); ok && len(addr.UUID) > MaxUUIDBytes {
+		return fmt.Errorf("%w %s: d tag of %d bytes, over %d", ErrInvalidEvent, e.IDHex(), len(addr.UUID), MaxUUIDBytes)
+	}
 	return nil
 }
+
+// MaxUUIDBytes bounds the "d" tag of an addressable event a store accepts, so
+// that it fits an index key in every backend (bbolt keys stop at 32 KiB).
+// Peerset records carry a 36-byte UUID.
+const MaxUUIDBytes = 4096
 
 // CheckBatch applies CheckEvent to every event of a Put batch.
 func CheckBatch(events []*record.Event) error {

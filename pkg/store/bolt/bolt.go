@@ -198,7 +198,7 @@ func kindValue(kind int) []byte { return binary.BigEndian.AppendUint16(nil, uint
 
 // checkAddress reports whether an address can be encoded in the index.
 func checkAddress(a record.Address) bool {
-	return a.Kind >= 0 && a.Kind <= math.MaxUint16 && len(a.UUID) <= math.MaxUint16
+	return a.Kind >= 0 && a.Kind <= math.MaxUint16 && len(a.UUID) <= store.MaxUUIDBytes
 }
 
 // lastID returns the trailing 32-byte id of an index key.
@@ -211,11 +211,6 @@ func lastID(k []byte) (id [32]byte) {
 func (s *Store) Put(ctx context.Context, events ...*record.Event) error {
 	if err := store.CheckBatch(events); err != nil {
 		return err
-	}
-	for i, e := range events {
-		if addr, ok := store.IndexAddress(e); ok && !checkAddress(addr) {
-			return fmt.Errorf("batch element %d: %w %s: d tag longer than %d bytes", i, store.ErrInvalidEvent, e.IDHex(), math.MaxUint16)
-		}
 	}
 	if err := s.begin(ctx); err != nil {
 		return err

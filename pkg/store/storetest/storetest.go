@@ -285,6 +285,10 @@ func testPutRejectsInvalidBatch(t *testing.T, s store.Store) {
 		{"invalid UTF-8 content", func(e *record.Event) *record.Event { e.Content = "bad \xff"; return e }},
 		{"invalid UTF-8 tag", func(e *record.Event) *record.Event { e.Tags[0][1] = "\xc3"; return e }},
 		{"empty tag", func(e *record.Event) *record.Event { e.Tags = append(e.Tags, []string{}); return e }},
+		{"d tag over MaxUUIDBytes", func(e *record.Event) *record.Event {
+			e.Tags[0][1] = strings.Repeat("u", store.MaxUUIDBytes+1)
+			return e
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
