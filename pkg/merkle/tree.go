@@ -4,12 +4,12 @@ package merkle
 // subtree. count and sum aggregate the whole subtree rooted here; balance is the height of the right
 // subtree minus the height of the left one (-1, 0 or +1 between operations).
 type node struct {
-	item    Item
-	sum     sum256
-	count   uint32
+	item    Item // the search reads item and the links, so they come first and share cache lines
 	left    int32
 	right   int32
+	count   uint32
 	balance int8
+	sum     sum256
 }
 
 // maxDepth bounds the AVL height: below 1.45·log2(n+2), so 96 levels hold any int32-indexed tree.
