@@ -30,15 +30,20 @@ const (
 	maxBoundLen = maxVarintLen + 1 + IDSize
 )
 
-// ErrInvalidOptions is returned by the constructors for out-of-range options.
-var ErrInvalidOptions = errors.New("invalid reconciliation options")
+var (
+	// ErrInvalidOptions is returned by the constructors for out-of-range options.
+	ErrInvalidOptions = errors.New("invalid reconciliation options")
+	// ErrNotInitiated is returned by Initiator.Reconcile before Initiate.
+	ErrNotInitiated = errors.New("reconciliation was not initiated")
+)
 
 // Options configure both sides of a reconciliation. The zero value is valid: unlimited frames, no
 // time buckets, default splitting.
 type Options struct {
 	// FrameSizeLimit caps every message this side produces, in bytes: 0 means unlimited, otherwise at
 	// least MinFrameSizeLimit. A capped side answers part of a message and leaves the rest for a
-	// later round.
+	// later round. Set it when the peer is untrusted: without it a small id-list request can ask a
+	// responder for every id it holds (32 bytes each), as the protocol allows.
 	FrameSizeLimit int
 	// Granularity splits the initiator's first message into one range per non-empty UTC time bucket.
 	// With GranularityNone the first message is a single whole-set fingerprint.
@@ -167,10 +172,11 @@ func (in *Initiator) Initiate() ([]byte, error) {
 
 // Reconcile processes the responder's reply. It returns the next message to send, the ids found
 // only on this side (have) and only on the peer (need) in this round, and done once the sets are
-// reconciled, in which case reply is nil. Errors wrap ErrMalformedMessage or ErrUnsupportedVersion.
+// reconciled, in which case reply is nil. A peer that repeats ranges can make an id show up in
+// more than one round. Errors wrap ErrMalformedMessage, ErrUnsupportedVersion or ErrNotInitiated.
 func (in *Initiator) Reconcile(msg []byte) (reply []byte, have, need [][IDSize]byte, done bool, err error) {
 	if !in.started {
-		return nil, nil, nil, false, errors.New("failed to reconcile: Initiate was not called")
+		return nil, nil, nil, false, fmt.Errorf("failed to reconcile: %w", ErrNotInitiated)
 	}
 	var round roundResult
 	out, err := in.core.process(msg, &round)
