@@ -1,0 +1,310 @@
+package session
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/moderation"
+	"github.com/peersetdb/peerset/pkg/record"
+)
+
+func TestHandshakeAuthenticatesBothSides(t *testing.T) {
+	a := newNode(t, "alice", quickConfig())
+	b := newNode(t, "bob", quickConfig())
+	connect(t, a, b, 0)
+
+	ia := waitState(t, a, "bob", StateIdle)
+	ib := waitState(t, b, "alice", StateIdle)
+	if ia.PubKey != b.key.Public() || ib.PubKey != a.key.Public() {
+		t.Fatalf("pubkeys: alice sees %s, bob sees %s", ia.PubKey.Hex(), ib.PubKey.Hex())
+	}
+	if ia.Initiator == ib.Initiator {
+		t.Fatalf("exactly one side must initiate; both say %v", ia.Initiator)
+	}
+	if ia.AuthenticatedAt.IsZero() || ib.AuthenticatedAt.IsZero() {
+		t.Fatal("AuthenticatedAt not set")
+	}
+}
+
+func TestHandshakeSameKeyBothEnds(t *testing.T) {
+	key, err := record.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newNodeInRoom(t, "tab1", quickConfig(), testRoom, key)
+	b := newNodeInRoom(t, "tab2", quickConfig(), testRoom, key)
+	connect(t, a, b, 0)
+	waitState(t, a, "tab2", StateIdle)
+	waitState(t, b, "tab1", StateIdle)
+}
+
+// TestHandshakeRefusals drives the remote side by hand.
+func TestHandshakeRefusals(t *testing.T) {
+	otherRoom := record.RoomID("peerset", "another-room")
+	tests := []struct {
+		name     string
+		run      func(t *testing.T, r *rawPeer, link *pipeLink, theirHello []byte)
+		wantErr  error
+		wantCode string
+		strike   bool
+	}{
+		{
+			name: "garbage signature",
+			run: func(t *testing.T, r *rawPeer, link *pipeLink, _ []byte) {
+				send(t, link, ActionHello, r.hello())
+				var sig [64]byte
+				for i := range sig {
+					sig[i] = byte(i * 7)
+				}
+				send(t, link, ActionAuth, encodeAuth(auth{Sig: sig}))
+			},
+			wantErr: ErrAuthFailed, wantCode: ByeAuth, strike: true,
+		},
+		{
+			name: "signature over other fingerprints (spliced from another connection)",
+			run: func(t *testing.T, r *rawPeer, link *pipeLink, theirHello []byte) {
+				send(t, link, ActionHello, r.hello())
+				h, _ := decodeHello(theirHello)
+				hash := AuthHash(r.room, h.Nonce, r.nonce, randomFingerprint(), randomFingerprint())
+				sig, _ := signHash(r.key, hash)
+				send(t, link, ActionAuth, encodeAuth(auth{Sig: sig}))
+			},
+			wantErr: ErrAuthFailed, wantCode: ByeAuth, strike: true,
+		},
+		{
+			name: "signature replayed for an old nonce",
+			run: func(t *testing.T, r *rawPeer, link *pipeLink, _ []byte) {
+				send(t, link, ActionHello, r.hello())
+				var oldNonce [NonceSize]byte
+				oldNonce[0] = 1
+				hash := AuthHash(r.room, oldNonce, r.nonce, link.LocalFingerprint(), link.RemoteFingerprint())
+				sig, _ := signHash(r.key, hash)
+				send(t, link, ActionAuth, encodeAuth(auth{Sig: sig}))
+			},
+			wantErr: ErrAuthFailed, wantCode: ByeAuth, strike: true,
+		},
+		{
+			name: "signature by another key",
+			run: func(t *testing.T, r *rawPeer, link *pipeLink, theirHello []byte) {
+				send(t, link, ActionHello, r.hello())
+				other, _ := record.GenerateKey()
+				h, _ := decodeHello(theirHello)
+				hash := AuthHash(r.room, h.Nonce, r.nonce, link.LocalFingerprint(), link.RemoteFingerprint())
+				sig, _ := signHash(other, hash)
+				send(t, link, ActionAuth, encodeAuth(auth{Sig: sig}))
+			},
+			wantErr: ErrAuthFailed, wantCode: ByeAuth, strike: true,
+		},
+		{
+			name: "wrong room",
+			run: func(t *testing.T, r *rawPeer, link *pipeLink, _ []byte) {
+				r.room = otherRoom
+				send(t, link, ActionHello, r.hello())
+			},
+			wantErr: ErrWrongRoom, wantCode: ByeRoom,
+		},
+		{
+			name: "version mismatch",
+			run: func(t *testing.T, r *rawPeer, link *pipeLink, _ []byte) {
+				var h map[string]any
+				_ = json.Unmarshal(r.hello(), &h)
+				h["v"] = 2
+				h["future"] = "field"
+				b, _ := json.Marshal(h)
+				send(t, link, ActionHello, b)
+			},
+			wantErr: ErrVersionMismatch, wantCode: ByeVersion,
+		},
+		{
+			name: "reflected hello",
+			run: func(t *testing.T, r *rawPeer, link *pipeLink, theirHello []byte) {
+				send(t, link, ActionHello, theirHello)
+			},
+			wantErr: ErrAuthFailed, wantCode: ByeAuth, strike: true,
+		},
+		{
+			name: "malformed hello",
+			run: func(t *testing.T, r *rawPeer, link *pipeLink, _ []byte) {
+				send(t, link, ActionHello, []byte(`{"v":1,"room":"nope"}`))
+			},
+			wantErr: ErrProtocolViolation, wantCode: ByeAuth, strike: true,
+		},
+		{
+			name: "auth before hello",
+			run: func(t *testing.T, r *rawPeer, link *pipeLink, theirHello []byte) {
+				send(t, link, ActionAuth, r.authFor(t, link, theirHello))
+				send(t, link, ActionBye, encodeBye(byeMsg{Code: "test", Reason: "done"}))
+			},
+			wantErr: ErrRemoteClosed, strike: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := newNode(t, "node", quickConfig())
+			r := newRawPeer(t, testRoom)
+			link, err := r.dial(t, n, "raw")
+			if err != nil {
+				t.Fatal(err)
+			}
+			theirHello := r.next(t, ActionHello)
+			tt.run(t, r, link, theirHello.payload)
+			info := waitClosed(t, n, "raw")
+			if !errors.Is(info.CloseReason, tt.wantErr) {
+				t.Fatalf("close reason %v, want %v", info.CloseReason, tt.wantErr)
+			}
+			if info.State != StateClosed {
+				t.Fatalf("state %s after close", info.State)
+			}
+			bye := r.waitDetached(t)
+			if tt.wantCode != "" && bye.Code != tt.wantCode {
+				t.Fatalf("bye code %q (%s), want %q", bye.Code, bye.Reason, tt.wantCode)
+			}
+			strikes := len(n.m.Ledger().Strikes(moderation.PeerSubject("raw")))
+			if tt.strike != (strikes > 0) {
+				t.Fatalf("strikes %d, want strike=%v", strikes, tt.strike)
+			}
+			if keyStrikes := n.m.Ledger().Strikes(moderation.KeySubject(r.key.Public())); len(keyStrikes) > 0 {
+				t.Fatalf("an unproven key was struck: %v", keyStrikes)
+			}
+		})
+	}
+}
+
+func TestHandshakeTimeouts(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     Config
+		sendHi  bool
+		wantErr error
+	}{
+		{"no hello", Config{HandshakeTimeout: 150 * time.Millisecond}, false, ErrHandshakeTimeout},
+		{"no auth", Config{ChallengeTimeout: 150 * time.Millisecond}, true, ErrChallengeTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := newNode(t, "node", tt.cfg)
+			r := newRawPeer(t, testRoom)
+			link, err := r.dial(t, n, "raw")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.next(t, ActionHello)
+			if tt.sendHi {
+				send(t, link, ActionHello, r.hello())
+				r.next(t, ActionAuth)
+			}
+			info := waitClosed(t, n, "raw")
+			if !errors.Is(info.CloseReason, tt.wantErr) {
+				t.Fatalf("close reason %v, want %v", info.CloseReason, tt.wantErr)
+			}
+			if bye := r.waitDetached(t); bye.Code != ByeTimeout {
+				t.Fatalf("bye code %q, want %q", bye.Code, ByeTimeout)
+			}
+		})
+	}
+}
+
+func TestBannedPeerIsRefused(t *testing.T) {
+	n := newNode(t, "node", quickConfig())
+	r := newRawPeer(t, testRoom)
+	for range n.m.Ledger().Config().Threshold {
+		n.m.Ledger().Strike(moderation.PeerSubject("raw"), "test")
+	}
+	if _, err := r.dial(t, n, "raw"); !errors.Is(err, ErrBanned) {
+		t.Fatalf("attach of a banned transport id: %v, want ErrBanned", err)
+	}
+	if bye := r.waitDetached(t); bye.Code != ByeBanned {
+		t.Fatalf("bye code %q, want %q", bye.Code, ByeBanned)
+	}
+
+	// A banned key is refused at its hello, whatever its transport id.
+	for range n.m.Ledger().Config().Threshold {
+		n.m.Ledger().Strike(moderation.KeySubject(r.key.Public()), "test")
+	}
+	link, err := r.dial(t, n, "raw-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.next(t, ActionHello)
+	send(t, link, ActionHello, r.hello())
+	info := waitClosed(t, n, "raw-2")
+	if !errors.Is(info.CloseReason, ErrBanned) {
+		t.Fatalf("close reason %v, want ErrBanned", info.CloseReason)
+	}
+}
+
+func TestMaxPeers(t *testing.T) {
+	cfg := quickConfig()
+	cfg.MaxPeers = 1
+	n := newNode(t, "node", cfg)
+	b := newNode(t, "b", quickConfig())
+	connect(t, n, b, 0)
+	r := newRawPeer(t, testRoom)
+	if _, err := r.dial(t, n, "raw"); !errors.Is(err, ErrTooManyPeers) {
+		t.Fatalf("attach past MaxPeers: %v, want ErrTooManyPeers", err)
+	}
+	if bye := r.waitDetached(t); bye.Code != ByeFull {
+		t.Fatalf("bye code %q, want %q", bye.Code, ByeFull)
+	}
+	waitState(t, n, "b", StateIdle)
+}
+
+func TestMaxPeerSessionTime(t *testing.T) {
+	cfg := quickConfig()
+	cfg.MaxPeerSessionTime = 300 * time.Millisecond
+	a := newNode(t, "a", cfg)
+	b := newNode(t, "b", quickConfig())
+	connect(t, a, b, 0)
+	info := waitClosed(t, a, "b")
+	if !errors.Is(info.CloseReason, ErrPeerSessionExpired) {
+		t.Fatalf("close reason %v, want ErrPeerSessionExpired", info.CloseReason)
+	}
+	var bye *ByeError
+	if info := waitClosed(t, b, "a"); !errors.As(info.CloseReason, &bye) || bye.Code != ByeExpired {
+		t.Fatalf("b's close reason %v, want a bye %q", info.CloseReason, ByeExpired)
+	}
+}
+
+func TestMaxClientSessionTime(t *testing.T) {
+	cfg := quickConfig()
+	cfg.MaxClientSessionTime = 400 * time.Millisecond
+	a := newNode(t, "a", cfg)
+	b := newNode(t, "b", quickConfig())
+	connect(t, a, b, 0)
+	select {
+	case <-a.m.Done():
+	case <-time.After(waitTimeout):
+		t.Fatal("client session did not expire")
+	}
+	if !errors.Is(a.m.Err(), ErrClientSessionExpired) {
+		t.Fatalf("Err() = %v", a.m.Err())
+	}
+	if info := waitClosed(t, a, "b"); !errors.Is(info.CloseReason, ErrClientSessionExpired) {
+		t.Fatalf("close reason %v", info.CloseReason)
+	}
+	r := newRawPeer(t, testRoom)
+	if _, err := r.dial(t, a, "late"); !errors.Is(err, ErrClientSessionExpired) {
+		t.Fatalf("attach after expiry: %v", err)
+	}
+}
+
+func TestCloseIsIdempotent(t *testing.T) {
+	a := newNode(t, "a", quickConfig())
+	b := newNode(t, "b", quickConfig())
+	connect(t, a, b, 0)
+	waitState(t, a, "b", StateIdle)
+	a.m.Close()
+	a.m.Close()
+	if !errors.Is(a.m.Err(), ErrManagerClosed) {
+		t.Fatalf("Err() = %v", a.m.Err())
+	}
+	var bye *ByeError
+	if info := waitClosed(t, b, "a"); !errors.As(info.CloseReason, &bye) || bye.Code != ByeShutdown {
+		t.Fatalf("b's close reason %v, want a bye %q", info.CloseReason, ByeShutdown)
+	}
+	if len(a.m.Sessions()) != 0 {
+		t.Fatalf("sessions left after Close: %v", a.m.Sessions())
+	}
+}

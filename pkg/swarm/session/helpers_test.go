@@ -1,0 +1,515 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/moderation"
+	"github.com/peersetdb/peerset/pkg/record"
+)
+
+// testRoom is the room every test node joins unless a test says otherwise.
+var testRoom = record.RoomID("peerset", "session-tests")
+
+// waitTimeout is generous: the tests must not flake on a loaded 2-core machine.
+const waitTimeout = 60 * time.Second
+
+// receiver is what a pipe end delivers to: a Manager or a rawPeer.
+type receiver interface {
+	Deliver(link Link, action string, payload []byte) error
+	Detach(link Link, reason error)
+}
+
+// pipeLink is one end of an in-memory link. Messages sent on one end arrive at
+// the other end's receiver, in order, after the pipe's latency, from a goroutine
+// per end (so no call re-enters the sender).
+type pipeLink struct {
+	remoteID          string
+	localFP, remoteFP string
+	latency           time.Duration
+	other             *pipeLink
+	target            receiver
+
+	mu      sync.Mutex
+	queue   []pipeEvent
+	closed  bool
+	started bool
+	signal  chan struct{}
+	done    chan struct{}
+
+	bytesSent, msgsSent atomic.Int64
+	closeReason         atomic.Pointer[error]
+	tamper              func(action string, payload []byte) []byte // on send; nil: none
+}
+
+type pipeEvent struct {
+	at      time.Time
+	action  string
+	payload []byte
+	detach  error // non-nil: the other end closed
+}
+
+// newPipe returns the end that aID uses to reach bID and the end bID uses to
+// reach aID, with random DTLS-like fingerprints.
+func newPipe(aID, bID string, latency time.Duration) (ab, ba *pipeLink) {
+	fpA, fpB := randomFingerprint(), randomFingerprint()
+	ab = &pipeLink{remoteID: bID, localFP: fpA, remoteFP: fpB, latency: latency, signal: make(chan struct{}, 1), done: make(chan struct{})}
+	ba = &pipeLink{remoteID: aID, localFP: fpB, remoteFP: fpA, latency: latency, signal: make(chan struct{}, 1), done: make(chan struct{})}
+	ab.other, ba.other = ba, ab
+	return ab, ba
+}
+
+func randomFingerprint() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	parts := make([]string, len(b))
+	for i, c := range b {
+		parts[i] = fmt.Sprintf("%02X", c)
+	}
+	return "sha-256 " + strings.Join(parts, ":")
+}
+
+func (p *pipeLink) ID() string                { return p.remoteID }
+func (p *pipeLink) LocalFingerprint() string  { return p.localFP }
+func (p *pipeLink) RemoteFingerprint() string { return p.remoteFP }
+
+var errPipeClosed = errors.New("pipe closed")
+
+func (p *pipeLink) Send(ctx context.Context, action string, payload []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if p.tamper != nil {
+		payload = p.tamper(action, payload)
+	}
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return errPipeClosed
+	}
+	p.bytesSent.Add(int64(len(payload)))
+	p.msgsSent.Add(1)
+	p.other.enqueue(pipeEvent{at: time.Now().Add(p.latency), action: action, payload: append([]byte(nil), payload...)})
+	return nil
+}
+
+// Close closes both ends; the other end's receiver gets Detach after the
+// messages already in flight.
+func (p *pipeLink) Close(reason error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	p.mu.Unlock()
+	if reason == nil {
+		reason = errPipeClosed
+	}
+	p.closeReason.Store(&reason)
+	p.other.mu.Lock()
+	p.other.closed = true
+	p.other.mu.Unlock()
+	p.other.enqueue(pipeEvent{at: time.Now().Add(p.latency), detach: reason})
+}
+
+func (p *pipeLink) enqueue(ev pipeEvent) {
+	p.mu.Lock()
+	p.queue = append(p.queue, ev)
+	p.mu.Unlock()
+	select {
+	case p.signal <- struct{}{}:
+	default:
+	}
+}
+
+// start begins delivering to the receiver.
+func (p *pipeLink) start() {
+	p.mu.Lock()
+	if p.started {
+		p.mu.Unlock()
+		return
+	}
+	p.started = true
+	p.mu.Unlock()
+	go p.loop()
+}
+
+func (p *pipeLink) loop() {
+	defer close(p.done)
+	for {
+		p.mu.Lock()
+		if len(p.queue) == 0 {
+			p.mu.Unlock()
+			<-p.signal
+			continue
+		}
+		ev := p.queue[0]
+		p.queue = p.queue[1:]
+		p.mu.Unlock()
+		if d := time.Until(ev.at); d > 0 {
+			time.Sleep(d) // models latency, not an assertion
+		}
+		if ev.detach != nil {
+			p.target.Detach(p, ev.detach)
+			return
+		}
+		_ = p.target.Deliver(p, ev.action, ev.payload)
+	}
+}
+
+// node is one test peer: a Manager over a MemoryReplica.
+type node struct {
+	name    string
+	key     *record.SecretKey
+	replica *MemoryReplica
+	m       *Manager
+	closed  chan SessionInfo
+}
+
+func testPipeline(t testing.TB, room string) *moderation.Pipeline {
+	t.Helper()
+	cfg := moderation.PresetOpen()
+	cfg.RoomID = room
+	p, err := moderation.NewPipeline(cfg)
+	if err != nil {
+		t.Fatalf("failed to build pipeline: %v", err)
+	}
+	return p
+}
+
+// quickConfig is a Config with short timers so that tests run fast.
+func quickConfig() Config {
+	return Config{
+		IdleRootInterval: 500 * time.Millisecond,
+		RootDebounce:     20 * time.Millisecond,
+		RoundTimeout:     5 * time.Second,
+		WantTimeout:      5 * time.Second,
+	}
+}
+
+func newNode(t testing.TB, name string, cfg Config) *node {
+	t.Helper()
+	return newNodeInRoom(t, name, cfg, testRoom, nil)
+}
+
+func newNodeInRoom(t testing.TB, name string, cfg Config, room string, key *record.SecretKey) *node {
+	t.Helper()
+	if key == nil {
+		var err error
+		if key, err = record.GenerateKey(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := &node{name: name, key: key, replica: NewMemoryReplica(testPipeline(t, room)), closed: make(chan SessionInfo, 64)}
+	userHook := cfg.OnSessionClosed
+	cfg.OnSessionClosed = func(info SessionInfo) {
+		if userHook != nil {
+			userHook(info)
+		}
+		select {
+		case n.closed <- info:
+		default:
+		}
+	}
+	m, err := NewManager(cfg, key, room, n.replica)
+	if err != nil {
+		t.Fatalf("failed to create manager %s: %v", name, err)
+	}
+	n.m = m
+	t.Cleanup(m.Close)
+	return n
+}
+
+// connect links two nodes and attaches both ends; it returns a's end and b's end.
+func connect(t testing.TB, a, b *node, latency time.Duration) (ab, ba *pipeLink) {
+	t.Helper()
+	ab, ba = newPipe(a.name, b.name, latency)
+	ab.target, ba.target = a.m, b.m
+	if err := a.m.Attach(ab); err != nil {
+		t.Fatalf("%s failed to attach %s: %v", a.name, b.name, err)
+	}
+	if err := b.m.Attach(ba); err != nil {
+		t.Fatalf("%s failed to attach %s: %v", b.name, a.name, err)
+	}
+	ab.start()
+	ba.start()
+	return ab, ba
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitClosed waits for a session of n with peerID to close and returns its info.
+func waitClosed(t testing.TB, n *node, peerID string) SessionInfo {
+	t.Helper()
+	timer := time.NewTimer(waitTimeout)
+	defer timer.Stop()
+	for {
+		select {
+		case info := <-n.closed:
+			if info.PeerID == peerID {
+				return info
+			}
+		case <-timer.C:
+			t.Fatalf("timed out waiting for %s to close its session with %s", n.name, peerID)
+		}
+	}
+}
+
+// waitState waits until n's session with peerID is in one of the states.
+func waitState(t testing.TB, n *node, peerID string, states ...State) SessionInfo {
+	t.Helper()
+	var info SessionInfo
+	waitFor(t, fmt.Sprintf("%s's session with %s to reach %v", n.name, peerID, states), func() bool {
+		var ok bool
+		info, ok = n.m.Session(peerID)
+		if !ok {
+			return false
+		}
+		for _, st := range states {
+			if info.State == st {
+				return true
+			}
+		}
+		return false
+	})
+	return info
+}
+
+// waitConverged waits until every node has the same root and count want.
+func waitConverged(t testing.TB, want int, nodes ...*node) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d nodes to converge on %d records", len(nodes), want), func() bool {
+		root0, n0 := nodes[0].replica.Root()
+		if n0 != want {
+			return false
+		}
+		for _, n := range nodes[1:] {
+			if r, c := n.replica.Root(); r != root0 || c != want {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// records makes n signed records in testRoom by a few authors.
+func makeRecords(t testing.TB, n int, room string, base time.Time, spread time.Duration) []*record.Event {
+	t.Helper()
+	keys := make([]*record.SecretKey, 4)
+	for i := range keys {
+		k, err := record.GenerateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[i] = k
+	}
+	out := make([]*record.Event, n)
+	for i := range out {
+		at := base
+		if spread > 0 && n > 1 {
+			at = base.Add(-spread * time.Duration(i) / time.Duration(n))
+		}
+		e, err := record.New(record.Draft{Text: fmt.Sprintf("record %d", i), CreatedAt: at}, keys[i%len(keys)], room, record.Limits{})
+		if err != nil {
+			t.Fatalf("failed to make record: %v", err)
+		}
+		out[i] = e
+	}
+	return out
+}
+
+var (
+	recordPoolOnce sync.Once
+	recordPool     []*record.Event
+	recordPoolErr  error
+)
+
+// pooledRecords returns n records of testRoom from a pool made once per test
+// binary (signing is the slow part of these tests).
+func pooledRecords(t testing.TB, n int) []*record.Event {
+	t.Helper()
+	recordPoolOnce.Do(func() {
+		keys := make([]*record.SecretKey, 8)
+		for i := range keys {
+			if keys[i], recordPoolErr = record.GenerateKey(); recordPoolErr != nil {
+				return
+			}
+		}
+		base := time.Now().Add(-time.Hour)
+		recordPool = make([]*record.Event, 2200)
+		for i := range recordPool {
+			recordPool[i], recordPoolErr = record.New(record.Draft{
+				Text:      fmt.Sprintf("pooled record %d", i),
+				CreatedAt: base.Add(-time.Duration(i) * 17 * time.Minute),
+			}, keys[i%len(keys)], testRoom, record.Limits{})
+			if recordPoolErr != nil {
+				return
+			}
+		}
+	})
+	if recordPoolErr != nil {
+		t.Fatalf("failed to make the record pool: %v", recordPoolErr)
+	}
+	if n > len(recordPool) {
+		t.Fatalf("the record pool holds %d records, not %d", len(recordPool), n)
+	}
+	return recordPool[:n]
+}
+
+// seed stores events in n's replica.
+func seed(t testing.TB, n *node, events []*record.Event) {
+	t.Helper()
+	for _, e := range events {
+		if v := n.replica.Add(e); v.Err != nil || !v.Stored {
+			t.Fatalf("failed to seed %s: stored=%v err=%v", n.name, v.Stored, v.Err)
+		}
+	}
+}
+
+// rawPeer is a hand-driven remote end for testing refusals and hostile input.
+type rawPeer struct {
+	key   *record.SecretKey
+	nonce [NonceSize]byte
+	room  string
+	in    chan pipeEvent
+}
+
+func newRawPeer(t testing.TB, room string) *rawPeer {
+	t.Helper()
+	key, err := record.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rawPeer{key: key, room: room, in: make(chan pipeEvent, 4096)}
+	_, _ = rand.Read(r.nonce[:])
+	return r
+}
+
+func (r *rawPeer) Deliver(_ Link, action string, payload []byte) error {
+	select {
+	case r.in <- pipeEvent{action: action, payload: payload}:
+	default:
+	}
+	return nil
+}
+
+func (r *rawPeer) Detach(_ Link, reason error) {
+	select {
+	case r.in <- pipeEvent{detach: reason}:
+	default:
+	}
+}
+
+// dial connects the raw peer (named id) to n; it returns the raw peer's end.
+func (r *rawPeer) dial(t testing.TB, n *node, id string) (*pipeLink, error) {
+	t.Helper()
+	rn, nr := newPipe(id, n.name, 0)
+	rn.target, nr.target = r, n.m
+	err := n.m.Attach(nr)
+	rn.start()
+	nr.start()
+	return rn, err
+}
+
+// next waits for the next message with action (skipping others), or fails.
+func (r *rawPeer) next(t testing.TB, action string) pipeEvent {
+	t.Helper()
+	timer := time.NewTimer(waitTimeout)
+	defer timer.Stop()
+	for {
+		select {
+		case ev := <-r.in:
+			if ev.detach != nil {
+				t.Fatalf("link closed while waiting for %s: %v", action, ev.detach)
+			}
+			if ev.action == action {
+				return ev
+			}
+		case <-timer.C:
+			t.Fatalf("timed out waiting for %s", action)
+		}
+	}
+}
+
+// waitDetached waits until the link closes, and returns the bye seen before, if any.
+func (r *rawPeer) waitDetached(t testing.TB) (bye byeMsg) {
+	t.Helper()
+	timer := time.NewTimer(waitTimeout)
+	defer timer.Stop()
+	for {
+		select {
+		case ev := <-r.in:
+			if ev.detach != nil {
+				return bye
+			}
+			if ev.action == ActionBye {
+				bye, _ = decodeBye(ev.payload)
+			}
+		case <-timer.C:
+			t.Fatal("timed out waiting for the link to close")
+		}
+	}
+}
+
+func (r *rawPeer) hello() []byte {
+	return encodeHello(hello{Version: ProtocolVersion, Room: r.room, PubKey: r.key.Public(), Nonce: r.nonce, Limits: Config{}.mustDefaults().limits()})
+}
+
+// authFor signs the auth answering the manager's hello on link.
+func (r *rawPeer) authFor(t testing.TB, link *pipeLink, theirHello []byte) []byte {
+	t.Helper()
+	h, err := decodeHello(theirHello)
+	if err != nil {
+		t.Fatalf("bad hello from the manager: %v", err)
+	}
+	hash := AuthHash(r.room, h.Nonce, r.nonce, link.LocalFingerprint(), link.RemoteFingerprint())
+	sig, err := signHash(r.key, hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return encodeAuth(auth{Sig: sig})
+}
+
+// handshake runs the raw side of a successful handshake on link.
+func (r *rawPeer) handshake(t testing.TB, link *pipeLink) {
+	t.Helper()
+	theirs := r.next(t, ActionHello)
+	send(t, link, ActionHello, r.hello())
+	r.next(t, ActionAuth)
+	send(t, link, ActionAuth, r.authFor(t, link, theirs.payload))
+	r.next(t, ActionRoot)
+}
+
+func send(t testing.TB, link *pipeLink, action string, payload []byte) {
+	t.Helper()
+	if err := link.Send(context.Background(), action, payload); err != nil {
+		t.Fatalf("failed to send %s: %v", action, err)
+	}
+}
+
+func (c Config) mustDefaults() *Config {
+	d, err := c.withDefaults()
+	if err != nil {
+		panic(err)
+	}
+	return &d
+}
