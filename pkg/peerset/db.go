@@ -1,0 +1,302 @@
+// Package peerset is the facade that ties a room's pieces together: the
+// record store, the in-memory AVL-Merkle tree, the moderation pipeline and
+// (when online) the swarm of peers. It is the one API that native programs
+// and the WebAssembly build (cmd/wasm) use:
+//
+//	db, err := peerset.Open(ctx, peerset.Config{Room: "lobby"})
+//	rec, err := db.Put(ctx, record.Draft{Text: "hello"})
+//
+// A record follows one path whatever its origin: it is verified and
+// moderated (pkg/moderation), the replacement and deletion rules are applied
+// (a newer version of a record replaces the older one, a NIP-09 deletion
+// removes what it covers), it is written to the store (pkg/store) and only
+// then inserted in the tree (pkg/merkle) and announced to subscribers and
+// peers.
+package peerset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/merkle"
+	"github.com/peersetdb/peerset/pkg/moderation"
+	"github.com/peersetdb/peerset/pkg/record"
+	"github.com/peersetdb/peerset/pkg/store"
+)
+
+// DefaultAppID is the appId used when Config.AppID is empty, the same
+// default as the JavaScript API and the peerset command.
+const DefaultAppID = "peerset"
+
+// Errors returned by DB methods.
+var (
+	ErrClosed   = errors.New("peerset: database is closed")
+	ErrNotFound = errors.New("peerset: record not found")
+	ErrNoRoom   = errors.New("peerset: Config.Room is required")
+)
+
+// Config configures a DB. Only Room is required.
+type Config struct {
+	AppID string // default DefaultAppID
+	Room  string // the room name (required)
+
+	// Key signs this node's records. Nil: the key kept in the store's
+	// metadata is used, or a new one is generated and kept there (in the
+	// clear: whoever can read the store can read the key).
+	Key *record.SecretKey
+
+	// Store holds the records. Nil: an in-memory store (nothing survives
+	// Close). The DB closes the store on Close.
+	Store store.Store
+
+	// Moderation is the pipeline's configuration; its RoomID is set by Open.
+	// The zero value means moderation.DefaultConfig() (the standard preset).
+	Moderation *moderation.Config
+
+	// Limits bound record sizes (zero fields: record.DefaultLimits). They
+	// replace Moderation.Limits when set.
+	Limits record.Limits
+
+	// Granularity of the first split of a reconciliation (and of the
+	// per-bucket view in Stats).
+	Granularity merkle.Granularity
+
+	// GCInterval is how often records past retention are collected
+	// (0: one hour; negative: never, except by calling GC).
+	GCInterval time.Duration
+
+	Logger *slog.Logger // nil: slog.Default() with nothing below Warn
+	Clock  func() time.Time
+}
+
+// DB is an open peerset room: local records plus, when joined, the swarm.
+// All methods are safe for concurrent use.
+type DB struct {
+	cfg      Config
+	roomID   string
+	key      *record.SecretKey
+	store    store.Store
+	pipeline *moderation.Pipeline
+	log      *slog.Logger
+	now      func() time.Time
+
+	mu     sync.RWMutex // guards index, tree, byUUID, closed
+	index  *moderation.MemoryIndex
+	tree   *merkle.Tree
+	byUUID map[string][]record.Address // live record addresses by UUID
+	closed bool
+
+	subs subscribers
+
+	stop   context.CancelFunc
+	bgDone sync.WaitGroup
+}
+
+// metaKeySecret is the store metadata key of the node's secret key (hex).
+const metaKeySecret = "peerset/secret-key"
+
+// Open opens the room's database: it loads every stored event, applies the
+// replacement and deletion rules (healing a store that a crash left with
+// both an old and a new version), and rebuilds the tree.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if cfg.Room == "" {
+		return nil, ErrNoRoom
+	}
+	if cfg.AppID == "" {
+		cfg.AppID = DefaultAppID
+	}
+	if cfg.Store == nil {
+		cfg.Store = store.NewMemory()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(discard{}, nil))
+	}
+	if cfg.GCInterval == 0 {
+		cfg.GCInterval = time.Hour
+	}
+	roomID := record.RoomID(cfg.AppID, cfg.Room)
+	mcfg := moderation.DefaultConfig()
+	if cfg.Moderation != nil {
+		mcfg = *cfg.Moderation
+	}
+	mcfg.RoomID = roomID
+	if cfg.Limits != (record.Limits{}) {
+		mcfg.Limits = cfg.Limits
+	}
+	cfg.Limits = mcfg.Limits.WithDefaults()
+	if mcfg.Clock == nil {
+		mcfg.Clock = cfg.Clock
+	}
+	pipeline, err := moderation.NewPipeline(mcfg)
+	if err != nil {
+		return nil, fmt.Errorf("failed to build the moderation pipeline: %w", err)
+	}
+	db := &DB{
+		cfg: cfg, roomID: roomID, store: cfg.Store, pipeline: pipeline, log: cfg.Logger, now: cfg.Clock,
+		index: moderation.NewMemoryIndex(), tree: merkle.NewTree(), byUUID: map[string][]record.Address{},
+	}
+	if db.key, err = loadOrCreateKey(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if err := db.load(ctx); err != nil {
+		return nil, err
+	}
+	bg, stop := context.WithCancel(context.Background())
+	db.stop = stop
+	if cfg.GCInterval > 0 {
+		db.bgDone.Add(1)
+		go db.gcLoop(bg)
+	}
+	return db, nil
+}
+
+func loadOrCreateKey(ctx context.Context, cfg Config) (*record.SecretKey, error) {
+	if cfg.Key != nil {
+		return cfg.Key, nil
+	}
+	b, err := cfg.Store.GetMeta(ctx, metaKeySecret)
+	switch {
+	case err == nil:
+		sk, err := record.ParseSecretKeyHex(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("failed to read the node key kept in the store: %w", err)
+		}
+		return sk, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, fmt.Errorf("failed to read the node key: %w", err)
+	}
+	sk, err := record.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Store.SetMeta(ctx, metaKeySecret, []byte(sk.Hex())); err != nil {
+		return nil, fmt.Errorf("failed to keep the new node key: %w", err)
+	}
+	return sk, nil
+}
+
+// load rebuilds the index and the tree from the store.
+func (db *DB) load(ctx context.Context) error {
+	var stale [][32]byte
+	err := db.store.Scan(ctx, func(e *record.Event) error {
+		if record.CheckStructure(e, db.roomID) != nil {
+			stale = append(stale, e.ID) // another room's or malformed: never ours to keep
+			return nil
+		}
+		kept, removed := db.index.Add(e)
+		if !kept {
+			stale = append(stale, e.ID)
+		}
+		for _, r := range removed {
+			stale = append(stale, r.ID)
+		}
+		return nil
+	})
+	var corrupt *store.CorruptError
+	if errors.As(err, &corrupt) {
+		db.log.Warn("dropping undecodable stored events", "count", len(corrupt.IDs))
+		stale = append(stale, corrupt.IDs...)
+	} else if err != nil {
+		return fmt.Errorf("failed to load stored records: %w", err)
+	}
+	for e := range db.index.Events() {
+		db.treeInsert(e)
+		db.trackUUID(e)
+	}
+	if len(stale) > 0 {
+		if err := db.store.Delete(ctx, stale...); err != nil {
+			return fmt.Errorf("failed to remove superseded records left in the store: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close stops background work and closes the store.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return nil
+	}
+	db.closed = true
+	db.mu.Unlock()
+	db.stop()
+	db.bgDone.Wait()
+	db.subs.closeAll()
+	if err := db.store.Close(); err != nil {
+		return fmt.Errorf("failed to close the store: %w", err)
+	}
+	return nil
+}
+
+// Key returns the node's public key.
+func (db *DB) Key() record.PublicKey { return db.key.Public() }
+
+// RoomID returns the room id records are bound to (record.RoomID).
+func (db *DB) RoomID() string { return db.roomID }
+
+// Root returns the fingerprint of the whole record set: equal sets have
+// equal roots whatever order they were built in.
+func (db *DB) Root() merkle.Fingerprint {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return db.tree.Root()
+}
+
+func (db *DB) treeInsert(e *record.Event) {
+	if _, err := db.tree.Insert(itemOf(e)); err != nil {
+		// Only a created_at of MaxUint64 is refused, and negative times
+		// never pass CheckWellFormed; log rather than lose the event.
+		db.log.Error("failed to insert into the tree", "id", e.IDHex(), "err", err)
+	}
+}
+
+func itemOf(e *record.Event) merkle.Item {
+	return merkle.Item{Timestamp: uint64(e.CreatedAt), ID: e.ID}
+}
+
+func (db *DB) trackUUID(e *record.Event) {
+	if e.Kind != record.KindRecord {
+		return
+	}
+	addr := record.AddressOf(e)
+	for _, a := range db.byUUID[addr.UUID] {
+		if a == addr {
+			return
+		}
+	}
+	db.byUUID[addr.UUID] = append(db.byUUID[addr.UUID], addr)
+}
+
+func (db *DB) untrackUUID(e *record.Event) {
+	if e.Kind != record.KindRecord {
+		return
+	}
+	addr := record.AddressOf(e)
+	if db.index.Live(addr) != nil {
+		return // another version is still live
+	}
+	list := db.byUUID[addr.UUID]
+	for i, a := range list {
+		if a == addr {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(db.byUUID, addr.UUID)
+	} else {
+		db.byUUID[addr.UUID] = list
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

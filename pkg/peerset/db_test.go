@@ -1,0 +1,176 @@
+package peerset
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/moderation"
+	"github.com/peersetdb/peerset/pkg/record"
+)
+
+func openTest(t *testing.T, cfg Config) *DB {
+	t.Helper()
+	if cfg.Room == "" {
+		cfg.Room = "lobby"
+	}
+	db, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestPutGetQueryDelete(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, Config{})
+	r, err := db.Put(ctx, record.Draft{Text: "hello", Link: "https://example.org/a", Geo: &record.Geo{Lat: 1, Lon: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Get(ctx, r.UUID)
+	if err != nil || got.Text != "hello" || got.Author != db.Key() {
+		t.Fatalf("Get: %+v %v", got, err)
+	}
+	// A new version replaces the old one, even within the same second.
+	v2, err := db.Put(ctx, record.Draft{UUID: r.UUID, Text: "hello again"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v2.CreatedAt.After(r.CreatedAt) {
+		t.Fatalf("new version not newer: %v vs %v", v2.CreatedAt, r.CreatedAt)
+	}
+	got, _ = db.Get(ctx, r.UUID)
+	if got.Text != "hello again" {
+		t.Fatalf("Get after update = %q", got.Text)
+	}
+	list, err := db.Query(ctx, Query{})
+	if err != nil || len(list) != 1 || list[0].Text != "hello again" {
+		t.Fatalf("Query = %d records, %v", len(list), err)
+	}
+	if s := db.Stats(); s.Records != 1 || s.Deletions != 0 {
+		t.Fatalf("Stats = %+v", s)
+	}
+	if err := db.Delete(ctx, r.UUID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Get(ctx, r.UUID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get after delete: %v", err)
+	}
+	if list, _ := db.Query(ctx, Query{}); len(list) != 0 {
+		t.Fatalf("Query after delete = %d records", len(list))
+	}
+	if s := db.Stats(); s.Records != 0 || s.Deletions != 1 {
+		t.Fatalf("Stats after delete = %+v", s)
+	}
+	if err := db.Delete(ctx, r.UUID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+}
+
+func TestPutRejectionNamesTheRule(t *testing.T) {
+	db := openTest(t, Config{})
+	tests := []struct {
+		draft record.Draft
+		rule  string
+	}{
+		{record.Draft{Text: "you are an asshole"}, "bad-words"},
+		{record.Draft{Text: "see example.com/x for more"}, "no-link-in-text"},
+		{record.Draft{Text: "ok", Link: "http://example.org"}, "link-policy"},
+	}
+	for _, tt := range tests {
+		_, err := db.Put(context.Background(), tt.draft)
+		rej, ok := moderation.AsRejection(err)
+		if !ok || rej.Rule != tt.rule {
+			t.Errorf("Put(%+v) = %v, want a rejection by %q", tt.draft, err, tt.rule)
+		}
+	}
+	if _, err := db.Put(context.Background(), record.Draft{Text: "pi is 3.14, e.g. in maths"}); err != nil {
+		t.Fatalf("innocent text refused: %v", err)
+	}
+}
+
+// Events from peers go through the same path: integrity failures are not
+// harmless (they earn strikes), stale versions are.
+func TestIngestFromPeer(t *testing.T) {
+	ctx := context.Background()
+	a := openTest(t, Config{})
+	b := openTest(t, Config{})
+	r1, _ := a.Put(ctx, record.Draft{Text: "v1"})
+	r2, _ := a.Put(ctx, record.Draft{UUID: r1.UUID, Text: "v2"})
+	forged := *r2.Event
+	forged.Content = "forged"
+	other := openTest(t, Config{Room: "elsewhere"})
+	foreign, _ := other.Put(ctx, record.Draft{Text: "from another room"})
+
+	out := b.Ingest(ctx, Origin{PeerID: "peer-a"}, []*record.Event{&forged, r2.Event, r1.Event, foreign.Event})
+	if out[0].Stored || out[0].Harmless() || !errors.Is(out[0].Err, record.ErrIDMismatch) {
+		t.Fatalf("forged: %+v", out[0])
+	}
+	if !out[1].Stored || out[1].Err != nil {
+		t.Fatalf("v2: %+v", out[1])
+	}
+	if out[2].Stored || !out[2].Harmless() {
+		t.Fatalf("stale v1 should be refused harmlessly: %+v", out[2])
+	}
+	if out[3].Stored || out[3].Harmless() || !errors.Is(out[3].Err, record.ErrWrongRoom) {
+		t.Fatalf("foreign: %+v", out[3])
+	}
+	if a.Root() != b.Root() {
+		t.Fatal("roots differ after b received a's live set")
+	}
+}
+
+func TestSubscribe(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t, Config{})
+	var mu sync.Mutex
+	var got []Change
+	done := make(chan struct{}, 10)
+	unsubscribe := db.Subscribe(func(c Change) {
+		mu.Lock()
+		got = append(got, c)
+		mu.Unlock()
+		done <- struct{}{}
+	})
+	r, _ := db.Put(ctx, record.Draft{Text: "one"})
+	_, _ = db.Put(ctx, record.Draft{UUID: r.UUID, Text: "two"})
+	for range 3 { // add one, then remove one + add two
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no change delivered")
+		}
+	}
+	unsubscribe()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 3 || got[0].Removed || got[0].Event.Content != "one" || !got[1].Removed || got[2].Event.Content != "two" || !got[2].Origin.Local() {
+		t.Fatalf("changes: %+v", got)
+	}
+}
+
+func TestGCRemovesExpired(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	clock := func() time.Time { return now }
+	db := openTest(t, Config{Clock: clock, GCInterval: -1})
+	if _, err := db.Put(ctx, record.Draft{Text: "old news"}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(91 * 24 * time.Hour)
+	if _, err := db.Put(ctx, record.Draft{Text: "fresh"}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.GC(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("GC = %d, %v", n, err)
+	}
+	list, _ := db.Query(ctx, Query{})
+	if len(list) != 1 || list[0].Text != "fresh" {
+		t.Fatalf("after GC: %d records", len(list))
+	}
+}

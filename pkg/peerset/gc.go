@@ -1,0 +1,86 @@
+package peerset
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/moderation"
+	"github.com/peersetdb/peerset/pkg/record"
+)
+
+// GC removes records and deletions past the retention period (default 90
+// days) from the store and the tree, and returns how many it removed.
+func (db *DB) GC(ctx context.Context) (int, error) {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return 0, ErrClosed
+	}
+	garbage := moderation.SelectGarbage(db.now(), db.pipeline.Retention(), db.index.Events())
+	if len(garbage) == 0 {
+		db.mu.Unlock()
+		return 0, nil
+	}
+	ids := make([][32]byte, len(garbage))
+	for i, g := range garbage {
+		ids[i] = g.Event.ID
+	}
+	if err := db.store.Delete(ctx, ids...); err != nil {
+		db.mu.Unlock()
+		return 0, fmt.Errorf("failed to collect expired records: %w", err)
+	}
+	notes := make([]Change, 0, len(garbage))
+	for _, g := range garbage {
+		db.index.Remove(g.Event.ID)
+		db.tree.Delete(itemOf(g.Event))
+		db.untrackUUID(g.Event)
+		notes = append(notes, Change{Event: g.Event, Removed: true})
+	}
+	db.mu.Unlock()
+	db.subs.publish(notes)
+	return len(garbage), nil
+}
+
+func (db *DB) gcLoop(ctx context.Context) {
+	defer db.bgDone.Done()
+	t := time.NewTicker(db.cfg.GCInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := db.GC(ctx); err != nil {
+				db.log.Warn("gc failed", "err", err)
+			} else if n > 0 {
+				db.log.Info("gc removed expired records", "count", n)
+			}
+		}
+	}
+}
+
+// Stats is a snapshot of the database for status displays.
+type Stats struct {
+	Records    int    // live records
+	Deletions  int    // deletion tombstones kept so deletions sync
+	Root       string // hex of the whole-set fingerprint
+	Author     string // this node's npub
+	RoomID     string
+	Moderation string // preset name
+}
+
+// Stats returns a snapshot.
+func (db *DB) Stats() Stats {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	s := Stats{Root: db.tree.Root().String(), Author: db.key.Public().Npub(), RoomID: db.roomID, Moderation: db.pipeline.Config().Preset}
+	for e := range db.index.Events() {
+		if e.Kind == record.KindDeletion {
+			s.Deletions++
+		} else {
+			s.Records++
+		}
+	}
+	return s
+}

@@ -1,0 +1,136 @@
+package peerset
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/peersetdb/peerset/pkg/moderation"
+	"github.com/peersetdb/peerset/pkg/record"
+)
+
+// Origin says where an event came from: this node ("" peer) or a peer.
+type Origin struct {
+	PeerID string           // transport peer id; empty for local writes
+	PubKey record.PublicKey // the peer's authenticated key, if known
+}
+
+// Local reports whether the event was written on this node.
+func (o Origin) Local() bool { return o.PeerID == "" }
+
+// Outcome is what happened to one offered event.
+type Outcome struct {
+	Stored bool // the event is now part of the set
+	// Err is nil when stored; otherwise a *moderation.Rejection (use
+	// moderation.AsRejection for the rule's name) or a storage error.
+	Err error
+}
+
+// Harmless reports whether a refusal is one honest peers cause in normal
+// operation (a duplicate, a stale version, a quota): no reason to strike.
+func (o Outcome) Harmless() bool {
+	if o.Err == nil {
+		return true
+	}
+	if r, ok := moderation.AsRejection(o.Err); ok {
+		return r.Harmless
+	}
+	return false
+}
+
+// errStale is the rejection for an event that loses to what is stored.
+var errStale = &moderation.Rejection{Rule: moderation.RuleDuplicate, Reason: "a newer version or a deletion of this record is already stored", Harmless: true}
+
+// Ingest verifies, moderates and stores a batch of events from origin, and
+// returns one Outcome per event. Events that pass are written to the store
+// in one batch (acknowledged only once it is committed), then inserted in
+// the tree and announced to subscribers. Events they replace or delete are
+// removed.
+func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event) []Outcome {
+	out := make([]Outcome, len(events))
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		for i := range out {
+			out[i].Err = ErrClosed
+		}
+		return out
+	}
+	now := db.now()
+	type change struct {
+		added   *record.Event
+		removed []*record.Event
+		slot    int
+	}
+	var changes []change
+	for i, e := range events {
+		if e == nil {
+			out[i].Err = fmt.Errorf("failed to ingest: nil event")
+			continue
+		}
+		if err := db.pipeline.CheckAt(now, e, db.index); err != nil {
+			out[i].Err = err
+			continue
+		}
+		kept, removed := db.index.Add(e)
+		if !kept {
+			out[i].Err = errStale
+			continue
+		}
+		changes = append(changes, change{added: e, removed: removed, slot: i})
+	}
+	// An event added and then replaced within the same batch is neither
+	// written nor deleted.
+	gone := map[[32]byte]bool{}
+	for _, c := range changes {
+		for _, r := range c.removed {
+			gone[r.ID] = true
+		}
+	}
+	var toPut []*record.Event
+	var toDelete [][32]byte
+	for _, c := range changes {
+		if !gone[c.added.ID] {
+			toPut = append(toPut, c.added)
+		}
+		for _, r := range c.removed {
+			toDelete = append(toDelete, r.ID)
+		}
+	}
+	if err := db.store.Put(ctx, toPut...); err != nil {
+		// Undo the index: nothing of this batch was stored.
+		for i := len(changes) - 1; i >= 0; i-- {
+			c := changes[i]
+			db.index.Remove(c.added.ID)
+			for _, r := range c.removed {
+				db.index.Add(r)
+			}
+			out[c.slot].Err = fmt.Errorf("failed to store records: %w", err)
+		}
+		db.mu.Unlock()
+		return out
+	}
+	if len(toDelete) > 0 {
+		if err := db.store.Delete(ctx, toDelete...); err != nil {
+			// The superseded copies stay on disk; Open removes them next time.
+			db.log.Warn("failed to delete superseded records", "count", len(toDelete), "err", err)
+		}
+	}
+	var notes []Change
+	for _, c := range changes {
+		for _, r := range c.removed {
+			if db.tree.Delete(itemOf(r)) {
+				db.untrackUUID(r)
+				notes = append(notes, Change{Event: r, Removed: true, Origin: origin})
+			}
+		}
+		if !gone[c.added.ID] {
+			db.treeInsert(c.added)
+			db.trackUUID(c.added)
+			notes = append(notes, Change{Event: c.added, Origin: origin})
+		}
+		out[c.slot].Stored = true
+	}
+	db.mu.Unlock()
+	db.subs.publish(notes)
+	return out
+}

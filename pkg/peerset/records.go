@@ -1,0 +1,150 @@
+package peerset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/peersetdb/peerset/pkg/record"
+	"github.com/peersetdb/peerset/pkg/store"
+)
+
+// Put makes, signs, moderates and stores a record by this node's key. With
+// d.UUID set to one of this node's records it publishes a new version. A
+// refusal is a *moderation.Rejection naming the rule.
+func (db *DB) Put(ctx context.Context, d record.Draft) (*record.Record, error) {
+	if d.CreatedAt.IsZero() {
+		d.CreatedAt = db.now()
+	}
+	if d.UUID != "" {
+		// A new version must be newer than the stored one: created_at has
+		// one-second resolution, so bump it past the live version.
+		if live := db.live(record.Address{Kind: record.KindRecord, PubKey: db.key.Public(), UUID: d.UUID}); live != nil && d.CreatedAt.Unix() <= live.CreatedAt {
+			d.CreatedAt = timeOf(live.CreatedAt + 1)
+		}
+	}
+	e, err := record.New(d, db.key, db.roomID, db.cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	if out := db.Ingest(ctx, Origin{}, []*record.Event{e}); out[0].Err != nil {
+		return nil, out[0].Err
+	}
+	return record.Parse(e)
+}
+
+// Get returns the live record with this UUID. If several authors used the
+// UUID, this node's own record wins, then the most recent one.
+func (db *DB) Get(ctx context.Context, uuid string) (*record.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	me := db.key.Public()
+	better := func(e, cur *record.Event) bool {
+		if cur == nil {
+			return true
+		}
+		if eMine, curMine := e.PubKey == me, cur.PubKey == me; eMine != curMine {
+			return eMine
+		}
+		return record.Supersedes(e, cur)
+	}
+	db.mu.RLock()
+	var best *record.Event
+	for _, addr := range db.byUUID[uuid] {
+		if e := db.index.Live(addr); e != nil && better(e, best) {
+			best = e
+		}
+	}
+	db.mu.RUnlock()
+	if best == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, uuid)
+	}
+	return record.Parse(best)
+}
+
+// Delete publishes a NIP-09 deletion of this node's record uuid: the record
+// disappears here and, as the deletion syncs, everywhere.
+func (db *DB) Delete(ctx context.Context, uuid string) error {
+	addr := record.Address{Kind: record.KindRecord, PubKey: db.key.Public(), UUID: uuid}
+	live := db.live(addr)
+	if live == nil {
+		return fmt.Errorf("failed to delete: %w: no record %s by this node's key", ErrNotFound, uuid)
+	}
+	at := db.now()
+	if at.Unix() < live.CreatedAt {
+		at = timeOf(live.CreatedAt)
+	}
+	del, err := record.NewDeletion(db.key, db.roomID, uuid, at)
+	if err != nil {
+		return err
+	}
+	if out := db.Ingest(ctx, Origin{}, []*record.Event{del}); out[0].Err != nil {
+		return fmt.Errorf("failed to delete: %w", out[0].Err)
+	}
+	return nil
+}
+
+func (db *DB) live(addr record.Address) *record.Event {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return db.index.Live(addr)
+}
+
+// Query selects live records (deletions are not returned).
+type Query struct {
+	Author *record.PublicKey
+	Since  int64 // created_at ≥ Since (seconds), 0: no bound
+	Until  int64 // created_at ≤ Until, 0: no bound
+	Limit  int   // 0: no limit
+	Oldest bool  // oldest first; the default is newest first
+}
+
+// Query returns live records matching q, newest first unless q.Oldest.
+func (db *DB) Query(ctx context.Context, q Query) ([]*record.Record, error) {
+	events, err := db.store.Query(ctx, store.Query{
+		Author: q.Author, Kinds: []int{record.KindRecord}, Since: q.Since, Until: q.Until,
+		Limit: q.Limit, Descending: !q.Oldest,
+	})
+	var corrupt *store.CorruptError
+	if err != nil && !errors.As(err, &corrupt) {
+		return nil, fmt.Errorf("failed to query records: %w", err)
+	}
+	out := make([]*record.Record, 0, len(events))
+	for _, e := range events {
+		r, err := record.Parse(e)
+		if err != nil {
+			continue // never stored unless it parsed; skip rather than fail the query
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Events returns the stored events with these ids (records or deletions),
+// for sending to peers.
+func (db *DB) Events(ctx context.Context, ids [][32]byte) ([]*record.Event, error) {
+	events, err := db.store.GetMany(ctx, ids)
+	var corrupt *store.CorruptError
+	if err != nil && !errors.As(err, &corrupt) {
+		return nil, err
+	}
+	return events, nil
+}
+
+// Export returns every live event (records and deletions) in
+// (created_at, id) order.
+func (db *DB) Export(ctx context.Context) ([]*record.Event, error) {
+	db.mu.RLock()
+	var list []*record.Event
+	for e := range db.index.Events() {
+		list = append(list, e)
+	}
+	db.mu.RUnlock()
+	sort.Slice(list, func(i, j int) bool {
+		a, b := itemOf(list[i]), itemOf(list[j])
+		return a.Timestamp < b.Timestamp || a.Timestamp == b.Timestamp && string(a.ID[:]) < string(b.ID[:])
+	})
+	return list, ctx.Err()
+}
