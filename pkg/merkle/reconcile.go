@@ -349,10 +349,12 @@ func (c *reconciler) process(msg []byte, round *roundResult) ([]byte, error) {
 }
 
 // split answers a differing range [lower, upper) that ends at upperBound: small ranges go out as id
-// lists, larger ones as Branching fingerprint ranges of equal item counts (one per item if fewer).
+// lists, larger ones as fingerprint ranges of equal item counts (see bucketCount). A responder
+// never answers a range with that same range, so the sides cannot bounce a range back and forth;
+// an initiator may send a single item's fingerprint, which is cheaper than its id.
 func (c *reconciler) split(w *messageWriter, lower, upper int, upperBound Bound) {
 	count := upper - lower
-	threshold := c.opts.IDListThreshold
+	threshold := max(c.opts.IDListThreshold, 2)
 	if c.initiator {
 		threshold = c.opts.InitiatorIDListThreshold
 	}

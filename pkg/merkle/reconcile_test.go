@@ -24,6 +24,7 @@ func TestReconcileOursAgainstOurs(t *testing.T) {
 		{name: "hour-buckets-frame-limited", n: 5000, d: 40, initOpts: Options{Granularity: GranularityHour, FrameSizeLimit: 4096}},
 		{name: "frame-limited-initiator-id-lists", n: 10000, d: 600, initOpts: Options{FrameSizeLimit: 4096, InitiatorIDListThreshold: 32}, respOpts: Options{FrameSizeLimit: 4096}},
 		{name: "frame-limited-responder-superset", n: 10000, d: 600, initOpts: Options{InitiatorIDListThreshold: 32}, respOpts: Options{FrameSizeLimit: 4096}, swapSides: true},
+		{name: "minimal-thresholds", n: 3000, d: 300, initOpts: Options{Branching: 2}, respOpts: Options{Branching: 2, IDListThreshold: 1}},
 		{name: "binary-splits", n: 5000, d: 40, initOpts: Options{Branching: 2, InitiatorIDListThreshold: 4}, respOpts: Options{Branching: 2, IDListThreshold: 2}},
 	}
 	for _, tc := range cases {
