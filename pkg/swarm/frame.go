@@ -467,10 +467,14 @@ type partialMessage struct {
 // nonce). Use one per remote peer and room. It is not safe for concurrent
 // use. It never panics on bad input; errors wrap ErrMalformedChunk,
 // ErrInvalidPayload, ErrMessageTooLarge or ErrTooManyPartialMessages, and
-// drop the affected partial message.
+// drop the affected message: its remaining chunks are skipped silently.
 type Reassembler struct {
 	limits   ReassemblerLimits
 	partials map[partialKey]*partialMessage
+	// discarding holds messages dropped before their last chunk: their
+	// remaining chunks are skipped, so that the tail of a dropped message
+	// cannot pass for a message of its own.
+	discarding map[partialKey]struct{}
 }
 
 // NewReassembler returns a Reassembler with the given limits; zero fields
@@ -482,14 +486,33 @@ func NewReassembler(limits ReassemblerLimits) *Reassembler {
 	if limits.MaxPartialMessages <= 0 {
 		limits.MaxPartialMessages = DefaultReassemblerLimits.MaxPartialMessages
 	}
-	return &Reassembler{limits: limits, partials: make(map[partialKey]*partialMessage)}
+	return &Reassembler{
+		limits:     limits,
+		partials:   make(map[partialKey]*partialMessage),
+		discarding: make(map[partialKey]struct{}),
+	}
 }
 
 // Pending returns how many messages are partially received.
 func (r *Reassembler) Pending() int { return len(r.partials) }
 
 // Reset drops every partial message.
-func (r *Reassembler) Reset() { clear(r.partials) }
+func (r *Reassembler) Reset() {
+	clear(r.partials)
+	clear(r.discarding)
+}
+
+// discard skips the remaining chunks of a message dropped before its last
+// chunk. The set is bounded like the partial messages.
+func (r *Reassembler) discard(key partialKey, isLast bool) {
+	if isLast {
+		return
+	}
+	if len(r.discarding) >= 4*r.limits.MaxPartialMessages {
+		clear(r.discarding)
+	}
+	r.discarding[key] = struct{}{}
+}
 
 // Add feeds one action chunk (without its room frame). It returns the whole
 // message and true when c was its last chunk. The returned message owns its
@@ -504,8 +527,15 @@ func (r *Reassembler) Add(data []byte) (ActionMessage, bool, error) {
 	isLast := c.Flags&FlagLast != 0
 	isMeta := c.Flags&FlagMeta != 0
 
+	if _, skip := r.discarding[key]; skip && p == nil {
+		if isLast {
+			delete(r.discarding, key)
+		}
+		return ActionMessage{}, false, nil
+	}
 	if p == nil {
 		if len(c.Payload) > r.limits.MaxMessageSize {
+			r.discard(key, isLast)
 			return ActionMessage{}, false, fmt.Errorf("failed to reassemble %q: %w: over %d bytes", c.Type, ErrMessageTooLarge, r.limits.MaxMessageSize)
 		}
 		if isLast && !isMeta {
@@ -513,6 +543,7 @@ func (r *Reassembler) Add(data []byte) (ActionMessage, bool, error) {
 			return r.finish(c, &partialMessage{payload: bytes.Clone(c.Payload)})
 		}
 		if !isLast && len(r.partials) >= r.limits.MaxPartialMessages {
+			r.discard(key, isLast)
 			return ActionMessage{}, false, fmt.Errorf("failed to reassemble %q: %w (limit %d)", c.Type, ErrTooManyPartialMessages, r.limits.MaxPartialMessages)
 		}
 		p = &partialMessage{}
@@ -521,6 +552,7 @@ func (r *Reassembler) Add(data []byte) (ActionMessage, bool, error) {
 
 	fail := func(err error) (ActionMessage, bool, error) {
 		delete(r.partials, key)
+		r.discard(key, isLast)
 		return ActionMessage{}, false, fmt.Errorf("failed to reassemble %q: %w", c.Type, err)
 	}
 	if len(p.payload)+len(p.meta)+len(c.Payload) > r.limits.MaxMessageSize {

@@ -428,3 +428,35 @@ func TestReassemblerInterleaved(t *testing.T) {
 		t.Errorf("completed %v, want %v", got, want)
 	}
 }
+
+func TestReassemblerSkipsTheTailOfADroppedMessage(t *testing.T) {
+	enc := NewActionEncoder()
+	big, err := enc.EncodeChunks(BinaryMessage("a", patterned(3*ChunkPayloadSize+10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := enc.EncodeChunks(StringMessage("a", "after"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := NewReassembler(ReassemblerLimits{MaxMessageSize: 2 * ChunkPayloadSize})
+	var errs []error
+	for _, c := range append(big, next...) {
+		m, done, err := re.Add(c)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if done && string(m.Payload) != "after" {
+			t.Fatalf("the tail of the dropped message came out as a message of %d bytes", len(m.Payload))
+		}
+		if done {
+			errs = append(errs, nil)
+		}
+	}
+	if len(errs) != 2 || !errors.Is(errs[0], ErrMessageTooLarge) || errs[1] != nil {
+		t.Fatalf("results %v, want [ErrMessageTooLarge, the next message]", errs)
+	}
+	if re.Pending() != 0 {
+		t.Fatalf("pending = %d", re.Pending())
+	}
+}

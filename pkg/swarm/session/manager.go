@@ -45,13 +45,13 @@ type Manager struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	done   chan struct{}
-	expiry *time.Timer
 
 	shutdownOnce sync.Once
 	closeOnce    sync.Once
 
 	mu       sync.Mutex
 	closed   bool
+	expiry   *time.Timer // the client session clock
 	err      error
 	sessions map[string]*session
 	inflight map[[32]byte]*session  // ids asked for, and which session asked
@@ -88,6 +88,8 @@ func NewManager(cfg Config, key *record.SecretKey, roomID string, replica Replic
 		refused:  make(map[[32]byte]time.Time),
 	}
 	if cfg.MaxClientSessionTime > 0 {
+		m.mu.Lock()
+		defer m.mu.Unlock()
 		m.expiry = time.AfterFunc(cfg.MaxClientSessionTime, func() {
 			m.log.Info("client session time is over; closing every session")
 			m.shutdown(ErrClientSessionExpired, ByeExpired)
@@ -267,10 +269,10 @@ func (m *Manager) Close() {
 // shutdown closes every session with err and refuses new ones.
 func (m *Manager) shutdown(err error, code string) {
 	m.shutdownOnce.Do(func() {
+		m.mu.Lock()
 		if m.expiry != nil {
 			m.expiry.Stop()
 		}
-		m.mu.Lock()
 		m.closed, m.err = true, err
 		m.mu.Unlock()
 		for _, s := range m.snapshot() {

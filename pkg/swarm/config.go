@@ -1,0 +1,284 @@
+package swarm
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Defaults of Config (trystero-wire.md §2.6, §4, §5.4 for the Trystero ones).
+const (
+	// DefaultAppID is the app id of peerset rooms.
+	DefaultAppID = "peerset"
+	// DefaultMaxPeers bounds the connections of a room (open or being set up).
+	DefaultMaxPeers = 32
+	// DefaultMaxMessageBytes bounds one reassembled action message.
+	DefaultMaxMessageBytes = 4 << 20
+	// DefaultDormantAfterPeers is how many active peers make a room dormant.
+	DefaultDormantAfterPeers = 6
+	// DefaultAnnounceDormant is the announce interval of a dormant room.
+	DefaultAnnounceDormant = 120 * time.Second
+	// DefaultHandshakeTimeout is Trystero's handshakeTimeoutMs.
+	DefaultHandshakeTimeout = 10 * time.Second
+	// DefaultPingInterval is how often active peers are pinged for their RTT.
+	DefaultPingInterval = 30 * time.Second
+	// DefaultTrackerReconnectMin is the first reconnect delay of a tracker.
+	DefaultTrackerReconnectMin = time.Second
+	// DefaultTrackerReconnectMax caps the reconnect delay of a tracker.
+	DefaultTrackerReconnectMax = time.Minute
+)
+
+// Protocol constants: Trystero's, or limits of this implementation.
+const (
+	offerPoolSize       = 3                        // offers per announce
+	offerRetention      = 120 * time.Second        // an unanswered offer is replaced after this
+	defaultConnectTTL   = 23333 * time.Millisecond // answeringTtlMs / offerPostAnswerTtlMs
+	gatherTimeout       = 15 * time.Second         // non-trickle ICE: wait at most this for gathering
+	defaultDisconnected = 5 * time.Second          // "disconnected" for this long means gone
+	steadyIntervalMin   = 10 * time.Second         // clamp of the tracker's interval
+	steadyIntervalMax   = 120 * time.Second
+	signalDedupeWindow  = 5 * time.Second  // the same forwarded offer within this is ignored
+	trackerReadLimit    = 256 << 10        // sealed SDPs with candidates fit easily
+	trackerDialTimeout  = 10 * time.Second // one WebSocket dial
+	trackerWriteTimeout = 10 * time.Second // one WebSocket write
+	kickSpacing         = time.Second      // minimum gap between two announces to one tracker
+	leaveFlushTimeout   = 250 * time.Millisecond
+	// maxSCTPMessageSize bounds one incoming data-channel message (native
+	// pion otherwise accepts up to 1 GiB). Trystero frames are at most
+	// 3 + 64 + 16384 bytes.
+	maxSCTPMessageSize = 64 << 10
+	// sendHighWater and sendLowWater drive send backpressure: above the high
+	// mark a sender waits until the channel drains below the low mark.
+	sendHighWater = 1 << 20
+	sendLowWater  = 256 << 10
+	inboxSize     = 64
+)
+
+var (
+	// ErrInvalidConfig means a Config cannot be used.
+	ErrInvalidConfig = errors.New("invalid swarm config")
+	// ErrRoomClosed means the room was closed.
+	ErrRoomClosed = errors.New("room closed")
+	// ErrPeerNotActive means the peer has not finished the Trystero handshake
+	// or is gone.
+	ErrPeerNotActive = errors.New("peer is not active")
+	// ErrReservedAction means a user action type starts with "@_".
+	ErrReservedAction = errors.New("action type is reserved")
+	// ErrPeerLeft means the remote peer left the room (@_leave or a
+	// presence(0) frame).
+	ErrPeerLeft = errors.New("peer left the room")
+	// ErrConnectionLost means the data channel closed or the WebRTC
+	// connection failed, closed, or stayed disconnected too long.
+	ErrConnectionLost = errors.New("peer connection lost")
+	// ErrConnectTimeout means the data channel did not open in time after
+	// the offer/answer exchange.
+	ErrConnectTimeout = errors.New("peer did not connect in time")
+	// ErrHandshakeTimeout means the Trystero handshake did not finish in time.
+	ErrHandshakeTimeout = errors.New("handshake timed out")
+	// ErrPasswordMismatch means the peer failed the room password challenge.
+	ErrPasswordMismatch = errors.New("incorrect password for overlapping room")
+	// ErrHandshakeProtocol means a peer sent handshake data of the wrong shape.
+	ErrHandshakeProtocol = errors.New("malformed handshake data")
+	// ErrPeerBanned means the peer was disconnected by Room.Ban.
+	ErrPeerBanned = errors.New("peer banned")
+	// ErrPeerReplaced means a better connection to the same peer won.
+	ErrPeerReplaced = errors.New("connection replaced by another connection to the same peer")
+	// ErrUnknownRoomToken means a peer sent room data for a room we are not in.
+	ErrUnknownRoomToken = errors.New("room data for an unknown room token")
+	// ErrTextMessage means a peer sent a text data-channel message; Trystero
+	// sends binary messages only.
+	ErrTextMessage = errors.New("text data-channel message")
+)
+
+// DefaultTrackers returns Trystero 0.25.4's default trackers: the first three
+// of its list, which is what a Trystero app uses unless configured otherwise.
+func DefaultTrackers() []string {
+	return []string{
+		"wss://open.ftorrent.com",
+		"wss://tracker.webtorrent.dev",
+		"wss://tracker.openwebtorrent.com",
+	}
+}
+
+// DefaultICEServers returns Trystero's STUN servers.
+func DefaultICEServers() []webrtc.ICEServer {
+	return []webrtc.ICEServer{
+		{URLs: []string{"stun:stun.l.google.com:19302"}},
+		{URLs: []string{"stun:stun1.l.google.com:19302"}},
+		{URLs: []string{"stun:stun2.l.google.com:19302"}},
+		{URLs: []string{"stun:stun.cloudflare.com:3478"}},
+	}
+}
+
+// DefaultAnnounceWarmup returns Trystero's warm-up announce delays: after the
+// first announce, the next ones follow these delays before the steady
+// interval takes over.
+func DefaultAnnounceWarmup() []time.Duration {
+	return []time.Duration{233 * time.Millisecond, 533 * time.Millisecond, 1333 * time.Millisecond}
+}
+
+// Config describes a room to join. Zero fields take the defaults named in
+// their comments.
+type Config struct {
+	// AppID namespaces rooms; default DefaultAppID. Trystero peers must use
+	// the same appId.
+	AppID string
+	// Room is the room name (Trystero's roomId). Required.
+	Room string
+	// Password, when set, seals the SDPs and runs Trystero's password
+	// challenge. Peers with another password never become active.
+	Password string
+	// Trackers are ws:// or wss:// WebTorrent tracker URLs, all used at once;
+	// default DefaultTrackers.
+	Trackers []string
+	// PeerID is this peer's 20-character id; default a fresh NewPeerID.
+	// Use a different id per room: Trystero multiplexes the rooms of one
+	// (app, peer id) over one connection, which this package does not.
+	PeerID string
+	// ICEServers for WebRTC; nil means DefaultICEServers, an empty non-nil
+	// slice means none (host candidates only).
+	ICEServers []webrtc.ICEServer
+	// LoopbackCandidates (native only; ignored in the browser) gathers ICE
+	// candidates on the loopback interface only and only pairs them with
+	// loopback remote candidates: for tests in loopback-only namespaces.
+	LoopbackCandidates bool
+
+	// MaxPeers bounds the connections (active or being set up); default
+	// DefaultMaxPeers. At the limit the room stops offering and answering.
+	MaxPeers int
+	// MaxMessageBytes bounds one reassembled action message, payload plus
+	// metadata, in both directions; default DefaultMaxMessageBytes.
+	MaxMessageBytes int
+
+	// AnnounceWarmup are the delays between the first announces after a
+	// tracker connection opens; nil means DefaultAnnounceWarmup.
+	AnnounceWarmup []time.Duration
+	// AnnounceSteady, when positive, replaces the steady announce interval,
+	// which is otherwise the tracker's interval clamped to 10–120 s.
+	AnnounceSteady time.Duration
+	// AnnounceDormant is the announce interval once the room is dormant;
+	// default DefaultAnnounceDormant.
+	AnnounceDormant time.Duration
+	// DormantAfterPeers: with at least this many active peers the room is
+	// dormant: it drops its offers and announces passively (left=0, no
+	// offers), still answering the offers of newcomers. Default
+	// DefaultDormantAfterPeers; negative means never dormant.
+	DormantAfterPeers int
+
+	// TrackerReconnectMin and TrackerReconnectMax bound the jittered
+	// exponential delay before reconnecting to a tracker. Reconnection
+	// never stops while the room is open. Defaults DefaultTrackerReconnectMin
+	// and DefaultTrackerReconnectMax.
+	TrackerReconnectMin time.Duration
+	TrackerReconnectMax time.Duration
+
+	// HandshakeTimeout bounds the Trystero handshake after the data channel
+	// opens; default DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// PingInterval is how often active peers are pinged (@_ping) to refresh
+	// Peer.RTT; default DefaultPingInterval, negative disables.
+	PingInterval time.Duration
+
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+
+	// Test knobs, settable from this package's tests only.
+	connectTimeout      time.Duration // default defaultConnectTTL
+	disconnectedTimeout time.Duration // default defaultDisconnected
+	// ICE timeouts (native only; zero: pion's defaults of 5 s, 25 s, 2 s).
+	iceDisconnectedTimeout time.Duration
+	iceFailedTimeout       time.Duration
+	iceKeepaliveInterval   time.Duration
+	// handshakePassword, when non-nil, replaces Password in the password
+	// challenge only (the SDPs stay sealed with Password), so that tests can
+	// reach the challenge with mismatching passwords.
+	handshakePassword *string
+}
+
+// withDefaults validates c and fills in its defaults.
+func (c Config) withDefaults() (Config, error) {
+	if c.AppID == "" {
+		c.AppID = DefaultAppID
+	}
+	if c.Room == "" {
+		return c, fmt.Errorf("%w: Room is required", ErrInvalidConfig)
+	}
+	if c.Trackers == nil {
+		c.Trackers = DefaultTrackers()
+	}
+	if len(c.Trackers) == 0 {
+		return c, fmt.Errorf("%w: no trackers", ErrInvalidConfig)
+	}
+	c.Trackers = append([]string(nil), c.Trackers...)
+	for _, raw := range c.Trackers {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			return c, fmt.Errorf("%w: tracker %q is not a ws:// or wss:// URL", ErrInvalidConfig, raw)
+		}
+	}
+	if c.PeerID == "" {
+		id, err := NewPeerID()
+		if err != nil {
+			return c, fmt.Errorf("failed to create a peer id: %w", err)
+		}
+		c.PeerID = id
+	}
+	if !IsValidID(c.PeerID) {
+		return c, fmt.Errorf("%w: PeerID must be %d ASCII characters", ErrInvalidConfig, IDLength)
+	}
+	if c.ICEServers == nil {
+		c.ICEServers = DefaultICEServers()
+	}
+	if c.MaxPeers <= 0 {
+		c.MaxPeers = DefaultMaxPeers
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.AnnounceWarmup == nil {
+		c.AnnounceWarmup = DefaultAnnounceWarmup()
+	}
+	if c.AnnounceDormant <= 0 {
+		c.AnnounceDormant = DefaultAnnounceDormant
+	}
+	if c.DormantAfterPeers == 0 {
+		c.DormantAfterPeers = DefaultDormantAfterPeers
+	}
+	if c.TrackerReconnectMin <= 0 {
+		c.TrackerReconnectMin = DefaultTrackerReconnectMin
+	}
+	if c.TrackerReconnectMax <= 0 {
+		c.TrackerReconnectMax = DefaultTrackerReconnectMax
+	}
+	if c.TrackerReconnectMax < c.TrackerReconnectMin {
+		c.TrackerReconnectMax = c.TrackerReconnectMin
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.connectTimeout <= 0 {
+		c.connectTimeout = defaultConnectTTL
+	}
+	if c.disconnectedTimeout <= 0 {
+		c.disconnectedTimeout = defaultDisconnected
+	}
+	return c, nil
+}
+
+// challengePassword is the password used by the password challenge.
+func (c Config) challengePassword() string {
+	if c.handshakePassword != nil {
+		return *c.handshakePassword
+	}
+	return c.Password
+}

@@ -1,0 +1,37 @@
+package swarm
+
+import (
+	"context"
+	"time"
+)
+
+// Hooks for the external tests of this package.
+
+// SetHandshakePasswordForTest makes the password challenge use pw while the
+// SDPs stay sealed with c.Password.
+func SetHandshakePasswordForTest(c *Config, pw string) { c.handshakePassword = &pw }
+
+// SetFastFailureDetectionForTest shortens ICE and disconnect timeouts so a
+// silently dead peer is noticed within about two seconds.
+func SetFastFailureDetectionForTest(c *Config) {
+	c.iceDisconnectedTimeout = time.Second
+	c.iceFailedTimeout = 4 * time.Second
+	c.iceKeepaliveInterval = 200 * time.Millisecond
+	c.disconnectedTimeout = time.Second
+}
+
+// SendRawForTest writes data to the peer's data channel as one binary message.
+func SendRawForTest(ctx context.Context, p *Peer, data []byte) error {
+	return p.sendFrames(ctx, data)
+}
+
+// SendTextForTest writes s to the peer's data channel as a text message.
+func SendTextForTest(p *Peer, s string) error {
+	p.mu.Lock()
+	dc := p.dc
+	p.mu.Unlock()
+	return dc.SendText(s)
+}
+
+// RoomTokenOf returns the room token the room frames with.
+func RoomTokenOf(r *Room) string { return r.token }

@@ -1,0 +1,422 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Room is a joined room: it announces itself to the trackers, connects to
+// the other peers of the room over WebRTC, runs Trystero's handshake with
+// each and delivers their actions. It is byte-compatible with Trystero's
+// torrent strategy (0.23.1–0.25.4), so Trystero apps in the same room (same
+// app id, room name and password) are peers like any other.
+//
+// All methods are safe for concurrent use. Callbacks (OnPeerJoin,
+// OnPeerLeave, OnViolation, OnJoinError and action handlers) run on the
+// goroutine of the peer concerned, one at a time per peer and in the order
+// of that peer's messages; a callback that blocks holds up that peer only.
+// Callbacks may call any method except Room.Close, which waits for them.
+type Room struct {
+	cfg      Config
+	log      *slog.Logger
+	selfID   string
+	infoHash string
+	token    string
+	sdpKey   [32]byte
+	api      *webrtc.API
+	encoder  *ActionEncoder
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // tracker loops and signaling goroutines
+
+	fillMu sync.Mutex // serializes offer pool refills
+
+	mu          sync.Mutex
+	started     bool
+	closed      bool
+	peers       map[string]*Peer         // by remote peer id, in every state
+	offers      map[string]*pendingOffer // outstanding offers by offer id
+	handlers    map[string]func(*Peer, ActionMessage)
+	onJoin      func(*Peer)
+	onLeave     func(*Peer, error)
+	onViolation func(*Peer, error)
+	onJoinError func(string, error)
+	seenSignals map[string]time.Time // dedupe of forwarded offers
+	banned      map[string]time.Time // peer id → end of the ban
+	trackers    []*trackerClient
+}
+
+// NewRoom validates cfg and prepares a room without touching the network,
+// so that handlers and callbacks can be registered before Start: no peer can
+// become active earlier.
+func NewRoom(cfg Config) (*Room, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Room{
+		cfg:         cfg,
+		selfID:      cfg.PeerID,
+		infoHash:    InfoHash(cfg.AppID, cfg.Room),
+		token:       RoomToken(cfg.AppID, cfg.Room),
+		sdpKey:      SDPKey(cfg.Password, cfg.AppID, cfg.Room),
+		api:         newWebRTCAPI(cfg),
+		encoder:     NewActionEncoder(),
+		ctx:         ctx,
+		cancel:      cancel,
+		peers:       make(map[string]*Peer),
+		offers:      make(map[string]*pendingOffer),
+		handlers:    make(map[string]func(*Peer, ActionMessage)),
+		seenSignals: make(map[string]time.Time),
+		banned:      make(map[string]time.Time),
+	}
+	r.log = cfg.Logger.With("room", cfg.Room, "self", r.selfID)
+	for _, u := range cfg.Trackers {
+		r.trackers = append(r.trackers, newTrackerClient(r, u))
+	}
+	return r, nil
+}
+
+// Start connects to the trackers and starts announcing. It returns at once:
+// trackers that cannot be reached are retried in the background for as long
+// as the room is open (see Trackers). ctx only bounds Start itself; the room
+// lives until Close.
+func (r *Room) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("failed to start room: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return fmt.Errorf("failed to start room: %w", ErrRoomClosed)
+	}
+	if r.started {
+		return nil
+	}
+	r.started = true
+	for _, t := range r.trackers {
+		r.wg.Go(func() { t.run(r.ctx) })
+	}
+	r.log.Debug("room started", "trackers", len(r.trackers))
+	return nil
+}
+
+// Join is NewRoom followed by Start.
+func Join(ctx context.Context, cfg Config) (*Room, error) {
+	r, err := NewRoom(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("failed to join room: %w", err)
+	}
+	if err := r.Start(ctx); err != nil {
+		_ = r.Close()
+		return nil, fmt.Errorf("failed to join room: %w", err)
+	}
+	return r, nil
+}
+
+// SelfID returns this peer's id in the room (the tracker peer_id).
+func (r *Room) SelfID() string { return r.selfID }
+
+// AppID returns the room's app id.
+func (r *Room) AppID() string { return r.cfg.AppID }
+
+// Name returns the room name.
+func (r *Room) Name() string { return r.cfg.Room }
+
+// Handle registers h for messages of actionType from active peers,
+// replacing any earlier handler; a nil h removes it. Messages of a type with
+// no handler are dropped (counted in PeerStats.MessagesDropped). Internal
+// types (prefix "@_") are reserved.
+func (r *Room) Handle(actionType string, h func(p *Peer, msg ActionMessage)) error {
+	if err := checkUserActionType(actionType); err != nil {
+		return fmt.Errorf("failed to register handler: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if h == nil {
+		delete(r.handlers, actionType)
+	} else {
+		r.handlers[actionType] = h
+	}
+	return nil
+}
+
+func checkUserActionType(typ string) error {
+	if strings.HasPrefix(typ, InternalActionPrefix) {
+		return fmt.Errorf("%w: %q", ErrReservedAction, typ)
+	}
+	return checkActionType(typ)
+}
+
+// OnPeerJoin sets the callback run when a peer becomes active: the data
+// channel is open, our handshake check passed and the peer's @_hsready
+// arrived. It replaces any earlier callback.
+func (r *Room) OnPeerJoin(f func(p *Peer)) {
+	r.mu.Lock()
+	r.onJoin = f
+	r.mu.Unlock()
+}
+
+// OnPeerLeave sets the callback run once when an active peer is gone, with
+// the reason (ErrPeerLeft, ErrConnectionLost, ErrRoomClosed, the reason given
+// to Peer.Close, ...).
+func (r *Room) OnPeerLeave(f func(p *Peer, reason error)) {
+	r.mu.Lock()
+	r.onLeave = f
+	r.mu.Unlock()
+}
+
+// OnViolation sets the callback run when a peer breaks the wire protocol:
+// malformed or text frames, room data for an unknown room token, bad or
+// oversized chunks. The room drops the offending data and keeps going; the
+// callback may strike or close the peer.
+func (r *Room) OnViolation(f func(p *Peer, err error)) {
+	r.mu.Lock()
+	r.onViolation = f
+	r.mu.Unlock()
+}
+
+// OnJoinError sets the callback run when a peer could not join: its sealed
+// SDP did not open (ErrWrongPassword: another room password), it failed the
+// password challenge (ErrPasswordMismatch), or the connection or handshake
+// timed out (ErrConnectTimeout, ErrHandshakeTimeout).
+func (r *Room) OnJoinError(f func(peerID string, err error)) {
+	r.mu.Lock()
+	r.onJoinError = f
+	r.mu.Unlock()
+}
+
+// Peers returns the active peers, ordered by id.
+func (r *Room) Peers() []*Peer {
+	r.mu.Lock()
+	out := make([]*Peer, 0, len(r.peers))
+	for _, p := range r.peers {
+		if p.State() == PeerActive {
+			out = append(out, p)
+		}
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b *Peer) int { return strings.Compare(a.id, b.id) })
+	return out
+}
+
+// Peer returns the active peer with the given id.
+func (r *Room) Peer(id string) (*Peer, bool) {
+	r.mu.Lock()
+	p := r.peers[id]
+	r.mu.Unlock()
+	if p == nil || p.State() != PeerActive {
+		return nil, false
+	}
+	return p, true
+}
+
+// Broadcast sends msg to every active peer and returns the errors of the
+// peers it could not send to, joined.
+func (r *Room) Broadcast(ctx context.Context, msg ActionMessage) error {
+	var errs []error
+	for _, p := range r.Peers() {
+		if err := p.Send(ctx, msg); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Ban disconnects the peer (if connected) and ignores its offers and answers
+// for d.
+func (r *Room) Ban(peerID string, d time.Duration) {
+	r.mu.Lock()
+	r.banned[peerID] = time.Now().Add(d)
+	p := r.peers[peerID]
+	r.mu.Unlock()
+	if p != nil {
+		p.close(ErrPeerBanned, true)
+	}
+}
+
+func (r *Room) isBanned(peerID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	until, ok := r.banned[peerID]
+	if ok && time.Now().After(until) {
+		delete(r.banned, peerID)
+		return false
+	}
+	return ok
+}
+
+// Trackers returns the status of every tracker connection.
+func (r *Room) Trackers() []TrackerStatus {
+	out := make([]TrackerStatus, 0, len(r.trackers))
+	for _, t := range r.trackers {
+		out = append(out, t.status())
+	}
+	return out
+}
+
+// Close leaves the room: every peer gets @_leave and a presence(0) frame,
+// then all connections close. Active peers get OnPeerLeave with
+// ErrRoomClosed. Close waits for the room's goroutines, so it must not be
+// called from a callback. It is idempotent.
+func (r *Room) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	peers := make([]*Peer, 0, len(r.peers))
+	for _, p := range r.peers {
+		peers = append(peers, p)
+	}
+	offers := r.offers
+	r.offers = make(map[string]*pendingOffer)
+	r.mu.Unlock()
+
+	for _, p := range peers {
+		p.close(ErrRoomClosed, true)
+	}
+	for _, p := range peers {
+		<-p.done
+	}
+	r.cancel()
+	r.wg.Wait()
+	for _, o := range offers {
+		o.discard()
+	}
+	// Peers whose signaling raced with Close.
+	r.mu.Lock()
+	late := make([]*Peer, 0, len(r.peers))
+	for _, p := range r.peers {
+		late = append(late, p)
+	}
+	r.mu.Unlock()
+	for _, p := range late {
+		p.close(ErrRoomClosed, false)
+		<-p.done
+	}
+	r.log.Debug("room closed")
+	return nil
+}
+
+func (r *Room) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
+// goSignal runs f on a tracked goroutine unless the room is closed.
+func (r *Room) goSignal(f func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	r.wg.Go(f)
+}
+
+// activeCountLocked counts the active peers.
+func (r *Room) activeCountLocked() int {
+	n := 0
+	for _, p := range r.peers {
+		if p.State() == PeerActive {
+			n++
+		}
+	}
+	return n
+}
+
+// dormantLocked reports whether enough peers are active to stop offering.
+func (r *Room) dormantLocked() bool {
+	return r.cfg.DormantAfterPeers > 0 && r.activeCountLocked() >= r.cfg.DormantAfterPeers
+}
+
+// wantsOffersLocked reports whether the room should keep outstanding offers.
+func (r *Room) wantsOffersLocked() bool {
+	return !r.closed && !r.dormantLocked() && len(r.peers) < r.cfg.MaxPeers
+}
+
+// kickAnnounce asks every tracker connection to announce soon.
+func (r *Room) kickAnnounce() {
+	for _, t := range r.trackers {
+		t.kick()
+	}
+}
+
+func (r *Room) newPeerLocked(remoteID string, offerer bool) *Peer {
+	p := newPeer(r, remoteID, offerer)
+	r.peers[remoteID] = p
+	return p
+}
+
+// removePeer forgets p and re-evaluates the announce phase.
+func (r *Room) removePeer(p *Peer) {
+	r.mu.Lock()
+	wasDormant := r.dormantLocked()
+	if r.peers[p.id] == p {
+		delete(r.peers, p.id)
+	}
+	changed := wasDormant != r.dormantLocked()
+	r.mu.Unlock()
+	if changed {
+		r.kickAnnounce()
+	}
+}
+
+// peerActivated re-evaluates the announce phase after a peer became active.
+func (r *Room) peerActivated() {
+	r.mu.Lock()
+	dormant := r.dormantLocked()
+	var stale []*pendingOffer
+	if dormant {
+		for id, o := range r.offers {
+			stale = append(stale, o)
+			delete(r.offers, id)
+		}
+	}
+	r.mu.Unlock()
+	for _, o := range stale {
+		o.discard()
+	}
+	if dormant {
+		r.kickAnnounce()
+	}
+}
+
+func (r *Room) handler(actionType string) func(*Peer, ActionMessage) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.handlers[actionType]
+}
+
+func (r *Room) callbacks() (onJoin func(*Peer), onLeave func(*Peer, error), onViolation func(*Peer, error), onJoinError func(string, error)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.onJoin, r.onLeave, r.onViolation, r.onJoinError
+}
+
+func (r *Room) reportJoinError(peerID string, err error) {
+	r.log.Debug("peer could not join", "peer", peerID, "err", err)
+	if _, _, _, f := r.callbacks(); f != nil {
+		f(peerID, err)
+	}
+}
+
+func (r *Room) newPeerConnection() (*webrtc.PeerConnection, error) {
+	pc, err := r.api.NewPeerConnection(webrtc.Configuration{ICEServers: r.cfg.ICEServers})
+	if err != nil {
+		return nil, fmt.Errorf("failed to create peer connection: %w", err)
+	}
+	return pc, nil
+}
