@@ -111,8 +111,9 @@ type SessionInfo struct {
 	Strikes                 int   // strikes this session earned
 	LastSyncDuration        time.Duration
 	LastSyncAt              time.Time // when the last sync finished
-	// MissingRanges are the time ranges the last reconciliation found to differ
-	// (merkle.Initiator.MissingRanges), aligned to Config.Granularity.
+	// MissingRanges are the time ranges where the last reconciliation that found
+	// a difference saw it (merkle.Initiator.MissingRanges), aligned to
+	// Config.Granularity; empty once the roots are equal.
 	MissingRanges []merkle.TimeRange
 
 	CloseReason error // why the session ended (closed sessions only)

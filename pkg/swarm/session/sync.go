@@ -24,6 +24,7 @@ type round struct {
 	tree     *merkle.Tree
 	pair     rootPair
 	deadline time.Time
+	differs  bool // some round found ids on one side only
 }
 
 // want is a want message sent and not fully answered: id → attempts so far.
@@ -197,6 +198,7 @@ func (s *session) evaluate(now time.Time) {
 	}
 	if ours == st.remoteRoot {
 		st.mismatchSince = time.Time{}
+		s.update(func(info *SessionInfo) { info.MissingRanges = nil })
 		return
 	}
 	if st.mismatchSince.IsZero() {
@@ -327,10 +329,16 @@ func (s *session) onNegReply(payload []byte, now time.Time) {
 		}
 		return
 	}
-	missing := r.in.MissingRanges()
+	r.differs = r.differs || len(have) > 0 || len(need) > 0
+	var missing []merkle.TimeRange
+	if r.differs {
+		missing = r.in.MissingRanges()
+	}
 	s.update(func(info *SessionInfo) {
 		info.Rounds++
-		info.MissingRanges = missing
+		if r.differs {
+			info.MissingRanges = missing
+		}
 	})
 	// Push what only we have before the next message: the peer handles its
 	// messages in order, so its next answer comes after it took these records,

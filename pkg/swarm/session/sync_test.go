@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -102,19 +103,23 @@ func TestSyncLarge(t *testing.T) {
 			if ib.Initiator {
 				initiator = ib
 			}
+			waitFor(t, "both sessions idle", func() bool {
+				ia, _ = a.m.Session("b")
+				ib, _ = b.m.Session("a")
+				return ia.State == StateIdle && ib.State == StateIdle
+			})
+			initiator = ia
+			if ib.Initiator {
+				initiator = ib
+			}
 			t.Logf("n=%d d=%d granularity=%s: a→b %d bytes in %d messages, b→a %d bytes in %d messages, %d reconciliations, %d rounds, %v (handshake included)",
 				n, d, gran, ab.bytesSent.Load(), ab.msgsSent.Load(), ba.bytesSent.Load(), ba.msgsSent.Load(),
 				initiator.Reconciliations, initiator.Rounds, elapsed.Round(time.Millisecond))
-			if gran != merkle.GranularityNone && len(initiator.MissingRanges) == 0 {
-				t.Error("no missing ranges reported")
-			}
-			waitFor(t, "both sessions idle", func() bool {
+			waitFor(t, "missing ranges to clear", func() bool {
 				ia, _ := a.m.Session("b")
 				ib, _ := b.m.Session("a")
-				return ia.State == StateIdle && ib.State == StateIdle
+				return len(ia.MissingRanges) == 0 && len(ib.MissingRanges) == 0
 			})
-			ia, _ = a.m.Session("b")
-			ib, _ = b.m.Session("a")
 			if ia.RecordsStored+ib.RecordsStored != d {
 				t.Errorf("stored %d+%d records, want %d in total", ia.RecordsStored, ib.RecordsStored, d)
 			}
@@ -164,43 +169,8 @@ func TestSyncUnresponsivePeerDoesNotStall(t *testing.T) {
 	seed(t, c, pool)
 
 	// The silent peer holds the same set as c, answers reconciliation, and
-	// ignores wants. Its nonce is all ones, so b initiates.
-	r := newRawPeer(t, testRoom)
-	for i := range r.nonce {
-		r.nonce[i] = 0xff
-	}
-	tree := merkle.NewTree()
-	for _, e := range pool {
-		if _, err := tree.Insert(merkle.Item{Timestamp: uint64(e.CreatedAt), ID: e.ID}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	link, err := r.dial(t, b, "silent")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.handshake(t, link)
-	send(t, link, ActionRoot, encodeRoot(rootMsg{Root: tree.Root(), Count: tree.Len()}))
-	responder, _ := merkle.NewResponder(tree, merkle.Options{FrameSizeLimit: DefaultFrameSizeLimit})
-	go func() {
-		for ev := range r.in {
-			if ev.detach != nil {
-				return
-			}
-			if ev.action != ActionNeg {
-				continue
-			}
-			n, err := decodeNeg(ev.payload, DefaultFrameSizeLimit)
-			if err != nil {
-				continue
-			}
-			out, err := responder.Respond(n.Msg)
-			if err != nil {
-				continue
-			}
-			_ = link.Send(t.Context(), ActionNegReply, encodeNeg(negMsg{SID: n.SID, Msg: out}))
-		}
-	}()
+	// ignores wants. b initiates.
+	silentPeer(t, b, "silent", pool)
 	waitFor(t, "b to ask the silent peer", func() bool {
 		info, _ := b.m.Session("silent")
 		return info.WantsInFlight > 0
@@ -250,4 +220,90 @@ func TestSyncReplacementAndDeletion(t *testing.T) {
 		ib, _ := b.m.Session("a")
 		return ia.State == StateIdle && ib.State == StateIdle
 	})
+}
+
+// silentPeer connects a raw peer holding events to n: it authenticates,
+// announces its root, answers reconciliation as the responder (its nonce is all
+// ones, so n initiates) and ignores every want.
+func silentPeer(t *testing.T, n *node, id string, events []*record.Event) *pipeLink {
+	t.Helper()
+	r := newRawPeer(t, testRoom)
+	for i := range r.nonce {
+		r.nonce[i] = 0xff
+	}
+	tree := merkle.NewTree()
+	for _, e := range events {
+		if _, err := tree.Insert(merkle.Item{Timestamp: uint64(e.CreatedAt), ID: e.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link, err := r.dial(t, n, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.handshake(t, link)
+	send(t, link, ActionRoot, encodeRoot(rootMsg{Root: tree.Root(), Count: tree.Len()}))
+	responder, err := merkle.NewResponder(tree, merkle.Options{FrameSizeLimit: DefaultFrameSizeLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for ev := range r.in {
+			if ev.detach != nil {
+				return
+			}
+			if ev.action != ActionNeg {
+				continue
+			}
+			msg, err := decodeNeg(ev.payload, DefaultFrameSizeLimit)
+			if err != nil {
+				continue
+			}
+			out, err := responder.Respond(msg.Msg)
+			if err != nil {
+				continue
+			}
+			_ = link.Send(context.Background(), ActionNegReply, encodeNeg(negMsg{SID: msg.SID, Msg: out}))
+		}
+	}()
+	return link
+}
+
+// TestMissingRangesFollowGranularity: while records are outstanding, the
+// session reports the day buckets they lie in.
+func TestMissingRangesFollowGranularity(t *testing.T) {
+	const day = 86400
+	d0 := uint64(time.Now().Unix())/day - 10
+	key, _ := record.GenerateKey()
+	at := func(d uint64, hour int) *record.Event {
+		e, err := record.New(record.Draft{Text: fmt.Sprint("day ", d, " hour ", hour), CreatedAt: time.Unix(int64(d*day)+int64(hour)*3600, 0)}, key, testRoom, record.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	var shared []*record.Event
+	for d := d0 - 1; d <= d0+4; d++ {
+		shared = append(shared, at(d, 1))
+	}
+	extra := []*record.Event{at(d0, 3), at(d0+2, 3)}
+
+	cfg := quickConfig()
+	cfg.Granularity = merkle.GranularityDay
+	cfg.WantTimeout = time.Minute // keep the wants outstanding
+	n := newNode(t, "n", cfg)
+	seed(t, n, shared)
+	silentPeer(t, n, "silent", append(append([]*record.Event(nil), shared...), extra...))
+	var info SessionInfo
+	waitFor(t, "missing ranges", func() bool {
+		info, _ = n.m.Session("silent")
+		return info.WantsInFlight == len(extra) && len(info.MissingRanges) > 0
+	})
+	want := []merkle.TimeRange{{Start: d0 * day, End: (d0 + 1) * day}, {Start: (d0 + 2) * day, End: (d0 + 3) * day}}
+	if fmt.Sprint(info.MissingRanges) != fmt.Sprint(want) {
+		t.Fatalf("missing ranges %v, want %v", info.MissingRanges, want)
+	}
+	if info.State != StateSyncing {
+		t.Fatalf("state %s, want syncing", info.State)
+	}
 }
