@@ -28,7 +28,7 @@ func (t *Tree) checkNode(idx int32, lo, hi *Item) (height int8, agg aggregate, e
 	if idx == 0 {
 		return 0, aggregate{}, nil
 	}
-	n := &t.nodes[idx]
+	n := t.node(idx)
 	if lo != nil && n.item.Compare(*lo) <= 0 || hi != nil && n.item.Compare(*hi) >= 0 {
 		return 0, agg, fmt.Errorf("node %d out of order", idx)
 	}

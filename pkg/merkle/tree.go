@@ -15,32 +15,46 @@ type node struct {
 // maxDepth bounds the AVL height: below 1.45·log2(n+2), so 96 levels hold any int32-indexed tree.
 const maxDepth = 96
 
-// Tree is an AVL tree of items with subtree aggregates. Nodes live in one slice (an arena) linked
-// by int32 indices, which keeps pointers away from the garbage collector; deleted slots are reused.
+// Tree is an AVL tree of items with subtree aggregates. Nodes live in fixed-size chunks of an
+// arena and link to each other by int32 index: the chunks hold no pointers, so the garbage
+// collector never scans them, and the arena grows without copying. Deleted slots are reused.
 // Insert and Delete walk down once and fix aggregates and balance factors along the same path only,
 // so they touch O(log n) nodes and no siblings except at rotations.
 // A Tree is not safe for concurrent use; concurrent readers are fine while nobody writes.
 type Tree struct {
-	nodes []node // nodes[0] is the sentinel for "no node"
-	root  int32
-	free  int32 // head of the free list, chained through left
+	chunks []*[chunkSize]node // index 0 of chunk 0 is the sentinel for "no node"
+	next   int32              // the next never-used index
+	root   int32
+	free   int32 // head of the free list, chained through left
 }
+
+const (
+	chunkBits = 12
+	chunkSize = 1 << chunkBits
+)
 
 // NewTree returns an empty tree.
 func NewTree() *Tree { return NewTreeWithCapacity(0) }
 
-// NewTreeWithCapacity returns an empty tree with room for n items before the arena grows.
+// NewTreeWithCapacity returns an empty tree that expects about n items.
 func NewTreeWithCapacity(n int) *Tree {
-	return &Tree{nodes: make([]node, 1, n+1)}
+	t := &Tree{chunks: make([]*[chunkSize]node, 1, max(n, 0)/chunkSize+1), next: 1}
+	t.chunks[0] = new([chunkSize]node)
+	return t
+}
+
+// node returns the node at idx; index 0 is the empty sentinel, which is never written.
+func (t *Tree) node(idx int32) *node {
+	return &t.chunks[idx>>chunkBits][idx&(chunkSize-1)]
 }
 
 // Len returns the number of items.
-func (t *Tree) Len() int { return int(t.nodes[t.root].count) }
+func (t *Tree) Len() int { return int(t.node(t.root).count) }
 
 // Root returns the fingerprint of the whole set. Equal sets have equal roots whatever the order
 // of insertions and deletions.
 func (t *Tree) Root() Fingerprint {
-	n := &t.nodes[t.root]
+	n := t.node(t.root)
 	a := aggregate{count: uint64(n.count), sum: n.sum}
 	return a.fingerprint()
 }
@@ -49,24 +63,27 @@ func (t *Tree) newNode(it *Item) int32 {
 	var idx int32
 	if t.free != 0 {
 		idx = t.free
-		t.free = t.nodes[idx].left
+		t.free = t.node(idx).left
 	} else {
-		t.nodes = append(t.nodes, node{})
-		idx = int32(len(t.nodes) - 1)
+		idx = t.next
+		t.next++
+		if int(idx>>chunkBits) == len(t.chunks) {
+			t.chunks = append(t.chunks, new([chunkSize]node))
+		}
 	}
-	t.nodes[idx] = node{item: *it, sum: sumOfID(&it.ID), count: 1}
+	*t.node(idx) = node{item: *it, sum: sumOfID(&it.ID), count: 1}
 	return idx
 }
 
 func (t *Tree) release(idx int32) {
-	t.nodes[idx] = node{left: t.free}
+	*t.node(idx) = node{left: t.free}
 	t.free = idx
 }
 
 // recompute rebuilds the aggregate of idx from its children.
 func (t *Tree) recompute(idx int32) {
-	n := &t.nodes[idx]
-	l, r := &t.nodes[n.left], &t.nodes[n.right]
+	n := t.node(idx)
+	l, r := t.node(n.left), t.node(n.right)
 	n.count = 1 + l.count + r.count
 	n.sum = sumOfID(&n.item.ID)
 	n.sum.add(&l.sum)
@@ -74,18 +91,18 @@ func (t *Tree) recompute(idx int32) {
 }
 
 func (t *Tree) rotateLeft(x int32) int32 {
-	z := t.nodes[x].right
-	t.nodes[x].right = t.nodes[z].left
-	t.nodes[z].left = x
+	z := t.node(x).right
+	t.node(x).right = t.node(z).left
+	t.node(z).left = x
 	t.recompute(x)
 	t.recompute(z)
 	return z
 }
 
 func (t *Tree) rotateRight(x int32) int32 {
-	z := t.nodes[x].left
-	t.nodes[x].left = t.nodes[z].right
-	t.nodes[z].right = x
+	z := t.node(x).left
+	t.node(x).left = t.node(z).right
+	t.node(z).right = x
 	t.recompute(x)
 	t.recompute(z)
 	return z
@@ -94,44 +111,44 @@ func (t *Tree) rotateRight(x int32) int32 {
 // fixImbalance rotates the subtree at x whose balance reached ±2 and returns its new root and
 // whether its height is the same as before the rotation (only possible after a delete).
 func (t *Tree) fixImbalance(x int32) (int32, bool) {
-	if t.nodes[x].balance > 0 {
-		z := t.nodes[x].right
-		switch zb := t.nodes[z].balance; {
+	if t.node(x).balance > 0 {
+		z := t.node(x).right
+		switch zb := t.node(z).balance; {
 		case zb >= 0:
 			root := t.rotateLeft(x)
 			if zb == 0 {
-				t.nodes[x].balance, t.nodes[z].balance = 1, -1
+				t.node(x).balance, t.node(z).balance = 1, -1
 				return root, true
 			}
-			t.nodes[x].balance, t.nodes[z].balance = 0, 0
+			t.node(x).balance, t.node(z).balance = 0, 0
 			return root, false
 		default:
-			y := t.nodes[z].left
-			yb := t.nodes[y].balance
-			t.nodes[x].right = t.rotateRight(z)
+			y := t.node(z).left
+			yb := t.node(y).balance
+			t.node(x).right = t.rotateRight(z)
 			root := t.rotateLeft(x)
-			t.nodes[x].balance, t.nodes[z].balance = min(0, -yb), max(0, -yb)
-			t.nodes[y].balance = 0
+			t.node(x).balance, t.node(z).balance = min(0, -yb), max(0, -yb)
+			t.node(y).balance = 0
 			return root, false
 		}
 	}
-	z := t.nodes[x].left
-	switch zb := t.nodes[z].balance; {
+	z := t.node(x).left
+	switch zb := t.node(z).balance; {
 	case zb <= 0:
 		root := t.rotateRight(x)
 		if zb == 0 {
-			t.nodes[x].balance, t.nodes[z].balance = -1, 1
+			t.node(x).balance, t.node(z).balance = -1, 1
 			return root, true
 		}
-		t.nodes[x].balance, t.nodes[z].balance = 0, 0
+		t.node(x).balance, t.node(z).balance = 0, 0
 		return root, false
 	default:
-		y := t.nodes[z].right
-		yb := t.nodes[y].balance
-		t.nodes[x].left = t.rotateLeft(z)
+		y := t.node(z).right
+		yb := t.node(y).balance
+		t.node(x).left = t.rotateLeft(z)
 		root := t.rotateRight(x)
-		t.nodes[x].balance, t.nodes[z].balance = max(0, -yb), min(0, -yb)
-		t.nodes[y].balance = 0
+		t.node(x).balance, t.node(z).balance = max(0, -yb), min(0, -yb)
+		t.node(y).balance = 0
 		return root, false
 	}
 }
@@ -143,9 +160,9 @@ func (t *Tree) setChild(path *[maxDepth]int32, dirs *[maxDepth]int8, i int, chil
 		return
 	}
 	if dirs[i-1] < 0 {
-		t.nodes[path[i-1]].left = child
+		t.node(path[i-1]).left = child
 	} else {
-		t.nodes[path[i-1]].right = child
+		t.node(path[i-1]).right = child
 	}
 }
 
@@ -159,7 +176,7 @@ func (t *Tree) Insert(it Item) (bool, error) {
 	var dirs [maxDepth]int8
 	depth := 0
 	for idx := t.root; idx != 0; depth++ {
-		n := &t.nodes[idx]
+		n := t.node(idx)
 		c := it.Compare(n.item)
 		if c == 0 {
 			return false, nil
@@ -175,13 +192,13 @@ func (t *Tree) Insert(it Item) (bool, error) {
 	t.setChild(&path, &dirs, depth, fresh)
 	own := sumOfID(&it.ID)
 	for i := 0; i < depth; i++ {
-		n := &t.nodes[path[i]]
+		n := t.node(path[i])
 		n.count++
 		n.sum.add(&own)
 	}
 	// Retrace: the subtree below path[i] grew by one level on side dirs[i].
 	for i := depth - 1; i >= 0; i-- {
-		n := &t.nodes[path[i]]
+		n := t.node(path[i])
 		n.balance += dirs[i]
 		switch n.balance {
 		case 0:
@@ -203,7 +220,7 @@ func (t *Tree) Delete(it Item) bool {
 	depth := 0
 	target := t.root
 	for target != 0 {
-		n := &t.nodes[target]
+		n := t.node(target)
 		c := it.Compare(n.item)
 		if c == 0 {
 			break
@@ -221,44 +238,44 @@ func (t *Tree) Delete(it Item) bool {
 	}
 	removedSum := sumOfID(&it.ID)
 	for i := 0; i < depth; i++ {
-		n := &t.nodes[path[i]]
+		n := t.node(path[i])
 		n.count--
 		n.sum.sub(&removedSum)
 	}
 	victim := target
-	if t.nodes[target].left != 0 && t.nodes[target].right != 0 {
+	if t.node(target).left != 0 && t.node(target).right != 0 {
 		// Two children: move the in-order successor's item here and unlink the successor instead.
 		targetDepth := depth
 		path[depth], dirs[depth] = target, 1
 		depth++
-		victim = t.nodes[target].right
-		for t.nodes[victim].left != 0 {
+		victim = t.node(target).right
+		for t.node(victim).left != 0 {
 			path[depth], dirs[depth] = victim, -1
 			depth++
-			victim = t.nodes[victim].left
+			victim = t.node(victim).left
 		}
-		moved := t.nodes[victim].item
+		moved := t.node(victim).item
 		movedSum := sumOfID(&moved.ID)
-		tn := &t.nodes[target]
+		tn := t.node(target)
 		tn.item = moved
 		tn.count--
 		tn.sum.sub(&removedSum)
 		for i := targetDepth + 1; i < depth; i++ {
-			n := &t.nodes[path[i]]
+			n := t.node(path[i])
 			n.count--
 			n.sum.sub(&movedSum)
 		}
 	}
 	// victim has at most one child, which takes its place.
-	child := t.nodes[victim].left
+	child := t.node(victim).left
 	if child == 0 {
-		child = t.nodes[victim].right
+		child = t.node(victim).right
 	}
 	t.setChild(&path, &dirs, depth, child)
 	t.release(victim)
 	// Retrace: the subtree below path[i] on side dirs[i] lost one level.
 	for i := depth - 1; i >= 0; i-- {
-		n := &t.nodes[path[i]]
+		n := t.node(path[i])
 		n.balance -= dirs[i]
 		switch n.balance {
 		case 1, -1:
@@ -279,7 +296,7 @@ func (t *Tree) Delete(it Item) bool {
 func (t *Tree) Has(it Item) bool {
 	idx := t.root
 	for idx != 0 {
-		n := &t.nodes[idx]
+		n := t.node(idx)
 		switch c := it.Compare(n.item); {
 		case c < 0:
 			idx = n.left
@@ -299,9 +316,9 @@ func (t *Tree) Rank(b Bound) int {
 	rank := 0
 	idx := t.root
 	for idx != 0 {
-		n := &t.nodes[idx]
+		n := t.node(idx)
 		if n.item.Compare(bi) < 0 {
-			rank += int(t.nodes[n.left].count) + 1
+			rank += int(t.node(n.left).count) + 1
 			idx = n.right
 		} else {
 			idx = n.left
@@ -317,8 +334,8 @@ func (t *Tree) At(i int) (Item, bool) {
 	}
 	idx := t.root
 	for {
-		n := &t.nodes[idx]
-		leftCount := int(t.nodes[n.left].count)
+		n := t.node(idx)
+		leftCount := int(t.node(n.left).count)
 		switch {
 		case i < leftCount:
 			idx = n.left
@@ -337,9 +354,9 @@ func (t *Tree) aggregateBelowBound(b Bound) aggregate {
 	var a aggregate
 	idx := t.root
 	for idx != 0 {
-		n := &t.nodes[idx]
+		n := t.node(idx)
 		if n.item.Compare(bi) < 0 {
-			l := &t.nodes[n.left]
+			l := t.node(n.left)
 			a.count += uint64(l.count) + 1
 			a.sum.add(&l.sum)
 			own := sumOfID(&n.item.ID)
@@ -356,13 +373,13 @@ func (t *Tree) aggregateBelowBound(b Bound) aggregate {
 func (t *Tree) aggregateOfPrefix(k int) aggregate {
 	var a aggregate
 	if k >= t.Len() {
-		n := &t.nodes[t.root]
+		n := t.node(t.root)
 		return aggregate{count: uint64(n.count), sum: n.sum}
 	}
 	idx := t.root
 	for idx != 0 && k > 0 {
-		n := &t.nodes[idx]
-		l := &t.nodes[n.left]
+		n := t.node(idx)
+		l := t.node(n.left)
 		leftCount := int(l.count)
 		if k <= leftCount {
 			idx = n.left
@@ -419,8 +436,8 @@ func (t *Tree) AscendRanks(from, to int, fn func(Item) bool) {
 	idx := t.root
 	k := from
 	for idx != 0 {
-		n := &t.nodes[idx]
-		leftCount := int(t.nodes[n.left].count)
+		n := t.node(idx)
+		leftCount := int(t.node(n.left).count)
 		switch {
 		case k < leftCount:
 			stack[depth] = idx
@@ -438,10 +455,10 @@ func (t *Tree) AscendRanks(from, to int, fn func(Item) bool) {
 	for remaining := to - from; remaining > 0 && depth > 0; remaining-- {
 		depth--
 		cur := stack[depth]
-		if !fn(t.nodes[cur].item) {
+		if !fn(t.node(cur).item) {
 			return
 		}
-		for idx = t.nodes[cur].right; idx != 0; idx = t.nodes[idx].left {
+		for idx = t.node(cur).right; idx != 0; idx = t.node(idx).left {
 			stack[depth] = idx
 			depth++
 		}
