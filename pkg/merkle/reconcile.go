@@ -12,14 +12,14 @@ import (
 const (
 	// MinFrameSizeLimit is the smallest non-zero FrameSizeLimit, as in negentropy.
 	MinFrameSizeLimit = 4096
-	// DefaultBranching is how many sub-ranges a differing range is split into.
+	// DefaultBranching is the most sub-ranges a differing range is split into.
 	DefaultBranching = 16
 	// DefaultIDListThreshold: a responder sends its id list for differing ranges with fewer items.
 	DefaultIDListThreshold = 32
 	// DefaultInitiatorIDListThreshold: an initiator sends its id list for differing ranges with
-	// fewer items and otherwise splits them, down to one fingerprint per item. Fingerprint ranges
-	// cost about 20 bytes against 32 per id, and a responder answers an id list with its own full
-	// list, so an initiator splits much further than a responder (only empty ranges go as lists).
+	// fewer items and otherwise splits them, if need be down to one fingerprint per item. A
+	// fingerprint range costs about 20 bytes against 32 per id, and a responder answers an id list
+	// with its own full list, so by default an initiator sends id lists only for empty ranges.
 	DefaultInitiatorIDListThreshold = 1
 
 	maxBranching = 32
