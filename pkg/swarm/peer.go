@@ -455,13 +455,14 @@ func (p *Peer) loop(setup func(ctx context.Context) error) (reason error, sendLe
 		}
 	}()
 
-	// opened starts the handshake once the channel is open (first event
-	// or first message, whichever comes first).
+	// opened starts the handshake once the channel is open (open event or
+	// first message, whichever comes first).
 	opened := func() {
 		if p.opened {
 			return
 		}
 		p.opened = true
+		r.log.Debug("data channel open", "peer", p.id)
 		connectTimer.Stop()
 		p.state.Store(int32(PeerHandshaking))
 		handshakeTimer = time.NewTimer(r.cfg.HandshakeTimeout)
@@ -723,6 +724,7 @@ func (p *Peer) startHandshake() {
 
 func (p *Peer) handleHandshakeData(msg ActionMessage) {
 	r := p.room
+	r.log.Debug("handshake data", "peer", p.id, "data", string(msg.Payload))
 	password := r.cfg.challengePassword()
 	if p.localPassed || password == "" {
 		return // Trystero ignores handshake data once its check is done
