@@ -1,9 +1,24 @@
-// Package swarm connects peers of a room: tracker signaling, WebRTC peers,
-// Trystero-compatible (v2) data-channel framing, the handshake state machine
-// and the sync driver.
+// Package swarm is peerset's transport: it joins a room through WebTorrent
+// trackers and connects to the room's other peers over WebRTC data channels,
+// byte-compatible with Trystero's torrent strategy (v2 family, 0.23.1–0.25.4),
+// so a Trystero app in the same room is a peer like any other. It gives the
+// layer above (the peerset protocol: its own handshake, sync) peers that
+// passed Trystero's handshake, and typed actions to and from them.
 //
-// The wire-level groundwork lives here: room topics and ids (topic.go), the
-// sealed SDP format (seal.go), the WebTorrent tracker messages
-// (tracker_msg.go) and the v2 frame and action-chunk codecs (frame.go). All
-// of it is pure Go and builds for js/wasm as well as natively.
+// Join (or NewRoom, then Start once handlers are registered) returns a Room.
+// The room keeps a connection to every tracker (reconnecting with jittered
+// exponential backoff for as long as it is open), announces with a pool of up
+// to three sealed, non-trickle offers in phases (warm-up, steady, dormant),
+// answers the offers of others following the glare rule, runs one pion
+// PeerConnection per remote peer with Trystero's "data" channel and v2 room
+// frames, the password challenge and @_hsready, and reports peers through
+// OnPeerJoin, OnPeerLeave, OnViolation and OnJoinError. Peer.Send sends an
+// ActionMessage; Room.Handle receives them by action type.
+//
+// The wire-level groundwork: room topics and ids (topic.go), the sealed SDP
+// format (seal.go), the tracker messages (tracker_msg.go), the v2 frame and
+// action-chunk codecs (frame.go) and Trystero's internal actions
+// (actions.go). Everything builds for js/wasm, where pion wraps the browser's
+// RTCPeerConnection; the few platform differences live in webrtc_native.go
+// and webrtc_js.go.
 package swarm

@@ -81,6 +81,12 @@ func (tt *testTracker) stop() {
 	_ = srv.Close()
 }
 
+func (tt *testTracker) stats() tracker.Stats {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	return tt.trk.Stats()
+}
+
 func (tt *testTracker) url() string {
 	tt.mu.Lock()
 	defer tt.mu.Unlock()
@@ -537,5 +543,43 @@ func TestViolationsAreReportedAndTheRoomKeepsWorking(t *testing.T) {
 	}
 	if st := b.room.Peers()[0].Stats(); st.Violations != uint64(len(tests)-1) {
 		t.Fatalf("violations counted: %d, want %d", st.Violations, len(tests)-1)
+	}
+}
+
+func TestDormantRoomAnnouncesPassivelyAndStillAnswers(t *testing.T) {
+	tr := startTracker(t)
+	cfgA := testConfig(t, tr.url(), roomName(t))
+	cfgA.DormantAfterPeers = 1
+	a := newTestPeer(t, cfgA, "chat")
+	b := newTestPeer(t, testConfig(t, tr.url(), roomName(t)), "chat")
+	a.waitJoin(t)
+	b.waitJoin(t)
+
+	// One active peer makes a dormant: its next announce is passive
+	// (left=0, no offers), which the tracker counts as a seeder.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := a.room.Trackers()[0]
+		if st.Phase == swarm.PhaseDormant && tr.stats().Seeders == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a did not go dormant: status %+v, tracker %+v", st, tr.stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// A newcomer still gets in: a dormant room has no offers of its own, so
+	// it answers every offer whatever the ids.
+	c := newTestPeer(t, testConfig(t, tr.url(), roomName(t)), "chat")
+	seen := map[string]bool{}
+	for range 2 {
+		seen[c.waitJoin(t).ID()] = true
+	}
+	if !seen[a.room.SelfID()] || !seen[b.room.SelfID()] {
+		t.Fatalf("c joined %v, want a and b", seen)
+	}
+	if p := a.waitJoin(t); p.ID() != c.room.SelfID() {
+		t.Fatalf("a saw %s join, want c", p.ID())
 	}
 }
