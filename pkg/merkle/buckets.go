@@ -112,3 +112,44 @@ func mergeTimeRanges(ranges []TimeRange, width uint64) []TimeRange {
 	}
 	return merged
 }
+
+// Bucket summarises the items of one non-empty time bucket.
+type Bucket struct {
+	TimeRange
+	Count       int
+	Fingerprint Fingerprint
+}
+
+// Buckets lists the non-empty time buckets of the set in ascending order, in O(b·log n) for b
+// buckets; peers compare them to show where their sets differ. GranularityNone gives one bucket
+// spanning the whole set.
+func (t *Tree) Buckets(g Granularity) []Bucket {
+	var out []Bucket
+	t.eachBucket(g.Seconds(), func(from, to int, r TimeRange) bool {
+		out = append(out, Bucket{TimeRange: r, Count: to - from, Fingerprint: t.FingerprintOfRanks(from, to)})
+		return true
+	})
+	return out
+}
+
+// eachBucket calls fn with the positions [from, to) and the time range of every non-empty bucket
+// of the given width (0: one bucket for everything), in ascending order, until fn returns false.
+func (t *Tree) eachBucket(width uint64, fn func(from, to int, r TimeRange) bool) {
+	size := t.Len()
+	for from := 0; from < size; {
+		first, _ := t.At(from)
+		r := TimeRange{Start: bucketStart(first.Timestamp, width), End: MaxTimestamp}
+		to := size
+		if width == 0 {
+			last, _ := t.At(size - 1)
+			r.End = last.Timestamp + 1
+		} else if end := bucketEnd(first.Timestamp+1, width); end != MaxTimestamp {
+			r.End = end
+			to = t.Rank(TimeBound(end))
+		}
+		if !fn(from, to, r) {
+			return
+		}
+		from = to
+	}
+}

@@ -143,30 +143,27 @@ func (in *Initiator) Initiate() ([]byte, error) {
 		w.writeFingerprintRange(TimeBound(start), emptyFingerprint)
 	}
 	budget := c.budget()
-	from := 0 // position of the first item of the current bucket
-	for from < size {
-		item, _ := c.tree.At(from)
-		end := bucketEnd(item.Timestamp+1, width)
-		to, upper := size, MaxBound
-		if end != MaxTimestamp {
-			to, upper = c.tree.Rank(TimeBound(end)), TimeBound(end)
-			if to < size {
-				next, _ := c.tree.At(to)
-				upper = TimeBound(bucketStart(next.Timestamp, width))
-			}
+	c.tree.eachBucket(width, func(from, to int, r TimeRange) bool {
+		upper := MaxBound
+		if to < size {
+			// The range runs on to the start of the next non-empty bucket.
+			next, _ := c.tree.At(to)
+			upper = TimeBound(bucketStart(next.Timestamp, width))
+		} else if r.End != MaxTimestamp {
+			upper = TimeBound(r.End)
 		}
 		mark := w.mark()
 		w.writeFingerprintRange(upper, c.tree.FingerprintOfRanks(from, to))
-		if to == size && !upper.IsInfinite() {
+		if !upper.IsInfinite() && to == size {
 			w.writeFingerprintRange(MaxBound, emptyFingerprint)
 		}
 		if budget > 0 && len(w.buf) > budget {
 			w.rollback(mark)
 			w.writeFingerprintRange(MaxBound, c.tree.FingerprintOfRanks(from, size))
-			break
+			return false
 		}
-		from = to
-	}
+		return true
+	})
 	return w.buf, nil
 }
 
@@ -197,7 +194,9 @@ func (in *Initiator) Done() bool { return in.done }
 // MissingRanges returns the time ranges found to differ so far, aligned to the Granularity's
 // buckets (exact seconds with GranularityNone) and merged. An id only this side has marks its own
 // bucket; an id only the peer has marks every bucket of the id-list range it arrived in, because the
-// protocol does not send its timestamp, so ranges can be wider than the true difference.
+// protocol does not send its timestamp, so ranges can be wider than the true difference. With
+// GranularityNone the first message has no bracketing ranges, so a peer's ids older or newer than
+// all of ours give a range starting at 0 or ending at MaxTimestamp.
 func (in *Initiator) MissingRanges() []TimeRange {
 	return mergeTimeRanges(in.missing, in.core.opts.Granularity.Seconds())
 }

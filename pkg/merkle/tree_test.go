@@ -215,3 +215,49 @@ func TestSumWrapsModulo2To256(t *testing.T) {
 		t.Fatal("tree root does not wrap")
 	}
 }
+
+func TestBucketsSummariseTheSet(t *testing.T) {
+	const midnight = 1_699_920_000 // a UTC midnight
+	var items []Item
+	for i := uint64(0); i < 500; i++ {
+		it := testItem(i)
+		it.Timestamp = midnight + (i*i*37)%(3*86400) // uneven spread over three days
+		items = append(items, it)
+	}
+	tree := treeOf(items)
+	sorted := slices.Clone(items)
+	slices.SortFunc(sorted, Item.Compare)
+	for _, g := range []Granularity{GranularityNone, GranularityDay, GranularityQuarterDay, GranularityHour} {
+		t.Run(g.String(), func(t *testing.T) {
+			buckets := tree.Buckets(g)
+			total := 0
+			for i, b := range buckets {
+				if b.Count == 0 || b.Start >= b.End {
+					t.Fatalf("bucket %d empty or inverted: %+v", i, b)
+				}
+				if w := g.Seconds(); w > 0 && (b.Start%w != 0 || b.End-b.Start != w) {
+					t.Fatalf("bucket %d not aligned to %d s: %+v", i, w, b.TimeRange)
+				}
+				if i > 0 && b.Start < buckets[i-1].End {
+					t.Fatalf("bucket %d overlaps the previous one", i)
+				}
+				var in []Item
+				for _, it := range sorted {
+					if it.Timestamp >= b.Start && it.Timestamp < b.End {
+						in = append(in, it)
+					}
+				}
+				if len(in) != b.Count || FingerprintOf(in) != b.Fingerprint {
+					t.Fatalf("bucket %d: count %d fingerprint %s, want %d and %s", i, b.Count, b.Fingerprint, len(in), FingerprintOf(in))
+				}
+				total += b.Count
+			}
+			if total != tree.Len() {
+				t.Fatalf("buckets hold %d items, want %d", total, tree.Len())
+			}
+		})
+	}
+	if got := NewTree().Buckets(GranularityDay); len(got) != 0 {
+		t.Fatalf("empty tree has buckets %v", got)
+	}
+}
