@@ -92,7 +92,6 @@ func (o Options) normalized() (Options, error) {
 type Initiator struct {
 	core    reconciler
 	started bool
-	done    bool
 	missing []TimeRange
 }
 
@@ -126,7 +125,7 @@ func NewResponder(tree *Tree, opts Options) (*Responder, error) {
 // empty buckets cost nothing), bracketed by empty ranges before the first and after the last bucket
 // so that differences outside our time span still get time bounds.
 func (in *Initiator) Initiate() ([]byte, error) {
-	in.started, in.done, in.missing = true, false, nil
+	in.started, in.missing = true, nil
 	c := &in.core
 	w := messageWriter{buf: make([]byte, 0, 64)}
 	w.buf = append(w.buf, protocolVersion)
@@ -182,14 +181,10 @@ func (in *Initiator) Reconcile(msg []byte) (reply []byte, have, need [][IDSize]b
 	}
 	in.missing = append(in.missing, round.ranges...)
 	if len(out) == 1 { // only the version byte: nothing left to ask
-		in.done = true
 		return nil, round.have, round.need, true, nil
 	}
 	return out, round.have, round.need, false, nil
 }
-
-// Done reports whether the last Reconcile finished the reconciliation.
-func (in *Initiator) Done() bool { return in.done }
 
 // MissingRanges returns the time ranges found to differ so far, aligned to the Granularity's
 // buckets (exact seconds with GranularityNone) and merged. An id only this side has marks its own

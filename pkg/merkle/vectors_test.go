@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -139,6 +140,9 @@ func TestStartMessageVectors(t *testing.T) {
 					t.Fatalf("unexpected mode %d in an opening message", rg.Mode)
 				}
 				lower = rg.Upper
+			}
+			if lines := strings.Count(msg.String(), "\n"); lines != len(msg.Ranges) {
+				t.Fatalf("String shows %d lines for %d ranges", lines, len(msg.Ranges))
 			}
 			if len(msg.Ranges) == 0 || !msg.Ranges[len(msg.Ranges)-1].Upper.IsInfinite() {
 				t.Fatal("opening message does not reach the infinite bound")

@@ -98,8 +98,9 @@ func run(out, progress io.Writer, cfg config) int {
 	fmt.Fprintf(out, "Items: timestamps spread over %d days, random ids; d differences scattered at random, "+
 		"split between the two sides. Bytes are binary (NIP-77 hex doubles them); → initiator to responder, "+
 		"← back. Messages count both directions. CPU is user+system time of both sides, excluding building the sets. "+
-		"Naive = 32·n bytes. Ours: merkle defaults (branching %d, responder id lists below %d items, initiator "+
-		"id lists only for empty ranges); theirs: 16 buckets, id lists below 32 items.\n\n",
+		"Naive = 32·n bytes. Ours: merkle defaults (a single-fingerprint opening without time buckets; at most %d "+
+		"sub-ranges per split, about √m near the leaves; responder id lists below %d items, initiator id lists only "+
+		"for empty ranges); theirs: 16 buckets, id lists below 32 items.\n\n",
 		cfg.spanDays, merkle.DefaultBranching, merkle.DefaultIDListThreshold)
 
 	b.table(out, "No frame limit, no time buckets", 0, merkle.Options{})
