@@ -89,6 +89,7 @@ type DB struct {
 	tree   *merkle.Tree
 	byUUID map[string][]record.Address // live record addresses by UUID
 	closed bool
+	net    *online // non-nil while joined
 
 	subs subscribers
 
@@ -227,13 +228,14 @@ func (db *DB) Close() error {
 	}
 	db.closed = true
 	db.mu.Unlock()
+	leaveErr := db.Leave()
 	db.stop()
 	db.bgDone.Wait()
 	db.subs.closeAll()
 	if err := db.store.Close(); err != nil {
 		return fmt.Errorf("failed to close the store: %w", err)
 	}
-	return nil
+	return leaveErr
 }
 
 // Key returns the node's public key.

@@ -1,0 +1,279 @@
+package peerset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/peersetdb/peerset/pkg/merkle"
+	"github.com/peersetdb/peerset/pkg/moderation"
+	"github.com/peersetdb/peerset/pkg/record"
+	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/swarm/session"
+)
+
+// ErrAlreadyJoined is returned by Join on a DB that is already online.
+var ErrAlreadyJoined = errors.New("peerset: already joined")
+
+// JoinOptions configure how a DB joins its room's swarm.
+type JoinOptions struct {
+	// Trackers are ws:// or wss:// WebTorrent tracker URLs; nil means
+	// swarm.DefaultTrackers (public trackers).
+	Trackers []string
+	// Password seals signalling and is checked by every peer (Trystero's
+	// room password); peers with another password never connect.
+	Password string
+	// PeerID is the transport id (20 characters); empty: a random one.
+	PeerID string
+	// ICEServers: nil means swarm.DefaultICEServers; an empty non-nil slice
+	// means none (host candidates only).
+	ICEServers []webrtc.ICEServer
+	// LoopbackCandidates (native only) gathers ICE candidates on loopback
+	// only: for tests and loopback-only network namespaces.
+	LoopbackCandidates bool
+	// MaxPeers bounds connections and sessions (0: the defaults).
+	MaxPeers int
+	// Session holds the handshake, session-limit and sync settings.
+	Session session.Config
+	// Swarm, when set, is used as the base transport configuration; the
+	// fields above override it.
+	Swarm *swarm.Config
+}
+
+// online is the DB's swarm state while joined.
+type online struct {
+	room        *swarm.Room
+	mgr         *session.Manager
+	unsubscribe func()
+	links       sync.Map // peer id → peerLink
+}
+
+// Join connects the DB to its room: it announces itself to the trackers,
+// connects to peers over WebRTC, authenticates them and keeps the record set
+// in sync with them until Leave or Close.
+func (db *DB) Join(ctx context.Context, opts JoinOptions) error {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return ErrClosed
+	}
+	if db.net != nil {
+		db.mu.Unlock()
+		return ErrAlreadyJoined
+	}
+	net := &online{}
+	db.net = net
+	db.mu.Unlock()
+
+	scfg := opts.Session
+	scfg.Granularity = db.cfg.Granularity
+	if scfg.Logger == nil {
+		scfg.Logger = db.log
+	}
+	if opts.MaxPeers > 0 && scfg.MaxPeers == 0 {
+		scfg.MaxPeers = opts.MaxPeers
+	}
+	mgr, err := session.NewManager(scfg, db.key, db.roomID, replica{db})
+	if err != nil {
+		db.clearOnline()
+		return fmt.Errorf("failed to start sessions: %w", err)
+	}
+	var tcfg swarm.Config
+	if opts.Swarm != nil {
+		tcfg = *opts.Swarm
+	}
+	tcfg.AppID, tcfg.Room = db.cfg.AppID, db.cfg.Room
+	tcfg.Password = opts.Password
+	if opts.Trackers != nil {
+		tcfg.Trackers = opts.Trackers
+	}
+	if opts.PeerID != "" {
+		tcfg.PeerID = opts.PeerID
+	}
+	if opts.ICEServers != nil {
+		tcfg.ICEServers = opts.ICEServers
+	}
+	tcfg.LoopbackCandidates = tcfg.LoopbackCandidates || opts.LoopbackCandidates
+	if opts.MaxPeers > 0 {
+		tcfg.MaxPeers = opts.MaxPeers
+	}
+	if tcfg.Logger == nil {
+		tcfg.Logger = db.log
+	}
+	room, err := swarm.NewRoom(tcfg)
+	if err != nil {
+		mgr.Close()
+		db.clearOnline()
+		return fmt.Errorf("failed to set up the room: %w", err)
+	}
+	net.room, net.mgr = room, mgr
+
+	for _, action := range session.Actions {
+		if err := room.Handle(action, func(p *swarm.Peer, msg swarm.ActionMessage) {
+			if err := mgr.Deliver(net.link(p), msg.Type, msg.Payload); err != nil {
+				db.log.Debug("message not delivered", "peer", p.ID(), "action", msg.Type, "err", err)
+			}
+		}); err != nil {
+			mgr.Close()
+			db.clearOnline()
+			return fmt.Errorf("failed to register %s: %w", action, err)
+		}
+	}
+	room.OnPeerJoin(func(p *swarm.Peer) {
+		if err := mgr.Attach(net.link(p)); err != nil {
+			db.log.Info("peer refused", "peer", p.ID(), "err", err)
+			if errors.Is(err, session.ErrBanned) {
+				room.Ban(p.ID(), db.banDuration(mgr))
+			}
+			p.Close(err)
+		}
+	})
+	room.OnPeerLeave(func(p *swarm.Peer, reason error) {
+		mgr.Detach(net.link(p), reason)
+		net.links.Delete(p.ID())
+	})
+	room.OnViolation(func(p *swarm.Peer, err error) {
+		// Malformed frames, oversized or unknown messages at the transport
+		// level count like protocol violations.
+		if mgr.Ledger().Strike(moderation.PeerSubject(p.ID()), "transport: "+err.Error()) {
+			room.Ban(p.ID(), db.banDuration(mgr))
+			p.Close(fmt.Errorf("%w: %w", session.ErrBanned, err))
+		}
+	})
+	net.unsubscribe = db.Subscribe(func(c Change) {
+		mgr.LocalChanged()
+		if c.Origin.Local() && !c.Removed {
+			mgr.Push(c.Event)
+		}
+	})
+	if err := room.Start(ctx); err != nil {
+		net.unsubscribe()
+		mgr.Close()
+		db.clearOnline()
+		return fmt.Errorf("failed to join the room: %w", err)
+	}
+	return nil
+}
+
+func (db *DB) banDuration(mgr *session.Manager) time.Duration {
+	if d := mgr.Config().LedgerConfig.BanDuration; d > 0 {
+		return d
+	}
+	return moderation.DefaultBanDuration
+}
+
+func (db *DB) clearOnline() {
+	db.mu.Lock()
+	db.net = nil
+	db.mu.Unlock()
+}
+
+// Leave disconnects from the swarm; the DB stays open for local use.
+func (db *DB) Leave() error {
+	db.mu.Lock()
+	net := db.net
+	db.net = nil
+	db.mu.Unlock()
+	if net == nil {
+		return nil
+	}
+	net.unsubscribe()
+	err := net.room.Close()
+	net.mgr.Close()
+	if err != nil {
+		return fmt.Errorf("failed to leave the room: %w", err)
+	}
+	return nil
+}
+
+func (n *online) link(p *swarm.Peer) peerLink {
+	if l, ok := n.links.Load(p.ID()); ok {
+		return l.(peerLink)
+	}
+	l, _ := n.links.LoadOrStore(p.ID(), peerLink{p: p})
+	return l.(peerLink)
+}
+
+// peerLink adapts a swarm peer to session.Link. Session payloads travel as
+// binary action messages.
+type peerLink struct{ p *swarm.Peer }
+
+func (l peerLink) ID() string { return l.p.ID() }
+func (l peerLink) Send(ctx context.Context, action string, payload []byte) error {
+	return l.p.Send(ctx, swarm.BinaryMessage(action, payload))
+}
+func (l peerLink) LocalFingerprint() string  { return l.p.LocalFingerprint() }
+func (l peerLink) RemoteFingerprint() string { return l.p.RemoteFingerprint() }
+func (l peerLink) Close(reason error)        { go l.p.Close(reason) }
+
+// replica adapts the DB to session.Replica.
+type replica struct{ db *DB }
+
+func (r replica) ReadTree(fn func(t *merkle.Tree) error) error {
+	r.db.mu.RLock()
+	defer r.db.mu.RUnlock()
+	return fn(r.db.tree)
+}
+
+func (r replica) Has(id [32]byte) bool {
+	r.db.mu.RLock()
+	defer r.db.mu.RUnlock()
+	return r.db.index.Has(id)
+}
+
+func (r replica) Events(ctx context.Context, ids [][32]byte) ([]*record.Event, error) {
+	return r.db.Events(ctx, ids)
+}
+
+func (r replica) Offer(ctx context.Context, from session.PeerInfo, events []*record.Event) []session.Verdict {
+	outcomes := r.db.Ingest(ctx, Origin{PeerID: from.ID, PubKey: from.PubKey}, events)
+	verdicts := make([]session.Verdict, len(outcomes))
+	for i, o := range outcomes {
+		switch rej, ok := moderation.AsRejection(o.Err); {
+		case o.Stored:
+			verdicts[i].Stored = true
+		case ok && rej.Rule == moderation.RuleDuplicate:
+			// Not new: already held, an older version or deleted.
+		default:
+			verdicts[i].Err = o.Err
+		}
+	}
+	return verdicts
+}
+
+// Sessions returns a snapshot of every peer session while joined.
+func (db *DB) Sessions() []session.SessionInfo {
+	db.mu.RLock()
+	net := db.net
+	db.mu.RUnlock()
+	if net == nil {
+		return nil
+	}
+	return net.mgr.Sessions()
+}
+
+// Trackers returns the state of each tracker connection while joined.
+func (db *DB) Trackers() []swarm.TrackerStatus {
+	db.mu.RLock()
+	net := db.net
+	db.mu.RUnlock()
+	if net == nil {
+		return nil
+	}
+	return net.room.Trackers()
+}
+
+// SelfID returns the transport peer id while joined, else "".
+func (db *DB) SelfID() string {
+	db.mu.RLock()
+	net := db.net
+	db.mu.RUnlock()
+	if net == nil {
+		return ""
+	}
+	return net.room.SelfID()
+}

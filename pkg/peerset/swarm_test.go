@@ -1,0 +1,168 @@
+//go:build !js
+
+package peerset
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/peersetdb/peerset/pkg/moderation"
+	"github.com/peersetdb/peerset/pkg/record"
+	"github.com/peersetdb/peerset/pkg/store"
+	"github.com/peersetdb/peerset/pkg/store/bolt"
+	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/swarm/session"
+	"github.com/peersetdb/peerset/pkg/tracker/trackertest"
+)
+
+// netPeer is a DB joined to a loopback swarm.
+type netPeer struct {
+	*DB
+	name string
+}
+
+func testJoinOptions(trackerURL string) JoinOptions {
+	return JoinOptions{
+		Trackers:           []string{trackerURL},
+		ICEServers:         []webrtc.ICEServer{},
+		LoopbackCandidates: true,
+		Swarm: &swarm.Config{
+			AnnounceSteady:      time.Second, // the local tracker is ours: announce often
+			TrackerReconnectMin: 100 * time.Millisecond,
+			TrackerReconnectMax: time.Second,
+		},
+		Session: session.Config{IdleRootInterval: 2 * time.Second, RootDebounce: 50 * time.Millisecond},
+	}
+}
+
+func openNetPeer(t *testing.T, name string, st store.Store, room string) *netPeer {
+	t.Helper()
+	open := moderation.PresetOpen()
+	if st == nil {
+		st = store.NewMemory()
+	}
+	db, err := Open(context.Background(), Config{Room: room, Store: st, Moderation: &open})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &netPeer{DB: db, name: name}
+}
+
+func fill(t *testing.T, p *netPeer, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := p.Put(context.Background(), record.Draft{Text: fmt.Sprintf("%s record %d", p.name, i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitConverged waits until every peer holds want records and one root.
+func waitConverged(t *testing.T, timeout time.Duration, want int, peers ...*netPeer) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok := true
+		root := peers[0].Root()
+		for _, p := range peers {
+			if p.Stats().Records != want || p.Root() != root {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, p := range peers {
+				t.Logf("%s: %+v sessions=%d", p.name, p.Stats(), len(p.Sessions()))
+			}
+			t.Fatalf("peers did not converge to %d records and one root within %v", want, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Acceptance 1: three native peers, 200 records each made before joining,
+// converge to 600 records and one root; a record put afterwards reaches the
+// other two.
+func TestThreePeersConverge(t *testing.T) {
+	trk := trackertest.Start(t)
+	ctx := context.Background()
+	var peers []*netPeer
+	for _, name := range []string{"a", "b", "c"} {
+		p := openNetPeer(t, name, nil, "three")
+		fill(t, p, 200)
+		peers = append(peers, p)
+	}
+	start := time.Now()
+	for _, p := range peers {
+		if err := p.Join(ctx, testJoinOptions(trk.URL())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitConverged(t, 90*time.Second, 600, peers...)
+	t.Logf("600 records converged in %v", time.Since(start).Round(time.Millisecond))
+
+	r, err := peers[0].Put(ctx, record.Draft{Text: "late news"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitConverged(t, 30*time.Second, 601, peers...)
+	for _, p := range peers[1:] {
+		got, err := p.Get(ctx, r.UUID)
+		if err != nil || got.Text != "late news" {
+			t.Fatalf("%s: %v %+v", p.name, err, got)
+		}
+	}
+}
+
+// Acceptance 5 (part): a peer restarted on its bbolt store resyncs only
+// the difference.
+func TestRestartOnBoltResyncsOnlyTheDifference(t *testing.T) {
+	trk := trackertest.Start(t)
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "b.db")
+	a := openNetPeer(t, "a", nil, "restart")
+	fill(t, a, 300)
+	st, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := openNetPeer(t, "b", st, "restart")
+	for _, p := range []*netPeer{a, b} {
+		if err := p.Join(ctx, testJoinOptions(trk.URL())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitConverged(t, 60*time.Second, 300, a, b)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, a, 25) // written while b is away
+
+	st, err = bolt.Open(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = openNetPeer(t, "b", st, "restart")
+	if b.Stats().Records != 300 {
+		t.Fatalf("b reopened with %d records, want its 300", b.Stats().Records)
+	}
+	if err := b.Join(ctx, testJoinOptions(trk.URL())); err != nil {
+		t.Fatal(err)
+	}
+	waitConverged(t, 60*time.Second, 325, a, b)
+	var in int
+	for _, s := range b.Sessions() {
+		in += s.RecordsIn
+	}
+	if in < 25 || in > 50 {
+		t.Fatalf("b received %d records after its restart, want about the 25 it missed", in)
+	}
+}
