@@ -46,6 +46,7 @@ const (
 	trackerDialTimeout  = 10 * time.Second // one WebSocket dial
 	trackerWriteTimeout = 10 * time.Second // one WebSocket write
 	kickSpacing         = time.Second      // minimum gap between two announces to one tracker
+	glareKickSpacing    = 5 * time.Second  // minimum gap between re-announces asked for by the glare rule
 	leaveFlushTimeout   = 250 * time.Millisecond
 	// maxSCTPMessageSize bounds one incoming data-channel message (native
 	// pion otherwise accepts up to 1 GiB). Trystero frames are at most

@@ -51,6 +51,7 @@ type Room struct {
 	onViolation func(*Peer, error)
 	onJoinError func(string, error)
 	seenSignals map[string]time.Time // dedupe of forwarded offers
+	glareKickAt time.Time            // last announce asked for by the glare rule
 	banned      map[string]time.Time // peer id → end of the ban
 	trackers    []*trackerClient
 }

@@ -195,10 +195,17 @@ func (r *Room) handleOffer(t *trackerClient, m *ForwardedOffer) {
 		r.mu.Unlock()
 		return
 	case r.selfID < remote && len(r.offers) > 0:
+		// The other peer answers our offers: make sure it gets some soon
+		// (not too often, whatever the number of newcomers).
+		kick := time.Since(r.glareKickAt) >= glareKickSpacing
+		if kick {
+			r.glareKickAt = time.Now()
+		}
 		r.mu.Unlock()
-		// The other peer answers our offers: make sure it gets some soon.
-		r.log.Debug("leaving offer to the glare rule", "peer", remote)
-		r.kickAnnounce()
+		r.log.Debug("leaving offer to the glare rule", "peer", remote, "reannounce", kick)
+		if kick {
+			r.kickAnnounce()
+		}
 		return
 	}
 	p := r.newPeerLocked(remote, false)
