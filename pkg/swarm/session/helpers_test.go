@@ -46,6 +46,7 @@ type pipeLink struct {
 	done    chan struct{}
 
 	bytesSent, msgsSent atomic.Int64
+	byAction            sync.Map // action → *atomic.Int64 of payload bytes sent
 	closeReason         atomic.Pointer[error]
 	tamper              func(action string, payload []byte) []byte // on send; nil: none
 }
@@ -98,6 +99,8 @@ func (p *pipeLink) Send(ctx context.Context, action string, payload []byte) erro
 	}
 	p.bytesSent.Add(int64(len(payload)))
 	p.msgsSent.Add(1)
+	counter, _ := p.byAction.LoadOrStore(action, new(atomic.Int64))
+	counter.(*atomic.Int64).Add(int64(len(payload)))
 	p.other.enqueue(pipeEvent{at: time.Now().Add(p.latency), action: action, payload: append([]byte(nil), payload...)})
 	return nil
 }
@@ -533,4 +536,15 @@ func (c Config) mustDefaults() *Config {
 		panic(err)
 	}
 	return &d
+}
+
+// trafficByAction renders the bytes sent per action, in protocol order.
+func (p *pipeLink) trafficByAction() string {
+	var parts []string
+	for _, action := range Actions {
+		if c, ok := p.byAction.Load(action); ok {
+			parts = append(parts, fmt.Sprintf("%s %d", strings.TrimPrefix(action, ActionPrefix), c.(*atomic.Int64).Load()))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

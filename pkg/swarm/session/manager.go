@@ -71,8 +71,9 @@ func NewManager(cfg Config, key *record.SecretKey, roomID string, replica Replic
 		return nil, errors.New("failed to create session manager: no key")
 	case replica == nil:
 		return nil, errors.New("failed to create session manager: no replica")
-	case roomID == "":
-		return nil, errors.New("failed to create session manager: no room id")
+	}
+	if _, err := parseHex(roomID, 32); err != nil {
+		return nil, fmt.Errorf("failed to create session manager: room id is not a record.RoomID: %w", err)
 	}
 	ledger := cfg.Ledger
 	if ledger == nil {

@@ -115,6 +115,8 @@ func TestSyncLarge(t *testing.T) {
 			t.Logf("n=%d d=%d granularity=%s: a→b %d bytes in %d messages, b→a %d bytes in %d messages, %d reconciliations, %d rounds, %v (handshake included)",
 				n, d, gran, ab.bytesSent.Load(), ab.msgsSent.Load(), ba.bytesSent.Load(), ba.msgsSent.Load(),
 				initiator.Reconciliations, initiator.Rounds, elapsed.Round(time.Millisecond))
+			t.Logf("  a→b by action: %s", ab.trafficByAction())
+			t.Logf("  b→a by action: %s", ba.trafficByAction())
 			waitFor(t, "missing ranges to clear", func() bool {
 				ia, _ := a.m.Session("b")
 				ib, _ := b.m.Session("a")
