@@ -6,6 +6,8 @@
 //	peerset key decode <npub|nsec>
 //	peerset record new --nsec N --room R --text T [--app A] [--link U] [--lat X --lon Y] [--uuid U]
 //	peerset record verify [--room R] [--app A] < event.json
+//	peerset put --db PATH --room R --text T [--nsec N] [--link U] [--lat X --lon Y] [--uuid U]
+//	peerset join --db PATH --room R [--tracker URL]... [--nsec N] [--password P] [--json] [--ice-loopback]
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 func main() {
@@ -26,6 +29,11 @@ const usage = `usage:
                                           a signed record event on one line
   peerset record verify [--room R] [--app A] < event.json
                                           "ok" and exit 0, or what is wrong and exit 1
+  peerset put --db PATH --room R --text T [--nsec N] [--link URL] [--lat X --lon Y] [--uuid U] [--moderation P]
+                                          add a record to a database file, offline
+  peerset join --db PATH --room R [--tracker URL]... [--nsec N] [--password P] [--json] [--ice-loopback] [--moderation P]
+                                          an always-on peer until Ctrl-C; --json prints
+                                          {"peers","records","root"} every second plus event lines
 `
 
 // errUsage marks errors that should print the usage text.
@@ -43,6 +51,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdRecordNew(args[2:], stdout)
 	case len(args) >= 2 && args[0] == "record" && args[1] == "verify":
 		err = cmdRecordVerify(args[2:], stdin, stdout)
+	case len(args) >= 1 && args[0] == "put":
+		err = cmdPut(args[1:], stdout)
+	case len(args) >= 1 && args[0] == "join":
+		err = cmdJoin(args[1:], stdout, stderr)
 	case len(args) >= 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help"):
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -52,7 +64,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(stderr, "peerset:", err)
+	if msg := err.Error(); strings.HasPrefix(msg, "peerset: ") {
+		fmt.Fprintln(stderr, msg)
+	} else {
+		fmt.Fprintln(stderr, "peerset:", msg)
+	}
 	if errors.Is(err, errUsage) {
 		fmt.Fprint(stderr, usage)
 		return 2

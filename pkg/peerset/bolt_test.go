@@ -4,7 +4,9 @@ package peerset
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/peersetdb/peerset/pkg/moderation"
@@ -53,5 +55,34 @@ func TestReopenBoltStore(t *testing.T) {
 	}
 	if _, err := db.Get(ctx, uuids[5]); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Opening a store with another room's name fails and keeps its records.
+func TestStoreOfAnotherRoomIsRefused(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "room.db")
+	st, _ := bolt.Open(path, bolt.Options{})
+	db, err := Open(ctx, Config{Room: "lobby", Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Put(ctx, record.Draft{Text: "keep me"}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	st, _ = bolt.Open(path, bolt.Options{})
+	if _, err := Open(ctx, Config{Room: "other", Store: st}); !errors.Is(err, ErrStoreOfAnotherRoom) || !strings.Contains(err.Error(), "peerset/lobby") {
+		t.Fatalf("Open with another room: %v", err)
+	}
+	st.Close()
+	st, _ = bolt.Open(path, bolt.Options{})
+	db, err = Open(ctx, Config{Room: "lobby", Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if db.Stats().Records != 1 {
+		t.Fatalf("records lost: %+v", db.Stats())
 	}
 }

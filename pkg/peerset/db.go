@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,8 @@ var (
 	ErrClosed   = errors.New("peerset: database is closed")
 	ErrNotFound = errors.New("peerset: record not found")
 	ErrNoRoom   = errors.New("peerset: Config.Room is required")
+	// ErrStoreOfAnotherRoom: a store holds one room; open it with that room.
+	ErrStoreOfAnotherRoom = errors.New("peerset: the store belongs to another room")
 )
 
 // Config configures a DB. Only Room is required.
@@ -97,8 +100,11 @@ type DB struct {
 	bgDone sync.WaitGroup
 }
 
-// metaKeySecret is the store metadata key of the node's secret key (hex).
-const metaKeySecret = "peerset/secret-key"
+// Store metadata keys.
+const (
+	metaKeySecret = "peerset/secret-key" // the node's secret key (hex)
+	metaKeyRoom   = "peerset/room"       // "<RoomID> <appId>/<room>" of the room the store holds
+)
 
 // Open opens the room's database: it loads every stored event, applies the
 // replacement and deletion rules (healing a store that a crash left with
@@ -143,6 +149,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		cfg: cfg, roomID: roomID, store: cfg.Store, pipeline: pipeline, log: cfg.Logger, now: cfg.Clock,
 		index: moderation.NewMemoryIndex(), tree: merkle.NewTree(), byUUID: map[string][]record.Address{},
 	}
+	if err := bindStore(ctx, cfg, roomID); err != nil {
+		return nil, err
+	}
 	if db.key, err = loadOrCreateKey(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -156,6 +165,27 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		go db.gcLoop(bg)
 	}
 	return db, nil
+}
+
+// bindStore records which room a new store holds and refuses a store that
+// holds another room, so that opening a file with the wrong room name cannot
+// drop its records.
+func bindStore(ctx context.Context, cfg Config, roomID string) error {
+	b, err := cfg.Store.GetMeta(ctx, metaKeyRoom)
+	switch {
+	case err == nil:
+		if got, _, _ := strings.Cut(string(b), " "); got != roomID {
+			_, name, _ := strings.Cut(string(b), " ")
+			return fmt.Errorf("%w: it holds %q, not %s/%s", ErrStoreOfAnotherRoom, name, cfg.AppID, cfg.Room)
+		}
+		return nil
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("failed to read the store's room: %w", err)
+	}
+	if err := cfg.Store.SetMeta(ctx, metaKeyRoom, []byte(roomID+" "+cfg.AppID+"/"+cfg.Room)); err != nil {
+		return fmt.Errorf("failed to bind the store to its room: %w", err)
+	}
+	return nil
 }
 
 func loadOrCreateKey(ctx context.Context, cfg Config) (*record.SecretKey, error) {

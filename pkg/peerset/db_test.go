@@ -174,3 +174,15 @@ func TestGCRemovesExpired(t *testing.T) {
 		t.Fatalf("after GC: %d records", len(list))
 	}
 }
+
+// Unsubscribing after Close (a deferred unsubscribe) must not panic.
+func TestUnsubscribeAfterClose(t *testing.T) {
+	db, err := Open(context.Background(), Config{Room: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsubscribe := db.Subscribe(func(Change) {})
+	db.Close()
+	unsubscribe()
+	unsubscribe()
+}

@@ -29,7 +29,10 @@ type subscriber struct {
 	queue []Change
 	wake  chan struct{}
 	done  chan struct{}
+	stop  sync.Once
 }
+
+func (sub *subscriber) close() { sub.stop.Do(func() { close(sub.done) }) }
 
 // Subscribe calls fn for every change to the record set, in order, from a
 // goroutine of its own. It returns a function that stops the subscription.
@@ -51,14 +54,11 @@ func (s *subscribers) add(fn func(Change)) func() {
 	sub := &subscriber{fn: fn, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	s.byID[id] = sub
 	go sub.run()
-	var once sync.Once
 	return func() {
-		once.Do(func() {
-			s.mu.Lock()
-			delete(s.byID, id)
-			s.mu.Unlock()
-			close(sub.done)
-		})
+		s.mu.Lock()
+		delete(s.byID, id)
+		s.mu.Unlock()
+		sub.close()
 	}
 }
 
@@ -85,7 +85,7 @@ func (s *subscribers) closeAll() {
 	s.closed = true
 	for id, sub := range s.byID {
 		delete(s.byID, id)
-		close(sub.done)
+		sub.close()
 	}
 }
 

@@ -1,0 +1,203 @@
+//go:build !js
+
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/peersetdb/peerset/pkg/moderation"
+	"github.com/peersetdb/peerset/pkg/peerset"
+	"github.com/peersetdb/peerset/pkg/record"
+	"github.com/peersetdb/peerset/pkg/store/bolt"
+	"github.com/peersetdb/peerset/pkg/swarm"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// dbFlags are the flags shared by the commands that open a database.
+type dbFlags struct {
+	path, app, room, nsec, preset string
+}
+
+func (f *dbFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.path, "db", "", "the database file (bbolt); created if missing")
+	fs.StringVar(&f.app, "app", defaultAppID, "the appId")
+	fs.StringVar(&f.room, "room", "", "the room name")
+	fs.StringVar(&f.nsec, "nsec", "", "the key to sign with (nsec1...); default: the key kept in the database")
+	fs.StringVar(&f.preset, "moderation", moderation.PresetNameStandard, "moderation preset: "+strings.Join(moderation.PresetNames(), ", "))
+}
+
+func (f *dbFlags) open(ctx context.Context) (*peerset.DB, error) {
+	if f.path == "" || f.room == "" {
+		return nil, fmt.Errorf("%w: --db and --room are required", errUsage)
+	}
+	mod, err := moderation.Preset(f.preset)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	cfg := peerset.Config{AppID: f.app, Room: f.room, Moderation: &mod}
+	if f.nsec != "" {
+		if cfg.Key, err = record.DecodeNsec(f.nsec); err != nil {
+			return nil, err
+		}
+	}
+	st, err := bolt.Open(f.path, bolt.Options{})
+	if err != nil {
+		return nil, err
+	}
+	cfg.Store = st
+	db, err := peerset.Open(ctx, cfg)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// cmdPut adds one record to a database without going online.
+func cmdPut(args []string, stdout io.Writer) error {
+	fs := newFlagSet("put")
+	var f dbFlags
+	f.register(fs)
+	text := fs.String("text", "", "the record's text")
+	link := fs.String("link", "", "an optional link (URL)")
+	lat := fs.String("lat", "", "latitude in decimal degrees (with --lon)")
+	lon := fs.String("lon", "", "longitude in decimal degrees (with --lat)")
+	uuid := fs.String("uuid", "", "the record UUID; an existing one of yours to update it")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	draft := record.Draft{UUID: *uuid, Text: *text, Link: *link}
+	if *lat != "" || *lon != "" {
+		la, err1 := strconv.ParseFloat(*lat, 64)
+		lo, err2 := strconv.ParseFloat(*lon, 64)
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("%w: --lat and --lon must both be decimal degrees", errUsage)
+		}
+		draft.Geo = &record.Geo{Lat: la, Lon: lo}
+	}
+	ctx := context.Background()
+	db, err := f.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r, err := db.Put(ctx, draft)
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(append(r.Event.AppendJSON(nil), '\n'))
+	return err
+}
+
+// joinStatus is the line `join --json` prints every second.
+type joinStatus struct {
+	Peers   int    `json:"peers"`
+	Records int    `json:"records"`
+	Root    string `json:"root"`
+}
+
+// joinEvent is an event line of `join --json`.
+type joinEvent struct {
+	Event  string `json:"event"` // "joined", "record", "removed", "left"
+	ID     string `json:"id,omitempty"`
+	UUID   string `json:"uuid,omitempty"`
+	Author string `json:"author,omitempty"`
+	From   string `json:"from,omitempty"` // peer id, or "" for local
+	Peer   string `json:"peer,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// cmdJoin is an always-on peer until SIGINT or SIGTERM.
+func cmdJoin(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("join")
+	var f dbFlags
+	f.register(fs)
+	var trackers stringList
+	fs.Var(&trackers, "tracker", "a ws:// or wss:// tracker URL (repeatable); default: public trackers")
+	password := fs.String("password", "", "the room password")
+	jsonOut := fs.Bool("json", false, "print a status line every second and one line per event, as JSON")
+	loopback := fs.Bool("ice-loopback", false, "gather ICE candidates on loopback only, with no STUN servers (for tests in loopback-only namespaces)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	db, err := f.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	var mu sync.Mutex // serialises output lines
+	emit := func(v any) {
+		if !*jsonOut {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		_ = writeJSON(stdout, v)
+	}
+	unsubscribe := db.Subscribe(func(c peerset.Change) {
+		ev := joinEvent{Event: "record", ID: c.Event.IDHex(), UUID: c.Event.TagValue(record.TagUUID), Author: c.Event.PubKey.Npub(), From: c.Origin.PeerID}
+		if c.Removed {
+			ev.Event = "removed"
+		}
+		emit(ev)
+	})
+	defer unsubscribe()
+
+	opts := peerset.JoinOptions{Trackers: trackers, Password: *password, LoopbackCandidates: *loopback}
+	if *loopback {
+		opts.ICEServers = []webrtc.ICEServer{}
+	}
+	if len(trackers) == 0 {
+		opts.Trackers = swarm.DefaultTrackers()
+	}
+	if err := db.Join(ctx, opts); err != nil {
+		return err
+	}
+	emit(joinEvent{Event: "joined", Peer: db.SelfID()})
+	if !*jsonOut {
+		fmt.Fprintf(stderr, "peerset: joined %s/%s as %s (key %s); Ctrl-C to stop\n", f.app, f.room, db.SelfID(), db.Key().Npub())
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			emit(joinEvent{Event: "left"})
+			if err := db.Close(); err != nil {
+				return fmt.Errorf("failed to close cleanly: %w", err)
+			}
+			return nil
+		case <-tick.C:
+			st := db.Stats()
+			peers := 0
+			for _, s := range db.Sessions() {
+				if s.State.Authenticated() {
+					peers++
+				}
+			}
+			root, _ := hex.DecodeString(st.Root)
+			emit(joinStatus{Peers: peers, Records: st.Records, Root: hex.EncodeToString(root)})
+		}
+	}
+}

@@ -1,0 +1,14 @@
+//go:build js
+
+package main
+
+import (
+	"errors"
+	"io"
+)
+
+var errNativeOnly = errors.New("put and join need a file store and run natively only; in a browser use the JavaScript API")
+
+func cmdPut(args []string, stdout io.Writer) error { return errNativeOnly }
+
+func cmdJoin(args []string, stdout, stderr io.Writer) error { return errNativeOnly }
