@@ -122,7 +122,8 @@ type Config struct {
 	// Logger receives debug and info logs (nil: discard).
 	Logger *slog.Logger
 	// OnSessionClosed, when set, is called once per session after it closed, with
-	// its final SessionInfo (CloseReason set). It must not block for long.
+	// its final SessionInfo (CloseReason set), on the session's goroutine. It must
+	// not block for long and must not call Manager.Close.
 	OnSessionClosed func(SessionInfo)
 }
 

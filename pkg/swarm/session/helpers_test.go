@@ -47,6 +47,7 @@ type pipeLink struct {
 
 	bytesSent, msgsSent atomic.Int64
 	byAction            sync.Map // action → *atomic.Int64 of payload bytes sent
+	countByAction       sync.Map // action → *atomic.Int64 of messages sent
 	closeReason         atomic.Pointer[error]
 	tamper              func(action string, payload []byte) []byte // on send; nil: none
 }
@@ -101,6 +102,8 @@ func (p *pipeLink) Send(ctx context.Context, action string, payload []byte) erro
 	p.msgsSent.Add(1)
 	counter, _ := p.byAction.LoadOrStore(action, new(atomic.Int64))
 	counter.(*atomic.Int64).Add(int64(len(payload)))
+	n, _ := p.countByAction.LoadOrStore(action, new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
 	p.other.enqueue(pipeEvent{at: time.Now().Add(p.latency), action: action, payload: append([]byte(nil), payload...)})
 	return nil
 }
@@ -547,4 +550,12 @@ func (p *pipeLink) trafficByAction() string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// sent returns how many messages with action were sent on this end.
+func (p *pipeLink) sent(action string) int64 {
+	if n, ok := p.countByAction.Load(action); ok {
+		return n.(*atomic.Int64).Load()
+	}
+	return 0
 }

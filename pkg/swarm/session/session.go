@@ -239,6 +239,12 @@ func (s *session) run() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for s.state < StateClosing {
+		select {
+		case req := <-s.closeReq: // a ban or a close goes before queued messages
+			s.finish(req)
+			return
+		default:
+		}
 		now := time.Now()
 		s.tick(now)
 		if s.state >= StateClosing {

@@ -309,3 +309,38 @@ func TestMissingRangesFollowGranularity(t *testing.T) {
 		t.Fatalf("state %s, want syncing", info.State)
 	}
 }
+
+// TestSyncWithoutNotification: a record stored without LocalChanged (the
+// original's stale-root bug) still spreads, through the idle root announcement.
+func TestSyncWithoutNotification(t *testing.T) {
+	pool := pooledRecords(t, 21)
+	cfg := quickConfig()
+	cfg.IdleRootInterval = 200 * time.Millisecond
+	a := newNode(t, "a", cfg)
+	b := newNode(t, "b", cfg)
+	seed(t, a, pool[:10])
+	seed(t, b, pool[10:20])
+	connect(t, a, b, 0)
+	waitConverged(t, 20, a, b)
+	seed(t, a, pool[20:])
+	waitConverged(t, 21, a, b)
+}
+
+// TestRootAnnouncementsAreDebounced: a burst of local changes costs one root.
+func TestRootAnnouncementsAreDebounced(t *testing.T) {
+	cfg := quickConfig()
+	cfg.IdleRootInterval = time.Hour
+	cfg.RootDebounce = 200 * time.Millisecond
+	a := newNode(t, "a", cfg)
+	b := newNode(t, "b", cfg)
+	ab, _ := connect(t, a, b, 0)
+	waitState(t, a, "b", StateIdle)
+	before := ab.sent(ActionRoot)
+	for range 50 {
+		a.m.LocalChanged()
+	}
+	waitFor(t, "the debounced root", func() bool { return ab.sent(ActionRoot) > before })
+	if got := ab.sent(ActionRoot) - before; got != 1 {
+		t.Fatalf("%d roots for one burst of changes", got)
+	}
+}
