@@ -57,6 +57,8 @@ const (
 	sendHighWater = 1 << 20
 	sendLowWater  = 256 << 10
 	inboxSize     = 64
+	// maxPendingPings bounds the unanswered pings of the room's RTT timer.
+	maxPendingPings = 8
 )
 
 var (

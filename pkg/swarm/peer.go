@@ -76,7 +76,9 @@ type Peer struct {
 	dcOpen   atomic.Bool
 	dcClosed atomic.Bool
 	state    atomic.Int32
-	sendMu   sync.Mutex
+	// sendSlot serializes senders (so that messages go out whole and in
+	// order); a channel rather than a mutex so waiting honours contexts.
+	sendSlot chan struct{}
 
 	bytesIn, bytesOut       atomic.Uint64
 	messagesIn, messagesOut atomic.Uint64
@@ -130,6 +132,7 @@ func newPeer(r *Room, id string, offerer bool) *Peer {
 		inbox:    make(chan inboundMessage, inboxSize),
 		poke:     make(chan struct{}, 1),
 		lowWater: make(chan struct{}, 1),
+		sendSlot: make(chan struct{}, 1),
 		closing:  make(chan struct{}),
 		done:     make(chan struct{}),
 		release:  func() {},
@@ -276,8 +279,14 @@ func (p *Peer) sendFrames(ctx context.Context, frames ...[]byte) error {
 	if dc == nil {
 		return ErrPeerNotActive
 	}
-	p.sendMu.Lock()
-	defer p.sendMu.Unlock()
+	select {
+	case p.sendSlot <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.closing:
+		return ErrPeerNotActive
+	}
+	defer func() { <-p.sendSlot }()
 	for _, f := range frames {
 		for dc.BufferedAmount() > sendHighWater {
 			select {
@@ -785,6 +794,12 @@ func (p *Peer) maybeActivate() {
 
 func (p *Peer) sendPing() {
 	p.mu.Lock()
+	if len(p.pings) >= maxPendingPings {
+		// The peer does not answer: stop piling up (waiters of Ping keep
+		// their place; only the room's own pings are dropped).
+		p.mu.Unlock()
+		return
+	}
 	p.pings = append(p.pings, pingWaiter{sent: time.Now()})
 	p.mu.Unlock()
 	p.sendInternal(StringMessage(ActionPing, ""))
