@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -165,4 +166,87 @@ func TestRestartOnBoltResyncsOnlyTheDifference(t *testing.T) {
 	if in < 25 || in > 50 {
 		t.Fatalf("b received %d records after its restart, want about the 25 it missed", in)
 	}
+}
+
+// Acceptance 5 (part): the tracker killed and restarted → peers reconnect
+// and a new peer still joins and converges.
+func TestTrackerRestartNewPeerStillJoins(t *testing.T) {
+	trk := trackertest.Start(t)
+	ctx := context.Background()
+	a := openNetPeer(t, "a", nil, "tracker-restart")
+	b := openNetPeer(t, "b", nil, "tracker-restart")
+	fill(t, a, 50)
+	fill(t, b, 50)
+	for _, p := range []*netPeer{a, b} {
+		if err := p.Join(ctx, testJoinOptions(trk.URL())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitConverged(t, 60*time.Second, 100, a, b)
+	trk.Restart()
+	c := openNetPeer(t, "c", nil, "tracker-restart")
+	fill(t, c, 50)
+	if err := c.Join(ctx, testJoinOptions(trk.URL())); err != nil {
+		t.Fatal(err)
+	}
+	waitConverged(t, 60*time.Second, 150, a, b, c)
+	for _, p := range []*netPeer{a, b} {
+		for _, tr := range p.Trackers() {
+			if tr.State != swarm.TrackerOpen {
+				t.Errorf("%s: tracker %s is %s after the restart", p.name, tr.URL, tr.State)
+			}
+		}
+	}
+}
+
+// Acceptance 5 (part): a peer killed mid-sync → the others carry on.
+func TestPeerKilledMidSync(t *testing.T) {
+	trk := trackertest.Start(t)
+	ctx := context.Background()
+	a := openNetPeer(t, "a", nil, "mid-sync")
+	b := openNetPeer(t, "b", nil, "mid-sync")
+	victim := openNetPeer(t, "victim", nil, "mid-sync")
+	fill(t, a, 100)
+	fill(t, b, 100)
+	fill(t, victim, 400)
+	// The victim leaves as soon as part of its records reached a or b.
+	sent := make(chan struct{})
+	var once sync.Once
+	for _, p := range []*netPeer{a, b} {
+		unsubscribe := p.Subscribe(func(c Change) {
+			if c.Event.PubKey == victim.Key() {
+				once.Do(func() { close(sent) })
+			}
+		})
+		defer unsubscribe()
+	}
+	for _, p := range []*netPeer{a, b, victim} {
+		if err := p.Join(ctx, testJoinOptions(trk.URL())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-sent:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the victim never sent a record")
+	}
+	t.Logf("victim closed when a held %d and b %d of the 600 records", a.Stats().Records, b.Stats().Records)
+	if err := victim.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// a and b end with one set: their own 200 records plus whatever part of
+	// the victim's 400 reached either of them.
+	deadline := time.Now().Add(60 * time.Second)
+	for a.Root() != b.Root() || a.Stats().Records < 200 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a and b did not converge after the victim left: %+v / %+v", a.Stats(), b.Stats())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// And they keep syncing new records.
+	if _, err := a.Put(ctx, record.Draft{Text: "after the crash"}); err != nil {
+		t.Fatal(err)
+	}
+	want := a.Stats().Records
+	waitConverged(t, 30*time.Second, want, a, b)
 }
