@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -303,4 +304,78 @@ func TestTwoInitiators(t *testing.T) {
 	if s := strikesOf(n, moderation.PeerSubject("eager")); len(s) != 0 {
 		t.Fatalf("strikes %v", s)
 	}
+}
+
+// TestGarbageNeverPanics throws random payloads, and mutations of valid ones,
+// at an authenticated session; it must strike, never panic, and keep syncing.
+func TestGarbageNeverPanics(t *testing.T) {
+	pool := pooledRecords(t, 20)
+	cfg := quickConfig()
+	cfg.LedgerConfig = moderation.LedgerConfig{Threshold: 1 << 20}
+	cfg.FloodRate, cfg.FloodBurst, cfg.InboxSize = 1e6, 1<<20, 8192
+	n := newNode(t, "node", cfg)
+	seed(t, n, pool[:10])
+	r := newRawPeer(t, testRoom)
+	link, err := r.dial(t, n, "raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.handshake(t, link)
+	tree := merkle.NewTree()
+	in, _ := merkle.NewInitiator(tree, merkle.Options{})
+	negStart, _ := in.Initiate()
+	valid := map[string][]byte{
+		ActionRoot:     encodeRoot(rootMsg{Count: 1}),
+		ActionNeg:      encodeNeg(negMsg{SID: 1, Msg: negStart}),
+		ActionNegReply: encodeNeg(negMsg{SID: 1, Msg: negStart}),
+		ActionWant:     encodeWant(wantMsg{IDs: [][32]byte{pool[0].ID, {1}}}),
+		ActionRecords:  appendRecords(nil, [][]byte{pool[11].AppendJSON(nil)}, [][32]byte{{2}}),
+		ActionHello:    r.hello(),
+		ActionAuth:     encodeAuth(auth{}),
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 3000 {
+		action := Actions[rng.IntN(len(Actions)-1)] // no bye: keep the session
+		payload := append([]byte(nil), valid[action]...)
+		switch i % 3 {
+		case 0: // flip bytes
+			for range 1 + rng.IntN(4) {
+				if len(payload) > 0 {
+					payload[rng.IntN(len(payload))] = byte(rng.IntN(256))
+				}
+			}
+		case 1: // truncate
+			payload = payload[:rng.IntN(len(payload)+1)]
+		default: // random bytes
+			payload = make([]byte, rng.IntN(64))
+			for j := range payload {
+				payload[j] = byte(rng.IntN(256))
+			}
+		}
+		send(t, link, action, payload)
+	}
+	send(t, link, ActionRoot, encodeRoot(rootMsg{Count: 7}))
+	waitFor(t, "the garbage to be handled", func() bool {
+		info, ok := n.m.Session("raw")
+		if !ok {
+			select {
+			case closed := <-n.closed:
+				t.Fatalf("session closed: %v", closed.CloseReason)
+			default:
+			}
+		}
+		return ok && info.RemoteCount == 7
+	})
+	if info, _ := n.m.Session("raw"); info.Strikes == 0 || !info.State.Authenticated() {
+		t.Fatalf("after the garbage: %+v", info)
+	}
+	// The node still syncs with an honest peer.
+	c := newNode(t, "c", quickConfig())
+	seed(t, c, pool[10:])
+	connect(t, n, c, 0)
+	waitFor(t, "n and c to converge", func() bool {
+		rn, _ := n.replica.Root()
+		rc, _ := c.replica.Root()
+		return rn == rc
+	})
 }

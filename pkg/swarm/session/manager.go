@@ -26,6 +26,11 @@ const (
 	roundRetryDelay = time.Second
 	// maxRefusedIDs bounds the Manager's memory of refused ids.
 	maxRefusedIDs = 50000
+	// maxPendingIDs bounds the ids a session queues to ask for (a peer could
+	// claim any number of ids it does not have).
+	maxPendingIDs = 50000
+	// maxPushedMemory bounds a session's memory of ids pushed to its peer.
+	maxPushedMemory = 20000
 )
 
 // Manager runs the peerset protocol with every peer of one room: it

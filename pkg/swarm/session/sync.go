@@ -452,11 +452,14 @@ func (s *session) sendEvents(now time.Time, events []*record.Event, missing [][3
 	}
 	for flush(true) {
 	}
-	if len(st.pushed) > 4*maxRefusedIDs/10 {
+	if len(st.pushed) > maxPushedMemory {
 		for id, until := range st.pushed {
 			if !now.Before(until) {
 				delete(st.pushed, id)
 			}
+		}
+		if len(st.pushed) > maxPushedMemory {
+			clear(st.pushed) // forgetting only costs a repeated push
 		}
 	}
 }
@@ -573,6 +576,9 @@ func (s *session) onRecords(payload []byte, now time.Time) {
 func (s *session) addNeeds(now time.Time, ids [][32]byte) {
 	st := &s.syncer
 	for _, id := range ids {
+		if len(st.pending) >= maxPendingIDs {
+			return // the next reconciliation finds the rest
+		}
 		if _, ok := st.pending[id]; ok {
 			continue
 		}
