@@ -277,3 +277,14 @@ func (db *DB) SelfID() string {
 	}
 	return net.room.SelfID()
 }
+
+// Ledger returns the strike ledger of the peer sessions while joined, else nil.
+func (db *DB) Ledger() *moderation.Ledger {
+	db.mu.RLock()
+	net := db.net
+	db.mu.RUnlock()
+	if net == nil {
+		return nil
+	}
+	return net.mgr.Ledger()
+}
