@@ -11,7 +11,7 @@ BIN := bin
 NODE_INTEROP := interop/node
 BENCHTIME ?= 1s
 
-.PHONY: test check-tools vet test-native test-wasm test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records build clean demo
+.PHONY: test check-tools vet test-native test-wasm test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync build clean demo
 
 ## test: vet, native tests, js/wasm tests under Node, interop checks
 test: check-tools vet test-native test-wasm test-interop
@@ -47,7 +47,7 @@ build:
 	$(GO) build -o $(BIN)/peerset ./cmd/peerset
 
 ## bench: every benchmark table (see README for the numbers)
-bench: bench-go bench-wasm bench-recon bench-records
+bench: bench-go bench-wasm bench-recon bench-records bench-sync
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./pkg/...
@@ -57,6 +57,9 @@ bench-wasm:
 
 bench-recon:
 	cd interop && $(GO) run ./cmd/reconbench
+
+bench-sync:
+	$(GO) run ./cmd/syncbench
 
 bench-records: $(NODE_INTEROP)/node_modules/.package-lock.json
 	BENCHTIME=$(BENCHTIME) node $(NODE_INTEROP)/bench-records.mjs
