@@ -91,10 +91,12 @@ type DB struct {
 	index  *moderation.MemoryIndex
 	tree   *merkle.Tree
 	byUUID map[string][]record.Address // live record addresses by UUID
+	counts counts                      // live records and deletions held
 	closed bool
 	net    *online // non-nil while joined
 
-	subs subscribers
+	subs    subscribers
+	rejects rejectSubscribers
 
 	stop   context.CancelFunc
 	bgDone sync.WaitGroup
@@ -240,6 +242,7 @@ func (db *DB) load(ctx context.Context) error {
 	for e := range db.index.Events() {
 		db.treeInsert(e)
 		db.trackUUID(e)
+		db.counts.add(e, 1)
 	}
 	if len(stale) > 0 {
 		if err := db.store.Delete(ctx, stale...); err != nil {
@@ -262,6 +265,7 @@ func (db *DB) Close() error {
 	db.stop()
 	db.bgDone.Wait()
 	db.subs.closeAll()
+	db.rejects.closeAll()
 	if err := db.store.Close(); err != nil {
 		return fmt.Errorf("failed to close the store: %w", err)
 	}
@@ -332,3 +336,14 @@ func (db *DB) untrackUUID(e *record.Event) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// counts are the live records and deletions held, kept as events come and go.
+type counts struct{ records, deletions int }
+
+func (c *counts) add(e *record.Event, delta int) {
+	if e.Kind == record.KindDeletion {
+		c.deletions += delta
+	} else {
+		c.records += delta
+	}
+}

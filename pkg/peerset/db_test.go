@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peersetdb/peerset/pkg/merkle"
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/record"
 )
@@ -106,6 +107,8 @@ func TestIngestFromPeer(t *testing.T) {
 	other := openTest(t, Config{Room: "elsewhere"})
 	foreign, _ := other.Put(ctx, record.Draft{Text: "from another room"})
 
+	rejected := make(chan Rejection, 10)
+	defer b.OnReject(func(r Rejection) { rejected <- r })()
 	out := b.Ingest(ctx, Origin{PeerID: "peer-a"}, []*record.Event{&forged, r2.Event, r1.Event, foreign.Event})
 	if out[0].Stored || out[0].Harmless() || !errors.Is(out[0].Err, record.ErrIDMismatch) {
 		t.Fatalf("forged: %+v", out[0])
@@ -121,6 +124,25 @@ func TestIngestFromPeer(t *testing.T) {
 	}
 	if a.Root() != b.Root() {
 		t.Fatal("roots differ after b received a's live set")
+	}
+	// The forged and the foreign event are reported, the stale one is not.
+	for _, want := range []*record.Event{&forged, foreign.Event} {
+		select {
+		case r := <-rejected:
+			if r.Event != want || r.Rule != "integrity" || r.Origin.PeerID != "peer-a" {
+				t.Fatalf("rejection %+v", r)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("rejection not reported")
+		}
+	}
+	select {
+	case r := <-rejected:
+		t.Fatalf("unexpected rejection: %+v", r)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if s := b.Stats(); s.Records != 1 || len(b.Buckets(merkle.GranularityDay)) != 1 {
+		t.Fatalf("stats %+v, buckets %v", s, b.Buckets(merkle.GranularityDay))
 	}
 }
 

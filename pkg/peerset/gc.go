@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/peersetdb/peerset/pkg/merkle"
 	"github.com/peersetdb/peerset/pkg/moderation"
-	"github.com/peersetdb/peerset/pkg/record"
 )
 
 // GC removes records and deletions past the retention period (default 90
@@ -34,6 +34,7 @@ func (db *DB) GC(ctx context.Context) (int, error) {
 	for _, g := range garbage {
 		db.index.Remove(g.Event.ID)
 		db.tree.Delete(itemOf(g.Event))
+		db.counts.add(g.Event, -1)
 		db.untrackUUID(g.Event)
 		notes = append(notes, Change{Event: g.Event, Removed: true})
 	}
@@ -74,13 +75,15 @@ type Stats struct {
 func (db *DB) Stats() Stats {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	s := Stats{Root: db.tree.Root().String(), Author: db.key.Public().Npub(), RoomID: db.roomID, Moderation: db.pipeline.Config().Preset}
-	for e := range db.index.Events() {
-		if e.Kind == record.KindDeletion {
-			s.Deletions++
-		} else {
-			s.Records++
-		}
-	}
-	return s
+	return Stats{Records: db.counts.records, Deletions: db.counts.deletions, Root: db.tree.Root().String(),
+		Author: db.key.Public().Npub(), RoomID: db.roomID, Moderation: db.pipeline.Config().Preset}
+}
+
+// Buckets is the per-time-bucket view of the set (count and fingerprint
+// per non-empty UTC bucket of granularity g): two peers' lists differ
+// exactly where their sets do.
+func (db *DB) Buckets(g merkle.Granularity) []merkle.Bucket {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return db.tree.Buckets(g)
 }

@@ -119,11 +119,13 @@ func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event)
 	for _, c := range changes {
 		for _, r := range c.removed {
 			if db.tree.Delete(itemOf(r)) {
+				db.counts.add(r, -1)
 				db.untrackUUID(r)
 				notes = append(notes, Change{Event: r, Removed: true, Origin: origin})
 			}
 		}
 		if !gone[c.added.ID] {
+			db.counts.add(c.added, 1)
 			db.treeInsert(c.added)
 			db.trackUUID(c.added)
 			notes = append(notes, Change{Event: c.added, Origin: origin})
@@ -132,5 +134,8 @@ func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event)
 	}
 	db.mu.Unlock()
 	db.subs.publish(notes)
+	if !origin.Local() {
+		db.publishRejections(origin, events, out)
+	}
 	return out
 }

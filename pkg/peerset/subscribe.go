@@ -12,6 +12,8 @@ type Change struct {
 	Event   *record.Event
 	Removed bool   // replaced, deleted or collected
 	Origin  Origin // who sent the event that caused it
+
+	rejection *Rejection // set on the internal queue of OnReject only
 }
 
 // subscribers fans changes out to callbacks, in order, on one goroutine per
