@@ -48,9 +48,13 @@ type Config struct {
 	Room  string // the room name (required)
 
 	// Key signs this node's records. Nil: the key kept in the store's
-	// metadata is used, or a new one is generated and kept there (in the
-	// clear: whoever can read the store can read the key).
+	// metadata is used, or a new one is generated and kept there.
 	Key *record.SecretKey
+	// KeyPassphrase, when set, keeps that key encrypted (NIP-49 ncryptsec)
+	// and is needed to open the store again. Without it the key is kept in
+	// the clear: whoever can read the store (the browser profile, the file)
+	// can sign as this node.
+	KeyPassphrase string
 
 	// Store holds the records. Nil: an in-memory store (nothing survives
 	// Close). The DB closes the store on Close.
@@ -104,8 +108,9 @@ type DB struct {
 
 // Store metadata keys.
 const (
-	metaKeySecret = "peerset/secret-key" // the node's secret key (hex)
-	metaKeyRoom   = "peerset/room"       // "<RoomID> <appId>/<room>" of the room the store holds
+	metaKeySecret    = "peerset/secret-key"    // the node's secret key (hex), kept in the clear
+	metaKeyEncrypted = "peerset/secret-key-49" // or encrypted with Config.KeyPassphrase (ncryptsec)
+	metaKeyRoom      = "peerset/room"          // "<RoomID> <appId>/<room>" of the room the store holds
 )
 
 // Open opens the room's database: it loads every stored event, applies the
@@ -190,9 +195,29 @@ func bindStore(ctx context.Context, cfg Config, roomID string) error {
 	return nil
 }
 
+// ErrKeyPassphrase: the store keeps an encrypted key and the passphrase is
+// missing or wrong.
+var ErrKeyPassphrase = errors.New("peerset: the stored key is encrypted: a correct Config.KeyPassphrase is needed")
+
 func loadOrCreateKey(ctx context.Context, cfg Config) (*record.SecretKey, error) {
 	if cfg.Key != nil {
 		return cfg.Key, nil
+	}
+	enc, err := cfg.Store.GetMeta(ctx, metaKeyEncrypted)
+	switch {
+	case err == nil:
+		if cfg.KeyPassphrase == "" {
+			return nil, ErrKeyPassphrase
+		}
+		sk, _, err := record.DecryptKey(string(enc), cfg.KeyPassphrase)
+		if errors.Is(err, record.ErrWrongPassword) {
+			return nil, fmt.Errorf("%w: %w", ErrKeyPassphrase, err)
+		} else if err != nil {
+			return nil, fmt.Errorf("failed to read the node key kept in the store: %w", err)
+		}
+		return sk, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, fmt.Errorf("failed to read the node key: %w", err)
 	}
 	b, err := cfg.Store.GetMeta(ctx, metaKeySecret)
 	switch {
@@ -200,6 +225,15 @@ func loadOrCreateKey(ctx context.Context, cfg Config) (*record.SecretKey, error)
 		sk, err := record.ParseSecretKeyHex(string(b))
 		if err != nil {
 			return nil, fmt.Errorf("failed to read the node key kept in the store: %w", err)
+		}
+		if cfg.KeyPassphrase != "" {
+			// Encrypt a key kept in the clear now that a passphrase is given.
+			if err := keepKey(ctx, cfg, sk, record.KeyKnownInsecure); err != nil {
+				return nil, err
+			}
+			if err := cfg.Store.DeleteMeta(ctx, metaKeySecret); err != nil {
+				return nil, fmt.Errorf("failed to remove the unencrypted key: %w", err)
+			}
 		}
 		return sk, nil
 	case !errors.Is(err, store.ErrNotFound):
@@ -209,10 +243,25 @@ func loadOrCreateKey(ctx context.Context, cfg Config) (*record.SecretKey, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.Store.SetMeta(ctx, metaKeySecret, []byte(sk.Hex())); err != nil {
-		return nil, fmt.Errorf("failed to keep the new node key: %w", err)
+	if err := keepKey(ctx, cfg, sk, record.KeyNotInsecure); err != nil {
+		return nil, err
 	}
 	return sk, nil
+}
+
+func keepKey(ctx context.Context, cfg Config, sk *record.SecretKey, security record.KeySecurity) error {
+	key, value := metaKeySecret, []byte(sk.Hex())
+	if cfg.KeyPassphrase != "" {
+		enc, err := record.EncryptKey(sk, cfg.KeyPassphrase, 0, security)
+		if err != nil {
+			return err
+		}
+		key, value = metaKeyEncrypted, []byte(enc)
+	}
+	if err := cfg.Store.SetMeta(ctx, key, value); err != nil {
+		return fmt.Errorf("failed to keep the node key: %w", err)
+	}
+	return nil
 }
 
 // load rebuilds the index and the tree from the store.

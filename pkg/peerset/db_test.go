@@ -10,6 +10,7 @@ import (
 	"github.com/peersetdb/peerset/pkg/merkle"
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/record"
+	"github.com/peersetdb/peerset/pkg/store"
 )
 
 func openTest(t *testing.T, cfg Config) *DB {
@@ -208,3 +209,35 @@ func TestUnsubscribeAfterClose(t *testing.T) {
 	unsubscribe()
 	unsubscribe()
 }
+
+func TestKeyPassphrase(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory()
+	open := func(pass string) (*DB, error) {
+		return Open(ctx, Config{Room: "keys", Store: noClose{st}, KeyPassphrase: pass})
+	}
+	db, err := open("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := db.Key()
+	db.Close()
+	if _, err := st.GetMeta(ctx, metaKeySecret); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the key is kept in the clear: %v", err)
+	}
+	for _, pass := range []string{"", "wrong"} {
+		if _, err := open(pass); !errors.Is(err, ErrKeyPassphrase) {
+			t.Fatalf("passphrase %q: %v", pass, err)
+		}
+	}
+	db, err = open("correct horse")
+	if err != nil || db.Key() != key {
+		t.Fatalf("reopen: %v", err)
+	}
+	db.Close()
+}
+
+// noClose keeps a store open across DB.Close, to reopen it in a test.
+type noClose struct{ store.Store }
+
+func (noClose) Close() error { return nil }
