@@ -76,7 +76,14 @@ type Config struct {
 	// (0: one hour; negative: never, except by calling GC).
 	GCInterval time.Duration
 
-	Logger *slog.Logger // nil: slog.Default() with nothing below Warn
+	// Yield, when set, is called after every YieldEvery events that Ingest
+	// verifies and moderates. The browser build uses it to hand the main
+	// thread back to the page during long syncs (a Go wasm goroutine keeps
+	// the thread until it blocks). YieldEvery 0 means 16.
+	Yield      func()
+	YieldEvery int
+
+	Logger *slog.Logger // nil: discard
 	Clock  func() time.Time
 }
 
@@ -134,6 +141,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	if cfg.GCInterval == 0 {
 		cfg.GCInterval = time.Hour
+	}
+	if cfg.YieldEvery <= 0 {
+		cfg.YieldEvery = 16
 	}
 	roomID := record.RoomID(cfg.AppID, cfg.Room)
 	mcfg := moderation.DefaultConfig()

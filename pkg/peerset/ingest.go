@@ -63,6 +63,9 @@ func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event)
 	}
 	var changes []change
 	for i, e := range events {
+		if db.cfg.Yield != nil && i > 0 && i%db.cfg.YieldEvery == 0 {
+			db.cfg.Yield()
+		}
 		if e == nil {
 			out[i].Err = fmt.Errorf("failed to ingest: nil event")
 			continue
