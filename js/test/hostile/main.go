@@ -1,0 +1,252 @@
+//go:build !js
+
+// Command hostile is a peer for the browser tests that speaks the transport
+// and the peerset handshake honestly, then sends forged records: one whose
+// signature is broken and one whose content was changed after signing (its
+// id no longer matches). A tab that receives them must strike this peer and
+// never store or show the forged text.
+//
+// It is built on a raw swarm.Room, with no session.Manager, like the hostile
+// peer of pkg/peerset's tests. It prints one JSON line per event on stdout:
+//
+//	{"event":"ready","self":ID}              announced to the tracker
+//	{"event":"joined","peer":ID}             a transport connection is up
+//	{"event":"authenticated","peer":ID}      the peer accepted our auth (it sent its root)
+//	{"event":"forged","peer":ID,"ids":[..]}  the forged records were sent
+//	{"event":"bye","peer":ID,"payload":..}   the peer said goodbye
+//	{"event":"left","peer":ID}               the connection closed
+//
+// It runs until SIGINT, SIGTERM or the end of its standard input.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcec/v2/schnorr"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/peersetdb/peerset/pkg/peerset"
+	"github.com/peersetdb/peerset/pkg/record"
+	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/swarm/session"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "hostile:", err)
+		os.Exit(1)
+	}
+}
+
+// helloMsg is the peerset/hello payload (protocol.md §3).
+type helloMsg struct {
+	V      int            `json:"v"`
+	Room   string         `json:"room"`
+	PubKey string         `json:"pubkey"`
+	Nonce  string         `json:"nonce"`
+	Limits map[string]int `json:"limits"`
+}
+
+// hostile holds the per-peer handshake state.
+type hostile struct {
+	key        *record.SecretKey
+	roomID     string
+	forgedText string
+
+	outMu sync.Mutex // serialises stdout lines
+
+	mu     sync.Mutex
+	nonces map[string][32]byte // our nonce per peer
+	forged map[string]bool     // peers already sent the forgeries
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("hostile", flag.ContinueOnError)
+	var trackers stringList
+	fs.Var(&trackers, "tracker", "a ws:// tracker URL (repeatable, required)")
+	app := fs.String("app", peerset.DefaultAppID, "the appId")
+	roomName := fs.String("room", "", "the room name (required)")
+	text := fs.String("text", "forged record", "the text of the forged records")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *roomName == "" || len(trackers) == 0 {
+		return errors.New("--room and --tracker are required")
+	}
+	key, err := record.GenerateKey()
+	if err != nil {
+		return fmt.Errorf("generate a key: %w", err)
+	}
+	h := &hostile{key: key, roomID: record.RoomID(*app, *roomName), forgedText: *text,
+		nonces: map[string][32]byte{}, forged: map[string]bool{}}
+
+	room, err := swarm.NewRoom(swarm.Config{
+		AppID: *app, Room: *roomName, Trackers: trackers,
+		ICEServers:          []webrtc.ICEServer{}, // host candidates only: never a STUN server
+		LoopbackCandidates:  true,
+		AnnounceSteady:      time.Second,
+		TrackerReconnectMin: 100 * time.Millisecond, TrackerReconnectMax: time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("create the room: %w", err)
+	}
+	for _, action := range session.Actions {
+		if err := room.Handle(action, h.handle); err != nil {
+			return fmt.Errorf("handle %s: %w", action, err)
+		}
+	}
+	room.OnPeerJoin(func(p *swarm.Peer) {
+		h.emit(map[string]any{"event": "joined", "peer": p.ID()})
+		h.hello(p)
+	})
+	room.OnPeerLeave(func(p *swarm.Peer, reason error) {
+		line := map[string]any{"event": "left", "peer": p.ID()}
+		if reason != nil {
+			line["reason"] = reason.Error()
+		}
+		h.emit(line)
+	})
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() { // the test closing our stdin (or dying) ends us too
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		stop()
+	}()
+	if err := room.Start(ctx); err != nil {
+		return fmt.Errorf("join the room: %w", err)
+	}
+	h.emit(map[string]any{"event": "ready", "self": room.SelfID(), "pubkey": key.Public().Hex()})
+	<-ctx.Done()
+	return room.Close()
+}
+
+func (h *hostile) emit(v map[string]any) {
+	b, _ := json.Marshal(v)
+	h.outMu.Lock()
+	defer h.outMu.Unlock()
+	_, _ = os.Stdout.Write(append(b, '\n'))
+}
+
+func (h *hostile) send(p *swarm.Peer, action string, payload any) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		panic(err) // our own payloads always marshal
+	}
+	if err := p.Send(context.Background(), swarm.BinaryMessage(action, b)); err != nil {
+		fmt.Fprintf(os.Stderr, "hostile: send %s to %s: %v\n", action, p.ID(), err)
+	}
+}
+
+// hello opens the handshake with a fresh nonce.
+func (h *hostile) hello(p *swarm.Peer) {
+	var nonce [32]byte
+	_, _ = rand.Read(nonce[:])
+	h.mu.Lock()
+	h.nonces[p.ID()] = nonce
+	h.mu.Unlock()
+	h.send(p, session.ActionHello, helloMsg{V: session.ProtocolVersion, Room: h.roomID, PubKey: h.key.Public().Hex(),
+		Nonce: hex.EncodeToString(nonce[:]), Limits: map[string]int{"frame": 32 << 10, "records": 100, "bytes": 512 << 10, "want": 256}})
+}
+
+// handle answers the handshake honestly and, once the peer has accepted us
+// (it sends its root only after verifying our auth), sends the forgeries.
+func (h *hostile) handle(p *swarm.Peer, msg swarm.ActionMessage) {
+	switch msg.Type {
+	case session.ActionHello:
+		var their helloMsg
+		if err := json.Unmarshal(msg.Payload, &their); err != nil {
+			fmt.Fprintf(os.Stderr, "hostile: bad hello from %s: %v\n", p.ID(), err)
+			return
+		}
+		h.mu.Lock()
+		ours, ok := h.nonces[p.ID()]
+		h.mu.Unlock()
+		if !ok { // their hello came before our join callback ran
+			h.hello(p)
+			h.mu.Lock()
+			ours = h.nonces[p.ID()]
+			h.mu.Unlock()
+		}
+		sig, err := h.authSig(their.Nonce, ours, p.LocalFingerprint(), p.RemoteFingerprint())
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "hostile: sign the auth for %s: %v\n", p.ID(), err)
+			return
+		}
+		h.send(p, session.ActionAuth, map[string]string{"sig": sig})
+	case session.ActionRoot:
+		h.mu.Lock()
+		done := h.forged[p.ID()]
+		h.forged[p.ID()] = true
+		h.mu.Unlock()
+		if done {
+			return
+		}
+		h.emit(map[string]any{"event": "authenticated", "peer": p.ID()})
+		ids, err := h.sendForgeries(p)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "hostile: forge for %s: %v\n", p.ID(), err)
+			return
+		}
+		h.emit(map[string]any{"event": "forged", "peer": p.ID(), "ids": ids})
+	case session.ActionBye:
+		h.emit(map[string]any{"event": "bye", "peer": p.ID(), "payload": json.RawMessage(msg.Payload)})
+	}
+}
+
+// authSig signs the auth transcript (protocol.md §4) with our key.
+func (h *hostile) authSig(verifierNonceHex string, signerNonce [32]byte, signerFP, verifierFP string) (string, error) {
+	b, err := hex.DecodeString(verifierNonceHex)
+	if err != nil || len(b) != 32 {
+		return "", fmt.Errorf("the peer's nonce %q is not 32 bytes of hex", verifierNonceHex)
+	}
+	var verifierNonce [32]byte
+	copy(verifierNonce[:], b)
+	hash := session.AuthHash(h.roomID, verifierNonce, signerNonce, signerFP, verifierFP)
+	priv, _ := btcec.PrivKeyFromBytes(h.key.Bytes())
+	sig, err := schnorr.Sign(priv, hash[:])
+	if err != nil {
+		return "", fmt.Errorf("sign: %w", err)
+	}
+	return hex.EncodeToString(sig.Serialize()), nil
+}
+
+// sendForgeries sends two records of this room by our key, each forged
+// after signing: one with a flipped signature bit, one with changed text.
+func (h *hostile) sendForgeries(p *swarm.Peer) ([]string, error) {
+	badSig, err := record.New(record.Draft{Text: h.forgedText + " (bad signature)"}, h.key, h.roomID, record.Limits{})
+	if err != nil {
+		return nil, fmt.Errorf("make a record: %w", err)
+	}
+	badSig.Sig[10] ^= 1
+
+	tampered, err := record.New(record.Draft{Text: "an honest record"}, h.key, h.roomID, record.Limits{})
+	if err != nil {
+		return nil, fmt.Errorf("make a record: %w", err)
+	}
+	tampered.Content = h.forgedText + " (tampered content)"
+
+	events := []*record.Event{badSig, tampered}
+	h.send(p, session.ActionRecords, map[string]any{"events": events})
+	return []string{badSig.IDHex(), tampered.IDHex()}, nil
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
