@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -76,22 +75,14 @@ func cmdPut(args []string, stdout io.Writer) error {
 	fs := newFlagSet("put")
 	var f dbFlags
 	f.register(fs)
-	text := fs.String("text", "", "the record's text")
-	link := fs.String("link", "", "an optional link (URL)")
-	lat := fs.String("lat", "", "latitude in decimal degrees (with --lon)")
-	lon := fs.String("lon", "", "longitude in decimal degrees (with --lat)")
-	uuid := fs.String("uuid", "", "the record UUID; an existing one of yours to update it")
+	var df draftFlags
+	df.register(fs, "the record UUID; an existing one of yours to update it")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	draft := record.Draft{UUID: *uuid, Text: *text, Link: *link}
-	if *lat != "" || *lon != "" {
-		la, err1 := strconv.ParseFloat(*lat, 64)
-		lo, err2 := strconv.ParseFloat(*lon, 64)
-		if err1 != nil || err2 != nil {
-			return fmt.Errorf("%w: --lat and --lon must both be decimal degrees", errUsage)
-		}
-		draft.Geo = &record.Geo{Lat: la, Lon: lo}
+	draft, err := df.draft()
+	if err != nil {
+		return err
 	}
 	ctx := context.Background()
 	db, err := f.open(ctx)

@@ -33,11 +33,8 @@ func cmdRecordNew(args []string, stdout io.Writer) error {
 	nsec := fs.String("nsec", "", "the author's secret key (nsec1...)")
 	app := fs.String("app", defaultAppID, "the appId")
 	room := fs.String("room", "", "the room name")
-	text := fs.String("text", "", "the record's text")
-	link := fs.String("link", "", "an optional link (URL)")
-	lat := fs.String("lat", "", "latitude in decimal degrees (with --lon)")
-	lon := fs.String("lon", "", "longitude in decimal degrees (with --lat)")
-	uuid := fs.String("uuid", "", "the record UUID (v4); a new one if empty, an existing one to update it")
+	var df draftFlags
+	df.register(fs, "the record UUID (v4); a new one if empty, an existing one to update it")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -48,14 +45,9 @@ func cmdRecordNew(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	draft := record.Draft{UUID: *uuid, Text: *text, Link: *link}
-	if *lat != "" || *lon != "" {
-		la, err1 := strconv.ParseFloat(*lat, 64)
-		lo, err2 := strconv.ParseFloat(*lon, 64)
-		if err1 != nil || err2 != nil {
-			return fmt.Errorf("%w: --lat and --lon must both be decimal degrees", errUsage)
-		}
-		draft.Geo = &record.Geo{Lat: la, Lon: lo}
+	draft, err := df.draft()
+	if err != nil {
+		return err
 	}
 	e, err := record.New(draft, sk, record.RoomID(*app, *room), record.Limits{})
 	if err != nil {
@@ -103,4 +95,28 @@ func trimSpace(b []byte) []byte {
 		b = b[1:]
 	}
 	return b
+}
+
+// draftFlags are the record flags of "record new" and "put".
+type draftFlags struct{ text, link, lat, lon, uuid *string }
+
+func (f *draftFlags) register(fs *flag.FlagSet, uuidHelp string) {
+	f.text = fs.String("text", "", "the record's text")
+	f.link = fs.String("link", "", "an optional link (URL)")
+	f.lat = fs.String("lat", "", "latitude in decimal degrees (with --lon)")
+	f.lon = fs.String("lon", "", "longitude in decimal degrees (with --lat)")
+	f.uuid = fs.String("uuid", "", uuidHelp)
+}
+
+func (f *draftFlags) draft() (record.Draft, error) {
+	d := record.Draft{UUID: *f.uuid, Text: *f.text, Link: *f.link}
+	if *f.lat != "" || *f.lon != "" {
+		lat, err1 := strconv.ParseFloat(*f.lat, 64)
+		lon, err2 := strconv.ParseFloat(*f.lon, 64)
+		if err1 != nil || err2 != nil {
+			return d, fmt.Errorf("%w: --lat and --lon must both be decimal degrees", errUsage)
+		}
+		d.Geo = &record.Geo{Lat: lat, Lon: lon}
+	}
+	return d, nil
 }
