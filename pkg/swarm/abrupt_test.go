@@ -70,11 +70,11 @@ func runHelperPeer(spec string) int {
 
 func TestKilledPeerIsDetected(t *testing.T) {
 	tr := startTracker(t)
-	cfg := testConfig(t, tr.url(), roomName(t))
+	cfg := testConfig(t, tr.URL(), roomName(t))
 	swarm.SetFastFailureDetectionForTest(&cfg)
 	a := newTestPeer(t, cfg)
 
-	spec, err := json.Marshal(helperPeerSpec{Tracker: tr.url(), AppID: cfg.AppID, Room: cfg.Room})
+	spec, err := json.Marshal(helperPeerSpec{Tracker: tr.URL(), AppID: cfg.AppID, Room: cfg.Room})
 	if err != nil {
 		t.Fatal(err)
 	}

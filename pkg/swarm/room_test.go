@@ -10,88 +10,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
 	"github.com/peersetdb/peerset/pkg/swarm"
-	"github.com/peersetdb/peerset/pkg/tracker"
+	"github.com/peersetdb/peerset/pkg/tracker/trackertest"
 )
 
 // joinTimeout bounds how long a test waits for peers to find each other.
 const joinTimeout = 20 * time.Second
 
-// testTracker is a pkg/tracker server on a loopback port that can be stopped
-// and started again on the same port.
-type testTracker struct {
-	t    *testing.T
-	addr string
-	mu   sync.Mutex
-	srv  *http.Server
-	trk  *tracker.Server
-}
-
-func startTracker(t *testing.T) *testTracker {
-	t.Helper()
-	tt := &testTracker{t: t}
-	tt.start("127.0.0.1:0")
-	t.Cleanup(tt.stop)
-	return tt
-}
-
-func (tt *testTracker) start(addr string) {
-	tt.t.Helper()
-	var ln net.Listener
-	var err error
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		ln, err = net.Listen("tcp", addr)
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		tt.t.Fatalf("failed to listen for the tracker: %v", err)
-	}
-	cfg := tracker.DefaultConfig()
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	trk := tracker.New(cfg)
-	srv := &http.Server{Handler: trk, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	tt.mu.Lock()
-	tt.addr, tt.srv, tt.trk = ln.Addr().String(), srv, trk
-	tt.mu.Unlock()
-}
-
-func (tt *testTracker) stop() {
-	tt.mu.Lock()
-	srv, trk := tt.srv, tt.trk
-	tt.srv, tt.trk = nil, nil
-	tt.mu.Unlock()
-	if srv == nil {
-		return
-	}
-	trk.Close()
-	_ = srv.Close()
-}
-
-func (tt *testTracker) stats() tracker.Stats {
-	tt.mu.Lock()
-	defer tt.mu.Unlock()
-	return tt.trk.Stats()
-}
-
-func (tt *testTracker) url() string {
-	tt.mu.Lock()
-	defer tt.mu.Unlock()
-	return "ws://" + tt.addr + "/announce"
-}
+func startTracker(t *testing.T) *trackertest.Tracker { return trackertest.Start(t) }
 
 // received is one action message delivered to a test peer.
 type received struct {
@@ -269,8 +202,8 @@ func exchange(t *testing.T, from *swarm.Peer, to *testPeer, fromID string) {
 func TestTwoRoomsConnectExchangeAndLeave(t *testing.T) {
 	tr := startTracker(t)
 	start := time.Now()
-	a := newTestPeer(t, testConfig(t, tr.url(), roomName(t)), "chat", "blob")
-	b := newTestPeer(t, testConfig(t, tr.url(), roomName(t)), "chat", "blob")
+	a := newTestPeer(t, testConfig(t, tr.URL(), roomName(t)), "chat", "blob")
+	b := newTestPeer(t, testConfig(t, tr.URL(), roomName(t)), "chat", "blob")
 	pb := a.waitJoin(t) // a's view of b
 	pa := b.waitJoin(t)
 	t.Logf("joined in %v", time.Since(start))
@@ -321,7 +254,7 @@ func TestThreeRoomsFormOneMesh(t *testing.T) {
 	tr := startTracker(t)
 	var peers []*testPeer
 	for range 3 {
-		peers = append(peers, newTestPeer(t, testConfig(t, tr.url(), roomName(t)), "chat"))
+		peers = append(peers, newTestPeer(t, testConfig(t, tr.URL(), roomName(t)), "chat"))
 	}
 	for _, tp := range peers {
 		seen := map[string]bool{}
@@ -365,7 +298,7 @@ func TestThreeRoomsFormOneMesh(t *testing.T) {
 func TestPassword(t *testing.T) {
 	t.Run("same password connects", func(t *testing.T) {
 		tr := startTracker(t)
-		cfg := testConfig(t, tr.url(), roomName(t))
+		cfg := testConfig(t, tr.URL(), roomName(t))
 		cfg.Password = "s3cret"
 		a := newTestPeer(t, cfg, "chat", "blob")
 		b := newTestPeer(t, cfg, "chat", "blob")
@@ -375,7 +308,7 @@ func TestPassword(t *testing.T) {
 	})
 	t.Run("wrong password is refused at the SDP", func(t *testing.T) {
 		tr := startTracker(t)
-		cfgA := testConfig(t, tr.url(), roomName(t))
+		cfgA := testConfig(t, tr.URL(), roomName(t))
 		cfgA.Password = "right"
 		cfgB := cfgA
 		cfgB.Password = "wrong"
@@ -398,7 +331,7 @@ func TestPassword(t *testing.T) {
 		// Same SDP key, different challenge passwords: what a Trystero
 		// peer sharing a connection across rooms would meet.
 		tr := startTracker(t)
-		base := testConfig(t, tr.url(), roomName(t))
+		base := testConfig(t, tr.URL(), roomName(t))
 		base.Password = "sdp-key"
 		base.HandshakeTimeout = 3 * time.Second
 		cfgA, cfgB := base, base
@@ -430,14 +363,13 @@ func TestPassword(t *testing.T) {
 
 func TestTrackerRestartReconnects(t *testing.T) {
 	tr := startTracker(t)
-	url := tr.url()
+	url := tr.URL()
 	a := newTestPeer(t, testConfig(t, url, roomName(t)), "chat", "blob")
 	waitTrackerState(t, a.room, swarm.TrackerOpen)
 
-	addr := tr.addr
-	tr.stop()
+	tr.Stop()
 	waitTrackerState(t, a.room, swarm.TrackerClosed, swarm.TrackerConnecting)
-	tr.start(addr)
+	tr.Restart() // on the same port
 	waitTrackerState(t, a.room, swarm.TrackerOpen)
 
 	b := newTestPeer(t, testConfig(t, url, roomName(t)), "chat", "blob")
@@ -468,7 +400,7 @@ func waitTrackerState(t *testing.T, r *swarm.Room, want ...swarm.TrackerState) {
 
 func TestViolationsAreReportedAndTheRoomKeepsWorking(t *testing.T) {
 	tr := startTracker(t)
-	cfgA := testConfig(t, tr.url(), roomName(t))
+	cfgA := testConfig(t, tr.URL(), roomName(t))
 	cfgB := cfgA
 	cfgB.MaxMessageBytes = 32 << 10
 	a := newTestPeer(t, cfgA, "chat")
@@ -548,10 +480,10 @@ func TestViolationsAreReportedAndTheRoomKeepsWorking(t *testing.T) {
 
 func TestDormantRoomAnnouncesPassivelyAndStillAnswers(t *testing.T) {
 	tr := startTracker(t)
-	cfgA := testConfig(t, tr.url(), roomName(t))
+	cfgA := testConfig(t, tr.URL(), roomName(t))
 	cfgA.DormantAfterPeers = 1
 	a := newTestPeer(t, cfgA, "chat")
-	b := newTestPeer(t, testConfig(t, tr.url(), roomName(t)), "chat")
+	b := newTestPeer(t, testConfig(t, tr.URL(), roomName(t)), "chat")
 	a.waitJoin(t)
 	b.waitJoin(t)
 
@@ -560,18 +492,18 @@ func TestDormantRoomAnnouncesPassivelyAndStillAnswers(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		st := a.room.Trackers()[0]
-		if st.Phase == swarm.PhaseDormant && tr.stats().Seeders == 1 {
+		if st.Phase == swarm.PhaseDormant && tr.Stats().Seeders == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("a did not go dormant: status %+v, tracker %+v", st, tr.stats())
+			t.Fatalf("a did not go dormant: status %+v, tracker %+v", st, tr.Stats())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 
 	// A newcomer still gets in: a dormant room has no offers of its own, so
 	// it answers every offer whatever the ids.
-	c := newTestPeer(t, testConfig(t, tr.url(), roomName(t)), "chat")
+	c := newTestPeer(t, testConfig(t, tr.URL(), roomName(t)), "chat")
 	seen := map[string]bool{}
 	for range 2 {
 		seen[c.waitJoin(t).ID()] = true
