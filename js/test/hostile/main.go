@@ -12,11 +12,11 @@
 //	{"event":"ready","self":ID}              announced to the tracker
 //	{"event":"joined","peer":ID}             a transport connection is up
 //	{"event":"authenticated","peer":ID}      the peer accepted our auth (it sent its root)
-//	{"event":"forged","peer":ID,"ids":[..]}  the forged records were sent
+//	{"event":"forged","peer":ID,"ids":[..],"uuids":[..]}  the forged records were sent
 //	{"event":"bye","peer":ID,"payload":..}   the peer said goodbye
 //	{"event":"left","peer":ID}               the connection closed
 //
-// It runs until SIGINT, SIGTERM or the end of its standard input.
+// It runs until SIGINT or SIGTERM.
 package main
 
 import (
@@ -27,7 +27,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -123,10 +122,6 @@ func run(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go func() { // the test closing our stdin (or dying) ends us too
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		stop()
-	}()
 	if err := room.Start(ctx); err != nil {
 		return fmt.Errorf("join the room: %w", err)
 	}
@@ -197,12 +192,17 @@ func (h *hostile) handle(p *swarm.Peer, msg swarm.ActionMessage) {
 			return
 		}
 		h.emit(map[string]any{"event": "authenticated", "peer": p.ID()})
-		ids, err := h.sendForgeries(p)
+		events, err := h.sendForgeries(p)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "hostile: forge for %s: %v\n", p.ID(), err)
 			return
 		}
-		h.emit(map[string]any{"event": "forged", "peer": p.ID(), "ids": ids})
+		var ids, uuids []string
+		for _, e := range events {
+			ids = append(ids, e.IDHex())
+			uuids = append(uuids, e.TagValue(record.TagUUID))
+		}
+		h.emit(map[string]any{"event": "forged", "peer": p.ID(), "ids": ids, "uuids": uuids})
 	case session.ActionBye:
 		h.emit(map[string]any{"event": "bye", "peer": p.ID(), "payload": json.RawMessage(msg.Payload)})
 	}
@@ -227,7 +227,7 @@ func (h *hostile) authSig(verifierNonceHex string, signerNonce [32]byte, signerF
 
 // sendForgeries sends two records of this room by our key, each forged
 // after signing: one with a flipped signature bit, one with changed text.
-func (h *hostile) sendForgeries(p *swarm.Peer) ([]string, error) {
+func (h *hostile) sendForgeries(p *swarm.Peer) ([]*record.Event, error) {
 	badSig, err := record.New(record.Draft{Text: h.forgedText + " (bad signature)"}, h.key, h.roomID, record.Limits{})
 	if err != nil {
 		return nil, fmt.Errorf("make a record: %w", err)
@@ -242,7 +242,7 @@ func (h *hostile) sendForgeries(p *swarm.Peer) ([]string, error) {
 
 	events := []*record.Event{badSig, tampered}
 	h.send(p, session.ActionRecords, map[string]any{"events": events})
-	return []string{badSig.IDHex(), tampered.IDHex()}, nil
+	return events, nil
 }
 
 // stringList is a repeatable string flag.

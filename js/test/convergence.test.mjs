@@ -1,0 +1,46 @@
+// Acceptance 1 and 5: three tabs of the demo in one room each put 100
+// records through the public API; every tab ends with the 300 records (in
+// db.stats() and on the page) under one root. Screenshots of the three tabs
+// are saved to out/screenshots/ for a person to look at.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { putMany, queryUUIDs, screenshot, shownCount, stats, uniqueRoom, waitConverged, waitFor, withEnv } from './lib/harness.mjs';
+
+const perTab = 100;
+
+test('three tabs each put 100 records and converge to 300 under one root', { timeout: 180_000 }, withEnv(async (env, t) => {
+  const room = uniqueRoom('three-tabs');
+  // One fresh profile per tab: three independent peers (own key, own
+  // IndexedDB), as three people would be.
+  const tabs = await Promise.all([1, 2, 3].map((i) => env.openDemo({ room, label: `tab ${i}` })));
+  await waitFor('the three tabs to see each other', async () => (await Promise.all(tabs.map(stats))).every((s) => s.peers === 2), {
+    timeout: 45_000, state: () => Promise.all(tabs.map((p) => stats(p).then((s) => ({ peers: s.peers, trackers: s.trackers })))),
+  });
+
+  const started = Date.now();
+  const uuids = await Promise.all(tabs.map((page, i) => putMany(page, perTab, `tab ${i + 1} record`)));
+  const putMs = Date.now() - started;
+  assert.equal(new Set(uuids.flat()).size, 3 * perTab, 'every put returns a fresh uuid');
+
+  const root = await waitConverged(tabs, 3 * perTab, { timeout: 60_000 });
+  t.diagnostic(`3 × ${perTab} puts in ${putMs} ms; converged ${Date.now() - started} ms after the first put; root ${root}`);
+
+  for (const [i, page] of tabs.entries()) {
+    await waitFor(`tab ${i + 1}'s #record-count to show ${3 * perTab}`, async () => (await shownCount(page)) === 3 * perTab, {
+      timeout: 10_000, state: () => page.locator('#record-count').textContent(),
+    });
+    const s = await stats(page);
+    assert.equal(s.records, 3 * perTab, `tab ${i + 1} db.stats().records`);
+    assert.equal(s.root, root, `tab ${i + 1} root`);
+    const ids = await queryUUIDs(page);
+    assert.equal(ids.length, 3 * perTab, `tab ${i + 1} db.query() returns every record`);
+    assert.deepEqual(new Set(ids), new Set(uuids.flat()), `tab ${i + 1} holds exactly the records the three tabs put`);
+    assert.equal(await page.locator('#root').textContent().then((x) => x.includes(root.slice(0, 8))), true, `tab ${i + 1} #root shows the root ${root}`);
+  }
+
+  for (const [i, page] of tabs.entries()) {
+    t.diagnostic(`screenshot: ${await screenshot(page, `three-tabs-${i + 1}`)}`);
+  }
+}));
