@@ -1,0 +1,324 @@
+//go:build js && wasm
+
+package idb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall/js"
+
+	"github.com/peersetdb/peerset/pkg/store"
+)
+
+// SchemaVersion is the IndexedDB version this package creates and reads.
+// A database with an older version is migrated at Open; a newer one is
+// refused with ErrSchema.
+const SchemaVersion = 1
+
+// Object stores and indexes.
+const (
+	storeEvents  = "events"
+	storeMeta    = "meta"
+	indexID      = "id"
+	indexAuthor  = "author"
+	indexAddress = "address"
+)
+
+// migrations[v] upgrades a database from version v to v+1. They run inside
+// the versionchange transaction of Open, from the stored version up to
+// SchemaVersion; a failing step aborts the upgrade and leaves the database
+// as it was.
+var migrations = [SchemaVersion]func(db js.Value){
+	// 0 → 1: events keyed by item key, with the id, author and address
+	// indexes; metadata values (Uint8Array) under out-of-line string keys.
+	func(db js.Value) {
+		events := db.Call("createObjectStore", storeEvents, map[string]any{"keyPath": "k"})
+		events.Call("createIndex", indexID, "i", map[string]any{"unique": true})
+		events.Call("createIndex", indexAuthor, "a")
+		events.Call("createIndex", indexAddress, "x")
+		db.Call("createObjectStore", storeMeta)
+	},
+}
+
+// Options configure Open. The zero value is ready to use.
+type Options struct {
+	// RelaxedDurability lets the browser report a write complete before it
+	// has flushed it to disk (IndexedDB durability "relaxed"): faster, but
+	// a power loss or a crash of the OS may lose the last acknowledged
+	// writes. By default writes use durability "strict", so that Put
+	// returns only once the batch is on disk.
+	RelaxedDurability bool
+}
+
+// Store is a store.Store on an IndexedDB database. It is safe for concurrent
+// use from several goroutines: IndexedDB orders the transactions.
+type Store struct {
+	name         string
+	db           js.Value
+	writeOptions js.Value
+	onVersion    js.Func
+
+	mu       sync.Mutex
+	closed   bool
+	closeErr error // why the store closed itself, nil after Close
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating or migrating it if needed) the IndexedDB database
+// called name in the current origin. It also asks the browser, once per
+// page, to keep the site's storage persistent (see Persisted).
+//
+// If another tab holds the database open at an older schema version and
+// does not close it, Open waits for it until ctx ends and then fails with
+// an error wrapping ErrBlocked.
+func Open(ctx context.Context, name string, opts Options) (*Store, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("failed to open IndexedDB database %q: %w", name, err)
+	}
+	factory := js.Global().Get("indexedDB")
+	if factory.Type() != js.TypeObject {
+		return nil, fmt.Errorf("failed to open IndexedDB database %q: %w: run peerset in a browser page, or use another store", name, ErrUnavailable)
+	}
+	requestPersistence()
+
+	var req js.Value
+	if err := try(func() { req = factory.Call("open", name, SchemaVersion) }); err != nil {
+		return nil, fmt.Errorf("failed to open IndexedDB database %q: %w", name, err)
+	}
+	done := make(chan error, 1)
+	blocked := make(chan struct{}, 1)
+	var upgradeErr error
+	var h handlers
+	h.on(req, "upgradeneeded", func(ev js.Value) {
+		db := req.Get("result")
+		from := ev.Get("oldVersion").Int()
+		upgradeErr = try(func() {
+			for v := from; v < SchemaVersion; v++ {
+				migrations[v](db)
+			}
+		})
+		if upgradeErr != nil {
+			req.Get("transaction").Call("abort")
+		}
+	}, func(err error) { upgradeErr = err })
+	h.on(req, "success", func(js.Value) { signal(done, nil) }, func(err error) { signal(done, err) })
+	h.on(req, "error", func(ev js.Value) {
+		ev.Call("preventDefault")
+		signal(done, domError(req.Get("error")))
+	}, func(err error) { signal(done, err) })
+	h.on(req, "blocked", func(js.Value) { signal(blocked, struct{}{}) }, nil)
+
+	wasBlocked := false
+	for {
+		select {
+		case err := <-done:
+			h.release()
+			if upgradeErr != nil {
+				err = fmt.Errorf("failed to migrate to schema version %d: %w", SchemaVersion, upgradeErr)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("failed to open IndexedDB database %q: %w", name, err)
+			}
+			return newStore(name, req.Get("result"), opts), nil
+		case <-blocked:
+			wasBlocked = true
+		case <-ctx.Done():
+			// The request goes on: close what it opens, then let go.
+			go func() {
+				if err := <-done; err == nil {
+					req.Get("result").Call("close")
+				}
+				h.release()
+			}()
+			if wasBlocked {
+				return nil, fmt.Errorf("failed to open IndexedDB database %q: %w (%w): close the other tabs of this site, or reload them", name, ErrBlocked, ctx.Err())
+			}
+			return nil, fmt.Errorf("failed to open IndexedDB database %q: %w", name, ctx.Err())
+		}
+	}
+}
+
+func newStore(name string, db js.Value, opts Options) *Store {
+	durability := "strict"
+	if opts.RelaxedDurability {
+		durability = "relaxed"
+	}
+	s := &Store{
+		name:         name,
+		db:           db,
+		writeOptions: js.ValueOf(map[string]any{"durability": durability}),
+	}
+	// Another tab (or DeleteDatabase) wants to upgrade or delete the
+	// database: step aside, or it would wait on us forever.
+	s.onVersion = js.FuncOf(func(js.Value, []js.Value) any {
+		s.shutdown(fmt.Errorf("%w: another tab upgraded or deleted IndexedDB database %q; reload the page to open it again", store.ErrClosed, name))
+		return nil
+	})
+	db.Set("onversionchange", s.onVersion)
+	return s
+}
+
+// Name returns the name of the database.
+func (s *Store) Name() string { return s.name }
+
+// Close implements store.Store. Transactions already started still finish.
+func (s *Store) Close() error {
+	s.shutdown(nil)
+	return nil
+}
+
+func (s *Store) shutdown(reason error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed, s.closeErr = true, reason
+	_ = try(func() {
+		s.db.Set("onversionchange", js.Null())
+		s.db.Call("close")
+	})
+	s.onVersion.Release()
+}
+
+// begin checks ctx and whether the store is open before a call.
+func (s *Store) begin(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.closedError()
+}
+
+func (s *Store) closedError() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		return nil
+	}
+	if s.closeErr != nil {
+		return s.closeErr
+	}
+	return store.ErrClosed
+}
+
+// read starts a read-only transaction.
+func (s *Store) read(stores ...string) (*txn, error) {
+	t, err := newTxn(s.db, "readonly", js.Undefined(), false, stores...)
+	return t, s.txnError(err)
+}
+
+// write starts a read-write transaction with the store's durability.
+func (s *Store) write(ignoreConstraint bool, stores ...string) (*txn, error) {
+	t, err := newTxn(s.db, "readwrite", s.writeOptions, ignoreConstraint, stores...)
+	return t, s.txnError(err)
+}
+
+// txnError reports a transaction that could not start because the
+// connection closed (Close won a race with begin) as the closed error.
+func (s *Store) txnError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if closed := s.closedError(); closed != nil {
+		return closed
+	}
+	return err
+}
+
+// failure wraps the error of a call as "failed to X: err", except for the
+// errors a caller matches as they are.
+func failure(what string, err error) error {
+	if errors.Is(err, store.ErrClosed) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("failed to %s: %w", what, err)
+}
+
+// DeleteDatabase deletes the IndexedDB database called name, if it exists.
+// Open stores on it close themselves first (see Open). If another
+// connection does not close, it waits until ctx ends and then fails with an
+// error wrapping ErrBlocked.
+func DeleteDatabase(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("failed to delete IndexedDB database %q: %w", name, err)
+	}
+	factory := js.Global().Get("indexedDB")
+	if factory.Type() != js.TypeObject {
+		return fmt.Errorf("failed to delete IndexedDB database %q: %w", name, ErrUnavailable)
+	}
+	var req js.Value
+	if err := try(func() { req = factory.Call("deleteDatabase", name) }); err != nil {
+		return fmt.Errorf("failed to delete IndexedDB database %q: %w", name, err)
+	}
+	done := make(chan error, 1)
+	blocked := make(chan struct{}, 1)
+	var h handlers
+	h.on(req, "success", func(js.Value) { signal(done, nil) }, func(err error) { signal(done, err) })
+	h.on(req, "error", func(ev js.Value) {
+		ev.Call("preventDefault")
+		signal(done, domError(req.Get("error")))
+	}, func(err error) { signal(done, err) })
+	h.on(req, "blocked", func(js.Value) { signal(blocked, struct{}{}) }, nil)
+	wasBlocked := false
+	for {
+		select {
+		case err := <-done:
+			h.release()
+			if err != nil {
+				return fmt.Errorf("failed to delete IndexedDB database %q: %w", name, err)
+			}
+			return nil
+		case <-blocked:
+			wasBlocked = true
+		case <-ctx.Done():
+			go func() { <-done; h.release() }()
+			if wasBlocked {
+				return fmt.Errorf("failed to delete IndexedDB database %q: %w (%w): close the other tabs of this site, then try again", name, ErrBlocked, ctx.Err())
+			}
+			return fmt.Errorf("failed to delete IndexedDB database %q: %w", name, ctx.Err())
+		}
+	}
+}
+
+// Persistent storage: asked for once per page.
+var (
+	persistOnce sync.Once
+	persisted   atomic.Bool
+)
+
+// requestPersistence asks the browser not to evict the site's storage under
+// pressure (navigator.storage.persist). The answer arrives later, possibly
+// after the user answers a prompt, so nothing waits for it.
+func requestPersistence() {
+	persistOnce.Do(func() {
+		_ = try(func() {
+			storage := js.Global().Get("navigator").Get("storage")
+			if storage.Type() != js.TypeObject || storage.Get("persist").Type() != js.TypeFunction {
+				return
+			}
+			var then, catch js.Func
+			then = js.FuncOf(func(_ js.Value, args []js.Value) any {
+				persisted.Store(len(args) > 0 && args[0].Truthy())
+				go then.Release()
+				go catch.Release()
+				return nil
+			})
+			catch = js.FuncOf(func(js.Value, []js.Value) any {
+				go then.Release()
+				go catch.Release()
+				return nil
+			})
+			storage.Call("persist").Call("then", then, catch)
+		})
+	})
+}
+
+// Persisted reports whether the browser granted persistent storage to the
+// site (navigator.storage.persist, asked for by the first Open): then it
+// does not evict the database when the device runs short of space. False
+// while the answer is pending, when refused, and where the API is missing.
+func (s *Store) Persisted() bool { return persisted.Load() }

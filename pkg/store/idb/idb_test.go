@@ -1,0 +1,416 @@
+//go:build js && wasm && browser
+
+package idb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall/js"
+	"testing"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/record"
+	"github.com/peersetdb/peerset/pkg/store"
+	"github.com/peersetdb/peerset/pkg/store/storetest"
+)
+
+// These tests need a real browser: scripts/browser-go-test.sh runs them in
+// headless Chromium (the "browser" build tag keeps them out of the Node run).
+
+var databaseSeq atomic.Int64
+
+// databaseName returns a name no other test uses, and deletes the database
+// when the test ends (after the stores the test closes).
+func databaseName(t testing.TB) string {
+	t.Helper()
+	name := fmt.Sprintf("peerset-test-%d-%s", databaseSeq.Add(1), t.Name())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := DeleteDatabase(ctx, name); err != nil {
+			t.Errorf("DeleteDatabase: %v", err)
+		}
+	})
+	return name
+}
+
+func openNamed(t testing.TB, name string, opts Options) *Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := Open(ctx, name, opts)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", name, err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return openNamed(t, databaseName(t), Options{}) })
+}
+
+func TestConformanceRelaxedDurability(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openNamed(t, databaseName(t), Options{RelaxedDurability: true})
+	})
+}
+
+func TestPersistence(t *testing.T) {
+	prefix := databaseName(t)
+	var names sync.Map
+	t.Cleanup(func() {
+		names.Range(func(name, _ any) bool {
+			if err := DeleteDatabase(context.Background(), name.(string)); err != nil {
+				t.Errorf("DeleteDatabase: %v", err)
+			}
+			return true
+		})
+	})
+	storetest.RunPersistence(t, func(t *testing.T, name string) store.Store {
+		full := prefix + "/" + name
+		names.Store(full, true)
+		return openNamed(t, full, Options{})
+	})
+}
+
+// TestAcknowledgedBatchSurvivesReopen checks that a Put, once it returned,
+// is visible to a second connection opened at once and after an immediate
+// close and reopen.
+func TestAcknowledgedBatchSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	name := databaseName(t)
+	g := storetest.NewGenerator(t, 4, 101)
+	batch := g.Records(2000, 1_700_000_000, 3600)
+	s := openNamed(t, name, Options{})
+	if err := s.Put(ctx, batch...); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	second := openNamed(t, name, Options{})
+	if n, err := second.Count(ctx); err != nil || n != len(batch) {
+		t.Errorf("a second connection counts %d events (err %v) right after Put, want %d", n, err, len(batch))
+	}
+	second.Close()
+	s.Close()
+
+	s = openNamed(t, name, Options{})
+	defer s.Close()
+	seen := map[[32]byte]bool{}
+	if err := s.Items(ctx, func(_ int64, id [32]byte) error { seen[id] = true; return nil }); err != nil {
+		t.Fatalf("Items after reopen: %v", err)
+	}
+	for _, e := range batch {
+		if !seen[e.ID] {
+			t.Fatalf("event %x of the acknowledged batch is missing after reopen (%d of %d seen)", e.ID, len(seen), len(batch))
+		}
+	}
+	got, err := s.Get(ctx, batch[len(batch)-1].ID)
+	if err != nil || got.Content != batch[len(batch)-1].Content {
+		t.Errorf("Get after reopen = %v, %v", got, err)
+	}
+}
+
+// TestConcurrentPutsFromGoroutines puts overlapping batches from many
+// goroutines while others read, then checks that every event is stored
+// once.
+func TestConcurrentPutsFromGoroutines(t *testing.T) {
+	ctx := context.Background()
+	s := openNamed(t, databaseName(t), Options{})
+	defer s.Close()
+	g := storetest.NewGenerator(t, 8, 102)
+	events := g.Records(1600, 1000, 500)
+	const writers = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*2)
+	for w := range writers {
+		wg.Go(func() {
+			// Each writer puts its own slice and half of its neighbour's.
+			own := events[w*100 : (w+1)*100]
+			next := events[((w+1)%writers)*100:][:50]
+			for _, batch := range [][]*record.Event{own[:50], next, own[50:]} {
+				if err := s.Put(ctx, batch...); err != nil {
+					errs <- fmt.Errorf("writer %d: %w", w, err)
+					return
+				}
+			}
+		})
+		wg.Go(func() {
+			for range 5 {
+				if _, err := s.Query(ctx, store.Query{Descending: true, Limit: 30}); err != nil {
+					errs <- fmt.Errorf("reader %d: %w", w, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n, err := s.Count(ctx); err != nil || n != len(events) {
+		t.Errorf("Count = %d, %v; want %d", n, err, len(events))
+	}
+	items := 0
+	if err := s.Items(ctx, func(int64, [32]byte) error { items++; return nil }); err != nil || items != len(events) {
+		t.Errorf("Items visited %d, %v; want %d", items, err, len(events))
+	}
+}
+
+// TestErrorMapping checks how browser exceptions become Go errors, with real
+// DOMExceptions and with plain objects shaped like one (a quota error cannot
+// be provoked cheaply: Chromium's quota is a share of the free disk).
+func TestErrorMapping(t *testing.T) {
+	domException := func(name, message string) js.Value {
+		return js.Global().Get("DOMException").New(message, name)
+	}
+	lookalike := func(name, message string) js.Value {
+		return js.ValueOf(map[string]any{"name": name, "message": message})
+	}
+	tests := []struct {
+		name     string
+		value    js.Value
+		sentinel error
+		contains string
+	}{
+		{"quota DOMException", domException("QuotaExceededError", "no room"), ErrQuotaExceeded, "free space"},
+		{"quota lookalike", lookalike("QuotaExceededError", "quota"), ErrQuotaExceeded, "delete old records"},
+		{"version", domException("VersionError", "newer"), ErrSchema, "update the page"},
+		{"other", domException("DataError", "bad key"), nil, "DataError: bad key"},
+		{"null", js.Null(), nil, "UnknownError"},
+		{"string", js.ValueOf("boom"), nil, "boom"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := domError(tt.value)
+			if tt.sentinel != nil && !errors.Is(err, tt.sentinel) {
+				t.Errorf("domError = %v, want it to wrap %v", err, tt.sentinel)
+			}
+			var de *DOMError
+			if tt.sentinel == nil && !errors.As(err, &de) {
+				t.Errorf("domError = %T %v, want a *DOMError", err, err)
+			}
+			if !strings.Contains(err.Error(), tt.contains) {
+				t.Errorf("domError = %q, want it to contain %q", err, tt.contains)
+			}
+		})
+	}
+	t.Run("thrown exception", func(t *testing.T) {
+		err := try(func() {
+			js.Global().Get("Promise").Get("reject") // not thrown: a value
+			js.Global().Get("IDBKeyRange").Call("bound", "b", "a")
+		})
+		var de *DOMError
+		if !errors.As(err, &de) || de.Name != "DataError" {
+			t.Errorf("try = %v, want the DataError IDBKeyRange.bound throws", err)
+		}
+	})
+	t.Run("quota abort of a put", func(t *testing.T) {
+		// What a write sees when the browser aborts its transaction for
+		// quota: the transaction's error, mapped by wait and wrapped by
+		// failure.
+		err := failure("put 3 events", domError(domException("QuotaExceededError", "The quota has been exceeded.")))
+		if !errors.Is(err, ErrQuotaExceeded) || !strings.HasPrefix(err.Error(), "failed to put 3 events: browser storage quota exceeded") {
+			t.Errorf("err = %q", err)
+		}
+	})
+}
+
+// rawOpen opens a database through the IndexedDB API directly, at version
+// (0: the current one), with no versionchange handler.
+func rawOpen(t *testing.T, name string, version int) js.Value {
+	t.Helper()
+	done := make(chan error, 1)
+	var req js.Value
+	if version > 0 {
+		req = js.Global().Get("indexedDB").Call("open", name, version)
+	} else {
+		req = js.Global().Get("indexedDB").Call("open", name)
+	}
+	var h handlers
+	defer h.release()
+	h.on(req, "success", func(js.Value) { signal(done, nil) }, nil)
+	h.on(req, "error", func(js.Value) { signal(done, domError(req.Get("error"))) }, nil)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("indexedDB.open: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("indexedDB.open did not answer")
+	}
+	return req.Get("result")
+}
+
+func TestNewerSchemaIsRefused(t *testing.T) {
+	name := databaseName(t)
+	rawOpen(t, name, SchemaVersion+1).Call("close")
+	s, err := Open(context.Background(), name, Options{})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a newer schema succeeded")
+	}
+	if !errors.Is(err, ErrSchema) {
+		t.Errorf("Open: err = %v, want ErrSchema", err)
+	}
+}
+
+func TestSchemaIsCreated(t *testing.T) {
+	name := databaseName(t)
+	openNamed(t, name, Options{}).Close()
+	db := rawOpen(t, name, 0)
+	defer db.Call("close")
+	if v := db.Get("version").Int(); v != SchemaVersion {
+		t.Errorf("version = %d, want %d", v, SchemaVersion)
+	}
+	tx := db.Call("transaction", []any{storeEvents, storeMeta}, "readonly")
+	indexes := tx.Call("objectStore", storeEvents).Get("indexNames")
+	for _, index := range []string{indexID, indexAuthor, indexAddress} {
+		if !indexes.Call("contains", index).Bool() {
+			t.Errorf("the events store has no %q index", index)
+		}
+	}
+	if key := tx.Call("objectStore", storeEvents).Get("keyPath").String(); key != "k" {
+		t.Errorf("events key path = %q, want k", key)
+	}
+}
+
+// TestVersionChangeClosesTheStore checks that a store steps aside when the
+// database is deleted (or upgraded) elsewhere, and says so.
+func TestVersionChangeClosesTheStore(t *testing.T) {
+	ctx := context.Background()
+	name := databaseName(t)
+	s := openNamed(t, name, Options{})
+	g := storetest.NewGenerator(t, 1, 103)
+	if err := s.Put(ctx, g.Records(3, 1000, 5)...); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	deadline, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := DeleteDatabase(deadline, name); err != nil {
+		t.Fatalf("DeleteDatabase while a store is open: %v", err)
+	}
+	_, err := s.Count(ctx)
+	if !errors.Is(err, store.ErrClosed) || !strings.Contains(err.Error(), "another tab") {
+		t.Errorf("Count after the database was deleted elsewhere: err = %v, want ErrClosed naming the cause", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// TestBlockedDelete checks that a connection that does not close blocks
+// DeleteDatabase and Open of an upgrade until the context ends, with an
+// error saying what to do.
+func TestBlockedDelete(t *testing.T) {
+	name := databaseName(t)
+	openNamed(t, name, Options{}).Close()
+	holder := rawOpen(t, name, 0) // no versionchange handler: never steps aside
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err := DeleteDatabase(ctx, name)
+	if !errors.Is(err, ErrBlocked) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "close the other tabs") {
+		t.Errorf("DeleteDatabase while held: err = %v, want ErrBlocked", err)
+	}
+	holder.Call("close")
+	// The abandoned delete request goes through once the holder closed.
+}
+
+func TestOpenCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Open(ctx, databaseName(t), Options{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Open with a canceled context: err = %v", err)
+	}
+}
+
+// rawPut writes a stored object into the events store directly.
+func rawPut(t *testing.T, s *Store, object map[string]any) {
+	t.Helper()
+	tx, err := s.write(false, storeEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx.store(storeEvents).Call("put", object)
+	if err := tx.wait(context.Background()); err != nil {
+		t.Fatalf("raw put: %v", err)
+	}
+}
+
+func TestCorruptEventsAreReportedWithTheirID(t *testing.T) {
+	ctx := context.Background()
+	s := openNamed(t, databaseName(t), Options{})
+	defer s.Close()
+	g := storetest.NewGenerator(t, 2, 104)
+	events := g.Records(1200, 1000, 50) // more than a Scan page
+	if err := s.Put(ctx, events...); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	bad, other := events[10], events[700]
+	overwrite := func(e *record.Event, j any) {
+		rawPut(t, s, map[string]any{
+			"k": itemKey(e.CreatedAt, e.ID), "i": idHex(e.ID), "a": e.PubKey.Hex() + itemKey(e.CreatedAt, e.ID),
+			"n": e.Kind, "x": addressKey(record.AddressOf(e)), "j": j,
+		})
+	}
+	overwrite(bad, `{"id": truncated`)
+	overwrite(other, 42) // not even a string
+	check := func(what string, err error, want int) {
+		t.Helper()
+		var ce *store.CorruptError
+		if !errors.As(err, &ce) || len(ce.IDs) != want {
+			t.Errorf("%s: err = %v, want a CorruptError with %d ids", what, err, want)
+		}
+	}
+	_, err := s.Get(ctx, bad.ID)
+	check("Get", err, 1)
+	if err != nil && !strings.Contains(err.Error(), idHex(bad.ID)) {
+		t.Errorf("Get error %q does not name the id", err)
+	}
+	scanned := 0
+	err = s.Scan(ctx, func(*record.Event) error { scanned++; return nil })
+	check("Scan", err, 2)
+	if scanned != len(events)-2 {
+		t.Errorf("Scan visited %d events, want %d", scanned, len(events)-2)
+	}
+	got, err := s.GetByAddress(ctx, record.AddressOf(other))
+	check("GetByAddress", err, 1)
+	if len(got) != 0 {
+		t.Errorf("GetByAddress returned %d events", len(got))
+	}
+	items := 0
+	if err := s.Items(ctx, func(int64, [32]byte) error { items++; return nil }); err != nil || items != len(events) {
+		t.Errorf("Items = %d, %v; want %d: it reads only keys", items, err, len(events))
+	}
+	if err := s.Delete(ctx, bad.ID, other.ID); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if err := s.Scan(ctx, func(*record.Event) error { return nil }); err != nil {
+		t.Errorf("Scan after deleting the corrupt events: %v", err)
+	}
+	if n, err := s.Count(ctx); err != nil || n != len(events)-2 {
+		t.Errorf("Count after repair = %d, %v", n, err)
+	}
+}
+
+// TestPersisted checks that Persisted reports the browser's own answer.
+func TestPersisted(t *testing.T) {
+	s := openNamed(t, databaseName(t), Options{})
+	defer s.Close()
+	answer := make(chan bool, 1)
+	then := js.FuncOf(func(_ js.Value, args []js.Value) any { signal(answer, args[0].Truthy()); return nil })
+	defer then.Release()
+	js.Global().Get("navigator").Get("storage").Call("persisted").Call("then", then)
+	want := <-answer
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Persisted() != want && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := s.Persisted(); got != want {
+		t.Errorf("Persisted() = %v, navigator.storage.persisted() = %v", got, want)
+	}
+	t.Logf("persistent storage granted: %v", want)
+}
