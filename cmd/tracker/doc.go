@@ -4,6 +4,8 @@
 //	go run ./cmd/tracker --addr 127.0.0.1:8000
 //
 // It prints the ws:// URL on stdout, serves JSON stats at /stats, and stops
-// cleanly on SIGINT or SIGTERM. It is a native program; under js/wasm it
+// cleanly on SIGINT or SIGTERM. With --static DIR the same address also
+// serves the files under DIR (as for make demo: the page and the tracker it
+// announces to on one loopback port). It is a native program; under js/wasm it
 // only reports that it cannot run.
 package main

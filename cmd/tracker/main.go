@@ -44,6 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	maxOffers := fs.Int("max-offers", defaults.MaxOffersPerAnnounce, "most offers in one announce")
 	maxSwarms := fs.Int("max-swarms-per-conn", defaults.MaxSwarmsPerConn, "most info_hashes one connection may join")
 	maxPeers := fs.Int("max-peers-per-swarm", defaults.MaxPeersPerSwarm, "most peers in one info_hash")
+	static := fs.String("static", "", "also serve the files under this directory (GET requests that are not WebSocket upgrades), e.g. a demo page")
 	verbose := fs.Bool("v", false, "log every connection and request (debug level)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -58,14 +59,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	srv := tracker.New(tracker.Config{
+	cfg := tracker.Config{
 		Interval:             *interval,
 		MaxMessageBytes:      *maxMessage,
 		MaxOffersPerAnnounce: *maxOffers,
 		MaxSwarmsPerConn:     *maxSwarms,
 		MaxPeersPerSwarm:     *maxPeers,
 		Logger:               logger,
-	})
+	}
+	if *static != "" {
+		if info, err := os.Stat(*static); err != nil || !info.IsDir() {
+			return fmt.Errorf("--static %s is not a directory: give the directory to serve (e.g. the repository root)", *static)
+		}
+		cfg.Static = tracker.StaticFiles(*static)
+	}
+	srv := tracker.New(cfg)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -79,6 +87,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("failed to print the URL: %w", err)
 	}
 	logger.Info("tracker listening", "url", "ws://"+ln.Addr().String(), "stats", "http://"+ln.Addr().String()+"/stats", "interval", *interval)
+	if *static != "" {
+		logger.Info("serving files", "dir", *static, "url", "http://"+ln.Addr().String()+"/")
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpServer.Serve(ln) }()

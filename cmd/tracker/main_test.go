@@ -6,6 +6,9 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +88,52 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
 			t.Errorf("run(%q) succeeded", args)
 		}
+	}
+}
+
+func TestRunServesStaticFiles(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "peerset.wasm"), []byte("\x00asm"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	stdoutR, stdoutW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(runCtx, []string{"--addr", "127.0.0.1:0", "--static", dir}, stdoutW, io.Discard)
+		_ = stdoutW.Close()
+	}()
+	line, err := bufio.NewReader(stdoutR).ReadString('\n')
+	if err != nil {
+		t.Fatalf("failed to read the URL: %v", err)
+	}
+	base := "http" + strings.TrimPrefix(strings.TrimSpace(line), "ws")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/peerset.wasm", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "\x00asm" || resp.Header.Get("Content-Type") != "application/wasm" {
+		t.Errorf("GET /peerset.wasm: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("run returned %v", err)
+	}
+}
+
+func TestRunRejectsMissingStaticDir(t *testing.T) {
+	err := run(context.Background(), []string{"--addr", "127.0.0.1:0", "--static", filepath.Join(t.TempDir(), "missing")}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Fatalf("run with a missing --static dir: %v", err)
 	}
 }

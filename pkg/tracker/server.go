@@ -49,6 +49,11 @@ type Config struct {
 	// public trackers do: the tracker has no cookies or other ambient
 	// authority to protect.
 	OriginPatterns []string
+	// Static, when set, serves the requests that are neither WebSocket
+	// upgrades nor /stats or /healthz (see StaticFiles), so that one server
+	// hosts both a page and the tracker it uses. Nil: those requests get 426
+	// Upgrade Required.
+	Static http.Handler
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -116,6 +121,7 @@ var errMessageTooLarge = errors.New(reasonMessageTooLarge)
 // Server is the tracker. It implements http.Handler: GET /stats returns
 // Stats as JSON, GET /healthz a small JSON status, and a WebSocket upgrade on
 // any path joins the tracker (Trystero uses URLs like wss://host/announce).
+// Other requests go to Config.Static when it is set.
 type Server struct {
 	cfg Config
 	log *slog.Logger
@@ -204,6 +210,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/healthz":
 		s.writeJSON(w, map[string]any{"ok": true})
 	default:
+		if s.cfg.Static != nil {
+			s.cfg.Static.ServeHTTP(w, r)
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusUpgradeRequired)
 		_, _ = io.WriteString(w, "peerset tracker: connect with a WebSocket (ws:// or wss://); stats at /stats\n")
