@@ -4,8 +4,6 @@ package idb
 
 import (
 	"context"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"syscall/js"
@@ -174,53 +172,11 @@ func decodeJSONField(id [32]byte, v js.Value) (*record.Event, error) {
 	return store.DecodeEvent(id, []byte(j.String()))
 }
 
-// decodeObjects decodes an array of stored objects. It turns the whole page
-// into one JSON string in the browser and parses that, which costs far
-// fewer calls across the JS boundary than reading each object's fields; a
-// page the fast path cannot read falls back to reading each object.
-func decodeObjects(objects js.Value, corrupt *store.CorruptError) []*record.Event {
-	if events, ok := decodeObjectsAtOnce(objects, corrupt); ok {
-		return events
-	}
-	return decodeObjectsOneByOne(objects, corrupt)
-}
-
-// storedFields is what decodeObjectsAtOnce reads of a stored object.
-type storedFields struct {
-	ID   string `json:"i"`
-	JSON string `json:"j"`
-}
-
-// pageFields names the stored fields JSON.stringify keeps.
-var pageFields = js.ValueOf([]any{"i", "j"})
-
-func decodeObjectsAtOnce(objects js.Value, corrupt *store.CorruptError) ([]*record.Event, bool) {
-	var text string
-	if err := try(func() { text = jsJSON.Call("stringify", objects, pageFields).String() }); err != nil {
-		return nil, false
-	}
-	var fields []storedFields
-	if err := json.Unmarshal([]byte(text), &fields); err != nil {
-		return nil, false
-	}
-	out := make([]*record.Event, 0, len(fields))
-	for _, f := range fields {
-		var id [32]byte
-		if len(f.ID) != idHexLen {
-			return nil, false
-		}
-		if _, err := hex.Decode(id[:], []byte(f.ID)); err != nil {
-			return nil, false
-		}
-		e, err := store.DecodeEvent(id, []byte(f.JSON))
-		if err != nil {
-			corrupt.Add(id, err)
-			continue
-		}
-		out = append(out, e)
-	}
-	return out, true
-}
+// decodeObjects decodes an array of stored objects, reading the fields of
+// each (a variable so that the benchmarks can compare it with turning a page
+// into one JSON string: that costs fewer calls into JS, but parsing the
+// JSON twice in Go costs more; see BenchmarkScan10k).
+var decodeObjects = decodeObjectsOneByOne
 
 func decodeObjectsOneByOne(objects js.Value, corrupt *store.CorruptError) []*record.Event {
 	n := objects.Length()
