@@ -1,0 +1,575 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/merkle"
+	"github.com/peersetdb/peerset/pkg/moderation"
+	"github.com/peersetdb/peerset/pkg/peerset"
+	"github.com/peersetdb/peerset/pkg/record"
+	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/swarm/session"
+)
+
+// recordJSON is the friendly view of a record that JavaScript sees
+// (PeersetRecord in js/peerset.d.ts). The shim turns dataBase64 into a
+// Uint8Array.
+type recordJSON struct {
+	UUID       string          `json:"uuid"`
+	Author     string          `json:"author"`
+	CreatedAt  int64           `json:"createdAt"` // milliseconds
+	Text       string          `json:"text,omitempty"`
+	Link       string          `json:"link,omitempty"`
+	Geo        *record.Geo     `json:"geo,omitempty"`
+	Geohash    string          `json:"geohash,omitempty"`
+	Data       json.RawMessage `json:"data,omitempty"`
+	DataBase64 string          `json:"dataBase64,omitempty"`
+	MediaType  string          `json:"mediaType,omitempty"`
+	ID         string          `json:"id"`
+	Event      json.RawMessage `json:"event"`
+}
+
+// npubCache remembers the npub of recent authors: bech32 per record adds up
+// when a query returns thousands of records by a few authors.
+type npubCache struct {
+	mu sync.Mutex
+	m  map[record.PublicKey]string
+}
+
+const npubCacheSize = 4096
+
+func (c *npubCache) npub(pk record.PublicKey) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.m[pk]; ok {
+		return s
+	}
+	if c.m == nil || len(c.m) >= npubCacheSize {
+		c.m = make(map[record.PublicKey]string)
+	}
+	s := pk.Npub()
+	c.m[pk] = s
+	return s
+}
+
+var npubs npubCache
+
+// toRecordJSON builds the friendly view of r.
+func toRecordJSON(r *record.Record) recordJSON {
+	out := recordJSON{
+		UUID:      r.UUID,
+		Author:    npubs.npub(r.Author),
+		CreatedAt: r.CreatedAt.UnixMilli(),
+		Link:      r.Link,
+		Geo:       r.Geo,
+		Geohash:   r.Geohash,
+		ID:        r.Event.IDHex(),
+		Event:     r.Event.AppendJSON(nil),
+	}
+	switch {
+	case r.MediaType == "" || r.MediaType == record.MediaTypeText:
+		out.Text = r.Text
+	case r.MediaType == record.MediaTypeJSON && json.Valid(r.Data):
+		out.Data = r.Data
+		out.MediaType = r.MediaType
+	case record.IsTextMediaType(r.MediaType) && r.Data == nil:
+		out.Text = r.Text
+		out.MediaType = r.MediaType
+	default:
+		out.DataBase64 = base64.StdEncoding.EncodeToString(r.Data)
+		out.MediaType = r.MediaType
+	}
+	return out
+}
+
+// eventRecordJSON parses a record event into its friendly view; ok is false
+// for deletions and anything else that is not a record.
+func eventRecordJSON(e *record.Event) (recordJSON, bool) {
+	if e == nil || e.Kind != record.KindRecord {
+		return recordJSON{}, false
+	}
+	r, err := record.Parse(e)
+	if err != nil {
+		return recordJSON{}, false
+	}
+	return toRecordJSON(r), true
+}
+
+func marshalRecords(rs []*record.Record) ([]byte, error) {
+	views := make([]recordJSON, len(rs))
+	for i, r := range rs {
+		views[i] = toRecordJSON(r)
+	}
+	return json.Marshal(views)
+}
+
+func decodeBase64(s string) ([]byte, error) {
+	return base64.StdEncoding.DecodeString(s)
+}
+
+// originName is how JavaScript sees where a change came from.
+func originName(o peerset.Origin) string {
+	if o.Local() {
+		return "local"
+	}
+	return o.PeerID
+}
+
+// recordEventJSON is the payload of a 'record' event.
+type recordEventJSON struct {
+	Record  recordJSON `json:"record"`
+	UUID    string     `json:"uuid"`
+	Removed bool       `json:"removed"`
+	Origin  string     `json:"origin"`
+}
+
+// marshalChanges encodes the record changes of a batch (deletion events
+// themselves are left out: what they remove is reported as removed).
+func marshalChanges(changes []peerset.Change) ([]byte, int, error) {
+	out := make([]recordEventJSON, 0, len(changes))
+	for _, c := range changes {
+		view, ok := eventRecordJSON(c.Event)
+		if !ok {
+			continue
+		}
+		out = append(out, recordEventJSON{Record: view, UUID: view.UUID, Removed: c.Removed, Origin: originName(c.Origin)})
+	}
+	if len(out) == 0 {
+		return nil, 0, nil
+	}
+	b, err := json.Marshal(out)
+	return b, len(out), err
+}
+
+// rejectEventJSON is the payload of a 'reject' event.
+type rejectEventJSON struct {
+	Rule   string `json:"rule"`
+	Reason string `json:"reason"`
+	PeerID string `json:"peerId"`
+	Peer   string `json:"peer,omitempty"`   // the peer's npub, when known
+	ID     string `json:"id,omitempty"`     // the refused event's id
+	Author string `json:"author,omitempty"` // the refused event's author
+	UUID   string `json:"uuid,omitempty"`
+}
+
+func toRejectEventJSON(r peerset.Rejection) rejectEventJSON {
+	out := rejectEventJSON{Rule: r.Rule, Reason: r.Reason, PeerID: r.Origin.PeerID}
+	if r.Origin.PubKey != (record.PublicKey{}) {
+		out.Peer = npubs.npub(r.Origin.PubKey)
+	}
+	if r.Event != nil {
+		out.ID = r.Event.IDHex()
+		out.Author = npubs.npub(r.Event.PubKey)
+		out.UUID = r.Event.TagValue(record.TagUUID)
+	}
+	if out.Rule == "" && r.Err != nil {
+		out.Rule, out.Reason = "integrity", r.Err.Error()
+	}
+	return out
+}
+
+// sessionJSONView is one peer session as stats() and 'peer' events show it.
+type sessionJSONView struct {
+	PeerID          string      `json:"peerId"`
+	State           string      `json:"state"`
+	Pubkey          string      `json:"pubkey,omitempty"` // npub, proven once authenticated
+	Authenticated   bool        `json:"authenticated"`
+	Initiator       bool        `json:"initiator"`
+	RTT             *float64    `json:"rtt"` // milliseconds, null while unknown
+	AttachedAt      int64       `json:"attachedAt,omitempty"`
+	AuthenticatedAt int64       `json:"authenticatedAt,omitempty"`
+	LocalRoot       string      `json:"localRoot"`
+	LocalCount      int         `json:"localCount"`
+	RemoteRoot      string      `json:"remoteRoot"`
+	RemoteCount     int         `json:"remoteCount"`
+	MessagesIn      int         `json:"messagesIn"`
+	MessagesOut     int         `json:"messagesOut"`
+	BytesIn         int64       `json:"bytesIn"`
+	BytesOut        int64       `json:"bytesOut"`
+	RecordsIn       int         `json:"recordsIn"`
+	RecordsStored   int         `json:"recordsStored"`
+	RecordsRefused  int         `json:"recordsRefused"`
+	RecordsOut      int         `json:"recordsOut"`
+	Reconciliations int         `json:"reconciliations"`
+	Rounds          int         `json:"rounds"`
+	Pending         int         `json:"pending"`
+	WantsInFlight   int         `json:"wantsInFlight"`
+	Strikes         int         `json:"strikes"`
+	LastSyncMs      float64     `json:"lastSyncMs"`
+	LastSyncAt      int64       `json:"lastSyncAt,omitempty"`
+	MissingRanges   []rangeJSON `json:"missingRanges"`
+	CloseReason     string      `json:"closeReason,omitempty"`
+	Closed          bool        `json:"closed"`
+}
+
+// rangeJSON is a time range in milliseconds; end is null when open-ended.
+type rangeJSON struct {
+	Start int64  `json:"start"`
+	End   *int64 `json:"end"`
+}
+
+func toRangeJSON(r merkle.TimeRange) rangeJSON {
+	out := rangeJSON{Start: secondsToMillis(r.Start)}
+	if r.End != merkle.MaxTimestamp {
+		end := secondsToMillis(r.End)
+		out.End = &end
+	}
+	return out
+}
+
+func secondsToMillis(s uint64) int64 {
+	if s > math.MaxInt64/1000 {
+		return math.MaxInt64
+	}
+	return int64(s) * 1000
+}
+
+func unixMilli(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func toSessionJSON(s session.SessionInfo, rtt time.Duration) sessionJSONView {
+	v := sessionJSONView{
+		PeerID:          s.PeerID,
+		State:           s.State.String(),
+		Authenticated:   s.State.Authenticated(),
+		Initiator:       s.Initiator,
+		AttachedAt:      unixMilli(s.AttachedAt),
+		AuthenticatedAt: unixMilli(s.AuthenticatedAt),
+		LocalRoot:       s.LocalRoot.String(),
+		LocalCount:      s.LocalCount,
+		RemoteRoot:      s.RemoteRoot.String(),
+		RemoteCount:     s.RemoteCount,
+		MessagesIn:      s.MessagesIn,
+		MessagesOut:     s.MessagesOut,
+		BytesIn:         s.BytesIn,
+		BytesOut:        s.BytesOut,
+		RecordsIn:       s.RecordsIn,
+		RecordsStored:   s.RecordsStored,
+		RecordsRefused:  s.RecordsRefused,
+		RecordsOut:      s.RecordsOut,
+		Reconciliations: s.Reconciliations,
+		Rounds:          s.Rounds,
+		Pending:         s.Pending,
+		WantsInFlight:   s.WantsInFlight,
+		Strikes:         s.Strikes,
+		LastSyncMs:      float64(s.LastSyncDuration) / float64(time.Millisecond),
+		LastSyncAt:      unixMilli(s.LastSyncAt),
+		MissingRanges:   make([]rangeJSON, 0, len(s.MissingRanges)),
+		Closed:          s.State == session.StateClosed,
+	}
+	if s.PubKey != (record.PublicKey{}) {
+		v.Pubkey = npubs.npub(s.PubKey)
+	}
+	if rtt > 0 {
+		ms := float64(rtt) / float64(time.Millisecond)
+		v.RTT = &ms
+	}
+	for _, r := range s.MissingRanges {
+		v.MissingRanges = append(v.MissingRanges, toRangeJSON(r))
+	}
+	if s.CloseReason != nil {
+		v.CloseReason = s.CloseReason.Error()
+	}
+	return v
+}
+
+// trackerJSON is one tracker connection in stats().
+type trackerJSON struct {
+	URL               string `json:"url"`
+	State             string `json:"state"`
+	LastError         string `json:"lastError,omitempty"`
+	ReconnectAttempts int    `json:"reconnectAttempts"`
+	Phase             string `json:"phase"`
+	IntervalMs        int64  `json:"intervalMs"`
+	Announces         uint64 `json:"announces"`
+	LastAnnounce      int64  `json:"lastAnnounce,omitempty"`
+}
+
+func toTrackerJSON(t swarm.TrackerStatus) trackerJSON {
+	return trackerJSON{
+		URL:               t.URL,
+		State:             string(t.State),
+		LastError:         t.LastError,
+		ReconnectAttempts: t.ReconnectAttempts,
+		Phase:             string(t.Phase),
+		IntervalMs:        t.Interval.Milliseconds(),
+		Announces:         t.Announces,
+		LastAnnounce:      unixMilli(t.LastAnnounce),
+	}
+}
+
+// bucketJSON is one time bucket of the per-bucket view.
+type bucketJSON struct {
+	Start       int64  `json:"start"`
+	End         *int64 `json:"end"`
+	Count       int    `json:"count"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+// statsJSON is the result of stats().
+type statsJSON struct {
+	Peers         int               `json:"peers"` // authenticated sessions
+	Records       int               `json:"records"`
+	Deletions     int               `json:"deletions"`
+	Root          string            `json:"root"`
+	Key           string            `json:"key"`
+	PeerID        string            `json:"peerId"`
+	AppID         string            `json:"appId"`
+	Room          string            `json:"room"`
+	RoomID        string            `json:"roomId"`
+	Moderation    string            `json:"moderation"`
+	Granularity   string            `json:"granularity"`
+	Online        bool              `json:"online"`
+	Storage       string            `json:"storage"`
+	Trackers      []trackerJSON     `json:"trackers"`
+	Sessions      []sessionJSONView `json:"sessions"`
+	Buckets       []bucketJSON      `json:"buckets"`
+	MissingRanges []rangeJSON       `json:"missingRanges"`
+}
+
+// snapshotStats gathers stats() from the facade. rtt looks up a peer's
+// round-trip time (0: unknown).
+func snapshotStats(db *peerset.DB, o openOptions, online bool, rtt func(peerID string) time.Duration) statsJSON {
+	st := db.Stats()
+	out := statsJSON{
+		Records:     st.Records,
+		Deletions:   st.Deletions,
+		Root:        st.Root,
+		Key:         st.Author,
+		PeerID:      db.SelfID(),
+		AppID:       o.AppID,
+		Room:        o.Room,
+		RoomID:      st.RoomID,
+		Moderation:  st.Moderation,
+		Granularity: o.granularity().String(),
+		Online:      online,
+		Storage:     o.Storage,
+		Trackers:    []trackerJSON{},
+		Sessions:    []sessionJSONView{},
+	}
+	for _, t := range db.Trackers() {
+		out.Trackers = append(out.Trackers, toTrackerJSON(t))
+	}
+	sessions := db.Sessions()
+	for _, s := range sessions {
+		if s.State.Authenticated() {
+			out.Peers++
+		}
+		out.Sessions = append(out.Sessions, toSessionJSON(s, rtt(s.PeerID)))
+	}
+	g := o.granularity()
+	if g == merkle.GranularityNone {
+		g = merkle.GranularityDay // one bucket for everything says little
+	}
+	buckets := db.Buckets(g)
+	out.Buckets = make([]bucketJSON, 0, len(buckets))
+	for _, b := range buckets {
+		r := toRangeJSON(b.TimeRange)
+		out.Buckets = append(out.Buckets, bucketJSON{Start: r.Start, End: r.End, Count: b.Count, Fingerprint: b.Fingerprint.String()})
+	}
+	out.MissingRanges = mergeMissingRanges(sessions)
+	return out
+}
+
+// mergeMissingRanges is the union of the sessions' missing ranges, sorted
+// and with overlapping or touching ranges merged.
+func mergeMissingRanges(sessions []session.SessionInfo) []rangeJSON {
+	var all []merkle.TimeRange
+	for _, s := range sessions {
+		if s.State == session.StateClosed {
+			continue
+		}
+		all = append(all, s.MissingRanges...)
+	}
+	slices.SortFunc(all, func(a, b merkle.TimeRange) int {
+		switch {
+		case a.Start < b.Start:
+			return -1
+		case a.Start > b.Start:
+			return 1
+		}
+		return 0
+	})
+	var merged []merkle.TimeRange
+	for _, r := range all {
+		if n := len(merged); n > 0 && r.Start <= merged[n-1].End {
+			merged[n-1].End = max(merged[n-1].End, r.End)
+			continue
+		}
+		merged = append(merged, r)
+	}
+	out := make([]rangeJSON, 0, len(merged))
+	for _, r := range merged {
+		out = append(out, toRangeJSON(r))
+	}
+	return out
+}
+
+// syncProgress is the payload of a 'sync' event: totals over the sessions,
+// and the progress of the current catch-up (received of total so far).
+type syncProgress struct {
+	Peers      int     `json:"peers"`
+	RecordsIn  int     `json:"recordsIn"` // stored from peers, all sessions
+	RecordsOut int     `json:"recordsOut"`
+	Pending    int     `json:"pending"` // ids known to be missing here, asked for or not yet
+	Syncing    int     `json:"syncing"` // sessions in the syncing state
+	Received   int     `json:"received"`
+	Total      int     `json:"total"`
+	Progress   float64 `json:"progress"` // received / total, 1 when done
+	Done       bool    `json:"done"`
+}
+
+// syncTracker turns session snapshots into sync progress. A catch-up starts
+// when records become pending and ends when nothing is pending or syncing.
+type syncTracker struct {
+	inCatchUp bool
+	base      int // RecordsIn when the catch-up started
+	last      syncProgress
+	started   bool
+}
+
+func (t *syncTracker) update(sessions []session.SessionInfo) (syncProgress, bool) {
+	var p syncProgress
+	for _, s := range sessions {
+		if s.State.Authenticated() {
+			p.Peers++
+		}
+		p.RecordsIn += s.RecordsStored
+		p.RecordsOut += s.RecordsOut
+		p.Pending += s.Pending + s.WantsInFlight
+		if s.State == session.StateSyncing {
+			p.Syncing++
+		}
+	}
+	if p.RecordsIn < t.base {
+		t.base = 0 // sessions closed: their counts left the sum
+	}
+	if !t.inCatchUp && p.Pending > 0 {
+		t.inCatchUp, t.base = true, p.RecordsIn
+	}
+	p.Done = p.Pending == 0 && p.Syncing == 0
+	if t.inCatchUp {
+		p.Received = p.RecordsIn - t.base
+		p.Total = p.Received + p.Pending
+	}
+	p.Progress = 1
+	if p.Total > 0 && !p.Done {
+		p.Progress = float64(p.Received) / float64(p.Total)
+	}
+	if p.Done {
+		t.inCatchUp = false
+	}
+	changed := !t.started || p != t.last
+	t.started, t.last = true, p
+	return p, changed
+}
+
+// peerTracker diffs session snapshots into 'peer' events: a session that
+// appeared, changed state or key, or closed (or vanished from the list).
+type peerTracker struct {
+	known map[string]peerKey
+}
+
+type peerKey struct {
+	state  session.State
+	pubkey record.PublicKey
+}
+
+func (t *peerTracker) update(sessions []session.SessionInfo, rtt func(string) time.Duration) []sessionJSONView {
+	if t.known == nil {
+		t.known = make(map[string]peerKey)
+	}
+	var out []sessionJSONView
+	seen := make(map[string]bool, len(sessions))
+	for _, s := range sessions {
+		seen[s.PeerID] = true
+		k := peerKey{state: s.State, pubkey: s.PubKey}
+		if old, ok := t.known[s.PeerID]; ok && old == k {
+			continue
+		}
+		t.known[s.PeerID] = k
+		out = append(out, toSessionJSON(s, rtt(s.PeerID)))
+	}
+	for id, k := range t.known {
+		if seen[id] {
+			continue
+		}
+		delete(t.known, id)
+		if k.state == session.StateClosed {
+			continue // already reported closed
+		}
+		gone := session.SessionInfo{PeerID: id, PubKey: k.pubkey, State: session.StateClosed}
+		out = append(out, toSessionJSON(gone, 0))
+	}
+	slices.SortFunc(out, func(a, b sessionJSONView) int {
+		switch {
+		case a.PeerID < b.PeerID:
+			return -1
+		case a.PeerID > b.PeerID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// errorInfo is what the shim needs to build a JavaScript Error: the message,
+// and for a moderation refusal the rule and reason; code names errors a
+// page may handle.
+type errorInfo struct {
+	Message string `json:"message"`
+	Code    string `json:"code,omitempty"`
+	Rule    string `json:"rule,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// Error codes for JavaScript (err.code).
+const (
+	codeRejected      = "rejected"
+	codeClosed        = "closed"
+	codeNotFound      = "not-found"
+	codeKeyPassphrase = "key-passphrase"
+	codeUnsupported   = "unsupported"
+	codeInvalid       = "invalid"
+)
+
+// unsupportedError marks a browser that lacks something peerset needs.
+type unsupportedError struct{ msg string }
+
+func (e *unsupportedError) Error() string { return e.msg }
+
+func describeError(err error) errorInfo {
+	info := errorInfo{Message: "peerset: " + err.Error()}
+	var unsupported *unsupportedError
+	if rej, ok := moderation.AsRejection(err); ok {
+		info.Code, info.Rule, info.Reason = codeRejected, rej.Rule, rej.Reason
+		info.Message = "peerset: record refused by rule " + rej.Rule + ": " + rej.Reason
+		return info
+	}
+	switch {
+	case errors.Is(err, peerset.ErrClosed):
+		info.Code = codeClosed
+		info.Message = "peerset: this database is closed: open it again with peerset.open()"
+	case errors.Is(err, peerset.ErrNotFound):
+		info.Code = codeNotFound
+	case errors.Is(err, peerset.ErrKeyPassphrase):
+		info.Code = codeKeyPassphrase
+		info.Message = "peerset: the key stored for this room is encrypted: pass the passphrase it was saved with, open({ room, passphrase })"
+	case errors.As(err, &unsupported):
+		info.Code = codeUnsupported
+	case errors.Is(err, record.ErrInvalidUUID), errors.Is(err, record.ErrInvalidGeo),
+		errors.Is(err, record.ErrRecordTooLarge), errors.Is(err, record.ErrInvalidRecord):
+		info.Code = codeInvalid
+	}
+	return info
+}

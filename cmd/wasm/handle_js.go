@@ -1,0 +1,383 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall/js"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/moderation"
+	"github.com/peersetdb/peerset/pkg/peerset"
+	"github.com/peersetdb/peerset/pkg/record"
+)
+
+// Event types a page can listen to (db.on(type, cb)).
+const (
+	eventRecord = "record"
+	eventPeer   = "peer"
+	eventSync   = "sync"
+	eventReject = "reject"
+)
+
+var eventTypes = []string{eventRecord, eventPeer, eventSync, eventReject}
+
+// sessionPollInterval is how often sessions are polled for 'peer' and 'sync'
+// events.
+const sessionPollInterval = 500 * time.Millisecond
+
+// yieldEvery and yieldPause: during a long ingest the facade calls Yield
+// every yieldEvery events; sleeping hands the main thread back to the page
+// (a Go goroutine keeps the thread until it blocks).
+const (
+	yieldEvery = 16
+	yieldPause = time.Millisecond
+)
+
+// importChunk bounds one Ingest call of _importEvents.
+const importChunk = 512
+
+// handle is one open DB as JavaScript holds it.
+type handle struct {
+	db     *peerset.DB
+	opts   openOptions
+	online bool
+	ctx    context.Context
+	cancel context.CancelFunc
+	emit   js.Value // emit(type, jsonArrayText)
+
+	listening sync.Map // event type → *atomic.Bool
+	funcs     []js.Func
+	closeOnce sync.Once
+	closeErr  error
+	stops     []func()
+
+	recordsMu   sync.Mutex
+	recordQueue []peerset.Change
+	recordWake  chan struct{}
+}
+
+// openHandle opens the DB described by the options JSON, joins the room
+// unless offline, and returns the JavaScript handle object.
+func openHandle(parent context.Context, optionsJSON string, emit js.Value) (any, error) {
+	o, err := parseOpenOptions(optionsJSON)
+	if err != nil {
+		return nil, err
+	}
+	if !o.Offline && !hasGlobal("RTCPeerConnection") {
+		return nil, &unsupportedError{"this browser offers no WebRTC (RTCPeerConnection), so peerset cannot reach peers: use a current browser with WebRTC enabled, or open({ offline: true }) to work locally"}
+	}
+	cfg, err := o.config()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Yield = func() { time.Sleep(yieldPause) }
+	cfg.YieldEvery = yieldEvery
+	st, err := openStore(parent, o)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Store = st
+	db, err := peerset.Open(parent, cfg)
+	if err != nil {
+		_ = st.Close()
+		return nil, fmt.Errorf("failed to open room %q: %w", o.Room, err)
+	}
+	ctx, cancel := context.WithCancel(parent)
+	h := &handle{db: db, opts: o, ctx: ctx, cancel: cancel, emit: emit, recordWake: make(chan struct{}, 1)}
+	for _, t := range eventTypes {
+		h.listening.Store(t, new(atomic.Bool))
+	}
+	h.stops = append(h.stops, db.Subscribe(h.onChange), db.OnReject(h.onReject))
+	go h.pumpRecords()
+	if !o.Offline {
+		if err := db.Join(ctx, o.joinOptions()); err != nil {
+			h.close()
+			return nil, fmt.Errorf("failed to join room %q: %w", o.Room, err)
+		}
+		h.online = true
+		go h.pollSessions()
+	}
+	return h.object(), nil
+}
+
+// object builds the JavaScript side of the handle.
+func (h *handle) object() js.Value {
+	obj := js.Global().Get("Object").New()
+	add := func(name string, f js.Func) {
+		h.funcs = append(h.funcs, f)
+		obj.Set(name, f)
+	}
+	info, _ := json.Marshal(map[string]any{
+		"key": h.db.Key().Npub(), "peerId": h.db.SelfID(), "roomId": h.db.RoomID(),
+		"appId": h.opts.AppID, "room": h.opts.Room, "storage": h.opts.Storage,
+		"online": h.online, "databaseName": h.opts.databaseName(),
+	})
+	obj.Set("info", string(info))
+	add("put", asyncFunc(h.put))
+	add("get", asyncFunc(h.get))
+	add("delete", asyncFunc(h.delete))
+	add("query", asyncFunc(h.query))
+	add("stats", asyncFunc(h.stats))
+	add("close", asyncFunc(func([]js.Value) (any, error) { return nil, h.close() }))
+	add("listen", syncFunc(h.listen))
+	add("_importEvents", asyncFunc(h.importEvents))
+	add("_exportEvents", asyncFunc(h.exportEvents))
+	return obj
+}
+
+func (h *handle) put(args []js.Value) (any, error) {
+	draft, err := parseDraft(stringArg(args, 0))
+	if err != nil {
+		return nil, err
+	}
+	r, err := h.db.Put(h.ctx, draft)
+	if err != nil {
+		return nil, err
+	}
+	return jsonString(toRecordJSON(r))
+}
+
+func (h *handle) get(args []js.Value) (any, error) {
+	uuid := stringArg(args, 0)
+	r, err := h.db.Get(h.ctx, uuid)
+	if errors.Is(err, peerset.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return jsonString(toRecordJSON(r))
+}
+
+func (h *handle) delete(args []js.Value) (any, error) {
+	uuid := stringArg(args, 0)
+	if err := record.CheckUUID(uuid); err != nil {
+		return nil, fmt.Errorf("delete() needs the uuid of one of your records: %w", err)
+	}
+	return nil, h.db.Delete(h.ctx, uuid)
+}
+
+func (h *handle) query(args []js.Value) (any, error) {
+	q, err := parseQuery(stringArg(args, 0))
+	if err != nil {
+		return nil, err
+	}
+	rs, err := h.db.Query(h.ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	b, err := marshalRecords(rs)
+	if err != nil {
+		return nil, fmt.Errorf("failed to encode the records: %w", err)
+	}
+	return string(b), nil
+}
+
+func (h *handle) stats([]js.Value) (any, error) {
+	if err := h.ctx.Err(); err != nil {
+		return nil, peerset.ErrClosed
+	}
+	return jsonString(snapshotStats(h.db, h.opts, h.online, h.peerRTT))
+}
+
+// peerRTT is the round-trip time to a peer, 0 while unknown.
+//
+// TODO(facade): the swarm measures it (swarm.Peer.RTT) but peerset.DB does
+// not expose it; with an RTT field in session.SessionInfo (or a
+// DB.PeerRTT(peerID)) this returns it and the Network UI shows it.
+func (h *handle) peerRTT(string) time.Duration { return 0 }
+
+// listen(type, on) turns the emission of one event type on or off, so that
+// no work is spent on events nobody listens to.
+func (h *handle) listen(args []js.Value) any {
+	if len(args) < 2 {
+		return false
+	}
+	v, ok := h.listening.Load(args[0].String())
+	if !ok {
+		return false
+	}
+	v.(*atomic.Bool).Store(args[1].Truthy())
+	return true
+}
+
+func (h *handle) isListening(t string) bool {
+	v, _ := h.listening.Load(t)
+	return v.(*atomic.Bool).Load()
+}
+
+// send calls emit(type, payload); a listener's exception must not take the
+// goroutine down (the shim dispatches asynchronously, so it should not
+// throw at all).
+func (h *handle) send(t string, payload []byte) {
+	if h.ctx.Err() != nil {
+		return
+	}
+	defer func() { _ = recover() }()
+	h.emit.Invoke(t, string(payload))
+}
+
+// onChange queues a record change for the record pump.
+func (h *handle) onChange(c peerset.Change) {
+	if !h.isListening(eventRecord) {
+		return
+	}
+	h.recordsMu.Lock()
+	h.recordQueue = append(h.recordQueue, c)
+	h.recordsMu.Unlock()
+	select {
+	case h.recordWake <- struct{}{}:
+	default:
+	}
+}
+
+// pumpRecords sends queued changes in batches: one call across the boundary
+// for however many changes arrived since the last one.
+func (h *handle) pumpRecords() {
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-h.recordWake:
+		}
+		h.recordsMu.Lock()
+		batch := h.recordQueue
+		h.recordQueue = nil
+		h.recordsMu.Unlock()
+		if b, n, err := marshalChanges(batch); err == nil && n > 0 {
+			h.send(eventRecord, b)
+		}
+	}
+}
+
+func (h *handle) onReject(r peerset.Rejection) {
+	if !h.isListening(eventReject) {
+		return
+	}
+	if b, err := json.Marshal([]rejectEventJSON{toRejectEventJSON(r)}); err == nil {
+		h.send(eventReject, b)
+	}
+}
+
+// pollSessions emits 'peer' diffs and 'sync' progress from session snapshots.
+func (h *handle) pollSessions() {
+	tick := time.NewTicker(sessionPollInterval)
+	defer tick.Stop()
+	var peers peerTracker
+	var progress syncTracker
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		wantPeers, wantSync := h.isListening(eventPeer), h.isListening(eventSync)
+		if !wantPeers && !wantSync {
+			continue
+		}
+		sessions := h.db.Sessions()
+		if wantPeers {
+			if diff := peers.update(sessions, h.peerRTT); len(diff) > 0 {
+				if b, err := json.Marshal(diff); err == nil {
+					h.send(eventPeer, b)
+				}
+			}
+		}
+		if wantSync {
+			if p, changed := progress.update(sessions); changed {
+				if b, err := json.Marshal([]syncProgress{p}); err == nil {
+					h.send(eventSync, b)
+				}
+			}
+		}
+	}
+}
+
+// importEvents is the test and benchmark hook _importEvents(events): it
+// ingests signed events (a JSON array, or an array of event objects) as if a
+// peer named "import" had sent them. Not part of the public API.
+func (h *handle) importEvents(args []js.Value) (any, error) {
+	var raw []json.RawMessage
+	if err := json.Unmarshal([]byte(stringArg(args, 0)), &raw); err != nil {
+		return nil, fmt.Errorf("_importEvents needs an array of NIP-01 events: %w", err)
+	}
+	result := struct {
+		Stored   int            `json:"stored"`
+		Refused  int            `json:"refused"`
+		Invalid  int            `json:"invalid"`
+		ByReason map[string]int `json:"byRule"`
+	}{ByReason: map[string]int{}}
+	events := make([]*record.Event, 0, len(raw))
+	for _, r := range raw {
+		e, err := record.ParseEvent(r, 0)
+		if err != nil {
+			result.Invalid++
+			continue
+		}
+		events = append(events, e)
+	}
+	origin := peerset.Origin{PeerID: "import"}
+	for start := 0; start < len(events); start += importChunk {
+		chunk := events[start:min(start+importChunk, len(events))]
+		for _, out := range h.db.Ingest(h.ctx, origin, chunk) {
+			if out.Stored {
+				result.Stored++
+				continue
+			}
+			result.Refused++
+			rule := "error"
+			if rej, ok := moderation.AsRejection(out.Err); ok {
+				rule = rej.Rule
+			}
+			result.ByReason[rule]++
+		}
+		if err := h.ctx.Err(); err != nil {
+			return nil, peerset.ErrClosed
+		}
+	}
+	return jsonString(result)
+}
+
+// exportEvents is the test hook _exportEvents(): every live event (records
+// and deletions) as a JSON array. Not part of the public API.
+func (h *handle) exportEvents([]js.Value) (any, error) {
+	events, err := h.db.Export(h.ctx)
+	if err != nil {
+		return nil, err
+	}
+	b := []byte{'['}
+	for i, e := range events {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = e.AppendJSON(b)
+	}
+	return string(append(b, ']')), nil
+}
+
+// close stops the pumps, leaves the room and closes the DB (and its store).
+func (h *handle) close() error {
+	h.closeOnce.Do(func() {
+		h.cancel()
+		for _, stop := range h.stops {
+			stop()
+		}
+		h.closeErr = h.db.Close()
+		funcs := h.funcs
+		h.funcs = nil
+		// Release after the current call has returned to JavaScript; the
+		// shim never calls a closed handle.
+		time.AfterFunc(time.Second, func() {
+			for _, f := range funcs {
+				f.Release()
+			}
+		})
+	})
+	return h.closeErr
+}

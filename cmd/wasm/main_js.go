@@ -1,0 +1,45 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"context"
+	"syscall/js"
+
+	"github.com/peersetdb/peerset/pkg/record"
+)
+
+// bridgeReadyName is the global function the shim defines before it runs the
+// program; the program calls it with the bridge object once it is ready.
+const bridgeReadyName = "__peersetBridgeReady"
+
+func main() {
+	ctx := context.Background()
+	bridge := js.Global().Get("Object").New()
+	bridge.Set("protocol", 1) // bumped when the bridge's shape changes
+	bridge.Set("generateKey", asyncFunc(func([]js.Value) (any, error) {
+		sk, err := record.GenerateKey()
+		if err != nil {
+			return nil, err
+		}
+		return jsonString(map[string]string{"npub": sk.Public().Npub(), "nsec": sk.Nsec()})
+	}))
+	bridge.Set("open", asyncFunc(func(args []js.Value) (any, error) {
+		return openHandle(ctx, stringArg(args, 0), argOrUndefined(args, 1))
+	}))
+
+	ready := js.Global().Get(bridgeReadyName)
+	if ready.Type() == js.TypeFunction {
+		ready.Invoke(bridge)
+	} else {
+		js.Global().Set("__peersetBridge", bridge) // loaded without the shim
+	}
+	select {} // serve calls until the page goes away
+}
+
+func argOrUndefined(args []js.Value, i int) js.Value {
+	if i < len(args) {
+		return args[i]
+	}
+	return js.Undefined()
+}

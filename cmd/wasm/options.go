@@ -1,0 +1,293 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/peersetdb/peerset/pkg/merkle"
+	"github.com/peersetdb/peerset/pkg/moderation"
+	"github.com/peersetdb/peerset/pkg/peerset"
+	"github.com/peersetdb/peerset/pkg/record"
+	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/swarm/session"
+)
+
+// Storage backends a page can choose with open({storage}).
+const (
+	storageIndexedDB = "indexeddb" // the default: records and key survive reloads
+	storageMemory    = "memory"    // nothing survives close or reload
+)
+
+// defaultGranularity is the JavaScript API's default: day buckets give the
+// Network UI a readable per-bucket view and missing ranges.
+const defaultGranularity = merkle.GranularityDay
+
+// openOptions is the JSON form of the options of peerset.open() (see
+// js/peerset.d.ts). Durations are milliseconds, as everywhere in JavaScript.
+type openOptions struct {
+	Room        string          `json:"room"`
+	AppID       string          `json:"appId"`
+	Trackers    []string        `json:"trackers"`
+	Password    string          `json:"password"`
+	Nsec        string          `json:"nsec"`
+	Passphrase  string          `json:"passphrase"`
+	Moderation  string          `json:"moderation"`
+	ICEServers  []iceServerJSON `json:"iceServers"` // nil: the default STUN servers; []: none
+	Granularity string          `json:"granularity"`
+	Session     sessionJSON     `json:"session"`
+	Offline     bool            `json:"offline"`
+	MaxPeers    int             `json:"maxPeers"`
+
+	// Storage and DatabaseName choose where records and the key are kept.
+	Storage      string `json:"storage"`
+	DatabaseName string `json:"databaseName"`
+}
+
+// sessionJSON holds the session limits a page may tune, in milliseconds.
+type sessionJSON struct {
+	HandshakeTimeout     float64 `json:"handshakeTimeout"`
+	ChallengeTimeout     float64 `json:"challengeTimeout"`
+	MaxPeerSessionTime   float64 `json:"maxPeerSessionTime"`
+	MaxClientSessionTime float64 `json:"maxClientSessionTime"`
+	IdleRootInterval     float64 `json:"idleRootInterval"`
+	RoundTimeout         float64 `json:"roundTimeout"`
+	WantTimeout          float64 `json:"wantTimeout"`
+	MaxPeers             int     `json:"maxPeers"`
+}
+
+// iceServerJSON is an RTCIceServer: urls is a string or a list of strings.
+type iceServerJSON struct {
+	URLs       stringOrList `json:"urls"`
+	Username   string       `json:"username"`
+	Credential string       `json:"credential"`
+}
+
+type stringOrList []string
+
+func (l *stringOrList) UnmarshalJSON(data []byte) error {
+	var one string
+	if err := json.Unmarshal(data, &one); err == nil {
+		*l = []string{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(data, &many); err != nil {
+		return errors.New("iceServers[].urls must be a URL string or a list of them")
+	}
+	*l = many
+	return nil
+}
+
+// parseOpenOptions reads and checks open()'s options.
+func parseOpenOptions(data string) (openOptions, error) {
+	var o openOptions
+	if err := json.Unmarshal([]byte(data), &o); err != nil {
+		return o, fmt.Errorf("failed to read the options of open(): %w", err)
+	}
+	o.Room = strings.TrimSpace(o.Room)
+	if o.Room == "" {
+		return o, errors.New("open() needs a room name: peerset.open({ room: 'my-room' })")
+	}
+	if o.AppID == "" {
+		o.AppID = peerset.DefaultAppID
+	}
+	if o.Moderation == "" {
+		o.Moderation = moderation.PresetNameStandard
+	}
+	if _, err := moderation.Preset(o.Moderation); err != nil {
+		return o, fmt.Errorf("unknown moderation preset %q: use one of %s", o.Moderation, strings.Join(moderation.PresetNames(), ", "))
+	}
+	if o.Granularity != "" {
+		if _, err := merkle.ParseGranularity(o.Granularity); err != nil {
+			return o, fmt.Errorf("unknown granularity %q: use none, day, quarter-day or hour", o.Granularity)
+		}
+	}
+	switch o.Storage {
+	case "":
+		o.Storage = storageIndexedDB
+	case storageIndexedDB, storageMemory:
+	default:
+		return o, fmt.Errorf("unknown storage %q: use %q (the default) or %q", o.Storage, storageIndexedDB, storageMemory)
+	}
+	for _, u := range o.Trackers {
+		if !strings.HasPrefix(u, "ws://") && !strings.HasPrefix(u, "wss://") {
+			return o, fmt.Errorf("tracker %q is not a WebSocket URL: trackers look like wss://tracker.example/announce", u)
+		}
+	}
+	return o, nil
+}
+
+// databaseName is the IndexedDB database that keeps one room of one app:
+// the appId's length keeps ("a:b", "c") and ("a", "b:c") apart.
+func (o openOptions) databaseName() string {
+	if o.DatabaseName != "" {
+		return o.DatabaseName
+	}
+	return "peerset:" + strconv.Itoa(len(o.AppID)) + ":" + o.AppID + ":" + o.Room
+}
+
+func (o openOptions) granularity() merkle.Granularity {
+	if o.Granularity == "" {
+		return defaultGranularity
+	}
+	g, _ := merkle.ParseGranularity(o.Granularity) // checked by parseOpenOptions
+	return g
+}
+
+// config is the facade configuration without its store, which depends on
+// the platform.
+func (o openOptions) config() (peerset.Config, error) {
+	mod, err := moderation.Preset(o.Moderation)
+	if err != nil {
+		return peerset.Config{}, err
+	}
+	cfg := peerset.Config{
+		AppID:         o.AppID,
+		Room:          o.Room,
+		KeyPassphrase: o.Passphrase,
+		Moderation:    &mod,
+		Granularity:   o.granularity(),
+	}
+	if o.Nsec != "" {
+		key, err := record.DecodeNsec(strings.TrimSpace(o.Nsec))
+		if err != nil {
+			return peerset.Config{}, fmt.Errorf("the nsec given to open() is not a valid secret key (%w): pass the nsec1… text generateKey() returned", err)
+		}
+		cfg.Key = key
+	}
+	return cfg, nil
+}
+
+// joinOptions is how the DB joins its room when not offline.
+func (o openOptions) joinOptions() peerset.JoinOptions {
+	opts := peerset.JoinOptions{
+		Trackers: o.Trackers,
+		Password: o.Password,
+		MaxPeers: o.MaxPeers,
+		Session:  o.Session.config(),
+	}
+	if opts.Trackers == nil {
+		opts.Trackers = swarm.DefaultTrackers()
+	}
+	if o.ICEServers != nil {
+		opts.ICEServers = make([]webrtc.ICEServer, 0, len(o.ICEServers))
+		for _, s := range o.ICEServers {
+			opts.ICEServers = append(opts.ICEServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+		}
+	}
+	return opts
+}
+
+func (s sessionJSON) config() session.Config {
+	return session.Config{
+		HandshakeTimeout:     millis(s.HandshakeTimeout),
+		ChallengeTimeout:     millis(s.ChallengeTimeout),
+		MaxPeerSessionTime:   millis(s.MaxPeerSessionTime),
+		MaxClientSessionTime: millis(s.MaxClientSessionTime),
+		IdleRootInterval:     millis(s.IdleRootInterval),
+		RoundTimeout:         millis(s.RoundTimeout),
+		WantTimeout:          millis(s.WantTimeout),
+		MaxPeers:             s.MaxPeers,
+	}
+}
+
+// millis converts JavaScript milliseconds to a Duration (0 stays 0: the
+// default; negative stays negative: off, where a limit allows it).
+func millis(ms float64) time.Duration {
+	if math.IsNaN(ms) || math.IsInf(ms, 0) {
+		return 0
+	}
+	return time.Duration(ms * float64(time.Millisecond))
+}
+
+// draftJSON is the JSON form of put()'s argument after the shim has turned
+// data into text (JSON) or base64 (bytes).
+type draftJSON struct {
+	UUID       string      `json:"uuid"`
+	Text       *string     `json:"text"`
+	Link       string      `json:"link"`
+	Geo        *record.Geo `json:"geo"`
+	DataJSON   *string     `json:"dataJSON"`   // JSON text of data
+	DataBase64 *string     `json:"dataBase64"` // bytes of a Uint8Array or ArrayBuffer
+	MediaType  string      `json:"mediaType"`
+}
+
+func parseDraft(data string) (record.Draft, error) {
+	var d draftJSON
+	if err := json.Unmarshal([]byte(data), &d); err != nil {
+		return record.Draft{}, fmt.Errorf("failed to read the record given to put(): %w", err)
+	}
+	draft := record.Draft{UUID: d.UUID, Link: d.Link, Geo: d.Geo}
+	if d.Text != nil {
+		draft.Text = *d.Text
+	}
+	switch {
+	case d.DataJSON != nil && d.DataBase64 != nil:
+		return record.Draft{}, errors.New("put() got data both as JSON and as bytes")
+	case d.DataJSON != nil:
+		draft.Data = []byte(*d.DataJSON)
+		draft.MediaType = record.MediaTypeJSON
+	case d.DataBase64 != nil:
+		b, err := decodeBase64(*d.DataBase64)
+		if err != nil {
+			return record.Draft{}, fmt.Errorf("failed to read put()'s binary data: %w", err)
+		}
+		draft.Data = b
+		draft.MediaType = record.MediaTypeBinary
+	}
+	if d.MediaType != "" && draft.Data != nil {
+		draft.MediaType = d.MediaType
+	}
+	if draft.Data != nil && draft.Text != "" {
+		return record.Draft{}, errors.New("a record holds text or data, not both: put({ text }) or put({ data })")
+	}
+	if draft.Data == nil && draft.Text == "" && draft.Link == "" && draft.Geo == nil {
+		return record.Draft{}, errors.New("put() needs something to store: text, link, geo or data")
+	}
+	return draft, nil
+}
+
+// queryJSON is the JSON form of query()'s argument; since and until are
+// milliseconds like createdAt.
+type queryJSON struct {
+	Author string  `json:"author"`
+	Since  float64 `json:"since"`
+	Until  float64 `json:"until"`
+	Limit  int     `json:"limit"`
+	Oldest bool    `json:"oldest"`
+}
+
+func parseQuery(data string) (peerset.Query, error) {
+	var q queryJSON
+	if data != "" {
+		if err := json.Unmarshal([]byte(data), &q); err != nil {
+			return peerset.Query{}, fmt.Errorf("failed to read the query: %w", err)
+		}
+	}
+	out := peerset.Query{Limit: q.Limit, Oldest: q.Oldest}
+	if q.Limit < 0 {
+		return out, errors.New("query limit must be 0 (no limit) or more")
+	}
+	if q.Author != "" {
+		pk, err := record.DecodeNpub(strings.TrimSpace(q.Author))
+		if err != nil {
+			return out, fmt.Errorf("query author must be an npub1… key (%w)", err)
+		}
+		out.Author = &pk
+	}
+	// Records have one-second resolution: createdAt = created_at × 1000.
+	if q.Since > 0 {
+		out.Since = int64(math.Ceil(q.Since / 1000))
+	}
+	if q.Until > 0 {
+		out.Until = max(1, int64(math.Floor(q.Until/1000)))
+	}
+	return out, nil
+}

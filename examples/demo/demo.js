@@ -1,0 +1,686 @@
+// The peerset demo: a Network UI over the public JavaScript API. Open it in
+// several tabs (or browsers) to watch them keep one record set in sync.
+//
+// Query parameters: room, tracker (repeatable or comma-separated; default
+// the server this page came from), moderation, granularity, app, password,
+// offline=1, handshakeTimeout, challengeTimeout, idleRootInterval, maxPeers.
+//
+// For tests: window.peerset is the module, window.db the open database, and
+// body[data-ready="1"] says it is open.
+
+const MODULE_URL = '../../js/dist/peerset.js';
+const MAX_LIST = 1000; // newest records kept for the list (the DB holds them all)
+const ROW_HEIGHT = 52; // px, as --row-h in demo.css
+const STATS_INTERVAL = 500; // ms
+const MAX_BUCKETS_SHOWN = 60;
+const MAX_ACTIVITY = 200;
+
+const $ = (sel) => document.querySelector(sel);
+const fmt = new Intl.NumberFormat('en-US');
+const clockFmt = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const dayClockFmt = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+
+let peerset;
+let db = null;
+let settings = readSettings(new URLSearchParams(location.search));
+let geo = null;
+let stopListening = [];
+let statsTimer = 0;
+let lastStats = null;
+
+// ---------------------------------------------------------------- settings
+
+function readSettings(params) {
+  const num = (name) => {
+    const v = params.get(name);
+    return v === null || v === '' || !Number.isFinite(Number(v)) ? undefined : Number(v);
+  };
+  const trackers = params.getAll('tracker').flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+  return {
+    room: params.get('room') || 'lobby',
+    appId: params.get('app') || undefined,
+    password: params.get('password') || undefined,
+    moderation: params.get('moderation') || 'standard',
+    granularity: params.get('granularity') || 'day',
+    trackers: trackers.length ? trackers : [`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`],
+    offline: params.get('offline') === '1',
+    handshakeTimeout: num('handshakeTimeout'),
+    challengeTimeout: num('challengeTimeout'),
+    idleRootInterval: num('idleRootInterval'),
+    maxPeers: num('maxPeers'),
+  };
+}
+
+function settingsToParams(s) {
+  const params = new URLSearchParams(location.search);
+  const set = (k, v) => (v === undefined || v === '' || v === null ? params.delete(k) : params.set(k, String(v)));
+  set('room', s.room);
+  set('moderation', s.moderation);
+  set('granularity', s.granularity === 'day' ? undefined : s.granularity);
+  params.delete('tracker');
+  const own = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`;
+  if (!(s.trackers.length === 1 && s.trackers[0] === own)) for (const t of s.trackers) params.append('tracker', t);
+  set('handshakeTimeout', s.handshakeTimeout);
+  set('challengeTimeout', s.challengeTimeout);
+  set('idleRootInterval', s.idleRootInterval);
+  set('maxPeers', s.maxPeers);
+  return params;
+}
+
+function fillSettingsForm(s) {
+  $('#set-room').value = s.room;
+  $('#set-moderation').value = s.moderation;
+  $('#set-granularity').value = s.granularity;
+  $('#set-handshake').value = s.handshakeTimeout ?? '';
+  $('#set-challenge').value = s.challengeTimeout ?? '';
+  $('#set-idle').value = s.idleRootInterval ?? '';
+  $('#set-maxpeers').value = s.maxPeers ?? '';
+  $('#set-trackers').value = s.trackers.join('\n');
+}
+
+function readSettingsForm() {
+  const num = (id) => {
+    const v = $(id).value.trim();
+    return v === '' ? undefined : Number(v);
+  };
+  return {
+    ...settings,
+    room: $('#set-room').value.trim() || 'lobby',
+    moderation: $('#set-moderation').value,
+    granularity: $('#set-granularity').value,
+    handshakeTimeout: num('#set-handshake'),
+    challengeTimeout: num('#set-challenge'),
+    idleRootInterval: num('#set-idle'),
+    maxPeers: num('#set-maxpeers'),
+    trackers: $('#set-trackers').value.split(/[\s,]+/).map((t) => t.trim()).filter(Boolean),
+  };
+}
+
+function openOptions(s) {
+  const session = {};
+  if (s.handshakeTimeout) session.handshakeTimeout = s.handshakeTimeout;
+  if (s.challengeTimeout) session.challengeTimeout = s.challengeTimeout;
+  if (s.idleRootInterval) session.idleRootInterval = s.idleRootInterval;
+  return {
+    room: s.room,
+    appId: s.appId,
+    password: s.password,
+    moderation: s.moderation,
+    granularity: s.granularity,
+    trackers: s.trackers,
+    // A local demo: host candidates only, no public STUN server.
+    iceServers: [],
+    offline: s.offline,
+    maxPeers: s.maxPeers,
+    session,
+  };
+}
+
+// ---------------------------------------------------------------- errors and activity
+
+function showError(message) {
+  const el = $('#error');
+  el.textContent = message;
+  el.hidden = false;
+}
+
+function clearError() {
+  $('#error').hidden = true;
+  $('#error').textContent = '';
+}
+
+function activity(text, kind = '') {
+  const li = document.createElement('li');
+  const time = document.createElement('time');
+  time.textContent = new Date().toLocaleTimeString();
+  li.append(time, text);
+  if (kind) li.className = kind;
+  const list = $('#activity');
+  list.prepend(li);
+  while (list.children.length > MAX_ACTIVITY) list.lastChild.remove();
+}
+
+window.addEventListener('unhandledrejection', (e) => showError(String(e.reason?.message || e.reason)));
+window.addEventListener('error', (e) => showError(String(e.message)));
+
+// ---------------------------------------------------------------- formatting
+
+function shortKey(npub) {
+  return npub ? `${npub.slice(0, 10)}…${npub.slice(-6)}` : '—';
+}
+
+function shortId(id, n = 8) {
+  return id ? (id.length > n ? `${id.slice(0, n)}…` : id) : '—';
+}
+
+function formatBytes(n) {
+  if (!n) return '0 B';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+function ago(ms) {
+  if (!ms) return '—';
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+
+// shortTime is the clock time for today's records, else day and time.
+function shortTime(ms, now) {
+  return new Date(ms).toDateString() === new Date(now).toDateString() ? clockFmt.format(ms) : dayClockFmt.format(ms);
+}
+
+function latLon(g) {
+  const lat = `${Math.abs(g.lat).toFixed(4)}° ${g.lat < 0 ? 'S' : 'N'}`;
+  const lon = `${Math.abs(g.lon).toFixed(4)}° ${g.lon < 0 ? 'W' : 'E'}`;
+  return `${lat}, ${lon}`;
+}
+
+function utc(ms, withTime = true) {
+  const iso = new Date(ms).toISOString();
+  return withTime ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}` : iso.slice(0, 10);
+}
+
+function bucketLabel(b, granularity) {
+  const start = new Date(b.start).toISOString();
+  const day = start.slice(0, 10);
+  switch (granularity) {
+    case 'hour': return `${day} ${start.slice(11, 13)}:00`;
+    case 'quarter-day': return `${day} ${start.slice(11, 13)}–${String((new Date(b.start).getUTCHours() + 6) % 24).padStart(2, '0')}h`;
+    default: return day;
+  }
+}
+
+function rangeLabel(r) {
+  return `${utc(r.start)} → ${r.end === null ? 'open end' : utc(r.end)} UTC`;
+}
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'class') node.className = v;
+    else if (k === 'title') node.title = v;
+    else if (k === 'dataset') Object.assign(node.dataset, v);
+    else node[k] = v;
+  }
+  node.append(...children.filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+// ---------------------------------------------------------------- record list
+
+// The list keeps the newest MAX_LIST records, newest first, and renders only
+// the rows in view: a room may hold tens of thousands.
+const list = [];
+const byAddress = new Map(); // author/uuid → record shown
+const freshIds = new Map(); // id → when it arrived live
+let selectedId = null;
+let renderQueued = false;
+
+const addressOf = (r) => `${r.author}/${r.uuid}`;
+const newerFirst = (a, b) => (b.createdAt - a.createdAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+function positionOf(r) {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (newerFirst(list[mid], r) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function listRemove(r) {
+  const cur = byAddress.get(addressOf(r));
+  if (!cur || cur.id !== r.id) return;
+  const i = positionOf(cur);
+  if (list[i] === cur) list.splice(i, 1);
+  else list.splice(list.indexOf(cur), 1);
+  byAddress.delete(addressOf(r));
+}
+
+function listAdd(r) {
+  const cur = byAddress.get(addressOf(r));
+  if (cur) {
+    if (newerFirst(cur, r) <= 0) return; // what we show is newer
+    listRemove(cur);
+  }
+  const i = positionOf(r);
+  if (i >= MAX_LIST) return;
+  list.splice(i, 0, r);
+  byAddress.set(addressOf(r), r);
+  if (list.length > MAX_LIST) byAddress.delete(addressOf(list.pop()));
+}
+
+function resetList(records) {
+  list.length = 0;
+  byAddress.clear();
+  for (const r of records) listAdd(r);
+  queueRender();
+}
+
+function queueRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    renderList();
+  });
+}
+
+function renderList() {
+  const box = $('#record-list');
+  const spacer = box.querySelector('.record-list-spacer');
+  spacer.style.height = `${list.length * ROW_HEIGHT}px`;
+  box.style.height = `${Math.min(9, Math.max(3, list.length)) * ROW_HEIGHT + 2}px`;
+  for (const row of box.querySelectorAll('.record-row, .list-empty')) row.remove();
+  const total = lastStats?.records ?? list.length;
+  $('#list-summary').textContent = list.length < total ? `newest ${fmt.format(list.length)} of ${fmt.format(total)}` : `${fmt.format(list.length)}`;
+  if (list.length === 0) {
+    box.append(el('div', { class: 'list-empty' }, 'No records yet: write one, or open this page in another tab.'));
+    return;
+  }
+  const first = Math.max(0, Math.floor(box.scrollTop / ROW_HEIGHT) - 4);
+  const last = Math.min(list.length, Math.ceil((box.scrollTop + box.clientHeight) / ROW_HEIGHT) + 4);
+  const now = Date.now();
+  const rows = [];
+  for (let i = first; i < last; i++) rows.push(recordRow(list[i], i, now));
+  box.append(...rows);
+}
+
+function recordRow(r, index, now) {
+  const mine = db && r.author === db.key;
+  const row = el('div', { class: 'record-row', role: 'listitem', dataset: { uuid: r.uuid, id: r.id } });
+  row.style.top = `${index * ROW_HEIGHT}px`;
+  if (r.id === selectedId) row.classList.add('selected');
+  const arrived = freshIds.get(r.id);
+  if (arrived && now - arrived < 1200) row.classList.add('fresh');
+
+  const author = el('span', { class: 'author', title: r.author }, shortKey(r.author));
+  if (mine) author.append(el('span', { class: 'me' }, 'you'));
+  const time = el('span', { class: 'time', title: new Date(r.createdAt).toISOString() }, shortTime(r.createdAt, now));
+  let text;
+  if (r.text !== undefined && r.text !== '') text = el('span', { class: 'text', title: r.text }, r.text);
+  else if (r.data !== undefined) text = el('span', { class: 'text data' }, r.data instanceof Uint8Array ? `${r.data.length} bytes (${r.mediaType})` : JSON.stringify(r.data));
+  else text = el('span', { class: 'text muted' }, '—');
+  const link = el('span', { class: 'link' });
+  if (r.link) {
+    let safe = null;
+    try {
+      const u = new URL(r.link);
+      if (u.protocol === 'https:' || u.protocol === 'http:') safe = u.href;
+    } catch { /* shown as text */ }
+    if (safe) link.append(el('a', { href: safe, target: '_blank', rel: 'noopener noreferrer nofollow', title: safe }, r.link));
+    else link.append(r.link);
+  }
+  const place = el('span', { class: 'place', title: r.geohash ? `geohash ${r.geohash}` : '' },
+    r.geo ? latLon(r.geo) : '');
+  const del = mine ? el('button', { class: 'del', title: 'delete this record', type: 'button', dataset: { action: 'delete' } }, '×') : el('span');
+  row.append(author, time, text, link, place, del);
+  return row;
+}
+
+async function onListClick(e) {
+  const row = e.target.closest('.record-row');
+  if (!row) return;
+  const r = list.find((x) => x.id === row.dataset.id);
+  if (!r) return;
+  if (e.target.closest('[data-action="delete"]')) {
+    try {
+      await db.delete(r.uuid);
+      activity(`deleted record ${shortId(r.uuid)}`, 'ok');
+    } catch (err) {
+      showError(err.message);
+    }
+    return;
+  }
+  selectedId = r.id;
+  const detail = $('#record-detail');
+  detail.hidden = false;
+  const { event, ...friendly } = r;
+  detail.textContent = `${JSON.stringify(friendly, null, 2)}\n\nNIP-01 event:\n${JSON.stringify(event, null, 2)}`;
+  queueRender();
+}
+
+// ---------------------------------------------------------------- status panels
+
+function stateBadge(state) {
+  return el('span', { class: `state state-${state}` }, state);
+}
+
+function renderTrackers(st) {
+  const body = $('#tracker-table tbody');
+  body.replaceChildren();
+  if (!st.online) {
+    body.append(el('tr', { class: 'empty' }, el('td', { colSpan: 4 }, 'offline: not looking for peers')));
+    return;
+  }
+  for (const t of st.trackers) {
+    const state = t.state === 'open' ? 'open' : t.lastError ? 'error' : t.state;
+    body.append(el('tr', { title: t.lastError ? `last error: ${t.lastError}` : '' },
+      el('td', { class: 'url mono', title: t.url }, t.url),
+      el('td', {}, stateBadge(state)),
+      el('td', {}, t.phase || '—'),
+      el('td', { class: 'num' }, fmt.format(t.announces))));
+  }
+}
+
+function renderPeers(st) {
+  const body = $('#peer-table tbody');
+  body.replaceChildren();
+  const sessions = st.sessions;
+  if (sessions.length === 0) {
+    body.append(el('tr', { class: 'empty' }, el('td', { colSpan: 9 },
+      st.online ? 'no peers yet: open this page in another tab or browser' : 'offline')));
+    return;
+  }
+  for (const s of sessions) {
+    const pending = s.pending + s.wantsInFlight;
+    body.append(el('tr', { class: s.closed ? 'closed' : '', dataset: { peer: s.peerId } },
+      el('td', { class: 'mono', title: s.peerId }, shortId(s.peerId, 10)),
+      el('td', { class: 'mono', title: s.pubkey || '' }, shortKey(s.pubkey)),
+      el('td', { title: s.closeReason || '' }, stateBadge(s.state)),
+      el('td', { class: 'num' }, s.rtt === null ? '—' : `${Math.round(s.rtt)} ms`),
+      el('td', { class: 'num' }, `${formatBytes(s.bytesIn)} / ${formatBytes(s.bytesOut)}`),
+      el('td', { class: 'num', title: `stored ${s.recordsStored}, refused ${s.recordsRefused}` }, `${fmt.format(s.recordsIn)} / ${fmt.format(s.recordsOut)}`),
+      el('td', { class: 'num' }, fmt.format(pending)),
+      el('td', { class: `num${s.strikes > 0 ? ' strikes-bad' : ''}` }, String(s.strikes)),
+      el('td', { title: s.lastSyncAt ? `took ${Math.round(s.lastSyncMs)} ms` : '' }, s.lastSyncAt ? ago(s.lastSyncAt) : '—')));
+  }
+}
+
+function renderRecordStatus(st) {
+  $('#record-count').textContent = fmt.format(st.records);
+  $('#deletion-count').textContent = fmt.format(st.deletions);
+  $('#peer-count').textContent = fmt.format(st.peers);
+  $('#root').textContent = st.root;
+
+  const granularity = st.granularity === 'none' ? 'day' : st.granularity;
+  $('#bucket-granularity').textContent = `${granularity}, UTC`;
+  const missing = st.missingRanges;
+  const overlapsMissing = (b) => missing.some((r) => b.start < (r.end ?? Infinity) && (b.end ?? Infinity) > r.start);
+  const buckets = [...st.buckets].reverse();
+  const max = buckets.reduce((m, b) => Math.max(m, b.count), 1);
+  const items = buckets.slice(0, MAX_BUCKETS_SHOWN).map((b) => {
+    const bar = el('span');
+    bar.style.width = `${Math.max(2, (b.count / max) * 100)}%`;
+    return el('li', { class: overlapsMissing(b) ? 'missing' : '', title: `fingerprint ${b.fingerprint}` },
+      el('span', { class: 'when' }, bucketLabel(b, granularity)),
+      el('span', { class: 'bar' }, bar),
+      el('span', { class: 'count' }, fmt.format(b.count)),
+      el('span', { class: 'fp' }, b.fingerprint.slice(0, 8)));
+  });
+  if (buckets.length > MAX_BUCKETS_SHOWN) items.push(el('li', { class: 'muted' }, `… ${buckets.length - MAX_BUCKETS_SHOWN} older buckets`));
+  if (items.length === 0) items.push(el('li', { class: 'muted' }, 'no records'));
+  $('#bucket-list').replaceChildren(...items);
+
+  $('#missing-ranges').replaceChildren(...(missing.length
+    ? missing.map((r) => el('li', { class: 'missing' }, rangeLabel(r)))
+    : [el('li', { class: 'muted' }, st.peers ? 'none: in sync with every peer' : 'none')]));
+}
+
+function renderClient(st) {
+  $('#own-key').textContent = st.key;
+  $('#peer-id').textContent = st.peerId || '— (offline)';
+  $('#storage').textContent = st.storage === 'indexeddb' ? 'IndexedDB (kept across reloads)' : 'memory';
+  $('#moderation').textContent = st.moderation;
+  $('#room-name').textContent = st.room;
+  $('#app-id').textContent = st.appId;
+  const pill = $('#status-pill');
+  const openTrackers = st.trackers.filter((t) => t.state === 'open').length;
+  if (!st.online) {
+    pill.className = 'pill pill-off';
+    pill.textContent = 'offline (local only)';
+  } else if (st.peers > 0) {
+    pill.className = 'pill pill-ok';
+    pill.textContent = `online · ${st.peers} peer${st.peers === 1 ? '' : 's'}`;
+  } else if (openTrackers === 0) {
+    pill.className = 'pill pill-bad';
+    pill.textContent = 'no tracker reachable';
+  } else {
+    pill.className = 'pill pill-wait';
+    pill.textContent = 'online · looking for peers';
+  }
+}
+
+let statsInFlight = false;
+let statsAgain = false;
+
+async function refreshStats() {
+  if (!db || db.closed) return;
+  if (statsInFlight) {
+    statsAgain = true;
+    return;
+  }
+  statsInFlight = true;
+  try {
+    const st = await db.stats();
+    lastStats = st;
+    renderClient(st);
+    renderTrackers(st);
+    renderPeers(st);
+    renderRecordStatus(st);
+    if (list.length < Math.min(MAX_LIST, st.records)) reloadListSoon();
+    queueRender();
+  } catch (err) {
+    if (err.code !== 'closed') showError(err.message);
+  } finally {
+    statsInFlight = false;
+    if (statsAgain) {
+      statsAgain = false;
+      setTimeout(refreshStats, 100);
+    }
+  }
+}
+
+// After removals the kept window may have room for older records.
+let reloadTimer = 0;
+function reloadListSoon() {
+  if (reloadTimer) return;
+  reloadTimer = setTimeout(async () => {
+    reloadTimer = 0;
+    if (!db || db.closed) return;
+    try {
+      resetList(await db.query({ limit: MAX_LIST }));
+    } catch (err) {
+      if (err.code !== 'closed') showError(err.message);
+    }
+  }, 1500);
+}
+
+function renderSync(e) {
+  const bar = $('#sync-progress');
+  const text = $('#sync-text');
+  if (e.done) {
+    bar.value = 1;
+    text.textContent = e.peers ? `in sync with ${e.peers} peer${e.peers === 1 ? '' : 's'} · ${fmt.format(e.recordsIn)} in, ${fmt.format(e.recordsOut)} out` : 'waiting for peers';
+  } else {
+    bar.value = e.total ? e.progress : 0;
+    text.textContent = e.total ? `receiving ${fmt.format(e.received)} of ${fmt.format(e.total)} records` : 'comparing sets…';
+  }
+}
+
+// ---------------------------------------------------------------- composer
+
+async function onPut(e) {
+  e.preventDefault();
+  const text = $('#composer-text').value.trim();
+  const link = $('#composer-link').value.trim();
+  const status = $('#composer-status');
+  if (!text && !link && !geo) {
+    status.className = 'bad';
+    status.textContent = 'write some text, a link or add your location first';
+    return;
+  }
+  const input = {};
+  if (text) input.text = text;
+  if (link) input.link = link;
+  if (geo) input.geo = geo;
+  const button = $('#composer-submit');
+  button.disabled = true;
+  status.className = '';
+  status.textContent = 'signing…';
+  try {
+    const r = await db.put(input);
+    clearError();
+    status.className = 'ok';
+    status.textContent = `stored ${shortId(r.uuid)}`;
+    $('#composer-text').value = '';
+    $('#composer-link').value = '';
+  } catch (err) {
+    status.className = 'bad';
+    status.textContent = err.rule ? `refused by rule “${err.rule}”` : 'not stored';
+    showError(err.rule ? `Refused by rule “${err.rule}”: ${err.reason}` : err.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function onUseLocation() {
+  const status = $('#composer-geo-value');
+  if (!navigator.geolocation) {
+    status.textContent = 'this browser has no geolocation';
+    return;
+  }
+  status.textContent = 'locating…';
+  navigator.geolocation.getCurrentPosition((pos) => {
+    geo = { lat: Number(pos.coords.latitude.toFixed(6)), lon: Number(pos.coords.longitude.toFixed(6)) };
+    status.textContent = `${latLon(geo)} (±${Math.round(pos.coords.accuracy)} m)`;
+    $('#composer-geo-clear').hidden = false;
+  }, (err) => {
+    geo = null;
+    status.textContent = `no location: ${err.message || 'permission denied'}`;
+  }, { timeout: 15_000, maximumAge: 60_000 });
+}
+
+function onClearLocation() {
+  geo = null;
+  $('#composer-geo-value').textContent = 'no location';
+  $('#composer-geo-clear').hidden = true;
+}
+
+// ---------------------------------------------------------------- open / reopen
+
+function setReady(ready) {
+  document.body.dataset.ready = ready ? '1' : '0';
+}
+
+async function openDB(s) {
+  setReady(false);
+  $('#status-pill').className = 'pill pill-wait';
+  $('#status-pill').textContent = 'opening…';
+  $('#room-name').textContent = s.room;
+  const opened = await peerset.open(openOptions(s));
+  db = opened;
+  window.db = opened;
+  lastStats = null;
+  resetList([]);
+
+  stopListening = [
+    db.on('record', (e) => {
+      if (e.removed) {
+        listRemove(e.record);
+      } else {
+        listAdd(e.record);
+        if (e.origin !== 'local') freshIds.set(e.record.id, Date.now());
+      }
+      queueRender();
+      refreshStatsSoon();
+    }),
+    db.on('peer', (p) => {
+      const who = `peer ${shortId(p.peerId, 10)}${p.pubkey ? ` (${shortKey(p.pubkey)})` : ''}`;
+      if (p.state === 'closed') activity(`${who} left${p.closeReason ? `: ${p.closeReason}` : ''}`);
+      else activity(`${who}: ${p.state}`, p.authenticated ? 'ok' : '');
+      refreshStatsSoon();
+    }),
+    db.on('sync', renderSync),
+    db.on('reject', (r) => {
+      activity(`refused a record from peer ${shortId(r.peerId, 10)}: rule “${r.rule}” (${r.reason})`, 'bad');
+    }),
+  ];
+  setReady(true);
+  activity(`opened room “${s.room}” as ${shortKey(db.key)}${s.offline ? ' (offline)' : ''}`, 'ok');
+  await refreshStats();
+  resetList(await db.query({ limit: MAX_LIST }));
+}
+
+let soonTimer = 0;
+function refreshStatsSoon() {
+  if (soonTimer) return;
+  soonTimer = setTimeout(() => {
+    soonTimer = 0;
+    refreshStats();
+  }, 250);
+}
+
+async function closeDB() {
+  for (const stop of stopListening) stop();
+  stopListening = [];
+  const old = db;
+  db = null;
+  window.db = null;
+  if (old) await old.close();
+}
+
+async function onApplySettings(e) {
+  e.preventDefault();
+  const next = readSettingsForm();
+  const button = $('#settings-apply');
+  button.disabled = true;
+  try {
+    await closeDB();
+    settings = next;
+    history.replaceState(null, '', `${location.pathname}?${settingsToParams(next)}`);
+    clearError();
+    await openDB(next);
+  } catch (err) {
+    showError(err.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------- start
+
+async function start() {
+  fillSettingsForm(settings);
+  $('#composer').addEventListener('submit', onPut);
+  $('#composer-geo').addEventListener('click', onUseLocation);
+  $('#composer-geo-clear').addEventListener('click', onClearLocation);
+  $('#settings').addEventListener('submit', onApplySettings);
+  $('#record-list').addEventListener('scroll', queueRender, { passive: true });
+  $('#record-list').addEventListener('click', onListClick);
+  $('#composer-text').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) $('#composer').requestSubmit();
+  });
+  renderList();
+
+  try {
+    peerset = await import(MODULE_URL);
+  } catch (err) {
+    showError(`Could not load ${new URL(MODULE_URL, location.href).pathname} (${err.message}). Build the browser build first: make wasm (scripts/build-wasm.sh), then reload.`);
+    return;
+  }
+  window.peerset = peerset;
+  try {
+    await openDB(settings);
+  } catch (err) {
+    showError(err.message);
+    $('#status-pill').className = 'pill pill-bad';
+    $('#status-pill').textContent = 'not open';
+    return;
+  }
+  statsTimer = setInterval(refreshStats, STATS_INTERVAL);
+}
+
+window.addEventListener('pagehide', () => {
+  clearInterval(statsTimer);
+  db?.close();
+});
+
+start();

@@ -1,0 +1,373 @@
+// Types of peerset's JavaScript API (peerset.js and the <script> build's
+// window.peerset).
+
+/** The version of this package. */
+export const version: string;
+
+/**
+ * Loads and starts the WebAssembly module. Optional: `open()` and
+ * `generateKey()` call it with the default, `peerset.wasm` next to
+ * `peerset.js`. Call it first to load the module from elsewhere (a CDN, a
+ * hashed file name). Only the first call's URL counts; a failed load may be
+ * retried.
+ *
+ * Rejects with an `Error` whose `code` is `'wasm-not-found'` (the message
+ * names the URL that was tried and how to set `wasmURL`), `'wasm-invalid'`
+ * or `'unsupported'` (no WebAssembly).
+ */
+export function initialize(opts?: { wasmURL?: string | URL }): Promise<void>;
+
+/** Generates a new key pair. Keep the `nsec` secret: it signs as this user. */
+export function generateKey(): Promise<{ npub: string; nsec: string }>;
+
+/** Session limits and timers of the peer protocol, in milliseconds; 0 or absent: the default. */
+export interface SessionOptions {
+  /** The peer's hello must arrive within this of the connection (default 10 000). */
+  handshakeTimeout?: number;
+  /** The peer's signed answer must arrive within this of its hello (default 10 000). */
+  challengeTimeout?: number;
+  /** A peer session ends after this long (default 6 h; negative: never). */
+  maxPeerSessionTime?: number;
+  /** This node leaves every session after this long (default 24 h; negative: never). */
+  maxClientSessionTime?: number;
+  /** Roots are re-announced to idle peers this often (default 15 000). */
+  idleRootInterval?: number;
+  /** A reconciliation round must be answered within this (default 15 000). */
+  roundTimeout?: number;
+  /** Asked-for records must arrive within this (default 15 000). */
+  wantTimeout?: number;
+  /** Most peer sessions at once (default 32). */
+  maxPeers?: number;
+}
+
+export type ModerationPreset = 'open' | 'standard' | 'strict';
+export type Granularity = 'none' | 'day' | 'quarter-day' | 'hour';
+
+export interface OpenOptions {
+  /** The room name. Peers of the same appId, room and password sync with each other. */
+  room: string;
+  /** Namespaces rooms (default `"peerset"`); Trystero apps use the same notion. */
+  appId?: string;
+  /**
+   * WebTorrent tracker URLs (`wss://…` or `ws://…`) used to find peers, all
+   * at once. Default: a list of public trackers.
+   */
+  trackers?: string[];
+  /** The room password: peers with another password never connect. */
+  password?: string;
+  /**
+   * The key to sign with (`nsec1…`). Without it the key kept for this appId
+   * and room is used, or a new one is generated and kept (see `passphrase`).
+   */
+  nsec?: string;
+  /**
+   * Keeps the stored key encrypted (NIP-49 `ncryptsec`, scrypt: about a
+   * second to open). Without a passphrase the key is stored in the clear in
+   * IndexedDB: anyone with access to this browser profile (another person on
+   * the same account, malware, a copied profile) can sign records as this
+   * user. With one, the same passphrase is needed every time the room is
+   * opened; a wrong or missing one rejects with `code: 'key-passphrase'`.
+   */
+  passphrase?: string;
+  /** What records are accepted, from "let it fly" to "Fort Knox" (default `'standard'`). */
+  moderation?: ModerationPreset;
+  /**
+   * ICE servers for WebRTC. Absent: public STUN servers. `[]`: none (host
+   * candidates only, for a LAN or a local demo).
+   */
+  iceServers?: RTCIceServer[];
+  /** Time buckets of the first sync split and of `stats().buckets` (default `'day'`). */
+  granularity?: Granularity;
+  /** Session limits and timers. */
+  session?: SessionOptions;
+  /** Do not join the swarm: a local database only (default false). */
+  offline?: boolean;
+  /** Most peers at once (default 32). */
+  maxPeers?: number;
+  /**
+   * Where records and the key are kept: `'indexeddb'` (default; survives
+   * reloads) or `'memory'` (gone when the page closes or `close()` is called).
+   */
+  storage?: 'indexeddb' | 'memory';
+  /** The IndexedDB database name; default derived from appId and room. */
+  databaseName?: string;
+}
+
+/** A location in decimal degrees (WGS 84). */
+export interface Geo {
+  lat: number;
+  lon: number;
+}
+
+/** What `put()` takes. A record holds text or data, not both. */
+export interface RecordInput {
+  /** Plain text. */
+  text?: string;
+  /** A URL. Moderation may require https. */
+  link?: string;
+  geo?: Geo;
+  /** Set to the uuid of one of your records to publish a new version of it. */
+  uuid?: string;
+  /** Any JSON-serialisable value, or bytes (Uint8Array, ArrayBuffer). */
+  data?: unknown;
+  /** The media type of `data` (default `application/json`, or `application/octet-stream` for bytes). */
+  mediaType?: string;
+}
+
+/** A NIP-01 Nostr event: the signed form of a record. */
+export interface NostrEvent {
+  id: string;
+  pubkey: string;
+  created_at: number;
+  kind: number;
+  tags: string[][];
+  content: string;
+  sig: string;
+}
+
+export interface PeersetRecord {
+  /** The record's id across versions (a v4 UUID). */
+  uuid: string;
+  /** The author's public key (npub). */
+  author: string;
+  /** Creation time in milliseconds since the epoch (whole seconds). */
+  createdAt: number;
+  text?: string;
+  link?: string;
+  geo?: Geo;
+  /** The geohash of `geo` (9 characters). */
+  geohash?: string;
+  /** Parsed JSON, or a Uint8Array for binary media types. */
+  data?: unknown;
+  /** The media type of `data` (absent for plain text). */
+  mediaType?: string;
+  /** The event id (hex): changes with every version. */
+  id: string;
+  /** The raw NIP-01 event: any Nostr tool can verify it. */
+  event: NostrEvent;
+}
+
+/** A time range in milliseconds; `end` is null when open-ended. */
+export interface TimeRange {
+  start: number;
+  end: number | null;
+}
+
+/** One peer session (stats().sessions, 'peer' events). */
+export interface PeerSession {
+  /** The transport peer id. */
+  peerId: string;
+  /** connecting, open, hello, authenticated, syncing, idle, closing or closed. */
+  state: string;
+  /** The peer's key (npub) from its hello; proven once authenticated. */
+  pubkey?: string;
+  authenticated: boolean;
+  /** Whether this node starts the reconciliations with this peer. */
+  initiator: boolean;
+  /** Round-trip time in milliseconds; null while unknown. */
+  rtt: number | null;
+  attachedAt?: number;
+  authenticatedAt?: number;
+  localRoot: string;
+  localCount: number;
+  remoteRoot: string;
+  remoteCount: number;
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Records received from the peer. */
+  recordsIn: number;
+  /** Of those, stored here. */
+  recordsStored: number;
+  /** Of those, refused (moderation, stale, invalid). */
+  recordsRefused: number;
+  /** Records sent to the peer. */
+  recordsOut: number;
+  reconciliations: number;
+  rounds: number;
+  /** Records known to be missing here and not yet asked for. */
+  pending: number;
+  /** Records asked for and not yet received. */
+  wantsInFlight: number;
+  /** Strikes the peer earned (protocol violations, invalid records, floods). */
+  strikes: number;
+  lastSyncMs: number;
+  lastSyncAt?: number;
+  /** Where the last reconciliation found the sets differ. */
+  missingRanges: TimeRange[];
+  /** Why the session ended (closed sessions). */
+  closeReason?: string;
+  closed: boolean;
+}
+
+/** One tracker connection. */
+export interface TrackerStatus {
+  url: string;
+  /** connecting, open or closed (reconnecting). */
+  state: string;
+  lastError?: string;
+  reconnectAttempts: number;
+  /** The announce phase: warmup, steady or dormant. */
+  phase: string;
+  intervalMs: number;
+  announces: number;
+  lastAnnounce?: number;
+}
+
+/** One time bucket of the record set. */
+export interface Bucket extends TimeRange {
+  count: number;
+  /** Fingerprint of the bucket's records: two peers' buckets differ exactly where their sets do. */
+  fingerprint: string;
+}
+
+export interface Stats {
+  /** Authenticated peers. */
+  peers: number;
+  /** Live records. */
+  records: number;
+  /** Deletion tombstones kept so that deletions sync. */
+  deletions: number;
+  /** Fingerprint of the whole set (hex): equal sets have equal roots. */
+  root: string;
+  /** This node's public key (npub). */
+  key: string;
+  /** The transport peer id while online, else ''. */
+  peerId: string;
+  appId: string;
+  room: string;
+  roomId: string;
+  moderation: ModerationPreset;
+  granularity: Granularity;
+  online: boolean;
+  storage: 'indexeddb' | 'memory';
+  trackers: TrackerStatus[];
+  sessions: PeerSession[];
+  /** Per-bucket view (day buckets when the granularity is 'none'). */
+  buckets: Bucket[];
+  /** The union of the sessions' missing ranges. */
+  missingRanges: TimeRange[];
+}
+
+/** A record added or removed (replaced by a new version, deleted, expired). */
+export interface RecordEvent {
+  record: PeersetRecord;
+  uuid: string;
+  removed: boolean;
+  /** 'local' for this node's own writes, else the peer id it came from. */
+  origin: string;
+}
+
+/** A peer session appeared, changed state or closed. */
+export type PeerEvent = PeerSession;
+
+/** Sync progress, summed over the sessions. */
+export interface SyncEvent {
+  /** Authenticated peers. */
+  peers: number;
+  /** Records stored from peers (all sessions). */
+  recordsIn: number;
+  /** Records sent to peers. */
+  recordsOut: number;
+  /** Records known to be missing here (asked for or not yet). */
+  pending: number;
+  /** Sessions in the syncing state. */
+  syncing: number;
+  /** Records received since the current catch-up started. */
+  received: number;
+  /** received + pending. */
+  total: number;
+  /** received / total; 1 when done. */
+  progress: number;
+  /** Nothing pending and no session syncing. */
+  done: boolean;
+}
+
+/** A record a peer sent that moderation or verification refused. */
+export interface RejectEvent {
+  /** The rule's name, e.g. "bad-words", "no-link-in-text", "integrity". */
+  rule: string;
+  reason: string;
+  /** The transport id of the peer that sent it. */
+  peerId: string;
+  /** The peer's key (npub), when known. */
+  peer?: string;
+  /** The refused event's id, author (npub) and uuid. */
+  id?: string;
+  author?: string;
+  uuid?: string;
+}
+
+export interface EventMap {
+  record: RecordEvent;
+  peer: PeerEvent;
+  sync: SyncEvent;
+  reject: RejectEvent;
+}
+
+/**
+ * An error from peerset. `code` names what a page may handle:
+ * 'rejected' (moderation refused a put: see `rule` and `reason`), 'closed',
+ * 'key-passphrase', 'unsupported', 'invalid', 'wasm-not-found',
+ * 'wasm-invalid', 'internal'.
+ */
+export interface PeersetError extends Error {
+  code?: string;
+  /** The moderation rule that refused a put, e.g. "bad-words", "no-link-in-text". */
+  rule?: string;
+  reason?: string;
+}
+
+/** An open room. Every method but `on` returns a Promise; after `close()` they reject with code 'closed'. */
+export interface DB {
+  /** This node's public key (npub). */
+  readonly key: string;
+  /** The transport peer id while online, else ''. */
+  readonly peerId: string;
+  readonly appId: string;
+  readonly room: string;
+  readonly roomId: string;
+  readonly storage: 'indexeddb' | 'memory';
+  readonly online: boolean;
+  readonly databaseName: string;
+  readonly closed: boolean;
+
+  /**
+   * Signs, moderates, stores and shares a record. A refusal rejects with a
+   * PeersetError whose message names the rule and that has `rule` and `reason`.
+   */
+  put(r: RecordInput): Promise<PeersetRecord>;
+  /** The live record with this uuid (your own first), or null. */
+  get(uuid: string): Promise<PeersetRecord | null>;
+  /** Deletes one of your records here and, as the deletion syncs, everywhere. */
+  delete(uuid: string): Promise<void>;
+  /**
+   * Live records, newest first. `author` is an npub; `since` and `until` are
+   * milliseconds like `createdAt` (inclusive); `limit` 0 or absent: all;
+   * `oldest: true` lists oldest first.
+   */
+  query(q?: { author?: string; since?: number; until?: number; limit?: number; oldest?: boolean }): Promise<PeersetRecord[]>;
+  /**
+   * Listens to events; returns the function that stops listening. Listeners
+   * run asynchronously, after the change. 'peer' and 'sync' are polled about
+   * every 500 ms.
+   */
+  on<K extends keyof EventMap>(event: K, cb: (e: EventMap[K]) => void): () => void;
+  /** A snapshot for status displays. */
+  stats(): Promise<Stats>;
+  /** Leaves the room and closes the database. */
+  close(): Promise<void>;
+
+  /**
+   * Test and benchmark hook, NOT part of the public API: ingests signed
+   * NIP-01 events as if a peer named "import" had sent them (moderation
+   * applies).
+   */
+  _importEvents(events: NostrEvent[] | string): Promise<{ stored: number; refused: number; invalid: number; byRule: Record<string, number> }>;
+  /** Test hook, NOT part of the public API: every live event (records and deletions). */
+  _exportEvents(): Promise<NostrEvent[]>;
+}
+
+/** Opens (and, unless `offline`, joins) a room. */
+export function open(opts: OpenOptions): Promise<DB>;
