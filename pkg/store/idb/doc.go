@@ -1,3 +1,40 @@
 // Package idb is peerset's browser store: a store.Store on IndexedDB through
-// syscall/js. Outside js/wasm the package is empty.
+// syscall/js (Open, DeleteDatabase). Outside js/wasm the package is empty;
+// native peers use pkg/store/bolt.
+//
+// # Schema (version 1, see SchemaVersion)
+//
+// One object store "events" holds one object per event, keyed (keyPath "k")
+// by its item key hex(be64(created_at)) ‖ hex(id), so the primary key order
+// is the (created_at, id) order and Items reads nothing but primary keys:
+//
+//	{k: item key, i: hex(id), a: hex(pubkey) ‖ item key, n: kind,
+//	 x: [kind, hex(pubkey), uuid], j: the event's NIP-01 JSON}
+//
+// with indexes "id" (unique, on i: Get, GetMany, Delete), "author" (on a:
+// queries by author, time-ordered) and "address" (on x, present only on
+// addressable events and on deletions, under the address they target:
+// GetByAddress). A second object store "meta" maps metadata keys to
+// Uint8Arrays. Keys are fixed-width lowercase hex strings: they sort like
+// the bytes they encode, keep every int64 created_at exact, and a page of
+// them crosses into Go as one joined string. A newer schema found at Open
+// fails with ErrSchema; older ones are migrated in the upgrade transaction.
+//
+// # Transactions
+//
+// Every call is one transaction, or one per page for Items, Scan and long
+// queries, so that no transaction outlives a callback. Put is one
+// read-write transaction of add requests (an id already stored keeps its
+// first copy) and returns after the transaction's complete event, with
+// durability "strict" unless Options.RelaxedDurability. A canceled context
+// aborts a running transaction. A store closes itself when another tab
+// upgrades or deletes the database (versionchange), so that it never
+// blocks it; its calls then fail with an error wrapping store.ErrClosed.
+//
+// A quota refusal is reported as ErrQuotaExceeded, wrapped with what the
+// user can do. Open asks once per page for persistent storage; Persisted
+// reports the answer.
+//
+// The tests need a real browser: scripts/browser-go-test.sh runs them, and
+// the benchmarks (-bench), in headless Chromium.
 package idb

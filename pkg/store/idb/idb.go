@@ -56,10 +56,11 @@ type Options struct {
 // Store is a store.Store on an IndexedDB database. It is safe for concurrent
 // use from several goroutines: IndexedDB orders the transactions.
 type Store struct {
-	name         string
-	db           js.Value
-	writeOptions js.Value
-	onVersion    js.Func
+	name          string
+	db            js.Value
+	writeOptions  js.Value
+	onVersion     js.Func
+	onForcedClose js.Func
 
 	mu       sync.Mutex
 	closed   bool
@@ -159,6 +160,13 @@ func newStore(name string, db js.Value, opts Options) *Store {
 		return nil
 	})
 	db.Set("onversionchange", s.onVersion)
+	// The browser closes the connection itself when the user clears the
+	// site's data or the storage fails.
+	s.onForcedClose = js.FuncOf(func(js.Value, []js.Value) any {
+		s.shutdown(fmt.Errorf("%w: the browser closed IndexedDB database %q (site data cleared, or a storage failure); reload the page", store.ErrClosed, name))
+		return nil
+	})
+	db.Set("onclose", s.onForcedClose)
 	return s
 }
 
@@ -180,9 +188,11 @@ func (s *Store) shutdown(reason error) {
 	s.closed, s.closeErr = true, reason
 	_ = try(func() {
 		s.db.Set("onversionchange", js.Null())
+		s.db.Set("onclose", js.Null())
 		s.db.Call("close")
 	})
 	s.onVersion.Release()
+	s.onForcedClose.Release()
 }
 
 // begin checks ctx and whether the store is open before a call.
