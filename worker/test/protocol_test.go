@@ -1,0 +1,305 @@
+//go:build !js
+
+package test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/tracker"
+	"github.com/peersetdb/peerset/pkg/tracker/trackertest"
+)
+
+// The same protocol checks run against pkg/tracker (in process) and the
+// worker (under wrangler dev): the two implementations must answer alike.
+
+func TestGoTrackerProtocol(t *testing.T) {
+	tr := trackertest.Start(t)
+	checkProtocol(t, tr.URL(), statsURL(tr.URL()))
+}
+
+func TestWorkerProtocol(t *testing.T) {
+	w := startedWorker(t)
+	checkProtocol(t, w.TrackerURL(), w.base+"/stats")
+}
+
+// statsURL turns ws://HOST/announce into http://HOST/stats.
+func statsURL(trackerURL string) string {
+	host := strings.TrimPrefix(trackerURL, "ws://")
+	host, _, _ = strings.Cut(host, "/")
+	return "http://" + host + "/stats"
+}
+
+func checkProtocol(t *testing.T, url, stats string) {
+	rules := loadRules(t)
+
+	t.Run("reply counts peers and seeders and tells the interval", func(t *testing.T) {
+		hash := randomID()
+		a, b := dial(t, url, "a"), dial(t, url, "b")
+		r := a.announce(hash, nil)
+		if r.Incomplete != 1 || r.Complete != 0 || r.Interval != rules.IntervalSeconds || r.Action != "announce" {
+			t.Fatalf("first reply %+v, want 1 incomplete, 0 complete, interval %d", r, rules.IntervalSeconds)
+		}
+		zero := int64(0)
+		b.send(&swarm.OfferAnnounce{Action: "announce", InfoHash: hash, PeerID: b.id, Left: &zero, Offers: []swarm.TrackerOffer{}})
+		if r := recvAs[*swarm.AnnounceReply](b); r.Incomplete != 1 || r.Complete != 1 {
+			t.Fatalf("reply to a seeder %+v, want 1 incomplete and 1 complete", r)
+		}
+	})
+
+	t.Run("an offer reaches the other peer and never comes back", func(t *testing.T) {
+		hash := randomID()
+		a, b := dial(t, url, "a"), dial(t, url, "b")
+		a.announce(hash, nil)
+		offers := testOffers(randomID(), 3)
+		if r := b.announce(hash, offers); r.Incomplete != 2 {
+			t.Fatalf("reply %+v, want 2 incomplete", r)
+		}
+		got := recvAs[*swarm.ForwardedOffer](a)
+		want := swarm.ForwardedOffer{Action: "announce", Offer: offers[0].Offer, OfferID: offers[0].OfferID, PeerID: b.id, InfoHash: hash}
+		if *got != want {
+			t.Errorf("forwarded %+v, want %+v", *got, want)
+		}
+		// One other peer: only the first offer goes out, to a; b gets none.
+		a.expectQuiet()
+		b.expectQuiet()
+	})
+
+	t.Run("offers go to distinct other peers", func(t *testing.T) {
+		hash := randomID()
+		a, b, c := dial(t, url, "a"), dial(t, url, "b"), dial(t, url, "c")
+		a.announce(hash, nil)
+		b.announce(hash, nil)
+		for round := range 4 {
+			offers := testOffers(randomID(), 3)
+			if r := c.announce(hash, offers); r.Incomplete != 3 {
+				t.Fatalf("round %d: reply %+v, want 3 incomplete", round, r)
+			}
+			oa, ob := recvAs[*swarm.ForwardedOffer](a), recvAs[*swarm.ForwardedOffer](b)
+			if oa.PeerID != c.id || ob.PeerID != c.id {
+				t.Errorf("round %d: offers from %q and %q, want %q", round, oa.PeerID, ob.PeerID, c.id)
+			}
+			ids := []string{oa.OfferID, ob.OfferID}
+			slices.Sort(ids)
+			// Two others, three offers: offers 0 and 1 go out, one each.
+			if wantIDs := []string{offers[0].OfferID, offers[1].OfferID}; !slices.Equal(ids, wantIDs) {
+				t.Errorf("round %d: offer ids %v, want %v", round, ids, wantIDs)
+			}
+		}
+		a.expectQuiet()
+		b.expectQuiet()
+		c.expectQuiet()
+	})
+
+	t.Run("an answer reaches exactly to_peer_id and gets no reply", func(t *testing.T) {
+		hash := randomID()
+		a, b, c := dial(t, url, "a"), dial(t, url, "b"), dial(t, url, "c")
+		for _, p := range []*client{a, b, c} {
+			p.announce(hash, nil)
+		}
+		offerID := randomID()
+		answer := swarm.SessionDescription{Type: swarm.SDPTypeAnswer, SDP: "sealed-answer"}
+		c.send(swarm.NewAnswerAnnounce(hash, c.id, a.id, offerID, answer))
+		got := recvAs[*swarm.ForwardedAnswer](a)
+		want := swarm.ForwardedAnswer{Action: "announce", Answer: answer, OfferID: offerID, PeerID: c.id, InfoHash: hash}
+		if *got != want {
+			t.Errorf("forwarded %+v, want %+v", *got, want)
+		}
+		// An answer to a peer the swarm does not know goes nowhere.
+		c.send(swarm.NewAnswerAnnounce(hash, c.id, randomID(), randomID(), answer))
+		a.expectQuiet()
+		b.expectQuiet()
+		c.expectQuiet()
+	})
+
+	t.Run("bad messages get a failure reason and the connection stays usable", func(t *testing.T) {
+		a := dial(t, url, "a")
+		hash := randomID()
+		r := rules.Reasons
+		offer := map[string]any{"offer_id": randomID(), "offer": map[string]any{"type": "offer", "sdp": "x"}}
+		answer := map[string]any{"type": "answer", "sdp": "x"}
+		cases := []struct {
+			name, raw, want string
+		}{
+			{"not JSON", `{"action":"announce",`, r["malformed"] + ": …"},
+			{"not an object", `[1,2,3]`, r["malformed"] + ": …"},
+			{"a number for action", `{"action":1}`, r["malformed"] + ": …"},
+			{"offers not a list", `{"action":"announce","info_hash":"` + hash + `","peer_id":"` + a.id + `","offers":{}}`, r["malformed"] + ": …"},
+			{"another action", `{"action":"scrape","info_hash":"` + hash + `","peer_id":"` + a.id + `"}`, r["invalidAction"] + `: "scrape"`},
+			{"null", `null`, r["invalidAction"] + `: ""`},
+		}
+		for _, tc := range cases {
+			a.sendRaw([]byte(tc.raw))
+			a.expectFailure(tc.want, "", "")
+		}
+		jsonCases := []struct {
+			name string
+			msg  map[string]any
+			want string
+		}{
+			{"short info_hash", map[string]any{"action": "announce", "info_hash": "short", "peer_id": a.id}, r["invalidInfoHash"]},
+			{"non-ASCII info_hash", map[string]any{"action": "announce", "info_hash": "é" + hash[1:], "peer_id": a.id}, r["invalidInfoHash"]},
+			{"no peer_id", map[string]any{"action": "announce", "info_hash": hash}, r["invalidPeerId"]},
+			{"bad offer_id", map[string]any{"action": "announce", "info_hash": hash, "peer_id": a.id,
+				"offers": []any{offer, map[string]any{"offer_id": "x", "offer": offer["offer"]}}}, r["invalidOfferId"] + " in offer 1"},
+			{"offer without sdp", map[string]any{"action": "announce", "info_hash": hash, "peer_id": a.id,
+				"offers": []any{map[string]any{"offer_id": randomID(), "offer": map[string]any{"type": "offer"}}}}, r["invalidSessionDescription"] + ": needs type and sdp in offer 0"},
+			{"answer without to_peer_id", map[string]any{"action": "announce", "info_hash": hash, "peer_id": a.id, "answer": answer, "offer_id": randomID()}, r["invalidToPeerId"]},
+			{"answer without offer_id", map[string]any{"action": "announce", "info_hash": hash, "peer_id": a.id, "answer": answer, "to_peer_id": randomID()}, r["invalidOfferId"]},
+		}
+		for _, tc := range jsonCases {
+			a.sendJSON(tc.msg)
+			a.expectFailure(tc.want, "", "")
+		}
+		// Too many offers: a failure about this announce, and no membership.
+		a.send(swarm.NewOfferAnnounce(hash, a.id, testOffers(randomID(), rules.MaxOffersPerAnnounce+1)))
+		a.expectFailure(r["tooManyOffers"], "announce", hash)
+		if reply := a.announce(hash, testOffers(randomID(), rules.MaxOffersPerAnnounce)); reply.Incomplete != 1 {
+			t.Errorf("reply after the failures %+v, want 1 incomplete", reply)
+		}
+	})
+
+	t.Run("one connection keeps one peer_id per swarm", func(t *testing.T) {
+		a := dial(t, url, "a")
+		hash := randomID()
+		a.announce(hash, nil)
+		a.send(swarm.NewOfferAnnounce(hash, randomID(), nil))
+		a.expectFailure(rules.Reasons["peerIdMismatch"], "announce", hash)
+	})
+
+	t.Run("one connection joins a bounded number of swarms", func(t *testing.T) {
+		a := dial(t, url, "a")
+		for range rules.MaxSwarmsPerConnection {
+			a.announce(randomID(), nil)
+		}
+		hash := randomID()
+		a.send(swarm.NewOfferAnnounce(hash, a.id, nil))
+		a.expectFailure(rules.Reasons["tooManySwarms"], "announce", hash)
+	})
+
+	t.Run("message size limits", func(t *testing.T) {
+		a := dial(t, url, "a")
+		hash := randomID()
+		msg, _ := swarm.EncodeTrackerMessage(swarm.NewOfferAnnounce(hash, a.id, nil))
+		padded := append(slices.Clone(msg), []byte(strings.Repeat(" ", int(rules.MaxMessageBytes)+1-len(msg)))...)
+		a.sendRaw(padded)
+		a.expectFailure(rules.Reasons["messageTooLarge"], "", "")
+		// Exactly the limit is fine.
+		a.sendRaw(padded[:rules.MaxMessageBytes])
+		if r := recvAs[*swarm.AnnounceReply](a); r.InfoHash != hash {
+			t.Fatalf("reply %+v", r)
+		}
+		// Past the hard limit the tracker closes the connection (1009).
+		huge := append(slices.Clone(msg), []byte(strings.Repeat(" ", int(rules.HardMessageBytes)+1))...)
+		_ = a.ws.Write(a.ctx, websocket.MessageText, huge)
+		ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+		defer cancel()
+		_, data, err := a.ws.Read(ctx)
+		if websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
+			t.Fatalf("after a %d-byte message: read %q, %v; want the connection closed with status 1009", len(huge), data, err)
+		}
+	})
+
+	t.Run("a stopped peer leaves the swarm", func(t *testing.T) {
+		hash := randomID()
+		a, b := dial(t, url, "a"), dial(t, url, "b")
+		a.announce(hash, nil)
+		b.announce(hash, nil)
+		a.send(&swarm.AnnounceRequest{Action: "announce", InfoHash: hash, PeerID: a.id, Event: "stopped"})
+		if r := recvAs[*swarm.AnnounceReply](a); r.Incomplete != 1 {
+			t.Fatalf("reply to stopped %+v, want 1 incomplete (b)", r)
+		}
+		b.announce(hash, testOffers(randomID(), 3))
+		a.expectQuiet()
+	})
+
+	t.Run("a peer_id moves to its new connection", func(t *testing.T) {
+		hash := randomID()
+		old, b := dial(t, url, "old"), dial(t, url, "b")
+		old.announce(hash, nil)
+		fresh := dial(t, url, "new")
+		fresh.id = old.id
+		if r := fresh.announce(hash, nil); r.Incomplete != 1 {
+			t.Fatalf("reply %+v, want 1 incomplete: the same peer", r)
+		}
+		b.announce(hash, testOffers(randomID(), 3))
+		if got := recvAs[*swarm.ForwardedOffer](fresh); got.PeerID != b.id {
+			t.Fatalf("offer from %q, want %q", got.PeerID, b.id)
+		}
+		old.expectQuiet()
+	})
+
+	t.Run("closed connections leave their swarms", func(t *testing.T) {
+		hash := randomID()
+		a, b, c := dial(t, url, "a"), dial(t, url, "b"), dial(t, url, "c")
+		for _, p := range []*client{a, b, c} {
+			p.announce(hash, nil)
+		}
+		if err := a.ws.Close(websocket.StatusNormalClosure, "bye"); err != nil && !errors.Is(err, context.Canceled) {
+			t.Logf("a: close: %v", err)
+		}
+		_ = c.ws.CloseNow() // no close handshake: a dropped connection
+		waitFor(t, "a and c to leave the swarm", func() (bool, string) {
+			r := b.announce(hash, nil)
+			return r.Incomplete == 1, "incomplete " + itoa(r.Incomplete)
+		})
+		// b's offers now have nobody to go to.
+		b.announce(hash, testOffers(randomID(), 3))
+		b.expectQuiet()
+	})
+
+	t.Run("stats count connections, swarms, peers and seeders", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		var st tracker.Stats
+		waitFor(t, "the connections of the earlier checks to close", func() (bool, string) {
+			if err := getJSON(ctx, stats, &st); err != nil {
+				t.Fatal(err)
+			}
+			return st == tracker.Stats{}, statsString(st)
+		})
+		hash := randomID()
+		a, b := dial(t, url, "a"), dial(t, url, "b")
+		a.announce(hash, nil)
+		zero := int64(0)
+		b.send(&swarm.OfferAnnounce{Action: "announce", InfoHash: hash, PeerID: b.id, Left: &zero, Offers: []swarm.TrackerOffer{}})
+		recvAs[*swarm.AnnounceReply](b)
+		if err := getJSON(ctx, stats, &st); err != nil {
+			t.Fatal(err)
+		}
+		if want := (tracker.Stats{Connections: 2, Swarms: 1, Peers: 2, Seeders: 1}); st != want {
+			t.Errorf("stats %s, want %s", statsString(st), statsString(want))
+		}
+		_ = a.ws.Close(websocket.StatusNormalClosure, "")
+		_ = b.ws.Close(websocket.StatusNormalClosure, "")
+		waitFor(t, "stats to drop to zero after both closed", func() (bool, string) {
+			if err := getJSON(ctx, stats, &st); err != nil {
+				t.Fatal(err)
+			}
+			return st == tracker.Stats{}, statsString(st)
+		})
+	})
+}
+
+// waitFor polls check for up to 10 s; it fails with the last state seen.
+func waitFor(t *testing.T, what string, check func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok, state := check()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s (last: %s)", what, state)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

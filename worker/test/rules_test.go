@@ -1,0 +1,111 @@
+//go:build !js
+
+package test
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/tracker"
+)
+
+// rules mirrors worker/rules.json (the Go worker's Rules type lives in
+// package main, which a test cannot import).
+type rules struct {
+	IntervalSeconds        int               `json:"intervalSeconds"`
+	MaxMessageBytes        int64             `json:"maxMessageBytes"`
+	HardMessageBytes       int64             `json:"hardMessageBytes"`
+	MaxOffersPerAnnounce   int               `json:"maxOffersPerAnnounce"`
+	MaxSwarmsPerConnection int               `json:"maxSwarmsPerConnection"`
+	MaxPeersPerSwarm       int               `json:"maxPeersPerSwarm"`
+	IDLength               int               `json:"idLength"`
+	Reasons                map[string]string `json:"reasons"`
+}
+
+func loadRules(t *testing.T) rules {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(workerDir, "rules.json"))
+	if err != nil {
+		t.Fatalf("failed to read worker/rules.json: %v", err)
+	}
+	var r rules
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("worker/rules.json: %v", err)
+	}
+	return r
+}
+
+// The Durable Object takes its limits from rules.json; they must be the
+// limits cmd/tracker runs with. (The failure reasons that pkg/tracker keeps
+// unexported are checked by TestGoTrackerProtocol, which reads the
+// expected texts from rules.json.)
+func TestRulesMatchGoTracker(t *testing.T) {
+	r := loadRules(t)
+	d := tracker.DefaultConfig()
+	hard := max(4*d.MaxMessageBytes, d.MaxMessageBytes+64<<10) // pkg/tracker's hardReadLimit
+	checks := []struct {
+		name      string
+		got, want int64
+	}{
+		{"intervalSeconds", int64(r.IntervalSeconds), int64(d.Interval.Seconds())},
+		{"maxMessageBytes", r.MaxMessageBytes, d.MaxMessageBytes},
+		{"hardMessageBytes", r.HardMessageBytes, hard},
+		{"maxOffersPerAnnounce", int64(r.MaxOffersPerAnnounce), int64(d.MaxOffersPerAnnounce)},
+		{"maxSwarmsPerConnection", int64(r.MaxSwarmsPerConnection), int64(d.MaxSwarmsPerConn)},
+		{"maxPeersPerSwarm", int64(r.MaxPeersPerSwarm), int64(d.MaxPeersPerSwarm)},
+		{"idLength", int64(r.IDLength), swarm.IDLength},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("rules.json %s is %d, pkg/tracker uses %d: update worker/rules.json", c.name, c.got, c.want)
+		}
+	}
+	errorTexts := map[string]error{
+		"malformed":                 swarm.ErrMalformedTrackerMessage,
+		"invalidAction":             swarm.ErrUnknownTrackerAction,
+		"invalidInfoHash":           swarm.ErrInvalidInfoHash,
+		"invalidPeerId":             swarm.ErrInvalidPeerID,
+		"invalidToPeerId":           swarm.ErrInvalidToPeerID,
+		"invalidOfferId":            swarm.ErrInvalidOfferID,
+		"invalidSessionDescription": swarm.ErrInvalidSessionDescription,
+	}
+	for key, err := range errorTexts {
+		if got := r.Reasons[key]; got != err.Error() {
+			t.Errorf("rules.json reasons.%s is %q, pkg/swarm says %q: update worker/rules.json", key, got, err.Error())
+		}
+	}
+	for _, key := range []string{"messageTooLarge", "tooManyOffers", "tooManySwarms", "swarmFull", "peerIdMismatch"} {
+		if r.Reasons[key] == "" {
+			t.Errorf("rules.json has no reasons.%s", key)
+		}
+	}
+}
+
+// The swarm limit is too large to reach in a test of the worker; check at
+// least that pkg/tracker's reason is the text the Durable Object sends.
+func TestRulesSwarmFullReasonMatchesGoTracker(t *testing.T) {
+	r := loadRules(t)
+	srv := tracker.New(tracker.Config{MaxPeersPerSwarm: 1, Logger: slog.New(slog.DiscardHandler)})
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { srv.Close(); hs.Close() })
+	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/announce"
+	hash := randomID()
+	a, b := dial(t, url, "a"), dial(t, url, "b")
+	a.announce(hash, nil)
+	b.send(swarm.NewOfferAnnounce(hash, b.id, nil))
+	b.expectFailure(r.Reasons["swarmFull"], "announce", hash)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func statsString(s tracker.Stats) string {
+	return fmt.Sprintf("{connections %d, swarms %d, peers %d, seeders %d}", s.Connections, s.Swarms, s.Peers, s.Seeders)
+}
