@@ -543,6 +543,19 @@ const (
 	codeInvalid       = "invalid"
 )
 
+// invalidInputError marks arguments a page passed that cannot be used.
+type invalidInputError struct{ err error }
+
+func (e *invalidInputError) Error() string { return e.err.Error() }
+func (e *invalidInputError) Unwrap() error { return e.err }
+
+func invalidInput(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &invalidInputError{err}
+}
+
 // unsupportedError marks a browser that lacks something peerset needs.
 type unsupportedError struct{ msg string }
 
@@ -551,6 +564,7 @@ func (e *unsupportedError) Error() string { return e.msg }
 func describeError(err error) errorInfo {
 	info := errorInfo{Message: "peerset: " + err.Error()}
 	var unsupported *unsupportedError
+	var invalid *invalidInputError
 	if rej, ok := moderation.AsRejection(err); ok {
 		info.Code, info.Rule, info.Reason = codeRejected, rej.Rule, rej.Reason
 		info.Message = "peerset: record refused by rule " + rej.Rule + ": " + rej.Reason
@@ -564,10 +578,10 @@ func describeError(err error) errorInfo {
 		info.Code = codeNotFound
 	case errors.Is(err, peerset.ErrKeyPassphrase):
 		info.Code = codeKeyPassphrase
-		info.Message = "peerset: the key stored for this room is encrypted: pass the passphrase it was saved with, open({ room, passphrase })"
+		info.Message = "peerset: the key stored for this room is encrypted and the passphrase is missing or wrong: pass the one it was saved with, open({ room, passphrase })"
 	case errors.As(err, &unsupported):
 		info.Code = codeUnsupported
-	case errors.Is(err, record.ErrInvalidUUID), errors.Is(err, record.ErrInvalidGeo),
+	case errors.As(err, &invalid), errors.Is(err, record.ErrInvalidUUID), errors.Is(err, record.ErrInvalidGeo),
 		errors.Is(err, record.ErrRecordTooLarge), errors.Is(err, record.ErrInvalidRecord):
 		info.Code = codeInvalid
 	}

@@ -67,14 +67,14 @@ type handle struct {
 func openHandle(parent context.Context, optionsJSON string, emit js.Value) (any, error) {
 	o, err := parseOpenOptions(optionsJSON)
 	if err != nil {
-		return nil, err
+		return nil, invalidInput(err)
 	}
 	if !o.Offline && !hasGlobal("RTCPeerConnection") {
 		return nil, &unsupportedError{"this browser offers no WebRTC (RTCPeerConnection), so peerset cannot reach peers: use a current browser with WebRTC enabled, or open({ offline: true }) to work locally"}
 	}
 	cfg, err := o.config()
 	if err != nil {
-		return nil, err
+		return nil, invalidInput(err)
 	}
 	cfg.Yield = func() { time.Sleep(yieldPause) }
 	cfg.YieldEvery = yieldEvery
@@ -134,7 +134,7 @@ func (h *handle) object() js.Value {
 func (h *handle) put(args []js.Value) (any, error) {
 	draft, err := parseDraft(stringArg(args, 0))
 	if err != nil {
-		return nil, err
+		return nil, invalidInput(err)
 	}
 	r, err := h.db.Put(h.ctx, draft)
 	if err != nil {
@@ -158,7 +158,7 @@ func (h *handle) get(args []js.Value) (any, error) {
 func (h *handle) delete(args []js.Value) (any, error) {
 	uuid := stringArg(args, 0)
 	if err := record.CheckUUID(uuid); err != nil {
-		return nil, fmt.Errorf("delete() needs the uuid of one of your records: %w", err)
+		return nil, invalidInput(fmt.Errorf("delete() needs the uuid of one of your records: %w", err))
 	}
 	return nil, h.db.Delete(h.ctx, uuid)
 }
@@ -166,7 +166,7 @@ func (h *handle) delete(args []js.Value) (any, error) {
 func (h *handle) query(args []js.Value) (any, error) {
 	q, err := parseQuery(stringArg(args, 0))
 	if err != nil {
-		return nil, err
+		return nil, invalidInput(err)
 	}
 	rs, err := h.db.Query(h.ctx, q)
 	if err != nil {
@@ -305,7 +305,7 @@ func (h *handle) pollSessions() {
 func (h *handle) importEvents(args []js.Value) (any, error) {
 	var raw []json.RawMessage
 	if err := json.Unmarshal([]byte(stringArg(args, 0)), &raw); err != nil {
-		return nil, fmt.Errorf("_importEvents needs an array of NIP-01 events: %w", err)
+		return nil, invalidInput(fmt.Errorf("_importEvents needs an array of NIP-01 events: %w", err))
 	}
 	result := struct {
 		Stored   int            `json:"stored"`

@@ -1,0 +1,341 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/merkle"
+	"github.com/peersetdb/peerset/pkg/moderation"
+	"github.com/peersetdb/peerset/pkg/peerset"
+	"github.com/peersetdb/peerset/pkg/record"
+	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/swarm/session"
+)
+
+func TestParseOpenOptionsDefaults(t *testing.T) {
+	o, err := parseOpenOptions(`{"room":" lobby "}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Room != "lobby" || o.AppID != peerset.DefaultAppID || o.Moderation != moderation.PresetNameStandard || o.Storage != storageIndexedDB {
+		t.Errorf("defaults: %+v", o)
+	}
+	if o.granularity() != merkle.GranularityDay {
+		t.Errorf("default granularity %v, want day", o.granularity())
+	}
+	join := o.joinOptions()
+	if len(join.Trackers) == 0 || strings.Join(join.Trackers, ",") != strings.Join(swarm.DefaultTrackers(), ",") {
+		t.Errorf("default trackers %v", join.Trackers)
+	}
+	if join.ICEServers != nil {
+		t.Errorf("ICE servers without the option: %v, want nil (the defaults)", join.ICEServers)
+	}
+}
+
+func TestParseOpenOptionsRefusesWhatCannotWork(t *testing.T) {
+	tests := []struct{ json, want string }{
+		{`{}`, "needs a room name"},
+		{`{"room":"   "}`, "needs a room name"},
+		{`{"room":"r","moderation":"lax"}`, `unknown moderation preset "lax"`},
+		{`{"room":"r","granularity":"week"}`, `unknown granularity "week"`},
+		{`{"room":"r","storage":"localStorage"}`, `unknown storage "localStorage"`},
+		{`{"room":"r","trackers":["https://tracker.example"]}`, "not a WebSocket URL"},
+		{`{"room":"r","iceServers":[{"urls":5}]}`, "urls must be"},
+		{`not json`, "failed to read the options"},
+	}
+	for _, tc := range tests {
+		_, err := parseOpenOptions(tc.json)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("parseOpenOptions(%s) = %v, want an error containing %q", tc.json, err, tc.want)
+		}
+	}
+}
+
+func TestDatabaseNameSeparatesAppAndRoom(t *testing.T) {
+	a := openOptions{AppID: "a:b", Room: "c"}
+	b := openOptions{AppID: "a", Room: "b:c"}
+	if a.databaseName() == b.databaseName() {
+		t.Fatalf("both are %q", a.databaseName())
+	}
+	if got := (openOptions{AppID: "x", Room: "y", DatabaseName: "mine"}).databaseName(); got != "mine" {
+		t.Errorf("databaseName with an explicit name = %q", got)
+	}
+}
+
+func TestJoinOptionsFromJavaScript(t *testing.T) {
+	o, err := parseOpenOptions(`{"room":"r","trackers":["ws://127.0.0.1:8000/"],"password":"pw","maxPeers":3,
+		"iceServers":[{"urls":"stun:127.0.0.1:3478"},{"urls":["turn:127.0.0.1:3478","turn:127.0.0.1:3479"],"username":"u","credential":"c"}],
+		"session":{"handshakeTimeout":1500,"challengeTimeout":2000,"idleRootInterval":250,"maxPeerSessionTime":-1,"maxPeers":4}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := o.joinOptions()
+	if len(j.Trackers) != 1 || j.Trackers[0] != "ws://127.0.0.1:8000/" || j.Password != "pw" || j.MaxPeers != 3 {
+		t.Errorf("join options %+v", j)
+	}
+	if len(j.ICEServers) != 2 || len(j.ICEServers[0].URLs) != 1 || len(j.ICEServers[1].URLs) != 2 || j.ICEServers[1].Username != "u" || j.ICEServers[1].Credential != "c" {
+		t.Errorf("ICE servers %+v", j.ICEServers)
+	}
+	s := j.Session
+	if s.HandshakeTimeout != 1500*time.Millisecond || s.ChallengeTimeout != 2*time.Second || s.IdleRootInterval != 250*time.Millisecond || s.MaxPeerSessionTime >= 0 || s.MaxPeers != 4 {
+		t.Errorf("session config %+v", s)
+	}
+
+	none, err := parseOpenOptions(`{"room":"r","iceServers":[]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ice := none.joinOptions().ICEServers; ice == nil || len(ice) != 0 {
+		t.Errorf("iceServers: [] gave %#v, want an empty non-nil list (no STUN at all)", ice)
+	}
+}
+
+func TestConfigKeyAndPreset(t *testing.T) {
+	sk, err := record.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := parseOpenOptions(fmt.Sprintf(`{"room":"r","nsec":%q,"passphrase":"p","moderation":"open","granularity":"hour"}`, sk.Nsec()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := o.config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Key == nil || cfg.Key.Public() != sk.Public() || cfg.KeyPassphrase != "p" || cfg.Moderation.Preset != moderation.PresetNameOpen || cfg.Granularity != merkle.GranularityHour {
+		t.Errorf("config %+v", cfg)
+	}
+
+	o.Nsec = sk.Public().Npub() // a common mistake: the public key
+	if _, err := o.config(); err == nil || !strings.Contains(err.Error(), "not a valid secret key") {
+		t.Errorf("config with an npub as nsec: %v", err)
+	}
+}
+
+func TestParseDraft(t *testing.T) {
+	d, err := parseDraft(`{"text":"hi","link":"https://example.org/","geo":{"lat":1.5,"lon":-2},"uuid":"3f2b8c1e-9d4a-4b6f-8e2a-1c0d9e8f7a6b"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Text != "hi" || d.Link != "https://example.org/" || d.Geo == nil || d.Geo.Lat != 1.5 || d.Geo.Lon != -2 || d.UUID == "" || d.Data != nil {
+		t.Errorf("draft %+v", d)
+	}
+	d, err = parseDraft(`{"dataJSON":"{\"a\":1}"}`)
+	if err != nil || string(d.Data) != `{"a":1}` || d.MediaType != record.MediaTypeJSON {
+		t.Errorf("JSON data: %+v, %v", d, err)
+	}
+	d, err = parseDraft(`{"dataBase64":"AQL/"}`)
+	if err != nil || string(d.Data) != "\x01\x02\xff" || d.MediaType != record.MediaTypeBinary {
+		t.Errorf("binary data: %+v, %v", d, err)
+	}
+	d, err = parseDraft(`{"dataBase64":"AQL/","mediaType":"image/png"}`)
+	if err != nil || d.MediaType != "image/png" {
+		t.Errorf("binary data with a media type: %+v, %v", d, err)
+	}
+	for _, bad := range []string{`{}`, `{"text":""}`, `{"text":"a","dataJSON":"1"}`, `{"dataJSON":"1","dataBase64":"AA=="}`, `{"dataBase64":"%%"}`, `[1]`} {
+		if _, err := parseDraft(bad); err == nil {
+			t.Errorf("parseDraft(%s) succeeded", bad)
+		}
+	}
+}
+
+func TestParseQueryConvertsMilliseconds(t *testing.T) {
+	sk, _ := record.GenerateKey()
+	q, err := parseQuery(fmt.Sprintf(`{"author":%q,"since":1700000000001,"until":1700000009999,"limit":5,"oldest":true}`, sk.Public().Npub()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Records have whole seconds: since rounds up, until rounds down.
+	if q.Author == nil || *q.Author != sk.Public() || q.Since != 1700000001 || q.Until != 1700000009 || q.Limit != 5 || !q.Oldest {
+		t.Errorf("query %+v", q)
+	}
+	if q, err := parseQuery(""); err != nil || q.Author != nil || q.Since != 0 || q.Until != 0 || q.Limit != 0 {
+		t.Errorf("empty query: %+v, %v", q, err)
+	}
+	for _, bad := range []string{`{"author":"npub1nope"}`, `{"limit":-1}`, `{"since":"yesterday"}`} {
+		if _, err := parseQuery(bad); err == nil {
+			t.Errorf("parseQuery(%s) succeeded", bad)
+		}
+	}
+}
+
+// newRecord signs a record for the tests.
+func newRecord(t *testing.T, sk *record.SecretKey, d record.Draft) *record.Record {
+	t.Helper()
+	if d.CreatedAt.IsZero() {
+		d.CreatedAt = time.Unix(1700000000, 0)
+	}
+	e, err := record.New(d, sk, record.RoomID("peerset", "r"), record.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := record.Parse(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestRecordJSONIsTheFriendlyView(t *testing.T) {
+	sk, _ := record.GenerateKey()
+	r := newRecord(t, sk, record.Draft{Text: "hello\u2028there", Link: "https://example.org/", Geo: &record.Geo{Lat: 48.8566, Lon: 2.3522}})
+	b, err := json.Marshal(toRecordJSON(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["uuid"] != r.UUID || got["author"] != sk.Public().Npub() || got["createdAt"] != float64(1700000000000) ||
+		got["text"] != "hello\u2028there" || got["link"] != "https://example.org/" || got["id"] != r.Event.IDHex() {
+		t.Errorf("record JSON %s", b)
+	}
+	if geo, ok := got["geo"].(map[string]any); !ok || geo["lat"] != 48.8566 || geo["lon"] != 2.3522 {
+		t.Errorf("geo %v", got["geo"])
+	}
+	var ev record.Event
+	raw, _ := json.Marshal(got["event"])
+	if err := json.Unmarshal(raw, &ev); err != nil || ev.Verify() != nil || ev.ID != r.Event.ID {
+		t.Errorf("the raw event does not verify: %v / %v", err, ev.Verify())
+	}
+	if _, ok := got["data"]; ok {
+		t.Errorf("a text record has data: %s", b)
+	}
+
+	j := newRecord(t, sk, record.Draft{Data: []byte(`{"n":[1,2]}`), MediaType: record.MediaTypeJSON})
+	if b, _ := json.Marshal(toRecordJSON(j)); !strings.Contains(string(b), `"data":{"n":[1,2]}`) || strings.Contains(string(b), `"text"`) {
+		t.Errorf("JSON record: %s", b)
+	}
+	bin := newRecord(t, sk, record.Draft{Data: []byte{0, 1, 255}, MediaType: record.MediaTypeBinary})
+	if b, _ := json.Marshal(toRecordJSON(bin)); !strings.Contains(string(b), `"dataBase64":"AAH/"`) || !strings.Contains(string(b), `"mediaType":"application/octet-stream"`) {
+		t.Errorf("binary record: %s", b)
+	}
+}
+
+func TestMarshalChangesLeavesDeletionsOut(t *testing.T) {
+	sk, _ := record.GenerateKey()
+	r := newRecord(t, sk, record.Draft{Text: "x"})
+	del, err := record.NewDeletion(sk, record.RoomID("peerset", "r"), r.UUID, time.Unix(1700000001, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, n, err := marshalChanges([]peerset.Change{
+		{Event: r.Event, Origin: peerset.Origin{PeerID: "peer-a"}},
+		{Event: del},
+		{Event: r.Event, Removed: true},
+	})
+	if err != nil || n != 2 {
+		t.Fatalf("marshalChanges: %d, %v", n, err)
+	}
+	var got []recordEventJSON
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Origin != "peer-a" || got[0].Removed || got[0].UUID != r.UUID || got[1].Origin != "local" || !got[1].Removed {
+		t.Errorf("changes %+v", got)
+	}
+	if _, n, _ := marshalChanges([]peerset.Change{{Event: del}}); n != 0 {
+		t.Errorf("a lone deletion gave %d record events", n)
+	}
+}
+
+func TestPeerTrackerReportsChanges(t *testing.T) {
+	var pt peerTracker
+	noRTT := func(string) time.Duration { return 0 }
+	a := session.SessionInfo{PeerID: "a", State: session.StateOpen}
+	b := session.SessionInfo{PeerID: "b", State: session.StateIdle}
+	ids := func(vs []sessionJSONView) string {
+		var s []string
+		for _, v := range vs {
+			s = append(s, v.PeerID+":"+v.State)
+		}
+		return strings.Join(s, ",")
+	}
+	if got := ids(pt.update([]session.SessionInfo{a, b}, noRTT)); got != "a:open,b:idle" {
+		t.Errorf("first snapshot: %s", got)
+	}
+	if got := pt.update([]session.SessionInfo{a, b}, noRTT); len(got) != 0 {
+		t.Errorf("unchanged snapshot: %s", ids(got))
+	}
+	a.State = session.StateAuthenticated
+	if got := ids(pt.update([]session.SessionInfo{a, b}, noRTT)); got != "a:authenticated" {
+		t.Errorf("state change: %s", got)
+	}
+	got := pt.update([]session.SessionInfo{a}, noRTT)
+	if ids(got) != "b:closed" || !got[0].Closed {
+		t.Errorf("vanished session: %+v", got)
+	}
+	a.State = session.StateClosed
+	pt.update([]session.SessionInfo{a}, noRTT)
+	if got := pt.update(nil, noRTT); len(got) != 0 {
+		t.Errorf("a closed session that vanishes is reported twice: %s", ids(got))
+	}
+}
+
+func TestSyncTrackerProgress(t *testing.T) {
+	var st syncTracker
+	s := session.SessionInfo{PeerID: "a", State: session.StateIdle, RecordsStored: 10, RecordsOut: 3}
+	p, changed := st.update([]session.SessionInfo{s})
+	if !changed || !p.Done || p.Progress != 1 || p.Peers != 1 || p.RecordsIn != 10 {
+		t.Errorf("idle: %+v %v", p, changed)
+	}
+	if _, changed := st.update([]session.SessionInfo{s}); changed {
+		t.Error("an unchanged snapshot was reported")
+	}
+	s.State, s.Pending, s.WantsInFlight = session.StateSyncing, 60, 40
+	if p, _ = st.update([]session.SessionInfo{s}); p.Done || p.Total != 100 || p.Received != 0 || p.Progress != 0 {
+		t.Errorf("catch-up start: %+v", p)
+	}
+	s.RecordsStored, s.Pending, s.WantsInFlight = 35, 50, 25
+	if p, _ = st.update([]session.SessionInfo{s}); p.Received != 25 || p.Total != 100 || p.Progress != 0.25 {
+		t.Errorf("catch-up a quarter through: %+v", p)
+	}
+	s.State, s.RecordsStored, s.Pending, s.WantsInFlight = session.StateIdle, 110, 0, 0
+	if p, _ = st.update([]session.SessionInfo{s}); !p.Done || p.Progress != 1 || p.Received != 100 {
+		t.Errorf("catch-up done: %+v", p)
+	}
+}
+
+func TestMergeMissingRanges(t *testing.T) {
+	got := mergeMissingRanges([]session.SessionInfo{
+		{State: session.StateIdle, MissingRanges: []merkle.TimeRange{{Start: 100, End: 200}, {Start: 500, End: 600}}},
+		{State: session.StateSyncing, MissingRanges: []merkle.TimeRange{{Start: 150, End: 300}, {Start: 900, End: merkle.MaxTimestamp}}},
+		{State: session.StateClosed, MissingRanges: []merkle.TimeRange{{Start: 0, End: 50}}},
+	})
+	b, _ := json.Marshal(got)
+	if string(b) != `[{"start":100000,"end":300000},{"start":500000,"end":600000},{"start":900000,"end":null}]` {
+		t.Errorf("merged %s", b)
+	}
+}
+
+func TestDescribeErrorForJavaScript(t *testing.T) {
+	rej := &moderation.Rejection{Rule: "no-link-in-text", Reason: `text contains a link ("example.com")`}
+	info := describeError(fmt.Errorf("failed to put: %w", rej))
+	if info.Code != codeRejected || info.Rule != "no-link-in-text" || info.Reason != rej.Reason || !strings.Contains(info.Message, "no-link-in-text") {
+		t.Errorf("rejection: %+v", info)
+	}
+	tests := []struct {
+		err  error
+		code string
+	}{
+		{peerset.ErrClosed, codeClosed},
+		{peerset.ErrKeyPassphrase, codeKeyPassphrase},
+		{peerset.ErrNotFound, codeNotFound},
+		{&unsupportedError{"no WebRTC"}, codeUnsupported},
+		{invalidInput(errors.New("bad")), codeInvalid},
+		{fmt.Errorf("x: %w", record.ErrInvalidUUID), codeInvalid},
+		{errors.New("disk on fire"), ""},
+	}
+	for _, tc := range tests {
+		info := describeError(tc.err)
+		if info.Code != tc.code || !strings.HasPrefix(info.Message, "peerset: ") {
+			t.Errorf("describeError(%v) = %+v, want code %q", tc.err, info, tc.code)
+		}
+	}
+}
