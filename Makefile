@@ -11,10 +11,10 @@ BIN := bin
 NODE_INTEROP := interop/node
 BENCHTIME ?= 1s
 
-.PHONY: test check-tools vet test-native test-wasm test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync build clean demo
+.PHONY: test check-tools vet test-native test-wasm test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-idb test-browser-go build clean demo
 
-## test: vet, native tests, js/wasm tests under Node, interop checks
-test: check-tools vet test-native test-wasm test-interop
+## test: vet, native tests, js/wasm tests under Node and in headless Chromium, interop checks
+test: check-tools vet test-native test-wasm test-browser-go test-interop
 	@echo "make test: all suites passed"
 
 check-tools:
@@ -26,6 +26,7 @@ check-tools:
 vet:
 	$(GO) vet ./...
 	$(WASM_ENV) $(GO) vet ./...
+	$(WASM_ENV) $(GO) vet -tags browser ./pkg/store/idb
 	cd interop && $(GO) vet ./...
 
 test-native:
@@ -33,6 +34,11 @@ test-native:
 
 test-wasm:
 	$(WASM_ENV) $(GO) test -exec="$(WASM_EXEC)" ./...
+
+# Go tests of browser-only packages (IndexedDB) in headless Chromium, inside a
+# loopback-only network namespace; installs Debian's chromium when missing.
+test-browser-go:
+	scripts/browser-go-test.sh
 
 test-interop: test-nostr-tools
 	cd interop && $(GO) test ./...
@@ -47,7 +53,7 @@ build:
 	$(GO) build -o $(BIN)/peerset ./cmd/peerset
 
 ## bench: every benchmark table (see README for the numbers)
-bench: bench-go bench-wasm bench-recon bench-records bench-sync
+bench: bench-go bench-wasm bench-recon bench-records bench-sync bench-idb
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./pkg/...
@@ -57,6 +63,9 @@ bench-wasm:
 
 bench-recon:
 	cd interop && $(GO) run ./cmd/reconbench
+
+bench-idb:
+	scripts/browser-go-test.sh -run '^$$' -bench . -benchtime $(BENCHTIME) ./pkg/store/idb
 
 bench-sync:
 	$(GO) run ./cmd/syncbench
