@@ -106,6 +106,8 @@ func startWrangler() (*devWorker, error) {
 		"--show-interactive-dev-session=false", "--live-reload=false")
 	w.cmd.Dir = dir
 	w.cmd.Env = append(os.Environ(), "CI=true", "WRANGLER_SEND_METRICS=false", "NO_COLOR=1",
+		// Offline: no update check, no download of the Request.cf object.
+		"WRANGLER_HIDE_BANNER=true", "CLOUDFLARE_CF_FETCH_ENABLED=false",
 		"WRANGLER_LOG_PATH="+filepath.Join(state, "logs"))
 	w.cmd.Stdout, w.cmd.Stderr = w.log, w.log
 	// Its own process group: wrangler starts node and workerd children,
