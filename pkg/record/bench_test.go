@@ -86,3 +86,38 @@ func BenchmarkVerifySignature(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+// BenchmarkParseEvent: decoding a record's JSON (no verification).
+func BenchmarkParseEvent(b *testing.B) {
+	sk, _ := GenerateKey()
+	raw, _ := benchRecord(b, sk, RoomID("peerset", "bench")).MarshalJSON()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseEvent(raw, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeEvent compares the fast decoder with the encoding/json
+// reference it falls back to.
+func BenchmarkDecodeEvent(b *testing.B) {
+	sk, _ := GenerateKey()
+	raw, _ := benchRecord(b, sk, RoomID("peerset", "bench")).MarshalJSON()
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := decodeEventFast(raw); !ok {
+				b.Fatal("fell back")
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeEventSlow(raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

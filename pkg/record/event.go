@@ -218,14 +218,32 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 	if !utf8.Valid(data) {
 		return fmt.Errorf("%w: %w", ErrMalformedEvent, ErrInvalidUTF8)
 	}
+	j, ok := decodeEventFast(data)
+	if !ok {
+		var err error
+		if j, err = decodeEventSlow(data); err != nil {
+			return err
+		}
+	}
+	return e.fromJSON(j)
+}
+
+// decodeEventSlow is the reference decoder: encoding/json, whose errors are
+// reported as they are.
+func decodeEventSlow(data []byte) (jsonEvent, error) {
 	var j jsonEvent
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&j); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformedEvent, err)
+		return j, fmt.Errorf("%w: %v", ErrMalformedEvent, err)
 	}
 	if dec.More() {
-		return fmt.Errorf("%w: trailing data after the event object", ErrMalformedEvent)
+		return j, fmt.Errorf("%w: trailing data after the event object", ErrMalformedEvent)
 	}
+	return j, nil
+}
+
+// fromJSON checks the decoded fields and fills e.
+func (e *Event) fromJSON(j jsonEvent) error {
 	missing := func(name string) error { return fmt.Errorf("%w: missing %q", ErrMalformedEvent, name) }
 	switch {
 	case j.ID == nil:

@@ -181,3 +181,20 @@ func TestMarshalJSONMatchesJSONStringify(t *testing.T) {
 		}
 	}
 }
+
+// The fast decoder takes every ordinary event (else it would be dead code).
+func TestFastDecoderTakesOrdinaryEvents(t *testing.T) {
+	var v nostrToolsVectors
+	loadJSON(t, "nostr_tools_events.json", &v)
+	for i, raw := range v.Events {
+		if _, ok := decodeEventFast(raw); !ok {
+			t.Errorf("event %d fell back to encoding/json", i)
+		}
+	}
+	sk, _ := GenerateKey()
+	e, _ := New(Draft{Text: "x\u2028\"\\\n🍐", Link: "https://example.org", Geo: &Geo{Lat: 1, Lon: 2}}, sk, RoomID("a", "b"), Limits{})
+	b, _ := e.MarshalJSON()
+	if _, ok := decodeEventFast(b); !ok {
+		t.Error("our own MarshalJSON output fell back to encoding/json")
+	}
+}
