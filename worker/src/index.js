@@ -1,8 +1,10 @@
 // The worker's entry module. WebSocket upgrades (on any path, as with
-// cmd/tracker; clients use wss://HOST/announce) go to the Tracker Durable
-// Object; every other request goes to the Go worker (main.go: /healthz,
-// /stats). Static files, when the assets directory has any, are served by
-// the platform before this runs (wrangler.jsonc "assets").
+// cmd/tracker: wss://HOST/announce or wss://HOST/) go to the Tracker Durable
+// Object; /healthz and /stats go to the Go worker (main.go). Static files
+// (build/assets, wrangler.jsonc "assets") are served by the platform before
+// the worker runs, except on the paths wrangler.jsonc lists in
+// run_worker_first: there this module serves the asset, if there is one,
+// and lets the Go worker answer otherwise (426 with a hint).
 
 import goWorker from "../build/worker.mjs";
 import rules from "../rules.json";
@@ -20,6 +22,11 @@ export default {
     if (isWebSocketUpgrade(request)) {
       const ns = env[rules.durableObject.binding];
       return ns.get(ns.idFromName(rules.durableObject.name)).fetch(request);
+    }
+    const { pathname } = new URL(request.url);
+    if (env.ASSETS && pathname !== "/stats" && pathname !== "/healthz") {
+      const asset = await env.ASSETS.fetch(request);
+      if (asset.status !== 404) return asset;
     }
     return goWorker.fetch(request, env, ctx);
   },
