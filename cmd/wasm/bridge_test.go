@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -336,6 +337,65 @@ func TestDescribeErrorForJavaScript(t *testing.T) {
 		info := describeError(tc.err)
 		if info.Code != tc.code || !strings.HasPrefix(info.Message, "peerset: ") {
 			t.Errorf("describeError(%v) = %+v, want code %q", tc.err, info, tc.code)
+		}
+	}
+}
+
+func TestHandWrittenRecordJSONMatchesTheStruct(t *testing.T) {
+	sk, _ := record.GenerateKey()
+	records := []*record.Record{
+		newRecord(t, sk, record.Draft{Text: "quote \" backslash \\ newline \n tab \t nul \x00 bell \x07 \u2028 é 😀 </script>"}),
+		newRecord(t, sk, record.Draft{Text: "t", Link: "https://example.org/?a=1&b=\"2\"", Geo: &record.Geo{Lat: -33.8688, Lon: 151.2093}}),
+		newRecord(t, sk, record.Draft{Data: []byte(`{"n":[1,2],"s":"x\u0000"}`), MediaType: record.MediaTypeJSON}),
+		newRecord(t, sk, record.Draft{Data: []byte{0, 1, 255}, MediaType: "image/png"}),
+		newRecord(t, sk, record.Draft{Geo: &record.Geo{Lat: 90, Lon: -180}}),
+	}
+	for _, r := range records {
+		fast := appendRecordJSON(nil, r)
+		slow, err := json.Marshal(toRecordJSON(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b any
+		if err := json.Unmarshal(fast, &a); err != nil {
+			t.Fatalf("hand-written JSON does not parse: %v\n%s", err, fast)
+		}
+		if err := json.Unmarshal(slow, &b); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("hand-written JSON differs:\n%s\nwant\n%s", fast, slow)
+		}
+	}
+	all, err := marshalRecords(records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal(all, &list); err != nil || len(list) != len(records) {
+		t.Fatalf("marshalRecords: %d records, %v", len(list), err)
+	}
+	if empty, _ := marshalRecords(nil); string(empty) != "[]" {
+		t.Errorf("no records: %s", empty)
+	}
+}
+
+func TestAppendJSONString(t *testing.T) {
+	for _, s := range []string{"", "plain", "\"\\/", "\x00\x01\x1f\x7f", "\n\r\t\b\f", "é😀\u2028\u2029", "bad \xff utf-8 \xe2\x82", "\xed\xa0\x80"} {
+		b := appendJSONString(nil, s)
+		var got string
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Errorf("%q gave invalid JSON %s: %v", s, b, err)
+			continue
+		}
+		// encoding/json also replaces each invalid byte with U+FFFD.
+		std, _ := json.Marshal(s)
+		var want string
+		if err := json.Unmarshal(std, &want); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%q round-tripped to %q, want %q", s, got, want)
 		}
 	}
 }

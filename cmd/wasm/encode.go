@@ -6,8 +6,10 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/peersetdb/peerset/pkg/merkle"
 	"github.com/peersetdb/peerset/pkg/moderation"
@@ -88,25 +90,108 @@ func toRecordJSON(r *record.Record) recordJSON {
 	return out
 }
 
-// eventRecordJSON parses a record event into its friendly view; ok is false
-// for deletions and anything else that is not a record.
-func eventRecordJSON(e *record.Event) (recordJSON, bool) {
-	if e == nil || e.Kind != record.KindRecord {
-		return recordJSON{}, false
+// appendRecordJSON appends the JSON of toRecordJSON(r), written by hand:
+// query() and 'record' events carry thousands of records, and reflection
+// costs about three times as much (BenchmarkMarshalRecords).
+func appendRecordJSON(b []byte, r *record.Record) []byte {
+	v := toRecordJSON(r)
+	b = append(b, `{"uuid":`...)
+	b = appendJSONString(b, v.UUID)
+	b = append(b, `,"author":`...)
+	b = appendJSONString(b, v.Author)
+	b = append(b, `,"createdAt":`...)
+	b = strconv.AppendInt(b, v.CreatedAt, 10)
+	if v.Text != "" {
+		b = append(b, `,"text":`...)
+		b = appendJSONString(b, v.Text)
 	}
-	r, err := record.Parse(e)
-	if err != nil {
-		return recordJSON{}, false
+	if v.Link != "" {
+		b = append(b, `,"link":`...)
+		b = appendJSONString(b, v.Link)
 	}
-	return toRecordJSON(r), true
+	if v.Geo != nil {
+		b = append(b, `,"geo":{"lat":`...)
+		b = strconv.AppendFloat(b, v.Geo.Lat, 'f', -1, 64)
+		b = append(b, `,"lon":`...)
+		b = strconv.AppendFloat(b, v.Geo.Lon, 'f', -1, 64)
+		b = append(b, '}')
+	}
+	if v.Geohash != "" {
+		b = append(b, `,"geohash":`...)
+		b = appendJSONString(b, v.Geohash)
+	}
+	if v.Data != nil {
+		b = append(b, `,"data":`...)
+		b = append(b, v.Data...) // checked by json.Valid in toRecordJSON
+	}
+	if v.DataBase64 != "" {
+		b = append(b, `,"dataBase64":`...)
+		b = appendJSONString(b, v.DataBase64)
+	}
+	if v.MediaType != "" {
+		b = append(b, `,"mediaType":`...)
+		b = appendJSONString(b, v.MediaType)
+	}
+	b = append(b, `,"id":`...)
+	b = appendJSONString(b, v.ID)
+	b = append(b, `,"event":`...)
+	b = append(b, v.Event...)
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError || size != 1 {
+				i += size
+				continue
+			}
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		i++
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 func marshalRecords(rs []*record.Record) ([]byte, error) {
-	views := make([]recordJSON, len(rs))
+	b := make([]byte, 0, 1024*len(rs)+2)
+	b = append(b, '[')
 	for i, r := range rs {
-		views[i] = toRecordJSON(r)
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendRecordJSON(b, r)
 	}
-	return json.Marshal(views)
+	return append(b, ']'), nil
 }
 
 func decodeBase64(s string) ([]byte, error) {
@@ -129,22 +214,39 @@ type recordEventJSON struct {
 	Origin  string     `json:"origin"`
 }
 
-// marshalChanges encodes the record changes of a batch (deletion events
-// themselves are left out: what they remove is reported as removed).
+// marshalChanges encodes the record changes of a batch as 'record' events
+// (recordEventJSON); deletion events themselves are left out: what they
+// remove is reported as removed.
 func marshalChanges(changes []peerset.Change) ([]byte, int, error) {
-	out := make([]recordEventJSON, 0, len(changes))
+	b := make([]byte, 0, 1024*len(changes)+2)
+	b = append(b, '[')
+	n := 0
 	for _, c := range changes {
-		view, ok := eventRecordJSON(c.Event)
-		if !ok {
+		if c.Event == nil || c.Event.Kind != record.KindRecord {
 			continue
 		}
-		out = append(out, recordEventJSON{Record: view, UUID: view.UUID, Removed: c.Removed, Origin: originName(c.Origin)})
+		r, err := record.Parse(c.Event)
+		if err != nil {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = append(b, `{"record":`...)
+		b = appendRecordJSON(b, r)
+		b = append(b, `,"uuid":`...)
+		b = appendJSONString(b, r.UUID)
+		b = append(b, `,"removed":`...)
+		b = strconv.AppendBool(b, c.Removed)
+		b = append(b, `,"origin":`...)
+		b = appendJSONString(b, originName(c.Origin))
+		b = append(b, '}')
 	}
-	if len(out) == 0 {
+	if n == 0 {
 		return nil, 0, nil
 	}
-	b, err := json.Marshal(out)
-	return b, len(out), err
+	return append(b, ']'), n, nil
 }
 
 // rejectEventJSON is the payload of a 'reject' event.

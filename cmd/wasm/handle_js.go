@@ -140,7 +140,7 @@ func (h *handle) put(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return jsonString(toRecordJSON(r))
+	return string(appendRecordJSON(nil, r)), nil
 }
 
 func (h *handle) get(args []js.Value) (any, error) {
@@ -152,7 +152,7 @@ func (h *handle) get(args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return jsonString(toRecordJSON(r))
+	return string(appendRecordJSON(nil, r)), nil
 }
 
 func (h *handle) delete(args []js.Value) (any, error) {
@@ -314,7 +314,10 @@ func (h *handle) importEvents(args []js.Value) (any, error) {
 		ByReason map[string]int `json:"byRule"`
 	}{ByReason: map[string]int{}}
 	events := make([]*record.Event, 0, len(raw))
-	for _, r := range raw {
+	for i, r := range raw {
+		if i%importChunk == importChunk-1 {
+			time.Sleep(yieldPause) // let the page breathe while parsing
+		}
 		e, err := record.ParseEvent(r, 0)
 		if err != nil {
 			result.Invalid++
