@@ -235,8 +235,13 @@ export class Env {
 
   // server starts cmd/tracker with --static on the repository root: the
   // tracker's ws:// URL and the demo's http:// origin on one loopback port.
-  async server() {
-    if (this.serverInfo) return this.serverInfo;
+  server() {
+    // One server per test, however many callers ask at once.
+    this.serverPromise ??= this.startServer();
+    return this.serverPromise;
+  }
+
+  async startServer() {
     const tracker = this.spawn('tracker', 'tracker', ['--addr', '127.0.0.1:0', '--static', repoRoot]);
     let line;
     try {
@@ -248,8 +253,7 @@ export class Env {
       throw err;
     }
     const ws = line.trim();
-    this.serverInfo = { tracker, ws, http: ws.replace(/^ws:/, 'http:').replace(/\/+$/, '') };
-    return this.serverInfo;
+    return { tracker, ws, http: ws.replace(/^ws:/, 'http:').replace(/\/+$/, '') };
   }
 
   async browser() {
@@ -262,8 +266,8 @@ export class Env {
   // freshContext is a new, empty profile (its own IndexedDB) in a shared
   // browser, with camera and microphone granted for origin.
   async freshContext(origin) {
-    if (!this.sharedBrowser) this.sharedBrowser = await this.browser();
-    const context = await this.sharedBrowser.newContext({ viewport: { width: 1280, height: 900 } });
+    this.sharedBrowser ??= this.browser();
+    const context = await (await this.sharedBrowser).newContext({ viewport: { width: 1280, height: 900 } });
     await context.grantPermissions(['microphone', 'camera'], { origin });
     this.contexts.push(context);
     return context;
