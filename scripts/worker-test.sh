@@ -62,6 +62,8 @@ mkdir -p "$bin"
 worker/build.sh --demo || fail "worker/build.sh --demo failed"
 
 mkdir -p "$test_out"
+(cd worker && "$GO" vet ./... && GOOS=js GOARCH=wasm "$GO" vet .) || fail "go vet found problems in worker/"
+(cd worker && "$GO" test -count=1 .) || fail "the Go worker's unit tests failed"
 (cd worker && "$GO" test -c -o "$test_out/worker.test" ./test) || fail "failed to compile the worker tests"
 
 run_args=(-test.v -test.timeout=150s)

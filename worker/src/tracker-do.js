@@ -30,6 +30,21 @@ function messageBytes(message) {
   return encoder.encode(message).length;
 }
 
+// announceInterval is the interval told to clients: the
+// ANNOUNCE_INTERVAL_SECONDS variable (wrangler.jsonc "vars", like
+// cmd/tracker --interval) or rules.json's default. Trystero re-announces
+// every clamp(interval, 10 s, 120 s): a longer interval means fewer
+// messages (and billed requests) and slower joins.
+export function announceInterval(env) {
+  const raw = env?.ANNOUNCE_INTERVAL_SECONDS;
+  if (raw === undefined || raw === null || raw === "") return rules.intervalSeconds;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`ANNOUNCE_INTERVAL_SECONDS=${raw} is not a whole number of seconds >= 1: fix it in wrangler.jsonc "vars"`);
+  }
+  return n;
+}
+
 function json(body, status = 200) {
   return new Response(JSON.stringify(body), {
     status,
@@ -45,6 +60,7 @@ export class Tracker extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.interval = announceInterval(env);
     this.conns = new Map(); // connection id → {id, ws, joined: Map(info_hash → peer_id)}
     this.swarms = new Map(); // info_hash → Map(peer_id → {conn, seeding})
     this.sql.exec(`CREATE TABLE IF NOT EXISTS members (
@@ -275,7 +291,7 @@ export class Tracker extends DurableObject {
       if (m.seeding) complete++;
       else incomplete++;
     }
-    this.send(conn, { complete, incomplete, action: "announce", interval: rules.intervalSeconds, info_hash: infoHash });
+    this.send(conn, { complete, incomplete, action: "announce", interval: this.interval, info_hash: infoHash });
   }
 
   sendAnnounceFailure(conn, infoHash, reason) {

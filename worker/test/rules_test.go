@@ -104,6 +104,52 @@ func TestRulesSwarmFullReasonMatchesGoTracker(t *testing.T) {
 	b.expectFailure(r.Reasons["swarmFull"], "announce", hash)
 }
 
+// wrangler.jsonc binds the Durable Object class under the name rules.json
+// gives (the Go worker and src/index.js read it there), as a SQLite class
+// (the only kind the free plan offers).
+func TestWranglerConfigMatchesRules(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(workerDir, "wrangler.jsonc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "//") {
+			lines = append(lines, line)
+		}
+	}
+	var cfg struct {
+		DurableObjects struct {
+			Bindings []struct {
+				Name      string `json:"name"`
+				ClassName string `json:"class_name"`
+			} `json:"bindings"`
+		} `json:"durable_objects"`
+		Migrations []struct {
+			NewSqliteClasses []string `json:"new_sqlite_classes"`
+		} `json:"migrations"`
+	}
+	if err := json.Unmarshal([]byte(strings.Join(lines, "\n")), &cfg); err != nil {
+		t.Fatalf("wrangler.jsonc (with its whole-line comments removed): %v", err)
+	}
+	var r struct {
+		DurableObject struct {
+			Binding string `json:"binding"`
+		} `json:"durableObject"`
+	}
+	raw, _ := os.ReadFile(filepath.Join(workerDir, "rules.json"))
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatal(err)
+	}
+	b := cfg.DurableObjects.Bindings
+	if len(b) != 1 || b[0].Name != r.DurableObject.Binding || b[0].ClassName != "Tracker" {
+		t.Errorf("wrangler.jsonc durable_objects.bindings %+v, want one binding %q of class Tracker", b, r.DurableObject.Binding)
+	}
+	if len(cfg.Migrations) == 0 || len(cfg.Migrations[0].NewSqliteClasses) != 1 || cfg.Migrations[0].NewSqliteClasses[0] != "Tracker" {
+		t.Errorf("wrangler.jsonc migrations %+v, want Tracker in new_sqlite_classes", cfg.Migrations)
+	}
+}
+
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func statsString(s tracker.Stats) string {
