@@ -37,7 +37,7 @@ const row = (measure, value, target = '', note = '') => {
 
 const ms = (x) => `${Math.round(x).toLocaleString('en-US')} ms`;
 const s = (x) => `${(x / 1000).toFixed(2)} s`;
-const bytes = (n) => `${n.toLocaleString('en-US')} B (${(n / 1024 / 1024).toFixed(2)} MiB)`;
+const bytes = (n) => `${n.toLocaleString('en-US')} B (${(n / 1e6).toFixed(2)} MB)`;
 const median = (xs) => { const v = [...xs].sort((a, b) => a - b); return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2; };
 const spread = (xs) => `median of ${xs.length}; min ${Math.round(Math.min(...xs))}, max ${Math.round(Math.max(...xs))} ms`;
 
