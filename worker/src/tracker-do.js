@@ -166,11 +166,11 @@ export class Tracker extends DurableObject {
     this.handleAnnounce(conn, req);
   }
 
-  async webSocketClose(ws, code) {
+  async webSocketClose(ws) {
     const conn = this.connOf(ws);
     this.removeConn(conn);
     try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, "bye");
+      ws.close(1000, "bye"); // complete the closing handshake
     } catch {
       // already closed
     }

@@ -30,6 +30,25 @@ func TestWorkerProtocol(t *testing.T) {
 	checkProtocol(t, w.TrackerURL(), w.base+"/stats")
 }
 
+// A deployment sets the announce interval with a variable, as cmd/tracker
+// does with --interval.
+func TestWorkerAnnounceIntervalVariable(t *testing.T) {
+	w, err := startWrangler("--var", "ANNOUNCE_INTERVAL_SECONDS:60")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("wrangler dev output:\n%s", w.log.String())
+		}
+		w.stop()
+	})
+	a := dial(t, w.TrackerURL(), "a")
+	if r := a.announce(randomID(), nil); r.Interval != 60 {
+		t.Fatalf("reply %+v, want interval 60 from ANNOUNCE_INTERVAL_SECONDS", r)
+	}
+}
+
 // statsURL turns ws://HOST/announce into http://HOST/stats.
 func statsURL(trackerURL string) string {
 	host := strings.TrimPrefix(trackerURL, "ws://")

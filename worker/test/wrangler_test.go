@@ -71,7 +71,9 @@ func (w *devWorker) TrackerURL() string {
 	return "ws" + w.base[len("http"):] + "/announce"
 }
 
-func startWrangler() (*devWorker, error) {
+// startWrangler starts wrangler dev on free loopback ports with a fresh
+// state directory; extra are more wrangler dev arguments.
+func startWrangler(extra ...string) (*devWorker, error) {
 	dir, err := filepath.Abs(workerDir)
 	if err != nil {
 		return nil, fmt.Errorf("failed to locate the worker directory: %w", err)
@@ -104,6 +106,7 @@ func startWrangler() (*devWorker, error) {
 	w.cmd = exec.Command(wrangler, "dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--inspector-port", strconv.Itoa(inspector), "--persist-to", state,
 		"--show-interactive-dev-session=false", "--live-reload=false")
+	w.cmd.Args = append(w.cmd.Args, extra...)
 	w.cmd.Dir = dir
 	w.cmd.Env = append(os.Environ(), "CI=true", "WRANGLER_SEND_METRICS=false", "NO_COLOR=1",
 		// Offline: no update check, no download of the Request.cf object.
