@@ -91,9 +91,10 @@ export async function open(opts) {
 }
 
 // EventHub receives events from Go (emit(type, jsonArray)) and dispatches
-// them to listeners asynchronously, so that listener code never runs inside
-// a Go call and an exception in one listener reaches neither Go nor the
-// other listeners.
+// them to listeners in a task of their own (setTimeout), so that listener
+// code never runs inside a Go call nor lengthens Go's slice of the main
+// thread, and an exception in one listener reaches neither Go nor the other
+// listeners.
 class EventHub {
   listeners = new Map(EVENT_TYPES.map((t) => [t, new Set()]));
   handle = null;
@@ -101,7 +102,7 @@ class EventHub {
   emit = (type, json) => {
     const set = this.listeners.get(type);
     if (!set || set.size === 0) return;
-    queueMicrotask(() => {
+    setTimeout(() => {
       let items;
       try {
         items = JSON.parse(json);
@@ -109,9 +110,10 @@ class EventHub {
         console.error('peerset: could not read an event from the WebAssembly side', err);
         return;
       }
-      for (const item of items) {
-        const e = type === 'record' ? { ...item, record: toRecord(item.record) } : item;
-        for (const cb of [...set]) {
+      const listeners = [...set];
+      for (const e of items) {
+        if (type === 'record') toRecord(e.record);
+        for (const cb of listeners) {
           try {
             cb(e);
           } catch (err) {
@@ -119,7 +121,7 @@ class EventHub {
           }
         }
       }
-    });
+    }, 0);
   };
 
   add(type, cb) {

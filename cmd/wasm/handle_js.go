@@ -42,6 +42,11 @@ const (
 // importChunk bounds one Ingest call of _importEvents.
 const importChunk = 512
 
+// maxRecordEventBatch bounds the record changes sent in one emit: the JSON
+// is built and parsed on the main thread, so a long sync goes out in slices
+// with the event loop running in between.
+const maxRecordEventBatch = 200
+
 // handle is one open DB as JavaScript holds it.
 type handle struct {
 	db     *peerset.DB
@@ -246,12 +251,23 @@ func (h *handle) pumpRecords() {
 			return
 		case <-h.recordWake:
 		}
-		h.recordsMu.Lock()
-		batch := h.recordQueue
-		h.recordQueue = nil
-		h.recordsMu.Unlock()
-		if b, n, err := marshalChanges(batch); err == nil && n > 0 {
-			h.send(eventRecord, b)
+		for {
+			h.recordsMu.Lock()
+			n := min(len(h.recordQueue), maxRecordEventBatch)
+			batch := h.recordQueue[:n:n]
+			h.recordQueue = h.recordQueue[n:]
+			more := len(h.recordQueue) > 0
+			if !more {
+				h.recordQueue = nil
+			}
+			h.recordsMu.Unlock()
+			if b, count, err := marshalChanges(batch); err == nil && count > 0 {
+				h.send(eventRecord, b)
+			}
+			if !more || h.ctx.Err() != nil {
+				break
+			}
+			time.Sleep(yieldPause) // let the page handle this slice first
 		}
 	}
 }
