@@ -11,10 +11,10 @@ BIN := bin
 NODE_INTEROP := interop/node
 BENCHTIME ?= 1s
 
-.PHONY: test check-tools vet test-native test-wasm test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-idb test-browser-go build clean demo
+.PHONY: test check-tools vet test-native test-wasm test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-idb test-browser-go test-worker worker-dev build clean demo
 
 ## test: vet, native tests, js/wasm tests under Node and in headless Chromium, interop checks
-test: check-tools vet test-native test-wasm test-browser-go test-interop
+test: check-tools vet test-native test-wasm test-browser-go test-interop test-worker
 	@echo "make test: all suites passed"
 
 check-tools:
@@ -77,5 +77,13 @@ bench-records: $(NODE_INTEROP)/node_modules/.package-lock.json
 demo: build
 	PEERSET_BIN=$(BIN)/peerset scripts/demo-cli.sh
 
+## test-worker: the Cloudflare Workers tracker under wrangler dev, offline (worker/README.md)
+test-worker:
+	scripts/worker-test.sh
+
+## worker-dev: run the Workers tracker locally (wrangler dev on 127.0.0.1:8787; PEERSET_WORKER_PORT=N to move it)
+worker-dev:
+	scripts/worker-dev.sh
+
 clean:
-	rm -rf $(BIN) $(NODE_INTEROP)/node_modules
+	rm -rf $(BIN) $(NODE_INTEROP)/node_modules worker/build worker/node_modules worker/.wrangler
