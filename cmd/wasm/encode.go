@@ -531,20 +531,31 @@ type syncProgress struct {
 	Done       bool    `json:"done"`
 }
 
-// syncTracker turns session snapshots into sync progress. A catch-up starts
-// when records become pending and ends when nothing is pending or syncing.
+// syncQuiet is how long records must stop arriving before a catch-up that
+// the peer drives (it pushes what we lack, so nothing is pending here) counts
+// as done.
+const syncQuiet = 1500 * time.Millisecond
+
+// syncTracker turns session snapshots into sync progress. A catch-up runs
+// while records are pending, a session is syncing or records keep arriving;
+// its total is what arrived so far plus the larger of what is pending and
+// how far the fullest peer's announced count is ahead of ours.
 type syncTracker struct {
 	inCatchUp bool
 	base      int // RecordsIn when the catch-up started
+	lastIn    int
+	lastMove  time.Time
 	last      syncProgress
 	started   bool
 }
 
-func (t *syncTracker) update(sessions []session.SessionInfo) (syncProgress, bool) {
+func (t *syncTracker) update(sessions []session.SessionInfo, localRecords int, now time.Time) (syncProgress, bool) {
 	var p syncProgress
+	maxRemote := 0
 	for _, s := range sessions {
 		if s.State.Authenticated() {
 			p.Peers++
+			maxRemote = max(maxRemote, s.RemoteCount)
 		}
 		p.RecordsIn += s.RecordsStored
 		p.RecordsOut += s.RecordsOut
@@ -553,16 +564,26 @@ func (t *syncTracker) update(sessions []session.SessionInfo) (syncProgress, bool
 			p.Syncing++
 		}
 	}
-	if p.RecordsIn < t.base {
-		t.base = 0 // sessions closed: their counts left the sum
+	prevIn := t.lastIn
+	if !t.started {
+		prevIn = p.RecordsIn // the first snapshot is the baseline
 	}
-	if !t.inCatchUp && p.Pending > 0 {
-		t.inCatchUp, t.base = true, p.RecordsIn
+	if p.RecordsIn < prevIn {
+		prevIn, t.base = p.RecordsIn, min(t.base, p.RecordsIn) // closed sessions left the sum
 	}
-	p.Done = p.Pending == 0 && p.Syncing == 0
+	if p.RecordsIn > prevIn {
+		t.lastMove = now
+	}
+	t.lastIn = p.RecordsIn
+	arriving := !t.lastMove.IsZero() && now.Sub(t.lastMove) < syncQuiet
+	busy := p.Pending > 0 || p.Syncing > 0 || arriving
+	if busy && !t.inCatchUp {
+		t.inCatchUp, t.base = true, prevIn
+	}
+	p.Done = !busy
 	if t.inCatchUp {
 		p.Received = p.RecordsIn - t.base
-		p.Total = p.Received + p.Pending
+		p.Total = p.Received + max(p.Pending, maxRemote-localRecords)
 	}
 	p.Progress = 1
 	if p.Total > 0 && !p.Done {

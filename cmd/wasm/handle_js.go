@@ -306,7 +306,7 @@ func (h *handle) pollSessions() {
 			}
 		}
 		if wantSync {
-			if p, changed := progress.update(sessions); changed {
+			if p, changed := progress.update(sessions, h.db.Stats().Records, time.Now()); changed {
 				if b, err := json.Marshal([]syncProgress{p}); err == nil {
 					h.send(eventSync, b)
 				}

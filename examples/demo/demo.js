@@ -421,7 +421,7 @@ function renderRecordStatus(st) {
 
   $('#missing-ranges').replaceChildren(...(missing.length
     ? missing.map((r) => el('li', { class: 'missing' }, rangeLabel(r)))
-    : [el('li', { class: 'muted' }, st.peers ? 'none: in sync with every peer' : 'none')]));
+    : [el('li', { class: 'muted' }, 'none known')]));
 }
 
 function renderClient(st) {
