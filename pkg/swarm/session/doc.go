@@ -9,7 +9,7 @@
 // It depends on no transport: the facade adapts a transport peer to Link,
 // its store, tree and moderation to Replica, and feeds the Manager of the room
 // with Attach, Deliver and Detach. The wire protocol is specified in
-// protocol.md next to this file; in short:
+// docs/protocol.md (Part 4); in short:
 //
 //   - actions: peerset/hello, peerset/auth, peerset/root, peerset/neg,
 //     peerset/neg-reply, peerset/want, peerset/records, peerset/bye, each with
