@@ -401,7 +401,7 @@ function renderRecordStatus(st) {
   $('#root').textContent = st.root;
 
   const granularity = st.granularity === 'none' ? 'day' : st.granularity;
-  $('#bucket-granularity').textContent = `${granularity}, UTC`;
+  $('#bucket-granularity').textContent = `${fmt.format(st.buckets.length)} × ${granularity}, UTC`;
   const missing = st.missingRanges;
   const overlapsMissing = (b) => missing.some((r) => b.start < (r.end ?? Infinity) && (b.end ?? Infinity) > r.start);
   const buckets = [...st.buckets].reverse();
