@@ -9,7 +9,8 @@
 //                   then the tab is reloaded alone: navigation → data-ready
 //                   and → stats().records == N
 //   long tasks      during the 10k sync (PerformanceObserver 'longtask'
-//                   installed before the native peer starts)
+//                   installed before the native peer starts), in the demo
+//                   and in a bare page without UI (js/test/fixtures/bare.html)
 //   convergence     three tabs holding 1k records each come online together
 //
 // Environment: PEERSET_BENCH_RUNS (reloads per size, default 3),
@@ -100,8 +101,13 @@ function installLongTaskObserver() {
   }).observe({ entryTypes: ['longtask'] });
 }
 
-async function coldOpen(n) {
+// coldOpen seeds n records into a native peer, lets it sync them into a
+// tab (long tasks observed), then measures reopening that tab alone. With
+// bare, the tab is js/test/fixtures/bare.html (the API without the demo's
+// UI) and only the sync is measured.
+async function coldOpen(n, { bare = false } = {}) {
   const env = new Env(`cold open ${n}`);
+  const page_ = bare ? 'bare page' : 'demo';
   try {
     const room = uniqueRoom(`bench-${n}`);
     const { ws, http } = await env.server();
@@ -112,7 +118,7 @@ async function coldOpen(n) {
 
     const profile = await env.persistentContext(http);
     const page = env.watch(await profile.newPage(), `cold ${n}`);
-    const url = await env.demoURL({ room });
+    const url = bare ? `${http}/js/test/fixtures/bare.html?room=${encodeURIComponent(room)}` : await env.demoURL({ room });
     await gotoReady(page, url);
     await page.evaluate(installLongTaskObserver);
 
@@ -122,16 +128,18 @@ async function coldOpen(n) {
     await waitFor('the native peer to connect', async () => (await stats(page)).peers >= 1, { timeout: 60_000, interval: 100 });
     const connected = Date.now() - t;
     await waitFor(`the tab to hold ${n} records`, async () => (await stats(page)).records >= n, {
-      timeout: 900_000, interval: 500, state: async () => { const st = await stats(page); return { records: st.records, peers: st.peers }; },
+      timeout: 900_000, interval: 1000, state: async () => { const st = await stats(page); return { records: st.records, peers: st.peers }; },
     });
     const synced = Date.now() - t;
     const tasks = await page.evaluate(() => window.__longtasks);
     const longest = tasks.reduce((m, x) => Math.max(m, x.duration), 0);
     const total = tasks.reduce((m, x) => m + x.duration, 0);
     const k = `${n / 1000}k`;
-    row(`first sync of ${k} records, native peer → tab`, s(synced), '', `connected after ${ms(connected)}; ${Math.round(n / ((synced - connected) / 1000)).toLocaleString('en-US')} records/s after that`);
-    row(`long tasks during the ${k} sync`, `${tasks.length} (${ms(total)} in all), longest ${ms(longest)}`, n === 10_000 ? 'none > 100 ms' : '');
+    row(`first sync of ${k} records, native peer → tab (${page_})`, s(synced), '', `connected after ${ms(connected)}; ${Math.round(n / ((synced - connected) / 1000)).toLocaleString('en-US')} records/s after that`);
+    row(`long tasks during the ${k} sync (${page_})`, `${tasks.length} (${ms(total)} in all), longest ${ms(longest)}`, n === 10_000 ? 'none > 100 ms' : '',
+      `tasks > 100 ms: ${tasks.filter((x) => x.duration > 100).length}`);
     await native.stop();
+    if (bare) return;
     await waitFor('the tab to see the native peer leave', async () => (await stats(page)).peers === 0, { timeout: 30_000 }).catch(() => {});
 
     // The second open: reload with the records in IndexedDB, alone.
@@ -212,6 +220,7 @@ const started = Date.now();
 await wasmSizes();
 await threeTabs(tabRecords);
 for (const n of sizes) await coldOpen(n);
+if (sizes.includes(10_000)) await coldOpen(10_000, { bare: true });
 
 const chromium = spawnSync('/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).stdout?.trim();
 const table = [

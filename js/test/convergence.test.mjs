@@ -44,3 +44,24 @@ test('three tabs each put 100 records and converge to 300 under one root', { tim
     t.diagnostic(`screenshot: ${await screenshot(page, `three-tabs-${i + 1}`)}`);
   }
 }));
+
+// Two tabs of one browser profile share the IndexedDB database and the key
+// of the room, as a person opening the demo twice would. They must still
+// converge, with nothing counted twice.
+test('two tabs of one profile (shared IndexedDB and key) converge without duplicates', { timeout: 120_000 }, withEnv(async (env) => {
+  const room = uniqueRoom('one-profile');
+  const { http } = await env.server();
+  const profile = await env.persistentContext(http);
+  const first = await env.openDemo({ room, context: profile, label: 'profile tab 1' });
+  const second = await env.openDemo({ room, context: profile, label: 'profile tab 2' });
+  assert.equal((await stats(first)).key, (await stats(second)).key, 'tabs of one profile share the room key');
+  const uuids = await Promise.all([putMany(first, 20, 'first tab'), putMany(second, 20, 'second tab')]);
+  await waitConverged([first, second], 40, { timeout: 45_000 });
+  for (const page of [first, second]) {
+    const ids = await queryUUIDs(page);
+    assert.equal(new Set(ids).size, ids.length, 'db.query() uuids are unique');
+    assert.deepEqual(new Set(ids), new Set(uuids.flat()));
+  }
+  await second.reload();
+  await waitFor('the reloaded tab to be ready with the 40 records', async () => (await second.locator('body[data-ready="1"]').count()) === 1 && (await stats(second)).records === 40, { timeout: 30_000 });
+}));
