@@ -27,6 +27,7 @@ let geo = null;
 let stopListening = [];
 let statsTimer = 0;
 let lastStats = null;
+const peerStates = new Map(); // peer id → what the activity log said about it
 
 // ---------------------------------------------------------------- settings
 
@@ -299,7 +300,11 @@ function recordRow(r, index, now) {
   row.style.top = `${index * ROW_HEIGHT}px`;
   if (r.id === selectedId) row.classList.add('selected');
   const arrived = freshIds.get(r.id);
-  if (arrived && now - arrived < 1200) row.classList.add('fresh');
+  if (arrived && now - arrived < 1200) {
+    // Rows are rebuilt on every render: resume the fade where it was.
+    row.classList.add('fresh');
+    row.style.animationDelay = `-${now - arrived}ms`;
+  }
 
   const author = el('span', { class: 'author', title: r.author }, shortKey(r.author));
   if (mine) author.append(el('span', { class: 'me' }, 'you'));
@@ -501,7 +506,9 @@ function renderSync(e) {
     text.textContent = e.peers ? `in sync with ${e.peers} peer${e.peers === 1 ? '' : 's'} · ${fmt.format(e.recordsIn)} in, ${fmt.format(e.recordsOut)} out` : 'waiting for peers';
   } else {
     bar.value = e.total ? e.progress : 0;
-    text.textContent = e.total ? `receiving ${fmt.format(e.received)} of ${fmt.format(e.total)} records` : 'comparing sets…';
+    if (!e.total) text.textContent = 'comparing sets…';
+    else if (e.received >= e.total) text.textContent = `received ${fmt.format(e.received)} records`;
+    else text.textContent = `receiving ${fmt.format(e.received)} of ${fmt.format(e.total)} records`;
   }
 }
 
@@ -579,6 +586,7 @@ async function openDB(s) {
   db = opened;
   window.db = opened;
   lastStats = null;
+  peerStates.clear();
   resetList([]);
 
   stopListening = [
@@ -593,9 +601,19 @@ async function openDB(s) {
       refreshStatsSoon();
     }),
     db.on('peer', (p) => {
+      // Log arrivals, authentication and departures; syncing ⇄ idle flips
+      // show in the swarm table.
       const who = `peer ${shortId(p.peerId, 10)}${p.pubkey ? ` (${shortKey(p.pubkey)})` : ''}`;
-      if (p.state === 'closed') activity(`${who} left${p.closeReason ? `: ${p.closeReason}` : ''}`);
-      else activity(`${who}: ${p.state}`, p.authenticated ? 'ok' : '');
+      const seen = peerStates.get(p.peerId);
+      if (p.state === 'closed') {
+        peerStates.delete(p.peerId);
+        activity(`${who} left${p.closeReason ? `: ${p.closeReason}` : ''}`);
+      } else if (p.authenticated && !seen?.authenticated) {
+        activity(`${who} authenticated: its key is proven`, 'ok');
+      } else if (!seen) {
+        activity(`${who} connecting (${p.state})`);
+      }
+      if (p.state !== 'closed') peerStates.set(p.peerId, { authenticated: p.authenticated });
       refreshStatsSoon();
     }),
     db.on('sync', renderSync),
