@@ -11,7 +11,7 @@ BIN := bin
 NODE_INTEROP := interop/node
 BENCHTIME ?= 1s
 
-.PHONY: test check-tools vet test-native test-wasm test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-idb test-browser-go test-worker worker-dev build clean demo
+.PHONY: test check-tools vet test-native test-wasm test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-idb test-browser-go test-worker worker-dev build clean demo wasm
 
 ## test: vet, native tests, js/wasm tests under Node and in headless Chromium, interop checks
 test: check-tools vet test-native test-wasm test-browser-go test-interop test-worker
@@ -73,9 +73,14 @@ bench-sync:
 bench-records: $(NODE_INTEROP)/node_modules/.package-lock.json
 	BENCHTIME=$(BENCHTIME) node $(NODE_INTEROP)/bench-records.mjs
 
-## demo: the main job. Interim: a walk through the native CLI (the demo page arrives with the wasm build)
-demo: build
-	PEERSET_BIN=$(BIN)/peerset scripts/demo-cli.sh
+## wasm: the browser build into js/dist/ (peerset.wasm, wasm_exec.js, peerset.js, peerset.global.js, peerset.d.ts)
+wasm:
+	scripts/build-wasm.sh
+
+## demo: the main job: build the wasm, serve the demo page and a tracker on
+## http://127.0.0.1:8000/examples/demo/ — open it in several tabs; Ctrl-C stops everything
+demo:
+	scripts/demo.sh
 
 ## test-worker: the Cloudflare Workers tracker under wrangler dev, offline (worker/README.md)
 test-worker:

@@ -192,11 +192,7 @@ func (h *handle) stats([]js.Value) (any, error) {
 }
 
 // peerRTT is the round-trip time to a peer, 0 while unknown.
-//
-// TODO(facade): the swarm measures it (swarm.Peer.RTT) but peerset.DB does
-// not expose it; with an RTT field in session.SessionInfo (or a
-// DB.PeerRTT(peerID)) this returns it and the Network UI shows it.
-func (h *handle) peerRTT(string) time.Duration { return 0 }
+func (h *handle) peerRTT(peerID string) time.Duration { return h.db.PeerRTT(peerID) }
 
 // listen(type, on) turns the emission of one event type on or off, so that
 // no work is spent on events nobody listens to.

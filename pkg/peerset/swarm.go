@@ -288,3 +288,18 @@ func (db *DB) Ledger() *moderation.Ledger {
 	}
 	return net.mgr.Ledger()
 }
+
+// PeerRTT returns the last measured round-trip time to a connected peer
+// (transport pings), or 0 while unknown or when not joined.
+func (db *DB) PeerRTT(peerID string) time.Duration {
+	db.mu.RLock()
+	net := db.net
+	db.mu.RUnlock()
+	if net == nil {
+		return 0
+	}
+	if p, ok := net.room.Peer(peerID); ok {
+		return p.RTT()
+	}
+	return 0
+}
