@@ -11,10 +11,10 @@ BIN := bin
 NODE_INTEROP := interop/node
 BENCHTIME ?= 1s
 
-.PHONY: test check-tools vet test-native test-wasm test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-idb test-browser-go test-worker worker-dev build clean demo wasm
+.PHONY: test check-tools vet test-native test-wasm test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-idb test-browser-go test-worker worker-dev test-browser bench-browser build clean demo wasm
 
 ## test: vet, native tests, js/wasm tests under Node and in headless Chromium, interop checks
-test: check-tools vet test-native test-wasm test-browser-go test-interop test-worker
+test: check-tools vet test-native test-wasm test-browser-go test-interop test-worker test-browser
 	@echo "make test: all suites passed"
 
 check-tools:
@@ -53,7 +53,7 @@ build:
 	$(GO) build -o $(BIN)/peerset ./cmd/peerset
 
 ## bench: every benchmark table (see README for the numbers)
-bench: bench-go bench-wasm bench-recon bench-records bench-sync bench-idb
+bench: bench-go bench-wasm bench-recon bench-records bench-sync bench-idb bench-browser
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./pkg/...
@@ -82,6 +82,14 @@ wasm:
 demo:
 	scripts/demo.sh
 
+## test-browser: the demo page, the JS API and native peers in headless Chromium (loopback-only namespace)
+test-browser:
+	scripts/browser-test.sh
+
+## bench-browser: browser benchmarks (markdown table on stdout, also out/browser-bench.md)
+bench-browser:
+	scripts/browser-bench.sh
+
 ## test-worker: the Cloudflare Workers tracker under wrangler dev, offline (worker/README.md)
 test-worker:
 	scripts/worker-test.sh
@@ -91,4 +99,4 @@ worker-dev:
 	scripts/worker-dev.sh
 
 clean:
-	rm -rf $(BIN) $(NODE_INTEROP)/node_modules worker/build worker/node_modules worker/.wrangler
+	rm -rf $(BIN) $(NODE_INTEROP)/node_modules out/browser-test js/test/node_modules worker/build worker/node_modules worker/.wrangler
