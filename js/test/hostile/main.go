@@ -51,7 +51,7 @@ func main() {
 	}
 }
 
-// helloMsg is the peerset/hello payload (protocol.md §3).
+// helloMsg is the peerset/hello payload (docs/protocol.md 4.3).
 type helloMsg struct {
 	V      int            `json:"v"`
 	Room   string         `json:"room"`
@@ -208,7 +208,7 @@ func (h *hostile) handle(p *swarm.Peer, msg swarm.ActionMessage) {
 	}
 }
 
-// authSig signs the auth transcript (protocol.md §4) with our key.
+// authSig signs the auth transcript (docs/protocol.md 4.4) with our key.
 func (h *hostile) authSig(verifierNonceHex string, signerNonce [32]byte, signerFP, verifierFP string) (string, error) {
 	b, err := hex.DecodeString(verifierNonceHex)
 	if err != nil || len(b) != 32 {

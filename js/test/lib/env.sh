@@ -32,6 +32,7 @@ ensure_chromium() {
 namespace_cmd=(unshare --net --pid --fork --kill-child --mount-proc)
 
 ensure_namespace() {
+	local out
 	command -v unshare >/dev/null || apt_install util-linux
 	command -v ip >/dev/null || apt_install iproute2
 	if [ "$(id -u)" != 0 ]; then
