@@ -86,6 +86,18 @@ func (e *Event) IDHex() string { return hex.EncodeToString(e.ID[:]) }
 // CheckWellFormed checks what can be checked without the signature: kind and
 // time ranges, non-empty tags, valid UTF-8 text.
 func (e *Event) CheckWellFormed() error {
+	if err := e.checkShape(); err != nil {
+		return err
+	}
+	if !validUTF8(e.Content, e.Tags) {
+		return ErrInvalidUTF8
+	}
+	return nil
+}
+
+// checkShape is CheckWellFormed without the UTF-8 check, for text that is
+// known to be valid (decoded from validated JSON).
+func (e *Event) checkShape() error {
 	if e.Kind < 0 || e.Kind > 65535 {
 		return fmt.Errorf("%w: %d", ErrKindOutOfRange, e.Kind)
 	}
@@ -96,9 +108,6 @@ func (e *Event) CheckWellFormed() error {
 		if len(t) == 0 {
 			return fmt.Errorf("%w at index %d", ErrEmptyTag, i)
 		}
-	}
-	if !validUTF8(e.Content, e.Tags) {
-		return ErrInvalidUTF8
 	}
 	return nil
 }
@@ -267,17 +276,17 @@ func (e *Event) fromJSON(j jsonEvent) error {
 		text string
 		dst  []byte
 	}{{"id", *j.ID, out.ID[:]}, {"pubkey", *j.PubKey, out.PubKey[:]}, {"sig", *j.Sig, out.Sig[:]}} {
-		b, err := decodeHexExact(f.text, len(f.dst))
-		if err != nil {
+		if err := decodeHexInto(f.dst, f.text); err != nil {
 			return fmt.Errorf("%w: field %q: %v", ErrMalformedEvent, f.name, err)
 		}
-		copy(f.dst, b)
 	}
 	out.CreatedAt = *j.CreatedAt
 	out.Kind = *j.Kind
 	out.Tags = j.Tags
 	out.Content = *j.Content
-	if err := out.CheckWellFormed(); err != nil {
+	// The text was decoded from validated UTF-8 JSON, so only the shape is
+	// left to check.
+	if err := out.checkShape(); err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformedEvent, err)
 	}
 	*e = out

@@ -126,3 +126,34 @@ func decodeHexExact(s string, n int) ([]byte, error) {
 	}
 	return hex.DecodeString(s)
 }
+
+// decodeHexInto decodes s, which must be exactly 2*len(dst) lowercase hex
+// digits, into dst without allocating.
+func decodeHexInto(dst []byte, s string) error {
+	if len(s) != 2*len(dst) {
+		return fmt.Errorf("%w: want %d hex digits, got %d", errBadHex, 2*len(dst), len(s))
+	}
+	for i := range dst {
+		hi, ok1 := lowerHexValue(s[2*i])
+		lo, ok2 := lowerHexValue(s[2*i+1])
+		if !ok1 || !ok2 {
+			bad := 2 * i
+			if ok1 {
+				bad++
+			}
+			return fmt.Errorf("%w: %q at offset %d", errBadHex, s[bad], bad)
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return nil
+}
+
+func lowerHexValue(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
