@@ -1,0 +1,12 @@
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+
+import { App } from './App.jsx';
+import { optionsFromURL } from './options.js';
+import './app.css';
+
+createRoot(document.getElementById('root')).render(
+  <StrictMode>
+    <App options={optionsFromURL()} />
+  </StrictMode>,
+);

@@ -1,0 +1,124 @@
+import { useCallback, useEffect, useState } from 'react';
+import { open } from 'peerset';
+
+const idle = { db: null, records: [], stats: null, error: null };
+
+// Turns per database: an instance opens only once the previous instance with
+// the same options has closed. Under StrictMode React mounts, unmounts and
+// mounts again at once: the first instance gives up before opening, so the
+// room is opened once, and never twice at the same time.
+const turns = new Map();
+
+/**
+ * usePeerset opens a peerset room while the component is mounted and closes
+ * it on unmount (or when the options change).
+ *
+ * Returns { db, records, stats, error, put }:
+ *   db       the open database, null until open
+ *   records  the live records, newest first, kept current through 'record' events
+ *   stats    db.stats(), refreshed every second and when peers come and go
+ *   error    the Error that open() rejected with, if any
+ *   put      put(text | recordInput) → Promise of the stored record
+ */
+export function usePeerset(options) {
+  // Options are compared by value: a new object literal on every render
+  // does not reopen the room.
+  const key = JSON.stringify(options);
+  const [state, setState] = useState(idle);
+
+  useEffect(() => {
+    let active = true;
+    let db = null;
+    let statsTimer = null;
+    let flushTimer = null;
+    const stops = [];
+
+    const previous = turns.get(key) ?? Promise.resolve();
+    let endTurn;
+    const mine = new Promise((resolve) => { endTurn = resolve; });
+    const turn = previous.then(() => mine);
+    turns.set(key, turn);
+
+    // The live records by event id: an update arrives as the new version
+    // added and the old one removed, each with its own id.
+    const live = new Map();
+    let seeding = true;
+    const removedWhileSeeding = new Set();
+
+    const flush = () => {
+      flushTimer = null;
+      if (!active) return;
+      const records = [...live.values()].sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1));
+      setState((s) => ({ ...s, records }));
+    };
+    const scheduleFlush = () => {
+      flushTimer ??= setTimeout(flush, 30);
+    };
+    const refreshStats = async () => {
+      if (!active || !db || db.closed) return;
+      try {
+        const stats = await db.stats();
+        if (active) setState((s) => ({ ...s, stats }));
+      } catch (err) {
+        if (active && err.code !== 'closed') setState((s) => ({ ...s, error: err }));
+      }
+    };
+
+    const run = async () => {
+      await previous;
+      if (!active) return;
+      setState(idle); // nothing of another room's
+      db = await open(JSON.parse(key));
+      if (!active) return; // the cleanup below closes it
+      stops.push(db.on('record', ({ record, removed }) => {
+        if (removed) {
+          live.delete(record.id);
+          if (seeding) removedWhileSeeding.add(record.id);
+        } else {
+          live.set(record.id, record);
+        }
+        scheduleFlush();
+      }));
+      stops.push(db.on('peer', refreshStats));
+      setState({ ...idle, db });
+      const existing = await db.query({});
+      if (!active) return;
+      for (const record of existing) {
+        if (!removedWhileSeeding.has(record.id) && !live.has(record.id)) live.set(record.id, record);
+      }
+      seeding = false;
+      removedWhileSeeding.clear();
+      flush();
+      await refreshStats();
+      statsTimer = setInterval(refreshStats, 1000);
+    };
+
+    const running = run().catch((err) => {
+      if (active) setState({ ...idle, error: err });
+    });
+
+    return () => {
+      active = false;
+      for (const stop of stops) stop();
+      clearInterval(statsTimer);
+      clearTimeout(flushTimer);
+      running
+        .then(() => db?.close())
+        .catch(() => { /* closing is best effort */ })
+        .finally(() => {
+          endTurn();
+          if (turns.get(key) === turn) turns.delete(key);
+        });
+    };
+  }, [key]);
+
+  const { db } = state;
+  const put = useCallback(async (input) => {
+    if (!db) throw new Error('peerset: the room is not open yet');
+    const record = await db.put(typeof input === 'string' ? { text: input } : input);
+    db.stats().then((stats) => setState((s) => (s.db === db ? { ...s, stats } : s)), () => {});
+    return record;
+  }, [db]);
+
+  return { ...state, put };
+}
