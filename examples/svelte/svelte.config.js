@@ -1,0 +1,2 @@
+// Svelte's compiler options (the defaults suit this example).
+export default {};
