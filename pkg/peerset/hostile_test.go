@@ -5,7 +5,6 @@ package peerset
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -13,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/btcsuite/btcd/btcec/v2"
-	"github.com/btcsuite/btcd/btcec/v2/schnorr"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/peersetdb/peerset/pkg/moderation"
@@ -34,18 +31,10 @@ type hostile struct {
 	roomID string
 
 	mu     sync.Mutex
-	nonce  map[string][32]byte // our nonce per peer
-	hellos map[string]helloMsg // their hello per peer
-	got    chan received       // every peerset message received
+	nonce  map[string][32]byte      // our nonce per peer
+	hellos map[string]session.Hello // their hello per peer
+	got    chan received            // every peerset message received
 	joined chan *swarm.Peer
-}
-
-type helloMsg struct {
-	V      int            `json:"v"`
-	Room   string         `json:"room"`
-	PubKey string         `json:"pubkey"`
-	Nonce  string         `json:"nonce"`
-	Limits map[string]int `json:"limits"`
 }
 
 type received struct {
@@ -58,7 +47,7 @@ func startHostile(t *testing.T, trackerURL, roomName string) *hostile {
 	t.Helper()
 	key, _ := record.GenerateKey()
 	h := &hostile{t: t, key: key, roomID: record.RoomID(DefaultAppID, roomName),
-		nonce: map[string][32]byte{}, hellos: map[string]helloMsg{}, got: make(chan received, 10000), joined: make(chan *swarm.Peer, 10)}
+		nonce: map[string][32]byte{}, hellos: map[string]session.Hello{}, got: make(chan received, 10000), joined: make(chan *swarm.Peer, 10)}
 	cfg := swarm.Config{Room: roomName, Trackers: []string{trackerURL}, ICEServers: []webrtc.ICEServer{}, LoopbackCandidates: true,
 		AnnounceSteady: time.Second, TrackerReconnectMin: 100 * time.Millisecond, TrackerReconnectMax: time.Second}
 	room, err := swarm.NewRoom(cfg)
@@ -69,8 +58,7 @@ func startHostile(t *testing.T, trackerURL, roomName string) *hostile {
 	for _, a := range session.Actions {
 		_ = room.Handle(a, func(p *swarm.Peer, msg swarm.ActionMessage) {
 			if msg.Type == session.ActionHello {
-				var hm helloMsg
-				if json.Unmarshal(msg.Payload, &hm) == nil {
+				if hm, err := session.DecodeHello(msg.Payload); err == nil {
 					h.mu.Lock()
 					h.hellos[p.ID()] = hm
 					h.mu.Unlock()
@@ -108,12 +96,12 @@ func (h *hostile) hello(p *swarm.Peer, nonce *[32]byte) {
 	h.mu.Lock()
 	h.nonce[p.ID()] = n
 	h.mu.Unlock()
-	h.send(p, session.ActionHello, helloMsg{V: session.ProtocolVersion, Room: h.roomID, PubKey: h.key.Public().Hex(), Nonce: hex.EncodeToString(n[:]),
-		Limits: map[string]int{"frame": 32 << 10, "records": 100, "bytes": 512 << 10, "want": 256}})
+	h.send(p, session.ActionHello, session.EncodeHello(session.Hello{Version: session.ProtocolVersion, Room: h.roomID,
+		PubKey: h.key.Public(), Nonce: n, Limits: session.DefaultLimits()}))
 }
 
 // waitHello waits for p's hello.
-func (h *hostile) waitHello(p *swarm.Peer) helloMsg {
+func (h *hostile) waitHello(p *swarm.Peer) session.Hello {
 	h.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -126,21 +114,18 @@ func (h *hostile) waitHello(p *swarm.Peer) helloMsg {
 		time.Sleep(20 * time.Millisecond)
 	}
 	h.t.Fatalf("no hello from %s", p.ID())
-	return helloMsg{}
+	return session.Hello{}
 }
 
-// authSig signs the auth transcript for p with key sk, as the protocol says.
-func (h *hostile) authSig(p *swarm.Peer, sk *record.SecretKey, verifierNonceHex string, signerNonce [32]byte, signerFP, verifierFP string) string {
-	var vn [32]byte
-	b, _ := hex.DecodeString(verifierNonceHex)
-	copy(vn[:], b)
-	hash := session.AuthHash(h.roomID, vn, signerNonce, signerFP, verifierFP)
-	priv, _ := btcec.PrivKeyFromBytes(sk.Bytes())
-	sig, err := schnorr.Sign(priv, hash[:])
+// auth is our answer to their hello: the auth payload signed by sk over the
+// transcript with the given nonces and fingerprints.
+func (h *hostile) auth(sk *record.SecretKey, verifierNonce, signerNonce [32]byte, signerFP, verifierFP string) []byte {
+	h.t.Helper()
+	payload, err := session.SignAuth(sk, h.roomID, verifierNonce, signerNonce, signerFP, verifierFP)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return hex.EncodeToString(sig.Serialize())
+	return payload
 }
 
 // authenticate completes an honest handshake with p.
@@ -150,7 +135,7 @@ func (h *hostile) authenticate(p *swarm.Peer) {
 	h.mu.Lock()
 	n := h.nonce[p.ID()]
 	h.mu.Unlock()
-	h.send(p, session.ActionAuth, map[string]string{"sig": h.authSig(p, h.key, their.Nonce, n, p.LocalFingerprint(), p.RemoteFingerprint())})
+	h.send(p, session.ActionAuth, h.auth(h.key, their.Nonce, n, p.LocalFingerprint(), p.RemoteFingerprint()))
 }
 
 func (h *hostile) waitJoin() *swarm.Peer {
@@ -341,7 +326,7 @@ func TestHandshakeRefusals(t *testing.T) {
 			h.mu.Lock()
 			n := h.nonce[p.ID()]
 			h.mu.Unlock()
-			h.send(p, session.ActionAuth, map[string]string{"sig": h.authSig(p, other, their.Nonce, n, p.LocalFingerprint(), p.RemoteFingerprint())})
+			h.send(p, session.ActionAuth, h.auth(other, their.Nonce, n, p.LocalFingerprint(), p.RemoteFingerprint()))
 		}, session.ErrAuthFailed},
 		{"signature bound to another connection (other fingerprints)", func(h *hostile, p *swarm.Peer) {
 			h.hello(p, nil)
@@ -352,7 +337,7 @@ func TestHandshakeRefusals(t *testing.T) {
 			// A signature a relay could have obtained on its own connection:
 			// right key and nonces, but the fingerprints of another DTLS session.
 			fp := "sha-256 " + strings.TrimSuffix(strings.Repeat("AB:", 32), ":")
-			h.send(p, session.ActionAuth, map[string]string{"sig": h.authSig(p, h.key, their.Nonce, n, fp, p.RemoteFingerprint())})
+			h.send(p, session.ActionAuth, h.auth(h.key, their.Nonce, n, fp, p.RemoteFingerprint()))
 		}, session.ErrAuthFailed},
 		{"signature over a stale nonce (replay)", func(h *hostile, p *swarm.Peer) {
 			h.hello(p, nil)
@@ -360,8 +345,8 @@ func TestHandshakeRefusals(t *testing.T) {
 			h.mu.Lock()
 			n := h.nonce[p.ID()]
 			h.mu.Unlock()
-			stale := hex.EncodeToString(make([]byte, 32)) // not the nonce the victim sent on this connection
-			h.send(p, session.ActionAuth, map[string]string{"sig": h.authSig(p, h.key, stale, n, p.LocalFingerprint(), p.RemoteFingerprint())})
+			var stale [32]byte // not the nonce the victim sent on this connection
+			h.send(p, session.ActionAuth, h.auth(h.key, stale, n, p.LocalFingerprint(), p.RemoteFingerprint()))
 		}, session.ErrAuthFailed},
 	}
 	for _, tt := range tests {

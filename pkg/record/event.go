@@ -2,7 +2,6 @@ package record
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"fmt"
 	"unicode/utf8"
 
-	"github.com/btcsuite/btcd/btcec/v2/schnorr"
 )
 
 // Event is a NIP-01 Nostr event: every peerset record, and every deletion of
@@ -120,15 +118,11 @@ func (e *Event) Sign(sk *SecretKey) error {
 	}
 	e.PubKey = sk.Public()
 	e.ID = e.ComputeID()
-	var aux [32]byte
-	if _, err := rand.Read(aux[:]); err != nil {
-		return fmt.Errorf("failed to read random bytes: %w", err)
-	}
-	sig, err := schnorr.Sign(sk.key, e.ID[:], schnorr.CustomNonce(aux))
+	sig, err := sk.SignHash(e.ID)
 	if err != nil {
 		return fmt.Errorf("failed to sign event: %w", err)
 	}
-	copy(e.Sig[:], sig.Serialize())
+	e.Sig = sig
 	return nil
 }
 
@@ -146,20 +140,7 @@ func (e *Event) Verify() error {
 
 // VerifySignature checks only the BIP-340 signature over the id, for callers
 // that already checked the id.
-func (e *Event) VerifySignature() error {
-	pub, err := schnorr.ParsePubKey(e.PubKey[:])
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrBadSignature, ErrInvalidPublicKey)
-	}
-	sig, err := schnorr.ParseSignature(e.Sig[:])
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSignature, err)
-	}
-	if !sig.Verify(e.ID[:], pub) {
-		return ErrBadSignature
-	}
-	return nil
-}
+func (e *Event) VerifySignature() error { return e.PubKey.VerifyHash(e.ID, e.Sig) }
 
 // Tag returns the first tag whose name is name, or nil.
 func (e *Event) Tag(name string) []string {

@@ -84,6 +84,38 @@ func (sk *SecretKey) Nsec() string { return EncodeNsec(sk) }
 // String hides the key so that it does not end up in logs by accident.
 func (sk *SecretKey) String() string { return "nsec1…(hidden)" }
 
+// SignHash signs a 32-byte hash with BIP-340 (random auxiliary data). Events
+// have Sign; this is for other signed statements, such as the peerset
+// handshake's transcript.
+func (sk *SecretKey) SignHash(hash [32]byte) ([64]byte, error) {
+	var aux [32]byte
+	if _, err := rand.Read(aux[:]); err != nil {
+		return [64]byte{}, fmt.Errorf("failed to read random bytes: %w", err)
+	}
+	sig, err := schnorr.Sign(sk.key, hash[:], schnorr.CustomNonce(aux))
+	if err != nil {
+		return [64]byte{}, fmt.Errorf("failed to sign: %w", err)
+	}
+	return [64]byte(sig.Serialize()), nil
+}
+
+// VerifyHash checks a BIP-340 signature of a 32-byte hash by pk; the error
+// wraps ErrBadSignature.
+func (pk PublicKey) VerifyHash(hash [32]byte, sig [64]byte) error {
+	pub, err := schnorr.ParsePubKey(pk[:])
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrBadSignature, ErrInvalidPublicKey)
+	}
+	s, err := schnorr.ParseSignature(sig[:])
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSignature, err)
+	}
+	if !s.Verify(hash[:], pub) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
 // ParsePublicKeyHex parses an x-only public key written as 64 lowercase hex digits.
 func ParsePublicKeyHex(s string) (PublicKey, error) {
 	var pk PublicKey

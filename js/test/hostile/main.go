@@ -22,7 +22,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -34,8 +33,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/btcsuite/btcd/btcec/v2"
-	"github.com/btcsuite/btcd/btcec/v2/schnorr"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/peersetdb/peerset/pkg/peerset"
@@ -49,15 +46,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "hostile:", err)
 		os.Exit(1)
 	}
-}
-
-// helloMsg is the peerset/hello payload (docs/protocol.md 4.3).
-type helloMsg struct {
-	V      int            `json:"v"`
-	Room   string         `json:"room"`
-	PubKey string         `json:"pubkey"`
-	Nonce  string         `json:"nonce"`
-	Limits map[string]int `json:"limits"`
 }
 
 // hostile holds the per-peer handshake state.
@@ -138,9 +126,12 @@ func (h *hostile) emit(v map[string]any) {
 }
 
 func (h *hostile) send(p *swarm.Peer, action string, payload any) {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		panic(err) // our own payloads always marshal
+	b, ok := payload.([]byte)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(payload); err != nil {
+			panic(err) // our own payloads always marshal
+		}
 	}
 	if err := p.Send(context.Background(), swarm.BinaryMessage(action, b)); err != nil {
 		fmt.Fprintf(os.Stderr, "hostile: send %s to %s: %v\n", action, p.ID(), err)
@@ -154,8 +145,8 @@ func (h *hostile) hello(p *swarm.Peer) {
 	h.mu.Lock()
 	h.nonces[p.ID()] = nonce
 	h.mu.Unlock()
-	h.send(p, session.ActionHello, helloMsg{V: session.ProtocolVersion, Room: h.roomID, PubKey: h.key.Public().Hex(),
-		Nonce: hex.EncodeToString(nonce[:]), Limits: map[string]int{"frame": 32 << 10, "records": 100, "bytes": 512 << 10, "want": 256}})
+	h.send(p, session.ActionHello, session.EncodeHello(session.Hello{Version: session.ProtocolVersion, Room: h.roomID,
+		PubKey: h.key.Public(), Nonce: nonce, Limits: session.DefaultLimits()}))
 }
 
 // handle answers the handshake honestly and, once the peer has accepted us
@@ -163,8 +154,8 @@ func (h *hostile) hello(p *swarm.Peer) {
 func (h *hostile) handle(p *swarm.Peer, msg swarm.ActionMessage) {
 	switch msg.Type {
 	case session.ActionHello:
-		var their helloMsg
-		if err := json.Unmarshal(msg.Payload, &their); err != nil {
+		their, err := session.DecodeHello(msg.Payload)
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "hostile: bad hello from %s: %v\n", p.ID(), err)
 			return
 		}
@@ -177,12 +168,12 @@ func (h *hostile) handle(p *swarm.Peer, msg swarm.ActionMessage) {
 			ours = h.nonces[p.ID()]
 			h.mu.Unlock()
 		}
-		sig, err := h.authSig(their.Nonce, ours, p.LocalFingerprint(), p.RemoteFingerprint())
+		auth, err := session.SignAuth(h.key, h.roomID, their.Nonce, ours, p.LocalFingerprint(), p.RemoteFingerprint())
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "hostile: sign the auth for %s: %v\n", p.ID(), err)
 			return
 		}
-		h.send(p, session.ActionAuth, map[string]string{"sig": sig})
+		h.send(p, session.ActionAuth, auth)
 	case session.ActionRoot:
 		h.mu.Lock()
 		done := h.forged[p.ID()]
@@ -206,23 +197,6 @@ func (h *hostile) handle(p *swarm.Peer, msg swarm.ActionMessage) {
 	case session.ActionBye:
 		h.emit(map[string]any{"event": "bye", "peer": p.ID(), "payload": json.RawMessage(msg.Payload)})
 	}
-}
-
-// authSig signs the auth transcript (docs/protocol.md 4.4) with our key.
-func (h *hostile) authSig(verifierNonceHex string, signerNonce [32]byte, signerFP, verifierFP string) (string, error) {
-	b, err := hex.DecodeString(verifierNonceHex)
-	if err != nil || len(b) != 32 {
-		return "", fmt.Errorf("the peer's nonce %q is not 32 bytes of hex", verifierNonceHex)
-	}
-	var verifierNonce [32]byte
-	copy(verifierNonce[:], b)
-	hash := session.AuthHash(h.roomID, verifierNonce, signerNonce, signerFP, verifierFP)
-	priv, _ := btcec.PrivKeyFromBytes(h.key.Bytes())
-	sig, err := schnorr.Sign(priv, hash[:])
-	if err != nil {
-		return "", fmt.Errorf("sign: %w", err)
-	}
-	return hex.EncodeToString(sig.Serialize()), nil
 }
 
 // sendForgeries sends two records of this room by our key, each forged

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/btcsuite/btcd/btcec/v2"
-	"github.com/btcsuite/btcd/btcec/v2/schnorr"
-
 	"github.com/peersetdb/peerset/pkg/record"
 )
 
@@ -52,26 +49,37 @@ func normalizeFingerprint(fp string) string {
 
 // signHash makes a BIP-340 signature over a 32-byte hash with sk.
 func signHash(sk *record.SecretKey, hash [32]byte) ([64]byte, error) {
-	priv, _ := btcec.PrivKeyFromBytes(sk.Bytes())
-	sig, err := schnorr.Sign(priv, hash[:])
+	sig, err := sk.SignHash(hash)
 	if err != nil {
-		return [64]byte{}, fmt.Errorf("failed to sign the auth transcript: %w", err)
+		return sig, fmt.Errorf("failed to sign the auth transcript: %w", err)
 	}
-	return [64]byte(sig.Serialize()), nil
+	return sig, nil
 }
 
 // verifyHash checks a BIP-340 signature over a 32-byte hash by pk.
 func verifyHash(pk record.PublicKey, hash [32]byte, sig [64]byte) error {
-	pub, err := schnorr.ParsePubKey(pk[:])
-	if err != nil {
+	if err := pk.VerifyHash(hash, sig); err != nil {
 		return fmt.Errorf("%w: %w", ErrAuthFailed, err)
-	}
-	s, err := schnorr.ParseSignature(sig[:])
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrAuthFailed, err)
-	}
-	if !s.Verify(hash[:], pub) {
-		return fmt.Errorf("%w: signature does not verify", ErrAuthFailed)
 	}
 	return nil
+}
+
+// SignAuth answers the other side's hello: it signs AuthHash with sk and
+// returns the peerset/auth payload. For tools and tests that speak the
+// protocol by hand; Manager does this itself.
+func SignAuth(sk *record.SecretKey, roomID string, verifierNonce, signerNonce [NonceSize]byte, signerFingerprint, verifierFingerprint string) ([]byte, error) {
+	sig, err := signHash(sk, AuthHash(roomID, verifierNonce, signerNonce, signerFingerprint, verifierFingerprint))
+	if err != nil {
+		return nil, err
+	}
+	return encodeAuth(auth{Sig: sig}), nil
+}
+
+// DefaultLimits are the limits a Manager with a zero Config advertises.
+func DefaultLimits() Limits {
+	c, err := Config{}.withDefaults()
+	if err != nil {
+		panic("session: the zero Config has invalid defaults: " + err.Error()) // unreachable: a test checks the defaults
+	}
+	return c.limits()
 }

@@ -13,15 +13,15 @@ import (
 
 func FuzzDecodeHello(f *testing.F) {
 	key, _ := record.GenerateKey()
-	f.Add(encodeHello(hello{Version: 1, Room: testRoom, PubKey: key.Public(), Limits: Config{}.mustDefaults().limits()}))
+	f.Add(EncodeHello(Hello{Version: 1, Room: testRoom, PubKey: key.Public(), Limits: Config{}.mustDefaults().limits()}))
 	f.Add([]byte(`{"v":2}`))
 	f.Add([]byte(`{"v":1,"room":null}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		h, err := decodeHello(payload)
+		h, err := DecodeHello(payload)
 		if err != nil {
 			return
 		}
-		again, err := decodeHello(encodeHello(h))
+		again, err := DecodeHello(EncodeHello(h))
 		if err != nil || again != h {
 			t.Fatalf("re-decode: %+v, %v", again, err)
 		}

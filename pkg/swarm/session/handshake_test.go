@@ -66,7 +66,7 @@ func TestHandshakeRefusals(t *testing.T) {
 			name: "signature over other fingerprints (spliced from another connection)",
 			run: func(t *testing.T, r *rawPeer, link *pipeLink, theirHello []byte) {
 				send(t, link, ActionHello, r.hello())
-				h, _ := decodeHello(theirHello)
+				h, _ := DecodeHello(theirHello)
 				hash := AuthHash(r.room, h.Nonce, r.nonce, randomFingerprint(), randomFingerprint())
 				sig, _ := signHash(r.key, hash)
 				send(t, link, ActionAuth, encodeAuth(auth{Sig: sig}))
@@ -90,7 +90,7 @@ func TestHandshakeRefusals(t *testing.T) {
 			run: func(t *testing.T, r *rawPeer, link *pipeLink, theirHello []byte) {
 				send(t, link, ActionHello, r.hello())
 				other, _ := record.GenerateKey()
-				h, _ := decodeHello(theirHello)
+				h, _ := DecodeHello(theirHello)
 				hash := AuthHash(r.room, h.Nonce, r.nonce, link.LocalFingerprint(), link.RemoteFingerprint())
 				sig, _ := signHash(other, hash)
 				send(t, link, ActionAuth, encodeAuth(auth{Sig: sig}))

@@ -498,13 +498,13 @@ func (r *rawPeer) waitDetached(t testing.TB) (bye byeMsg) {
 }
 
 func (r *rawPeer) hello() []byte {
-	return encodeHello(hello{Version: ProtocolVersion, Room: r.room, PubKey: r.key.Public(), Nonce: r.nonce, Limits: Config{}.mustDefaults().limits()})
+	return EncodeHello(Hello{Version: ProtocolVersion, Room: r.room, PubKey: r.key.Public(), Nonce: r.nonce, Limits: Config{}.mustDefaults().limits()})
 }
 
 // authFor signs the auth answering the manager's hello on link.
 func (r *rawPeer) authFor(t testing.TB, link *pipeLink, theirHello []byte) []byte {
 	t.Helper()
-	h, err := decodeHello(theirHello)
+	h, err := DecodeHello(theirHello)
 	if err != nil {
 		t.Fatalf("bad hello from the manager: %v", err)
 	}

@@ -277,7 +277,7 @@ func (s *session) begin() {
 		s.expireAt = now.Add(s.cfg.MaxPeerSessionTime)
 	}
 	s.setState(StateOpen)
-	_ = s.send(ActionHello, encodeHello(hello{
+	_ = s.send(ActionHello, EncodeHello(Hello{
 		Version: ProtocolVersion, Room: s.m.roomID, PubKey: s.m.key.Public(), Nonce: s.ourNonce, Limits: s.ourLimits,
 	}))
 }
@@ -352,7 +352,7 @@ func (s *session) handle(in inbound) {
 }
 
 func (s *session) onHello(payload []byte, now time.Time) {
-	h, err := decodeHello(payload)
+	h, err := DecodeHello(payload)
 	switch {
 	case errors.Is(err, ErrVersionMismatch):
 		s.finish(closeRequest{err: err, code: ByeVersion, closeLink: true})

@@ -87,8 +87,11 @@ func (l Limits) min(o Limits) Limits {
 	return Limits{Frame: min(l.Frame, o.Frame), Records: min(l.Records, o.Records), Bytes: min(l.Bytes, o.Bytes), Want: min(l.Want, o.Want)}
 }
 
-// hello opens the handshake.
-type hello struct {
+// Hello is the payload of peerset/hello, which opens the handshake. Peers
+// built on Manager never handle it; it is exported, with EncodeHello,
+// DecodeHello and SignAuth, for tools and tests that speak the protocol by
+// hand.
+type Hello struct {
 	Version int
 	Room    string // record.RoomID: 64 lowercase hex digits
 	PubKey  record.PublicKey
@@ -104,18 +107,19 @@ type helloJSON struct {
 	Limits *Limits `json:"limits"`
 }
 
-func encodeHello(h hello) []byte {
+// EncodeHello writes a hello payload.
+func EncodeHello(h Hello) []byte {
 	v, room, pk, nonce, lim := h.Version, h.Room, h.PubKey.Hex(), fmt.Sprintf("%x", h.Nonce), h.Limits
 	b, _ := json.Marshal(helloJSON{V: &v, Room: &room, PubKey: &pk, Nonce: &nonce, Limits: &lim})
 	return b
 }
 
-// decodeHello reads a hello. It reads the version first, so that a hello of
+// DecodeHello reads a hello. It reads the version first, so that a hello of
 // another version fails with ErrVersionMismatch however the rest looks; unknown
 // fields are allowed (the hello is the protocol's extension point). Everything
 // else must be present and well formed: errors wrap ErrProtocolViolation.
-func decodeHello(payload []byte) (hello, error) {
-	var h hello
+func DecodeHello(payload []byte) (Hello, error) {
+	var h Hello
 	if len(payload) > MaxControlBytes {
 		return h, fmt.Errorf("%w: hello of %d bytes", ErrMessageTooLarge, len(payload))
 	}

@@ -90,8 +90,8 @@ func TestSignVerifyHash(t *testing.T) {
 func TestWireRoundTrips(t *testing.T) {
 	key, _ := record.GenerateKey()
 	lim := Config{}.mustDefaults().limits()
-	h := hello{Version: ProtocolVersion, Room: testRoom, PubKey: key.Public(), Nonce: [NonceSize]byte{9, 8, 7}, Limits: lim}
-	gotHello, err := decodeHello(encodeHello(h))
+	h := Hello{Version: ProtocolVersion, Room: testRoom, PubKey: key.Public(), Nonce: [NonceSize]byte{9, 8, 7}, Limits: lim}
+	gotHello, err := DecodeHello(EncodeHello(h))
 	if err != nil || gotHello != h {
 		t.Fatalf("hello round trip: %+v, %v", gotHello, err)
 	}
@@ -140,7 +140,7 @@ func TestDecodersRefuse(t *testing.T) {
 	key, _ := record.GenerateKey()
 	goodHello := func(mutate func(m map[string]any)) []byte {
 		var m map[string]any
-		_ = json.Unmarshal(encodeHello(hello{Version: 1, Room: hex64, PubKey: key.Public(), Limits: lim}), &m)
+		_ = json.Unmarshal(EncodeHello(Hello{Version: 1, Room: hex64, PubKey: key.Public(), Limits: lim}), &m)
 		mutate(m)
 		b, _ := json.Marshal(m)
 		return b
@@ -151,16 +151,16 @@ func TestDecodersRefuse(t *testing.T) {
 		payload []byte
 		want    error
 	}{
-		{"hello not json", func(p []byte) error { _, err := decodeHello(p); return err }, []byte("hello"), ErrProtocolViolation},
-		{"hello array", func(p []byte) error { _, err := decodeHello(p); return err }, []byte(`[1]`), ErrProtocolViolation},
-		{"hello v2", func(p []byte) error { _, err := decodeHello(p); return err }, []byte(`{"v":2}`), ErrVersionMismatch},
-		{"hello without v", func(p []byte) error { _, err := decodeHello(p); return err }, goodHello(func(m map[string]any) { delete(m, "v") }), ErrProtocolViolation},
-		{"hello uppercase hex", func(p []byte) error { _, err := decodeHello(p); return err }, goodHello(func(m map[string]any) { m["room"] = strings.ToUpper(hex64) }), ErrProtocolViolation},
-		{"hello key off the curve", func(p []byte) error { _, err := decodeHello(p); return err }, goodHello(func(m map[string]any) { m["pubkey"] = strings.Repeat("ff", 32) }), ErrProtocolViolation},
-		{"hello short nonce", func(p []byte) error { _, err := decodeHello(p); return err }, goodHello(func(m map[string]any) { m["nonce"] = "00" }), ErrProtocolViolation},
-		{"hello tiny frame", func(p []byte) error { _, err := decodeHello(p); return err }, goodHello(func(m map[string]any) { m["limits"].(map[string]any)["frame"] = 10 }), ErrProtocolViolation},
-		{"hello no limits", func(p []byte) error { _, err := decodeHello(p); return err }, goodHello(func(m map[string]any) { delete(m, "limits") }), ErrProtocolViolation},
-		{"hello invalid utf-8", func(p []byte) error { _, err := decodeHello(p); return err }, []byte("{\"v\":1,\"x\":\"\xff\"}"), ErrProtocolViolation},
+		{"hello not json", func(p []byte) error { _, err := DecodeHello(p); return err }, []byte("hello"), ErrProtocolViolation},
+		{"hello array", func(p []byte) error { _, err := DecodeHello(p); return err }, []byte(`[1]`), ErrProtocolViolation},
+		{"hello v2", func(p []byte) error { _, err := DecodeHello(p); return err }, []byte(`{"v":2}`), ErrVersionMismatch},
+		{"hello without v", func(p []byte) error { _, err := DecodeHello(p); return err }, goodHello(func(m map[string]any) { delete(m, "v") }), ErrProtocolViolation},
+		{"hello uppercase hex", func(p []byte) error { _, err := DecodeHello(p); return err }, goodHello(func(m map[string]any) { m["room"] = strings.ToUpper(hex64) }), ErrProtocolViolation},
+		{"hello key off the curve", func(p []byte) error { _, err := DecodeHello(p); return err }, goodHello(func(m map[string]any) { m["pubkey"] = strings.Repeat("ff", 32) }), ErrProtocolViolation},
+		{"hello short nonce", func(p []byte) error { _, err := DecodeHello(p); return err }, goodHello(func(m map[string]any) { m["nonce"] = "00" }), ErrProtocolViolation},
+		{"hello tiny frame", func(p []byte) error { _, err := DecodeHello(p); return err }, goodHello(func(m map[string]any) { m["limits"].(map[string]any)["frame"] = 10 }), ErrProtocolViolation},
+		{"hello no limits", func(p []byte) error { _, err := DecodeHello(p); return err }, goodHello(func(m map[string]any) { delete(m, "limits") }), ErrProtocolViolation},
+		{"hello invalid utf-8", func(p []byte) error { _, err := DecodeHello(p); return err }, []byte("{\"v\":1,\"x\":\"\xff\"}"), ErrProtocolViolation},
 		{"auth short sig", func(p []byte) error { _, err := decodeAuth(p); return err }, []byte(`{"sig":"00"}`), ErrProtocolViolation},
 		{"auth null", func(p []byte) error { _, err := decodeAuth(p); return err }, []byte(`null`), ErrProtocolViolation},
 		{"root negative count", func(p []byte) error { _, err := decodeRoot(p); return err }, []byte(`{"root":"` + strings.Repeat("0", 32) + `","count":-1}`), ErrProtocolViolation},
