@@ -194,6 +194,8 @@ export interface PeerSession {
   strikes: number;
   lastSyncMs: number;
   lastSyncAt?: number;
+  /** The peer's last announced root equals ours: the two sets are equal (as far as that root is current). */
+  rootsEqual: boolean;
   /** Where the last reconciliation found the sets differ. */
   missingRanges: TimeRange[];
   /** Why the session ended (closed sessions). */

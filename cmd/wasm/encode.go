@@ -305,6 +305,7 @@ type sessionJSONView struct {
 	Strikes         int         `json:"strikes"`
 	LastSyncMs      float64     `json:"lastSyncMs"`
 	LastSyncAt      int64       `json:"lastSyncAt,omitempty"`
+	RootsEqual      bool        `json:"rootsEqual"` // the peer's last announced root equals ours
 	MissingRanges   []rangeJSON `json:"missingRanges"`
 	CloseReason     string      `json:"closeReason,omitempty"`
 	Closed          bool        `json:"closed"`
@@ -366,6 +367,7 @@ func toSessionJSON(s session.SessionInfo, rtt time.Duration) sessionJSONView {
 		Strikes:         s.Strikes,
 		LastSyncMs:      float64(s.LastSyncDuration) / float64(time.Millisecond),
 		LastSyncAt:      unixMilli(s.LastSyncAt),
+		RootsEqual:      s.RemoteRoot != (merkle.Fingerprint{}) && s.RemoteRoot == s.LocalRoot,
 		MissingRanges:   make([]rangeJSON, 0, len(s.MissingRanges)),
 		Closed:          s.State == session.StateClosed,
 	}

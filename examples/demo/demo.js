@@ -133,7 +133,7 @@ function clearError() {
 function activity(text, kind = '') {
   const li = document.createElement('li');
   const time = document.createElement('time');
-  time.textContent = new Date().toLocaleTimeString();
+  time.textContent = new Date().toLocaleTimeString([], { hour12: false });
   li.append(time, text);
   if (kind) li.className = kind;
   const list = $('#activity');
@@ -395,7 +395,7 @@ function renderPeers(st) {
       el('td', { class: 'num', title: `stored ${s.recordsStored}, refused ${s.recordsRefused}` }, `${fmt.format(s.recordsIn)} / ${fmt.format(s.recordsOut)}`),
       el('td', { class: 'num' }, fmt.format(pending)),
       el('td', { class: `num${s.strikes > 0 ? ' strikes-bad' : ''}` }, String(s.strikes)),
-      el('td', { title: s.lastSyncAt ? `took ${Math.round(s.lastSyncMs)} ms` : '' }, s.lastSyncAt ? ago(s.lastSyncAt) : '—')));
+      el('td', { title: s.lastSyncAt ? `took ${Math.round(s.lastSyncMs)} ms` : '' }, s.lastSyncAt ? ago(s.lastSyncAt) : (s.rootsEqual ? 'in sync' : '—'))));
   }
 }
 
