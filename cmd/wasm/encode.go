@@ -139,47 +139,23 @@ func appendRecordJSON(b []byte, r *record.Record) []byte {
 	return append(b, '}')
 }
 
-// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
+// appendJSONString appends s as a JSON string; each byte of invalid UTF-8
+// becomes U+FFFD, as encoding/json does.
 func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
+	if !utf8.ValidString(s) {
+		var v []byte
+		for i := 0; i < len(s); {
 			r, size := utf8.DecodeRuneInString(s[i:])
-			if r != utf8.RuneError || size != 1 {
-				i += size
-				continue
+			if r == utf8.RuneError && size == 1 {
+				v = append(v, "\uFFFD"...)
+			} else {
+				v = append(v, s[i:i+size]...)
 			}
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
+			i += size
 		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		i++
-		start = i
+		s = string(v)
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return record.AppendJSONString(b, s)
 }
 
 func marshalRecords(rs []*record.Record) ([]byte, error) {

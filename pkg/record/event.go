@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
-
 )
 
 // Event is a NIP-01 Nostr event: every peerset record, and every deletion of

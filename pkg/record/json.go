@@ -6,6 +6,11 @@ import (
 	"unicode/utf8"
 )
 
+// AppendJSONString appends s to dst as a JSON string literal, byte for byte
+// what JavaScript's JSON.stringify writes (see appendJSONString): the one JSON
+// string writer of the module, for any code that writes JSON by hand.
+func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst, s) }
+
 // appendJSONString appends s to dst as a JSON string literal, byte for byte
 // what JavaScript's JSON.stringify produces for the same text:
 //

@@ -115,40 +115,12 @@ func appendBatchJSON(dst []byte, events []*record.Event) []byte {
 			dst = append(dst, `,"`...)
 			dst = hex.AppendEncode(dst, addr.PubKey[:])
 			dst = append(dst, `",`...)
-			dst = appendJSONString(dst, addr.UUID)
+			dst = record.AppendJSONString(dst, addr.UUID)
 			dst = append(dst, ']')
 		}
 		dst = append(dst, `,"j":`...)
-		dst = appendJSONString(dst, string(store.EncodeEvent(e)))
+		dst = record.AppendJSONString(dst, string(store.EncodeEvent(e)))
 		dst = append(dst, '}')
 	}
 	return append(dst, ']')
-}
-
-// appendJSONString writes s (valid UTF-8) as a JSON string literal.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
