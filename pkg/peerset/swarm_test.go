@@ -109,6 +109,18 @@ func TestThreePeersConverge(t *testing.T) {
 	}
 	waitConverged(t, 90*time.Second, 600, peers...)
 	t.Logf("600 records converged in %v", time.Since(start).Round(time.Millisecond))
+	// Every peer measured a round-trip time to the others (a ping on connect).
+	for _, p := range peers {
+		for _, s := range p.Sessions() {
+			deadline := time.Now().Add(10 * time.Second)
+			for p.PeerRTT(s.PeerID) <= 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: no RTT to %s", p.name, s.PeerID)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}
 
 	r, err := peers[0].Put(ctx, record.Draft{Text: "late news"})
 	if err != nil {

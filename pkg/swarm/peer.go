@@ -533,6 +533,7 @@ func (p *Peer) loop(setup func(ctx context.Context) error) (reason error, sendLe
 			if r.cfg.PingInterval > 0 {
 				pingTicker = time.NewTicker(r.cfg.PingInterval)
 				pingC = pingTicker.C
+				p.sendPing() // a first RTT now, not one interval from now
 			}
 		}
 	}
