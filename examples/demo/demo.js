@@ -502,7 +502,7 @@ function renderSync(e) {
   const bar = $('#sync-progress');
   const text = $('#sync-text');
   if (e.done) {
-    bar.value = 1;
+    bar.value = e.peers ? 1 : 0; // an empty bar while alone
     text.textContent = e.peers ? `in sync with ${e.peers} peer${e.peers === 1 ? '' : 's'} · ${fmt.format(e.recordsIn)} in, ${fmt.format(e.recordsOut)} out` : 'waiting for peers';
   } else {
     bar.value = e.total ? e.progress : 0;
