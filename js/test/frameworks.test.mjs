@@ -6,6 +6,7 @@
 // the UI of one shows up in the other, both hold the same set, and leaving
 // the room (unmounting the hook / destroying the store's component) closes
 // the database and the peer goes away; joining again reopens it.
+// Screenshots: out/screenshots/frameworks-{react,svelte}.png.
 //
 // npm runs from its cache here (no registry inside the namespace): run
 // `node js/test/lib/frameworks.mjs warm` beforehand, outside it.
@@ -13,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { gotoReady, stats, uniqueRoom, waitConverged, waitFor, withEnv } from './lib/harness.mjs';
+import { gotoReady, screenshot, stats, uniqueRoom, waitConverged, waitFor, withEnv } from './lib/harness.mjs';
 import { checkNpm, frameworks, installExample, packPeerset, viteBuild } from './lib/frameworks.mjs';
 
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -133,6 +134,7 @@ for (const name of frameworks) {
     await b.locator('#records li', { hasText: again }).waitFor({ timeout: 20_000 });
     await waitConverged([a, b], 3, { timeout: 20_000 });
     mark('third put synced');
+    await screenshot(b, `frameworks-${name}`);
 
     console.log(`frameworks: ${name}: npm ci ${(install.ms / 1000).toFixed(1)} s, vite build ${(build.ms / 1000).toFixed(1)} s, ${phases.join(', ')}; total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }));
