@@ -38,6 +38,11 @@ async function loadBridge(url) {
   if (!response.ok) {
     throw peersetError(`the WebAssembly module was not found at ${url} (HTTP ${response.status}): ${howToFix}`, 'wasm-not-found');
   }
+  if ((response.headers.get('content-type') ?? '').startsWith('text/html')) {
+    // Dev servers answer a missing file with their index page: typically a
+    // bundler moved peerset.js without peerset.wasm.
+    throw peersetError(`the server sent an HTML page, not peerset.wasm, for ${url}: ${howToFix}; with a bundler's dev server, keep peerset out of dependency pre-bundling (Vite 7 and older: optimizeDeps: { exclude: ['peerset'] })`, 'wasm-not-found');
+  }
   const go = new globalThis.Go();
   let instance;
   const type = response.headers.get('content-type') ?? '';

@@ -37,6 +37,11 @@ files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
 	files=(js/test/*.test.mjs)
 fi
+# The framework examples are installed at test time, inside the namespace,
+# from npm's cache: fill it here, while the registry is reachable.
+if printf '%s\n' "${files[@]}" | grep -q 'frameworks\.test\.mjs'; then
+	node js/test/lib/frameworks.mjs warm || fail "could not fill npm's cache for examples/react and examples/svelte (is the npm registry reachable?)"
+fi
 args=(--test --test-concurrency=1 --test-timeout=300000)
 if [ -n "${PEERSET_TEST_NAME:-}" ]; then
 	args+=(--test-name-pattern="$PEERSET_TEST_NAME")
