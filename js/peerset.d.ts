@@ -231,6 +231,8 @@ export interface Stats {
   records: number;
   /** Deletion tombstones kept so that deletions sync. */
   deletions: number;
+  /** The index is still being rebuilt after open(): `records` counts every stored event (deletions included) until then; writes wait for it. */
+  loading: boolean;
   /** Fingerprint of the whole set (hex): equal sets have equal roots. */
   root: string;
   /** This node's public key (npub). */

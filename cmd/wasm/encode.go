@@ -401,6 +401,7 @@ type statsJSON struct {
 	Peers         int               `json:"peers"` // authenticated sessions
 	Records       int               `json:"records"`
 	Deletions     int               `json:"deletions"`
+	Loading       bool              `json:"loading"` // the index is still being rebuilt; records counts every stored event
 	Root          string            `json:"root"`
 	Key           string            `json:"key"`
 	PeerID        string            `json:"peerId"`
@@ -424,6 +425,7 @@ func snapshotStats(db *peerset.DB, o openOptions, online bool, rtt func(peerID s
 	out := statsJSON{
 		Records:     st.Records,
 		Deletions:   st.Deletions,
+		Loading:     st.Loading,
 		Root:        st.Root,
 		Key:         st.Author,
 		PeerID:      db.SelfID(),

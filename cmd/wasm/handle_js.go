@@ -82,6 +82,9 @@ func openHandle(parent context.Context, optionsJSON string, emit js.Value) (any,
 		return nil, invalidInput(err)
 	}
 	cfg.Yield = func() { time.Sleep(yieldPause) }
+	// Ready once the tree is rebuilt from the stored keys; the moderation
+	// index follows in the background (writes wait for it).
+	cfg.LoadInBackground = true
 	cfg.YieldEvery = yieldEvery
 	st, err := openStore(parent, o)
 	if err != nil {

@@ -76,6 +76,14 @@ type Config struct {
 	// (0: one hour; negative: never, except by calling GC).
 	GCInterval time.Duration
 
+	// LoadInBackground makes Open return as soon as the tree is rebuilt from
+	// the stored (created_at, id) pairs, and rebuild the moderation index from
+	// the stored events in the background. Until it is done, writes, Get,
+	// Delete and peers' record checks wait for it, and Stats reports every
+	// stored event as a record with Loading set. The browser build uses it so
+	// that a page with many stored records is ready sooner.
+	LoadInBackground bool
+
 	// Yield, when set, is called after every YieldEvery events that Ingest
 	// verifies and moderates. The browser build uses it to hand the main
 	// thread back to the page during long syncs (a Go wasm goroutine keeps
@@ -105,6 +113,9 @@ type DB struct {
 	counts counts                      // live records and deletions held
 	closed bool
 	net    *online // non-nil while joined
+
+	loaded  chan struct{} // closed once the index is built (see Config.LoadInBackground)
+	loadErr error         // why loading failed; set before loaded is closed
 
 	subs    subscribers
 	rejects rejectSubscribers
@@ -172,11 +183,25 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if db.key, err = loadOrCreateKey(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if err := db.load(ctx); err != nil {
-		return nil, err
-	}
+	db.loaded = make(chan struct{})
 	bg, stop := context.WithCancel(context.Background())
 	db.stop = stop
+	if cfg.LoadInBackground {
+		if err := db.loadTree(ctx); err != nil {
+			stop()
+			return nil, err
+		}
+		db.bgDone.Add(1)
+		go func() {
+			defer db.bgDone.Done()
+			if err := db.load(bg, true); err != nil {
+				db.log.Error("failed to load stored records", "err", err)
+			}
+		}()
+	} else if err := db.load(ctx, false); err != nil {
+		stop()
+		return nil, err
+	}
 	if cfg.GCInterval > 0 {
 		db.bgDone.Add(1)
 		go db.gcLoop(bg)
@@ -274,15 +299,42 @@ func keepKey(ctx context.Context, cfg Config, sk *record.SecretKey, security rec
 	return nil
 }
 
-// load rebuilds the index and the tree from the store.
-func (db *DB) load(ctx context.Context) error {
+// loadTree builds the tree from the stored (created_at, id) pairs alone,
+// which needs no event decoding.
+func (db *DB) loadTree(ctx context.Context) error {
+	err := db.store.Items(ctx, func(createdAt int64, id [32]byte) error {
+		if createdAt >= 0 {
+			_, _ = db.tree.Insert(merkle.Item{Timestamp: uint64(createdAt), ID: id})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("failed to load stored records: %w", err)
+	}
+	return nil
+}
+
+// load rebuilds the moderation index from the stored events, applying the
+// replacement and deletion rules (which heals a store that a crash left with
+// an old and a new version), then brings the tree in line with the index:
+// it inserts every kept event (treeBuilt false), or removes from the tree
+// built by loadTree what the index did not keep (treeBuilt true). It closes
+// db.loaded in every case.
+func (db *DB) load(ctx context.Context, treeBuilt bool) (err error) {
+	defer func() {
+		db.mu.Lock()
+		db.loadErr = err
+		db.mu.Unlock()
+		close(db.loaded)
+	}()
+	index := moderation.NewMemoryIndex()
 	var stale [][32]byte
-	err := db.store.Scan(ctx, func(e *record.Event) error {
+	err = db.store.Scan(ctx, func(e *record.Event) error {
 		if record.CheckStructure(e, db.roomID) != nil {
 			stale = append(stale, e.ID) // another room's or malformed: never ours to keep
 			return nil
 		}
-		kept, removed := db.index.Add(e)
+		kept, removed := index.Add(e)
 		if !kept {
 			stale = append(stale, e.ID)
 		}
@@ -298,17 +350,45 @@ func (db *DB) load(ctx context.Context) error {
 	} else if err != nil {
 		return fmt.Errorf("failed to load stored records: %w", err)
 	}
-	for e := range db.index.Events() {
-		db.treeInsert(e)
+	db.mu.Lock()
+	db.index = index
+	if treeBuilt {
+		var gone []merkle.Item
+		db.tree.Ascend(merkle.MinBound, merkle.MaxBound, func(it merkle.Item) bool {
+			if !index.Has(it.ID) {
+				gone = append(gone, it)
+			}
+			return true
+		})
+		for _, it := range gone {
+			db.tree.Delete(it)
+		}
+	}
+	for e := range index.Events() {
+		db.treeInsert(e) // a no-op for items loadTree inserted
 		db.trackUUID(e)
 		db.counts.add(e, 1)
 	}
+	db.mu.Unlock()
 	if len(stale) > 0 {
 		if err := db.store.Delete(ctx, stale...); err != nil {
-			return fmt.Errorf("failed to remove superseded records left in the store: %w", err)
+			// The set in memory is right; the leftovers are healed next time.
+			db.log.Warn("failed to remove superseded records left in the store", "count", len(stale), "err", err)
 		}
 	}
 	return nil
+}
+
+// waitLoaded waits until the index is built (Config.LoadInBackground).
+func (db *DB) waitLoaded(ctx context.Context) error {
+	select {
+	case <-db.loaded:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return db.loadErr
 }
 
 // Close stops background work and closes the store.
@@ -320,8 +400,8 @@ func (db *DB) Close() error {
 	}
 	db.closed = true
 	db.mu.Unlock()
+	db.stop() // a background load ends now: peers waiting on it give up
 	leaveErr := db.Leave()
-	db.stop()
 	db.bgDone.Wait()
 	db.subs.closeAll()
 	db.rejects.closeAll()

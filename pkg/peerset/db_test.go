@@ -3,6 +3,7 @@ package peerset
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -241,3 +242,64 @@ func TestKeyPassphrase(t *testing.T) {
 type noClose struct{ store.Store }
 
 func (noClose) Close() error { return nil }
+
+// Loading in the background ends in exactly the state a foreground open
+// reaches, healing a store that holds superseded versions and deletions.
+func TestLoadInBackground(t *testing.T) {
+	ctx := context.Background()
+	open := moderation.PresetOpen()
+	sk, _ := record.GenerateKey()
+	room := record.RoomID(DefaultAppID, "bg")
+	at := time.Now().Add(-time.Hour)
+	v1, _ := record.New(record.Draft{Text: "v1", CreatedAt: at}, sk, room, record.Limits{})
+	v2, _ := record.New(record.Draft{UUID: v1.TagValue(record.TagUUID), Text: "v2", CreatedAt: at.Add(time.Minute)}, sk, room, record.Limits{})
+	gone, _ := record.New(record.Draft{Text: "deleted", CreatedAt: at}, sk, room, record.Limits{})
+	del, _ := record.NewDeletion(sk, room, gone.TagValue(record.TagUUID), at.Add(time.Minute))
+	events := []*record.Event{v1, v2, gone, del}
+	for i := range 50 {
+		e, _ := record.New(record.Draft{Text: fmt.Sprintf("plain %d", i), CreatedAt: at}, sk, room, record.Limits{})
+		events = append(events, e)
+	}
+	stores := []store.Store{store.NewMemory(), store.NewMemory()}
+	for _, st := range stores {
+		if err := st.Put(ctx, events...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fg, err := Open(ctx, Config{Room: "bg", Store: stores[0], Key: sk, Moderation: &open})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fg.Close()
+	bg, err := Open(ctx, Config{Room: "bg", Store: stores[1], Key: sk, Moderation: &open, LoadInBackground: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bg.Close()
+	// A write waits for the index, then lands.
+	if _, err := bg.Put(ctx, record.Draft{Text: "written while loading"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fg.Put(ctx, record.Draft{Text: "written while loading", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if s := bg.Stats(); s.Loading || s.Records != 52 || s.Deletions != 1 {
+		t.Fatalf("background stats %+v", s)
+	}
+	if s := fg.Stats(); s.Records != 52 || s.Deletions != 1 {
+		t.Fatalf("foreground stats %+v", s)
+	}
+	got, err := bg.Get(ctx, v1.TagValue(record.TagUUID))
+	if err != nil || got.Text != "v2" {
+		t.Fatalf("Get after background load: %+v %v", got, err)
+	}
+	if _, err := bg.Get(ctx, gone.TagValue(record.TagUUID)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleted record: %v", err)
+	}
+	// Both healed their stores: v1 and the deleted record are gone.
+	for i, st := range stores {
+		if n, _ := st.Count(ctx); n != 53 {
+			t.Errorf("store %d holds %d events, want 53", i, n)
+		}
+	}
+}

@@ -12,6 +12,9 @@ import (
 // GC removes records and deletions past the retention period (default 90
 // days) from the store and the tree, and returns how many it removed.
 func (db *DB) GC(ctx context.Context) (int, error) {
+	if err := db.waitLoaded(ctx); err != nil {
+		return 0, err
+	}
 	db.mu.Lock()
 	if db.closed {
 		db.mu.Unlock()
@@ -69,14 +72,23 @@ type Stats struct {
 	Author     string // this node's npub
 	RoomID     string
 	Moderation string // preset name
+	// Loading: the index is still being rebuilt (Config.LoadInBackground);
+	// until then Records counts every stored event and Deletions is 0.
+	Loading bool
 }
 
 // Stats returns a snapshot.
 func (db *DB) Stats() Stats {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	return Stats{Records: db.counts.records, Deletions: db.counts.deletions, Root: db.tree.Root().String(),
+	s := Stats{Records: db.counts.records, Deletions: db.counts.deletions, Root: db.tree.Root().String(),
 		Author: db.key.Public().Npub(), RoomID: db.roomID, Moderation: db.pipeline.Config().Preset}
+	select {
+	case <-db.loaded:
+	default:
+		s.Records, s.Deletions, s.Loading = db.tree.Len(), 0, true
+	}
+	return s
 }
 
 // Buckets is the per-time-bucket view of the set (count and fingerprint

@@ -47,6 +47,12 @@ var errStale = &moderation.Rejection{Rule: moderation.RuleDuplicate, Reason: "a 
 // removed.
 func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event) []Outcome {
 	out := make([]Outcome, len(events))
+	if err := db.waitLoaded(ctx); err != nil {
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
 	db.mu.Lock()
 	if db.closed {
 		db.mu.Unlock()

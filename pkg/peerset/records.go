@@ -14,6 +14,9 @@ import (
 // d.UUID set to one of this node's records it publishes a new version. A
 // refusal is a *moderation.Rejection naming the rule.
 func (db *DB) Put(ctx context.Context, d record.Draft) (*record.Record, error) {
+	if err := db.waitLoaded(ctx); err != nil {
+		return nil, err
+	}
 	if d.CreatedAt.IsZero() {
 		d.CreatedAt = db.now()
 	}
@@ -37,7 +40,7 @@ func (db *DB) Put(ctx context.Context, d record.Draft) (*record.Record, error) {
 // Get returns the live record with this UUID. If several authors used the
 // UUID, this node's own record wins, then the most recent one.
 func (db *DB) Get(ctx context.Context, uuid string) (*record.Record, error) {
-	if err := ctx.Err(); err != nil {
+	if err := db.waitLoaded(ctx); err != nil {
 		return nil, err
 	}
 	me := db.key.Public()
@@ -67,6 +70,9 @@ func (db *DB) Get(ctx context.Context, uuid string) (*record.Record, error) {
 // Delete publishes a NIP-09 deletion of this node's record uuid: the record
 // disappears here and, as the deletion syncs, everywhere.
 func (db *DB) Delete(ctx context.Context, uuid string) error {
+	if err := db.waitLoaded(ctx); err != nil {
+		return err
+	}
 	addr := record.Address{Kind: record.KindRecord, PubKey: db.key.Public(), UUID: uuid}
 	live := db.live(addr)
 	if live == nil {
@@ -136,6 +142,9 @@ func (db *DB) Events(ctx context.Context, ids [][32]byte) ([]*record.Event, erro
 // Export returns every live event (records and deletions) in
 // (created_at, id) order.
 func (db *DB) Export(ctx context.Context) ([]*record.Event, error) {
+	if err := db.waitLoaded(ctx); err != nil {
+		return nil, err
+	}
 	db.mu.RLock()
 	var list []*record.Event
 	for e := range db.index.Events() {

@@ -220,6 +220,9 @@ func (r replica) ReadTree(fn func(t *merkle.Tree) error) error {
 }
 
 func (r replica) Has(id [32]byte) bool {
+	if r.db.waitLoaded(context.Background()) != nil {
+		return false
+	}
 	r.db.mu.RLock()
 	defer r.db.mu.RUnlock()
 	return r.db.index.Has(id)
