@@ -107,14 +107,6 @@ func insertSorted(s, items []Item) []Item {
 	return s
 }
 
-// removeSorted removes it from the sorted slice s if it is there.
-func removeSorted(s []Item, it Item) []Item {
-	if i, ok := slices.BinarySearchFunc(s, it, Item.Compare); ok {
-		return slices.Delete(s, i, i+1)
-	}
-	return s
-}
-
 // Delete implements Store.
 func (m *Memory) Delete(ctx context.Context, ids ...[32]byte) error {
 	m.mu.Lock()
@@ -122,19 +114,19 @@ func (m *Memory) Delete(ctx context.Context, ids ...[32]byte) error {
 	if err := m.begin(ctx); err != nil {
 		return err
 	}
+	// Remove from the map and the small per-address lists first, then
+	// filter each sorted index once: a batch costs one pass over the
+	// indexes, not one shift of them per id.
+	removed := make(map[[32]byte]struct{}, len(ids))
+	authors := map[record.PublicKey]struct{}{}
 	for _, id := range ids {
 		e, ok := m.events[id]
 		if !ok {
 			continue
 		}
 		delete(m.events, id)
-		it := ItemOf(e)
-		m.byTime = removeSorted(m.byTime, it)
-		if rest := removeSorted(m.byAuthor[e.PubKey], it); len(rest) > 0 {
-			m.byAuthor[e.PubKey] = rest
-		} else {
-			delete(m.byAuthor, e.PubKey)
-		}
+		removed[id] = struct{}{}
+		authors[e.PubKey] = struct{}{}
 		if addr, ok := IndexAddress(e); ok {
 			rest := slices.DeleteFunc(m.byAddress[addr], func(x [32]byte) bool { return x == id })
 			if len(rest) > 0 {
@@ -142,6 +134,18 @@ func (m *Memory) Delete(ctx context.Context, ids ...[32]byte) error {
 			} else {
 				delete(m.byAddress, addr)
 			}
+		}
+	}
+	if len(removed) == 0 {
+		return nil
+	}
+	gone := func(it Item) bool { _, ok := removed[it.ID]; return ok }
+	m.byTime = slices.DeleteFunc(m.byTime, gone)
+	for pk := range authors {
+		if rest := slices.DeleteFunc(m.byAuthor[pk], gone); len(rest) > 0 {
+			m.byAuthor[pk] = rest
+		} else {
+			delete(m.byAuthor, pk)
 		}
 	}
 	return nil
