@@ -621,10 +621,11 @@ async function openDB(s) {
       activity(`refused a record from peer ${shortId(r.peerId, 10)}: rule “${r.rule}” (${r.reason})`, 'bad');
     }),
   ];
-  setReady(true);
   activity(`opened room “${s.room}” as ${shortKey(db.key)}${s.offline ? ' (offline)' : ''}`, 'ok');
+  // Ready once the page shows the stored state, not just once the DB is open.
   await refreshStats();
   resetList(await db.query({ limit: MAX_LIST }));
+  setReady(true);
 }
 
 let soonTimer = 0;
