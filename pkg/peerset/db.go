@@ -117,8 +117,8 @@ type DB struct {
 	loaded  chan struct{} // closed once the index is built (see Config.LoadInBackground)
 	loadErr error         // why loading failed; set before loaded is closed
 
-	subs    subscribers
-	rejects rejectSubscribers
+	subs    subscribers[Change]
+	rejects subscribers[Rejection]
 
 	stop   context.CancelFunc
 	bgDone sync.WaitGroup

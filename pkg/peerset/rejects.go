@@ -39,25 +39,3 @@ func (db *DB) publishRejections(origin Origin, events []*record.Event, out []Out
 	}
 	db.rejects.publish(list)
 }
-
-// rejectSubscribers fans rejections out like subscribers does changes.
-type rejectSubscribers struct{ subs subscribers }
-
-func (r *rejectSubscribers) add(fn func(Rejection)) func() {
-	// Reuse the ordered, per-subscriber queue of subscribers by carrying
-	// each rejection inside a Change.
-	return r.subs.add(func(c Change) { fn(*c.rejection) })
-}
-
-func (r *rejectSubscribers) publish(list []Rejection) {
-	if len(list) == 0 {
-		return
-	}
-	changes := make([]Change, len(list))
-	for i := range list {
-		changes[i] = Change{rejection: &list[i]}
-	}
-	r.subs.publish(changes)
-}
-
-func (r *rejectSubscribers) closeAll() { r.subs.closeAll() }

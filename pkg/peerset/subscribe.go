@@ -12,29 +12,28 @@ type Change struct {
 	Event   *record.Event
 	Removed bool   // replaced, deleted or collected
 	Origin  Origin // who sent the event that caused it
-
-	rejection *Rejection // set on the internal queue of OnReject only
 }
 
-// subscribers fans changes out to callbacks, in order, on one goroutine per
-// subscriber so that a slow callback cannot block writers.
-type subscribers struct {
+// subscribers fans values (changes, rejections) out to callbacks, in order,
+// on one goroutine per subscriber so that a slow callback cannot block
+// writers.
+type subscribers[T any] struct {
 	mu     sync.Mutex
 	next   int
-	byID   map[int]*subscriber
+	byID   map[int]*subscriber[T]
 	closed bool
 }
 
-type subscriber struct {
-	fn    func(Change)
+type subscriber[T any] struct {
+	fn    func(T)
 	mu    sync.Mutex
-	queue []Change
+	queue []T
 	wake  chan struct{}
 	done  chan struct{}
 	stop  sync.Once
 }
 
-func (sub *subscriber) close() { sub.stop.Do(func() { close(sub.done) }) }
+func (sub *subscriber[T]) close() { sub.stop.Do(func() { close(sub.done) }) }
 
 // Subscribe calls fn for every change to the record set, in order, from a
 // goroutine of its own. It returns a function that stops the subscription.
@@ -42,18 +41,18 @@ func (db *DB) Subscribe(fn func(Change)) (unsubscribe func()) {
 	return db.subs.add(fn)
 }
 
-func (s *subscribers) add(fn func(Change)) func() {
+func (s *subscribers[T]) add(fn func(T)) func() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return func() {}
 	}
 	if s.byID == nil {
-		s.byID = map[int]*subscriber{}
+		s.byID = map[int]*subscriber[T]{}
 	}
 	id := s.next
 	s.next++
-	sub := &subscriber{fn: fn, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	sub := &subscriber[T]{fn: fn, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	s.byID[id] = sub
 	go sub.run()
 	return func() {
@@ -64,15 +63,15 @@ func (s *subscribers) add(fn func(Change)) func() {
 	}
 }
 
-func (s *subscribers) publish(changes []Change) {
-	if len(changes) == 0 {
+func (s *subscribers[T]) publish(values []T) {
+	if len(values) == 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, sub := range s.byID {
 		sub.mu.Lock()
-		sub.queue = append(sub.queue, changes...)
+		sub.queue = append(sub.queue, values...)
 		sub.mu.Unlock()
 		select {
 		case sub.wake <- struct{}{}:
@@ -81,7 +80,7 @@ func (s *subscribers) publish(changes []Change) {
 	}
 }
 
-func (s *subscribers) closeAll() {
+func (s *subscribers[T]) closeAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
@@ -91,7 +90,7 @@ func (s *subscribers) closeAll() {
 	}
 }
 
-func (sub *subscriber) run() {
+func (sub *subscriber[T]) run() {
 	for {
 		select {
 		case <-sub.done:
