@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -187,8 +186,7 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 					peers++
 				}
 			}
-			root, _ := hex.DecodeString(st.Root)
-			emit(joinStatus{Peers: peers, Records: st.Records, Root: hex.EncodeToString(root)})
+			emit(joinStatus{Peers: peers, Records: st.Records, Root: st.Root})
 		}
 	}
 }
