@@ -304,23 +304,46 @@ func TestSeedersAreComplete(t *testing.T) {
 	}
 }
 
-func TestPeerIDMovesToNewConnection(t *testing.T) {
+// The attack of the security review (M6): B announces A's peer_id from
+// another socket to steal the answers meant for A. The tracker must refuse
+// B, and C's answer to A must still reach A's socket and never B's.
+func TestPeerIDTakeoverIsRefused(t *testing.T) {
 	tt := startTracker(t, Config{})
-	old, b := tt.dial(t, "a"), tt.dial(t, "b")
-	old.announce(hashA)
-	b.announce(hashA)
-	fresh := tt.dial(t, "a") // same peer id, new socket
-	if r := fresh.announce(hashA); r.Incomplete != 2 {
-		t.Fatalf("reply %+v", r)
+	a, c := tt.dial(t, "a"), tt.dial(t, "c")
+	a.announce(hashA)
+	c.announce(hashA)
+	thief := tt.dial(t, "thief")
+	thief.id = a.id // announces A's peer_id from its own socket
+	for _, offerIDs := range [][]int{nil, {1, 2}} {
+		thief.send(swarm.NewOfferAnnounce(hashA, thief.id, offers(offerIDs...)))
+		f := recvAs[*swarm.TrackerFailure](thief)
+		if f.FailureReason != reasonPeerIDTaken || f.InfoHash != hashA {
+			t.Fatalf("thief got %+v, want failure %q for %s", f, reasonPeerIDTaken, hashA)
+		}
 	}
-	b.announce(hashA, 1)
-	recvAs[*swarm.ForwardedOffer](fresh)
-	old.expectQuiet()
-	// The old socket closing must not remove the peer from the swarm.
-	_ = old.ws.Close(websocket.StatusNormalClosure, "")
-	waitForStats(t, tt, func(s Stats) bool { return s.Connections == 2 })
-	if r := b.announce(hashA); r.Incomplete != 2 {
-		t.Errorf("reply %+v", r)
+	// The thief is no member: its offers went nowhere, and the swarm still
+	// counts A and C only.
+	if r := c.announce(hashA); r.Incomplete != 2 {
+		t.Errorf("reply %+v, want 2 incomplete (a and c)", r)
+	}
+	answer := swarm.SessionDescription{Type: swarm.SDPTypeAnswer, SDP: "sealed-answer-for-a"}
+	c.send(swarm.NewAnswerAnnounce(hashA, c.id, a.id, offerID(9), answer))
+	if got := recvAs[*swarm.ForwardedAnswer](a); got.Answer != answer || got.PeerID != c.id {
+		t.Errorf("a got %+v, want c's answer", got)
+	}
+	a.expectQuiet()
+	thief.expectQuiet()
+	// A "stopped" from the thief's socket does not remove A either.
+	thief.send(&swarm.AnnounceRequest{Action: "announce", InfoHash: hashA, PeerID: a.id, Event: "stopped"})
+	recvAs[*swarm.AnnounceReply](thief)
+	if r := c.announce(hashA); r.Incomplete != 2 {
+		t.Errorf("reply %+v after the thief's stopped, want 2 incomplete", r)
+	}
+	// Once A's socket closes, its peer_id is free again.
+	_ = a.ws.Close(websocket.StatusNormalClosure, "")
+	waitForStats(t, tt, func(s Stats) bool { return s.Connections == 2 && s.Peers == 1 })
+	if r := thief.announce(hashA); r.Incomplete != 2 {
+		t.Errorf("reply %+v to the freed peer_id, want 2 incomplete", r)
 	}
 }
 
