@@ -182,6 +182,8 @@ type Server struct {
 	nextConnID uint64
 	closed     bool
 	handlers   sync.WaitGroup
+
+	rateDropped atomic.Int64 // messages dropped by the rate limit, for tests
 }
 
 // swarmPeers is the membership of one info_hash. list holds the members in
@@ -455,6 +457,7 @@ func (s *Server) allow(c *conn) bool {
 		c.tokens--
 		return true
 	}
+	s.rateDropped.Add(1)
 	if now.Sub(c.lastLimited) >= time.Second {
 		c.lastLimited = now
 		c.log.Debug("message dropped: rate limit", "rate", s.cfg.AnnounceRate, "burst", s.cfg.AnnounceBurst)

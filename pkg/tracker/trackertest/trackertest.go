@@ -45,6 +45,10 @@ func (tr *Tracker) listen(addr string) {
 	}
 	cfg := tracker.DefaultConfig()
 	cfg.Logger = slog.New(slog.DiscardHandler)
+	// Every test client connects from 127.0.0.1: the per-address cap would
+	// count a whole test's peers as one client. The other caps keep their
+	// defaults, so tests run against what cmd/tracker enforces.
+	cfg.MaxConnsPerIP = -1
 	trk := tracker.New(cfg)
 	srv := &http.Server{Handler: trk, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
