@@ -43,8 +43,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	maxMessage := fs.Int64("max-message-bytes", defaults.MaxMessageBytes, "largest client message")
 	maxOffers := fs.Int("max-offers", defaults.MaxOffersPerAnnounce, "most offers in one announce")
 	maxSwarms := fs.Int("max-swarms-per-conn", defaults.MaxSwarmsPerConn, "most info_hashes one connection may join")
-	maxPeers := fs.Int("max-peers-per-swarm", defaults.MaxPeersPerSwarm, "most peers in one info_hash")
-	static := fs.String("static", "", "also serve the files under this directory (GET requests that are not WebSocket upgrades), e.g. a demo page")
+	maxPeers := fs.Int("max-peers-per-swarm", defaults.MaxPeersPerSwarm, "most peers in one info_hash (members idle for --idle-timeout make room first)")
+	maxConns := fs.Int("max-conns", defaults.MaxConns, "most open WebSockets; more get HTTP 503")
+	maxConnsPerIP := fs.Int("max-conns-per-ip", defaults.MaxConnsPerIP, "most open WebSockets from one address (IPv6: one /64); more get HTTP 429; -1: no cap (for use behind a reverse proxy, where every client has the proxy's address)")
+	rate := fs.Float64("announce-rate", defaults.AnnounceRate, "messages per second one connection may send on average; more are dropped with a failure reason")
+	burst := fs.Int("announce-burst", defaults.AnnounceBurst, "messages one connection may send at once")
+	idle := fs.Duration("idle-timeout", defaults.MemberIdleTimeout, "drop a swarm membership that no announce refreshed for this long")
+	queueBytes := fs.Int("send-queue-bytes", defaults.SendQueueBytes, "bytes waiting for one connection before it is cut off as too slow")
+	static := fs.String("static", "", "also serve the files under this directory (GET requests that are not WebSocket upgrades), e.g. a demo page; never dot-files, directory listings, symbolic links out of it or databases (bbolt files, *.db)")
 	verbose := fs.Bool("v", false, "log every connection and request (debug level)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -65,13 +71,46 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		MaxOffersPerAnnounce: *maxOffers,
 		MaxSwarmsPerConn:     *maxSwarms,
 		MaxPeersPerSwarm:     *maxPeers,
+		MaxConns:             *maxConns,
+		MaxConnsPerIP:        *maxConnsPerIP,
+		AnnounceRate:         *rate,
+		AnnounceBurst:        *burst,
+		MemberIdleTimeout:    *idle,
+		SendQueueBytes:       *queueBytes,
 		Logger:               logger,
+	}
+	if *maxConnsPerIP == 0 || *maxConnsPerIP < -1 {
+		return fmt.Errorf("--max-conns-per-ip %d: give a positive cap, or -1 for none", *maxConnsPerIP)
+	}
+	positive := []struct {
+		flag string
+		ok   bool
+	}{
+		{"interval", *interval > 0},
+		{"max-message-bytes", *maxMessage > 0},
+		{"max-offers", *maxOffers > 0},
+		{"max-swarms-per-conn", *maxSwarms > 0},
+		{"max-peers-per-swarm", *maxPeers > 0},
+		{"max-conns", *maxConns > 0},
+		{"announce-rate", *rate > 0},
+		{"announce-burst", *burst > 0},
+		{"idle-timeout", *idle > 0},
+		{"send-queue-bytes", *queueBytes > 0},
+	}
+	for _, p := range positive {
+		if !p.ok {
+			return fmt.Errorf("--%s must be positive: %s", p.flag, fs.Lookup(p.flag).Value)
+		}
 	}
 	if *static != "" {
 		if info, err := os.Stat(*static); err != nil || !info.IsDir() {
 			return fmt.Errorf("--static %s is not a directory: give the directory to serve (e.g. the repository root)", *static)
 		}
-		cfg.Static = tracker.StaticFiles(*static)
+		h, err := tracker.StaticFiles(*static)
+		if err != nil {
+			return fmt.Errorf("--static: %w", err)
+		}
+		cfg.Static = h
 	}
 	srv := tracker.New(cfg)
 
