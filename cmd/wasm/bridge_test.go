@@ -418,3 +418,102 @@ func TestAppendJSONString(t *testing.T) {
 		}
 	}
 }
+
+// L1: a flood of rejections crosses to JavaScript in a few batches, one
+// emit per interval at most, each bounded; when a batch is full the
+// facade's subscriber waits (and the facade counts the rest in summaries).
+func TestRejectsCrossInBatches(t *testing.T) {
+	const n, max, interval = 1000, 64, 20 * time.Millisecond
+	b := newRejectBatcher(max)
+	done := make(chan struct{})
+	defer close(done)
+	type call struct {
+		at   time.Time
+		size int
+	}
+	calls := make(chan call, n)
+	go b.run(done, interval, func(batch []peerset.Rejection) { calls <- call{time.Now(), len(batch)} })
+
+	added := make(chan int)
+	go func() {
+		for i := range n {
+			if !b.add(peerset.Rejection{Rule: "bad-words", Origin: peerset.Origin{PeerID: fmt.Sprint("p", i%7)}}, done) {
+				break
+			}
+		}
+		added <- n
+	}()
+	var got []call
+	total := 0
+	timeout := time.After(10 * time.Second)
+	for total < n {
+		select {
+		case c := <-calls:
+			got = append(got, c)
+			total += c.size
+		case <-timeout:
+			t.Fatalf("%d of %d rejections crossed in %d calls", total, n, len(got))
+		}
+	}
+	<-added
+	for i, c := range got {
+		if c.size > max {
+			t.Errorf("call %d carries %d rejections, over the batch bound %d", i, c.size, max)
+		}
+		if i > 0 && c.at.Sub(got[i-1].at) < interval*9/10 {
+			t.Errorf("calls %d and %d are %v apart, want one per %v at most", i-1, i, c.at.Sub(got[i-1].at), interval)
+		}
+	}
+	if want := (n + max - 1) / max; len(got) > want+1 {
+		t.Errorf("%d rejections in %d calls, want about %d", n, len(got), want)
+	}
+	t.Logf("%d rejections in %d calls", n, len(got))
+
+	// A closed page does not keep the facade's subscriber waiting.
+	full := newRejectBatcher(1)
+	stop := make(chan struct{})
+	full.add(peerset.Rejection{}, stop)
+	close(stop)
+	if full.add(peerset.Rejection{}, stop) {
+		t.Error("add into a full batch after close succeeded")
+	}
+}
+
+// The 'reject' payload: a verified refusal names the event, an unverified
+// one only the peer and the rule, a summary carries the count.
+func TestRejectEventJSON(t *testing.T) {
+	sk, _ := record.GenerateKey()
+	peer, _ := record.GenerateKey()
+	r := newRecord(t, sk, record.Draft{Text: "what an asshole"})
+	origin := peerset.Origin{PeerID: "peer-a", PubKey: peer.Public()}
+	b, err := marshalRejects([]peerset.Rejection{
+		{Event: r.Event, Origin: origin, Rule: "bad-words", Reason: "a bad word"},
+		{Origin: origin, Rule: "integrity", Reason: "event id does not match its content", Unverified: true},
+		{Event: r.Event, Origin: origin, Rule: "integrity", Reason: "bad signature", Unverified: true},
+		{Origin: origin, Rule: "integrity", Reason: "1234 more", Suppressed: 1234},
+		{Reason: "7 more from several peers", Suppressed: 7},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []map[string]any
+	if err := json.Unmarshal(b, &got); err != nil || len(got) != 5 {
+		t.Fatalf("%s: %v", b, err)
+	}
+	verified, unverified, unverifiedWithEvent, summary, several := got[0], got[1], got[2], got[3], got[4]
+	if verified["id"] != r.Event.IDHex() || verified["author"] != sk.Public().Npub() || verified["uuid"] != r.UUID ||
+		verified["peer"] != peer.Public().Npub() || verified["peerId"] != "peer-a" || verified["rule"] != "bad-words" || verified["unverified"] != nil {
+		t.Errorf("verified: %v", verified)
+	}
+	for _, u := range []map[string]any{unverified, unverifiedWithEvent} {
+		if u["unverified"] != true || u["id"] != nil || u["author"] != nil || u["uuid"] != nil || u["peerId"] != "peer-a" || u["rule"] != "integrity" {
+			t.Errorf("unverified: %v", u)
+		}
+	}
+	if summary["suppressed"] != float64(1234) || summary["peerId"] != "peer-a" || summary["rule"] != "integrity" || summary["id"] != nil {
+		t.Errorf("summary: %v", summary)
+	}
+	if several["suppressed"] != float64(7) || several["peerId"] != "" || several["rule"] != "" {
+		t.Errorf("summary over several peers: %v", several)
+	}
+}

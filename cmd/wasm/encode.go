@@ -225,33 +225,6 @@ func marshalChanges(changes []peerset.Change) ([]byte, int, error) {
 	return append(b, ']'), n, nil
 }
 
-// rejectEventJSON is the payload of a 'reject' event.
-type rejectEventJSON struct {
-	Rule   string `json:"rule"`
-	Reason string `json:"reason"`
-	PeerID string `json:"peerId"`
-	Peer   string `json:"peer,omitempty"`   // the peer's npub, when known
-	ID     string `json:"id,omitempty"`     // the refused event's id
-	Author string `json:"author,omitempty"` // the refused event's author
-	UUID   string `json:"uuid,omitempty"`
-}
-
-func toRejectEventJSON(r peerset.Rejection) rejectEventJSON {
-	out := rejectEventJSON{Rule: r.Rule, Reason: r.Reason, PeerID: r.Origin.PeerID}
-	if r.Origin.PubKey != (record.PublicKey{}) {
-		out.Peer = npubs.npub(r.Origin.PubKey)
-	}
-	if r.Event != nil {
-		out.ID = r.Event.IDHex()
-		out.Author = npubs.npub(r.Event.PubKey)
-		out.UUID = r.Event.TagValue(record.TagUUID)
-	}
-	if out.Rule == "" && r.Err != nil {
-		out.Rule, out.Reason = "integrity", r.Err.Error()
-	}
-	return out
-}
-
 // sessionJSONView is one peer session as stats() and 'peer' events show it.
 type sessionJSONView struct {
 	PeerID          string      `json:"peerId"`
@@ -412,6 +385,7 @@ type statsJSON struct {
 	Granularity   string            `json:"granularity"`
 	Online        bool              `json:"online"`
 	Storage       string            `json:"storage"`
+	KeyStorage    string            `json:"keyStorage"` // peerset.KeyStorage: "clear" means readable by any script of the origin
 	Trackers      []trackerJSON     `json:"trackers"`
 	Sessions      []sessionJSONView `json:"sessions"`
 	Buckets       []bucketJSON      `json:"buckets"`
@@ -436,6 +410,7 @@ func snapshotStats(db *peerset.DB, o openOptions, online bool, rtt func(peerID s
 		Granularity: o.granularity().String(),
 		Online:      online,
 		Storage:     o.Storage,
+		KeyStorage:  string(db.KeyStorage()),
 		Trackers:    []trackerJSON{},
 		Sessions:    []sessionJSONView{},
 	}

@@ -65,6 +65,8 @@ type handle struct {
 	recordsMu   sync.Mutex
 	recordQueue []peerset.Change
 	recordWake  chan struct{}
+
+	rejects *rejectBatcher
 }
 
 // openHandle opens the DB described by the options JSON, joins the room
@@ -97,12 +99,14 @@ func openHandle(parent context.Context, optionsJSON string, emit js.Value) (any,
 		return nil, fmt.Errorf("failed to open room %q: %w", o.Room, err)
 	}
 	ctx, cancel := context.WithCancel(parent)
-	h := &handle{db: db, opts: o, ctx: ctx, cancel: cancel, emit: emit, recordWake: make(chan struct{}, 1)}
+	h := &handle{db: db, opts: o, ctx: ctx, cancel: cancel, emit: emit, recordWake: make(chan struct{}, 1),
+		rejects: newRejectBatcher(rejectBatchMax)}
 	for _, t := range eventTypes {
 		h.listening.Store(t, new(atomic.Bool))
 	}
 	h.stops = append(h.stops, db.Subscribe(h.onChange), db.OnReject(h.onReject))
 	go h.pumpRecords()
+	go h.rejects.run(ctx.Done(), rejectBatchInterval, h.sendRejects)
 	if !o.Offline {
 		if err := db.Join(ctx, o.joinOptions()); err != nil {
 			h.close()
@@ -124,7 +128,7 @@ func (h *handle) object() js.Value {
 	info, _ := json.Marshal(map[string]any{
 		"key": h.db.Key().Npub(), "peerId": h.db.SelfID(), "roomId": h.db.RoomID(),
 		"appId": h.opts.AppID, "room": h.opts.Room, "storage": h.opts.Storage,
-		"online": h.online, "databaseName": h.opts.databaseName(),
+		"online": h.online, "databaseName": h.opts.databaseName(), "keyStorage": string(h.db.KeyStorage()),
 	})
 	obj.Set("info", string(info))
 	add("put", asyncFunc(h.put))
@@ -271,11 +275,18 @@ func (h *handle) pumpRecords() {
 	}
 }
 
+// onReject queues a rejection for the next batch (see rejectBatcher); it
+// waits while the batch is full.
 func (h *handle) onReject(r peerset.Rejection) {
 	if !h.isListening(eventReject) {
 		return
 	}
-	if b, err := json.Marshal([]rejectEventJSON{toRejectEventJSON(r)}); err == nil {
+	h.rejects.add(r, h.ctx.Done())
+}
+
+// sendRejects emits one batch of rejections: one call across the boundary.
+func (h *handle) sendRejects(batch []peerset.Rejection) {
+	if b, err := marshalRejects(batch); err == nil {
 		h.send(eventReject, b)
 	}
 }
