@@ -63,10 +63,13 @@ export interface OpenOptions {
   /**
    * Keeps the stored key encrypted (NIP-49 `ncryptsec`, scrypt: about a
    * second to open). Without a passphrase the key is stored in the clear in
-   * IndexedDB: anyone with access to this browser profile (another person on
-   * the same account, malware, a copied profile) can sign records as this
-   * user. With one, the same passphrase is needed every time the room is
-   * opened; a wrong or missing one rejects with `code: 'key-passphrase'`.
+   * IndexedDB: any script running on this page's origin can read it and
+   * sign records as this user — on a shared origin such as a `*.github.io`
+   * host, every site of that host — and so can anyone with access to this
+   * browser profile (another person on the same account, malware, a copied
+   * profile). `db.keyStorage` is then `'clear'`. With one, the same
+   * passphrase is needed every time the room is opened; a wrong or missing
+   * one rejects with `code: 'key-passphrase'`.
    */
   passphrase?: string;
   /** What records are accepted, from "let it fly" to "Fort Knox" (default `'standard'`). */
@@ -224,6 +227,19 @@ export interface Bucket extends TimeRange {
   fingerprint: string;
 }
 
+/**
+ * How this node's secret key is kept:
+ * - `'clear'`: in IndexedDB, unencrypted. Any script running on this page's
+ *   origin can read it and sign as this user; on a shared origin (e.g. a
+ *   `*.github.io` host, where every site of that host is one origin) that
+ *   means every other site there. Pass `passphrase`, take `nsec` from the
+ *   user, or serve the page from an origin of your own.
+ * - `'encrypted'`: in IndexedDB, encrypted with `passphrase` (NIP-49).
+ * - `'memory'`: `storage: 'memory'`; gone when the page closes.
+ * - `'external'`: from `nsec`; peerset keeps no copy.
+ */
+export type KeyStorage = 'clear' | 'encrypted' | 'memory' | 'external';
+
 export interface Stats {
   /** Authenticated peers. */
   peers: number;
@@ -246,6 +262,8 @@ export interface Stats {
   granularity: Granularity;
   online: boolean;
   storage: 'indexeddb' | 'memory';
+  /** How this node's secret key is kept: see `KeyStorage`. */
+  keyStorage: KeyStorage;
   trackers: TrackerStatus[];
   sessions: PeerSession[];
   /** Per-bucket view (day buckets when the granularity is 'none'). */
@@ -288,19 +306,42 @@ export interface SyncEvent {
   done: boolean;
 }
 
-/** A record a peer sent that moderation or verification refused. */
+/**
+ * A record a peer sent that moderation or verification refused, or a
+ * summary of refusals that were not reported one by one.
+ *
+ * A hostile peer can send refused records as fast as its link allows, so
+ * `reject` events are bounded: at most 10 per peer and second are reported
+ * one by one; the others are counted, and reported as a summary (`suppressed`
+ * > 0) at most once a second per peer and rule. They reach the page in
+ * batches (at most one every 100 ms); the listener is still called once per
+ * item. Summing `suppressed` (or 1 for a single refusal) counts every refusal.
+ *
+ * Only a record whose id and signature were verified is named (`id`,
+ * `author`, `uuid`). A peer can claim any record's id, or send a real
+ * record's content with a broken signature: such a refusal has
+ * `unverified: true` and names only the peer and the rule, never the record
+ * it pretends to be.
+ */
 export interface RejectEvent {
-  /** The rule's name, e.g. "bad-words", "no-link-in-text", "integrity". */
+  /**
+   * The rule's name, e.g. "bad-words", "no-link-in-text", "integrity",
+   * "timestamp". Empty in a summary that spans several peers.
+   */
   rule: string;
   reason: string;
-  /** The transport id of the peer that sent it. */
+  /** The transport id of the peer that sent it. Empty in a summary that spans several peers. */
   peerId: string;
   /** The peer's key (npub), when known. */
   peer?: string;
-  /** The refused event's id, author (npub) and uuid. */
+  /** The refused event's id, author (npub) and uuid: only when verified. */
   id?: string;
   author?: string;
   uuid?: string;
+  /** True when the event's id and signature were not verified (or failed): `id`, `author` and `uuid` are left out. */
+  unverified?: boolean;
+  /** A summary: this many more refusals from `peerId` by `rule` were not reported one by one. */
+  suppressed?: number;
 }
 
 export interface EventMap {
@@ -333,6 +374,8 @@ export interface DB {
   readonly room: string;
   readonly roomId: string;
   readonly storage: 'indexeddb' | 'memory';
+  /** How this node's secret key is kept: see `KeyStorage`. */
+  readonly keyStorage: KeyStorage;
   readonly online: boolean;
   readonly databaseName: string;
   readonly closed: boolean;

@@ -99,7 +99,10 @@ export async function open(opts) {
 // them to listeners in a task of their own (setTimeout), so that listener
 // code never runs inside a Go call nor lengthens Go's slice of the main
 // thread, and an exception in one listener reaches neither Go nor the other
-// listeners.
+// listeners. Go sends batches ('record' during a sync, 'reject' at most
+// every 100 ms); each listener still gets one call per item. 'reject' items
+// are bounded on the Go side: past 10 per peer and second they arrive as
+// summaries ({ suppressed: n, ... }).
 class EventHub {
   listeners = new Map(EVENT_TYPES.map((t) => [t, new Set()]));
   handle = null;
@@ -173,6 +176,11 @@ class DB {
     this.storage = info.storage;
     this.online = info.online;
     this.databaseName = info.databaseName;
+    /**
+     * How this node's secret key is kept: 'clear' (readable by any script of
+     * this origin), 'encrypted' (passphrase), 'memory' or 'external' (nsec).
+     */
+    this.keyStorage = info.keyStorage;
   }
 
   get closed() { return this.#closed; }
