@@ -24,6 +24,11 @@ type Rules struct {
 	MaxOffersPerAnnounce   int               `json:"maxOffersPerAnnounce"`
 	MaxSwarmsPerConnection int               `json:"maxSwarmsPerConnection"`
 	MaxPeersPerSwarm       int               `json:"maxPeersPerSwarm"`
+	MaxConnections         int               `json:"maxConnections"`
+	MaxConnectionsPerIP    int               `json:"maxConnectionsPerIp"`
+	AnnounceRate           float64           `json:"announceRate"`
+	AnnounceBurst          int               `json:"announceBurst"`
+	MemberIdleTimeoutSecs  int               `json:"memberIdleTimeoutSeconds"`
 	IDLength               int               `json:"idLength"`
 	Reasons                map[string]string `json:"reasons"`
 	DurableObject          struct {

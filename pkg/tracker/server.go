@@ -93,7 +93,8 @@ type Config struct {
 // DefaultConfig returns the defaults: a 10 s interval (fast re-announces for
 // local use), 64 KiB messages, 20 offers per announce, 64 swarms per
 // connection, 1000 peers per swarm, 10,000 connections of which 64 per
-// address, 10 messages per second per connection (bursts of 40), memberships
+// address, 10 messages per second per connection (bursts of 100: enough
+// to join MaxSwarmsPerConn swarms at once), memberships
 // idle for 5 min dropped, 256 messages or 1 MiB queued per connection.
 func DefaultConfig() Config {
 	return Config{
@@ -105,7 +106,7 @@ func DefaultConfig() Config {
 		MaxConns:             10000,
 		MaxConnsPerIP:        64,
 		AnnounceRate:         10,
-		AnnounceBurst:        40,
+		AnnounceBurst:        100,
 		MemberIdleTimeout:    5 * time.Minute,
 		SendQueueLen:         256,
 		SendQueueBytes:       1 << 20,

@@ -7,6 +7,8 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +52,28 @@ func dial(t *testing.T, url, name string) *client {
 	ws.SetReadLimit(1 << 20)
 	t.Cleanup(func() { _ = ws.CloseNow() })
 	return &client{t: t, ctx: ctx, ws: ws, name: name, id: randomID()}
+}
+
+// dialFrom dials url from a local loopback address of the 127/8 block
+// (Linux answers on all of it), so that a test can be several clients to a
+// per-address cap. It returns the HTTP status of a refused upgrade.
+func dialFrom(t *testing.T, url, name, localIP string) (*client, int, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}}
+	hc := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
+	ws, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: hc})
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		return nil, status, err
+	}
+	ws.SetReadLimit(1 << 20)
+	t.Cleanup(func() { _ = ws.CloseNow() })
+	return &client{t: t, ctx: ctx, ws: ws, name: name, id: randomID()}, 0, nil
 }
 
 func (c *client) sendRaw(data []byte) {

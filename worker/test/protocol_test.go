@@ -239,20 +239,43 @@ func checkProtocol(t *testing.T, url, stats string) {
 		a.expectQuiet()
 	})
 
-	t.Run("a peer_id moves to its new connection", func(t *testing.T) {
+	t.Run("a peer_id stays with its connection: a takeover is refused", func(t *testing.T) {
+		// The review's M6: B announces A's peer_id from another socket to
+		// get the answers meant for A.
 		hash := randomID()
-		old, b := dial(t, url, "old"), dial(t, url, "b")
-		old.announce(hash, nil)
-		fresh := dial(t, url, "new")
-		fresh.id = old.id
-		if r := fresh.announce(hash, nil); r.Incomplete != 1 {
-			t.Fatalf("reply %+v, want 1 incomplete: the same peer", r)
+		a, c := dial(t, url, "a"), dial(t, url, "c")
+		a.announce(hash, nil)
+		c.announce(hash, nil)
+		thief := dial(t, url, "thief")
+		thief.id = a.id
+		thief.send(swarm.NewOfferAnnounce(hash, thief.id, testOffers(randomID(), 2)))
+		thief.expectFailure(rules.Reasons["peerIdTaken"], "announce", hash)
+		if r := c.announce(hash, nil); r.Incomplete != 2 {
+			t.Fatalf("reply %+v, want 2 incomplete (a and c)", r)
 		}
-		b.announce(hash, testOffers(randomID(), 3))
-		if got := recvAs[*swarm.ForwardedOffer](fresh); got.PeerID != b.id {
-			t.Fatalf("offer from %q, want %q", got.PeerID, b.id)
+		answer := swarm.SessionDescription{Type: swarm.SDPTypeAnswer, SDP: "sealed-answer-for-a"}
+		offerID := randomID()
+		c.send(swarm.NewAnswerAnnounce(hash, c.id, a.id, offerID, answer))
+		got := recvAs[*swarm.ForwardedAnswer](a)
+		if want := (swarm.ForwardedAnswer{Action: "announce", Answer: answer, OfferID: offerID, PeerID: c.id, InfoHash: hash}); *got != want {
+			t.Errorf("a got %+v, want %+v", *got, want)
 		}
-		old.expectQuiet()
+		a.expectQuiet()
+		thief.expectQuiet()
+		// Once a's socket closes, its peer_id is free again.
+		_ = a.ws.Close(websocket.StatusNormalClosure, "")
+		waitFor(t, "a's peer_id to be free", func() (bool, string) {
+			thief.send(swarm.NewOfferAnnounce(hash, thief.id, nil))
+			switch m := thief.recv().(type) {
+			case *swarm.AnnounceReply:
+				return m.Incomplete == 2, "incomplete " + itoa(m.Incomplete)
+			case *swarm.TrackerFailure:
+				return false, m.FailureReason
+			default:
+				t.Fatalf("thief got %T %+v", m, m)
+				return false, ""
+			}
+		})
 	})
 
 	t.Run("closed connections leave their swarms", func(t *testing.T) {

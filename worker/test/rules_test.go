@@ -26,6 +26,11 @@ type rules struct {
 	MaxOffersPerAnnounce   int               `json:"maxOffersPerAnnounce"`
 	MaxSwarmsPerConnection int               `json:"maxSwarmsPerConnection"`
 	MaxPeersPerSwarm       int               `json:"maxPeersPerSwarm"`
+	MaxConnections         int               `json:"maxConnections"`
+	MaxConnectionsPerIP    int               `json:"maxConnectionsPerIp"`
+	AnnounceRate           float64           `json:"announceRate"`
+	AnnounceBurst          int               `json:"announceBurst"`
+	MemberIdleTimeoutSecs  int               `json:"memberIdleTimeoutSeconds"`
 	IDLength               int               `json:"idLength"`
 	Reasons                map[string]string `json:"reasons"`
 }
@@ -61,6 +66,11 @@ func TestRulesMatchGoTracker(t *testing.T) {
 		{"maxOffersPerAnnounce", int64(r.MaxOffersPerAnnounce), int64(d.MaxOffersPerAnnounce)},
 		{"maxSwarmsPerConnection", int64(r.MaxSwarmsPerConnection), int64(d.MaxSwarmsPerConn)},
 		{"maxPeersPerSwarm", int64(r.MaxPeersPerSwarm), int64(d.MaxPeersPerSwarm)},
+		{"maxConnections", int64(r.MaxConnections), int64(d.MaxConns)},
+		{"maxConnectionsPerIp", int64(r.MaxConnectionsPerIP), int64(d.MaxConnsPerIP)},
+		{"announceRate (x1000)", int64(r.AnnounceRate * 1000), int64(d.AnnounceRate * 1000)},
+		{"announceBurst", int64(r.AnnounceBurst), int64(d.AnnounceBurst)},
+		{"memberIdleTimeoutSeconds", int64(r.MemberIdleTimeoutSecs), int64(d.MemberIdleTimeout.Seconds())},
 		{"idLength", int64(r.IDLength), swarm.IDLength},
 	}
 	for _, c := range checks {
@@ -82,7 +92,7 @@ func TestRulesMatchGoTracker(t *testing.T) {
 			t.Errorf("rules.json reasons.%s is %q, pkg/swarm says %q: update worker/rules.json", key, got, err.Error())
 		}
 	}
-	for _, key := range []string{"messageTooLarge", "tooManyOffers", "tooManySwarms", "swarmFull", "peerIdMismatch"} {
+	for _, key := range []string{"messageTooLarge", "tooManyOffers", "tooManySwarms", "swarmFull", "peerIdMismatch", "peerIdTaken", "rateLimited"} {
 		if r.Reasons[key] == "" {
 			t.Errorf("rules.json has no reasons.%s", key)
 		}
