@@ -7,6 +7,10 @@
 //
 // For tests: window.peerset is the module, window.db the open database, and
 // body[data-ready="1"] says it is open.
+//
+// The key passphrase (Settings) is never put in the URL nor kept anywhere:
+// without one, the key sits in the clear in IndexedDB, where any script of
+// this origin can read it, and #key-warning says so.
 
 const MODULE_URL = '../../js/dist/peerset.js';
 const MAX_LIST = 1000; // newest records kept for the list (the DB holds them all)
@@ -49,6 +53,7 @@ function readSettings(params) {
     challengeTimeout: num('challengeTimeout'),
     idleRootInterval: num('idleRootInterval'),
     maxPeers: num('maxPeers'),
+    passphrase: undefined, // never from the URL
   };
 }
 
@@ -94,6 +99,7 @@ function readSettingsForm() {
     idleRootInterval: num('#set-idle'),
     maxPeers: num('#set-maxpeers'),
     trackers: $('#set-trackers').value.split(/[\s,]+/).map((t) => t.trim()).filter(Boolean),
+    passphrase: $('#set-passphrase').value || undefined,
   };
 }
 
@@ -113,6 +119,7 @@ function openOptions(s) {
     iceServers: [],
     offline: s.offline,
     maxPeers: s.maxPeers,
+    passphrase: s.passphrase,
     session,
   };
 }
@@ -429,11 +436,43 @@ function renderRecordStatus(st) {
     : [el('li', { class: 'muted' }, 'none known')]));
 }
 
+// How the key is kept (db.keyStorage): a key in the clear gets a warning.
+const KEY_STORAGE_TEXT = {
+  clear: 'unencrypted in IndexedDB: readable by any script of this origin',
+  encrypted: 'encrypted with your passphrase',
+  memory: 'in memory only',
+  external: 'given by you (nsec), not stored',
+};
+
+function renderKeyStorage(keyStorage) {
+  const dd = $('#key-storage');
+  dd.textContent = KEY_STORAGE_TEXT[keyStorage] ?? String(keyStorage ?? '…');
+  dd.className = keyStorage === 'clear' ? 'key-clear' : '';
+  $('#key-warning-origin').textContent = location.origin;
+  $('#key-warning').hidden = keyStorage !== 'clear';
+}
+
+function askForPassphrase() {
+  $('#settings-panel').scrollIntoView({ block: 'nearest' });
+  $('#set-passphrase').focus();
+}
+
+// openFailed explains a failed open; an encrypted key needs its passphrase.
+function openFailed(err) {
+  if (err.code === 'key-passphrase') {
+    showError(`This room's key is encrypted: enter its passphrase under Settings → key passphrase, then Apply. (${err.message})`);
+    askForPassphrase();
+  } else {
+    showError(err.message);
+  }
+}
+
 function renderClient(st) {
   $('#own-key').textContent = st.key;
   $('#peer-id').textContent = st.peerId || '— (offline)';
   $('#storage').textContent = st.storage === 'indexeddb' ? 'IndexedDB (kept across reloads)' : 'memory';
   $('#moderation').textContent = st.moderation;
+  renderKeyStorage(st.keyStorage);
   $('#room-name').textContent = st.room;
   $('#app-id').textContent = st.appId;
   const pill = $('#status-pill');
@@ -585,6 +624,7 @@ async function openDB(s) {
   const opened = await peerset.open(openOptions(s));
   db = opened;
   window.db = opened;
+  renderKeyStorage(db.keyStorage);
   lastStats = null;
   peerStates.clear();
   resetList([]);
@@ -618,7 +658,15 @@ async function openDB(s) {
     }),
     db.on('sync', renderSync),
     db.on('reject', (r) => {
-      activity(`refused a record from peer ${shortId(r.peerId, 10)}: rule “${r.rule}” (${r.reason})`, 'bad');
+      // At most 10 per peer and second come one by one; the rest as summaries.
+      const peer = r.peerId ? `peer ${shortId(r.peerId, 10)}` : 'several peers';
+      if (r.suppressed) {
+        activity(`${fmt.format(r.suppressed)} more refusals from ${peer}${r.rule ? ` by rule “${r.rule}”` : ''}, not listed one by one`, 'bad');
+      } else if (r.unverified) {
+        activity(`refused a forged or broken record from ${peer}: rule “${r.rule}” (${r.reason})`, 'bad');
+      } else {
+        activity(`refused record ${shortId(r.uuid)} from ${peer}: rule “${r.rule}” (${r.reason})`, 'bad');
+      }
     }),
   ];
   activity(`opened room “${s.room}” as ${shortKey(db.key)}${s.offline ? ' (offline)' : ''}`, 'ok');
@@ -658,7 +706,7 @@ async function onApplySettings(e) {
     clearError();
     await openDB(next);
   } catch (err) {
-    showError(err.message);
+    openFailed(err);
   } finally {
     button.disabled = false;
   }
@@ -672,6 +720,7 @@ async function start() {
   $('#composer-geo').addEventListener('click', onUseLocation);
   $('#composer-geo-clear').addEventListener('click', onClearLocation);
   $('#settings').addEventListener('submit', onApplySettings);
+  $('#key-warning-fix').addEventListener('click', askForPassphrase);
   $('#record-list').addEventListener('scroll', queueRender, { passive: true });
   $('#record-list').addEventListener('click', onListClick);
   $('#composer-text').addEventListener('keydown', (e) => {
@@ -689,7 +738,7 @@ async function start() {
   try {
     await openDB(settings);
   } catch (err) {
-    showError(err.message);
+    openFailed(err);
     $('#status-pill').className = 'pill pill-bad';
     $('#status-pill').textContent = 'not open';
     return;

@@ -3,7 +3,10 @@
 //   refused locally: the promise rejects with the rule's name, and the
 //   composer shows the refusal in #error.
 // - A record forged by a hostile native peer (honest handshake, then a
-//   broken signature and a tampered content) is struck and never shown.
+//   broken signature and a tampered content) is struck and never shown,
+//   and its 'reject' events never name the records the forgeries claim to be.
+// - A flood of refused records (L1) reaches the page as a few callbacks in
+//   a few batches, with a summary that counts the rest.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -74,11 +77,19 @@ test('a record forged by a hostile peer is struck and never shown', { timeout: 1
   t.diagnostic(`hostile peer ${ready.self} sent forged records ${forged.ids.join(', ')}`);
 
   // The tab refuses both with the integrity rule and strikes the sender.
+  // Neither is named: a broken signature or a changed content proves
+  // nothing about the record the forgery claims to be.
   const rejects = await waitFor('two reject events with rule "integrity" from the hostile peer', async () => {
     const got = (await page.evaluate(() => window.__rejects)).filter((r) => r.rule === 'integrity' && r.peerId === ready.self);
     return got.length >= 2 && got;
   }, { timeout: 20_000, state: () => page.evaluate(() => window.__rejects) });
-  assert.deepEqual(new Set(rejects.map((r) => r.id)), new Set(forged.ids), 'the refused ids are the forged ones');
+  for (const r of rejects) {
+    assert.equal(r.unverified, true, `the refusal is marked unverified: ${JSON.stringify(r)}`);
+    assert.ok(r.id === undefined && r.uuid === undefined && r.author === undefined, `an unverified refusal names no record: ${JSON.stringify(r)}`);
+    assert.ok(r.reason, 'it says why');
+  }
+  const named = (await page.evaluate(() => window.__rejects)).filter((r) => forged.ids.includes(r.id) || forged.uuids.includes(r.uuid));
+  assert.deepEqual(named, [], 'no reject event names a forged id or uuid');
 
   // Strikes: in stats().sessions while the session lives; a session closed
   // for too many strikes (a ban) counts too.
@@ -102,4 +113,69 @@ test('a record forged by a hostile peer is struck and never shown', { timeout: 1
     assert.equal(got ?? null, null, `db.get finds nothing under the forged uuid ${uuid}`);
   }
   t.diagnostic(`screenshot: ${await screenshot(page, 'hostile-struck')}`);
+}));
+
+// L1: a peer that sends refused records as fast as it can must not flood the
+// page. The engine reports 10 per peer and second one by one and counts the
+// rest in a summary ({ suppressed }), and the bridge crosses to JavaScript
+// in batches (at most one every 100 ms). The forgeries all claim a real
+// record's id: no callback names it.
+test('a flood of refused records reaches the page as a few callbacks and a summary', { timeout: 120_000 }, withEnv(async (env, t) => {
+  const n = 10_000;
+  const room = uniqueRoom('reject-flood');
+  const page = await env.openDemo({ room, label: 'flooded' });
+  const result = await page.evaluate(async ({ n, room }) => {
+    // A real record of this room, by another author.
+    const other = await window.peerset.open({ room, moderation: 'open', offline: true, storage: 'memory' });
+    const real = await other.put({ text: 'a real record' });
+    await other.close();
+    const forgeries = [];
+    for (let i = 0; i < n; i++) forgeries.push({ ...real.event, content: `forged ${i}` });
+
+    const seen = { callbacks: 0, batches: 0, items: [] };
+    let inBatch = false;
+    window.__flood = seen;
+    window.db.on('reject', (r) => {
+      seen.callbacks++;
+      // Items of one emit are dispatched in one task: a microtask marks its end.
+      if (!inBatch) {
+        inBatch = true;
+        seen.batches++;
+        queueMicrotask(() => { inBatch = false; });
+      }
+      if (seen.items.length < 1000) seen.items.push(r);
+    });
+    const started = performance.now();
+    const imported = await window.db._importEvents(JSON.stringify(forgeries));
+    return { imported, realId: real.id, realUUID: real.uuid, started, importMs: performance.now() - started };
+  }, { n, room });
+  t.diagnostic(`imported ${n} forgeries in ${Math.round(result.importMs)} ms: ${JSON.stringify(result.imported)}`);
+  assert.equal(result.imported.refused, n, 'every forgery is refused');
+
+  const total = (items) => items.reduce((sum, r) => sum + (r.suppressed || 1), 0);
+  const seen = await waitFor(`callbacks that account for the ${n} refusals`, async () => {
+    const s = await page.evaluate(() => window.__flood);
+    return total(s.items) === n && s;
+  }, { timeout: 30_000, state: async () => { const s = await page.evaluate(() => window.__flood); return { callbacks: s.callbacks, batches: s.batches, total: total(s.items) }; } });
+  const elapsedMs = await page.evaluate((started) => performance.now() - started, result.started);
+  const seconds = Math.ceil(elapsedMs / 1000) + 1;
+  t.diagnostic(`${n} refusals → ${seen.callbacks} callbacks in ${seen.batches} batches over ${Math.round(elapsedMs)} ms`);
+
+  assert.ok(seen.callbacks <= seconds * 11, `${seen.callbacks} callbacks for ${n} refusals in ${Math.round(elapsedMs)} ms: want at most 10 one by one and 1 summary per second`);
+  assert.ok(seen.batches <= Math.ceil(elapsedMs / 100) + 2, `${seen.batches} batches: want one per 100 ms at most`);
+  assert.ok(seen.batches < seen.callbacks, `rejections arrive in batches (${seen.batches} batches, ${seen.callbacks} callbacks)`);
+  const summaries = seen.items.filter((r) => r.suppressed > 0);
+  assert.ok(summaries.length >= 1, 'a summary counts what was not reported one by one');
+  for (const r of seen.items) {
+    assert.equal(r.peerId, 'import');
+    assert.equal(r.rule, 'integrity');
+    assert.ok(r.id !== result.realId && r.uuid !== result.realUUID, `no callback names the real record the forgeries claim to be: ${JSON.stringify(r)}`);
+    if (!r.suppressed) assert.equal(r.unverified, true, `a forgery is reported unverified: ${JSON.stringify(r)}`);
+  }
+
+  // The activity log shows a few lines and the count, not ten thousand lines.
+  const lines = await page.locator('#activity li.bad').allTextContents();
+  assert.ok(lines.length <= seen.callbacks, `#activity has ${lines.length} refusal lines`);
+  assert.ok(lines.some((l) => /more refusals from peer/.test(l)), `#activity shows the summary: ${JSON.stringify(lines.slice(0, 3))}`);
+  t.diagnostic(`screenshot: ${await screenshot(page, 'reject-flood')}`);
 }));

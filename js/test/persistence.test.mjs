@@ -1,11 +1,15 @@
 // Acceptance 2: a reloaded tab has its records back from IndexedDB before
 // any peer connects, and after it resyncs with another tab there are no
 // duplicates: counts equal the union and db.query() uuids are unique.
+//
+// L2: a key kept in the clear in IndexedDB (readable by any script of the
+// origin) is announced by db.keyStorage and a warning on the page, readable
+// at 390 px; with a passphrase the key is encrypted and the warning goes.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { putMany, queryUUIDs, shownCount, stats, uniqueRoom, waitConverged, waitFor, waitReady, withEnv } from './lib/harness.mjs';
+import { putMany, queryUUIDs, screenshot, shownCount, stats, uniqueRoom, waitConverged, waitFor, waitReady, withEnv } from './lib/harness.mjs';
 
 test('a reloaded tab has its records from IndexedDB before any peer, and no duplicates after resync', { timeout: 150_000 }, withEnv(async (env, t) => {
   const room = uniqueRoom('reload');
@@ -51,4 +55,74 @@ test('a reloaded tab has its records from IndexedDB before any peer, and no dupl
     assert.deepEqual(new Set(ids), union, `${name}: exactly the union`);
     await waitFor(`${name}'s #record-count to show ${union.size}`, async () => (await shownCount(page)) === union.size, { timeout: 10_000 });
   }
+}));
+
+// keyWarningLayout measures the key warning and where the panels start.
+function keyWarningLayout(page) {
+  return page.evaluate(() => {
+    const w = document.querySelector('#key-warning');
+    const box = w.getBoundingClientRect();
+    const main = document.querySelector('main').getBoundingClientRect();
+    const text = w.querySelector('p');
+    return {
+      visible: !w.hidden && box.height > 0,
+      left: box.left, right: box.right, bottom: box.bottom, mainTop: main.top,
+      viewport: document.documentElement.clientWidth,
+      clipped: w.scrollWidth > w.clientWidth + 1 || text.scrollWidth > text.clientWidth + 1,
+      fontSize: parseFloat(getComputedStyle(text).fontSize),
+      position: getComputedStyle(w).position,
+      text: w.textContent.replace(/\s+/g, ' ').trim(),
+    };
+  });
+}
+
+test('a key kept in the clear is announced, with a warning readable at 390 px; a passphrase encrypts it', { timeout: 150_000 }, withEnv(async (env, t) => {
+  const room = uniqueRoom('key-warning');
+  const { http } = await env.server();
+  const profile = await env.persistentContext(http);
+  const page = await env.openDemo({ room, context: profile, label: 'key' });
+
+  assert.equal(await page.evaluate(() => window.db.keyStorage), 'clear', 'without a passphrase db.keyStorage is "clear"');
+  assert.equal((await stats(page)).keyStorage, 'clear', 'stats().keyStorage too');
+  const key = (await stats(page)).key;
+
+  await page.setViewportSize({ width: 390, height: 844 });
+  const layout = await waitFor('#key-warning to be shown', async () => {
+    const l = await keyWarningLayout(page);
+    return l.visible && l;
+  }, { timeout: 10_000, state: () => keyWarningLayout(page) });
+  t.diagnostic(`warning at 390 px: ${JSON.stringify(layout)}`);
+  assert.match(layout.text, /unencrypted/, 'the warning says the key is unencrypted');
+  assert.match(layout.text, /passphrase/, 'and what to do');
+  assert.ok(layout.left >= 0 && layout.right <= layout.viewport, `the warning fits in ${layout.viewport} px (${layout.left}–${layout.right})`);
+  assert.equal(layout.clipped, false, 'no text of the warning is cut off');
+  assert.ok(layout.fontSize >= 12, `readable text (${layout.fontSize} px)`);
+  assert.ok(layout.position !== 'fixed' && layout.position !== 'absolute' && layout.bottom <= layout.mainTop + 1,
+    `the warning sits above the panels, not over them (bottom ${layout.bottom}, panels from ${layout.mainTop})`);
+  t.diagnostic(`screenshot: ${await screenshot(page, 'key-warning-390')}`);
+
+  // The warning's button leads to the passphrase; applying it encrypts the key.
+  await page.click('#key-warning-fix');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'set-passphrase', 'the button focuses the passphrase field');
+  await page.fill('#set-passphrase', 'correct horse battery staple');
+  await page.click('#settings-apply');
+  await waitFor('the room to reopen with the key encrypted', async () => (await page.evaluate(() => window.db?.keyStorage)) === 'encrypted', { timeout: 30_000 });
+  await waitReady(page);
+  assert.equal((await stats(page)).key, key, 'the same key, now encrypted');
+  assert.equal(await page.locator('#key-warning').isVisible(), false, 'no warning once the key is encrypted');
+  assert.ok(!page.url().includes('correct'), 'the passphrase is not put in the URL');
+  t.diagnostic(`screenshot: ${await screenshot(page, 'key-encrypted-390')}`);
+
+  // After a reload the page cannot open the room without the passphrase,
+  // and asks for it; with it, the same key and no warning.
+  await page.reload({ waitUntil: 'domcontentloaded' });
+  await waitFor('#error to ask for the passphrase', async () => /passphrase/.test((await page.locator('#error').textContent()) || ''), {
+    timeout: 30_000, state: () => page.locator('#error').textContent(),
+  });
+  await page.fill('#set-passphrase', 'correct horse battery staple');
+  await page.click('#settings-apply');
+  await waitReady(page);
+  assert.equal(await page.evaluate(() => window.db.keyStorage), 'encrypted');
+  assert.equal((await stats(page)).key, key, 'the passphrase opens the same key');
+  assert.equal(await page.locator('#key-warning').isVisible(), false, 'still no warning');
 }));
