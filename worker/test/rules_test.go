@@ -99,8 +99,8 @@ func TestRulesMatchGoTracker(t *testing.T) {
 	}
 }
 
-// The swarm limit is too large to reach in a test of the worker; check at
-// least that pkg/tracker's reason is the text the Durable Object sends.
+// The swarm-full reason at pkg/tracker's caps is the text the Durable
+// Object sends (checkLimits reaches it on both with small caps).
 func TestRulesSwarmFullReasonMatchesGoTracker(t *testing.T) {
 	r := loadRules(t)
 	srv := tracker.New(tracker.Config{MaxPeersPerSwarm: 1, Logger: slog.New(slog.DiscardHandler)})
