@@ -11,8 +11,9 @@
 // text: one string per call, parsed once by JSON.parse on the JavaScript side,
 // which is far cheaper than building objects field by field through
 // syscall/js. Events (record changes, peer sessions, sync progress, refused
-// records) flow back through one emit(type, json) callback, records in
-// batches.
+// records) flow back through one emit(type, json) callback, records and
+// refusals in batches (refusals at most one batch per 100 ms, bounded by the
+// facade: see peerset.DB.OnReject and rejects.go).
 //
 // Build it with scripts/build-wasm.sh, which puts everything a page needs in
 // js/dist/. Natively the command only says how to build it.
