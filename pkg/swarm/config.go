@@ -14,10 +14,27 @@ import (
 const (
 	// DefaultAppID is the app id of peerset rooms.
 	DefaultAppID = "peerset"
-	// DefaultMaxPeers bounds the connections of a room (open or being set up).
+	// DefaultMaxPeers bounds the open connections of a room.
 	DefaultMaxPeers = 32
-	// DefaultMaxMessageBytes bounds one reassembled action message.
-	DefaultMaxMessageBytes = 4 << 20
+	// DefaultMaxConnecting bounds the connections of a room that are being
+	// set up (answered offers whose data channel is not open yet).
+	DefaultMaxConnecting = 8
+	// DefaultConnectTimeout bounds the time from the offer/answer exchange
+	// to an open data channel.
+	DefaultConnectTimeout = 10 * time.Second
+	// DefaultMaxMessageBytes bounds one reassembled action message: the
+	// peerset session's largest message (a records batch, 512 KiB by
+	// default) with room to spare.
+	DefaultMaxMessageBytes = 640 << 10
+	// DefaultMaxPartialMessages bounds the action messages of one peer that
+	// may be partially received at once.
+	DefaultMaxPartialMessages = 4
+	// DefaultMaxPartialBytes bounds the bytes that the partially received
+	// messages of one peer may hold together.
+	DefaultMaxPartialBytes = 1 << 20
+	// DefaultPartialTimeout: a partially received message that gets no
+	// chunk for this long is dropped.
+	DefaultPartialTimeout = 10 * time.Second
 	// DefaultDormantAfterPeers is how many active peers make a room dormant.
 	DefaultDormantAfterPeers = 6
 	// DefaultAnnounceDormant is the announce interval of a dormant room.
@@ -34,14 +51,16 @@ const (
 
 // Protocol constants: Trystero's, or limits of this implementation.
 const (
-	offerPoolSize       = 3                        // offers per announce
-	offerRetention      = 120 * time.Second        // an unanswered offer is replaced after this
-	defaultConnectTTL   = 23333 * time.Millisecond // answeringTtlMs / offerPostAnswerTtlMs
-	gatherTimeout       = 15 * time.Second         // non-trickle ICE: wait at most this for gathering
-	defaultDisconnected = 5 * time.Second          // "disconnected" for this long means gone
-	steadyIntervalMin   = 10 * time.Second         // clamp of the tracker's interval
+	offerPoolSize       = 3                 // offers per announce
+	offerRetention      = 120 * time.Second // an unanswered offer is replaced after this
+	gatherTimeout       = 15 * time.Second  // non-trickle ICE: wait at most this for gathering
+	defaultDisconnected = 5 * time.Second   // "disconnected" for this long means gone
+	steadyIntervalMin   = 10 * time.Second  // clamp of the tracker's interval
 	steadyIntervalMax   = 120 * time.Second
 	signalDedupeWindow  = 5 * time.Second  // the same forwarded offer within this is ignored
+	maxSeenSignals      = 1024             // forwarded offers remembered for the dedupe
+	signalQueueSize     = 256              // forwarded offers and answers waiting to be handled
+	signalWorkers       = 4                // goroutines handling them
 	trackerReadLimit    = 256 << 10        // sealed SDPs with candidates fit easily
 	trackerDialTimeout  = 10 * time.Second // one WebSocket dial
 	trackerWriteTimeout = 10 * time.Second // one WebSocket write
@@ -80,6 +99,12 @@ var (
 	// ErrConnectTimeout means the data channel did not open in time after
 	// the offer/answer exchange.
 	ErrConnectTimeout = errors.New("peer did not connect in time")
+	// ErrConnectPreempted means a connection still being set up was dropped
+	// for a newer one: Config.MaxConnecting connections were being set up.
+	ErrConnectPreempted = errors.New("connection attempt dropped for a newer one (too many connections being set up)")
+	// ErrRoomFull means a connection opened while Config.MaxPeers
+	// connections were open already.
+	ErrRoomFull = errors.New("room full: no slot for another open connection")
 	// ErrHandshakeTimeout means the Trystero handshake did not finish in time.
 	ErrHandshakeTimeout = errors.New("handshake timed out")
 	// ErrPasswordMismatch means the peer failed the room password challenge.
@@ -150,12 +175,36 @@ type Config struct {
 	// loopback remote candidates: for tests in loopback-only namespaces.
 	LoopbackCandidates bool
 
-	// MaxPeers bounds the connections (active or being set up); default
-	// DefaultMaxPeers. At the limit the room stops offering and answering.
+	// MaxPeers bounds the open connections (data channel open: handshaking
+	// or active); default DefaultMaxPeers. At the limit the room stops
+	// offering and answering, and a connection that opens is closed with
+	// ErrRoomFull. An open connection is never dropped for a new one.
 	MaxPeers int
+	// MaxConnecting bounds the connections being set up (offer and answer
+	// exchanged, data channel not open yet); default DefaultMaxConnecting.
+	// At the limit a new connection replaces the oldest one being set up
+	// (which ends with ErrConnectPreempted), so that offers which never
+	// connect cannot keep honest peers out.
+	MaxConnecting int
+	// ConnectTimeout bounds the time from the offer/answer exchange to an
+	// open data channel (then ErrConnectTimeout); default
+	// DefaultConnectTimeout.
+	ConnectTimeout time.Duration
 	// MaxMessageBytes bounds one reassembled action message, payload plus
-	// metadata, in both directions; default DefaultMaxMessageBytes.
+	// metadata, in both directions; default DefaultMaxMessageBytes. Set it
+	// to the largest message of the protocol above (a peerset session:
+	// session.Config.MaxBatchBytes).
 	MaxMessageBytes int
+	// MaxPartialMessages bounds the messages of one peer being reassembled
+	// at once; default DefaultMaxPartialMessages. More is a violation.
+	MaxPartialMessages int
+	// MaxPartialBytes bounds the bytes that the messages of one peer being
+	// reassembled hold together; default DefaultMaxPartialBytes, and never
+	// less than MaxMessageBytes. More is a violation.
+	MaxPartialBytes int
+	// PartialTimeout: a message being reassembled that gets no chunk for
+	// this long is dropped; default DefaultPartialTimeout.
+	PartialTimeout time.Duration
 
 	// AnnounceWarmup are the delays between the first announces after a
 	// tracker connection opens; nil means DefaultAnnounceWarmup.
@@ -190,7 +239,6 @@ type Config struct {
 	Logger *slog.Logger
 
 	// Test knobs, settable from this package's tests only.
-	connectTimeout      time.Duration // default defaultConnectTTL
 	disconnectedTimeout time.Duration // default defaultDisconnected
 	// ICE timeouts (native only; zero: pion's defaults of 5 s, 25 s, 2 s).
 	iceDisconnectedTimeout time.Duration
@@ -239,8 +287,24 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxPeers <= 0 {
 		c.MaxPeers = DefaultMaxPeers
 	}
+	if c.MaxConnecting <= 0 {
+		c.MaxConnecting = DefaultMaxConnecting
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.MaxPartialMessages <= 0 {
+		c.MaxPartialMessages = DefaultMaxPartialMessages
+	}
+	if c.MaxPartialBytes <= 0 {
+		c.MaxPartialBytes = DefaultMaxPartialBytes
+	}
+	c.MaxPartialBytes = max(c.MaxPartialBytes, c.MaxMessageBytes)
+	if c.PartialTimeout <= 0 {
+		c.PartialTimeout = DefaultPartialTimeout
 	}
 	if c.AnnounceWarmup == nil {
 		c.AnnounceWarmup = DefaultAnnounceWarmup()
@@ -268,9 +332,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.connectTimeout <= 0 {
-		c.connectTimeout = defaultConnectTTL
 	}
 	if c.disconnectedTimeout <= 0 {
 		c.disconnectedTimeout = defaultDisconnected

@@ -28,8 +28,10 @@ func TestConfigDefaults(t *testing.T) {
 		t.Errorf("limits = %d, %d", c.MaxPeers, c.MaxMessageBytes)
 	case len(c.AnnounceWarmup) != 3 || c.AnnounceDormant != DefaultAnnounceDormant || c.DormantAfterPeers != DefaultDormantAfterPeers:
 		t.Errorf("announce phases = %v, %v, %d", c.AnnounceWarmup, c.AnnounceDormant, c.DormantAfterPeers)
-	case c.HandshakeTimeout != DefaultHandshakeTimeout || c.connectTimeout != defaultConnectTTL:
-		t.Errorf("timeouts = %v, %v", c.HandshakeTimeout, c.connectTimeout)
+	case c.MaxConnecting != DefaultMaxConnecting || c.MaxPartialMessages != DefaultMaxPartialMessages || c.MaxPartialBytes != DefaultMaxPartialBytes:
+		t.Errorf("limits = %d, %d, %d", c.MaxConnecting, c.MaxPartialMessages, c.MaxPartialBytes)
+	case c.HandshakeTimeout != DefaultHandshakeTimeout || c.ConnectTimeout != DefaultConnectTimeout || c.PartialTimeout != DefaultPartialTimeout:
+		t.Errorf("timeouts = %v, %v, %v", c.HandshakeTimeout, c.ConnectTimeout, c.PartialTimeout)
 	case c.Logger == nil:
 		t.Error("no logger")
 	}
@@ -58,24 +60,6 @@ func TestConfigRejects(t *testing.T) {
 				t.Errorf("error = %v, want ErrInvalidConfig", err)
 			}
 		})
-	}
-}
-
-func TestSDPFingerprint(t *testing.T) {
-	tests := []struct {
-		name, sdp, want string
-	}{
-		{"pion", "v=0\r\na=fingerprint:sha-256 AB:cd:01\r\nm=application 9\r\n", "sha-256 AB:CD:01"},
-		{"upper-case hash name, LF only", "v=0\na=fingerprint:SHA-256 ab:cd\n", "sha-256 AB:CD"},
-		{"sha-256 preferred", "a=fingerprint:sha-1 11:22\r\na=fingerprint:sha-256 33:44\r\n", "sha-256 33:44"},
-		{"only another hash", "a=fingerprint:sha-512 aa:bb\r\n", "sha-512 AA:BB"},
-		{"none", "v=0\r\n", ""},
-		{"malformed", "a=fingerprint:sha-256\r\n", ""},
-	}
-	for _, tc := range tests {
-		if got := sdpFingerprint(tc.sdp); got != tc.want {
-			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
-		}
 	}
 }
 

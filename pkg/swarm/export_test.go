@@ -35,3 +35,38 @@ func SendTextForTest(p *Peer, s string) error {
 
 // RoomTokenOf returns the room token the room frames with.
 func RoomTokenOf(r *Room) string { return r.token }
+
+// InjectOfferForTest makes r handle a forwarded offer as if its first
+// tracker had relayed it.
+func InjectOfferForTest(r *Room, fromPeerID, offerID, sealedSDP string) error {
+	data, err := EncodeTrackerMessage(&ForwardedOffer{
+		Action:   TrackerActionAnnounce,
+		Offer:    SessionDescription{Type: SDPTypeOffer, SDP: sealedSDP},
+		OfferID:  offerID,
+		PeerID:   fromPeerID,
+		InfoHash: r.infoHash,
+	})
+	if err != nil {
+		return err
+	}
+	r.trackers[0].dispatch(data)
+	return nil
+}
+
+// ConnectingPeersForTest counts r's connections whose data channel is not
+// open yet.
+func ConnectingPeersForTest(r *Room) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, p := range r.peers {
+		if p.State() == PeerConnecting {
+			n++
+		}
+	}
+	return n
+}
+
+// PartialBytesForTest returns the bytes p's reassembler holds in partial
+// messages.
+func PartialBytesForTest(p *Peer) int { return int(p.partialBytes.Load()) }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 )
 
@@ -55,6 +56,9 @@ var (
 	// ErrTooManyPartialMessages means too many messages are being
 	// reassembled at once.
 	ErrTooManyPartialMessages = errors.New("too many partial action messages")
+	// ErrReassemblyBudget means the messages being reassembled would hold
+	// more bytes than the reassembly budget.
+	ErrReassemblyBudget = errors.New("partial action messages over the reassembly budget")
 )
 
 // FrameKind tells room data frames from presence frames.
@@ -438,18 +442,29 @@ func (e *ActionEncoder) EncodeFrames(roomToken string, m ActionMessage) ([][]byt
 	return chunks, nil
 }
 
-// ReassemblerLimits bound the memory a Reassembler may hold.
+// ReassemblerLimits bound the memory a Reassembler may hold, in bytes and
+// in time: messages arrive in chunks before anything about the sender is
+// known, so what a peer can make us hold must not depend on its good will.
 type ReassemblerLimits struct {
 	// MaxMessageSize bounds payload plus metadata bytes of one message.
 	MaxMessageSize int
 	// MaxPartialMessages bounds how many messages may be incomplete at once.
 	MaxPartialMessages int
+	// MaxPartialBytes bounds the bytes held by all incomplete messages
+	// together. It is raised to MaxMessageSize if lower, so that one
+	// message of the largest size can always be received.
+	MaxPartialBytes int
+	// PartialTimeout: an incomplete message that receives no chunk for this
+	// long is dropped (see Expire).
+	PartialTimeout time.Duration
 }
 
 // DefaultReassemblerLimits are used for zero fields of ReassemblerLimits.
 var DefaultReassemblerLimits = ReassemblerLimits{
-	MaxMessageSize:     16 << 20,
-	MaxPartialMessages: 64,
+	MaxMessageSize:     DefaultMaxMessageBytes,
+	MaxPartialMessages: DefaultMaxPartialMessages,
+	MaxPartialBytes:    DefaultMaxPartialBytes,
+	PartialTimeout:     DefaultPartialTimeout,
 }
 
 type partialKey struct {
@@ -458,23 +473,37 @@ type partialKey struct {
 }
 
 type partialMessage struct {
-	payload []byte
-	meta    []byte
-	hasMeta bool
+	// chunks are copies of the data chunks received so far; they are
+	// joined once, when the last chunk arrives, so that what is held is
+	// exactly what was received.
+	chunks       [][]byte
+	size         int // payload bytes in chunks
+	meta         []byte
+	hasMeta      bool
+	lastProgress time.Time
 }
+
+func (p *partialMessage) held() int { return p.size + len(p.meta) }
 
 // Reassembler joins action chunks back into messages, keyed by (type,
 // nonce). Use one per remote peer and room. It is not safe for concurrent
 // use. It never panics on bad input; errors wrap ErrMalformedChunk,
-// ErrInvalidPayload, ErrMessageTooLarge or ErrTooManyPartialMessages, and
-// drop the affected message: its remaining chunks are skipped silently.
+// ErrInvalidPayload, ErrMessageTooLarge, ErrTooManyPartialMessages or
+// ErrReassemblyBudget, and drop the affected message: its remaining chunks
+// are skipped silently.
+//
+// What it holds is bounded by its limits: at most MaxPartialMessages
+// incomplete messages, MaxPartialBytes in all, and nothing that made no
+// progress for PartialTimeout once Expire ran (Add runs it too).
 type Reassembler struct {
 	limits   ReassemblerLimits
 	partials map[partialKey]*partialMessage
+	held     int // bytes held by partials
 	// discarding holds messages dropped before their last chunk: their
 	// remaining chunks are skipped, so that the tail of a dropped message
 	// cannot pass for a message of its own.
 	discarding map[partialKey]struct{}
+	now        func() time.Time
 }
 
 // NewReassembler returns a Reassembler with the given limits; zero fields
@@ -486,20 +515,70 @@ func NewReassembler(limits ReassemblerLimits) *Reassembler {
 	if limits.MaxPartialMessages <= 0 {
 		limits.MaxPartialMessages = DefaultReassemblerLimits.MaxPartialMessages
 	}
+	if limits.MaxPartialBytes <= 0 {
+		limits.MaxPartialBytes = DefaultReassemblerLimits.MaxPartialBytes
+	}
+	limits.MaxPartialBytes = max(limits.MaxPartialBytes, limits.MaxMessageSize)
+	if limits.PartialTimeout <= 0 {
+		limits.PartialTimeout = DefaultReassemblerLimits.PartialTimeout
+	}
 	return &Reassembler{
 		limits:     limits,
 		partials:   make(map[partialKey]*partialMessage),
 		discarding: make(map[partialKey]struct{}),
+		now:        time.Now,
 	}
 }
 
+// Limits returns the limits in use, defaults applied.
+func (r *Reassembler) Limits() ReassemblerLimits { return r.limits }
+
 // Pending returns how many messages are partially received.
 func (r *Reassembler) Pending() int { return len(r.partials) }
+
+// HeldBytes returns the payload and metadata bytes of the partially
+// received messages.
+func (r *Reassembler) HeldBytes() int { return r.held }
 
 // Reset drops every partial message.
 func (r *Reassembler) Reset() {
 	clear(r.partials)
 	clear(r.discarding)
+	r.held = 0
+}
+
+// Expire drops the partial messages that received no chunk for
+// PartialTimeout before now (their remaining chunks will be skipped) and
+// returns how many it dropped.
+func (r *Reassembler) Expire(now time.Time) int {
+	dropped := 0
+	for key, p := range r.partials {
+		if now.Sub(p.lastProgress) >= r.limits.PartialTimeout {
+			r.drop(key, false)
+			dropped++
+		}
+	}
+	return dropped
+}
+
+// NextExpiry returns when the oldest partial message will expire if it
+// makes no progress; ok is false when nothing is partial.
+func (r *Reassembler) NextExpiry() (at time.Time, ok bool) {
+	for _, p := range r.partials {
+		if t := p.lastProgress.Add(r.limits.PartialTimeout); !ok || t.Before(at) {
+			at, ok = t, true
+		}
+	}
+	return at, ok
+}
+
+// drop forgets a partial message and skips its remaining chunks.
+func (r *Reassembler) drop(key partialKey, isLast bool) {
+	if p := r.partials[key]; p != nil {
+		r.held -= p.held()
+		delete(r.partials, key)
+	}
+	r.discard(key, isLast)
 }
 
 // discard skips the remaining chunks of a message dropped before its last
@@ -533,6 +612,7 @@ func (r *Reassembler) Add(data []byte) (ActionMessage, bool, error) {
 		}
 		return ActionMessage{}, false, nil
 	}
+	now := r.now()
 	if p == nil {
 		if len(c.Payload) > r.limits.MaxMessageSize {
 			r.discard(key, isLast)
@@ -540,7 +620,10 @@ func (r *Reassembler) Add(data []byte) (ActionMessage, bool, error) {
 		}
 		if isLast && !isMeta {
 			// Single-chunk message: no state needed.
-			return r.finish(c, &partialMessage{payload: bytes.Clone(c.Payload)})
+			return r.finish(c, &partialMessage{chunks: [][]byte{c.Payload}, size: len(c.Payload)})
+		}
+		if !isLast {
+			r.Expire(now) // a stale message must not keep a fresh one out
 		}
 		if !isLast && len(r.partials) >= r.limits.MaxPartialMessages {
 			r.discard(key, isLast)
@@ -551,40 +634,54 @@ func (r *Reassembler) Add(data []byte) (ActionMessage, bool, error) {
 	}
 
 	fail := func(err error) (ActionMessage, bool, error) {
-		delete(r.partials, key)
-		r.discard(key, isLast)
+		r.drop(key, isLast)
 		return ActionMessage{}, false, fmt.Errorf("failed to reassemble %q: %w", c.Type, err)
 	}
-	if len(p.payload)+len(p.meta)+len(c.Payload) > r.limits.MaxMessageSize {
+	if p.held()+len(c.Payload) > r.limits.MaxMessageSize {
 		return fail(fmt.Errorf("%w: over %d bytes", ErrMessageTooLarge, r.limits.MaxMessageSize))
+	}
+	if !isLast && r.held+len(c.Payload) > r.limits.MaxPartialBytes {
+		return fail(fmt.Errorf("%w: %d bytes held, limit %d", ErrReassemblyBudget, r.held, r.limits.MaxPartialBytes))
 	}
 	switch {
 	case isMeta && p.hasMeta:
 		return fail(fmt.Errorf("%w: second metadata chunk", ErrMalformedChunk))
 	case isMeta:
-		p.meta = bytes.Clone(c.Payload)
-		p.hasMeta = true
+		p.meta, p.hasMeta = c.Payload, true
+		if !isLast { // the last chunk is copied by finish, right below
+			p.meta = bytes.Clone(c.Payload)
+		}
 	case len(c.Payload) == 0 && !isLast:
 		return fail(fmt.Errorf("%w: empty data chunk before the last", ErrMalformedChunk))
 	default:
-		p.payload = append(p.payload, c.Payload...)
+		chunk := c.Payload
+		if !isLast {
+			chunk = bytes.Clone(chunk)
+		}
+		p.chunks = append(p.chunks, chunk)
+		p.size += len(chunk)
 	}
+	r.held += len(c.Payload)
+	p.lastProgress = now
 	if !isLast {
 		return ActionMessage{}, false, nil
 	}
+	r.held -= p.held()
 	delete(r.partials, key)
 	return r.finish(c, p)
 }
 
-// finish builds the message; the kind comes from the last chunk's flags, as
-// in Trystero.
+// finish builds the message, copying its chunks into one buffer (so that
+// it owns its bytes); the kind comes from the last chunk's flags, as in
+// Trystero.
 func (r *Reassembler) finish(last Chunk, p *partialMessage) (ActionMessage, bool, error) {
-	m := ActionMessage{Type: last.Type, Kind: payloadKindOf(last.Flags), Payload: p.payload}
-	if m.Payload == nil {
-		m.Payload = []byte{}
+	payload := make([]byte, 0, p.size)
+	for _, c := range p.chunks {
+		payload = append(payload, c...)
 	}
+	m := ActionMessage{Type: last.Type, Kind: payloadKindOf(last.Flags), Payload: payload}
 	if p.hasMeta {
-		m.Meta = json.RawMessage(p.meta)
+		m.Meta = json.RawMessage(bytes.Clone(p.meta))
 		if m.Meta == nil {
 			m.Meta = json.RawMessage{}
 		}

@@ -61,7 +61,8 @@ type PeerStats struct {
 type Peer struct {
 	room    *Room
 	id      string
-	offerer bool // we sent the offer
+	offerer bool      // we sent the offer
+	created time.Time // when the offer/answer exchange started
 
 	ctx    context.Context // cancelled when the peer starts closing
 	cancel context.CancelFunc
@@ -83,6 +84,7 @@ type Peer struct {
 	bytesIn, bytesOut       atomic.Uint64
 	messagesIn, messagesOut atomic.Uint64
 	dropped, violations     atomic.Uint64
+	partialBytes            atomic.Int64 // held by the reassembler
 
 	mu          sync.Mutex
 	pc          *webrtc.PeerConnection
@@ -126,6 +128,7 @@ func newPeer(r *Room, id string, offerer bool) *Peer {
 		room:     r,
 		id:       id,
 		offerer:  offerer,
+		created:  time.Now(),
 		ctx:      ctx,
 		cancel:   cancel,
 		closeReq: make(chan closeRequest, 1),
@@ -137,7 +140,10 @@ func newPeer(r *Room, id string, offerer bool) *Peer {
 		done:     make(chan struct{}),
 		release:  func() {},
 		reassembler: NewReassembler(ReassemblerLimits{
-			MaxMessageSize: r.cfg.MaxMessageBytes,
+			MaxMessageSize:     r.cfg.MaxMessageBytes,
+			MaxPartialMessages: r.cfg.MaxPartialMessages,
+			MaxPartialBytes:    r.cfg.MaxPartialBytes,
+			PartialTimeout:     r.cfg.PartialTimeout,
 		}),
 	}
 	p.state.Store(int32(PeerConnecting))
@@ -163,7 +169,9 @@ func (p *Peer) Err() error {
 // LocalFingerprint returns the DTLS fingerprint of our end of the
 // connection, from our SDP: "sha-256 AB:CD:…". It equals the remote peer's
 // RemoteFingerprint, so a signature over both binds a handshake to this
-// connection.
+// connection. Both SDPs carry exactly one fingerprint, SHA-256 (others are
+// refused before the connection is set up), so it is the one the DTLS
+// handshake checked.
 func (p *Peer) LocalFingerprint() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -306,11 +314,12 @@ func (p *Peer) sendFrames(ctx context.Context, frames ...[]byte) error {
 	return nil
 }
 
-// setFingerprints records the DTLS fingerprints of both SDPs.
-func (p *Peer) setFingerprints(localSDP, remoteSDP string) {
+// setFingerprints records the DTLS fingerprints of both SDPs (see
+// sdpFingerprint).
+func (p *Peer) setFingerprints(local, remote string) {
 	p.mu.Lock()
-	p.localFP = sdpFingerprint(localSDP)
-	p.remoteFP = sdpFingerprint(remoteSDP)
+	p.localFP = local
+	p.remoteFP = remote
 	p.mu.Unlock()
 }
 
@@ -371,8 +380,8 @@ func (p *Peer) deliver(data []byte, isString bool) {
 
 // answer is the setup of a peer whose offer we answer: it builds the
 // connection, sends the sealed answer through the tracker that forwarded the
-// offer.
-func (p *Peer) answer(ctx context.Context, t *trackerClient, offerID, remoteSDP string) error {
+// offer. remoteFP is the offer's fingerprint (sdpFingerprint).
+func (p *Peer) answer(ctx context.Context, t *trackerClient, offerID, remoteSDP, remoteFP string) error {
 	pc, err := p.room.newPeerConnection()
 	if err != nil {
 		return err
@@ -397,7 +406,11 @@ func (p *Peer) answer(ctx context.Context, t *trackerClient, offerID, remoteSDP 
 	if local == nil {
 		return errors.New("failed to create answer: no local description")
 	}
-	p.setFingerprints(local.SDP, remoteSDP)
+	localFP, err := sdpFingerprint(local.SDP)
+	if err != nil {
+		return fmt.Errorf("failed to create answer: our own %w", err)
+	}
+	p.setFingerprints(localFP, remoteFP)
 	sealed, err := SealSDP(p.room.sdpKey, local.SDP)
 	if err != nil {
 		return err
@@ -410,10 +423,11 @@ func (p *Peer) answer(ctx context.Context, t *trackerClient, offerID, remoteSDP 
 }
 
 // connectOffer is the setup of a peer that answered one of our offers.
-func (p *Peer) connectOffer(o *pendingOffer, remoteSDP string) error {
+// remoteFP is the answer's fingerprint (sdpFingerprint).
+func (p *Peer) connectOffer(o *pendingOffer, remoteSDP, remoteFP string) error {
 	p.attachConnection(o.pc)
 	p.attachDataChannel(o.dc)
-	p.setFingerprints(o.sdp, remoteSDP)
+	p.setFingerprints(o.fingerprint, remoteFP)
 	if err := o.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: remoteSDP}); err != nil {
 		return fmt.Errorf("failed to apply answer: %w", err)
 	}
@@ -446,17 +460,29 @@ func (p *Peer) loop(setup func(ctx context.Context) error) (reason error, sendLe
 		return fmt.Errorf("%w: %w", ErrConnectionLost, err), false
 	}
 
-	connectTimer := time.NewTimer(r.cfg.connectTimeout)
+	connectTimer := time.NewTimer(r.cfg.ConnectTimeout)
 	defer connectTimer.Stop()
-	var handshakeTimer, disconnectedTimer *time.Timer
-	var handshakeC, disconnectedC, pingC <-chan time.Time
+	var handshakeTimer, disconnectedTimer, partialTimer *time.Timer
+	var handshakeC, disconnectedC, pingC, partialC <-chan time.Time
 	defer func() {
-		for _, t := range []*time.Timer{handshakeTimer, disconnectedTimer} {
+		for _, t := range []*time.Timer{handshakeTimer, disconnectedTimer, partialTimer} {
 			if t != nil {
 				t.Stop()
 			}
 		}
 	}()
+	// armPartials makes sure a timer drops partial messages that stop
+	// making progress, even if the peer sends nothing more.
+	armPartials := func() {
+		p.partialBytes.Store(int64(p.reassembler.HeldBytes()))
+		if partialC != nil {
+			return
+		}
+		if at, ok := p.reassembler.NextExpiry(); ok {
+			partialTimer = time.NewTimer(time.Until(at))
+			partialC = partialTimer.C
+		}
+	}
 	var pingTicker *time.Ticker
 	defer func() {
 		if pingTicker != nil {
@@ -465,18 +491,24 @@ func (p *Peer) loop(setup func(ctx context.Context) error) (reason error, sendLe
 	}()
 
 	// opened starts the handshake once the channel is open (open event or
-	// first message, whichever comes first).
-	opened := func() {
+	// first message, whichever comes first), if the room has a slot for
+	// another open connection; otherwise it ends the peer.
+	opened := func() bool {
 		if p.opened {
-			return
+			return true
+		}
+		if !r.admitOpen(p) {
+			r.log.Debug("data channel open but no slot left", "peer", p.id, "max_peers", r.cfg.MaxPeers)
+			p.failure = ErrRoomFull
+			return false
 		}
 		p.opened = true
 		r.log.Debug("data channel open", "peer", p.id)
 		connectTimer.Stop()
-		p.state.Store(int32(PeerHandshaking))
 		handshakeTimer = time.NewTimer(r.cfg.HandshakeTimeout)
 		handshakeC = handshakeTimer.C
 		p.startHandshake()
+		return true
 	}
 
 	for {
@@ -506,8 +538,16 @@ func (p *Peer) loop(setup func(ctx context.Context) error) (reason error, sendLe
 				opened()
 			}
 		case in := <-p.inbox:
-			opened()
-			p.handleInbound(in)
+			if opened() {
+				p.handleInbound(in)
+				armPartials()
+			}
+		case <-partialC:
+			partialC = nil
+			if n := p.reassembler.Expire(time.Now()); n > 0 {
+				r.log.Debug("dropped partial messages that made no progress", "peer", p.id, "messages", n, "timeout", r.cfg.PartialTimeout)
+			}
+			armPartials()
 		case <-connectTimer.C:
 			if !p.opened {
 				return ErrConnectTimeout, false
@@ -567,6 +607,9 @@ func (p *Peer) finish(reason error, sendLeave bool) {
 	close(p.closing)
 	p.cancel()
 
+	p.reassembler.Reset()
+	p.partialBytes.Store(0)
+
 	p.mu.Lock()
 	pc, release := p.pc, p.release
 	p.closeReason = reason
@@ -593,7 +636,8 @@ func (p *Peer) finish(reason error, sendLeave bool) {
 			onLeave(p, reason)
 		}
 	case errors.Is(reason, ErrPasswordMismatch), errors.Is(reason, ErrHandshakeTimeout),
-		errors.Is(reason, ErrHandshakeProtocol), errors.Is(reason, ErrConnectTimeout):
+		errors.Is(reason, ErrHandshakeProtocol), errors.Is(reason, ErrConnectTimeout),
+		errors.Is(reason, ErrConnectPreempted), errors.Is(reason, ErrRoomFull), errors.Is(reason, ErrFingerprint):
 		r.reportJoinError(p.id, reason)
 	}
 }

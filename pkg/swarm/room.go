@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -36,24 +38,40 @@ type Room struct {
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // tracker loops and signaling goroutines
+	wg     sync.WaitGroup // tracker loops, signal workers and peers
 
 	fillMu sync.Mutex // serializes offer pool refills
+
+	// Read on every message and every forwarded offer without Room.mu:
+	// replaced whole (under mu) when set.
+	handlers atomic.Pointer[map[string]func(*Peer, ActionMessage)]
+	cbs      atomic.Pointer[roomCallbacks]
+
+	// Forwarded offers and answers wait in signals for one of
+	// signalWorkers goroutines; when it is full they are dropped.
+	signals        chan func()
+	signalsHandled atomic.Uint64
+	signalsDropped atomic.Uint64
+	dropLoggedAt   atomic.Int64 // unix nanoseconds of the last drop log
+	seen           *signalDedupe
+
+	banMu  sync.Mutex
+	banned map[string]time.Time // peer id → end of the ban
 
 	mu          sync.Mutex
 	started     bool
 	closed      bool
 	peers       map[string]*Peer         // by remote peer id, in every state
 	offers      map[string]*pendingOffer // outstanding offers by offer id
-	handlers    map[string]func(*Peer, ActionMessage)
+	glareKickAt time.Time                // last announce asked for by the glare rule
+	trackers    []*trackerClient
+}
+
+type roomCallbacks struct {
 	onJoin      func(*Peer)
 	onLeave     func(*Peer, error)
 	onViolation func(*Peer, error)
 	onJoinError func(string, error)
-	seenSignals map[string]time.Time // dedupe of forwarded offers
-	glareKickAt time.Time            // last announce asked for by the glare rule
-	banned      map[string]time.Time // peer id → end of the ban
-	trackers    []*trackerClient
 }
 
 // NewRoom validates cfg and prepares a room without touching the network,
@@ -66,21 +84,23 @@ func NewRoom(cfg Config) (*Room, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Room{
-		cfg:         cfg,
-		selfID:      cfg.PeerID,
-		infoHash:    InfoHash(cfg.AppID, cfg.Room),
-		token:       RoomToken(cfg.AppID, cfg.Room),
-		sdpKey:      SDPKey(cfg.Password, cfg.AppID, cfg.Room),
-		api:         newWebRTCAPI(cfg),
-		encoder:     NewActionEncoder(),
-		ctx:         ctx,
-		cancel:      cancel,
-		peers:       make(map[string]*Peer),
-		offers:      make(map[string]*pendingOffer),
-		handlers:    make(map[string]func(*Peer, ActionMessage)),
-		seenSignals: make(map[string]time.Time),
-		banned:      make(map[string]time.Time),
+		cfg:      cfg,
+		selfID:   cfg.PeerID,
+		infoHash: InfoHash(cfg.AppID, cfg.Room),
+		token:    RoomToken(cfg.AppID, cfg.Room),
+		sdpKey:   SDPKey(cfg.Password, cfg.AppID, cfg.Room),
+		api:      newWebRTCAPI(cfg),
+		encoder:  NewActionEncoder(),
+		ctx:      ctx,
+		cancel:   cancel,
+		peers:    make(map[string]*Peer),
+		offers:   make(map[string]*pendingOffer),
+		signals:  make(chan func(), signalQueueSize),
+		seen:     newSignalDedupe(maxSeenSignals, signalDedupeWindow),
+		banned:   make(map[string]time.Time),
 	}
+	r.handlers.Store(&map[string]func(*Peer, ActionMessage){})
+	r.cbs.Store(&roomCallbacks{})
 	r.log = cfg.Logger.With("room", cfg.Room, "self", r.selfID)
 	for _, u := range cfg.Trackers {
 		r.trackers = append(r.trackers, newTrackerClient(r, u))
@@ -105,6 +125,9 @@ func (r *Room) Start(ctx context.Context) error {
 		return nil
 	}
 	r.started = true
+	for range signalWorkers {
+		r.wg.Go(r.signalWorker)
+	}
 	for _, t := range r.trackers {
 		r.wg.Go(func() { t.run(r.ctx) })
 	}
@@ -144,11 +167,13 @@ func (r *Room) Handle(actionType string, h func(p *Peer, msg ActionMessage)) err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	handlers := maps.Clone(*r.handlers.Load())
 	if h == nil {
-		delete(r.handlers, actionType)
+		delete(handlers, actionType)
 	} else {
-		r.handlers[actionType] = h
+		handlers[actionType] = h
 	}
+	r.handlers.Store(&handlers)
 	return nil
 }
 
@@ -163,18 +188,23 @@ func checkUserActionType(typ string) error {
 // channel is open, our handshake check passed and the peer's @_hsready
 // arrived. It replaces any earlier callback.
 func (r *Room) OnPeerJoin(f func(p *Peer)) {
+	r.setCallbacks(func(c *roomCallbacks) { c.onJoin = f })
+}
+
+// setCallbacks replaces the callbacks with a copy changed by set.
+func (r *Room) setCallbacks(set func(*roomCallbacks)) {
 	r.mu.Lock()
-	r.onJoin = f
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	c := *r.cbs.Load()
+	set(&c)
+	r.cbs.Store(&c)
 }
 
 // OnPeerLeave sets the callback run once when an active peer is gone, with
 // the reason (ErrPeerLeft, ErrConnectionLost, ErrRoomClosed, the reason given
 // to Peer.Close, ...).
 func (r *Room) OnPeerLeave(f func(p *Peer, reason error)) {
-	r.mu.Lock()
-	r.onLeave = f
-	r.mu.Unlock()
+	r.setCallbacks(func(c *roomCallbacks) { c.onLeave = f })
 }
 
 // OnViolation sets the callback run when a peer breaks the wire protocol:
@@ -182,19 +212,19 @@ func (r *Room) OnPeerLeave(f func(p *Peer, reason error)) {
 // oversized chunks. The room drops the offending data and keeps going; the
 // callback may strike or close the peer.
 func (r *Room) OnViolation(f func(p *Peer, err error)) {
-	r.mu.Lock()
-	r.onViolation = f
-	r.mu.Unlock()
+	r.setCallbacks(func(c *roomCallbacks) { c.onViolation = f })
 }
 
 // OnJoinError sets the callback run when a peer could not join: its sealed
-// SDP did not open (ErrWrongPassword: another room password), it failed the
-// password challenge (ErrPasswordMismatch), or the connection or handshake
-// timed out (ErrConnectTimeout, ErrHandshakeTimeout).
+// SDP did not open (ErrWrongPassword: another room password), its SDP's
+// DTLS fingerprint was refused (ErrFingerprint), it failed the password
+// challenge (ErrPasswordMismatch), the connection or handshake timed out
+// (ErrConnectTimeout, ErrHandshakeTimeout), or it found no slot
+// (ErrConnectPreempted, ErrRoomFull). It runs for every offer or answer
+// refused, so it must be cheap; the peer id is the one the tracker gave,
+// which nobody checked.
 func (r *Room) OnJoinError(f func(peerID string, err error)) {
-	r.mu.Lock()
-	r.onJoinError = f
-	r.mu.Unlock()
+	r.setCallbacks(func(c *roomCallbacks) { c.onJoinError = f })
 }
 
 // Peers returns the active peers, ordered by id.
@@ -235,10 +265,14 @@ func (r *Room) Broadcast(ctx context.Context, msg ActionMessage) error {
 }
 
 // Ban disconnects the peer (if connected) and ignores its offers and answers
-// for d.
+// for d. The room never bans by itself: peer ids are whatever a tracker
+// forwards, so a ban is the caller's decision (after authenticating the
+// peer, for instance).
 func (r *Room) Ban(peerID string, d time.Duration) {
-	r.mu.Lock()
+	r.banMu.Lock()
 	r.banned[peerID] = time.Now().Add(d)
+	r.banMu.Unlock()
+	r.mu.Lock()
 	p := r.peers[peerID]
 	r.mu.Unlock()
 	if p != nil {
@@ -247,8 +281,8 @@ func (r *Room) Ban(peerID string, d time.Duration) {
 }
 
 func (r *Room) isBanned(peerID string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.banMu.Lock()
+	defer r.banMu.Unlock()
 	until, ok := r.banned[peerID]
 	if ok && time.Now().After(until) {
 		delete(r.banned, peerID)
@@ -317,14 +351,34 @@ func (r *Room) isClosed() bool {
 	return r.closed
 }
 
-// goSignal runs f on a tracked goroutine unless the room is closed.
-func (r *Room) goSignal(f func()) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
+// enqueueSignal queues the handling of a forwarded offer or answer for the
+// signal workers. A full queue means a flood: the signal is dropped (a
+// genuine peer re-announces its offers), with a debug log at most once a
+// second.
+func (r *Room) enqueueSignal(f func()) {
+	select {
+	case r.signals <- f:
 		return
+	default:
 	}
-	r.wg.Go(f)
+	dropped := r.signalsDropped.Add(1)
+	now := time.Now().UnixNano()
+	if last := r.dropLoggedAt.Load(); now-last >= int64(time.Second) && r.dropLoggedAt.CompareAndSwap(last, now) {
+		r.log.Debug("too many forwarded offers and answers: dropping some", "queue", signalQueueSize, "dropped_total", dropped)
+	}
+}
+
+// signalWorker handles queued signals until the room closes.
+func (r *Room) signalWorker() {
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case f := <-r.signals:
+			f()
+			r.signalsHandled.Add(1)
+		}
+	}
 }
 
 // activeCountLocked counts the active peers.
@@ -345,7 +399,55 @@ func (r *Room) dormantLocked() bool {
 
 // wantsOffersLocked reports whether the room should keep outstanding offers.
 func (r *Room) wantsOffersLocked() bool {
-	return !r.closed && !r.dormantLocked() && len(r.peers) < r.cfg.MaxPeers
+	return !r.closed && !r.dormantLocked() && r.openCountLocked() < r.cfg.MaxPeers
+}
+
+// openCountLocked counts the connections whose data channel opened
+// (handshaking or active): they are bounded by MaxPeers.
+func (r *Room) openCountLocked() int {
+	n := 0
+	for _, p := range r.peers {
+		if s := p.State(); s == PeerHandshaking || s == PeerActive {
+			n++
+		}
+	}
+	return n
+}
+
+// makeRoomToConnectLocked is called before a new connection is set up:
+// when MaxConnecting connections are being set up already, it forgets the
+// oldest and returns it, to be closed with ErrConnectPreempted once Room.mu
+// is released. Open connections are never touched.
+func (r *Room) makeRoomToConnectLocked() *Peer {
+	var oldest *Peer
+	n := 0
+	for _, p := range r.peers {
+		if p.State() != PeerConnecting {
+			continue
+		}
+		n++
+		if oldest == nil || p.created.Before(oldest.created) {
+			oldest = p
+		}
+	}
+	if n < r.cfg.MaxConnecting {
+		return nil
+	}
+	delete(r.peers, oldest.id)
+	r.log.Debug("too many connections being set up: dropping the oldest", "peer", oldest.id, "max_connecting", r.cfg.MaxConnecting)
+	return oldest
+}
+
+// admitOpen moves p from connecting to handshaking when its data channel
+// opens, unless MaxPeers connections are open already or p was dropped.
+func (r *Room) admitOpen(p *Peer) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || r.peers[p.id] != p || r.openCountLocked() >= r.cfg.MaxPeers {
+		return false
+	}
+	p.state.Store(int32(PeerHandshaking))
+	return true
 }
 
 // kickAnnounce asks every tracker connection to announce soon.
@@ -396,15 +498,12 @@ func (r *Room) peerActivated() {
 }
 
 func (r *Room) handler(actionType string) func(*Peer, ActionMessage) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.handlers[actionType]
+	return (*r.handlers.Load())[actionType]
 }
 
 func (r *Room) callbacks() (onJoin func(*Peer), onLeave func(*Peer, error), onViolation func(*Peer, error), onJoinError func(string, error)) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.onJoin, r.onLeave, r.onViolation, r.onJoinError
+	c := r.cbs.Load()
+	return c.onJoin, c.onLeave, c.onViolation, c.onJoinError
 }
 
 func (r *Room) reportJoinError(peerID string, err error) {

@@ -1,30 +1,103 @@
 package swarm
 
-import "strings"
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
 
-// sdpFingerprint returns the DTLS certificate fingerprint of an SDP, as
-// "sha-256 AB:CD:…": the value of its first a=fingerprint line, preferring
-// SHA-256, with the hash name in lower case and the hex digits in upper case
-// so that both ends of a connection write the same string. It returns "" if
-// the SDP has no fingerprint.
-func sdpFingerprint(sdp string) string {
-	var first string
+// ErrFingerprint means an SDP was refused because its DTLS fingerprint is
+// not exactly one SHA-256 a=fingerprint line.
+var ErrFingerprint = errors.New("refused SDP fingerprint")
+
+// fingerprintHash is the only DTLS fingerprint hash accepted.
+const fingerprintHash = "sha-256"
+
+// sdpFingerprint returns the DTLS certificate fingerprint of an SDP as
+// "sha-256 AB:CD:…" (hash name in lower case, hex digits in upper case, so
+// that both ends of a connection write the same string).
+//
+// The peerset handshake signs both fingerprints, so the fingerprint read
+// here must be the very one the WebRTC stack checks the DTLS certificate
+// against. Stacks disagree on which one that is when there are several
+// (pion: the first at session level, whatever its hash; libwebrtc: the
+// media-level one), so an SDP is refused unless it holds exactly one
+// a=fingerprint line, anywhere, and that line is SHA-256 with 32 bytes. A
+// rewriting tracker or relay could otherwise show the stack its own
+// certificate and peerset another peer's, and splice two connections. Every
+// error wraps ErrFingerprint.
+func sdpFingerprint(sdp string) (string, error) {
+	type occurrence struct{ line, level string }
+	var found []occurrence
+	level := "session level"
+	media := 0
 	for line := range strings.Lines(sdp) {
-		value, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), "a=fingerprint:")
-		if !ok {
-			continue
+		line = strings.TrimRight(line, "\r\n")
+		if strings.HasPrefix(line, "m=") {
+			media++
+			level = fmt.Sprintf("media section %d", media)
 		}
-		hash, digest, ok := strings.Cut(strings.TrimSpace(value), " ")
-		if !ok {
-			continue
-		}
-		fp := strings.ToLower(hash) + " " + strings.ToUpper(strings.TrimSpace(digest))
-		if strings.EqualFold(hash, "sha-256") {
-			return fp
-		}
-		if first == "" {
-			first = fp
+		if containsFold(line, "fingerprint") {
+			found = append(found, occurrence{line, level})
 		}
 	}
-	return first
+	// Count occurrences in the whole text too: a line break that this scan
+	// and the stack's parser read differently must not hide a second one.
+	total := strings.Count(strings.ToLower(sdp), "fingerprint")
+	switch {
+	case total == 0:
+		return "", fmt.Errorf("%w: the SDP has no a=fingerprint line", ErrFingerprint)
+	case total > 1:
+		var where []string
+		for _, o := range found {
+			hash, _, _ := strings.Cut(strings.TrimPrefix(o.line, "a=fingerprint:"), " ")
+			where = append(where, fmt.Sprintf("%.16s at %s", hash, o.level))
+		}
+		return "", fmt.Errorf("%w: %d a=fingerprint lines (%s); exactly one %s fingerprint is accepted",
+			ErrFingerprint, total, strings.Join(where, ", "), fingerprintHash)
+	case len(found) != 1:
+		return "", fmt.Errorf("%w: malformed a=fingerprint line", ErrFingerprint)
+	}
+	o := found[0]
+	value, ok := strings.CutPrefix(o.line, "a=fingerprint:")
+	if !ok {
+		return "", fmt.Errorf("%w: malformed a=fingerprint line %.80q at %s", ErrFingerprint, o.line, o.level)
+	}
+	hash, digest, ok := strings.Cut(value, " ")
+	if !ok {
+		return "", fmt.Errorf("%w: malformed a=fingerprint line %.80q at %s", ErrFingerprint, o.line, o.level)
+	}
+	if !strings.EqualFold(hash, fingerprintHash) {
+		return "", fmt.Errorf("%w: %.16q fingerprint at %s; only %s is accepted", ErrFingerprint, hash, o.level, fingerprintHash)
+	}
+	if !isFingerprintDigest(digest, 32) {
+		return "", fmt.Errorf("%w: %s digest %.100q at %s is not 32 colon-separated hex bytes", ErrFingerprint, fingerprintHash, digest, o.level)
+	}
+	return fingerprintHash + " " + strings.ToUpper(digest), nil
+}
+
+// containsFold reports whether s contains the lower-case ASCII word w in
+// any case.
+func containsFold(s, w string) bool {
+	return strings.Contains(strings.ToLower(s), w)
+}
+
+// isFingerprintDigest reports whether s is n hex bytes separated by colons.
+func isFingerprintDigest(s string, n int) bool {
+	if len(s) != 3*n-1 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if i%3 == 2 {
+			if c != ':' {
+				return false
+			}
+			continue
+		}
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }

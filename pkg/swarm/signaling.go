@@ -13,12 +13,12 @@ import (
 // pendingOffer is one of our outstanding offers: a peer connection with its
 // data channel, waiting for an answer through a tracker.
 type pendingOffer struct {
-	id      string
-	pc      *webrtc.PeerConnection
-	dc      *webrtc.DataChannel
-	sdp     string // our local SDP, plain
-	sealed  string
-	created time.Time
+	id          string
+	pc          *webrtc.PeerConnection
+	dc          *webrtc.DataChannel
+	fingerprint string // of our local SDP (sdpFingerprint)
+	sealed      string
+	created     time.Time
 }
 
 func (o *pendingOffer) discard() {
@@ -76,11 +76,15 @@ func (r *Room) newOffer(ctx context.Context) (*pendingOffer, error) {
 	if local == nil {
 		return fail(errors.New("failed to create offer: no local description"))
 	}
+	fp, err := sdpFingerprint(local.SDP)
+	if err != nil {
+		return fail(fmt.Errorf("failed to create offer: our own %w", err))
+	}
 	sealed, err := SealSDP(r.sdpKey, local.SDP)
 	if err != nil {
 		return fail(err)
 	}
-	return &pendingOffer{id: id, pc: pc, dc: dc, sdp: local.SDP, sealed: sealed, created: time.Now()}, nil
+	return &pendingOffer{id: id, pc: pc, dc: dc, fingerprint: fp, sealed: sealed, created: time.Now()}, nil
 }
 
 // announceOffers prepares an announce: it prunes old offers, tops the pool
@@ -152,35 +156,82 @@ func (r *Room) announceOffers(ctx context.Context) (offers []TrackerOffer, passi
 	return offers, false
 }
 
-// markSignalSeen records a forwarded offer and reports whether it is new:
-// several trackers forward the same offer, and trackers forward it again on
-// every re-announce.
-func (r *Room) markSignalSeen(kind, offerID, peerID string) bool {
-	key := kind + ":" + offerID + ":" + peerID
-	now := time.Now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if at, ok := r.seenSignals[key]; ok && now.Sub(at) < signalDedupeWindow {
+// signalDedupe remembers the forwarded offers handled recently: several
+// trackers forward the same offer, and trackers forward it again on every
+// re-announce. A map answers lookups and a ring keeps the entries in arrival
+// order, so that every operation costs O(1) whatever the flood: entries
+// older than the window leave from the front, and when the ring is full the
+// oldest entry makes room. Forgetting an entry early only means handling a
+// duplicate again, which the checks after it catch. It is safe for
+// concurrent use.
+type signalDedupe struct {
+	mu     sync.Mutex
+	window time.Duration
+	seen   map[string]time.Time
+	ring   []dedupeEntry // circular: n entries from head
+	head   int
+	n      int
+}
+
+type dedupeEntry struct {
+	key string
+	at  time.Time
+}
+
+func newSignalDedupe(capacity int, window time.Duration) *signalDedupe {
+	return &signalDedupe{window: window, seen: make(map[string]time.Time, capacity), ring: make([]dedupeEntry, capacity)}
+}
+
+// mark records key at now and reports whether it is new: not seen within
+// the window.
+func (d *signalDedupe) mark(key string, now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for d.n > 0 && now.Sub(d.ring[d.head].at) >= d.window {
+		d.popLocked()
+	}
+	if at, ok := d.seen[key]; ok && now.Sub(at) < d.window {
 		return false
 	}
-	r.seenSignals[key] = now
-	if len(r.seenSignals) > 256 {
-		for k, at := range r.seenSignals {
-			if now.Sub(at) > 6*signalDedupeWindow {
-				delete(r.seenSignals, k)
-			}
-		}
+	if d.n == len(d.ring) {
+		d.popLocked()
 	}
+	d.ring[(d.head+d.n)%len(d.ring)] = dedupeEntry{key: key, at: now}
+	d.n++
+	d.seen[key] = now
 	return true
+}
+
+func (d *signalDedupe) popLocked() {
+	e := d.ring[d.head]
+	if at, ok := d.seen[e.key]; ok && at.Equal(e.at) {
+		delete(d.seen, e.key)
+	}
+	d.ring[d.head] = dedupeEntry{}
+	d.head = (d.head + 1) % len(d.ring)
+	d.n--
+}
+
+// len returns how many entries are remembered.
+func (d *signalDedupe) len() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.seen)
 }
 
 // handleOffer answers another peer's forwarded offer, following Trystero's
 // rules: never answer a peer we are already connected to or answering, and
 // answer only if our id is greater or we have no outstanding offers (the
 // glare rule: otherwise the other peer answers ours).
+//
+// It costs O(1) per offer, and an offer that cannot be used (sealed with
+// another password, seen already, from a banned peer, with a refused
+// fingerprint) is dropped before Room.mu is taken. Answering starts a
+// connection: at most MaxConnecting of them are set up at once (the oldest
+// makes room) and none when MaxPeers connections are open.
 func (r *Room) handleOffer(t *trackerClient, m *ForwardedOffer) {
 	remote := m.PeerID
-	if remote == r.selfID || !r.markSignalSeen(SDPTypeOffer, m.OfferID, remote) || r.isBanned(remote) {
+	if remote == r.selfID {
 		return
 	}
 	remoteSDP, err := OpenSDP(r.sdpKey, m.Offer.SDP)
@@ -188,11 +239,23 @@ func (r *Room) handleOffer(t *trackerClient, m *ForwardedOffer) {
 		r.reportJoinError(remote, fmt.Errorf("failed to open offer: %w", err))
 		return
 	}
+	if !r.seen.mark(SDPTypeOffer+":"+m.OfferID+":"+remote, time.Now()) || r.isBanned(remote) {
+		return
+	}
+	remoteFP, err := sdpFingerprint(remoteSDP)
+	if err != nil {
+		r.reportJoinError(remote, fmt.Errorf("refused offer %s: %w", m.OfferID, err))
+		return
+	}
 
 	r.mu.Lock()
 	switch {
-	case r.closed, r.peers[remote] != nil, len(r.peers) >= r.cfg.MaxPeers:
+	case r.closed, r.peers[remote] != nil:
 		r.mu.Unlock()
+		return
+	case r.openCountLocked() >= r.cfg.MaxPeers:
+		r.mu.Unlock()
+		r.log.Debug("room full: not answering offer", "peer", remote)
 		return
 	case r.selfID < remote && len(r.offers) > 0:
 		// The other peer answers our offers: make sure it gets some soon
@@ -208,11 +271,17 @@ func (r *Room) handleOffer(t *trackerClient, m *ForwardedOffer) {
 		}
 		return
 	}
+	preempted := r.makeRoomToConnectLocked()
 	p := r.newPeerLocked(remote, false)
+	r.wg.Go(func() {
+		p.run(func(ctx context.Context) error { return p.answer(ctx, t, m.OfferID, remoteSDP, remoteFP) })
+	})
 	r.mu.Unlock()
 
+	if preempted != nil {
+		preempted.close(ErrConnectPreempted, false)
+	}
 	r.log.Debug("answering offer", "peer", remote, "offer", m.OfferID)
-	p.run(func(ctx context.Context) error { return p.answer(ctx, t, m.OfferID, remoteSDP) })
 }
 
 // handleAnswer connects one of our offers to the peer that answered it.
@@ -232,10 +301,20 @@ func (r *Room) handleAnswer(m *ForwardedAnswer) {
 		r.reportJoinError(remote, fmt.Errorf("failed to open answer: %w", err))
 		return
 	}
+	remoteFP, err := sdpFingerprint(remoteSDP)
+	if err != nil {
+		r.reportJoinError(remote, fmt.Errorf("refused answer to offer %s: %w", m.OfferID, err))
+		return
+	}
 
 	r.mu.Lock()
 	if r.closed || r.offers[m.OfferID] != o {
 		r.mu.Unlock()
+		return
+	}
+	if r.openCountLocked() >= r.cfg.MaxPeers {
+		r.mu.Unlock()
+		r.log.Debug("room full: not connecting an answered offer", "peer", remote)
 		return
 	}
 	var replaced *Peer
@@ -251,19 +330,21 @@ func (r *Room) handleAnswer(m *ForwardedAnswer) {
 		replaced = existing
 		delete(r.peers, remote)
 	}
-	if len(r.peers) >= r.cfg.MaxPeers {
-		r.mu.Unlock()
-		return
-	}
 	delete(r.offers, o.id)
+	preempted := r.makeRoomToConnectLocked()
 	p := r.newPeerLocked(remote, true)
+	r.wg.Go(func() {
+		p.run(func(context.Context) error { return p.connectOffer(o, remoteSDP, remoteFP) })
+	})
 	r.mu.Unlock()
 
 	if replaced != nil {
 		replaced.close(ErrPeerReplaced, false)
 	}
+	if preempted != nil {
+		preempted.close(ErrConnectPreempted, false)
+	}
 	r.log.Debug("offer answered", "peer", remote, "offer", o.id)
-	p.run(func(context.Context) error { return p.connectOffer(o, remoteSDP) })
 	// Replace the claimed offer soon, while warming up or steady.
 	r.kickAnnounce()
 }

@@ -351,11 +351,11 @@ func (t *trackerClient) dispatch(data []byte) {
 		}
 	case *ForwardedOffer:
 		if m.InfoHash == r.infoHash {
-			r.goSignal(func() { r.handleOffer(t, m) })
+			r.enqueueSignal(func() { r.handleOffer(t, m) })
 		}
 	case *ForwardedAnswer:
 		if m.InfoHash == r.infoHash {
-			r.goSignal(func() { r.handleAnswer(m) })
+			r.enqueueSignal(func() { r.handleAnswer(m) })
 		}
 	case *TrackerFailure:
 		t.mu.Lock()

@@ -1,0 +1,118 @@
+//go:build !js
+
+package swarm_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/peersetdb/peerset/pkg/swarm"
+)
+
+// abandonedOfferSDP is a real offer whose peer connection is closed at
+// once: an answer to it never completes ICE.
+func abandonedOfferSDP(t *testing.T) string {
+	t.Helper()
+	var se webrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.CreateDataChannel("data", nil); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	sdp := pc.LocalDescription().SDP
+	if err := pc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return sdp
+}
+
+// TestHalfOpenOfferFloodCannotLockOutHonestPeers is the slot exhaustion of
+// the security review (M5): anyone who can seal an offer for the room (every
+// room member, or everyone in a room without a password) sends offers with
+// fresh peer ids whose connections never complete. Each answered offer used
+// to hold one of MaxPeers slots until the connect timeout (23 s), so 32
+// offers, kept up at about 1.4 per second, locked honest peers out. Here 32
+// such offers arrive, the flood goes on at 2 per second, and an honest peer
+// joins: it must connect well before the first fake connections could time
+// out under the old rules.
+func TestHalfOpenOfferFloodCannotLockOutHonestPeers(t *testing.T) {
+	const within = 15 * time.Second // the old connect timeout was 23.3 s
+	tr := startTracker(t)
+	room := roomName(t)
+	cfgV := testConfig(t, tr.URL(), room)
+	cfgV.PeerID = "zzzzVictim0000000000" // above every fake and the honest peer: it answers them
+	cfgV.AnnounceSteady = time.Second
+	victim := newTestPeer(t, cfgV)
+
+	sealed, err := swarm.SealSDP(swarm.SDPKey(cfgV.Password, cfgV.AppID, cfgV.Room), abandonedOfferSDP(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fakes := 0
+	fake := func() {
+		fakes++
+		id := fmt.Sprintf("0fake%015d", fakes)
+		if err := swarm.InjectOfferForTest(victim.room, id, id, sealed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range swarm.DefaultMaxPeers {
+		fake()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for swarm.ConnectingPeersForTest(victim.room) < 8 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the victim answered only %d fake offers", swarm.ConnectingPeersForTest(victim.room))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop := make(chan struct{})
+	flooded := make(chan struct{})
+	go func() {
+		defer close(flooded)
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				fake()
+			}
+		}
+	}()
+	defer func() { close(stop); <-flooded }()
+
+	start := time.Now()
+	cfgH := testConfig(t, tr.URL(), room)
+	cfgH.PeerID = "honest00000000000000"
+	cfgH.AnnounceSteady = time.Second
+	honest := newTestPeer(t, cfgH)
+	select {
+	case p := <-honest.joins:
+		if p.ID() != cfgV.PeerID {
+			t.Fatalf("honest peer joined %s, want the victim", p.ID())
+		}
+		t.Logf("the honest peer connected after %v, with %d connections being set up at the victim",
+			time.Since(start), swarm.ConnectingPeersForTest(victim.room))
+	case <-time.After(within):
+		t.Fatalf("the honest peer could not connect within %v: the victim has %d connections being set up",
+			within, swarm.ConnectingPeersForTest(victim.room))
+	}
+}

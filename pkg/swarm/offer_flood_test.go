@@ -1,0 +1,137 @@
+//go:build !js
+
+package swarm
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// floodRoom is a started room with a password whose tracker cannot be
+// reached: the offers of a test are fed to it as if a tracker forwarded
+// them.
+func floodRoom(t testing.TB) (*Room, *trackerClient) {
+	t.Helper()
+	r, err := NewRoom(Config{
+		AppID:      "flood-test",
+		Room:       "flood",
+		Password:   "right",
+		Trackers:   []string{"ws://127.0.0.1:1/announce"},
+		ICEServers: nil,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r, r.trackers[0]
+}
+
+// wrongPasswordOffer is a well-formed offer sealed with another password.
+func wrongPasswordOffer(t testing.TB) string {
+	t.Helper()
+	sealed, err := SealSDP(SDPKey("wrong", "flood-test", "flood"), pionLikeOffer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sealed
+}
+
+// floodID is the i-th of a flood's distinct 20-character ids.
+func floodID(prefix byte, i int) string { return fmt.Sprintf("%c%019d", prefix, i) }
+
+// maxSignalGoroutines bounds the goroutines a flood may add.
+const maxSignalGoroutines = 16
+
+func seenSignalCount(r *Room) int { return r.seen.len() }
+
+// waitSignalsIdle waits until the room handled or dropped n signals.
+func waitSignalsIdle(t *testing.T, r *Room, n int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for r.signalsHandled.Load()+r.signalsDropped.Load() < uint64(n) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d signals handled, %d dropped", r.signalsHandled.Load(), n, r.signalsDropped.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("%d signals handled, %d dropped as the queue was full", r.signalsHandled.Load(), r.signalsDropped.Load())
+}
+
+func floodOffer(r *Room, sealed string, i int) *ForwardedOffer {
+	return &ForwardedOffer{
+		Action:   TrackerActionAnnounce,
+		Offer:    SessionDescription{Type: SDPTypeOffer, SDP: sealed},
+		OfferID:  floodID('o', i),
+		PeerID:   floodID('p', i),
+		InfoHash: r.infoHash,
+	}
+}
+
+// TestOfferFloodWithWrongPasswordIsLinear is the offer flood of the
+// security review (H3): anyone who knows the app id and room name (enough
+// for the info_hash) can have a tracker forward offers with fresh offer ids
+// at line rate, without knowing the password. Handling one must cost the
+// same whatever came before (10× more offers may cost at most 20× the
+// time: a complexity check, not a speed limit), the dedupe memory must stay
+// within its cap, and the goroutines handling them must stay bounded.
+func TestOfferFloodWithWrongPasswordIsLinear(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000 offers")
+	}
+	sealed := wrongPasswordOffer(t)
+	handle := func(n int) time.Duration {
+		r, tc := floodRoom(t)
+		var errs int
+		var mu sync.Mutex
+		r.OnJoinError(func(string, error) { mu.Lock(); errs++; mu.Unlock() })
+		start := time.Now()
+		for i := range n {
+			r.handleOffer(tc, floodOffer(r, sealed, i))
+		}
+		d := time.Since(start)
+		if seen := seenSignalCount(r); seen > maxSeenSignals {
+			t.Errorf("%d offers: the dedupe holds %d entries, cap %d", n, seen, maxSeenSignals)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if errs != n {
+			t.Errorf("%d offers: %d join errors reported", n, errs)
+		}
+		return d
+	}
+	small, large := handle(10_000), handle(100_000)
+	ratio := float64(large) / float64(small)
+	t.Logf("10,000 offers: %v (%.0f/s); 100,000 offers: %v (%.0f/s); ratio %.1f",
+		small, 10_000/small.Seconds(), large, 100_000/large.Seconds(), ratio)
+	if ratio > 20 {
+		t.Errorf("10× more offers took %.1f× the time: not linear", ratio)
+	}
+
+	// Through the tracker connection's dispatch, as fast as it can read:
+	// the goroutines that handle offers stay bounded.
+	r, tc := floodRoom(t)
+	base := runtime.NumGoroutine()
+	peak := base
+	const n = 100_000
+	for i := range n {
+		data, err := EncodeTrackerMessage(floodOffer(r, sealed, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.dispatch(data)
+		if i%64 == 0 {
+			peak = max(peak, runtime.NumGoroutine())
+		}
+	}
+	waitSignalsIdle(t, r, n)
+	t.Logf("goroutines: %d before, peak %d", base, peak)
+	if peak-base > maxSignalGoroutines {
+		t.Errorf("%d goroutines above the %d at the start, cap %d", peak-base, base, maxSignalGoroutines)
+	}
+}

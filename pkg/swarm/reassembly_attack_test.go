@@ -1,0 +1,110 @@
+//go:build !js
+
+package swarm_test
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/swarm"
+)
+
+// heapInUse returns the live heap after two collections.
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// TestPartialMessageFloodStaysWithinBudgetAndExpires is the reassembly
+// attack (security review M1): a peer that has only opened a data channel
+// (no Trystero or peerset authentication) starts 64 messages of 64 action
+// types, each one byte short of the receiver's message limit, and never
+// sends their last chunk. The receiver must hold no more than its per-peer
+// reassembly budget, and drop what it holds once the partial messages make
+// no progress for PartialTimeout.
+func TestPartialMessageFloodStaysWithinBudgetAndExpires(t *testing.T) {
+	const (
+		types = 64
+		// margin covers what is not reassembly: pion's SCTP and DTLS
+		// buffers, the inbox, the sender's in-flight frames.
+		margin = 8 << 20
+	)
+	tr := startTracker(t)
+	cfgA := testConfig(t, tr.URL(), roomName(t))
+	cfgB := cfgA
+	cfgB.PartialTimeout = 2 * time.Second
+	a := newTestPeer(t, cfgA)
+	b := newTestPeer(t, cfgB, "chat")
+	pb := a.waitJoin(t) // a's view of b
+	pa := b.waitJoin(t) // b's view of a
+	token := swarm.RoomTokenOf(a.room)
+
+	limit := swarm.DefaultMaxMessageBytes
+	budget := swarm.DefaultMaxPartialBytes
+	size := limit - 1
+	chunks := (size + swarm.ChunkPayloadSize - 1) / swarm.ChunkPayloadSize
+	payload := make([]byte, swarm.ChunkPayloadSize)
+
+	before := heapInUse()
+	bytesIn := pa.Stats().BytesIn
+	var sent uint64
+	for i := range types {
+		typ := "park-" + string(rune('A'+i/26)) + string(rune('a'+i%26))
+		for c := range chunks - 1 { // every chunk but the last
+			chunk, err := swarm.AppendChunk(nil, swarm.Chunk{Type: typ, Flags: swarm.FlagBinary | swarm.FlagJSON, Progress: uint8(c), Payload: payload})
+			if err != nil {
+				t.Fatal(err)
+			}
+			frame, err := swarm.EncodeRoomFrame(token, chunk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := swarm.SendRawForTest(t.Context(), pb, frame); err != nil {
+				t.Fatalf("type %d chunk %d: %v", i, c, err)
+			}
+			sent += uint64(len(frame))
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for pa.Stats().BytesIn-bytesIn < sent {
+		if time.Now().After(deadline) {
+			t.Fatalf("b received %d of %d bytes", pa.Stats().BytesIn-bytesIn, sent)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	held := swarm.PartialBytesForTest(pa)
+	grown := int64(heapInUse()) - int64(before)
+	t.Logf("sent %d MiB of unfinished messages; b holds %d partial bytes, heap grew %.1f MiB (budget %d KiB, limit %d KiB)",
+		sent>>20, held, float64(grown)/(1<<20), budget>>10, limit>>10)
+	if held > budget {
+		t.Errorf("b holds %d bytes of partial messages, budget %d", held, budget)
+	}
+	if grown > int64(budget+margin) {
+		t.Errorf("heap grew by %d bytes, more than the budget %d plus %d", grown, budget, margin)
+	}
+
+	// The parked messages make no progress: they are dropped after
+	// PartialTimeout, and the heap comes back down.
+	deadline = time.Now().Add(cfgB.PartialTimeout + 10*time.Second)
+	for swarm.PartialBytesForTest(pa) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("b still holds %d partial bytes %v after the flood", swarm.PartialBytesForTest(pa), time.Since(deadline.Add(-cfgB.PartialTimeout-10*time.Second)))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if after := int64(heapInUse()) - int64(before); after > margin {
+		t.Errorf("heap still %d bytes above the start after the partials expired", after)
+	}
+
+	// The connection still works.
+	if err := pb.Send(t.Context(), swarm.StringMessage("chat", "still here")); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.waitMessage(t); string(got.msg.Payload) != "still here" {
+		t.Fatalf("got %q", got.msg.Payload)
+	}
+}
