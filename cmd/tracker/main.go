@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	maxConnsPerIP := fs.Int("max-conns-per-ip", defaults.MaxConnsPerIP, "most open WebSockets from one address (IPv6: one /64); more get HTTP 429; -1: no cap (for use behind a reverse proxy, where every client has the proxy's address)")
 	rate := fs.Float64("announce-rate", defaults.AnnounceRate, "messages per second one connection may send on average; more are dropped with a failure reason")
 	burst := fs.Int("announce-burst", defaults.AnnounceBurst, "messages one connection may send at once")
-	idle := fs.Duration("idle-timeout", defaults.MemberIdleTimeout, "drop a swarm membership that no announce refreshed for this long")
+	idle := fs.Duration("idle-timeout", defaults.MemberIdleTimeout, "drop a swarm membership that no announce refreshed for this long, and close a connection that sent nothing for this long")
 	queueBytes := fs.Int("send-queue-bytes", defaults.SendQueueBytes, "bytes waiting for one connection before it is cut off as too slow")
 	static := fs.String("static", "", "also serve the files under this directory (GET requests that are not WebSocket upgrades), e.g. a demo page; never dot-files, directory listings, symbolic links out of it or databases (bbolt files, *.db)")
 	verbose := fs.Bool("v", false, "log every connection and request (debug level)")

@@ -2,7 +2,13 @@
 // server Trystero's torrent strategy (and a peerset swarm) announces to. It
 // relays offers to other peers of a swarm (peers that share an info_hash)
 // and answers back to the offerer, behaving like bittorrent-tracker's ws
-// server. The server is an http.Handler and is not built for js/wasm.
+// server, with one difference: a peer_id belongs to the connection that
+// registered it in a swarm until that connection closes (bittorrent-tracker
+// moves it to whichever connection announces it last, which lets anyone who
+// saw a peer_id take the answers meant for it). Every map and queue a client
+// feeds is bounded in size and time: see Config and docs/protocol.md
+// ("Tracker limits"). The server is an http.Handler and is not built for
+// js/wasm.
 package tracker
 
 // Stats is a snapshot of the tracker's state, served as JSON at /stats.

@@ -338,3 +338,21 @@ func TestIPKey(t *testing.T) {
 		}
 	}
 }
+
+// A socket that joins nothing and says nothing holds a connection slot only
+// until the idle timeout; one that keeps announcing stays.
+func TestSilentConnectionsAreClosed(t *testing.T) {
+	tt, clock := startTrackerWithClock(t, Config{PingInterval: 10 * time.Millisecond, MemberIdleTimeout: time.Minute})
+	silent, talker := tt.dial(t, "silent"), tt.dial(t, "talker")
+	talker.announce(hashA)
+	clock.advance(40 * time.Second)
+	talker.announce(hashA)
+	clock.advance(30 * time.Second) // silent: 70 s; talker: 30 s
+	waitForStats(t, tt, func(s Stats) bool { return s.Connections == 1 })
+	if _, _, err := silent.ws.Read(silent.ctx); err == nil {
+		t.Error("the silent socket is still open")
+	}
+	if r := talker.announce(hashA); r.Incomplete != 1 {
+		t.Errorf("talker's reply %+v", r)
+	}
+}

@@ -60,7 +60,9 @@ type Config struct {
 	AnnounceBurst int
 	// MemberIdleTimeout drops a membership that no announce refreshed for
 	// this long, when its swarm next takes an announce or is full. Clients
-	// re-announce every 10–120 s, so only silent sockets lose theirs.
+	// re-announce every 10–120 s, so only silent sockets lose theirs. A
+	// connection that sent no message at all for this long is closed (checked
+	// every PingInterval).
 	MemberIdleTimeout time.Duration
 	// SendQueueLen and SendQueueBytes bound the messages waiting for one
 	// connection; a client that falls this far behind is disconnected.
@@ -220,6 +222,8 @@ type conn struct {
 	cancel context.CancelFunc
 	joined map[string]string // info_hash → peer_id
 
+	lastMessage atomic.Int64 // s.now() of the last message, in Unix nanoseconds
+
 	tokens      float64   // announce bucket
 	refilled    time.Time // when tokens was last topped up
 	lastLimited time.Time // last rate-limit failure sent
@@ -351,6 +355,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		refilled: s.now(),
 	}
 	c.log = s.log.With("conn", c.id, "remote", r.RemoteAddr)
+	c.lastMessage.Store(c.refilled.UnixNano())
 	s.conns[c] = struct{}{}
 	s.handlers.Add(1)
 	s.mu.Unlock()
@@ -434,6 +439,7 @@ func (s *Server) readLoop(ctx context.Context, c *conn) error {
 		if err != nil && !errors.Is(err, errMessageTooLarge) {
 			return err
 		}
+		c.lastMessage.Store(s.now().UnixNano())
 		if !s.allow(c) {
 			continue
 		}
@@ -507,7 +513,8 @@ func (s *Server) writeLoop(ctx context.Context, c *conn) {
 }
 
 // pingLoop pings c every PingInterval, and at once when probed (at most once
-// per PingTimeout); a ping without a pong within PingTimeout disconnects c.
+// per PingTimeout); a ping without a pong within PingTimeout disconnects c,
+// and so does a client silent for MemberIdleTimeout.
 func (s *Server) pingLoop(ctx context.Context, c *conn) {
 	t := time.NewTicker(s.cfg.PingInterval)
 	defer t.Stop()
@@ -517,6 +524,11 @@ func (s *Server) pingLoop(ctx context.Context, c *conn) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if silent := s.now().Sub(time.Unix(0, c.lastMessage.Load())); silent >= s.cfg.MemberIdleTimeout {
+				c.log.Debug("closing a silent connection", "silent", silent)
+				c.cancel()
+				return
+			}
 		case <-c.probe:
 			if time.Since(last) < s.cfg.PingTimeout {
 				continue

@@ -149,7 +149,7 @@ export class Tracker extends DurableObject {
   restore() {
     for (const ws of this.ctx.getWebSockets()) {
       const att = ws.deserializeAttachment();
-      if (att && typeof att.id === "string") this.addConn(att.id, ipKey(att.ip), ws);
+      if (att && typeof att.id === "string") this.addConn(att.id, typeof att.ip === "string" ? att.ip : "unknown", ws);
     }
     const stale = new Set();
     const now = Date.now();
@@ -219,7 +219,7 @@ export class Tracker extends DurableObject {
       // A socket accepted before a restart that lost its attachment: give
       // it a fresh identity rather than dropping it.
       const id = crypto.randomUUID();
-      const ip = ipKey(att?.ip);
+      const ip = typeof att?.ip === "string" ? att.ip : "unknown";
       ws.serializeAttachment({ id, ip });
       conn = this.addConn(id, ip, ws);
     }
