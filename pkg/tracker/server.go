@@ -96,7 +96,7 @@ type Config struct {
 // local use), 64 KiB messages, 20 offers per announce, 64 swarms per
 // connection, 1000 peers per swarm, 10,000 connections of which 64 per
 // address, 10 messages per second per connection (bursts of 100: enough
-// to join MaxSwarmsPerConn swarms at once), memberships
+// to join MaxSwarmsPerConn swarms at once), memberships and connections
 // idle for 5 min dropped, 256 messages or 1 MiB queued per connection.
 func DefaultConfig() Config {
 	return Config{
