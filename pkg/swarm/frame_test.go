@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func patterned(n int) []byte {
@@ -458,5 +459,163 @@ func TestReassemblerSkipsTheTailOfADroppedMessage(t *testing.T) {
 	}
 	if re.Pending() != 0 {
 		t.Fatalf("pending = %d", re.Pending())
+	}
+}
+
+// TestReassemblerBudget: the bytes of all partial messages together stay
+// within MaxPartialBytes, which is never below one whole message.
+func TestReassemblerBudget(t *testing.T) {
+	part := func(typ string, nonce uint16, n int) []byte {
+		return chunkBytes(t, Chunk{Type: typ, Nonce: nonce, Flags: FlagBinary, Payload: patterned(n)})
+	}
+	last := func(typ string, nonce uint16, n int) []byte {
+		return chunkBytes(t, Chunk{Type: typ, Nonce: nonce, Flags: FlagBinary | FlagLast, Payload: patterned(n)})
+	}
+	meta := func(typ string, n int) []byte {
+		return chunkBytes(t, Chunk{Type: typ, Flags: FlagMeta, Payload: []byte(`"` + strings.Repeat("m", n-2) + `"`)})
+	}
+	type step struct {
+		chunk []byte
+		err   error // nil: accepted
+		held  int   // HeldBytes after the step
+	}
+	tests := []struct {
+		name   string
+		limits ReassemblerLimits
+		steps  []step
+	}{
+		{"a second message over the budget is dropped", ReassemblerLimits{MaxMessageSize: 10, MaxPartialBytes: 12}, []step{
+			{part("a", 0, 8), nil, 8},
+			{part("b", 0, 3), nil, 11},
+			{part("b", 0, 2), ErrReassemblyBudget, 8},
+			{last("b", 0, 1), nil, 8}, // the tail of the dropped message is skipped
+			{last("a", 0, 2), nil, 0},
+		}},
+		{"the last chunk does not count against the budget", ReassemblerLimits{MaxMessageSize: 10, MaxPartialBytes: 12}, []step{
+			{part("a", 0, 8), nil, 8},
+			{part("b", 0, 4), nil, 12},
+			{last("b", 0, 6), nil, 8},
+		}},
+		{"metadata counts", ReassemblerLimits{MaxMessageSize: 10, MaxPartialBytes: 12}, []step{
+			{meta("a", 6), nil, 6},
+			{part("b", 0, 6), nil, 12},
+			{part("a", 0, 1), ErrReassemblyBudget, 6},
+		}},
+		{"a budget below one message is raised to it", ReassemblerLimits{MaxMessageSize: 10, MaxPartialBytes: 2}, []step{
+			{part("a", 0, 9), nil, 9},
+			{part("b", 0, 1), nil, 10},
+			{part("b", 0, 1), ErrReassemblyBudget, 9},
+		}},
+		{"a dropped message frees its bytes", ReassemblerLimits{MaxMessageSize: 10, MaxPartialBytes: 12}, []step{
+			{part("a", 0, 8), nil, 8},
+			{part("a", 0, 3), ErrMessageTooLarge, 0},
+			{part("b", 0, 10), nil, 10},
+		}},
+		{"single-chunk messages hold nothing", ReassemblerLimits{MaxMessageSize: 10, MaxPartialBytes: 10}, []step{
+			{part("a", 0, 10), nil, 10},
+			{last("b", 0, 10), nil, 10},
+		}},
+		{"four partial messages by default", ReassemblerLimits{}, []step{
+			{part("a", 0, 1), nil, 1},
+			{part("a", 1, 1), nil, 2},
+			{part("a", 2, 1), nil, 3},
+			{part("a", 3, 1), nil, 4},
+			{part("a", 4, 1), ErrTooManyPartialMessages, 4},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			re := NewReassembler(tc.limits)
+			for i, s := range tc.steps {
+				_, _, err := re.Add(s.chunk)
+				if !errors.Is(err, s.err) || (s.err == nil && err != nil) {
+					t.Fatalf("step %d: error %v, want %v", i, err, s.err)
+				}
+				if re.HeldBytes() != s.held {
+					t.Fatalf("step %d: holds %d bytes, want %d", i, re.HeldBytes(), s.held)
+				}
+			}
+		})
+	}
+}
+
+func TestReassemblerDefaults(t *testing.T) {
+	got := NewReassembler(ReassemblerLimits{}).Limits()
+	want := ReassemblerLimits{MaxMessageSize: 640 << 10, MaxPartialMessages: 4, MaxPartialBytes: 1 << 20, PartialTimeout: 10 * time.Second}
+	if got != want {
+		t.Errorf("limits %+v, want %+v", got, want)
+	}
+	// A larger message limit raises the budget with it.
+	if got := NewReassembler(ReassemblerLimits{MaxMessageSize: 4 << 20}).Limits().MaxPartialBytes; got != 4<<20 {
+		t.Errorf("budget %d with 4 MiB messages", got)
+	}
+}
+
+// TestReassemblerExpiry: a partial message that makes no progress for
+// PartialTimeout is dropped, by Expire or when another message starts, and
+// the rest of it is skipped.
+func TestReassemblerExpiry(t *testing.T) {
+	const timeout = 10 * time.Second
+	now := time.Unix(1000, 0)
+	re := NewReassembler(ReassemblerLimits{MaxPartialMessages: 2, PartialTimeout: timeout})
+	re.now = func() time.Time { return now }
+	add := func(c Chunk) (ActionMessage, bool, error) {
+		t.Helper()
+		return re.Add(chunkBytes(t, c))
+	}
+
+	if _, ok := re.NextExpiry(); ok {
+		t.Fatal("NextExpiry with nothing partial")
+	}
+	if _, _, err := add(Chunk{Type: "a", Flags: FlagBinary, Payload: []byte("a1")}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(6 * time.Second)
+	if _, _, err := add(Chunk{Type: "b", Flags: FlagBinary, Payload: []byte("b1")}); err != nil {
+		t.Fatal(err)
+	}
+	if at, ok := re.NextExpiry(); !ok || !at.Equal(time.Unix(1010, 0)) {
+		t.Fatalf("NextExpiry = %v, %v; want a's, at 1010", at, ok)
+	}
+	// Progress on a restarts its clock.
+	now = now.Add(3 * time.Second)
+	if _, _, err := add(Chunk{Type: "a", Flags: FlagBinary, Payload: []byte("a2")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := re.Expire(now.Add(timeout - time.Nanosecond)); n != 1 || re.Pending() != 1 || re.HeldBytes() != 4 {
+		t.Fatalf("Expire dropped %d; pending %d holding %d, want b dropped and a (4 bytes) kept", n, re.Pending(), re.HeldBytes())
+	}
+	// b's tail is skipped, not taken for a message of its own.
+	if m, done, err := add(Chunk{Type: "b", Flags: FlagBinary | FlagLast, Payload: []byte("b2")}); done || err != nil {
+		t.Fatalf("b's tail gave %+v, %v, %v", m, done, err)
+	}
+	// a is stale once timeout passed: a new message takes its slot without
+	// an explicit Expire.
+	now = now.Add(timeout)
+	if _, _, err := add(Chunk{Type: "c", Flags: FlagBinary, Payload: []byte("c1")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := add(Chunk{Type: "d", Flags: FlagBinary, Payload: []byte("d1")}); err != nil {
+		t.Fatalf("a stale message kept a slot: %v", err)
+	}
+	if re.Pending() != 2 || re.HeldBytes() != 4 {
+		t.Fatalf("pending %d holding %d, want c and d", re.Pending(), re.HeldBytes())
+	}
+	if m, done, err := add(Chunk{Type: "c", Flags: FlagBinary | FlagLast, Payload: []byte("c2")}); !done || err != nil || string(m.Payload) != "c1c2" {
+		t.Fatalf("c: %q, %v, %v", m.Payload, done, err)
+	}
+	if re.Expire(now.Add(time.Hour)) != 1 || re.Pending() != 0 || re.HeldBytes() != 0 {
+		t.Fatalf("after expiring everything: pending %d holding %d", re.Pending(), re.HeldBytes())
+	}
+}
+
+func TestReassemblerMetadataOnly(t *testing.T) {
+	re := NewReassembler(ReassemblerLimits{})
+	m, done, err := re.Add(chunkBytes(t, Chunk{Type: "m", Flags: FlagMeta | FlagLast | FlagBinary, Payload: []byte(`{"k":1}`)}))
+	if err != nil || !done || string(m.Meta) != `{"k":1}` || m.Payload == nil || len(m.Payload) != 0 {
+		t.Fatalf("got %+v, %v, %v", m, done, err)
+	}
+	if re.Pending() != 0 || re.HeldBytes() != 0 {
+		t.Fatalf("pending %d holding %d", re.Pending(), re.HeldBytes())
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 )
 
 // The fuzz targets check that decoders never panic and that whatever they
@@ -66,13 +68,26 @@ func FuzzReassembler(f *testing.F) {
 	f.Add(seed([][]byte{make([]byte, ChunkHeaderSize)}))
 	f.Add([]byte{0, 1, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		re := NewReassembler(ReassemblerLimits{MaxMessageSize: 1024, MaxPartialMessages: 4})
+		re := NewReassembler(ReassemblerLimits{MaxMessageSize: 1024, MaxPartialMessages: 4, MaxPartialBytes: 1536, PartialTimeout: 10 * time.Second})
+		// A clock that advances one second per chunk: partials expire
+		// ten chunks after their last progress.
+		now := time.Unix(0, 0)
+		re.now = func() time.Time { return now }
 		for len(data) >= 2 {
 			n := int(binary.BigEndian.Uint16(data))
 			data = data[2:]
 			n = min(n, len(data))
 			chunk := data[:n]
 			data = data[n:]
+			now = now.Add(time.Second)
+			if n%7 == 0 {
+				re.Expire(now)
+				for _, p := range re.partials {
+					if now.Sub(p.lastProgress) >= 10*time.Second {
+						t.Fatalf("a partial message %v old survived Expire", now.Sub(p.lastProgress))
+					}
+				}
+			}
 			m, done, err := re.Add(chunk)
 			if err != nil && done {
 				t.Fatal("done together with an error")
@@ -88,6 +103,47 @@ func FuzzReassembler(f *testing.F) {
 			if re.Pending() > 4 {
 				t.Fatalf("%d partial messages, limit 4", re.Pending())
 			}
+			held := 0
+			for _, p := range re.partials {
+				held += p.held()
+			}
+			if held != re.HeldBytes() || held > 1536 {
+				t.Fatalf("held %d bytes, counted %d, budget 1536", held, re.HeldBytes())
+			}
+		}
+	})
+}
+
+// FuzzSDPFingerprint checks that an accepted SDP has exactly one
+// fingerprint, SHA-256, and that the result is in canonical form.
+func FuzzSDPFingerprint(f *testing.F) {
+	f.Add(pionLikeOffer)
+	f.Add(browserLikeAnswer)
+	f.Add(sdpWith([]string{"a=fingerprint:sha-384 " + digest384}, []string{"a=fingerprint:sha-256 " + digest256}))
+	f.Add("a=fingerprint:sha-256 " + digest256 + "\ra=fingerprint:sha-256 " + digest256)
+	f.Fuzz(func(t *testing.T, sdp string) {
+		fp, err := sdpFingerprint(sdp)
+		if err != nil {
+			if !errors.Is(err, ErrFingerprint) {
+				t.Fatalf("error %v does not wrap ErrFingerprint", err)
+			}
+			return
+		}
+		asciiLower := strings.Map(func(r rune) rune {
+			if 'A' <= r && r <= 'Z' {
+				return r + 'a' - 'A'
+			}
+			return r
+		}, sdp)
+		if n := strings.Count(asciiLower, "fingerprint"); n != 1 {
+			t.Fatalf("accepted an SDP with %d fingerprints", n)
+		}
+		digest, ok := strings.CutPrefix(fp, "sha-256 ")
+		if !ok || !isFingerprintDigest(digest, 32) || strings.ToUpper(digest) != digest {
+			t.Fatalf("fingerprint %q is not canonical", fp)
+		}
+		if !strings.Contains(strings.ToUpper(sdp), strings.ToUpper(digest)) {
+			t.Fatalf("fingerprint %q is not in the SDP", fp)
 		}
 	})
 }

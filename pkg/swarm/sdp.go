@@ -37,13 +37,13 @@ func sdpFingerprint(sdp string) (string, error) {
 			media++
 			level = fmt.Sprintf("media section %d", media)
 		}
-		if containsFold(line, "fingerprint") {
+		if countFold(line, "fingerprint") > 0 {
 			found = append(found, occurrence{line, level})
 		}
 	}
 	// Count occurrences in the whole text too: a line break that this scan
 	// and the stack's parser read differently must not hide a second one.
-	total := strings.Count(strings.ToLower(sdp), "fingerprint")
+	total := countFold(sdp, "fingerprint")
 	switch {
 	case total == 0:
 		return "", fmt.Errorf("%w: the SDP has no a=fingerprint line", ErrFingerprint)
@@ -76,10 +76,27 @@ func sdpFingerprint(sdp string) (string, error) {
 	return fingerprintHash + " " + strings.ToUpper(digest), nil
 }
 
-// containsFold reports whether s contains the lower-case ASCII word w in
-// any case.
-func containsFold(s, w string) bool {
-	return strings.Contains(strings.ToLower(s), w)
+// countFold counts the occurrences of the lower-case ASCII word w in s, in
+// any ASCII case, without allocating.
+func countFold(s, w string) int {
+	n := 0
+	for i := 0; i+len(w) <= len(s); i++ {
+		j := 0
+		for ; j < len(w); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != w[j] {
+				break
+			}
+		}
+		if j == len(w) {
+			n++
+			i += len(w) - 1
+		}
+	}
+	return n
 }
 
 // isFingerprintDigest reports whether s is n hex bytes separated by colons.
