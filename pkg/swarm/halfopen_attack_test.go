@@ -3,6 +3,7 @@
 package swarm_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -48,9 +49,9 @@ func abandonedOfferSDP(t *testing.T) string {
 // fresh peer ids whose connections never complete. Each answered offer used
 // to hold one of MaxPeers slots until the connect timeout (23 s), so 32
 // offers, kept up at about 1.4 per second, locked honest peers out. Here 32
-// such offers arrive, the flood goes on at 2 per second, and an honest peer
-// joins: it must connect well before the first fake connections could time
-// out under the old rules.
+// such offers arrive, the flood goes on at 2 per second, and 3 s later an
+// honest peer joins: it must connect well before the first fake connections
+// could have timed out under the old rules.
 func TestHalfOpenOfferFloodCannotLockOutHonestPeers(t *testing.T) {
 	const within = 15 * time.Second // the old connect timeout was 23.3 s
 	tr := startTracker(t)
@@ -83,21 +84,42 @@ func TestHalfOpenOfferFloodCannotLockOutHonestPeers(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	stop := make(chan struct{})
-	flooded := make(chan struct{})
+	flooded := make(chan int) // the most connections seen being set up
 	go func() {
-		defer close(flooded)
+		peak := 0
+		defer func() { flooded <- peak }()
 		tick := time.NewTicker(500 * time.Millisecond)
 		defer tick.Stop()
+		sample := time.NewTicker(10 * time.Millisecond)
+		defer sample.Stop()
 		for {
 			select {
 			case <-stop:
 				return
 			case <-tick.C:
 				fake()
+			case <-sample.C:
+				peak = max(peak, swarm.ConnectingPeersForTest(victim.room))
 			}
 		}
 	}()
-	defer func() { close(stop); <-flooded }()
+	defer func() {
+		close(stop)
+		if peak := <-flooded; peak > swarm.DefaultMaxConnecting {
+			t.Errorf("%d connections were being set up at once, cap %d", peak, swarm.DefaultMaxConnecting)
+		}
+		preempted := 0
+		for len(victim.joinErrors) > 0 {
+			if je := <-victim.joinErrors; errors.Is(je.err, swarm.ErrConnectPreempted) {
+				preempted++
+			}
+		}
+		if preempted == 0 {
+			t.Error("no connection being set up was preempted")
+		}
+	}()
+
+	time.Sleep(3 * time.Second) // the flood goes on before the honest peer comes
 
 	start := time.Now()
 	cfgH := testConfig(t, tr.URL(), room)
@@ -114,5 +136,41 @@ func TestHalfOpenOfferFloodCannotLockOutHonestPeers(t *testing.T) {
 	case <-time.After(within):
 		t.Fatalf("the honest peer could not connect within %v: the victim has %d connections being set up",
 			within, swarm.ConnectingPeersForTest(victim.room))
+	}
+}
+
+// TestOpenPeersAreNeverDroppedForNewcomers: MaxPeers bounds the open
+// connections; a newcomer waits for a free slot and never pushes an open
+// peer out.
+func TestOpenPeersAreNeverDroppedForNewcomers(t *testing.T) {
+	tr := startTracker(t)
+	room := roomName(t)
+	cfgV := testConfig(t, tr.URL(), room)
+	cfgV.MaxPeers = 1
+	cfgV.AnnounceSteady = time.Second
+	victim := newTestPeer(t, cfgV)
+	cfg := testConfig(t, tr.URL(), room)
+	cfg.AnnounceSteady = time.Second
+	first := newTestPeer(t, cfg)
+	if p := victim.waitJoin(t); p.ID() != first.room.SelfID() {
+		t.Fatalf("victim joined %s, want the first peer", p.ID())
+	}
+	second := newTestPeer(t, cfg)
+	victim.expectNoJoin(t, 4*time.Second)
+	select {
+	case ev := <-victim.leaves:
+		t.Fatalf("the open peer was dropped for a newcomer: %+v", ev)
+	default:
+	}
+	if n := len(victim.room.Peers()); n != 1 {
+		t.Fatalf("victim has %d active peers, MaxPeers 1", n)
+	}
+	// Once the slot is free, the newcomer gets in.
+	if err := first.room.Close(); err != nil {
+		t.Fatal(err)
+	}
+	victim.waitLeave(t, 10*time.Second)
+	if p := victim.waitJoin(t); p.ID() != second.room.SelfID() {
+		t.Fatalf("victim joined %s, want the second peer", p.ID())
 	}
 }

@@ -497,9 +497,20 @@ func (p *Peer) loop(setup func(ctx context.Context) error) (reason error, sendLe
 		if p.opened {
 			return true
 		}
-		if !r.admitOpen(p) {
+		if err := r.admitOpen(p); err != nil {
+			if errors.Is(err, errDropped) {
+				// Preempted, replaced or the room is closing: the
+				// close request with the reason is on its way.
+				select {
+				case req := <-p.closeReq:
+					p.failure = req.reason
+				case <-p.ctx.Done():
+					p.failure = ErrConnectPreempted
+				}
+				return false
+			}
 			r.log.Debug("data channel open but no slot left", "peer", p.id, "max_peers", r.cfg.MaxPeers)
-			p.failure = ErrRoomFull
+			p.failure = err
 			return false
 		}
 		p.opened = true

@@ -438,16 +438,24 @@ func (r *Room) makeRoomToConnectLocked() *Peer {
 	return oldest
 }
 
+// errDropped means a peer is no longer the room's: preempted, replaced, or
+// the room is closing (each closes the peer with its own reason).
+var errDropped = errors.New("connection dropped by the room")
+
 // admitOpen moves p from connecting to handshaking when its data channel
-// opens, unless MaxPeers connections are open already or p was dropped.
-func (r *Room) admitOpen(p *Peer) bool {
+// opens. It fails with ErrRoomFull when MaxPeers connections are open
+// already, and with errDropped when p is no longer the room's.
+func (r *Room) admitOpen(p *Peer) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed || r.peers[p.id] != p || r.openCountLocked() >= r.cfg.MaxPeers {
-		return false
+	switch {
+	case r.closed || r.peers[p.id] != p:
+		return errDropped
+	case r.openCountLocked() >= r.cfg.MaxPeers:
+		return ErrRoomFull
 	}
 	p.state.Store(int32(PeerHandshaking))
-	return true
+	return nil
 }
 
 // kickAnnounce asks every tracker connection to announce soon.
