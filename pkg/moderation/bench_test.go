@@ -11,7 +11,7 @@ import (
 func BenchmarkStandardPipeline(b *testing.B) {
 	a := newAuthor(b)
 	p := mustPipeline(b, PresetStandard())
-	idx := NewMemoryIndex()
+	idx := NewMemoryIndex(Policy{})
 	for range 300 {
 		idx.Add(newAuthor(b).text("an earlier note about the weather in the park"))
 	}

@@ -1,6 +1,9 @@
 package moderation
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -13,7 +16,8 @@ const (
 	DefaultMaxFutureSkew = 10 * time.Minute
 	DefaultRetention     = 90 * 24 * time.Hour
 	DefaultMaxLinkBytes  = 1024
-	DefaultAuthorQuota   = 5 // used by the standard preset
+	DefaultAuthorQuota   = 5  // used by the standard preset
+	DefaultDeletionQuota = 20 // used by the standard preset
 )
 
 // Preset names, for selecting a preset from configuration or JavaScript.
@@ -43,13 +47,20 @@ type Config struct {
 	// collected (0: 90 days).
 	Retention time.Duration
 
-	// Duplicates turns on the duplicate rule: the same id, a stale version,
-	// a deleted version, or the same content as another live record of the
-	// same author.
+	// Duplicates turns on the duplicate rule (the same id, a stale version,
+	// a deleted version) and keeps one live record per author and content:
+	// the newest (Policy.Duplicates).
 	Duplicates bool
-	// AuthorQuota is the number of live records an author may hold
-	// (0: no quota).
+	// AuthorQuota is the number of live records an author may hold: the
+	// newest win, older ones are evicted (0: no quota). A node's own new
+	// record over the quota is refused instead.
 	AuthorQuota int
+	// DeletionQuota is the number of deletions (NIP-09 tombstones) an author
+	// may hold: the newest win (0: no quota). Deletions are never refused to
+	// their author, but each one keeps a tombstone for the retention period,
+	// so without a quota one key can fill every peer's store with deletions
+	// of records that never existed.
+	DeletionQuota int
 
 	// BadWords turns on the bad-words rule.
 	BadWords bool
@@ -90,25 +101,28 @@ func PresetOpen() Config {
 }
 
 // PresetStandard is the default: the open checks, plus duplicates, a quota
-// of 5 live records per author, bad words, no links in text, https links of
-// at most 1024 bytes, and texts of at most 2000 characters.
+// of 5 live records and 20 deletions per author, bad words, no links in
+// text, https links of at most 1024 bytes, and texts of at most 2000
+// characters.
 func PresetStandard() Config {
 	return Config{
-		Preset:       PresetNameStandard,
-		MaxTextRunes: 2000,
-		Duplicates:   true,
-		AuthorQuota:  DefaultAuthorQuota,
-		BadWords:     true,
-		NoLinkInText: true,
-		LinkPolicy:   true,
+		Preset:        PresetNameStandard,
+		MaxTextRunes:  2000,
+		Duplicates:    true,
+		AuthorQuota:   DefaultAuthorQuota,
+		DeletionQuota: DefaultDeletionQuota,
+		BadWords:      true,
+		NoLinkInText:  true,
+		LinkPolicy:    true,
 	}
 }
 
 // PresetStrict ("Fort Knox") is the standard preset with 16 KiB records of
 // at most 8 tags, texts of at most 500 characters, 5 minutes of clock skew,
-// 3 live records per author, links only to hosts in LinkAllowHosts (none
-// until configured) of at most 512 bytes, and a NIP-13 proof of work of 16
-// bits.
+// 3 live records and 10 deletions per author, links only to hosts in
+// LinkAllowHosts (none until configured) of at most 512 bytes, and a NIP-13
+// proof of work of 16 bits on every record and deletion (which a node's own
+// writes mine: see Mine).
 func PresetStrict() Config {
 	c := PresetStandard()
 	c.Preset = PresetNameStrict
@@ -116,6 +130,7 @@ func PresetStrict() Config {
 	c.MaxTextRunes = 500
 	c.MaxFutureSkew = 5 * time.Minute
 	c.AuthorQuota = 3
+	c.DeletionQuota = 10
 	c.RequireLinkAllowList = true
 	c.MaxLinkBytes = 512
 	c.PoWDifficulty = 16
@@ -178,6 +193,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("retention %v is negative", c.Retention)
 	case c.AuthorQuota < 0:
 		return fmt.Errorf("AuthorQuota %d is negative", c.AuthorQuota)
+	case c.DeletionQuota < 0:
+		return fmt.Errorf("DeletionQuota %d is negative", c.DeletionQuota)
 	case c.MaxLinkBytes < 0:
 		return fmt.Errorf("MaxLinkBytes %d is negative", c.MaxLinkBytes)
 	case c.PoWDifficulty < 0 || c.PoWDifficulty > 256:
@@ -187,19 +204,22 @@ func (c Config) validate() error {
 }
 
 // NewPipeline builds the pipeline a Config describes, followed by the
-// custom rules. The built-in rules run cheapest first, and nothing that
-// trusts the event's content runs before its signature is checked:
+// custom rules. Integrity runs first, so that nothing judges an event by an
+// id, a time or an author it merely claims; then the cheap rules:
 //
-//	schema, timestamp, proof-of-work, duplicate, integrity,
-//	author-quota, bad-words, no-link-in-text, link-policy, custom rules...
+//	integrity, schema, timestamp, proof-of-work, duplicate,
+//	bad-words, no-link-in-text, link-policy, custom rules...
 //
-// Rules that are switched off are left out.
+// Rules that are switched off are left out. The choices among events that
+// each pass (an author's quota, duplicate content, deletions) are not rules
+// but the Policy that the store's index applies (Config.Policy).
 func NewPipeline(cfg Config, custom ...Rule) (*Pipeline, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("failed to build pipeline: %w", err)
 	}
 	rules := []Rule{
+		IntegrityRule(cfg.RoomID),
 		SchemaRule(cfg.Limits, cfg.MaxTextRunes),
 		TimestampRule(cfg.MaxFutureSkew, cfg.Retention),
 	}
@@ -208,10 +228,6 @@ func NewPipeline(cfg Config, custom ...Rule) (*Pipeline, error) {
 	}
 	if cfg.Duplicates {
 		rules = append(rules, DuplicateRule())
-	}
-	rules = append(rules, IntegrityRule(cfg.RoomID, cfg.Limits))
-	if cfg.AuthorQuota > 0 {
-		rules = append(rules, AuthorQuotaRule(cfg.AuthorQuota))
 	}
 	if cfg.BadWords {
 		list := cfg.BadWordList
@@ -234,14 +250,76 @@ func NewPipeline(cfg Config, custom ...Rule) (*Pipeline, error) {
 		}
 		rules = append(rules, LinkPolicyRule(policy))
 	}
+	builtin := len(rules)
 	for _, r := range custom {
 		if r == nil || r.Name() == "" {
 			return nil, fmt.Errorf("failed to build pipeline: a custom rule has no name")
 		}
 		rules = append(rules, r)
 	}
-	return &Pipeline{rules: rules, cfg: cfg, clock: cfg.Clock}, nil
+	return &Pipeline{rules: rules, builtin: builtin, cfg: cfg, clock: cfg.Clock}, nil
 }
+
+// Policy returns the choices among competing events that a store's index
+// applies under this config.
+func (c Config) Policy() Policy {
+	return Policy{Duplicates: c.Duplicates, AuthorQuota: c.AuthorQuota, DeletionQuota: c.DeletionQuota}
+}
+
+// Digest identifies the rules a Config describes (every knob that decides what
+// is stored, with defaults filled in; not the preset's name or the clock),
+// and the names of custom rules: two peers with equal digests keep the same
+// set from the same events. It is 32 hex digits. Custom rules are identified
+// only by name, so that rules which differ under one name go unnoticed.
+func (c Config) Digest(customRuleNames ...string) string {
+	c = c.withDefaults()
+	norm := func(list []string) []string {
+		out := slices.Clone(list)
+		slices.Sort(out)
+		return out
+	}
+	type digested struct {
+		Room                                     string
+		Limits                                   record.Limits
+		MaxTextRunes                             int
+		MaxFutureSkew, Retention                 time.Duration
+		Duplicates                               bool
+		AuthorQuota, DeletionQuota               int
+		BadWords                                 bool
+		BadWordList, ExtraBadWords, AllowedWords []string
+		DefaultWords                             bool
+		NoLinkInText                             bool
+		LinkTLDs                                 []string
+		DefaultTLDs                              bool
+		LinkPolicy, RequireLinkAllowList         bool
+		LinkAllowHosts                           []string
+		MaxLinkBytes, PoWDifficulty              int
+		Custom                                   []string
+	}
+	b, _ := json.Marshal(digested{
+		Room: c.RoomID, Limits: c.Limits, MaxTextRunes: c.MaxTextRunes, MaxFutureSkew: c.MaxFutureSkew, Retention: c.Retention,
+		Duplicates: c.Duplicates, AuthorQuota: c.AuthorQuota, DeletionQuota: c.DeletionQuota,
+		BadWords: c.BadWords, BadWordList: norm(c.BadWordList), ExtraBadWords: norm(c.ExtraBadWords), AllowedWords: norm(c.AllowedWords),
+		DefaultWords: c.BadWordList == nil, NoLinkInText: c.NoLinkInText, LinkTLDs: norm(c.LinkTLDs), DefaultTLDs: c.LinkTLDs == nil,
+		LinkPolicy: c.LinkPolicy, RequireLinkAllowList: c.RequireLinkAllowList, LinkAllowHosts: norm(c.LinkAllowHosts),
+		MaxLinkBytes: c.MaxLinkBytes, PoWDifficulty: c.PoWDifficulty, Custom: customRuleNames,
+	})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// Digest returns the Config.Digest of the pipeline's rules, custom rules
+// included.
+func (p *Pipeline) Digest() string {
+	var custom []string
+	for _, r := range p.rules[p.builtin:] {
+		custom = append(custom, r.Name())
+	}
+	return p.cfg.Digest(custom...)
+}
+
+// Policy returns the pipeline's Config.Policy.
+func (p *Pipeline) Policy() Policy { return p.cfg.Policy() }
 
 // Retention returns how long the pipeline keeps records.
 func (p *Pipeline) Retention() time.Duration {

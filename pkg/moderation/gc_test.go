@@ -89,7 +89,7 @@ func TestSelectGarbage(t *testing.T) {
 func TestGCWithMemoryIndex(t *testing.T) {
 	a := newAuthor(t)
 	p := mustPipeline(t, PresetStandard())
-	m := NewMemoryIndex()
+	m := NewMemoryIndex(Policy{})
 	e := a.record(record.Draft{Text: "soon gone", CreatedAt: testNow.Add(-89 * 24 * time.Hour)})
 	if err := p.Check(e, m); err != nil {
 		t.Fatal(err)

@@ -147,9 +147,9 @@ func TestPresets(t *testing.T) {
 	}
 
 	wantRules := map[string][]string{
-		"open":     {RuleSchema, RuleTimestamp, RuleIntegrity},
-		"standard": {RuleSchema, RuleTimestamp, RuleDuplicate, RuleIntegrity, RuleAuthorQuota, RuleBadWords, RuleNoLinkInText, RuleLinkPolicy},
-		"strict":   {RuleSchema, RuleTimestamp, RuleProofOfWork, RuleDuplicate, RuleIntegrity, RuleAuthorQuota, RuleBadWords, RuleNoLinkInText, RuleLinkPolicy},
+		"open":     {RuleIntegrity, RuleSchema, RuleTimestamp},
+		"standard": {RuleIntegrity, RuleSchema, RuleTimestamp, RuleDuplicate, RuleBadWords, RuleNoLinkInText, RuleLinkPolicy},
+		"strict":   {RuleIntegrity, RuleSchema, RuleTimestamp, RuleProofOfWork, RuleDuplicate, RuleBadWords, RuleNoLinkInText, RuleLinkPolicy},
 	}
 	for name, want := range wantRules {
 		c, _ := Preset(name)
@@ -162,7 +162,7 @@ func TestPresets(t *testing.T) {
 // TestPresetBehaviour runs the same events through the three presets.
 func TestPresetBehaviour(t *testing.T) {
 	a := newAuthor(t)
-	idx := NewMemoryIndex()
+	idx := NewMemoryIndex(PresetStandard().Policy())
 	stored := a.text("already here")
 	idx.Add(stored)
 	for range 4 {
@@ -179,16 +179,16 @@ func TestPresetBehaviour(t *testing.T) {
 		want  outcome
 	}{
 		{"plain text", b.text("hello, pi is 3.14"), outcome{"", "", RuleProofOfWork}},
-		{"forged", forged, outcome{RuleIntegrity, RuleIntegrity, RuleProofOfWork}},
-		{"another room", b.recordIn(otherRoom, record.Draft{Text: "x"}), outcome{RuleIntegrity, RuleIntegrity, RuleProofOfWork}},
+		{"forged", forged, outcome{RuleIntegrity, RuleIntegrity, RuleIntegrity}},
+		{"another room", b.recordIn(otherRoom, record.Draft{Text: "x"}), outcome{RuleIntegrity, RuleIntegrity, RuleIntegrity}},
 		{"from the future", b.record(record.Draft{Text: "x", CreatedAt: testNow.Add(time.Hour)}), outcome{RuleTimestamp, RuleTimestamp, RuleTimestamp}},
 		{"bad word", b.text("shit happens"), outcome{"", RuleBadWords, RuleProofOfWork}},
 		{"link in text", b.text("see example.com"), outcome{"", RuleNoLinkInText, RuleProofOfWork}},
 		{"http link", b.record(record.Draft{Text: "x", Link: "http://example.com/"}), outcome{"", RuleLinkPolicy, RuleProofOfWork}},
 		{"long text", b.text(repeat("a", 2001)), outcome{"", RuleSchema, RuleSchema}},
 		{"medium text", b.text(repeat("a ", 300)), outcome{"", "", RuleSchema}},
-		{"duplicate", stored, outcome{"", RuleDuplicate, RuleProofOfWork}},
-		{"sixth record", a.text("one more"), outcome{"", RuleAuthorQuota, RuleProofOfWork}},
+		{"already stored", stored, outcome{RuleDuplicate, RuleDuplicate, RuleDuplicate}},
+		{"sixth record (the index's choice)", a.text("one more"), outcome{"", "", RuleProofOfWork}},
 	}
 	for _, tc := range cases {
 		for _, p := range []struct{ preset, want string }{{"open", tc.want.open}, {"standard", tc.want.standard}, {"strict", tc.want.strict}} {
@@ -239,11 +239,16 @@ func TestStrictPreset(t *testing.T) {
 	big := a.record(record.Draft{Data: []byte(`"` + repeat("x", 17<<10) + `"`)})
 	wantRejection(t, p.Check(big, nil), RuleSchema)
 
-	idx := NewMemoryIndex()
+	idx := NewMemoryIndex(easy.Policy())
 	for i := range 3 {
 		idx.Add(a.text("slot " + string(rune('a'+i))))
 	}
-	wantRejection(t, p.Check(mine(a.text("fourth"), 8), idx), RuleAuthorQuota)
+	fourth := mine(a.text("fourth"), 8)
+	if err := p.Check(fourth, idx); err != nil {
+		t.Fatalf("a fourth record passes the rules (the quota is the index's): %v", err)
+	}
+	_, err := idx.AddOwn(fourth)
+	wantRejection(t, err, RuleAuthorQuota)
 
 	// Deletions cost work too, and are never held back by the quota.
 	del := a.deletion("3f2b8c1e-9d4a-4b6f-8e2a-1c0d9e8f7a6b", testNow)
@@ -258,28 +263,37 @@ func TestStrictPreset(t *testing.T) {
 func TestSyncScenario(t *testing.T) {
 	a := newAuthor(t)
 	p := mustPipeline(t, PresetStandard())
-	idx := NewMemoryIndex()
+	idx := NewMemoryIndex(PresetStandard().Policy())
 	admit := func(e *record.Event) error {
 		if err := p.Check(e, idx); err != nil {
 			return err
 		}
-		idx.Add(e)
-		return nil
+		_, err := idx.Add(e)
+		return err
 	}
+	var notes []*record.Event
 	var uuids []string
 	for i := range 5 {
 		e := a.record(record.Draft{Text: "note " + string(rune('a'+i)), CreatedAt: testNow.Add(time.Duration(i-10) * time.Minute)})
 		if err := admit(e); err != nil {
 			t.Fatalf("record %d: %v", i, err)
 		}
+		notes = append(notes, e)
 		uuids = append(uuids, uuidOf(e))
 	}
-	if err := admit(a.text("sixth")); err == nil {
-		t.Fatal("quota not enforced")
-	} else if rej, _ := AsRejection(err); !rej.Harmless {
+	// An older sixth record loses to the five newer ones.
+	older := a.record(record.Draft{Text: "older", CreatedAt: testNow.Add(-time.Hour)})
+	if rej := wantRejection(t, admit(older), RuleAuthorQuota); !rej.Harmless {
 		t.Error("a quota rejection should be harmless")
 	}
-	edit := a.record(record.Draft{UUID: uuids[0], Text: "note a, edited"})
+	// A newer sixth record wins and evicts the oldest.
+	if err := admit(a.text("sixth")); err != nil {
+		t.Fatalf("a newer sixth record: %v", err)
+	}
+	if idx.Has(notes[0].ID) || idx.LiveCount(a.pk()) != 5 {
+		t.Errorf("the oldest note is still held (live %d)", idx.LiveCount(a.pk()))
+	}
+	edit := a.record(record.Draft{UUID: uuids[2], Text: "note c, edited"})
 	if err := admit(edit); err != nil {
 		t.Fatalf("edit: %v", err)
 	}
@@ -289,10 +303,9 @@ func TestSyncScenario(t *testing.T) {
 	if err := admit(a.deletion(uuids[1], testNow)); err != nil {
 		t.Fatalf("deletion: %v", err)
 	}
-	if err := admit(a.text("sixth")); err != nil {
-		t.Fatalf("after a deletion: %v", err)
+	if idx.LiveCount(a.pk()) != 4 {
+		t.Errorf("live count %d after a deletion, want 4", idx.LiveCount(a.pk()))
 	}
-	// The deleted version arriving late from a slow peer.
 	late := a.record(record.Draft{UUID: uuids[1], Text: "late copy", CreatedAt: testNow.Add(-time.Hour)})
 	rej := wantRejection(t, admit(late), RuleDuplicate)
 	if !rej.Harmless {

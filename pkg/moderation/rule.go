@@ -35,6 +35,9 @@ type Verdict struct {
 	// seen in another order). Callers should not strike the sender for it.
 	Harmless bool
 	Err      error // optional underlying cause, e.g. record.ErrBadSignature
+
+	verified     bool // the rejected event is known to be authentic (see Rejection.Verified)
+	dependsOnSet bool // see Rejection.DependsOnSet
 }
 
 // Accept is the verdict of a rule that lets the event through.
@@ -54,6 +57,9 @@ func RejectErr(err error) Verdict { return Verdict{Reason: err.Error(), Err: err
 // harmless returns v marked as a harmless rejection.
 func (v Verdict) harmless() Verdict { v.Harmless = true; return v }
 
+// stateful returns v marked as a rejection that depends on what is stored.
+func (v Verdict) stateful() Verdict { v.dependsOnSet = true; return v }
+
 // Rejection is the error returned by Pipeline.Check for a refused event.
 // Use errors.As to read the rule's name, errors.Is(err, ErrRejected) to tell
 // it from other errors, and errors.Is with a record sentinel (e.g.
@@ -63,6 +69,16 @@ type Rejection struct {
 	Reason   string
 	Harmless bool  // see Verdict.Harmless
 	Err      error // the underlying cause, if any
+	// Verified: the event's id and signature were checked before it was
+	// refused, so the refusal is a fact about that very event. Only such
+	// refusals may be remembered by id: anyone can send a forged copy that
+	// claims a real event's id.
+	Verified bool
+	// DependsOnSet: the refusal depends on what is stored (a stale version, a
+	// quota, a duplicate) and may change when the author's events change
+	// (see MemoryIndex.AuthorEpoch). Other refusals are facts about the event
+	// alone under these rules.
+	DependsOnSet bool
 }
 
 func (r *Rejection) Error() string {
@@ -142,9 +158,10 @@ func RuleFunc(name string, f func(c *Context, e *record.Event) Verdict) Rule {
 // not change after construction and is safe for concurrent use when its
 // Index is.
 type Pipeline struct {
-	rules []Rule
-	cfg   Config
-	clock func() time.Time
+	rules   []Rule
+	builtin int // rules[:builtin] come from cfg; the rest are custom
+	cfg     Config
+	clock   func() time.Time
 }
 
 // NewPipelineOf builds a pipeline from rules alone, with the clock time.Now;
@@ -179,9 +196,12 @@ func (p *Pipeline) CheckAt(now time.Time, e *record.Event, idx Index) error {
 		return &Rejection{Rule: RuleSchema, Reason: "no event"}
 	}
 	c := NewContext(now, idx)
+	verified := false
 	for _, r := range p.rules {
 		v := r.Check(c, e)
 		if v.Accept {
+			_, isIntegrity := r.(integrityRule)
+			verified = verified || isIntegrity
 			continue
 		}
 		if v.Rule == "" {
@@ -190,7 +210,8 @@ func (p *Pipeline) CheckAt(now time.Time, e *record.Event, idx Index) error {
 		if v.Reason == "" {
 			v.Reason = "no reason given"
 		}
-		return &Rejection{Rule: v.Rule, Reason: v.Reason, Harmless: v.Harmless, Err: v.Err}
+		return &Rejection{Rule: v.Rule, Reason: v.Reason, Harmless: v.Harmless, Err: v.Err,
+			Verified: verified || v.verified, DependsOnSet: v.dependsOnSet}
 	}
 	return nil
 }

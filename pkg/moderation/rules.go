@@ -2,6 +2,7 @@ package moderation
 
 import (
 	"encoding/hex"
+	"fmt"
 	"time"
 	"unicode/utf8"
 
@@ -50,44 +51,65 @@ func TimestampRule(maxSkew, retention time.Duration) Rule {
 	})
 }
 
-// IntegrityRule ("integrity") checks the event's id, its signature and that
-// it belongs to the room roomID, with record.CheckRecord. The rejection
-// wraps the record sentinel (record.ErrBadSignature, record.ErrIDMismatch,
-// record.ErrWrongRoom, ...).
-func IntegrityRule(roomID string, limits record.Limits) Rule {
-	return RuleFunc(RuleIntegrity, func(c *Context, e *record.Event) Verdict {
-		if err := record.CheckRecord(e, roomID, limits); err != nil {
-			return RejectErr(err)
-		}
-		return Accept()
-	})
+// IntegrityRule ("integrity") checks that the event is authentic and
+// belongs to the room roomID: well formed, its id the hash of its content,
+// its signature valid for its author, its structure and room tag right. The
+// rejection wraps the record sentinel (record.ErrIDMismatch,
+// record.ErrBadSignature, record.ErrWrongRoom, ...). NewPipeline runs it
+// first, so that no rule judges an event by an id, a time or an author it
+// merely claims. An event whose id checks out and is already stored is
+// refused as a harmless duplicate before its signature is checked: the
+// stored copy was verified, and the id is the hash of the very same bytes.
+func IntegrityRule(roomID string) Rule { return integrityRule{roomID: roomID} }
+
+type integrityRule struct{ roomID string }
+
+func (integrityRule) Name() string { return RuleIntegrity }
+
+func (r integrityRule) Check(c *Context, e *record.Event) Verdict {
+	if err := e.CheckWellFormed(); err != nil {
+		return RejectErr(err)
+	}
+	if id := e.ComputeID(); id != e.ID {
+		return RejectErr(fmt.Errorf("%w: id %x…, the content hashes to %x…", record.ErrIDMismatch, e.ID[:4], id[:4]))
+	}
+	if c.Index.Has(e.ID) {
+		v := Rejectf("event %s is already stored", shortID(e.ID)).harmless().stateful()
+		v.Rule, v.verified = RuleDuplicate, true
+		return v
+	}
+	if err := e.VerifySignature(); err != nil {
+		return RejectErr(err)
+	}
+	if err := record.CheckStructure(e, r.roomID); err != nil {
+		return RejectErr(err)
+	}
+	return Accept()
 }
 
 // DuplicateRule ("duplicate") refuses an event whose id is already stored,
 // a record version that a stored version or tombstone already supersedes,
-// a deletion older than the stored one, and a record whose content equals
-// another live record of the same author (see ContentKeyOf). All of these
-// are harmless rejections: sync delivers the same data from many peers and
-// in any order.
+// and a deletion older than the stored one. All of these are harmless
+// rejections: sync delivers the same data from many peers and in any order.
+// Records with the same content as another live record of the same author
+// are the Index's business (Policy.Duplicates): which of the two stays must
+// not depend on which arrived first.
 func DuplicateRule() Rule {
 	return RuleFunc(RuleDuplicate, func(c *Context, e *record.Event) Verdict {
 		if c.Index.Has(e.ID) {
-			return Rejectf("event %s is already stored", shortID(e.ID)).harmless()
+			return Rejectf("event %s is already stored", shortID(e.ID)).harmless().stateful()
 		}
 		if e.CheckWellFormed() != nil {
-			return Accept() // the schema rule's business
+			return Accept() // the integrity rule's business
 		}
 		switch e.Kind {
 		case record.KindRecord:
 			addr := record.AddressOf(e)
 			if t := c.Index.Tombstone(addr); t != nil && record.Deletes(t, e) {
-				return Rejectf("stale: record %s was deleted", addr.UUID).harmless()
+				return Rejectf("stale: record %s was deleted", addr.UUID).harmless().stateful()
 			}
 			if live := c.Index.Live(addr); live != nil && record.Supersedes(live, e) {
-				return Rejectf("stale: a newer version %s of record %s is stored", shortID(live.ID), addr.UUID).harmless()
-			}
-			if k, ok := ContentKeyOf(e); ok && c.Index.HasContent(e.PubKey, k, addr) {
-				return Reject("the author already has another live record with the same content").harmless()
+				return Rejectf("stale: a newer version %s of record %s is stored", shortID(live.ID), addr.UUID).harmless().stateful()
 			}
 		case record.KindDeletion:
 			addr, err := record.DeletionTarget(e)
@@ -95,28 +117,8 @@ func DuplicateRule() Rule {
 				return Accept()
 			}
 			if t := c.Index.Tombstone(addr); t != nil && !record.Supersedes(e, t) {
-				return Rejectf("stale: a newer deletion %s of record %s is stored", shortID(t.ID), addr.UUID).harmless()
+				return Rejectf("stale: a newer deletion %s of record %s is stored", shortID(t.ID), addr.UUID).harmless().stateful()
 			}
-		}
-		return Accept()
-	})
-}
-
-// AuthorQuotaRule ("author-quota") lets an author hold at most quota live
-// records. Replacing one of the author's live records (same address) does
-// not count as a new one, deletions are always accepted, and a deletion
-// frees a slot. The rejection is harmless: a peer may have seen a deletion
-// that has not reached this one yet.
-func AuthorQuotaRule(quota int) Rule {
-	return RuleFunc(RuleAuthorQuota, func(c *Context, e *record.Event) Verdict {
-		if e.Kind != record.KindRecord {
-			return Accept()
-		}
-		if c.Index.Live(record.AddressOf(e)) != nil {
-			return Accept()
-		}
-		if n := c.Index.LiveCount(e.PubKey); n >= quota {
-			return Rejectf("the author already has %d live records, the quota is %d", n, quota).harmless()
 		}
 		return Accept()
 	})

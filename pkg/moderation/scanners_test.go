@@ -253,7 +253,7 @@ func FuzzPipeline(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"id":"` + repeat("0", 64) + `","pubkey":"` + repeat("1", 64) + `","created_at":1,"kind":5,"tags":[[],["a"]],"content":"","sig":"` + repeat("2", 128) + `"}`))
-	idx := NewMemoryIndex()
+	idx := NewMemoryIndex(Policy{})
 	idx.Add(a.text("stored"))
 	idx.Add(a.deletion("3f2b8c1e-9d4a-4b6f-8e2a-1c0d9e8f7a6b", testNow))
 	var pipelines []*Pipeline

@@ -175,7 +175,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	db := &DB{
 		cfg: cfg, roomID: roomID, store: cfg.Store, pipeline: pipeline, log: cfg.Logger, now: cfg.Clock,
-		index: moderation.NewMemoryIndex(), tree: merkle.NewTree(), byUUID: map[string][]record.Address{},
+		index: moderation.NewMemoryIndex(pipeline.Policy()), tree: merkle.NewTree(), byUUID: map[string][]record.Address{},
 	}
 	if err := bindStore(ctx, cfg, roomID); err != nil {
 		return nil, err
@@ -327,15 +327,15 @@ func (db *DB) load(ctx context.Context, treeBuilt bool) (err error) {
 		db.mu.Unlock()
 		close(db.loaded)
 	}()
-	index := moderation.NewMemoryIndex()
+	index := moderation.NewMemoryIndex(db.pipeline.Policy())
 	var stale [][32]byte
 	err = db.store.Scan(ctx, func(e *record.Event) error {
 		if record.CheckStructure(e, db.roomID) != nil {
 			stale = append(stale, e.ID) // another room's or malformed: never ours to keep
 			return nil
 		}
-		kept, removed := index.Add(e)
-		if !kept {
+		removed, err := index.Add(e)
+		if err != nil {
 			stale = append(stale, e.ID)
 		}
 		for _, r := range removed {

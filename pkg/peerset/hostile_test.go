@@ -149,11 +149,11 @@ func (h *hostile) waitJoin() *swarm.Peer {
 	}
 }
 
-// strikesAgainst returns the strikes db's ledger holds against the hostile
-// peer's transport id.
-func strikesAgainst(db *DB, peerID string) []moderation.Strike {
+// strikesAgainst returns the strikes db's ledger holds against a key (only
+// keys proven in a handshake are struck; transport ids never are).
+func strikesAgainst(db *DB, key record.PublicKey) []moderation.Strike {
 	if l := db.Ledger(); l != nil {
-		return l.Strikes(moderation.PeerSubject(peerID))
+		return l.Strikes(moderation.KeySubject(key))
 	}
 	return nil
 }
@@ -214,7 +214,7 @@ func TestHostilePeerIsStruckAndBanned(t *testing.T) {
 			h.send(p, session.ActionRecords, []byte(`{"events":[],"missing":"`+big+`"}`))
 		}, "large"},
 	}
-	self := h.room.SelfID() // the hostile peer's transport id, as the victim knows it
+	self := h.key.Public() // the hostile peer's proven key
 	before := 0
 	for _, a := range attacks {
 		a.send()
@@ -229,11 +229,11 @@ func TestHostilePeerIsStruckAndBanned(t *testing.T) {
 	}
 	// A sustained flood (flood strikes come at most once a second) pushes it
 	// past the threshold: banned and disconnected.
-	if banned, _ := victim.Ledger().Banned(moderation.PeerSubject(self)); banned || before >= threshold {
+	if banned, _ := victim.Ledger().Banned(moderation.KeySubject(self)); banned || before >= threshold {
 		t.Fatalf("banned before the flood (%d strikes): the flood must be what crosses the threshold", before)
 	}
 	for start := time.Now(); time.Since(start) < 30*time.Second; {
-		if banned, _ := victim.Ledger().Banned(moderation.PeerSubject(self)); banned {
+		if banned, _ := victim.Ledger().Banned(moderation.KeySubject(self)); banned {
 			break
 		}
 		for range 50 {
@@ -242,7 +242,7 @@ func TestHostilePeerIsStruckAndBanned(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	waitFor(t, "the ban (the flood earned too few strikes)", time.Second, func() bool {
-		banned, _ := victim.Ledger().Banned(moderation.PeerSubject(self))
+		banned, _ := victim.Ledger().Banned(moderation.KeySubject(self))
 		return banned
 	})
 	waitFor(t, "the disconnection", 20*time.Second, func() bool {
@@ -253,8 +253,8 @@ func TestHostilePeerIsStruckAndBanned(t *testing.T) {
 			return false
 		}
 	})
-	if banned, _ := victim.Ledger().Banned(moderation.KeySubject(h.key.Public())); !banned {
-		t.Error("the hostile key is not banned")
+	if s := victim.Ledger().Strikes(moderation.PeerSubject(h.room.SelfID())); len(s) > 0 {
+		t.Errorf("the self-asserted transport id was struck: %v", s)
 	}
 
 	// Nothing forged was stored, nothing stored was lost, and an honest

@@ -37,14 +37,14 @@ func (o Outcome) Harmless() bool {
 	return false
 }
 
-// errStale is the rejection for an event that loses to what is stored.
-var errStale = &moderation.Rejection{Rule: moderation.RuleDuplicate, Reason: "a newer version or a deletion of this record is already stored", Harmless: true}
-
 // Ingest verifies, moderates and stores a batch of events from origin, and
 // returns one Outcome per event. Events that pass are written to the store
 // in one batch (acknowledged only once it is committed), then inserted in
-// the tree and announced to subscribers. Events they replace or delete are
-// removed.
+// the tree and announced to subscribers. Events they replace or delete, and
+// the losers the moderation Policy evicts (an author's oldest record past
+// the quota, an older record with the same content), are removed. This
+// node's own events (origin.Local) never evict the author's other records:
+// they are refused instead (see moderation.MemoryIndex.AddOwn).
 func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event) []Outcome {
 	out := make([]Outcome, len(events))
 	if err := db.waitLoaded(ctx); err != nil {
@@ -80,9 +80,13 @@ func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event)
 			out[i].Err = err
 			continue
 		}
-		kept, removed := db.index.Add(e)
-		if !kept {
-			out[i].Err = errStale
+		add := db.index.Add
+		if origin.Local() {
+			add = db.index.AddOwn
+		}
+		removed, err := add(e)
+		if err != nil {
+			out[i].Err = err
 			continue
 		}
 		changes = append(changes, change{added: e, removed: removed, slot: i})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/store"
 )
@@ -29,6 +30,9 @@ func (db *DB) Put(ctx context.Context, d record.Draft) (*record.Record, error) {
 	}
 	e, err := record.New(d, db.key, db.roomID, db.cfg.Limits)
 	if err != nil {
+		return nil, err
+	}
+	if err := db.work(ctx, e); err != nil {
 		return nil, err
 	}
 	if out := db.Ingest(ctx, Origin{}, []*record.Event{e}); out[0].Err != nil {
@@ -86,8 +90,24 @@ func (db *DB) Delete(ctx context.Context, uuid string) error {
 	if err != nil {
 		return err
 	}
+	if err := db.work(ctx, del); err != nil {
+		return err
+	}
 	if out := db.Ingest(ctx, Origin{}, []*record.Event{del}); out[0].Err != nil {
 		return fmt.Errorf("failed to delete: %w", out[0].Err)
+	}
+	return nil
+}
+
+// work adds the NIP-13 proof of work the room's rules require to one of
+// this node's new events (and signs it again), if they require any.
+func (db *DB) work(ctx context.Context, e *record.Event) error {
+	bits := db.pipeline.Config().PoWDifficulty
+	if bits <= 0 {
+		return nil
+	}
+	if err := moderation.Mine(ctx, e, db.key, bits); err != nil {
+		return fmt.Errorf("failed to add the proof of work the room requires (%d bits): %w", bits, err)
 	}
 	return nil
 }

@@ -71,6 +71,9 @@ func (db *DB) Join(ctx context.Context, opts JoinOptions) error {
 
 	scfg := opts.Session
 	scfg.Granularity = db.cfg.Granularity
+	if scfg.RulesDigest == "" {
+		scfg.RulesDigest = db.pipeline.Digest()
+	}
 	if scfg.Logger == nil {
 		scfg.Logger = db.log
 	}
@@ -124,11 +127,10 @@ func (db *DB) Join(ctx context.Context, opts JoinOptions) error {
 		}
 	}
 	room.OnPeerJoin(func(p *swarm.Peer) {
+		// Transport ids are whatever a peer claims, so they are never banned:
+		// the session bans keys once a handshake proved them.
 		if err := mgr.Attach(net.link(p)); err != nil {
 			db.log.Info("peer refused", "peer", p.ID(), "err", err)
-			if errors.Is(err, session.ErrBanned) {
-				room.Ban(p.ID(), db.banDuration(mgr))
-			}
 			p.Close(err)
 		}
 	})
@@ -138,11 +140,9 @@ func (db *DB) Join(ctx context.Context, opts JoinOptions) error {
 	})
 	room.OnViolation(func(p *swarm.Peer, err error) {
 		// Malformed frames, oversized or unknown messages at the transport
-		// level count like protocol violations.
-		if mgr.Ledger().Strike(moderation.PeerSubject(p.ID()), "transport: "+err.Error()) {
-			room.Ban(p.ID(), db.banDuration(mgr))
-			p.Close(fmt.Errorf("%w: %w", session.ErrBanned, err))
-		}
+		// level count like protocol violations: a strike against the peer's
+		// key once proven, the end of the connection before.
+		mgr.TransportViolation(net.link(p), err)
 	})
 	net.unsubscribe = db.Subscribe(func(c Change) {
 		mgr.LocalChanged()
@@ -157,13 +157,6 @@ func (db *DB) Join(ctx context.Context, opts JoinOptions) error {
 		return fmt.Errorf("failed to join the room: %w", err)
 	}
 	return nil
-}
-
-func (db *DB) banDuration(mgr *session.Manager) time.Duration {
-	if d := mgr.Config().LedgerConfig.BanDuration; d > 0 {
-		return d
-	}
-	return moderation.DefaultBanDuration
 }
 
 func (db *DB) clearOnline() {
@@ -236,16 +229,15 @@ func (r replica) Offer(ctx context.Context, from session.PeerInfo, events []*rec
 	outcomes := r.db.Ingest(ctx, Origin{PeerID: from.ID, PubKey: from.PubKey}, events)
 	verdicts := make([]session.Verdict, len(outcomes))
 	for i, o := range outcomes {
-		switch rej, ok := moderation.AsRejection(o.Err); {
-		case o.Stored:
-			verdicts[i].Stored = true
-		case ok && rej.Rule == moderation.RuleDuplicate:
-			// Not new: already held, an older version or deleted.
-		default:
-			verdicts[i].Err = o.Err
-		}
+		verdicts[i] = session.Verdict{Stored: o.Stored, Err: o.Err}
 	}
 	return verdicts
+}
+
+func (r replica) AuthorEpoch(author record.PublicKey) uint64 {
+	r.db.mu.RLock()
+	defer r.db.mu.RUnlock()
+	return r.db.index.AuthorEpoch(author)
 }
 
 // Sessions returns a snapshot of every peer session while joined.

@@ -33,6 +33,15 @@ const (
 	DefaultFrameSizeLimit       = 32 * 1024
 	DefaultRefusalMemory        = 10 * time.Minute
 	DefaultMaxPushQueue         = 1000
+	DefaultMaxPendingSessions   = 8
+	DefaultInboxBytes           = 8 << 20
+	DefaultIngestBurst          = 20000 // events
+	DefaultIngestRate           = 500   // events per second
+	DefaultIngestBurstBytes     = 32 << 20
+	DefaultIngestRateBytes      = 1 << 20 // per second
+	DefaultUploadBurst          = 16 << 20
+	DefaultUploadRate           = 1 << 20 // bytes per second
+	DefaultMaxSyncBackoff       = 10 * time.Minute
 )
 
 // Bounds of the limits a peer may advertise in its hello (and that a Config may
@@ -62,8 +71,15 @@ type Config struct {
 	// NewManager, the Manager closes every session, refuses new ones and reports
 	// ErrClientSessionExpired through Done and Err (negative: never).
 	MaxClientSessionTime time.Duration
-	// MaxPeers bounds the open sessions; Attach refuses more with ErrTooManyPeers.
+	// MaxPeers bounds the authenticated sessions: a peer that authenticates
+	// when MaxPeers others are is refused with ErrTooManyPeers (bye "full").
 	MaxPeers int
+	// MaxPendingSessions bounds the sessions still in their handshake, apart
+	// from MaxPeers, so that connections that never authenticate cannot take
+	// the slots of authenticated peers. When it is reached, Attach ends the
+	// oldest pending session to make room: a flood of stalled handshakes
+	// cannot keep every newcomer out.
+	MaxPendingSessions int
 
 	// IdleRootInterval: our root is re-sent to a peer after this long without
 	// sending it; a pair of roots already reconciled is retried after it.
@@ -87,9 +103,29 @@ type Config struct {
 	// FloodRate messages per second on average, FloodBurst at once.
 	FloodRate  float64
 	FloodBurst int
-	// InboxSize is the number of received messages queued per session; a message
-	// that finds the queue full counts as a flood.
-	InboxSize int
+	// InboxSize is the number of received messages queued per session, and
+	// InboxBytes their payload bytes; a message that finds the queue full counts
+	// as a flood.
+	InboxSize  int
+	InboxBytes int
+
+	// IngestBurst and IngestRate are the budget of events one session may add
+	// to the replica (events stored, not merely received): IngestBurst at once,
+	// IngestRate per second after that; IngestBurstBytes and IngestRateBytes
+	// are the same in bytes of event JSON. Past the budget the session stops
+	// asking the peer for records, and records it pushes are not offered (they
+	// are asked for again later): one peer cannot fill the store faster than
+	// this, however many keys it signs with.
+	IngestBurst      int
+	IngestRate       float64
+	IngestBurstBytes int
+	IngestRateBytes  float64
+	// UploadBurst and UploadRate are the budget of bytes a session sends the
+	// peer on its request (answers to wants and reconciliation messages) and
+	// pushes: UploadBurst at once, UploadRate per second after that. Past it,
+	// requests wait; a peer that keeps asking meanwhile is flooding.
+	UploadBurst int
+	UploadRate  float64
 
 	// MaxBatchRecords and MaxBatchBytes bound a records message we accept (the
 	// whole payload in bytes); peers learn them from our hello.
@@ -113,6 +149,16 @@ type Config struct {
 	// MaxPushQueue bounds the fast-path records queued per peer between flushes;
 	// the rest are left to reconciliation.
 	MaxPushQueue int
+	// MaxSyncBackoff bounds the pause between reconciliations of a pair of
+	// roots that stay different after a full reconciliation (the peers'
+	// rules differ): the pause starts at IdleRootInterval and doubles.
+	MaxSyncBackoff time.Duration
+
+	// RulesDigest identifies the local moderation rules
+	// (moderation.Config.Digest), sent in the hello so that a peer whose rules
+	// differ is reported as such (SessionInfo.RulesDiffer) rather than as
+	// forever syncing. Empty: not sent.
+	RulesDigest string
 
 	// Ledger counts strikes and bans; share one between Managers to share bans.
 	// Nil: a new ledger with LedgerConfig.
@@ -145,6 +191,7 @@ func (c Config) withDefaults() (Config, error) {
 	dur(&c.MaxPeerSessionTime, DefaultMaxPeerSessionTime)
 	dur(&c.MaxClientSessionTime, DefaultMaxClientSessionTime)
 	num(&c.MaxPeers, DefaultMaxPeers)
+	num(&c.MaxPendingSessions, DefaultMaxPendingSessions)
 	dur(&c.IdleRootInterval, DefaultIdleRootInterval)
 	dur(&c.RootDebounce, DefaultRootDebounce)
 	dur(&c.SyncStallTimeout, 3*c.IdleRootInterval)
@@ -156,6 +203,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	num(&c.FloodBurst, DefaultFloodBurst)
 	num(&c.InboxSize, DefaultInboxSize)
+	num(&c.InboxBytes, DefaultInboxBytes)
+	num(&c.IngestBurst, DefaultIngestBurst)
+	num(&c.IngestBurstBytes, DefaultIngestBurstBytes)
+	num(&c.UploadBurst, DefaultUploadBurst)
+	rate := func(v *float64, def float64) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	rate(&c.IngestRate, DefaultIngestRate)
+	rate(&c.IngestRateBytes, DefaultIngestRateBytes)
+	rate(&c.UploadRate, DefaultUploadRate)
 	num(&c.MaxBatchRecords, DefaultMaxBatchRecords)
 	num(&c.MaxBatchBytes, DefaultMaxBatchBytes)
 	num(&c.MaxWantIDs, DefaultMaxWantIDs)
@@ -163,6 +222,7 @@ func (c Config) withDefaults() (Config, error) {
 	num(&c.FrameSizeLimit, DefaultFrameSizeLimit)
 	dur(&c.RefusalMemory, DefaultRefusalMemory)
 	num(&c.MaxPushQueue, DefaultMaxPushQueue)
+	dur(&c.MaxSyncBackoff, DefaultMaxSyncBackoff)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -175,6 +235,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"IdleRootInterval", c.IdleRootInterval}, {"RootDebounce", c.RootDebounce},
 		{"SyncStallTimeout", c.SyncStallTimeout}, {"RoundTimeout", c.RoundTimeout},
 		{"WantTimeout", c.WantTimeout}, {"RefusalMemory", c.RefusalMemory},
+		{"MaxSyncBackoff", c.MaxSyncBackoff},
 	}
 	for _, p := range positive {
 		if p.v < 0 {
@@ -188,8 +249,15 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("invalid session config: WantRetries %d is negative", c.WantRetries)
 	case c.FloodRate < 0 || c.FloodBurst < 1:
 		return c, fmt.Errorf("invalid session config: flood limit %v/s burst %d", c.FloodRate, c.FloodBurst)
-	case c.InboxSize < 1:
-		return c, fmt.Errorf("invalid session config: InboxSize %d", c.InboxSize)
+	case c.InboxSize < 1 || c.InboxBytes < c.MaxBatchBytes:
+		return c, fmt.Errorf("invalid session config: InboxSize %d, InboxBytes %d (at least MaxBatchBytes %d)", c.InboxSize, c.InboxBytes, c.MaxBatchBytes)
+	case c.MaxPendingSessions < 1:
+		return c, fmt.Errorf("invalid session config: MaxPendingSessions %d", c.MaxPendingSessions)
+	case c.IngestBurst < 1 || c.IngestRate < 0 || c.IngestBurstBytes < c.MaxBatchBytes || c.IngestRateBytes < 0:
+		return c, fmt.Errorf("invalid session config: ingest budget %d events + %v/s, %d bytes + %v/s (at least MaxBatchBytes %d)",
+			c.IngestBurst, c.IngestRate, c.IngestBurstBytes, c.IngestRateBytes, c.MaxBatchBytes)
+	case c.UploadBurst < c.MaxBatchBytes || c.UploadRate < 0:
+		return c, fmt.Errorf("invalid session config: upload budget %d bytes + %v/s (at least MaxBatchBytes %d)", c.UploadBurst, c.UploadRate, c.MaxBatchBytes)
 	case c.MaxInFlightWants < 1:
 		return c, fmt.Errorf("invalid session config: MaxInFlightWants %d", c.MaxInFlightWants)
 	case c.MaxPushQueue < 0:

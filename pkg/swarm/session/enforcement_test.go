@@ -63,14 +63,26 @@ func TestViolationsEarnStrikes(t *testing.T) {
 				r.next(t, ActionHello)
 			}
 			send(t, link, tt.action, tt.payload)
-			waitFor(t, "a strike", func() bool { return len(strikesOf(n, moderation.PeerSubject("raw"))) > 0 })
-			strikes := strikesOf(n, moderation.PeerSubject("raw"))
+			key := moderation.KeySubject(r.key.Public())
+			if !tt.authenticated {
+				// Before the handshake nothing is proven: the connection is
+				// closed and nobody is struck on its word.
+				info := waitClosed(t, n, "raw")
+				if !errors.Is(info.CloseReason, ErrProtocolViolation) || !strings.Contains(info.CloseReason.Error(), tt.reason) {
+					t.Fatalf("close reason %v, want a protocol violation containing %q", info.CloseReason, tt.reason)
+				}
+				if s := append(strikesOf(n, moderation.PeerSubject("raw")), strikesOf(n, key)...); len(s) > 0 {
+					t.Fatalf("strikes %+v before authentication", s)
+				}
+				return
+			}
+			waitFor(t, "a strike", func() bool { return len(strikesOf(n, key)) > 0 })
+			strikes := strikesOf(n, key)
 			if len(strikes) != 1 || !strings.Contains(strikes[0].Reason, tt.reason) {
 				t.Fatalf("strikes %+v, want one containing %q", strikes, tt.reason)
 			}
-			keyStrikes := strikesOf(n, moderation.KeySubject(r.key.Public()))
-			if tt.authenticated != (len(keyStrikes) == 1) {
-				t.Fatalf("key strikes %+v (authenticated=%v)", keyStrikes, tt.authenticated)
+			if s := strikesOf(n, moderation.PeerSubject("raw")); len(s) > 0 {
+				t.Fatalf("the self-asserted transport id was struck: %+v", s)
 			}
 			info, ok := n.m.Session("raw")
 			if !ok || info.Strikes != 1 {
@@ -96,7 +108,7 @@ func TestForeignActionsAreIgnored(t *testing.T) {
 	if err := n.m.Deliver(unknown, ActionRoot, nil); !errors.Is(err, ErrUnknownPeer) {
 		t.Fatalf("Deliver from an unknown link: %v", err)
 	}
-	if s := strikesOf(n, moderation.PeerSubject("raw")); len(s) != 0 {
+	if s := strikesOf(n, moderation.KeySubject(r.key.Public())); len(s) != 0 {
 		t.Fatalf("strikes %v", s)
 	}
 }
@@ -132,8 +144,15 @@ func TestBanDisconnectsAndHonestPeersKeepSyncing(t *testing.T) {
 	if banned, _ := a.m.Ledger().Banned(moderation.KeySubject(r.key.Public())); !banned {
 		t.Fatal("the hostile key is not banned")
 	}
-	if _, err := r.dial(t, a, "hostile"); !errors.Is(err, ErrBanned) {
-		t.Fatalf("re-attach of a banned peer: %v, want ErrBanned", err)
+	// Back under another transport id: its key is refused at its hello.
+	link, err = r.dial(t, a, "hostile-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.next(t, ActionHello)
+	send(t, link, ActionHello, r.hello())
+	if info := waitClosed(t, a, "hostile-2"); !errors.Is(info.CloseReason, ErrBanned) {
+		t.Fatalf("re-attach of a banned key: %v, want ErrBanned", info.CloseReason)
 	}
 	waitConverged(t, 300, a, c)
 }
@@ -245,9 +264,9 @@ func TestHostileRecords(t *testing.T) {
 				info, _ := n.m.Session("raw")
 				return info.RecordsIn == len(tt.events)
 			})
-			struck := len(strikesOf(n, moderation.PeerSubject("raw"))) > 0
-			if struck != tt.strike {
-				t.Fatalf("struck=%v, want %v (%v)", struck, tt.strike, strikesOf(n, moderation.PeerSubject("raw")))
+			keyStrikes := strikesOf(n, moderation.KeySubject(r.key.Public()))
+			if struck := len(keyStrikes) > 0; struck != tt.strike {
+				t.Fatalf("struck=%v, want %v (%v)", struck, tt.strike, keyStrikes)
 			}
 			if tt.stored != nil && n.replica.Event(tt.stored.ID) == nil {
 				t.Fatal("the valid record was not stored")
@@ -301,7 +320,7 @@ func TestTwoInitiators(t *testing.T) {
 	if len(have) != 10 || len(need) != 10 {
 		t.Fatalf("eager initiator found have=%d need=%d, want 10 and 10", len(have), len(need))
 	}
-	if s := strikesOf(n, moderation.PeerSubject("eager")); len(s) != 0 {
+	if s := strikesOf(n, moderation.KeySubject(r.key.Public())); len(s) != 0 {
 		t.Fatalf("strikes %v", s)
 	}
 }

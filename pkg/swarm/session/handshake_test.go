@@ -3,6 +3,7 @@ package session
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -48,7 +49,6 @@ func TestHandshakeRefusals(t *testing.T) {
 		run      func(t *testing.T, r *rawPeer, link *pipeLink, theirHello []byte)
 		wantErr  error
 		wantCode string
-		strike   bool
 	}{
 		{
 			name: "garbage signature",
@@ -60,7 +60,7 @@ func TestHandshakeRefusals(t *testing.T) {
 				}
 				send(t, link, ActionAuth, encodeAuth(auth{Sig: sig}))
 			},
-			wantErr: ErrAuthFailed, wantCode: ByeAuth, strike: true,
+			wantErr: ErrAuthFailed, wantCode: ByeAuth,
 		},
 		{
 			name: "signature over other fingerprints (spliced from another connection)",
@@ -71,7 +71,7 @@ func TestHandshakeRefusals(t *testing.T) {
 				sig, _ := signHash(r.key, hash)
 				send(t, link, ActionAuth, encodeAuth(auth{Sig: sig}))
 			},
-			wantErr: ErrAuthFailed, wantCode: ByeAuth, strike: true,
+			wantErr: ErrAuthFailed, wantCode: ByeAuth,
 		},
 		{
 			name: "signature replayed for an old nonce",
@@ -83,7 +83,7 @@ func TestHandshakeRefusals(t *testing.T) {
 				sig, _ := signHash(r.key, hash)
 				send(t, link, ActionAuth, encodeAuth(auth{Sig: sig}))
 			},
-			wantErr: ErrAuthFailed, wantCode: ByeAuth, strike: true,
+			wantErr: ErrAuthFailed, wantCode: ByeAuth,
 		},
 		{
 			name: "signature by another key",
@@ -95,7 +95,7 @@ func TestHandshakeRefusals(t *testing.T) {
 				sig, _ := signHash(other, hash)
 				send(t, link, ActionAuth, encodeAuth(auth{Sig: sig}))
 			},
-			wantErr: ErrAuthFailed, wantCode: ByeAuth, strike: true,
+			wantErr: ErrAuthFailed, wantCode: ByeAuth,
 		},
 		{
 			name: "wrong room",
@@ -122,14 +122,14 @@ func TestHandshakeRefusals(t *testing.T) {
 			run: func(t *testing.T, r *rawPeer, link *pipeLink, theirHello []byte) {
 				send(t, link, ActionHello, theirHello)
 			},
-			wantErr: ErrAuthFailed, wantCode: ByeAuth, strike: true,
+			wantErr: ErrAuthFailed, wantCode: ByeAuth,
 		},
 		{
 			name: "malformed hello",
 			run: func(t *testing.T, r *rawPeer, link *pipeLink, _ []byte) {
 				send(t, link, ActionHello, []byte(`{"v":1,"room":"nope"}`))
 			},
-			wantErr: ErrProtocolViolation, wantCode: ByeAuth, strike: true,
+			wantErr: ErrProtocolViolation, wantCode: ByeAuth,
 		},
 		{
 			name: "auth before hello",
@@ -137,7 +137,7 @@ func TestHandshakeRefusals(t *testing.T) {
 				send(t, link, ActionAuth, r.authFor(t, link, theirHello))
 				send(t, link, ActionBye, encodeBye(byeMsg{Code: "test", Reason: "done"}))
 			},
-			wantErr: ErrRemoteClosed, strike: true,
+			wantErr: ErrProtocolViolation, wantCode: ByeViolation,
 		},
 	}
 	for _, tt := range tests {
@@ -161,9 +161,10 @@ func TestHandshakeRefusals(t *testing.T) {
 			if tt.wantCode != "" && bye.Code != tt.wantCode {
 				t.Fatalf("bye code %q (%s), want %q", bye.Code, bye.Reason, tt.wantCode)
 			}
-			strikes := len(n.m.Ledger().Strikes(moderation.PeerSubject("raw")))
-			if tt.strike != (strikes > 0) {
-				t.Fatalf("strikes %d, want strike=%v", strikes, tt.strike)
+			// Nothing an unauthenticated connection says about itself is
+			// proven: it is closed, and nobody is struck on its word.
+			if strikes := n.m.Ledger().Strikes(moderation.PeerSubject("raw")); len(strikes) > 0 {
+				t.Fatalf("a self-asserted transport id was struck: %v", strikes)
 			}
 			if keyStrikes := n.m.Ledger().Strikes(moderation.KeySubject(r.key.Public())); len(keyStrikes) > 0 {
 				t.Fatalf("an unproven key was struck: %v", keyStrikes)
@@ -209,16 +210,6 @@ func TestHandshakeTimeouts(t *testing.T) {
 func TestBannedPeerIsRefused(t *testing.T) {
 	n := newNode(t, "node", quickConfig())
 	r := newRawPeer(t, testRoom)
-	for range n.m.Ledger().Config().Threshold {
-		n.m.Ledger().Strike(moderation.PeerSubject("raw"), "test")
-	}
-	if _, err := r.dial(t, n, "raw"); !errors.Is(err, ErrBanned) {
-		t.Fatalf("attach of a banned transport id: %v, want ErrBanned", err)
-	}
-	if bye := r.waitDetached(t); bye.Code != ByeBanned {
-		t.Fatalf("bye code %q, want %q", bye.Code, ByeBanned)
-	}
-
 	// A banned key is refused at its hello, whatever its transport id.
 	for range n.m.Ledger().Config().Threshold {
 		n.m.Ledger().Strike(moderation.KeySubject(r.key.Public()), "test")
@@ -233,6 +224,39 @@ func TestBannedPeerIsRefused(t *testing.T) {
 	if !errors.Is(info.CloseReason, ErrBanned) {
 		t.Fatalf("close reason %v, want ErrBanned", info.CloseReason)
 	}
+	if bye := r.waitDetached(t); bye.Code != ByeBanned {
+		t.Fatalf("bye code %q, want %q", bye.Code, ByeBanned)
+	}
+}
+
+// TestBanFramingByTransportID is the attack of a peer that connects under an
+// honest peer's transport id (ids are self-asserted: taken from forwarded
+// offers) and misbehaves before authenticating, to get that id banned. The
+// connection is closed, nobody is struck, and the honest peer still joins
+// under its id.
+func TestBanFramingByTransportID(t *testing.T) {
+	cfg := quickConfig()
+	cfg.LedgerConfig = moderation.LedgerConfig{Threshold: 1, BanDuration: time.Hour}
+	n := newNode(t, "node", cfg)
+	for range 5 {
+		r := newRawPeer(t, testRoom)
+		link, err := r.dial(t, n, "honest")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.next(t, ActionHello)
+		send(t, link, ActionRoot, encodeRoot(rootMsg{})) // not allowed before the handshake
+		info := waitClosed(t, n, "honest")
+		if !errors.Is(info.CloseReason, ErrProtocolViolation) {
+			t.Fatalf("close reason %v, want ErrProtocolViolation", info.CloseReason)
+		}
+	}
+	if s := n.m.Ledger().Strikes(moderation.PeerSubject("honest")); len(s) > 0 {
+		t.Fatalf("the framed transport id was struck: %v", s)
+	}
+	honest := newNodeInRoom(t, "honest", quickConfig(), testRoom, nil)
+	connect(t, n, honest, 0)
+	waitState(t, n, "honest", StateIdle)
 }
 
 func TestMaxPeers(t *testing.T) {
@@ -241,14 +265,58 @@ func TestMaxPeers(t *testing.T) {
 	n := newNode(t, "node", cfg)
 	b := newNode(t, "b", quickConfig())
 	connect(t, n, b, 0)
+	waitState(t, n, "b", StateIdle)
 	r := newRawPeer(t, testRoom)
-	if _, err := r.dial(t, n, "raw"); !errors.Is(err, ErrTooManyPeers) {
-		t.Fatalf("attach past MaxPeers: %v, want ErrTooManyPeers", err)
+	link, err := r.dial(t, n, "raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Authenticating past MaxPeers is refused.
+	theirs := r.next(t, ActionHello)
+	send(t, link, ActionHello, r.hello())
+	r.next(t, ActionAuth)
+	send(t, link, ActionAuth, r.authFor(t, link, theirs.payload))
+	info := waitClosed(t, n, "raw")
+	if !errors.Is(info.CloseReason, ErrTooManyPeers) {
+		t.Fatalf("close reason %v, want ErrTooManyPeers", info.CloseReason)
 	}
 	if bye := r.waitDetached(t); bye.Code != ByeFull {
 		t.Fatalf("bye code %q, want %q", bye.Code, ByeFull)
 	}
 	waitState(t, n, "b", StateIdle)
+}
+
+// TestStalledHandshakesCannotTakeEverySlot is the attack of connections that
+// open and never authenticate, to keep honest peers out: handshakes have
+// MaxPendingSessions slots of their own, the oldest is ended for a newcomer,
+// and authenticated peers keep theirs.
+func TestStalledHandshakesCannotTakeEverySlot(t *testing.T) {
+	cfg := quickConfig()
+	cfg.MaxPeers, cfg.MaxPendingSessions = 2, 3
+	cfg.HandshakeTimeout = time.Minute
+	n := newNode(t, "node", cfg)
+	early := newNode(t, "early", quickConfig())
+	connect(t, n, early, 0)
+	waitState(t, n, "early", StateIdle)
+	for i := range 10 {
+		r := newRawPeer(t, testRoom)
+		if _, err := r.dial(t, n, fmt.Sprintf("stalled-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the stalled handshakes to be cut to MaxPendingSessions", func() bool {
+		pending := 0
+		for _, info := range n.m.Sessions() {
+			if !info.State.Authenticated() {
+				pending++
+			}
+		}
+		return pending <= 3
+	})
+	honest := newNodeInRoom(t, "honest", quickConfig(), testRoom, nil)
+	connect(t, n, honest, 0)
+	waitState(t, n, "honest", StateIdle)
+	waitState(t, n, "early", StateIdle)
 }
 
 func TestMaxPeerSessionTime(t *testing.T) {

@@ -397,13 +397,13 @@ func seed(t testing.TB, n *node, events []*record.Event) {
 func (r *MemoryReplica) addTrusted(e *record.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	kept, removed := r.index.Add(e)
+	removed, err := r.index.Add(e)
 	for _, old := range removed {
 		r.tree.Delete(merkle.Item{Timestamp: uint64(old.CreatedAt), ID: old.ID})
 		delete(r.events, old.ID)
 	}
-	if !kept {
-		return fmt.Errorf("event %x not kept", e.ID[:4])
+	if err != nil {
+		return fmt.Errorf("event %x not kept: %w", e.ID[:4], err)
 	}
 	if _, err := r.tree.Insert(merkle.Item{Timestamp: uint64(e.CreatedAt), ID: e.ID}); err != nil {
 		return err

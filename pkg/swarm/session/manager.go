@@ -29,8 +29,8 @@ const (
 	// maxPendingIDs bounds the ids a session queues to ask for (a peer could
 	// claim any number of ids it does not have).
 	maxPendingIDs = 50000
-	// maxPushedMemory bounds a session's memory of ids pushed to its peer.
-	maxPushedMemory = 20000
+	// maxSentMemory bounds a session's memory of ids sent to its peer.
+	maxSentMemory = 20000
 )
 
 // Manager runs the peerset protocol with every peer of one room: it
@@ -59,8 +59,9 @@ type Manager struct {
 	expiry   *time.Timer // the client session clock
 	err      error
 	sessions map[string]*session
-	inflight map[[32]byte]*session  // ids asked for, and which session asked
-	refused  map[[32]byte]time.Time // ids the replica refused, until when to remember it
+	inflight map[[32]byte]*session // ids asked for, and which session asked
+
+	refused refusalMemory // ids the replica refused after verifying them
 }
 
 // NewManager returns the Manager of the room roomID (record.RoomID of the app
@@ -91,7 +92,7 @@ func NewManager(cfg Config, key *record.SecretKey, roomID string, replica Replic
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		sessions: make(map[string]*session),
 		inflight: make(map[[32]byte]*session),
-		refused:  make(map[[32]byte]time.Time),
+		refused:  newRefusalMemory(maxRefusedIDs),
 	}
 	if cfg.MaxClientSessionTime > 0 {
 		m.mu.Lock()
@@ -123,16 +124,17 @@ func (m *Manager) Err() error {
 }
 
 // Attach starts a session on a link whose transport just connected: it sends
-// our hello and waits for the peer's. A banned transport id, a full room and a
-// stopped Manager are refused: the link gets a bye and is closed, and the error
-// says why. A session already attached under the same transport id is replaced.
+// our hello and waits for the peer's. A full room and a stopped Manager are
+// refused: the link gets a bye and is closed, and the error says why. A session
+// already attached under the same transport id is replaced.
+//
+// Transport ids are not proven (a peer names itself), so they are never
+// banned: bans go to keys once a handshake proved them. Sessions still in
+// their handshake have MaxPendingSessions slots of their own; when those are
+// taken, the oldest pending session is ended to make room, so that stalled
+// handshakes cannot keep authenticated peers out.
 func (m *Manager) Attach(link Link) error {
 	id := link.ID()
-	if banned, until := m.ledger.Banned(moderation.PeerSubject(id)); banned {
-		err := fmt.Errorf("failed to attach peer %s: %w until %s", id, ErrBanned, until.Format(time.RFC3339))
-		m.refuseLink(link, ByeBanned, err)
-		return err
-	}
 	m.mu.Lock()
 	if m.closed {
 		err := fmt.Errorf("failed to attach peer %s: %w", id, m.err)
@@ -145,15 +147,23 @@ func (m *Manager) Attach(link Link) error {
 		return err
 	}
 	old := m.sessions[id]
-	open := len(m.sessions)
-	if old != nil {
-		open--
-	}
-	if open >= m.cfg.MaxPeers {
-		m.mu.Unlock()
-		err := fmt.Errorf("failed to attach peer %s: %w (%d)", id, ErrTooManyPeers, m.cfg.MaxPeers)
-		m.refuseLink(link, ByeFull, err)
-		return err
+	var oldest *session
+	var oldestAt time.Time
+	pending := 0
+	for _, o := range m.sessions {
+		if o == old {
+			continue
+		}
+		o.mu.Lock()
+		authenticated, ending, attached := o.authenticated, o.closing || o.ending, o.info.AttachedAt
+		o.mu.Unlock()
+		if authenticated || ending {
+			continue
+		}
+		pending++
+		if oldest == nil || attached.Before(oldestAt) {
+			oldest, oldestAt = o, attached
+		}
 	}
 	s := newSession(m, link)
 	m.sessions[id] = s
@@ -162,8 +172,39 @@ func (m *Manager) Attach(link Link) error {
 	if old != nil {
 		old.requestClose(closeRequest{err: ErrReplaced, code: ByeReplaced, closeLink: true})
 	}
+	if pending >= m.cfg.MaxPendingSessions && oldest != nil {
+		m.log.Debug("too many handshakes in progress; ending the oldest", "peer", oldest.id)
+		oldest.requestClose(closeRequest{err: fmt.Errorf("%w: %d handshakes in progress, this one is the oldest", ErrTooManyPeers, pending),
+			code: ByeFull, closeLink: true})
+	}
 	go s.run()
 	return nil
+}
+
+// admit takes an authenticated slot for s (marking it authenticated at once,
+// so that two handshakes ending together cannot both take the last slot), or
+// reports that MaxPeers other sessions hold them.
+func (m *Manager) admit(s *session) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, o := range m.sessions {
+		if o == s {
+			continue
+		}
+		o.mu.Lock()
+		if o.authenticated && !o.closing && !o.ending {
+			n++
+		}
+		o.mu.Unlock()
+	}
+	if n >= m.cfg.MaxPeers {
+		return false
+	}
+	s.mu.Lock()
+	s.authenticated = true
+	s.mu.Unlock()
+	return true
 }
 
 // refuseLink says bye on a link that gets no session, and closes it.
@@ -192,6 +233,19 @@ func (m *Manager) Deliver(link Link, action string, payload []byte) error {
 		return fmt.Errorf("failed to deliver %s from %s: %w", action, link.ID(), ErrUnknownPeer)
 	}
 	return s.deliver(action, payload)
+}
+
+// TransportViolation reports that the peer of link broke the transport's wire
+// protocol (malformed frames, oversized messages): it counts as a protocol
+// violation of its session, a strike against its key once authenticated, and
+// ends a session that is not (see session strikes).
+func (m *Manager) TransportViolation(link Link, err error) {
+	s := m.session(link.ID())
+	if s == nil {
+		link.Close(fmt.Errorf("%w: transport: %w", ErrProtocolViolation, err))
+		return
+	}
+	s.strike("transport: " + err.Error())
 }
 
 // Detach ends the session of link because the transport lost the peer; no bye
@@ -364,36 +418,30 @@ func (m *Manager) wakeOthers(except *session) {
 	}
 }
 
-// rememberRefused keeps id from being asked for again for RefusalMemory.
-func (m *Manager) rememberRefused(id [32]byte, now time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.refused) >= maxRefusedIDs {
-		for k, until := range m.refused {
-			if now.After(until) {
-				delete(m.refused, k)
-			}
-		}
-		for k := range m.refused {
-			if len(m.refused) < maxRefusedIDs {
-				break
-			}
-			delete(m.refused, k)
-		}
+// rememberRefused keeps the id of an event the replica refused from being
+// asked for again for RefusalMemory. Only refusals of verified events come
+// here (anyone can claim a real event's id); a refusal that depended on the
+// author's stored events is remembered only until they change.
+func (m *Manager) rememberRefused(e *record.Event, dependsOnSet bool, now time.Time) {
+	r := refusal{until: now.Add(m.cfg.RefusalMemory)}
+	if dependsOnSet {
+		r.stateful, r.author, r.epoch = true, e.PubKey, m.replica.AuthorEpoch(e.PubKey)
 	}
-	m.refused[id] = now.Add(m.cfg.RefusalMemory)
+	m.refused.put(e.ID, r)
 }
 
-// wasRefused reports whether the replica refused id recently.
+// wasRefused reports whether the replica refused id recently, for reasons
+// that still hold.
 func (m *Manager) wasRefused(id [32]byte, now time.Time) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	until, ok := m.refused[id]
-	if ok && now.After(until) {
-		delete(m.refused, id)
+	r, ok := m.refused.get(id)
+	if !ok {
 		return false
 	}
-	return ok
+	if now.After(r.until) || r.stateful && m.replica.AuthorEpoch(r.author) != r.epoch {
+		m.refused.forget(id)
+		return false
+	}
+	return true
 }
 
 // shortHex abbreviates a hex id for logs.

@@ -27,12 +27,17 @@ type MemoryReplica struct {
 	changed chan struct{} // closed and replaced on every change
 }
 
-// NewMemoryReplica returns an empty replica that admits what pipeline accepts.
+// NewMemoryReplica returns an empty replica that admits what pipeline accepts
+// and keeps what its Policy keeps.
 func NewMemoryReplica(pipeline *moderation.Pipeline) *MemoryReplica {
+	var policy moderation.Policy
+	if pipeline != nil {
+		policy = pipeline.Policy()
+	}
 	return &MemoryReplica{
 		pipeline: pipeline,
 		tree:     merkle.NewTree(),
-		index:    moderation.NewMemoryIndex(),
+		index:    moderation.NewMemoryIndex(policy),
 		events:   make(map[[32]byte]*record.Event),
 		changed:  make(chan struct{}),
 	}
@@ -47,34 +52,33 @@ func (r *MemoryReplica) Add(e *record.Event) Verdict {
 	if e == nil {
 		return Verdict{Err: ErrNilEvent}
 	}
-	if r.Has(e.ID) {
-		return Verdict{}
-	}
 	if err := r.pipeline.Check(e, r.index); err != nil {
 		return Verdict{Err: err}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.index.Has(e.ID) {
-		return Verdict{}
-	}
-	kept, removed := r.index.Add(e)
+	removed, err := r.index.Add(e)
 	for _, old := range removed {
 		r.tree.Delete(merkle.Item{Timestamp: uint64(old.CreatedAt), ID: old.ID})
 		delete(r.events, old.ID)
 	}
-	if kept {
+	if err == nil {
 		if _, err := r.tree.Insert(merkle.Item{Timestamp: uint64(e.CreatedAt), ID: e.ID}); err != nil {
 			r.index.Remove(e.ID)
 			return Verdict{Err: err}
 		}
 		r.events[e.ID] = e
 	}
-	if kept || len(removed) > 0 {
+	if err == nil || len(removed) > 0 {
 		close(r.changed)
 		r.changed = make(chan struct{})
 	}
-	return Verdict{Stored: kept}
+	return Verdict{Stored: err == nil, Err: err}
+}
+
+// AuthorEpoch implements Replica.
+func (r *MemoryReplica) AuthorEpoch(author record.PublicKey) uint64 {
+	return r.index.AuthorEpoch(author)
 }
 
 // ReadTree implements Replica.

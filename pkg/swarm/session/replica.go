@@ -40,9 +40,12 @@ type Verdict struct {
 	// Stored: the event was new, passed verification and moderation, and is now
 	// held (the tree changed).
 	Stored bool
-	// Err says why the event was not stored; nil when it was stored, or when it
-	// was simply not new (already held, an older version, covered by a deletion).
-	// The session strikes the sender when IsIntegrityFailure(Err).
+	// Err says why the event was not stored; nil when it was stored. The session
+	// strikes the sender when IsIntegrityFailure(Err). A *moderation.Rejection
+	// tells the rest: a refusal by rule "duplicate" means the event was not new
+	// (already held, an older version, covered by a deletion); only a Verified
+	// refusal is remembered by id, and one that DependsOnSet only until the
+	// author's events change (Replica.AuthorEpoch).
 	Err error
 }
 
@@ -62,6 +65,9 @@ type Replica interface {
 	// Offer verifies, moderates and stores events received from a peer, and
 	// returns one verdict per event, in order.
 	Offer(ctx context.Context, from PeerInfo, events []*record.Event) []Verdict
+	// AuthorEpoch returns a number that changes whenever the held events of
+	// author change (see moderation.MemoryIndex.AuthorEpoch).
+	AuthorEpoch(author record.PublicKey) uint64
 }
 
 // integrityErrors are the record failures that no honest peer sends: the event

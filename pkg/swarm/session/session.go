@@ -52,6 +52,8 @@ type session struct {
 	authenticated   bool // mirror of state.Authenticated(), for Push
 	keyProven       bool // info.PubKey passed the handshake: strikes reach it
 	closing         bool
+	ending          bool // a close was requested (the session may still run a moment)
+	inboxBytes      int  // payload bytes queued in inbox
 	localChanged    bool
 	pumpWanted      bool
 	pushQueue       []*record.Event
@@ -64,6 +66,8 @@ type session struct {
 	ourNonce          [NonceSize]byte
 	theirNonce        [NonceSize]byte
 	theirKey          record.PublicKey
+	theirRules        string // the peer's rules digest, "" if it sent none
+	rulesDiffer       bool   // both sent a digest and they differ
 	initiator         bool
 	handshakeDeadline time.Time
 	challengeDeadline time.Time
@@ -86,7 +90,7 @@ func newSession(m *Manager, link Link) *session {
 	}
 	s.ourLimits = m.cfg.limits()
 	s.info = SessionInfo{PeerID: s.id, State: StateConnecting, AttachedAt: time.Now()}
-	s.syncer.init()
+	s.syncer.init(&m.cfg)
 	return s
 }
 
@@ -105,6 +109,9 @@ func (s *session) signal(f func(s *session)) {
 
 // requestClose asks the session to end; the first request wins.
 func (s *session) requestClose(req closeRequest) {
+	s.mu.Lock()
+	s.ending = true
+	s.mu.Unlock()
 	select {
 	case s.closeReq <- req:
 	default:
@@ -165,13 +172,24 @@ func (s *session) deliver(action string, payload []byte) error {
 		s.strike(err.Error())
 		return err
 	}
-	select {
-	case s.inbox <- inbound{action: action, payload: bytes.Clone(payload)}:
-		return nil
-	default:
-		s.floodStrike(now, "inbox full")
-		return fmt.Errorf("failed to deliver %s: %w: inbox full", action, ErrFlood)
+	s.mu.Lock()
+	full := s.inboxBytes+len(payload) > s.cfg.InboxBytes
+	if !full {
+		s.inboxBytes += len(payload)
 	}
+	s.mu.Unlock()
+	if !full {
+		select {
+		case s.inbox <- inbound{action: action, payload: bytes.Clone(payload)}:
+			return nil
+		default:
+			s.mu.Lock()
+			s.inboxBytes -= len(payload)
+			s.mu.Unlock()
+		}
+	}
+	s.floodStrike(now, "inbox full")
+	return fmt.Errorf("failed to deliver %s: %w: inbox full", action, ErrFlood)
 }
 
 // floodStrike strikes for a flood at most once a second.
@@ -187,23 +205,23 @@ func (s *session) floodStrike(now time.Time, why string) {
 	}
 }
 
-// strike marks the peer (its transport id, and its key once proven) in the
-// ledger; a ban closes the session.
+// strike marks the peer's key in the ledger once the handshake proved it; a
+// ban closes the session. Before that, nothing the connection says about
+// itself is proven (a transport id is whatever the peer claims, so an attacker
+// could pose as an honest peer to get it banned): the misbehaving connection
+// is closed, and nobody is struck in the ledger.
 func (s *session) strike(reason string) bool {
 	reason = truncateUTF8(reason, 200)
 	s.mu.Lock()
-	subjects := []string{moderation.PeerSubject(s.id)}
-	if s.keyProven {
-		subjects = append(subjects, moderation.KeySubject(s.info.PubKey))
-	}
+	proven, pk := s.keyProven, s.info.PubKey
 	s.info.Strikes++
 	s.mu.Unlock()
-	banned := false
-	for _, subject := range subjects {
-		if s.m.ledger.Strike(subject, reason) {
-			banned = true
-		}
+	if !proven {
+		s.log.Info("violation before authentication; closing", "reason", reason)
+		s.requestClose(closeRequest{err: fmt.Errorf("%w before authentication: %s", ErrProtocolViolation, reason), code: ByeViolation, closeLink: true})
+		return true
 	}
+	banned := s.m.ledger.Strike(moderation.KeySubject(pk), reason)
 	s.log.Info("strike", "reason", reason, "banned", banned)
 	if banned {
 		s.requestClose(closeRequest{err: fmt.Errorf("%w: %s", ErrBanned, reason), code: ByeBanned, closeLink: true})
@@ -257,6 +275,9 @@ func (s *session) run() {
 		case req := <-s.closeReq:
 			s.finish(req)
 		case in := <-s.inbox:
+			s.mu.Lock()
+			s.inboxBytes -= len(in.payload)
+			s.mu.Unlock()
 			s.handle(in)
 		case <-s.wake:
 			s.onWake(time.Now())
@@ -279,6 +300,7 @@ func (s *session) begin() {
 	s.setState(StateOpen)
 	_ = s.send(ActionHello, EncodeHello(Hello{
 		Version: ProtocolVersion, Room: s.m.roomID, PubKey: s.m.key.Public(), Nonce: s.ourNonce, Limits: s.ourLimits,
+		Rules: s.cfg.RulesDigest,
 	}))
 }
 
@@ -345,7 +367,7 @@ func (s *session) handle(in inbound) {
 	case ActionNegReply:
 		s.onNegReply(in.payload, now)
 	case ActionWant:
-		s.onWant(in.payload)
+		s.onWant(in.payload, now)
 	case ActionRecords:
 		s.onRecords(in.payload, now)
 	}
@@ -376,7 +398,8 @@ func (s *session) onHello(payload []byte, now time.Time) {
 		s.finish(closeRequest{err: err, code: ByeBanned, closeLink: true})
 		return
 	}
-	s.theirNonce, s.theirKey = h.Nonce, h.PubKey
+	s.theirNonce, s.theirKey, s.theirRules = h.Nonce, h.PubKey, h.Rules
+	s.rulesDiffer = h.Rules != "" && s.cfg.RulesDigest != "" && h.Rules != s.cfg.RulesDigest
 	s.sendLimits = s.ourLimits.min(h.Limits)
 	s.negOpts = merkle.Options{FrameSizeLimit: s.sendLimits.Frame, Granularity: s.cfg.Granularity}
 	s.initiator = bytes.Compare(s.ourNonce[:], s.theirNonce[:]) < 0
@@ -411,11 +434,17 @@ func (s *session) onAuth(payload []byte, now time.Time) {
 		return
 	}
 	s.challengeDeadline = time.Time{}
+	if !s.m.admit(s) {
+		err := fmt.Errorf("%w (%d authenticated peers)", ErrTooManyPeers, s.cfg.MaxPeers)
+		s.finish(closeRequest{err: err, code: ByeFull, closeLink: true})
+		return
+	}
 	s.mu.Lock()
 	s.keyProven = true
 	s.mu.Unlock()
 	s.update(func(info *SessionInfo) { info.AuthenticatedAt = now })
 	s.setState(StateAuthenticated)
+	s.reportRules()
 	s.log.Debug("peer authenticated", "pubkey", shortHex(s.theirKey.Hex()), "initiator", s.initiator)
 	s.sendRoot(now)
 }
@@ -464,7 +493,7 @@ func (s *session) nextDeadline(now time.Time) time.Time {
 	}
 	consider(s.expireAt)
 	if s.state.Authenticated() {
-		s.syncDeadlines(consider)
+		s.syncDeadlines(now, consider)
 	}
 	return next
 }

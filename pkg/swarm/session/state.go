@@ -102,19 +102,29 @@ type SessionInfo struct {
 	BytesIn, BytesOut       int64 // payload bytes
 	RecordsIn               int   // events received (answers and pushes)
 	RecordsStored           int   // of those, stored by the replica
-	RecordsRefused          int   // of those, refused (policy, stale, invalid)
+	RecordsRefused          int   // of those, refused (policy, invalid)
+	RecordsThrottled        int   // of those, not offered: the peer's ingest budget was spent (asked for again later)
 	RecordsOut              int   // events sent
 	Reconciliations         int   // reconciliations we started
 	Rounds                  int   // negentropy round trips of those
 	WantsInFlight           int   // ids asked for and not yet answered
 	Pending                 int   // ids we know the peer has and we still need
 	Strikes                 int   // strikes this session earned
+	UploadDeferred          int   // requests of the peer that waited for upload budget
 	LastSyncDuration        time.Duration
 	LastSyncAt              time.Time // when the last sync finished
 	// MissingRanges are the time ranges where the last reconciliation that found
 	// a difference saw it (merkle.Initiator.MissingRanges), aligned to
 	// Config.Granularity; empty once the roots are equal.
 	MissingRanges []merkle.TimeRange
+	// RulesDiffer: the peer's moderation rules differ from ours (its hello's
+	// rules digest), or, when a side sent none, reconciliation keeps leaving
+	// the roots different. Such peers never reach equal roots; sync with them
+	// backs off (SyncBackoff) instead of running forever.
+	RulesDiffer bool
+	// SyncBackoff is the pause before the same pair of roots is reconciled
+	// again, when a reconciliation left them different (0: none).
+	SyncBackoff time.Duration
 
 	CloseReason error // why the session ended (closed sessions only)
 }

@@ -2,11 +2,13 @@ package session
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/peersetdb/peerset/pkg/merkle"
+	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/record"
 )
 
@@ -17,6 +19,25 @@ var errTreeReplaced = errors.New("replica tree replaced during a reconciliation"
 // rootPair is our root and the peer's at the start of a reconciliation.
 type rootPair struct{ ours, theirs merkle.Fingerprint }
 
+// Bounds of one reconciliation we initiate.
+const (
+	// maxIdleRounds is how many round trips in a row may bring no id that the
+	// reconciliation had not seen: an honest responder only narrows ranges
+	// down (a few rounds) or lists new ids. Past it the peer is stalling the
+	// reconciliation, which is abandoned with a strike.
+	maxIdleRounds = 24
+	// maxRoundIDs bounds the distinct ids one reconciliation collects; past it
+	// the reconciliation ends and the next one finds the rest.
+	maxRoundIDs = 2 * maxPendingIDs
+	// maxDeferredWants bounds the wants of a peer waiting for upload budget;
+	// an honest peer has at most its MaxInFlightWants outstanding.
+	maxDeferredWants = 16
+	// maxResends is how often one record is sent to one peer within
+	// RefusalMemory: an honest peer asks again only when an answer is late
+	// (WantRetries) or a refusal no longer holds.
+	maxResends = 1 + DefaultWantRetries + 1
+)
+
 // round is a reconciliation we initiated.
 type round struct {
 	sid      uint32
@@ -24,7 +45,22 @@ type round struct {
 	tree     *merkle.Tree
 	pair     rootPair
 	deadline time.Time
-	differs  bool // some round found ids on one side only
+	differs  bool                // some round found ids on one side only
+	seen     map[uint64]struct{} // ids found so far (their first 8 bytes)
+	idle     int                 // round trips in a row that found no new id
+}
+
+// fresh counts the ids not seen before in this reconciliation, and notes them.
+func (r *round) fresh(ids [][32]byte) int {
+	n := 0
+	for _, id := range ids {
+		k := binary.LittleEndian.Uint64(id[:8])
+		if _, ok := r.seen[k]; !ok {
+			r.seen[k] = struct{}{}
+			n++
+		}
+	}
+	return n
 }
 
 // want is a want message sent and not fully answered: id → attempts so far.
@@ -53,15 +89,40 @@ type syncState struct {
 	havePair bool
 	pairEnd  time.Time
 
+	fruitless int // reconciliations in a row that ended with the same roots still different
+
 	pending   map[[32]byte]int // ids the peer has and we need, not asked yet: attempts so far
 	wants     []*want
-	pushed    map[[32]byte]time.Time // ids pushed to this peer, until when not to push again
+	sent      sentMemory // ids sent to this peer lately, and how often
 	syncStart time.Time
+
+	ingest      tokenBucket // events this session may still add to the replica
+	ingestBytes tokenBucket // and their bytes
+	upload      tokenBucket // bytes we may still send on the peer's request
+
+	deferredWants [][]byte // want payloads waiting for upload budget
+	deferredNeg   []byte   // the latest neg waiting for upload budget
 }
 
-func (st *syncState) init() {
+func (st *syncState) init(cfg *Config) {
 	st.pending = make(map[[32]byte]int)
-	st.pushed = make(map[[32]byte]time.Time)
+	st.sent = newSentMemory(maxSentMemory)
+	st.ingest = newTokenBucket(cfg.IngestRate, cfg.IngestBurst)
+	st.ingestBytes = newTokenBucket(cfg.IngestRateBytes, cfg.IngestBurstBytes)
+	st.upload = newTokenBucket(cfg.UploadRate, cfg.UploadBurst)
+}
+
+// ingestReady reports whether the peer's ingest budget has room left.
+func (st *syncState) ingestReady(now time.Time) bool {
+	return st.ingest.ready(now) && st.ingestBytes.ready(now)
+}
+
+func (st *syncState) ingestReadyAt(now time.Time) time.Time {
+	a, b := st.ingest.readyAt(now), st.ingestBytes.readyAt(now)
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func (st *syncState) setRetry(t time.Time) {
@@ -78,7 +139,7 @@ func (st *syncState) inFlight() int {
 	return n
 }
 
-func (s *session) syncDeadlines(consider func(time.Time)) {
+func (s *session) syncDeadlines(now time.Time, consider func(time.Time)) {
 	st := &s.syncer
 	consider(st.rootDue)
 	consider(st.nextRootAt)
@@ -89,10 +150,17 @@ func (s *session) syncDeadlines(consider func(time.Time)) {
 	for _, w := range st.wants {
 		consider(w.deadline)
 	}
+	if len(st.deferredWants) > 0 || st.deferredNeg != nil {
+		consider(st.upload.readyAt(now))
+	}
+	if len(st.pending) > 0 && len(st.wants) < s.cfg.MaxInFlightWants {
+		consider(st.ingestReadyAt(now))
+	}
 }
 
 func (s *session) syncTick(now time.Time) {
 	st := &s.syncer
+	s.serveDeferred(now)
 	if !st.rootDue.IsZero() && !now.Before(st.rootDue) {
 		st.rootDue = time.Time{}
 		s.flushPush(now)
@@ -125,7 +193,7 @@ func (s *session) syncTick(now time.Time) {
 	}
 	clear(st.wants[len(kept):])
 	st.wants = kept
-	if expired {
+	if expired || len(st.pending) > 0 {
 		s.pump(now)
 	}
 	if !st.retryAt.IsZero() && !now.Before(st.retryAt) {
@@ -198,7 +266,9 @@ func (s *session) evaluate(now time.Time) {
 	}
 	if ours == st.remoteRoot {
 		st.mismatchSince = time.Time{}
-		s.update(func(info *SessionInfo) { info.MissingRanges = nil })
+		st.fruitless = 0
+		s.update(func(info *SessionInfo) { info.MissingRanges, info.SyncBackoff = nil, 0 })
+		s.reportRules()
 		return
 	}
 	if st.mismatchSince.IsZero() {
@@ -229,13 +299,48 @@ func (s *session) evaluate(now time.Time) {
 		}
 	}
 	pair := rootPair{ours: ours, theirs: st.remoteRoot}
-	if st.havePair && pair == st.lastPair && now.Before(st.pairEnd.Add(s.cfg.IdleRootInterval)) {
-		// These very roots were just reconciled (the difference is policy: records
-		// one side refuses); try again later.
-		st.setRetry(st.pairEnd.Add(s.cfg.IdleRootInterval))
-		return
+	if st.havePair && pair == st.lastPair {
+		// These very roots were reconciled already and stay different: the
+		// difference is policy (records one side refuses, the rules differ).
+		// Try again later, backing off, rather than forever.
+		wait := s.syncBackoff()
+		if now.Before(st.pairEnd.Add(wait)) {
+			st.setRetry(st.pairEnd.Add(wait))
+			return
+		}
+		st.fruitless++
+		s.update(func(info *SessionInfo) { info.SyncBackoff = s.syncBackoff() })
+		s.reportRules()
+	} else if st.havePair {
+		st.fruitless = 0
+		s.update(func(info *SessionInfo) { info.SyncBackoff = 0 })
 	}
 	s.startRound(now, pair)
+}
+
+// syncBackoff is the pause before reconciling a pair of roots again that a
+// reconciliation left different: IdleRootInterval, doubling with every such
+// reconciliation in a row, at most MaxSyncBackoff.
+func (s *session) syncBackoff() time.Duration {
+	wait := s.cfg.IdleRootInterval
+	for range s.syncer.fruitless {
+		if wait >= s.cfg.MaxSyncBackoff {
+			break
+		}
+		wait *= 2
+	}
+	return min(wait, s.cfg.MaxSyncBackoff)
+}
+
+// reportRules updates SessionInfo.RulesDiffer: the peer's rules digest differs
+// from ours, or (when either side sent none) reconciliation keeps leaving the
+// roots different.
+func (s *session) reportRules() {
+	differ := s.rulesDiffer
+	if s.theirRules == "" || s.cfg.RulesDigest == "" {
+		differ = s.syncer.fruitless >= 2
+	}
+	s.update(func(info *SessionInfo) { info.RulesDiffer = differ })
 }
 
 func (s *session) startRound(now time.Time, pair rootPair) {
@@ -258,22 +363,33 @@ func (s *session) startRound(now time.Time, pair rootPair) {
 		return
 	}
 	st.sid++
-	st.round = &round{sid: st.sid, in: in, tree: tree, pair: pair, deadline: now.Add(s.cfg.RoundTimeout)}
+	st.round = &round{sid: st.sid, in: in, tree: tree, pair: pair, deadline: now.Add(s.cfg.RoundTimeout), seen: make(map[uint64]struct{})}
 	s.update(func(info *SessionInfo) { info.Reconciliations++ })
 	s.log.Debug("reconciliation started", "sid", st.sid)
 	_ = s.send(ActionNeg, encodeNeg(negMsg{SID: st.sid, Msg: msg}))
 }
 
-// onNeg answers a reconciliation message as the responder.
+// onNeg answers a reconciliation message as the responder, within the upload
+// budget: past it the latest message waits (an initiator has one outstanding).
 func (s *session) onNeg(payload []byte, now time.Time) {
 	n, err := decodeNeg(payload, s.ourLimits.Frame)
 	if err != nil {
 		s.violation(err)
 		return
 	}
-	s.syncer.lastPeerNegAt = now
+	st := &s.syncer
+	st.lastPeerNegAt = now
+	if !st.upload.ready(now) {
+		st.deferredNeg = payload
+		s.update(func(info *SessionInfo) { info.UploadDeferred++ })
+		return
+	}
+	s.answerNeg(n, now)
+}
+
+func (s *session) answerNeg(n negMsg, now time.Time) {
 	var out []byte
-	err = s.m.replica.ReadTree(func(t *merkle.Tree) error {
+	err := s.m.replica.ReadTree(func(t *merkle.Tree) error {
 		re, err := merkle.NewResponder(t, s.negOpts)
 		if err != nil {
 			return err
@@ -289,7 +405,28 @@ func (s *session) onNeg(payload []byte, now time.Time) {
 		}
 		return
 	}
-	_ = s.send(ActionNegReply, encodeNeg(negMsg{SID: n.SID, Msg: out}))
+	reply := encodeNeg(negMsg{SID: n.SID, Msg: out})
+	s.syncer.upload.charge(now, float64(len(reply)))
+	_ = s.send(ActionNegReply, reply)
+}
+
+// serveDeferred answers the wants and the neg that waited for upload budget,
+// as far as the budget goes.
+func (s *session) serveDeferred(now time.Time) {
+	st := &s.syncer
+	for len(st.deferredWants) > 0 && st.upload.ready(now) {
+		w := st.deferredWants[0]
+		st.deferredWants[0] = nil
+		st.deferredWants = st.deferredWants[1:]
+		s.onWant(w, now)
+	}
+	if st.deferredNeg != nil && st.upload.ready(now) {
+		payload := st.deferredNeg
+		st.deferredNeg = nil
+		if n, err := decodeNeg(payload, s.ourLimits.Frame); err == nil {
+			s.answerNeg(n, now)
+		}
+	}
 }
 
 // onNegReply continues our reconciliation.
@@ -330,6 +467,19 @@ func (s *session) onNegReply(payload []byte, now time.Time) {
 		return
 	}
 	r.differs = r.differs || len(have) > 0 || len(need) > 0
+	if r.fresh(have)+r.fresh(need) > 0 || done {
+		r.idle = 0
+	} else if r.idle++; r.idle >= maxIdleRounds {
+		// The responder keeps the reconciliation going without ever narrowing
+		// it down: a stall, whatever its ranges claim.
+		st.round = nil
+		st.lastPair, st.havePair, st.pairEnd = r.pair, true, now
+		s.strike(fmt.Sprintf("%v: reconciliation %d found nothing new in %d rounds in a row", ErrProtocolViolation, r.sid, r.idle))
+		return
+	}
+	if len(r.seen) > maxRoundIDs {
+		done = true // the next reconciliation finds the rest, once these are fetched
+	}
 	var missing []merkle.TimeRange
 	if r.differs {
 		missing = r.in.MissingRanges()
@@ -367,9 +517,12 @@ func (s *session) pushIDs(now time.Time, ids [][32]byte) {
 		return
 	}
 	st := &s.syncer
+	if !st.upload.ready(now) {
+		return // the next reconciliation finds them again
+	}
 	fresh := ids[:0:0]
 	for _, id := range ids {
-		if until, ok := st.pushed[id]; ok && now.Before(until) {
+		if st.sent.count(id, now) > 0 {
 			continue
 		}
 		fresh = append(fresh, id)
@@ -382,7 +535,7 @@ func (s *session) pushIDs(now time.Time, ids [][32]byte) {
 		s.log.Warn("cannot read records to push", "err", err)
 		return
 	}
-	s.sendEvents(now, events, nil, true)
+	s.sendEvents(now, events, nil)
 }
 
 // flushPush sends the fast-path queue.
@@ -395,19 +548,23 @@ func (s *session) flushPush(now time.Time) {
 		return
 	}
 	st := &s.syncer
+	if !st.upload.ready(now) {
+		return // reconciliation brings them to the peer
+	}
 	fresh := queue[:0]
 	for _, e := range queue {
-		if until, ok := st.pushed[e.ID]; ok && now.Before(until) {
+		if st.sent.count(e.ID, now) > 0 {
 			continue
 		}
 		fresh = append(fresh, e)
 	}
-	s.sendEvents(now, fresh, nil, true)
+	s.sendEvents(now, fresh, nil)
 }
 
 // sendEvents sends events (and missing ids) in records messages within the
-// peer's limits. Events too large for any message are reported missing.
-func (s *session) sendEvents(now time.Time, events []*record.Event, missing [][32]byte, remember bool) {
+// peer's limits, charges them to the upload budget and notes them as sent.
+// Events too large for any message are reported missing.
+func (s *session) sendEvents(now time.Time, events []*record.Event, missing [][32]byte) {
 	st := &s.syncer
 	lim := s.sendLimits
 	var batch [][]byte
@@ -425,6 +582,7 @@ func (s *session) sendEvents(now time.Time, events []*record.Event, missing [][3
 		missing = missing[take:]
 		n := len(batch)
 		batch, size = batch[:0], recordsOverhead
+		st.upload.charge(now, float64(len(payload)))
 		if s.send(ActionRecords, payload) == nil {
 			s.update(func(info *SessionInfo) { info.RecordsOut += n })
 		}
@@ -446,32 +604,44 @@ func (s *session) sendEvents(now time.Time, events []*record.Event, missing [][3
 		}
 		batch = append(batch, js)
 		size += extra
-		if remember {
-			st.pushed[e.ID] = now.Add(s.cfg.RefusalMemory)
-		}
+		st.sent.note(e.ID, now.Add(s.cfg.RefusalMemory))
 	}
 	for flush(true) {
 	}
-	if len(st.pushed) > maxPushedMemory {
-		for id, until := range st.pushed {
-			if !now.Before(until) {
-				delete(st.pushed, id)
-			}
-		}
-		if len(st.pushed) > maxPushedMemory {
-			clear(st.pushed) // forgetting only costs a repeated push
-		}
-	}
 }
 
-// onWant answers a want with the records we hold and the ids we do not.
-func (s *session) onWant(payload []byte) {
+// onWant answers a want with the records we hold and the ids we do not, within
+// the upload budget: past it the want waits (at most maxDeferredWants of them;
+// more is a flood). A record already sent maxResends times lately is not sent
+// again: the peer asks for what it got, which earns a strike.
+func (s *session) onWant(payload []byte, now time.Time) {
 	w, err := decodeWant(payload, s.ourLimits.Want)
 	if err != nil {
 		s.violation(err)
 		return
 	}
-	events, err := s.m.replica.Events(s.ctx, w.IDs)
+	st := &s.syncer
+	if !st.upload.ready(now) {
+		if len(st.deferredWants) >= maxDeferredWants {
+			s.floodStrike(now, "wants beyond the upload budget")
+			return
+		}
+		st.deferredWants = append(st.deferredWants, payload)
+		s.update(func(info *SessionInfo) { info.UploadDeferred++ })
+		return
+	}
+	ask := make([][32]byte, 0, len(w.IDs))
+	var missing [][32]byte
+	repeated := 0
+	for _, id := range w.IDs {
+		if st.sent.count(id, now) >= maxResends {
+			repeated++
+			missing = append(missing, id)
+			continue
+		}
+		ask = append(ask, id)
+	}
+	events, err := s.m.replica.Events(s.ctx, ask)
 	if err != nil {
 		s.log.Warn("cannot read wanted records", "err", err)
 		events = nil
@@ -480,25 +650,31 @@ func (s *session) onWant(payload []byte) {
 	for _, e := range events {
 		found[e.ID] = true
 	}
-	var missing [][32]byte
-	for _, id := range w.IDs {
+	for _, id := range ask {
 		if !found[id] {
 			missing = append(missing, id)
 		}
 	}
-	s.sendEvents(time.Time{}, events, missing, false)
+	s.sendEvents(now, events, missing)
+	if repeated > 0 {
+		s.floodStrike(now, fmt.Sprintf("asked again for %d records already sent %d times", repeated, maxResends))
+	}
 }
 
-// onRecords offers received records to the replica.
+// onRecords offers received records to the replica, within the session's
+// ingest budget: past it, records are not offered and their ids go back to the
+// pending list, to be asked for once the budget refills.
 func (s *session) onRecords(payload []byte, now time.Time) {
 	msg, err := decodeRecords(payload, s.ourLimits)
 	if err != nil {
 		s.violation(err)
 		return
 	}
+	st := &s.syncer
 	var invalid, refused int
 	var firstInvalid error
 	events := make([]*record.Event, 0, len(msg.Events))
+	size := make([]int, 0, len(msg.Events))
 	for _, raw := range msg.Events {
 		e, err := record.ParseEvent(raw, s.ourLimits.Bytes)
 		if err != nil {
@@ -513,9 +689,14 @@ func (s *session) onRecords(payload []byte, now time.Time) {
 			continue
 		}
 		events = append(events, e)
+		size = append(size, len(raw))
+	}
+	var throttled []*record.Event
+	if !st.ingestReady(now) {
+		events, throttled = nil, events
 	}
 	verdicts := s.m.replica.Offer(s.ctx, PeerInfo{ID: s.id, PubKey: s.theirKey}, events)
-	stored := 0
+	stored, storedBytes := 0, 0
 	answered := make([][32]byte, 0, len(events)+len(msg.Missing))
 	for i, e := range events {
 		answered = append(answered, e.ID)
@@ -523,34 +704,48 @@ func (s *session) onRecords(payload []byte, now time.Time) {
 		if i < len(verdicts) {
 			v = verdicts[i]
 		}
+		rej, isRejection := moderation.AsRejection(v.Err)
 		switch {
 		case v.Stored:
 			stored++
+			storedBytes += size[i]
+			continue
 		case IsIntegrityFailure(v.Err):
 			invalid++
 			if firstInvalid == nil {
 				firstInvalid = v.Err
 			}
-		default:
-			if v.Err != nil {
-				refused++
-			}
-			if !s.m.replica.Has(e.ID) {
-				s.m.rememberRefused(e.ID, now)
-			}
+			continue
+		case isRejection && rej.Rule == moderation.RuleDuplicate:
+			// Not new: already held, an older version, deleted, a duplicate.
+		case v.Err != nil:
+			refused++
+		}
+		if isRejection && rej.Verified && !s.m.replica.Has(e.ID) {
+			s.m.rememberRefused(e, rej.DependsOnSet, now)
 		}
 	}
+	st.ingest.charge(now, float64(stored))
+	st.ingestBytes.charge(now, float64(storedBytes))
 	s.update(func(info *SessionInfo) {
 		info.RecordsIn += len(msg.Events)
 		info.RecordsStored += stored
 		info.RecordsRefused += refused + invalid
+		info.RecordsThrottled += len(throttled)
 	})
-	st := &s.syncer
 	answered = append(answered, msg.Missing...)
+	for _, e := range throttled {
+		answered = append(answered, e.ID)
+	}
 	for _, id := range answered {
 		delete(st.pending, id)
 		for _, w := range st.wants {
 			delete(w.ids, id)
+		}
+	}
+	for _, e := range throttled {
+		if len(st.pending) < maxPendingIDs {
+			st.pending[e.ID] = 0
 		}
 	}
 	kept := st.wants[:0]
@@ -602,8 +797,8 @@ func (s *session) asked(id [32]byte) bool {
 // stored meanwhile, refused, or asked of another peer.
 func (s *session) pump(now time.Time) {
 	st := &s.syncer
-	if !s.state.Authenticated() {
-		return
+	if !s.state.Authenticated() || !st.ingestReady(now) {
+		return // syncDeadlines wakes us when the ingest budget refills
 	}
 	for len(st.wants) < s.cfg.MaxInFlightWants && len(st.pending) > 0 {
 		w := &want{ids: make(map[[32]byte]int)}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/peersetdb/peerset/pkg/merkle"
@@ -97,7 +98,14 @@ type Hello struct {
 	PubKey  record.PublicKey
 	Nonce   [NonceSize]byte
 	Limits  Limits
+	// Rules is the optional digest of the sender's moderation rules
+	// (moderation.Config.Digest): at most MaxRulesDigestBytes of printable
+	// ASCII, "" when not sent.
+	Rules string
 }
+
+// MaxRulesDigestBytes bounds Hello.Rules.
+const MaxRulesDigestBytes = 64
 
 type helloJSON struct {
 	V      *int    `json:"v"`
@@ -105,12 +113,13 @@ type helloJSON struct {
 	PubKey *string `json:"pubkey"`
 	Nonce  *string `json:"nonce"`
 	Limits *Limits `json:"limits"`
+	Rules  string  `json:"rules,omitempty"`
 }
 
 // EncodeHello writes a hello payload.
 func EncodeHello(h Hello) []byte {
 	v, room, pk, nonce, lim := h.Version, h.Room, h.PubKey.Hex(), fmt.Sprintf("%x", h.Nonce), h.Limits
-	b, _ := json.Marshal(helloJSON{V: &v, Room: &room, PubKey: &pk, Nonce: &nonce, Limits: &lim})
+	b, _ := json.Marshal(helloJSON{V: &v, Room: &room, PubKey: &pk, Nonce: &nonce, Limits: &lim, Rules: h.Rules})
 	return b
 }
 
@@ -157,6 +166,10 @@ func DecodeHello(payload []byte) (Hello, error) {
 	if err := h.Limits.check(); err != nil {
 		return h, fmt.Errorf("%w: hello limits: %w", ErrProtocolViolation, err)
 	}
+	if len(j.Rules) > MaxRulesDigestBytes || strings.IndexFunc(j.Rules, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
+		return h, fmt.Errorf("%w: hello rules digest is not up to %d printable ASCII characters", ErrProtocolViolation, MaxRulesDigestBytes)
+	}
+	h.Rules = j.Rules
 	return h, nil
 }
 
