@@ -77,7 +77,9 @@ func TestMemoryIndex(t *testing.T) {
 func TestPolicyEvictsTheLosers(t *testing.T) {
 	a, b := newAuthor(t), newAuthor(t)
 	at := func(min int) time.Time { return testNow.Add(time.Duration(min) * time.Minute) }
-	rec := func(min int, text string) *record.Event { return a.record(record.Draft{Text: text, CreatedAt: at(min)}) }
+	rec := func(min int, text string) *record.Event {
+		return a.record(record.Draft{Text: text, CreatedAt: at(min)})
+	}
 
 	t.Run("quota keeps the newest", func(t *testing.T) {
 		m := NewMemoryIndex(Policy{AuthorQuota: 3})
