@@ -113,6 +113,24 @@ func mergeTimeRanges(ranges []TimeRange, width uint64) []TimeRange {
 	return merged
 }
 
+// coarsenTimeRanges joins neighbouring ranges of a merged, ordered list (each pair into one range
+// covering both and the gap between) until at most limit are left. The result covers everything
+// the input did, more coarsely.
+func coarsenTimeRanges(ranges []TimeRange, limit int) []TimeRange {
+	for len(ranges) > max(limit, 1) {
+		joined := ranges[:0]
+		for i := 0; i < len(ranges); i += 2 {
+			r := ranges[i]
+			if i+1 < len(ranges) {
+				r.End = ranges[i+1].End
+			}
+			joined = append(joined, r)
+		}
+		ranges = joined
+	}
+	return ranges
+}
+
 // Bucket summarises the items of one non-empty time bucket.
 type Bucket struct {
 	TimeRange

@@ -24,6 +24,10 @@ const (
 
 	maxBranching = 32
 	maxThreshold = 32
+	// maxMissingRanges bounds the time ranges an initiator keeps for MissingRanges: past it they
+	// are merged, and neighbours joined, so that a responder that keeps a reconciliation going
+	// cannot grow them without bound.
+	maxMissingRanges = 4096
 	// frameSlack is kept free below FrameSizeLimit for the closing range, as in negentropy.
 	frameSlack = 200
 	// maxBoundLen is the longest encoded bound: timestamp varint, prefix length, 32-byte prefix.
@@ -180,6 +184,9 @@ func (in *Initiator) Reconcile(msg []byte) (reply []byte, have, need [][IDSize]b
 		return nil, nil, nil, false, fmt.Errorf("failed to reconcile: %w", err)
 	}
 	in.missing = append(in.missing, round.ranges...)
+	if len(in.missing) > maxMissingRanges {
+		in.missing = coarsenTimeRanges(mergeTimeRanges(in.missing, in.core.opts.Granularity.Seconds()), maxMissingRanges/2)
+	}
 	if len(out) == 1 { // only the version byte: nothing left to ask
 		return nil, round.have, round.need, true, nil
 	}

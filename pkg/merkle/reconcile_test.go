@@ -163,3 +163,68 @@ func TestMergeTimeRanges(t *testing.T) {
 		})
 	}
 }
+
+// TestStallingResponderCannotGrowMissingRanges is the attack of a responder that
+// answers every round with "I have nothing up to the far future, and a random
+// fingerprint after": each round reports the whole set as ours again, one time
+// range per id. The ranges kept for MissingRanges stay bounded, and still
+// cover every difference.
+func TestStallingResponderCannotGrowMissingRanges(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	items := make([]Item, 2000)
+	for i := range items {
+		items[i] = testItem(uint64(i))
+	}
+	in, err := NewInitiator(treeOf(items), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Initiate(); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 200 {
+		var fp Fingerprint
+		for i := range fp {
+			fp[i] = byte(rng.IntN(256))
+		}
+		stall := Message{Ranges: []Range{
+			{Upper: TimeBound(1 << 40), Mode: ModeIDList},
+			{Upper: MaxBound, Mode: ModeFingerprint, Fingerprint: fp},
+		}}.Encode()
+		_, have, _, done, err := in.Reconcile(stall)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if done || len(have) != len(items) {
+			t.Fatalf("round %d: done=%v have=%d: the attack no longer reproduces", round, done, len(have))
+		}
+		if len(in.missing) > maxMissingRanges {
+			t.Fatalf("round %d: %d missing ranges kept, over %d", round, len(in.missing), maxMissingRanges)
+		}
+	}
+	ranges := in.MissingRanges()
+	for _, it := range items {
+		covered := false
+		for _, r := range ranges {
+			if r.Start <= it.Timestamp && it.Timestamp < r.End {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			t.Fatalf("item at %d is outside every missing range", it.Timestamp)
+		}
+	}
+}
+
+func TestCoarsenTimeRanges(t *testing.T) {
+	in := []TimeRange{{0, 1}, {2, 3}, {4, 5}, {6, 7}, {8, 9}}
+	got := coarsenTimeRanges(append([]TimeRange(nil), in...), 2)
+	want := []TimeRange{{0, 7}, {8, 9}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("coarsen = %v, want %v", got, want)
+	}
+	if got := coarsenTimeRanges(append([]TimeRange(nil), in...), 10); len(got) != 5 {
+		t.Fatalf("coarsen under the limit changed %v", got)
+	}
+}
