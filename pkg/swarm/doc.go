@@ -15,6 +15,16 @@
 // OnPeerJoin, OnPeerLeave, OnViolation and OnJoinError. Peer.Send sends an
 // ActionMessage; Room.Handle receives them by action type.
 //
+// What a peer can make a room hold before anyone is authenticated is
+// bounded in bytes and time (docs/protocol.md, "Transport limits"): a
+// forwarded offer costs O(1) and no goroutine of its own, at most
+// MaxConnecting connections are set up at once (the oldest makes room),
+// MaxPeers bounds the open ones, an SDP must carry exactly one SHA-256 DTLS
+// fingerprint (so the one the handshake above signs is the one DTLS
+// checked), and reassembly holds at most MaxPartialMessages messages and
+// MaxPartialBytes per peer, each for at most PartialTimeout without
+// progress. The room never bans anyone by itself.
+//
 // The wire-level groundwork: room topics and ids (topic.go), the sealed SDP
 // format (seal.go), the tracker messages (tracker_msg.go), the v2 frame and
 // action-chunk codecs (frame.go) and Trystero's internal actions

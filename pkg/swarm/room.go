@@ -210,7 +210,9 @@ func (r *Room) OnPeerLeave(f func(p *Peer, reason error)) {
 // OnViolation sets the callback run when a peer breaks the wire protocol:
 // malformed or text frames, room data for an unknown room token, bad or
 // oversized chunks. The room drops the offending data and keeps going; the
-// callback may strike or close the peer.
+// callback may strike or close the peer. A violation comes before any
+// authentication: the peer id is whatever the tracker forwarded, so banning
+// that id on a violation alone lets anyone get another peer's id banned.
 func (r *Room) OnViolation(f func(p *Peer, err error)) {
 	r.setCallbacks(func(c *roomCallbacks) { c.onViolation = f })
 }
