@@ -76,6 +76,10 @@ const (
 	sendHighWater = 1 << 20
 	sendLowWater  = 256 << 10
 	inboxSize     = 64
+	// maxQueuedInbound bounds the bytes received from one peer and not yet
+	// handled where the platform gives no backpressure (the browser): past
+	// it the peer is closed.
+	maxQueuedInbound = 4 << 20
 	// maxPendingPings bounds the unanswered pings of the room's RTT timer.
 	maxPendingPings = 8
 )

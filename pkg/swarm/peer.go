@@ -351,7 +351,9 @@ func (p *Peer) attachDataChannel(dc *webrtc.DataChannel) {
 		default:
 		}
 	})
-	release := onDataChannelMessage(dc, p.done, p.deliver)
+	release := onDataChannelMessage(dc, p.done, p.deliver, func() {
+		p.close(fmt.Errorf("%w: more than %d bytes received and not yet handled", ErrConnectionLost, maxQueuedInbound), false)
+	})
 	p.mu.Lock()
 	p.release = release
 	p.mu.Unlock()

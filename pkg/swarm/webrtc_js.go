@@ -20,10 +20,13 @@ func newWebRTCAPI(Config) *webrtc.API {
 // pion's js OnMessage hands every message to a goroutine of its own, which
 // loses their order (and Trystero's chunks must be reassembled in order), so
 // the browser event is read synchronously here and queued; one goroutine
-// delivers the queue until done is closed. The returned function releases
-// the JavaScript callback.
-func onDataChannelMessage(dc *webrtc.DataChannel, done <-chan struct{}, deliver func(data []byte, isString bool)) (release func()) {
-	q := &orderedQueue{wake: make(chan struct{}, 1)}
+// delivers the queue until done is closed. The browser gives no
+// backpressure (it hands over every message the moment it arrives), so the
+// queue is bounded: past maxQueuedInbound bytes not yet delivered, overflow
+// is called once and further messages are dropped (the peer is to be
+// closed). The returned function releases the JavaScript callback.
+func onDataChannelMessage(dc *webrtc.DataChannel, done <-chan struct{}, deliver func(data []byte, isString bool), overflow func()) (release func()) {
+	q := newOrderedQueue(maxQueuedInbound, overflow)
 	go q.pump(done, deliver)
 
 	v := dc.JSValue()
@@ -38,7 +41,11 @@ func onDataChannelMessage(dc *webrtc.DataChannel, done <-chan struct{}, deliver 
 			return nil
 		}
 		arr := js.Global().Get("Uint8Array").New(data)
-		b := make([]byte, arr.Get("byteLength").Int())
+		n := arr.Get("byteLength").Int()
+		if !q.admit(n) {
+			return nil
+		}
+		b := make([]byte, n)
 		js.CopyBytesToGo(b, arr)
 		q.push(queuedMessage{data: b})
 		return nil
@@ -55,17 +62,50 @@ type queuedMessage struct {
 	isString bool
 }
 
-// orderedQueue is an unbounded FIFO filled from JavaScript callbacks (which
-// must not block) and drained by one goroutine.
+// orderedQueue is a FIFO filled from JavaScript callbacks (which must not
+// block) and drained by one goroutine, bounded in bytes.
 type orderedQueue struct {
-	mu    sync.Mutex
-	items []queuedMessage
-	wake  chan struct{}
+	mu         sync.Mutex
+	items      []queuedMessage
+	bytes      int // queued or being delivered
+	limit      int
+	overflowed bool
+	onOverflow func()
+	wake       chan struct{}
+}
+
+func newOrderedQueue(limit int, onOverflow func()) *orderedQueue {
+	return &orderedQueue{limit: limit, onOverflow: onOverflow, wake: make(chan struct{}, 1)}
+}
+
+// admit reports whether a message of n bytes fits; the first one that does
+// not calls onOverflow, and nothing is admitted after it.
+func (q *orderedQueue) admit(n int) bool {
+	q.mu.Lock()
+	if q.overflowed {
+		q.mu.Unlock()
+		return false
+	}
+	if q.bytes+n <= q.limit {
+		q.mu.Unlock()
+		return true
+	}
+	q.overflowed = true
+	q.items = nil
+	q.mu.Unlock()
+	if q.onOverflow != nil {
+		q.onOverflow()
+	}
+	return false
 }
 
 func (q *orderedQueue) push(m queuedMessage) {
+	if !q.admit(len(m.data)) {
+		return
+	}
 	q.mu.Lock()
 	q.items = append(q.items, m)
+	q.bytes += len(m.data)
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -80,12 +120,25 @@ func (q *orderedQueue) pump(done <-chan struct{}, deliver func([]byte, bool)) {
 			return
 		case <-q.wake:
 		}
-		q.mu.Lock()
-		items := q.items
-		q.items = nil
-		q.mu.Unlock()
-		for _, m := range items {
+		for {
+			q.mu.Lock()
+			if len(q.items) == 0 {
+				q.mu.Unlock()
+				break
+			}
+			m := q.items[0]
+			q.items[0] = queuedMessage{}
+			q.items = q.items[1:]
+			q.mu.Unlock()
 			deliver(m.data, m.isString)
+			q.mu.Lock()
+			q.bytes -= len(m.data)
+			q.mu.Unlock()
+			select {
+			case <-done:
+				return
+			default:
+			}
 		}
 	}
 }

@@ -32,9 +32,10 @@ func newWebRTCAPI(cfg Config) *webrtc.API {
 
 // onDataChannelMessage routes the channel's messages, in order, to deliver.
 // Native pion calls OnMessage from the channel's read loop, one message at a
-// time, so a blocking deliver applies backpressure. The returned function
-// releases platform resources.
-func onDataChannelMessage(dc *webrtc.DataChannel, _ <-chan struct{}, deliver func(data []byte, isString bool)) (release func()) {
+// time, so a blocking deliver applies backpressure (SCTP flow control holds
+// the sender back): nothing queues up, and overflow is never called. The
+// returned function releases platform resources.
+func onDataChannelMessage(dc *webrtc.DataChannel, _ <-chan struct{}, deliver func(data []byte, isString bool), _ func()) (release func()) {
 	dc.OnMessage(func(m webrtc.DataChannelMessage) { deliver(m.Data, m.IsString) })
 	return func() {}
 }

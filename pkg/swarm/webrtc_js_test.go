@@ -1,0 +1,60 @@
+//go:build js && wasm
+
+package swarm
+
+import (
+	"bytes"
+	"testing"
+	"time"
+)
+
+// TestInboundFloodIsBoundedInTheBrowser: the browser hands over every
+// data-channel message at once, with no backpressure, so a peer that sends
+// faster than the room handles its messages must be cut off at
+// maxQueuedInbound bytes instead of growing the queue without bound.
+func TestInboundFloodIsBoundedInTheBrowser(t *testing.T) {
+	overflows := 0
+	q := newOrderedQueue(10, func() { overflows++ })
+	done := make(chan struct{})
+	defer close(done)
+	block := make(chan struct{})
+	var got [][]byte
+	go q.pump(done, func(b []byte, _ bool) {
+		<-block // a busy peer: nothing is handled yet
+		got = append(got, b)
+	})
+	q.push(queuedMessage{data: []byte("1234")})
+	q.push(queuedMessage{data: []byte("5678")})
+	if overflows != 0 {
+		t.Fatal("overflow within the limit")
+	}
+	q.push(queuedMessage{data: []byte("9ab")}) // 11 bytes: over
+	q.push(queuedMessage{data: []byte("c")})
+	if overflows != 1 {
+		t.Fatalf("%d overflow calls, want 1", overflows)
+	}
+	if q.admit(1) {
+		t.Fatal("a message was admitted after the overflow")
+	}
+	close(block)
+	time.Sleep(50 * time.Millisecond)
+	if len(got) > 1 || (len(got) == 1 && !bytes.Equal(got[0], []byte("1234"))) {
+		t.Fatalf("delivered %q after the overflow, want at most the message being delivered", got)
+	}
+}
+
+func TestOrderedQueueKeepsOrderAndFreesBytes(t *testing.T) {
+	q := newOrderedQueue(8, func() { t.Error("overflow") })
+	done := make(chan struct{})
+	defer close(done)
+	out := make(chan string, 16)
+	go q.pump(done, func(b []byte, _ bool) { out <- string(b) })
+	for _, s := range []string{"ab", "cd", "ef", "gh", "ij", "kl"} {
+		q.push(queuedMessage{data: []byte(s)})
+		// Each is handled before the next arrives: 12 bytes in all pass
+		// through a queue of 8.
+		if got := <-out; got != s {
+			t.Fatalf("got %q, want %q", got, s)
+		}
+	}
+}
