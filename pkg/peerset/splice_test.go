@@ -428,14 +428,14 @@ func anyAuthenticated(db *DB) bool {
 	return false
 }
 
-// TestSplicingTrackerCannotJoinTwoPeers is the fingerprint splice of the
+// TestSpliceThroughARewritingTrackerIsRefused is the fingerprint splice of the
 // security review (M4): a tracker of a room without a password rewrites the
 // SDPs so that pion checks DTLS against the tracker's own (sha-384)
 // certificate while peerset binds the handshake to the other victim's
 // (sha-256) fingerprint, and relays the data channels. The two peers must
 // never get an authenticated session through it, and the refusal must name
 // the fingerprint. Once the tracker forwards honestly, they connect.
-func TestSplicingTrackerCannotJoinTwoPeers(t *testing.T) {
+func TestSpliceThroughARewritingTrackerIsRefused(t *testing.T) {
 	const room = "splice"
 	mitm := startSpliceTracker(t, DefaultAppID, room)
 	logsA, logsC := &logBuffer{}, &logBuffer{}
