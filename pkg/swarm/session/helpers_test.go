@@ -559,3 +559,11 @@ func (p *pipeLink) sent(action string) int64 {
 	}
 	return 0
 }
+
+// byActionBytes returns the payload bytes sent with action on this end.
+func (p *pipeLink) byActionBytes(action string) int64 {
+	if c, ok := p.byAction.Load(action); ok {
+		return c.(*atomic.Int64).Load()
+	}
+	return 0
+}

@@ -612,8 +612,8 @@ func (s *session) sendEvents(now time.Time, events []*record.Event, missing [][3
 
 // onWant answers a want with the records we hold and the ids we do not, within
 // the upload budget: past it the want waits (at most maxDeferredWants of them;
-// more is a flood). A record already sent maxResends times lately is not sent
-// again: the peer asks for what it got, which earns a strike.
+// more is a flood). A record already sent maxResends times lately gets no
+// answer at all: the peer asks for what it got, which earns a strike.
 func (s *session) onWant(payload []byte, now time.Time) {
 	w, err := decodeWant(payload, s.ourLimits.Want)
 	if err != nil {
@@ -636,7 +636,6 @@ func (s *session) onWant(payload []byte, now time.Time) {
 	for _, id := range w.IDs {
 		if st.sent.count(id, now) >= maxResends {
 			repeated++
-			missing = append(missing, id)
 			continue
 		}
 		ask = append(ask, id)
