@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -135,7 +136,8 @@ func TestHandshakeRefusals(t *testing.T) {
 			name: "auth before hello",
 			run: func(t *testing.T, r *rawPeer, link *pipeLink, theirHello []byte) {
 				send(t, link, ActionAuth, r.authFor(t, link, theirHello))
-				send(t, link, ActionBye, encodeBye(byeMsg{Code: "test", Reason: "done"}))
+				// The violation may have closed the link already.
+				_ = link.Send(context.Background(), ActionBye, encodeBye(byeMsg{Code: "test", Reason: "done"}))
 			},
 			wantErr: ErrProtocolViolation, wantCode: ByeViolation,
 		},
