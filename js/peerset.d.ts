@@ -36,11 +36,47 @@ export interface SessionOptions {
   roundTimeout?: number;
   /** Asked-for records must arrive within this (default 15 000). */
   wantTimeout?: number;
-  /** Most peer sessions at once (default 32). */
+  /** Most authenticated peer sessions at once (default 32). */
   maxPeers?: number;
+  /**
+   * Records one peer may add to this database at once (default 20 000);
+   * past it, sync with that peer slows to `ingestRate`.
+   */
+  ingestBurst?: number;
+  /** Records per second one peer may add after `ingestBurst` (default 500). */
+  ingestRate?: number;
+  /** Bytes one peer may make this node send at once (default 16 MiB). */
+  uploadBurst?: number;
+  /** Bytes per second one peer may make this node send after `uploadBurst` (default 1 MiB). */
+  uploadRate?: number;
 }
 
 export type ModerationPreset = 'open' | 'standard' | 'strict';
+
+/**
+ * A preset with some of its numbers changed. Every peer of a room should use
+ * the same rules: peers whose rules differ never reach equal sets, and say so
+ * (`SessionStatus.rulesDiffer`).
+ */
+export interface ModerationOptions {
+  /** The preset to start from (default `'standard'`). */
+  preset?: ModerationPreset;
+  /**
+   * Live records per author: the newest win, older ones are evicted
+   * everywhere (0: no quota). A `put` over the quota rejects with
+   * `rule: 'author-quota'`. Standard: 5, strict: 3.
+   */
+  quota?: number;
+  /** Deletions kept per author, the newest (0: no quota). Standard: 20, strict: 10. */
+  deletionQuota?: number;
+  /**
+   * NIP-13 proof of work every record and deletion must carry, in leading
+   * zero bits of its id (0: none; at most 32). This node's own writes are
+   * mined to it: each bit doubles the work (16 bits: tens to hundreds of ms).
+   * Strict: 16.
+   */
+  proofOfWork?: number;
+}
 export type Granularity = 'none' | 'day' | 'quarter-day' | 'hour';
 
 export interface OpenOptions {
@@ -72,8 +108,11 @@ export interface OpenOptions {
    * one rejects with `code: 'key-passphrase'`.
    */
   passphrase?: string;
-  /** What records are accepted, from "let it fly" to "Fort Knox" (default `'standard'`). */
-  moderation?: ModerationPreset;
+  /**
+   * What records are accepted, from "let it fly" to "Fort Knox" (default
+   * `'standard'`): a preset, or a preset with some numbers changed.
+   */
+  moderation?: ModerationPreset | ModerationOptions;
   /**
    * ICE servers for WebRTC. Absent: public STUN servers. `[]`: none (host
    * candidates only, for a LAN or a local demo).
@@ -199,6 +238,17 @@ export interface PeerSession {
   lastSyncAt?: number;
   /** The peer's last announced root equals ours: the two sets are equal (as far as that root is current). */
   rootsEqual: boolean;
+  /**
+   * The peer's moderation rules differ from ours, so our sets never become
+   * equal; sync with it backs off (`syncBackoffMs`) instead of running forever.
+   */
+  rulesDiffer: boolean;
+  /** The pause before the same difference is reconciled again (0: none). */
+  syncBackoffMs: number;
+  /** Records of the peer not taken yet because of its ingest budget (asked for again later). */
+  recordsThrottled: number;
+  /** Requests of the peer that waited for its upload budget. */
+  uploadDeferred: number;
   /** Where the last reconciliation found the sets differ. */
   missingRanges: TimeRange[];
   /** Why the session ended (closed sessions). */

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -181,6 +182,108 @@ func TestJoinThreeProcessesConverge(t *testing.T) {
 		st.Close()
 		if n != 600 {
 			t.Fatalf("%s holds %d events after shutdown, want 600", path, n)
+		}
+	}
+}
+
+// TestOneAuthorOnThreeDevicesConverges is the attack of issue "a room that
+// holds under attack" item 1, through the real binaries: one author (the same
+// nsec) writes 5 records on each of three devices while offline (`peerset
+// put`), then the three `peerset join` under the standard preset (5 live
+// records per author). They must reach one root holding the author's 5 newest
+// records, instead of each keeping its own 5 and reconciling forever.
+func TestOneAuthorOnThreeDevicesConverges(t *testing.T) {
+	peersetBin, trackerBin := buildBinaries(t)
+	url := startTracker(t, trackerBin)
+	dir := t.TempDir()
+	sk, err := record.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	var written []*record.Event
+	for _, device := range []string{"phone", "laptop", "tablet"} {
+		path := filepath.Join(dir, device+".db")
+		paths = append(paths, path)
+		for i := range 5 {
+			out, err := exec.Command(peersetBin, "put", "--db", path, "--room", "devices", "--nsec", sk.Nsec(),
+				"--text", fmt.Sprintf("note %d written on the %s", i, device)).Output()
+			if err != nil {
+				t.Fatalf("put on %s: %v", device, err)
+			}
+			var e record.Event
+			if err := json.Unmarshal(out, &e); err != nil {
+				t.Fatalf("put printed %q: %v", out, err)
+			}
+			written = append(written, &e)
+		}
+	}
+	var procs []*joinProc
+	for _, path := range paths {
+		procs = append(procs, startJoin(t, peersetBin, "--db", path, "--room", "devices", "--tracker", url, "--moderation", "standard"))
+	}
+	last := make([]joinStatus, len(procs))
+	converged := func() bool {
+		return last[0].Records == 5 && last[0].Peers == 2 && last[1] == last[0] && last[2] == last[0]
+	}
+	deadline := time.After(120 * time.Second)
+	var stableSince time.Time
+	for {
+		for i, p := range procs {
+			select {
+			case st := <-p.status:
+				last[i] = st
+			case err := <-p.done:
+				t.Fatalf("device %d exited early: %v", i, err)
+			default:
+			}
+		}
+		switch {
+		case !converged():
+			stableSince = time.Time{}
+		case stableSince.IsZero():
+			stableSince = time.Now()
+		case time.Since(stableSince) > 3*time.Second: // one root, and it stays
+			for _, p := range procs {
+				_ = p.cmd.Process.Signal(syscall.SIGINT)
+				<-p.done
+			}
+			checkNewestKept(t, paths, written, 5)
+			return
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("no convergence: %+v", last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// checkNewestKept checks that every store holds exactly the keep newest of
+// written (newer created_at first, then the lower id).
+func checkNewestKept(t *testing.T, paths []string, written []*record.Event, keep int) {
+	t.Helper()
+	newest := append([]*record.Event(nil), written...)
+	slices.SortFunc(newest, func(a, b *record.Event) int {
+		if record.Supersedes(a, b) {
+			return -1
+		}
+		return 1
+	})
+	for _, path := range paths {
+		st, err := bolt.Open(path, bolt.Options{LockTimeout: time.Second})
+		if err != nil {
+			t.Fatalf("reopen %s: %v", path, err)
+		}
+		for _, e := range newest[:keep] {
+			if _, err := st.Get(context.Background(), e.ID); err != nil {
+				t.Errorf("%s lacks one of the author's %d newest records (%q): %v", filepath.Base(path), keep, e.Content, err)
+			}
+		}
+		n, _ := st.Count(context.Background())
+		st.Close()
+		if n != keep {
+			t.Errorf("%s holds %d events, want %d", filepath.Base(path), n, keep)
 		}
 	}
 }

@@ -29,11 +29,13 @@ const usage = `usage:
                                           a signed record event on one line
   peerset record verify [--room R] [--app A] < event.json
                                           "ok" and exit 0, or what is wrong and exit 1
-  peerset put --db PATH --room R --text T [--nsec N] [--link URL] [--lat X --lon Y] [--uuid U] [--moderation P]
+  peerset put --db PATH --room R --text T [--nsec N] [--link URL] [--lat X --lon Y] [--uuid U] [MODERATION]
                                           add a record to a database file, offline
-  peerset join --db PATH --room R [--tracker URL]... [--nsec N] [--password P] [--json] [--ice-loopback] [--moderation P]
+  peerset join --db PATH --room R [--tracker URL]... [--nsec N] [--password P] [--json] [--ice-loopback]
+               [--ingest-burst N] [--ingest-rate R] [MODERATION]
                                           an always-on peer until Ctrl-C; --json prints
                                           {"peers","records","root"} every second plus event lines
+  MODERATION: [--moderation open|standard|strict] [--quota N] [--deletion-quota N] [--pow BITS]
 `
 
 // errUsage marks errors that should print the usage text.

@@ -21,6 +21,7 @@ import (
 	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/store/bolt"
 	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/swarm/session"
 )
 
 // stringList is a repeatable string flag.
@@ -32,6 +33,7 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 // dbFlags are the flags shared by the commands that open a database.
 type dbFlags struct {
 	path, app, room, nsec, preset string
+	quota, deletionQuota, pow     int // -1: the preset's
 }
 
 func (f *dbFlags) register(fs *flag.FlagSet) {
@@ -40,15 +42,45 @@ func (f *dbFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.room, "room", "", "the room name")
 	fs.StringVar(&f.nsec, "nsec", "", "the key to sign with (nsec1...); default: the key kept in the database")
 	fs.StringVar(&f.preset, "moderation", moderation.PresetNameStandard, "moderation preset: "+strings.Join(moderation.PresetNames(), ", "))
+	fs.IntVar(&f.quota, "quota", -1, "live records kept per author, the newest (0: no quota; default: the preset's, 5 for standard)")
+	fs.IntVar(&f.deletionQuota, "deletion-quota", -1, "deletions kept per author, the newest (0: no quota; default: the preset's, 20 for standard)")
+	fs.IntVar(&f.pow, "pow", -1, "NIP-13 proof of work required of every record and deletion, in bits (0: none; default: the preset's, 16 for strict); this node mines its own")
+}
+
+// moderation returns the preset with the flags' changes.
+func (f *dbFlags) moderation() (moderation.Config, error) {
+	mod, err := moderation.Preset(f.preset)
+	if err != nil {
+		return mod, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+		dst  *int
+		max  int
+	}{
+		{"--quota", f.quota, &mod.AuthorQuota, 1 << 20},
+		{"--deletion-quota", f.deletionQuota, &mod.DeletionQuota, 1 << 20},
+		{"--pow", f.pow, &mod.PoWDifficulty, 32},
+	} {
+		switch {
+		case n.v == -1:
+		case n.v < 0 || n.v > n.max:
+			return mod, fmt.Errorf("%w: %s %d is outside 0..%d", errUsage, n.name, n.v, n.max)
+		default:
+			*n.dst = n.v
+		}
+	}
+	return mod, nil
 }
 
 func (f *dbFlags) open(ctx context.Context) (*peerset.DB, error) {
 	if f.path == "" || f.room == "" {
 		return nil, fmt.Errorf("%w: --db and --room are required", errUsage)
 	}
-	mod, err := moderation.Preset(f.preset)
+	mod, err := f.moderation()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+		return nil, err
 	}
 	cfg := peerset.Config{AppID: f.app, Room: f.room, Moderation: &mod}
 	if f.nsec != "" {
@@ -102,6 +134,9 @@ type joinStatus struct {
 	Peers   int    `json:"peers"`
 	Records int    `json:"records"`
 	Root    string `json:"root"`
+	// RulesDiffer counts the peers whose moderation rules differ from ours
+	// (our sets never become equal); omitted when none.
+	RulesDiffer int `json:"rulesDiffer,omitempty"`
 }
 
 // joinEvent is an event line of `join --json`.
@@ -125,8 +160,13 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 	password := fs.String("password", "", "the room password")
 	jsonOut := fs.Bool("json", false, "print a status line every second and one line per event, as JSON")
 	loopback := fs.Bool("ice-loopback", false, "gather ICE candidates on loopback only, with no STUN servers (for tests in loopback-only namespaces)")
+	ingestBurst := fs.Int("ingest-burst", 0, fmt.Sprintf("records one peer may add at once (default %d)", session.DefaultIngestBurst))
+	ingestRate := fs.Float64("ingest-rate", 0, fmt.Sprintf("records per second one peer may add after --ingest-burst (default %d)", session.DefaultIngestRate))
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *ingestBurst < 0 || *ingestRate < 0 {
+		return fmt.Errorf("%w: --ingest-burst and --ingest-rate must not be negative", errUsage)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -154,7 +194,8 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 	})
 	defer unsubscribe()
 
-	opts := peerset.JoinOptions{Trackers: trackers, Password: *password, LoopbackCandidates: *loopback}
+	opts := peerset.JoinOptions{Trackers: trackers, Password: *password, LoopbackCandidates: *loopback,
+		Session: session.Config{IngestBurst: *ingestBurst, IngestRate: *ingestRate}}
 	if *loopback {
 		opts.ICEServers = []webrtc.ICEServer{}
 	}
@@ -180,13 +221,16 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 			return nil
 		case <-tick.C:
 			st := db.Stats()
-			peers := 0
+			status := joinStatus{Records: st.Records, Root: st.Root}
 			for _, s := range db.Sessions() {
 				if s.State.Authenticated() {
-					peers++
+					status.Peers++
+					if s.RulesDiffer {
+						status.RulesDiffer++
+					}
 				}
 			}
-			emit(joinStatus{Peers: peers, Records: st.Records, Root: st.Root})
+			emit(status)
 		}
 	}
 }

@@ -22,7 +22,7 @@ func TestParseOpenOptionsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Room != "lobby" || o.AppID != peerset.DefaultAppID || o.Moderation != moderation.PresetNameStandard || o.Storage != storageIndexedDB {
+	if o.Room != "lobby" || o.AppID != peerset.DefaultAppID || o.Moderation.Preset != moderation.PresetNameStandard || o.Storage != storageIndexedDB {
 		t.Errorf("defaults: %+v", o)
 	}
 	if o.granularity() != merkle.GranularityDay {
@@ -42,6 +42,11 @@ func TestParseOpenOptionsRefusesWhatCannotWork(t *testing.T) {
 		{`{}`, "needs a room name"},
 		{`{"room":"   "}`, "needs a room name"},
 		{`{"room":"r","moderation":"lax"}`, `unknown moderation preset "lax"`},
+		{`{"room":"r","moderation":{"preset":"lax"}}`, `unknown moderation preset "lax"`},
+		{`{"room":"r","moderation":{"quota":-1}}`, `moderation.quota must be between 0`},
+		{`{"room":"r","moderation":{"proofOfWork":40}}`, `moderation.proofOfWork must be between 0 and 32`},
+		{`{"room":"r","moderation":{"pow":8}}`, `unknown field "pow"`},
+		{`{"room":"r","session":{"ingestRate":-1}}`, `must not be negative`},
 		{`{"room":"r","granularity":"week"}`, `unknown granularity "week"`},
 		{`{"room":"r","storage":"localStorage"}`, `unknown storage "localStorage"`},
 		{`{"room":"r","trackers":["https://tracker.example"]}`, "not a WebSocket URL"},
@@ -92,6 +97,30 @@ func TestJoinOptionsFromJavaScript(t *testing.T) {
 	}
 	if ice := none.joinOptions().ICEServers; ice == nil || len(ice) != 0 {
 		t.Errorf("iceServers: [] gave %#v, want an empty non-nil list (no STUN at all)", ice)
+	}
+}
+
+func TestModerationObject(t *testing.T) {
+	o, err := parseOpenOptions(`{"room":"r","moderation":{"preset":"strict","quota":7,"deletionQuota":0,"proofOfWork":12},
+		"session":{"ingestBurst":100,"ingestRate":5,"uploadBurst":65536,"uploadRate":1024}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := o.config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := cfg.Moderation
+	if m.Preset != moderation.PresetNameStrict || m.AuthorQuota != 7 || m.DeletionQuota != 0 || m.PoWDifficulty != 12 || m.MaxTextRunes != 500 {
+		t.Errorf("moderation %+v", m)
+	}
+	s := o.joinOptions().Session
+	if s.IngestBurst != 100 || s.IngestRate != 5 || s.UploadBurst != 65536 || s.UploadRate != 1024 {
+		t.Errorf("session budgets %+v", s)
+	}
+	plain, err := parseOpenOptions(`{"room":"r","moderation":{}}`)
+	if err != nil || plain.Moderation.Preset != moderation.PresetNameStandard {
+		t.Errorf("an empty moderation object: %+v, %v", plain.Moderation, err)
 	}
 }
 

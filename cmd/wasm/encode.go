@@ -227,37 +227,43 @@ func marshalChanges(changes []peerset.Change) ([]byte, int, error) {
 
 // sessionJSONView is one peer session as stats() and 'peer' events show it.
 type sessionJSONView struct {
-	PeerID          string      `json:"peerId"`
-	State           string      `json:"state"`
-	Pubkey          string      `json:"pubkey,omitempty"` // npub, proven once authenticated
-	Authenticated   bool        `json:"authenticated"`
-	Initiator       bool        `json:"initiator"`
-	RTT             *float64    `json:"rtt"` // milliseconds, null while unknown
-	AttachedAt      int64       `json:"attachedAt,omitempty"`
-	AuthenticatedAt int64       `json:"authenticatedAt,omitempty"`
-	LocalRoot       string      `json:"localRoot"`
-	LocalCount      int         `json:"localCount"`
-	RemoteRoot      string      `json:"remoteRoot"`
-	RemoteCount     int         `json:"remoteCount"`
-	MessagesIn      int         `json:"messagesIn"`
-	MessagesOut     int         `json:"messagesOut"`
-	BytesIn         int64       `json:"bytesIn"`
-	BytesOut        int64       `json:"bytesOut"`
-	RecordsIn       int         `json:"recordsIn"`
-	RecordsStored   int         `json:"recordsStored"`
-	RecordsRefused  int         `json:"recordsRefused"`
-	RecordsOut      int         `json:"recordsOut"`
-	Reconciliations int         `json:"reconciliations"`
-	Rounds          int         `json:"rounds"`
-	Pending         int         `json:"pending"`
-	WantsInFlight   int         `json:"wantsInFlight"`
-	Strikes         int         `json:"strikes"`
-	LastSyncMs      float64     `json:"lastSyncMs"`
-	LastSyncAt      int64       `json:"lastSyncAt,omitempty"`
-	RootsEqual      bool        `json:"rootsEqual"` // the peer's last announced root equals ours
-	MissingRanges   []rangeJSON `json:"missingRanges"`
-	CloseReason     string      `json:"closeReason,omitempty"`
-	Closed          bool        `json:"closed"`
+	PeerID          string   `json:"peerId"`
+	State           string   `json:"state"`
+	Pubkey          string   `json:"pubkey,omitempty"` // npub, proven once authenticated
+	Authenticated   bool     `json:"authenticated"`
+	Initiator       bool     `json:"initiator"`
+	RTT             *float64 `json:"rtt"` // milliseconds, null while unknown
+	AttachedAt      int64    `json:"attachedAt,omitempty"`
+	AuthenticatedAt int64    `json:"authenticatedAt,omitempty"`
+	LocalRoot       string   `json:"localRoot"`
+	LocalCount      int      `json:"localCount"`
+	RemoteRoot      string   `json:"remoteRoot"`
+	RemoteCount     int      `json:"remoteCount"`
+	MessagesIn      int      `json:"messagesIn"`
+	MessagesOut     int      `json:"messagesOut"`
+	BytesIn         int64    `json:"bytesIn"`
+	BytesOut        int64    `json:"bytesOut"`
+	RecordsIn       int      `json:"recordsIn"`
+	RecordsStored   int      `json:"recordsStored"`
+	RecordsRefused  int      `json:"recordsRefused"`
+	RecordsOut      int      `json:"recordsOut"`
+	Reconciliations int      `json:"reconciliations"`
+	Rounds          int      `json:"rounds"`
+	Pending         int      `json:"pending"`
+	WantsInFlight   int      `json:"wantsInFlight"`
+	Strikes         int      `json:"strikes"`
+	LastSyncMs      float64  `json:"lastSyncMs"`
+	LastSyncAt      int64    `json:"lastSyncAt,omitempty"`
+	RootsEqual      bool     `json:"rootsEqual"` // the peer's last announced root equals ours
+	// RulesDiffer: the peer's moderation rules differ from ours, so the two
+	// never reach equal roots; sync backs off (syncBackoffMs) instead.
+	RulesDiffer      bool        `json:"rulesDiffer"`
+	SyncBackoffMs    float64     `json:"syncBackoffMs"`
+	RecordsThrottled int         `json:"recordsThrottled"` // over the peer's ingest budget, asked for again later
+	UploadDeferred   int         `json:"uploadDeferred"`   // requests that waited for the peer's upload budget
+	MissingRanges    []rangeJSON `json:"missingRanges"`
+	CloseReason      string      `json:"closeReason,omitempty"`
+	Closed           bool        `json:"closed"`
 }
 
 // rangeJSON is a time range in milliseconds; end is null when open-ended.
@@ -291,34 +297,38 @@ func unixMilli(t time.Time) int64 {
 
 func toSessionJSON(s session.SessionInfo, rtt time.Duration) sessionJSONView {
 	v := sessionJSONView{
-		PeerID:          s.PeerID,
-		State:           s.State.String(),
-		Authenticated:   s.State.Authenticated(),
-		Initiator:       s.Initiator,
-		AttachedAt:      unixMilli(s.AttachedAt),
-		AuthenticatedAt: unixMilli(s.AuthenticatedAt),
-		LocalRoot:       s.LocalRoot.String(),
-		LocalCount:      s.LocalCount,
-		RemoteRoot:      s.RemoteRoot.String(),
-		RemoteCount:     s.RemoteCount,
-		MessagesIn:      s.MessagesIn,
-		MessagesOut:     s.MessagesOut,
-		BytesIn:         s.BytesIn,
-		BytesOut:        s.BytesOut,
-		RecordsIn:       s.RecordsIn,
-		RecordsStored:   s.RecordsStored,
-		RecordsRefused:  s.RecordsRefused,
-		RecordsOut:      s.RecordsOut,
-		Reconciliations: s.Reconciliations,
-		Rounds:          s.Rounds,
-		Pending:         s.Pending,
-		WantsInFlight:   s.WantsInFlight,
-		Strikes:         s.Strikes,
-		LastSyncMs:      float64(s.LastSyncDuration) / float64(time.Millisecond),
-		LastSyncAt:      unixMilli(s.LastSyncAt),
-		RootsEqual:      s.RemoteRoot != (merkle.Fingerprint{}) && s.RemoteRoot == s.LocalRoot,
-		MissingRanges:   make([]rangeJSON, 0, len(s.MissingRanges)),
-		Closed:          s.State == session.StateClosed,
+		PeerID:           s.PeerID,
+		State:            s.State.String(),
+		Authenticated:    s.State.Authenticated(),
+		Initiator:        s.Initiator,
+		AttachedAt:       unixMilli(s.AttachedAt),
+		AuthenticatedAt:  unixMilli(s.AuthenticatedAt),
+		LocalRoot:        s.LocalRoot.String(),
+		LocalCount:       s.LocalCount,
+		RemoteRoot:       s.RemoteRoot.String(),
+		RemoteCount:      s.RemoteCount,
+		MessagesIn:       s.MessagesIn,
+		MessagesOut:      s.MessagesOut,
+		BytesIn:          s.BytesIn,
+		BytesOut:         s.BytesOut,
+		RecordsIn:        s.RecordsIn,
+		RecordsStored:    s.RecordsStored,
+		RecordsRefused:   s.RecordsRefused,
+		RecordsOut:       s.RecordsOut,
+		Reconciliations:  s.Reconciliations,
+		Rounds:           s.Rounds,
+		Pending:          s.Pending,
+		WantsInFlight:    s.WantsInFlight,
+		Strikes:          s.Strikes,
+		LastSyncMs:       float64(s.LastSyncDuration) / float64(time.Millisecond),
+		LastSyncAt:       unixMilli(s.LastSyncAt),
+		RootsEqual:       s.RemoteRoot != (merkle.Fingerprint{}) && s.RemoteRoot == s.LocalRoot,
+		RulesDiffer:      s.RulesDiffer,
+		SyncBackoffMs:    float64(s.SyncBackoff) / float64(time.Millisecond),
+		RecordsThrottled: s.RecordsThrottled,
+		UploadDeferred:   s.UploadDeferred,
+		MissingRanges:    make([]rangeJSON, 0, len(s.MissingRanges)),
+		Closed:           s.State == session.StateClosed,
 	}
 	if s.PubKey != (record.PublicKey{}) {
 		v.Pubkey = npubs.npub(s.PubKey)

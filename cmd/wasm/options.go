@@ -38,7 +38,7 @@ type openOptions struct {
 	Password    string          `json:"password"`
 	Nsec        string          `json:"nsec"`
 	Passphrase  string          `json:"passphrase"`
-	Moderation  string          `json:"moderation"`
+	Moderation  moderationJSON  `json:"moderation"`
 	ICEServers  []iceServerJSON `json:"iceServers"` // nil: the default STUN servers; []: none
 	Granularity string          `json:"granularity"`
 	Session     sessionJSON     `json:"session"`
@@ -48,6 +48,60 @@ type openOptions struct {
 	// Storage and DatabaseName choose where records and the key are kept.
 	Storage      string `json:"storage"`
 	DatabaseName string `json:"databaseName"`
+}
+
+// moderationJSON is open()'s moderation option: a preset name, or an object
+// { preset, quota, deletionQuota, proofOfWork } that adjusts one.
+type moderationJSON struct {
+	Preset        string `json:"preset"`
+	Quota         *int   `json:"quota"`         // live records per author (0: none)
+	DeletionQuota *int   `json:"deletionQuota"` // deletions kept per author (0: none)
+	ProofOfWork   *int   `json:"proofOfWork"`   // NIP-13 bits required (0: none)
+}
+
+func (m *moderationJSON) UnmarshalJSON(data []byte) error {
+	var name string
+	if err := json.Unmarshal(data, &name); err == nil {
+		*m = moderationJSON{Preset: name}
+		return nil
+	}
+	type plain moderationJSON
+	var p plain
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return fmt.Errorf("moderation must be a preset name or { preset, quota, deletionQuota, proofOfWork }: %w", err)
+	}
+	*m = moderationJSON(p)
+	return nil
+}
+
+// config returns the moderation configuration the option describes.
+func (m moderationJSON) config() (moderation.Config, error) {
+	cfg, err := moderation.Preset(m.Preset)
+	if err != nil {
+		return cfg, fmt.Errorf("unknown moderation preset %q: use one of %s", m.Preset, strings.Join(moderation.PresetNames(), ", "))
+	}
+	set := func(name string, v *int, dst *int, hi int) error {
+		if v == nil {
+			return nil
+		}
+		if *v < 0 || *v > hi {
+			return fmt.Errorf("moderation.%s must be between 0 and %d, not %d", name, hi, *v)
+		}
+		*dst = *v
+		return nil
+	}
+	if err := set("quota", m.Quota, &cfg.AuthorQuota, 1<<20); err != nil {
+		return cfg, err
+	}
+	if err := set("deletionQuota", m.DeletionQuota, &cfg.DeletionQuota, 1<<20); err != nil {
+		return cfg, err
+	}
+	if err := set("proofOfWork", m.ProofOfWork, &cfg.PoWDifficulty, 32); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
 }
 
 // sessionJSON holds the session limits a page may tune, in milliseconds.
@@ -60,6 +114,12 @@ type sessionJSON struct {
 	RoundTimeout         float64 `json:"roundTimeout"`
 	WantTimeout          float64 `json:"wantTimeout"`
 	MaxPeers             int     `json:"maxPeers"`
+	// The budgets of one peer (see session.Config): records it may add, at
+	// once and per second; bytes it may make us send, at once and per second.
+	IngestBurst int     `json:"ingestBurst"`
+	IngestRate  float64 `json:"ingestRate"`
+	UploadBurst int     `json:"uploadBurst"`
+	UploadRate  float64 `json:"uploadRate"`
 }
 
 // iceServerJSON is an RTCIceServer: urls is a string or a list of strings.
@@ -98,11 +158,15 @@ func parseOpenOptions(data string) (openOptions, error) {
 	if o.AppID == "" {
 		o.AppID = peerset.DefaultAppID
 	}
-	if o.Moderation == "" {
-		o.Moderation = moderation.PresetNameStandard
+	if o.Moderation.Preset == "" {
+		o.Moderation.Preset = moderation.PresetNameStandard
 	}
-	if _, err := moderation.Preset(o.Moderation); err != nil {
-		return o, fmt.Errorf("unknown moderation preset %q: use one of %s", o.Moderation, strings.Join(moderation.PresetNames(), ", "))
+	if _, err := o.Moderation.config(); err != nil {
+		return o, err
+	}
+	s := o.Session
+	if s.IngestBurst < 0 || s.IngestRate < 0 || s.UploadBurst < 0 || s.UploadRate < 0 {
+		return o, errors.New("session.ingestBurst, ingestRate, uploadBurst and uploadRate must not be negative (0: the default)")
 	}
 	if o.Granularity != "" {
 		if _, err := merkle.ParseGranularity(o.Granularity); err != nil {
@@ -144,7 +208,7 @@ func (o openOptions) granularity() merkle.Granularity {
 // config is the facade configuration without its store, which depends on
 // the platform.
 func (o openOptions) config() (peerset.Config, error) {
-	mod, err := moderation.Preset(o.Moderation)
+	mod, err := o.Moderation.config()
 	if err != nil {
 		return peerset.Config{}, err
 	}
@@ -195,6 +259,10 @@ func (s sessionJSON) config() session.Config {
 		RoundTimeout:         millis(s.RoundTimeout),
 		WantTimeout:          millis(s.WantTimeout),
 		MaxPeers:             s.MaxPeers,
+		IngestBurst:          s.IngestBurst,
+		IngestRate:           s.IngestRate,
+		UploadBurst:          s.UploadBurst,
+		UploadRate:           s.UploadRate,
 	}
 }
 

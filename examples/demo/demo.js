@@ -362,7 +362,7 @@ async function onListClick(e) {
 // ---------------------------------------------------------------- status panels
 
 function stateBadge(state) {
-  return el('span', { class: `state state-${state}` }, state);
+  return el('span', { class: `state state-${state.replace(/ /g, '-')}` }, state);
 }
 
 function renderTrackers(st) {
@@ -396,13 +396,15 @@ function renderPeers(st) {
     body.append(el('tr', { class: s.closed ? 'closed' : '', dataset: { peer: s.peerId } },
       el('td', { class: 'mono', title: s.peerId }, shortId(s.peerId, 10)),
       el('td', { class: 'mono', title: s.pubkey || '' }, shortKey(s.pubkey)),
-      el('td', { title: s.closeReason || '' }, stateBadge(s.state)),
+      el('td', { title: s.closeReason || (s.rulesDiffer ? 'moderation rules differ from ours: sync backs off' : '') },
+        stateBadge(s.rulesDiffer && !s.closed ? 'rules differ' : s.state)),
       el('td', { class: 'num' }, s.rtt === null ? '—' : `${Math.round(s.rtt)} ms`),
       el('td', { class: 'num' }, `${formatBytes(s.bytesIn)} / ${formatBytes(s.bytesOut)}`),
       el('td', { class: 'num', title: `stored ${s.recordsStored}, refused ${s.recordsRefused}` }, `${fmt.format(s.recordsIn)} / ${fmt.format(s.recordsOut)}`),
       el('td', { class: 'num' }, fmt.format(pending)),
       el('td', { class: `num${s.strikes > 0 ? ' strikes-bad' : ''}` }, String(s.strikes)),
-      el('td', { title: s.lastSyncAt ? `took ${Math.round(s.lastSyncMs)} ms` : '' }, s.lastSyncAt ? ago(s.lastSyncAt) : (s.rootsEqual ? 'in sync' : '—'))));
+      el('td', { title: s.rulesDiffer ? `this peer's moderation rules differ: the sets never become equal; next try in ${Math.round(s.syncBackoffMs / 1000)} s` : (s.lastSyncAt ? `took ${Math.round(s.lastSyncMs)} ms` : '') },
+        s.rulesDiffer ? 'rules differ' : s.lastSyncAt ? ago(s.lastSyncAt) : (s.rootsEqual ? 'in sync' : '—'))));
   }
 }
 

@@ -107,6 +107,11 @@ func (db *DB) Join(ctx context.Context, opts JoinOptions) error {
 	if tcfg.Logger == nil {
 		tcfg.Logger = db.log
 	}
+	// The transport must carry the largest session message (a records batch)
+	// with its metadata.
+	if need := scfg.MaxMessageBytes(session.ActionRecords) + 16<<10; tcfg.MaxMessageBytes < need && need > swarm.DefaultMaxMessageBytes {
+		tcfg.MaxMessageBytes = need
+	}
 	room, err := swarm.NewRoom(tcfg)
 	if err != nil {
 		mgr.Close()
@@ -133,6 +138,11 @@ func (db *DB) Join(ctx context.Context, opts JoinOptions) error {
 			db.log.Info("peer refused", "peer", p.ID(), "err", err)
 			p.Close(err)
 		}
+	})
+	room.OnJoinError(func(peerID string, err error) {
+		// Another password, a refused SDP (e.g. a rewritten fingerprint), a
+		// connection that timed out: nothing reached the session layer.
+		db.log.Info("peer could not join", "peer", peerID, "err", err)
 	})
 	room.OnPeerLeave(func(p *swarm.Peer, reason error) {
 		mgr.Detach(net.link(p), reason)
