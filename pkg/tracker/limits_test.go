@@ -344,6 +344,9 @@ func TestIPKey(t *testing.T) {
 func TestSilentConnectionsAreClosed(t *testing.T) {
 	tt, clock := startTrackerWithClock(t, Config{PingInterval: 10 * time.Millisecond, MemberIdleTimeout: time.Minute})
 	silent, talker := tt.dial(t, "silent"), tt.dial(t, "talker")
+	// The server registers a connection (and starts its silence clock) a
+	// moment after the client's handshake: wait for both before moving time.
+	waitForStats(t, tt, func(s Stats) bool { return s.Connections == 2 })
 	talker.announce(hashA)
 	clock.advance(40 * time.Second)
 	talker.announce(hashA)
