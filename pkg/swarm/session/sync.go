@@ -153,8 +153,8 @@ func (s *session) syncDeadlines(now time.Time, consider func(time.Time)) {
 	if len(st.deferredWants) > 0 || st.deferredNeg != nil {
 		consider(st.upload.readyAt(now))
 	}
-	if len(st.pending) > 0 && len(st.wants) < s.cfg.MaxInFlightWants {
-		consider(st.ingestReadyAt(now))
+	if len(st.pending) > 0 && !st.ingestReady(now) {
+		consider(st.ingestReadyAt(now)) // pump again once the ingest budget refills
 	}
 }
 
