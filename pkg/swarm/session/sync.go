@@ -24,7 +24,7 @@ const (
 	// maxIdleRounds is how many round trips in a row may bring no id that the
 	// reconciliation had not seen: an honest responder only narrows ranges
 	// down (a few rounds) or lists new ids. Past it the peer is stalling the
-	// reconciliation, which is abandoned with a strike.
+	// reconciliation, which is abandoned with a strike, and the session ends.
 	maxIdleRounds = 24
 	// maxRoundIDs bounds the distinct ids one reconciliation collects; past it
 	// the reconciliation ends and the next one finds the rest.
@@ -380,6 +380,12 @@ func (s *session) onNeg(payload []byte, now time.Time) {
 	st := &s.syncer
 	st.lastPeerNegAt = now
 	if !st.upload.ready(now) {
+		if st.deferredNeg != nil {
+			// An initiator waits for each reply; a peer that keeps sending
+			// reconciliation messages while we wait for its upload budget is
+			// draining us.
+			s.floodStrike(now, "reconciliation messages beyond the upload budget")
+		}
 		st.deferredNeg = payload
 		s.update(func(info *SessionInfo) { info.UploadDeferred++ })
 		return
@@ -471,10 +477,14 @@ func (s *session) onNegReply(payload []byte, now time.Time) {
 		r.idle = 0
 	} else if r.idle++; r.idle >= maxIdleRounds {
 		// The responder keeps the reconciliation going without ever narrowing
-		// it down: a stall, whatever its ranges claim.
+		// it down: a stall, whatever its ranges claim. No honest peer does
+		// that, so the session ends too.
 		st.round = nil
 		st.lastPair, st.havePair, st.pairEnd = r.pair, true, now
-		s.strike(fmt.Sprintf("%v: reconciliation %d found nothing new in %d rounds in a row", ErrProtocolViolation, r.sid, r.idle))
+		err := fmt.Errorf("%w: reconciliation %d found nothing new in %d rounds in a row", ErrProtocolViolation, r.sid, r.idle)
+		if !s.strike(err.Error()) {
+			s.requestClose(closeRequest{err: err, code: ByeViolation, closeLink: true})
+		}
 		return
 	}
 	if len(r.seen) > maxRoundIDs {
