@@ -80,6 +80,18 @@ func (db *DB) Join(ctx context.Context, opts JoinOptions) error {
 	if opts.MaxPeers > 0 && scfg.MaxPeers == 0 {
 		scfg.MaxPeers = opts.MaxPeers
 	}
+	// Only authenticated peers count as the peers that make the room stop
+	// offering (dormant): connections that never authenticate cannot keep it
+	// from meeting honest peers.
+	userAuthenticated := scfg.OnSessionAuthenticated
+	scfg.OnSessionAuthenticated = func(info session.SessionInfo) {
+		if l, ok := net.links.Load(info.PeerID); ok {
+			l.(peerLink).p.Vouch()
+		}
+		if userAuthenticated != nil {
+			userAuthenticated(info)
+		}
+	}
 	mgr, err := session.NewManager(scfg, db.key, db.roomID, replica{db})
 	if err != nil {
 		db.clearOnline()
@@ -101,6 +113,7 @@ func (db *DB) Join(ctx context.Context, opts JoinOptions) error {
 		tcfg.ICEServers = opts.ICEServers
 	}
 	tcfg.LoopbackCandidates = tcfg.LoopbackCandidates || opts.LoopbackCandidates
+	tcfg.DormantNeedsVouch = true
 	if opts.MaxPeers > 0 {
 		tcfg.MaxPeers = opts.MaxPeers
 	}

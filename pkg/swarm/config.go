@@ -224,6 +224,12 @@ type Config struct {
 	// offers), still answering the offers of newcomers. Default
 	// DefaultDormantAfterPeers; negative means never dormant.
 	DormantAfterPeers int
+	// DormantNeedsVouch counts toward DormantAfterPeers only the peers the
+	// application vouched for (Peer.Vouch: the peerset session authenticated
+	// them), so that connections that never get past the application's
+	// handshake cannot make the room stop offering (and so keep it from
+	// meeting honest peers). Off: every active peer counts.
+	DormantNeedsVouch bool
 
 	// TrackerReconnectMin and TrackerReconnectMax bound the jittered
 	// exponential delay before reconnecting to a tracker. Reconnection

@@ -76,6 +76,7 @@ type Peer struct {
 
 	dcOpen   atomic.Bool
 	dcClosed atomic.Bool
+	vouched  atomic.Bool // see Vouch
 	state    atomic.Int32
 	// sendSlot serializes senders (so that messages go out whole and in
 	// order); a channel rather than a mutex so waiting honours contexts.
@@ -184,6 +185,15 @@ func (p *Peer) RemoteFingerprint() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.remoteFP
+}
+
+// Vouch marks the peer as one the application trusts (the peerset session
+// authenticated it). With Config.DormantNeedsVouch only such peers make the
+// room dormant. It re-evaluates the announce phase.
+func (p *Peer) Vouch() {
+	if !p.vouched.Swap(true) {
+		p.room.peerActivated()
+	}
 }
 
 // RTT returns the last round-trip time measured with @_ping/@_pong, or 0.

@@ -383,11 +383,12 @@ func (r *Room) signalWorker() {
 	}
 }
 
-// activeCountLocked counts the active peers.
+// activeCountLocked counts the active peers (the vouched ones, with
+// Config.DormantNeedsVouch).
 func (r *Room) activeCountLocked() int {
 	n := 0
 	for _, p := range r.peers {
-		if p.State() == PeerActive {
+		if p.State() == PeerActive && (!r.cfg.DormantNeedsVouch || p.vouched.Load()) {
 			n++
 		}
 	}

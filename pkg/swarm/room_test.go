@@ -515,3 +515,30 @@ func TestDormantRoomAnnouncesPassivelyAndStillAnswers(t *testing.T) {
 		t.Fatalf("a saw %s join, want c", p.ID())
 	}
 }
+
+// TestUnvouchedPeersDoNotSilenceTheRoom is the attack of connections that
+// open and never get past the application's handshake: with
+// DormantNeedsVouch they do not make the room dormant (which would stop its
+// offers and keep it from meeting honest peers); once the application
+// vouches for a peer, it counts.
+func TestUnvouchedPeersDoNotSilenceTheRoom(t *testing.T) {
+	tr := startTracker(t)
+	cfgA := testConfig(t, tr.URL(), roomName(t))
+	cfgA.DormantAfterPeers, cfgA.DormantNeedsVouch = 1, true
+	a := newTestPeer(t, cfgA, "chat")
+	b := newTestPeer(t, testConfig(t, tr.URL(), roomName(t)), "chat")
+	p := a.waitJoin(t)
+	b.waitJoin(t)
+	time.Sleep(500 * time.Millisecond) // announces go on
+	if st := a.room.Trackers()[0]; st.Phase == swarm.PhaseDormant {
+		t.Fatalf("an unvouched peer made the room dormant: %+v", st)
+	}
+	p.Vouch()
+	deadline := time.Now().Add(10 * time.Second)
+	for a.room.Trackers()[0].Phase != swarm.PhaseDormant {
+		if time.Now().After(deadline) {
+			t.Fatalf("a vouched peer did not make the room dormant: %+v", a.room.Trackers()[0])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -33,7 +33,8 @@ const (
 	DefaultFrameSizeLimit       = 32 * 1024
 	DefaultRefusalMemory        = 10 * time.Minute
 	DefaultMaxPushQueue         = 1000
-	DefaultMaxPendingSessions   = 8
+	DefaultMaxPendingSessions   = 32
+	DefaultHandshakeGrace       = 2 * time.Second
 	DefaultInboxBytes           = 8 << 20
 	DefaultIngestBurst          = 20000 // events
 	DefaultIngestRate           = 500   // events per second
@@ -77,9 +78,11 @@ type Config struct {
 	// MaxPendingSessions bounds the sessions still in their handshake, apart
 	// from MaxPeers, so that connections that never authenticate cannot take
 	// the slots of authenticated peers. When it is reached, Attach ends the
-	// oldest pending session to make room: a flood of stalled handshakes
-	// cannot keep every newcomer out.
+	// oldest pending session to make room, once that one had HandshakeGrace
+	// to finish (an honest handshake takes a round trip or two); a newcomer
+	// that finds every pending session younger is refused.
 	MaxPendingSessions int
+	HandshakeGrace     time.Duration
 
 	// IdleRootInterval: our root is re-sent to a peer after this long without
 	// sending it; a pair of roots already reconciled is retried after it.
@@ -167,6 +170,9 @@ type Config struct {
 
 	// Logger receives debug and info logs (nil: discard).
 	Logger *slog.Logger
+	// OnSessionAuthenticated, when set, is called once per session when the
+	// peer's key is proven, on the session's goroutine. It must not block.
+	OnSessionAuthenticated func(SessionInfo)
 	// OnSessionClosed, when set, is called once per session after it closed, with
 	// its final SessionInfo (CloseReason set), on the session's goroutine. It must
 	// not block for long and must not call Manager.Close.
@@ -192,6 +198,7 @@ func (c Config) withDefaults() (Config, error) {
 	dur(&c.MaxClientSessionTime, DefaultMaxClientSessionTime)
 	num(&c.MaxPeers, DefaultMaxPeers)
 	num(&c.MaxPendingSessions, DefaultMaxPendingSessions)
+	dur(&c.HandshakeGrace, DefaultHandshakeGrace)
 	dur(&c.IdleRootInterval, DefaultIdleRootInterval)
 	dur(&c.RootDebounce, DefaultRootDebounce)
 	dur(&c.SyncStallTimeout, 3*c.IdleRootInterval)
@@ -235,7 +242,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"IdleRootInterval", c.IdleRootInterval}, {"RootDebounce", c.RootDebounce},
 		{"SyncStallTimeout", c.SyncStallTimeout}, {"RoundTimeout", c.RoundTimeout},
 		{"WantTimeout", c.WantTimeout}, {"RefusalMemory", c.RefusalMemory},
-		{"MaxSyncBackoff", c.MaxSyncBackoff},
+		{"MaxSyncBackoff", c.MaxSyncBackoff}, {"HandshakeGrace", c.HandshakeGrace},
 	}
 	for _, p := range positive {
 		if p.v < 0 {

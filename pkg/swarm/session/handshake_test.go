@@ -290,22 +290,29 @@ func TestMaxPeers(t *testing.T) {
 
 // TestStalledHandshakesCannotTakeEverySlot is the attack of connections that
 // open and never authenticate, to keep honest peers out: handshakes have
-// MaxPendingSessions slots of their own, the oldest is ended for a newcomer,
-// and authenticated peers keep theirs.
+// MaxPendingSessions slots of their own, the oldest is ended for a newcomer
+// once it had HandshakeGrace, and authenticated peers keep theirs.
 func TestStalledHandshakesCannotTakeEverySlot(t *testing.T) {
 	cfg := quickConfig()
 	cfg.MaxPeers, cfg.MaxPendingSessions = 2, 3
-	cfg.HandshakeTimeout = time.Minute
+	cfg.HandshakeTimeout, cfg.HandshakeGrace = time.Minute, 200*time.Millisecond
 	n := newNode(t, "node", cfg)
 	early := newNode(t, "early", quickConfig())
 	connect(t, n, early, 0)
 	waitState(t, n, "early", StateIdle)
+	refused := 0
 	for i := range 10 {
 		r := newRawPeer(t, testRoom)
-		if _, err := r.dial(t, n, fmt.Sprintf("stalled-%d", i)); err != nil {
+		if _, err := r.dial(t, n, fmt.Sprintf("stalled-%d", i)); errors.Is(err, ErrTooManyPeers) {
+			refused++ // every pending handshake is younger than the grace
+		} else if err != nil {
 			t.Fatal(err)
 		}
 	}
+	if refused == 0 {
+		t.Error("no newcomer was refused while the pending handshakes were young")
+	}
+	time.Sleep(cfg.HandshakeGrace) // the stalled ones had their chance
 	waitFor(t, "the stalled handshakes to be cut to MaxPendingSessions", func() bool {
 		pending := 0
 		for _, info := range n.m.Sessions() {

@@ -131,8 +131,10 @@ func (m *Manager) Err() error {
 // Transport ids are not proven (a peer names itself), so they are never
 // banned: bans go to keys once a handshake proved them. Sessions still in
 // their handshake have MaxPendingSessions slots of their own; when those are
-// taken, the oldest pending session is ended to make room, so that stalled
-// handshakes cannot keep authenticated peers out.
+// taken, the oldest pending session is ended to make room if it had
+// HandshakeGrace to finish (a newcomer is refused otherwise), so that stalled
+// handshakes cannot keep authenticated peers out, and a stream of newcomers
+// cannot cut an honest handshake short.
 func (m *Manager) Attach(link Link) error {
 	id := link.ID()
 	m.mu.Lock()
@@ -165,6 +167,13 @@ func (m *Manager) Attach(link Link) error {
 			oldest, oldestAt = o, attached
 		}
 	}
+	full := pending >= m.cfg.MaxPendingSessions
+	if full && (oldest == nil || time.Since(oldestAt) < m.cfg.HandshakeGrace) {
+		m.mu.Unlock()
+		err := fmt.Errorf("failed to attach peer %s: %w (%d handshakes in progress)", id, ErrTooManyPeers, pending)
+		m.refuseLink(link, ByeFull, err)
+		return err
+	}
 	s := newSession(m, link)
 	m.sessions[id] = s
 	m.wg.Add(1)
@@ -172,7 +181,7 @@ func (m *Manager) Attach(link Link) error {
 	if old != nil {
 		old.requestClose(closeRequest{err: ErrReplaced, code: ByeReplaced, closeLink: true})
 	}
-	if pending >= m.cfg.MaxPendingSessions && oldest != nil {
+	if full {
 		m.log.Debug("too many handshakes in progress; ending the oldest", "peer", oldest.id)
 		oldest.requestClose(closeRequest{err: fmt.Errorf("%w: %d handshakes in progress, this one is the oldest", ErrTooManyPeers, pending),
 			code: ByeFull, closeLink: true})

@@ -445,6 +445,9 @@ func (s *session) onAuth(payload []byte, now time.Time) {
 	s.update(func(info *SessionInfo) { info.AuthenticatedAt = now })
 	s.setState(StateAuthenticated)
 	s.reportRules()
+	if s.cfg.OnSessionAuthenticated != nil {
+		s.cfg.OnSessionAuthenticated(s.snapshotInfo())
+	}
 	s.log.Debug("peer authenticated", "pubkey", shortHex(s.theirKey.Hex()), "initiator", s.initiator)
 	s.sendRoot(now)
 }
