@@ -38,7 +38,7 @@ func TestPolicyConvergesWhateverTheOrder(t *testing.T) {
 					}
 				}
 			}
-			passes := syncToFixpoint(rng, peers)
+			passes := syncToFixpoint(rng, peers, events)
 			want := heldIDs(peers[0])
 			for i, p := range peers[1:] {
 				if got := heldIDs(p); !slices.Equal(got, want) {
@@ -116,7 +116,11 @@ func shuffled(rng *rand.Rand, events []*record.Event) []*record.Event {
 
 // syncToFixpoint offers every peer what another holds and it lacks, in random
 // order, until a whole pass changes nothing. It returns the number of passes.
-func syncToFixpoint(rng *rand.Rand, peers []*MemoryIndex) int {
+func syncToFixpoint(rng *rand.Rand, peers []*MemoryIndex, events []*record.Event) int {
+	byID := map[[32]byte]*record.Event{}
+	for _, e := range events {
+		byID[e.ID] = e
+	}
 	for pass := 1; pass <= 100; pass++ {
 		changed := false
 		for i, to := range peers {
@@ -125,11 +129,12 @@ func syncToFixpoint(rng *rand.Rand, peers []*MemoryIndex) int {
 					continue
 				}
 				var missing []*record.Event
-				for e := range from.Events() {
-					if !to.Has(e.ID) {
-						missing = append(missing, e)
+				from.Each(func(s record.Summary) bool {
+					if !to.Has(s.ID) {
+						missing = append(missing, byID[s.ID])
 					}
-				}
+					return true
+				})
 				for _, e := range shuffled(rng, missing) {
 					if _, err := to.Add(e); err == nil {
 						changed = true
@@ -146,9 +151,7 @@ func syncToFixpoint(rng *rand.Rand, peers []*MemoryIndex) int {
 
 func heldIDs(m *MemoryIndex) [][32]byte {
 	var ids [][32]byte
-	for e := range m.Events() {
-		ids = append(ids, e.ID)
-	}
+	m.Each(func(s record.Summary) bool { ids = append(ids, s.ID); return true })
 	slices.SortFunc(ids, func(a, b [32]byte) int { return slices.Compare(a[:], b[:]) })
 	return ids
 }
@@ -157,23 +160,28 @@ func heldIDs(m *MemoryIndex) [][32]byte {
 // version per address, no duplicate content per author.
 func checkPolicyHolds(t *testing.T, m *MemoryIndex, p Policy) {
 	t.Helper()
+	type contentSlot struct {
+		author  record.PublicKey
+		content [16]byte
+	}
 	live := map[record.PublicKey]int{}
 	dels := map[record.PublicKey]int{}
 	content := map[contentSlot]bool{}
-	for e := range m.Events() {
-		if e.Kind == record.KindDeletion {
-			dels[e.PubKey]++
-			continue
+	m.Each(func(s record.Summary) bool {
+		if s.Kind == record.KindDeletion {
+			dels[s.PubKey]++
+			return true
 		}
-		live[e.PubKey]++
-		if k, ok := ContentKeyOf(e); ok && p.Duplicates {
-			slot := contentSlot{e.PubKey, k}
+		live[s.PubKey]++
+		if s.HasContent && p.Duplicates {
+			slot := contentSlot{s.PubKey, s.Content}
 			if content[slot] {
 				t.Errorf("an author holds two live records with the same content")
 			}
 			content[slot] = true
 		}
-	}
+		return true
+	})
 	for pk, n := range live {
 		if p.AuthorQuota > 0 && n > p.AuthorQuota {
 			t.Errorf("author %s holds %d live records, quota %d", shortID([32]byte(pk)), n, p.AuthorQuota)

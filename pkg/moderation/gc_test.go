@@ -96,8 +96,15 @@ func TestGCWithMemoryIndex(t *testing.T) {
 	}
 	m.Add(e)
 	later := testNow.Add(2 * 24 * time.Hour)
-	for _, g := range SelectGarbage(later, p.Retention(), m.Events()) {
-		m.Remove(g.Event.ID)
+	var expired [][32]byte
+	m.Each(func(s record.Summary) bool {
+		if Expired(later, s.CreatedAt, p.Retention()) {
+			expired = append(expired, s.ID)
+		}
+		return true
+	})
+	for _, id := range expired {
+		m.Remove(id)
 	}
 	if m.Len() != 0 {
 		t.Fatalf("%d events left after GC", m.Len())

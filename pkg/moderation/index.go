@@ -1,28 +1,26 @@
 package moderation
 
 import (
-	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
-	"iter"
+	"hash/maphash"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/peersetdb/peerset/pkg/record"
 )
 
 // Index is the caller's view of what a room's store holds, as the duplicate
-// rule needs it. A store implements it directly, or keeps a MemoryIndex
-// beside itself. Implementations must be safe for concurrent use if the
-// pipeline is used concurrently.
+// rule needs it. MemoryIndex implements it. Implementations must be safe for
+// concurrent use if the pipeline is used concurrently.
 type Index interface {
 	// Has reports whether an event with this id is stored.
 	Has(id [32]byte) bool
-	// Live returns the stored, not deleted version of the record at addr,
-	// or nil.
-	Live(addr record.Address) *record.Event
-	// Tombstone returns the newest stored deletion of addr, or nil.
-	Tombstone(addr record.Address) *record.Event
+	// Live returns the summary of the stored, not deleted version of the
+	// record at addr.
+	Live(addr record.Address) (record.Summary, bool)
+	// Tombstone returns the summary of the newest stored deletion of addr.
+	Tombstone(addr record.Address) (record.Summary, bool)
 }
 
 // Policy decides which events a set keeps when events that each passed the
@@ -47,7 +45,7 @@ type Index interface {
 // peers that sync end with one set.
 type Policy struct {
 	// Duplicates keeps one live record per author and content
-	// (ContentKeyOf): the newest.
+	// (record.ContentKeyOf): the newest.
 	Duplicates bool
 	// AuthorQuota keeps an author's AuthorQuota newest live records
 	// (0: no quota).
@@ -76,81 +74,102 @@ func Outranks(a, b *record.Event) bool { return record.Supersedes(a, b) }
 type ContentKey [32]byte
 
 // ContentKeyOf returns the content key of a record event and true, or false
-// when the event has no content to compare (a deletion, an empty record).
-// Plain text is compared after lowercasing and collapsing white space, so
-// "Hello  World" and "hello world" are duplicates; other media types are
-// compared byte for byte, together with their media type.
+// when the event has no content to compare (see record.ContentKeyOf).
 func ContentKeyOf(e *record.Event) (ContentKey, bool) {
-	if e.Kind != record.KindRecord {
-		return ContentKey{}, false
-	}
-	mt := e.TagValue(record.TagMediaType)
-	content := e.Content
-	if mt == "" || mt == record.MediaTypeText {
-		mt = record.MediaTypeText
-		content = strings.ToLower(strings.Join(strings.Fields(content), " "))
-	}
-	if content == "" {
-		return ContentKey{}, false
-	}
-	h := sha256.New()
-	h.Write([]byte(mt))
-	h.Write([]byte{0})
-	h.Write([]byte(content))
-	var k ContentKey
-	h.Sum(k[:0])
-	return k, true
+	k, ok := record.ContentKeyOf(e)
+	return ContentKey(k), ok
 }
 
 type emptyIndex struct{}
 
-func (emptyIndex) Has([32]byte) bool                      { return false }
-func (emptyIndex) Live(record.Address) *record.Event      { return nil }
-func (emptyIndex) Tombstone(record.Address) *record.Event { return nil }
+func (emptyIndex) Has([32]byte) bool                               { return false }
+func (emptyIndex) Live(record.Address) (record.Summary, bool)      { return record.Summary{}, false }
+func (emptyIndex) Tombstone(record.Address) (record.Summary, bool) { return record.Summary{}, false }
 
-type contentSlot struct {
-	author record.PublicKey
-	key    ContentKey
+// Entry kinds of the index's slab.
+const (
+	slotFree     = 0
+	slotRecord   = 1
+	slotDeletion = 2
+)
+
+// slot is one held event: what the Policy, the replacement and deletion
+// rules and sync need, in 88 bytes.
+type slot struct {
+	id         [32]byte
+	createdAt  int64
+	uuid       [16]byte // the record's UUID, or the UUID a deletion targets
+	content    [16]byte // the content key's first half, when hasContent
+	author     uint32   // index in MemoryIndex.authors
+	next       uint32   // live records: the next with the same UUID (+1; 0: none); free slots: the next free one (+1)
+	kind       uint8    // slotFree, slotRecord or slotDeletion
+	hasContent bool
 }
 
 // authorState is what the index keeps per author.
 type authorState struct {
-	live      int             // live records
-	deletions int             // tombstones
-	ranked    []*record.Event // live records, best first (only with an AuthorQuota)
-	tombs     []*record.Event // tombstones, best first (only with a DeletionQuota)
-	epoch     uint64          // changes whenever the author's events change
+	pk        record.PublicKey
+	live      int32
+	deletions int32
+	ranked    []uint32 // live records, best first (only with an AuthorQuota)
+	tombs     []uint32 // deletions, best first (only with a DeletionQuota)
+	epoch     uint64   // changes whenever the author's events change
 }
 
-// MemoryIndex is an in-memory Index that also applies the store's rules
-// when events are added: a newer version of a record replaces the older
-// one, a deletion removes the versions it covers and stays as a tombstone,
-// an event that would not survive (older than the live version, or covered
-// by a tombstone) is not kept, and its Policy evicts the losers among an
-// author's records and deletions. It is safe for concurrent use.
+// MemoryIndex is the in-memory index of a room's set: per held event a
+// packed summary (record.Summary, about 100 bytes with its share of the hash
+// tables), not the event. It applies the store's rules when events are
+// added: a newer version of a record replaces the older one, a deletion
+// removes the versions it covers and stays as a tombstone, an event that
+// would not survive (older than the live version, or covered by a tombstone)
+// is not kept, and its Policy evicts the losers among an author's records and
+// deletions. It is safe for concurrent use.
 type MemoryIndex struct {
 	policy Policy
+	seed   maphash.Seed
 
-	mu         sync.RWMutex
-	events     map[[32]byte]*record.Event
-	live       map[record.Address]*record.Event
-	tombstones map[record.Address]*record.Event
-	authors    map[record.PublicKey]*authorState
-	content    map[contentSlot]*record.Event // the live winner per author and content (with Duplicates)
-	epoch      uint64
+	mu       sync.RWMutex
+	slots    slab[slot]
+	free     uint32 // first free slot (+1), 0: none
+	held     int
+	byID     table // every held event, by id
+	live     table // live records, by (author, uuid)
+	tombs    table // deletions, by (author, uuid)
+	content  table // live records with content, by (author, content), with Duplicates
+	uuids    table // the first live record of each uuid (the rest chained by slot.next)
+	authors  slab[authorState]
+	authorOf table // authors by public key
+	freeAuth []uint32
+	epoch    uint64
 }
+
+// slab is a growable array in fixed pages: no slack beyond the last page,
+// and no copy when it grows.
+type slab[T any] struct {
+	pages [][]T
+	n     uint32
+}
+
+const slabPage = 1024
+
+func (s *slab[T]) at(i uint32) *T { return &s.pages[i/slabPage][i%slabPage] }
+
+// add returns the index of a new zero element.
+func (s *slab[T]) add() uint32 {
+	if s.n%slabPage == 0 {
+		s.pages = append(s.pages, make([]T, slabPage))
+	}
+	s.n++
+	return s.n - 1
+}
+
+// len is the number of elements ever added (free ones included).
+func (s *slab[T]) len() uint32 { return s.n }
 
 // NewMemoryIndex returns an empty index that applies policy (the zero
 // Policy keeps every event the replacement and deletion rules keep).
 func NewMemoryIndex(policy Policy) *MemoryIndex {
-	return &MemoryIndex{
-		policy:     policy,
-		events:     map[[32]byte]*record.Event{},
-		live:       map[record.Address]*record.Event{},
-		tombstones: map[record.Address]*record.Event{},
-		authors:    map[record.PublicKey]*authorState{},
-		content:    map[contentSlot]*record.Event{},
-	}
+	return &MemoryIndex{policy: policy, seed: maphash.MakeSeed()}
 }
 
 // Policy returns the index's policy.
@@ -158,8 +177,8 @@ func (m *MemoryIndex) Policy() Policy { return m.policy }
 
 // Rejections of MemoryIndex.Add. All are harmless: sync delivers the same
 // events from many peers and in any order.
-func rejectStored(e *record.Event) error {
-	return &Rejection{Rule: RuleDuplicate, Reason: fmt.Sprintf("event %s is already stored", shortID(e.ID)), Harmless: true, Verified: true, DependsOnSet: true}
+func rejectStored(id [32]byte) error {
+	return &Rejection{Rule: RuleDuplicate, Reason: fmt.Sprintf("event %s is already stored", shortID(id)), Harmless: true, Verified: true, DependsOnSet: true}
 }
 
 func rejectStale(reason string) error {
@@ -167,15 +186,20 @@ func rejectStale(reason string) error {
 }
 
 // Add records an accepted event under the index's Policy. It returns the
-// events it displaced (an older version, records it deletes, an older
-// tombstone, and the losers the Policy evicts), which the caller removes
-// from its store and tree. When the event itself is not kept, the error is
-// a harmless *Rejection: rule "duplicate" for an event already held, a
-// stale version, a deleted version, or content the author already has in a
-// newer record; rule "author-quota" for a record or deletion that ranks
-// below the author's quota. Add does not moderate: run the pipeline first.
-func (m *MemoryIndex) Add(e *record.Event) (removed []*record.Event, err error) {
-	return m.add(e, false)
+// summaries of the events it displaced (an older version, records it
+// deletes, an older tombstone, and the losers the Policy evicts), which the
+// caller removes from its store and tree. When the event itself is not kept,
+// the error is a harmless *Rejection: rule "duplicate" for an event already
+// held, a stale version, a deleted version, or content the author already
+// has in a newer record; rule "author-quota" for a record or deletion that
+// ranks below the author's quota. Add does not moderate: run the pipeline
+// first.
+func (m *MemoryIndex) Add(e *record.Event) (removed []record.Summary, err error) {
+	s, err := record.Summarize(e)
+	if err != nil {
+		return nil, &Rejection{Rule: RuleSchema, Reason: err.Error(), Err: err, Verified: true}
+	}
+	return m.AddSummary(s)
 }
 
 // AddOwn is Add for the node's own new writes: a new record that would
@@ -183,170 +207,362 @@ func (m *MemoryIndex) Add(e *record.Event) (removed []*record.Event, err error) 
 // instead, with a *Rejection that is not harmless, so that a user is told
 // rather than losing an older record. Deletions evict old tombstones as in
 // Add: an author can always take a record down.
-func (m *MemoryIndex) AddOwn(e *record.Event) (removed []*record.Event, err error) {
-	return m.add(e, true)
-}
-
-func (m *MemoryIndex) add(e *record.Event, own bool) ([]*record.Event, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.events[e.ID]; ok {
-		return nil, rejectStored(e)
-	}
-	switch e.Kind {
-	case record.KindRecord:
-		return m.addRecordLocked(e, own)
-	case record.KindDeletion:
-		return m.addDeletionLocked(e)
-	}
-	return nil, &Rejection{Rule: RuleSchema, Reason: fmt.Sprintf("kind %d is neither a record nor a deletion", e.Kind), Verified: true}
-}
-
-func (m *MemoryIndex) addRecordLocked(e *record.Event, own bool) ([]*record.Event, error) {
-	addr := record.AddressOf(e)
-	if t := m.tombstones[addr]; t != nil && record.Deletes(t, e) {
-		return nil, rejectStale(fmt.Sprintf("stale: record %s was deleted", addr.UUID))
-	}
-	cur := m.live[addr]
-	if cur != nil && !record.Supersedes(e, cur) {
-		return nil, rejectStale(fmt.Sprintf("stale: a newer version %s of record %s is stored", shortID(cur.ID), addr.UUID))
-	}
-	// The Policy's losers, decided before anything changes.
-	var evict []*record.Event
-	if m.policy.Duplicates {
-		if k, ok := ContentKeyOf(e); ok {
-			if w := m.content[contentSlot{e.PubKey, k}]; w != nil && w != cur {
-				if own {
-					return nil, &Rejection{Rule: RuleDuplicate, Reason: "the author already has another live record with the same content", Verified: true, DependsOnSet: true}
-				}
-				if Outranks(w, e) {
-					return nil, rejectStale(fmt.Sprintf("the author's newer record %s has the same content", shortID(w.ID)))
-				}
-				evict = append(evict, w)
-			}
-		}
-	}
-	if q := m.policy.AuthorQuota; q > 0 && cur == nil {
-		st := m.authors[e.PubKey]
-		n := len(evict)
-		if st != nil && st.live-n >= q {
-			if own {
-				return nil, &Rejection{Rule: RuleAuthorQuota, Reason: fmt.Sprintf("the author already has %d live records, the quota is %d: delete one first", st.live-n, q), Verified: true, DependsOnSet: true}
-			}
-			// The author's worst live record that is not already evicted.
-			var worst *record.Event
-			for i := len(st.ranked) - 1; i >= 0; i-- {
-				if r := st.ranked[i]; !slices.Contains(evict, r) {
-					worst = r
-					break
-				}
-			}
-			if worst != nil && !Outranks(e, worst) {
-				return nil, &Rejection{Rule: RuleAuthorQuota, Reason: fmt.Sprintf("the author has %d newer live records, the quota is %d", q, q), Harmless: true, Verified: true, DependsOnSet: true}
-			}
-			if worst != nil {
-				evict = append(evict, worst)
-			}
-		}
-	}
-	var removed []*record.Event
-	if cur != nil {
-		m.dropLocked(cur)
-		removed = append(removed, cur)
-	}
-	for _, r := range evict {
-		m.dropLocked(r)
-		removed = append(removed, r)
-	}
-	m.events[e.ID] = e
-	m.live[addr] = e
-	st := m.authorLocked(e.PubKey)
-	st.live++
-	if m.policy.AuthorQuota > 0 {
-		st.ranked = insertRanked(st.ranked, e)
-	}
-	if m.policy.Duplicates {
-		if k, ok := ContentKeyOf(e); ok {
-			m.content[contentSlot{e.PubKey, k}] = e
-		}
-	}
-	m.touchLocked(st)
-	return removed, nil
-}
-
-func (m *MemoryIndex) addDeletionLocked(e *record.Event) ([]*record.Event, error) {
-	addr, err := record.DeletionTarget(e)
+func (m *MemoryIndex) AddOwn(e *record.Event) (removed []record.Summary, err error) {
+	s, err := record.Summarize(e)
 	if err != nil {
 		return nil, &Rejection{Rule: RuleSchema, Reason: err.Error(), Err: err, Verified: true}
 	}
-	t := m.tombstones[addr]
-	if t != nil && !record.Supersedes(e, t) {
-		return nil, rejectStale(fmt.Sprintf("stale: a newer deletion %s of record %s is stored", shortID(t.ID), addr.UUID))
+	return m.add(s, true)
+}
+
+// AddSummary is Add for an event known by its summary (a store's, at open).
+func (m *MemoryIndex) AddSummary(s record.Summary) (removed []record.Summary, err error) {
+	return m.add(s, false)
+}
+
+// Admit is AddSummary, or AddOwn's rule for the node's own writes when own.
+func (m *MemoryIndex) Admit(s record.Summary, own bool) (removed []record.Summary, err error) {
+	return m.add(s, own)
+}
+
+func (m *MemoryIndex) add(s record.Summary, own bool) ([]record.Summary, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.findID(s.ID); ok {
+		return nil, rejectStored(s.ID)
 	}
-	var evict *record.Event
-	if q := m.policy.DeletionQuota; q > 0 && t == nil {
-		if st := m.authors[e.PubKey]; st != nil && st.deletions >= q {
-			worst := st.tombs[len(st.tombs)-1]
-			if !Outranks(e, worst) {
-				return nil, &Rejection{Rule: RuleAuthorQuota, Reason: fmt.Sprintf("the author has %d newer deletions, the deletion quota is %d", q, q), Harmless: true, Verified: true, DependsOnSet: true}
+	switch s.Kind {
+	case record.KindRecord:
+		return m.addRecordLocked(s, own)
+	case record.KindDeletion:
+		return m.addDeletionLocked(s)
+	}
+	return nil, &Rejection{Rule: RuleSchema, Reason: fmt.Sprintf("kind %d is neither a record nor a deletion", s.Kind), Verified: true}
+}
+
+func (m *MemoryIndex) addRecordLocked(s record.Summary, own bool) ([]record.Summary, error) {
+	if t, ok := m.findAddr(&m.tombs, s.PubKey, s.UUID); ok && m.summary(t).Deletes(s) {
+		return nil, rejectStale(fmt.Sprintf("stale: record %s was deleted", record.FormatUUID(s.UUID)))
+	}
+	cur, hasCur := m.findAddr(&m.live, s.PubKey, s.UUID)
+	if hasCur && !s.Supersedes(m.summary(cur)) {
+		return nil, rejectStale(fmt.Sprintf("stale: a newer version %s of record %s is stored", shortID(m.slots.at(cur).id), record.FormatUUID(s.UUID)))
+	}
+	// The Policy's losers, decided before anything changes.
+	var evict []uint32
+	if m.policy.Duplicates && s.HasContent {
+		if w, ok := m.findContent(s.PubKey, s.Content); ok && (!hasCur || w != cur) {
+			if own {
+				return nil, &Rejection{Rule: RuleDuplicate, Reason: "the author already has another live record with the same content", Verified: true, DependsOnSet: true}
 			}
-			evict = worst
+			if m.summary(w).Supersedes(s) {
+				return nil, rejectStale(fmt.Sprintf("the author's newer record %s has the same content", shortID(m.slots.at(w).id)))
+			}
+			evict = append(evict, w)
 		}
 	}
-	var removed []*record.Event
-	if t != nil {
-		m.dropLocked(t)
-		removed = append(removed, t)
+	if q := m.policy.AuthorQuota; q > 0 && !hasCur {
+		if a, ok := m.lookupAuthor(s.PubKey); ok {
+			st := m.authors.at(a)
+			if n := int(st.live) - len(evict); n >= q {
+				if own {
+					return nil, &Rejection{Rule: RuleAuthorQuota, Reason: fmt.Sprintf("the author already has %d live records, the quota is %d: delete one first", n, q), Verified: true, DependsOnSet: true}
+				}
+				// The author's worst live record that is not already evicted.
+				worst, found := uint32(0), false
+				for i := len(st.ranked) - 1; i >= 0; i-- {
+					if r := st.ranked[i]; !slices.Contains(evict, r) {
+						worst, found = r, true
+						break
+					}
+				}
+				if found && !s.Supersedes(m.summary(worst)) {
+					return nil, &Rejection{Rule: RuleAuthorQuota, Reason: fmt.Sprintf("the author has %d newer live records, the quota is %d", q, q), Harmless: true, Verified: true, DependsOnSet: true}
+				}
+				if found {
+					evict = append(evict, worst)
+				}
+			}
+		}
 	}
-	if evict != nil {
-		m.dropLocked(evict)
-		removed = append(removed, evict)
-	}
-	if cur := m.live[addr]; cur != nil && record.Deletes(e, cur) {
+	var removed []record.Summary
+	if hasCur {
+		removed = append(removed, m.summary(cur))
 		m.dropLocked(cur)
-		removed = append(removed, cur)
 	}
-	m.events[e.ID] = e
-	m.tombstones[addr] = e
-	st := m.authorLocked(e.PubKey)
-	st.deletions++
-	if m.policy.DeletionQuota > 0 {
-		st.tombs = insertRanked(st.tombs, e)
+	for _, r := range evict {
+		removed = append(removed, m.summary(r))
+		m.dropLocked(r)
 	}
-	m.touchLocked(st)
+	m.insertLocked(s)
 	return removed, nil
 }
 
-// insertRanked inserts e into list, which is ordered best first.
-func insertRanked(list []*record.Event, e *record.Event) []*record.Event {
-	i, _ := slices.BinarySearchFunc(list, e, func(a, b *record.Event) int {
-		if Outranks(a, b) {
+func (m *MemoryIndex) addDeletionLocked(s record.Summary) ([]record.Summary, error) {
+	t, hasT := m.findAddr(&m.tombs, s.PubKey, s.UUID)
+	if hasT && !s.Supersedes(m.summary(t)) {
+		return nil, rejectStale(fmt.Sprintf("stale: a newer deletion %s of record %s is stored", shortID(m.slots.at(t).id), record.FormatUUID(s.UUID)))
+	}
+	evict, hasEvict := uint32(0), false
+	if q := m.policy.DeletionQuota; q > 0 && !hasT {
+		if a, ok := m.lookupAuthor(s.PubKey); ok {
+			if st := m.authors.at(a); int(st.deletions) >= q {
+				worst := st.tombs[len(st.tombs)-1]
+				if !s.Supersedes(m.summary(worst)) {
+					return nil, &Rejection{Rule: RuleAuthorQuota, Reason: fmt.Sprintf("the author has %d newer deletions, the deletion quota is %d", q, q), Harmless: true, Verified: true, DependsOnSet: true}
+				}
+				evict, hasEvict = worst, true
+			}
+		}
+	}
+	var removed []record.Summary
+	if hasT {
+		removed = append(removed, m.summary(t))
+		m.dropLocked(t)
+	}
+	if hasEvict {
+		removed = append(removed, m.summary(evict))
+		m.dropLocked(evict)
+	}
+	if cur, ok := m.findAddr(&m.live, s.PubKey, s.UUID); ok && s.Deletes(m.summary(cur)) {
+		removed = append(removed, m.summary(cur))
+		m.dropLocked(cur)
+	}
+	m.insertLocked(s)
+	return removed, nil
+}
+
+// insertLocked stores s in a slot and every table.
+func (m *MemoryIndex) insertLocked(s record.Summary) {
+	a := m.authorLocked(s.PubKey)
+	var i uint32
+	if m.free != 0 {
+		i = m.free - 1
+		m.free = m.slots.at(i).next
+	} else {
+		i = m.slots.add()
+	}
+	sl := m.slots.at(i)
+	*sl = slot{id: s.ID, createdAt: s.CreatedAt, uuid: s.UUID, content: s.Content, author: a, hasContent: s.HasContent}
+	m.held++
+	m.byID.insert(m.hashID(s.ID), i, m.hashIDOf)
+	st := m.authors.at(a)
+	if s.Kind == record.KindRecord {
+		sl.kind = slotRecord
+		m.live.insert(m.hashAddr(a, s.UUID), i, m.hashAddrOf)
+		if pos, ok := m.uuids.find(m.hashUUID(s.UUID), func(e uint32) bool { return m.slots.at(e).uuid == s.UUID }); ok {
+			sl.next = m.uuids.get(pos) + 1
+			m.uuids.set(pos, i)
+		} else {
+			m.uuids.insert(m.hashUUID(s.UUID), i, m.hashUUIDOf)
+		}
+		if m.policy.Duplicates && s.HasContent {
+			m.content.insert(m.hashContent(a, s.Content), i, m.hashContentOf)
+		}
+		st.live++
+		if m.policy.AuthorQuota > 0 {
+			st.ranked = m.insertRanked(st.ranked, i)
+		}
+	} else {
+		sl.kind = slotDeletion
+		m.tombs.insert(m.hashAddr(a, s.UUID), i, m.hashAddrOf)
+		st.deletions++
+		if m.policy.DeletionQuota > 0 {
+			st.tombs = m.insertRanked(st.tombs, i)
+		}
+	}
+	m.touchLocked(a)
+}
+
+// dropLocked removes the event in slot i from every table.
+func (m *MemoryIndex) dropLocked(i uint32) {
+	sl := m.slots.at(i)
+	a := sl.author
+	st := m.authors.at(a)
+	if pos, ok := m.byID.find(m.hashID(sl.id), func(e uint32) bool { return e == i }); ok {
+		m.byID.remove(pos, m.hashIDOf)
+	}
+	switch sl.kind {
+	case slotRecord:
+		if pos, ok := m.live.find(m.hashAddr(a, sl.uuid), func(e uint32) bool { return e == i }); ok {
+			m.live.remove(pos, m.hashAddrOf)
+		}
+		m.unchainUUIDLocked(i)
+		if m.policy.Duplicates && sl.hasContent {
+			if pos, ok := m.content.find(m.hashContent(a, sl.content), func(e uint32) bool { return e == i }); ok {
+				m.content.remove(pos, m.hashContentOf)
+			}
+		}
+		st.live--
+		st.ranked = removeSlot(st.ranked, i)
+	case slotDeletion:
+		if pos, ok := m.tombs.find(m.hashAddr(a, sl.uuid), func(e uint32) bool { return e == i }); ok {
+			m.tombs.remove(pos, m.hashAddrOf)
+		}
+		st.deletions--
+		st.tombs = removeSlot(st.tombs, i)
+	}
+	*sl = slot{next: m.free}
+	m.free = i + 1
+	m.held--
+	if st.live <= 0 && st.deletions <= 0 {
+		if pos, ok := m.authorOf.find(m.hashPK(st.pk), func(e uint32) bool { return e == a }); ok {
+			m.authorOf.remove(pos, m.hashAuthorOf)
+		}
+		*st = authorState{}
+		m.freeAuth = append(m.freeAuth, a)
+		return
+	}
+	m.touchLocked(a)
+}
+
+// unchainUUIDLocked takes live record i out of its uuid's chain.
+func (m *MemoryIndex) unchainUUIDLocked(i uint32) {
+	u := m.slots.at(i).uuid
+	pos, ok := m.uuids.find(m.hashUUID(u), func(e uint32) bool { return m.slots.at(e).uuid == u })
+	if !ok {
+		return
+	}
+	head := m.uuids.get(pos)
+	if head == i {
+		if next := m.slots.at(i).next; next != 0 {
+			m.uuids.set(pos, next-1)
+		} else {
+			m.uuids.remove(pos, m.hashUUIDOf)
+		}
+		return
+	}
+	for prev := head; m.slots.at(prev).next != 0; prev = m.slots.at(prev).next - 1 {
+		if m.slots.at(prev).next-1 == i {
+			m.slots.at(prev).next = m.slots.at(i).next
+			return
+		}
+	}
+}
+
+// insertRanked inserts slot i into list, which is ordered best first.
+func (m *MemoryIndex) insertRanked(list []uint32, i uint32) []uint32 {
+	s := m.summary(i)
+	at, _ := slices.BinarySearchFunc(list, i, func(a, _ uint32) int {
+		if m.summary(a).Supersedes(s) {
 			return -1
 		}
 		return 1
 	})
-	return slices.Insert(list, i, e)
+	return slices.Insert(list, at, i)
 }
 
-func removeFrom(list []*record.Event, e *record.Event) []*record.Event {
-	if i := slices.Index(list, e); i >= 0 {
-		return slices.Delete(list, i, i+1)
+func removeSlot(list []uint32, i uint32) []uint32 {
+	if at := slices.Index(list, i); at >= 0 {
+		return slices.Delete(list, at, at+1)
 	}
 	return list
 }
 
-func (m *MemoryIndex) authorLocked(pk record.PublicKey) *authorState {
-	st := m.authors[pk]
-	if st == nil {
-		st = &authorState{}
-		m.authors[pk] = st
+func (m *MemoryIndex) authorLocked(pk record.PublicKey) uint32 {
+	if a, ok := m.lookupAuthor(pk); ok {
+		return a
 	}
-	return st
+	var a uint32
+	if n := len(m.freeAuth); n > 0 {
+		a = m.freeAuth[n-1]
+		m.freeAuth = m.freeAuth[:n-1]
+	} else {
+		a = m.authors.add()
+	}
+	*m.authors.at(a) = authorState{pk: pk}
+	m.authorOf.insert(m.hashPK(pk), a, m.hashAuthorOf)
+	return a
 }
 
-func (m *MemoryIndex) touchLocked(st *authorState) {
+// lookupAuthor returns the author number of pk, if it has events here.
+func (m *MemoryIndex) lookupAuthor(pk record.PublicKey) (uint32, bool) {
+	pos, ok := m.authorOf.find(m.hashPK(pk), func(e uint32) bool { return m.authors.at(e).pk == pk })
+	if !ok {
+		return 0, false
+	}
+	return m.authorOf.get(pos), true
+}
+
+func (m *MemoryIndex) touchLocked(a uint32) {
 	m.epoch++
-	st.epoch = m.epoch
+	m.authors.at(a).epoch = m.epoch
+}
+
+// summary returns the summary of the event in slot i.
+func (m *MemoryIndex) summary(i uint32) record.Summary {
+	sl := m.slots.at(i)
+	kind := record.KindRecord
+	if sl.kind == slotDeletion {
+		kind = record.KindDeletion
+	}
+	return record.Summary{ID: sl.id, CreatedAt: sl.createdAt, Kind: kind, PubKey: m.authors.at(sl.author).pk,
+		UUID: sl.uuid, Content: sl.content, HasContent: sl.hasContent}
+}
+
+// Hashes: seeded, so that nobody can choose ids or UUIDs that collide here.
+func (m *MemoryIndex) hashID(id [32]byte) uint64 { return maphash.Bytes(m.seed, id[:16]) }
+func (m *MemoryIndex) hashIDOf(e uint32) uint64  { return m.hashID(m.slots.at(e).id) }
+
+func (m *MemoryIndex) hashPK(pk record.PublicKey) uint64 { return maphash.Bytes(m.seed, pk[:]) }
+func (m *MemoryIndex) hashAuthorOf(a uint32) uint64      { return m.hashPK(m.authors.at(a).pk) }
+
+func (m *MemoryIndex) hashAddr(author uint32, uuid [16]byte) uint64 {
+	var b [20]byte
+	binary.LittleEndian.PutUint32(b[:4], author)
+	copy(b[4:], uuid[:])
+	return maphash.Bytes(m.seed, b[:])
+}
+func (m *MemoryIndex) hashAddrOf(e uint32) uint64 {
+	sl := m.slots.at(e)
+	return m.hashAddr(sl.author, sl.uuid)
+}
+
+func (m *MemoryIndex) hashContent(author uint32, content [16]byte) uint64 {
+	return m.hashAddr(author^0x9e3779b9, content)
+}
+func (m *MemoryIndex) hashContentOf(e uint32) uint64 {
+	sl := m.slots.at(e)
+	return m.hashContent(sl.author, sl.content)
+}
+
+func (m *MemoryIndex) hashUUID(u [16]byte) uint64 { return maphash.Bytes(m.seed, u[:]) }
+func (m *MemoryIndex) hashUUIDOf(e uint32) uint64 { return m.hashUUID(m.slots.at(e).uuid) }
+
+func (m *MemoryIndex) findID(id [32]byte) (uint32, bool) {
+	pos, ok := m.byID.find(m.hashID(id), func(e uint32) bool { return m.slots.at(e).id == id })
+	if !ok {
+		return 0, false
+	}
+	return m.byID.get(pos), true
+}
+
+// findAddr looks up (pk, uuid) in t (live or tombs).
+func (m *MemoryIndex) findAddr(t *table, pk record.PublicKey, uuid [16]byte) (uint32, bool) {
+	a, ok := m.lookupAuthor(pk)
+	if !ok {
+		return 0, false
+	}
+	pos, found := t.find(m.hashAddr(a, uuid), func(e uint32) bool { sl := m.slots.at(e); return sl.author == a && sl.uuid == uuid })
+	if !found {
+		return 0, false
+	}
+	return t.get(pos), true
+}
+
+func (m *MemoryIndex) findContent(pk record.PublicKey, content [16]byte) (uint32, bool) {
+	a, ok := m.lookupAuthor(pk)
+	if !ok {
+		return 0, false
+	}
+	pos, found := m.content.find(m.hashContent(a, content), func(e uint32) bool {
+		sl := m.slots.at(e)
+		return sl.author == a && sl.content == content
+	})
+	if !found {
+		return 0, false
+	}
+	return m.content.get(pos), true
 }
 
 // Remove forgets the event with this id (garbage collection, or a store
@@ -354,52 +570,11 @@ func (m *MemoryIndex) touchLocked(st *authorState) {
 func (m *MemoryIndex) Remove(id [32]byte) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, ok := m.events[id]
+	i, ok := m.findID(id)
 	if ok {
-		m.dropLocked(e)
+		m.dropLocked(i)
 	}
 	return ok
-}
-
-func (m *MemoryIndex) dropLocked(e *record.Event) {
-	delete(m.events, e.ID)
-	st := m.authors[e.PubKey]
-	switch e.Kind {
-	case record.KindRecord:
-		addr := record.AddressOf(e)
-		if m.live[addr] != e {
-			return
-		}
-		delete(m.live, addr)
-		if st != nil {
-			st.live--
-			st.ranked = removeFrom(st.ranked, e)
-		}
-		if k, ok := ContentKeyOf(e); ok {
-			slot := contentSlot{e.PubKey, k}
-			if m.content[slot] == e {
-				delete(m.content, slot)
-			}
-		}
-	case record.KindDeletion:
-		addr, err := record.DeletionTarget(e)
-		if err != nil || m.tombstones[addr] != e {
-			return
-		}
-		delete(m.tombstones, addr)
-		if st != nil {
-			st.deletions--
-			st.tombs = removeFrom(st.tombs, e)
-		}
-	}
-	if st == nil {
-		return
-	}
-	if st.live <= 0 && st.deletions <= 0 {
-		delete(m.authors, e.PubKey)
-		return
-	}
-	m.touchLocked(st)
 }
 
 // AuthorEpoch returns a number that changes whenever the events the index
@@ -409,8 +584,8 @@ func (m *MemoryIndex) dropLocked(e *record.Event) {
 func (m *MemoryIndex) AuthorEpoch(author record.PublicKey) uint64 {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if st := m.authors[author]; st != nil {
-		return st.epoch
+	if a, ok := m.lookupAuthor(author); ok {
+		return m.authors.at(a).epoch
 	}
 	return 0
 }
@@ -419,22 +594,18 @@ func (m *MemoryIndex) AuthorEpoch(author record.PublicKey) uint64 {
 func (m *MemoryIndex) Len() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return len(m.events)
+	return m.held
 }
 
-// Events yields a snapshot of the held events, in no particular order.
-func (m *MemoryIndex) Events() iter.Seq[*record.Event] {
+// Each calls fn with the summary of every held event, in no particular
+// order, until fn returns false. It holds the index's read lock: fn must not
+// call the index's writing methods.
+func (m *MemoryIndex) Each(fn func(record.Summary) bool) {
 	m.mu.RLock()
-	snapshot := make([]*record.Event, 0, len(m.events))
-	for _, e := range m.events {
-		snapshot = append(snapshot, e)
-	}
-	m.mu.RUnlock()
-	return func(yield func(*record.Event) bool) {
-		for _, e := range snapshot {
-			if !yield(e) {
-				return
-			}
+	defer m.mu.RUnlock()
+	for i := range m.slots.len() {
+		if m.slots.at(i).kind != slotFree && !fn(m.summary(i)) {
+			return
 		}
 	}
 }
@@ -443,30 +614,69 @@ func (m *MemoryIndex) Events() iter.Seq[*record.Event] {
 func (m *MemoryIndex) Has(id [32]byte) bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	_, ok := m.events[id]
+	_, ok := m.findID(id)
 	return ok
 }
 
-// Live implements Index.
-func (m *MemoryIndex) Live(addr record.Address) *record.Event {
+// Get returns the summary of the held event with this id.
+func (m *MemoryIndex) Get(id [32]byte) (record.Summary, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.live[addr]
+	i, ok := m.findID(id)
+	if !ok {
+		return record.Summary{}, false
+	}
+	return m.summary(i), true
+}
+
+// Live implements Index.
+func (m *MemoryIndex) Live(addr record.Address) (record.Summary, bool) {
+	return m.lookupAddr(&m.live, addr)
 }
 
 // Tombstone implements Index.
-func (m *MemoryIndex) Tombstone(addr record.Address) *record.Event {
+func (m *MemoryIndex) Tombstone(addr record.Address) (record.Summary, bool) {
+	return m.lookupAddr(&m.tombs, addr)
+}
+
+func (m *MemoryIndex) lookupAddr(t *table, addr record.Address) (record.Summary, bool) {
+	if addr.Kind != record.KindRecord {
+		return record.Summary{}, false
+	}
+	u, err := record.ParseUUID(addr.UUID)
+	if err != nil {
+		return record.Summary{}, false
+	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.tombstones[addr]
+	i, ok := m.findAddr(t, addr.PubKey, u)
+	if !ok {
+		return record.Summary{}, false
+	}
+	return m.summary(i), true
+}
+
+// LiveByUUID returns the live records with this UUID, by any author.
+func (m *MemoryIndex) LiveByUUID(uuid [16]byte) []record.Summary {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	pos, ok := m.uuids.find(m.hashUUID(uuid), func(e uint32) bool { return m.slots.at(e).uuid == uuid })
+	if !ok {
+		return nil
+	}
+	var out []record.Summary
+	for i := m.uuids.get(pos) + 1; i != 0; i = m.slots.at(i - 1).next {
+		out = append(out, m.summary(i-1))
+	}
+	return out
 }
 
 // LiveCount returns how many live records author has.
 func (m *MemoryIndex) LiveCount(author record.PublicKey) int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if st := m.authors[author]; st != nil {
-		return st.live
+	if a, ok := m.lookupAuthor(author); ok {
+		return int(m.authors.at(a).live)
 	}
 	return 0
 }
@@ -475,8 +685,8 @@ func (m *MemoryIndex) LiveCount(author record.PublicKey) int {
 func (m *MemoryIndex) DeletionCount(author record.PublicKey) int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if st := m.authors[author]; st != nil {
-		return st.deletions
+	if a, ok := m.lookupAuthor(author); ok {
+		return int(m.authors.at(a).deletions)
 	}
 	return 0
 }

@@ -11,7 +11,7 @@ import (
 func TestMemoryIndex(t *testing.T) {
 	a := newAuthor(t)
 	m := NewMemoryIndex(Policy{})
-	kept := func(removed []*record.Event, err error) bool { return err == nil }
+	kept := func(removed []record.Summary, err error) bool { return err == nil }
 	v1 := a.record(record.Draft{Text: "v1", CreatedAt: testNow.Add(-time.Hour)})
 	addr := record.AddressOf(v1)
 	if removed, err := m.Add(v1); err != nil || len(removed) != 0 {
@@ -21,11 +21,11 @@ func TestMemoryIndex(t *testing.T) {
 		t.Error("the same event was added twice")
 	}
 	v0 := a.record(record.Draft{UUID: addr.UUID, Text: "v0", CreatedAt: testNow.Add(-2 * time.Hour)})
-	if kept(m.Add(v0)) || m.Live(addr) != v1 {
+	if live, _ := m.Live(addr); kept(m.Add(v0)) || live.ID != v1.ID {
 		t.Error("an older version replaced a newer one")
 	}
 	v2 := a.record(record.Draft{UUID: addr.UUID, Text: "v2"})
-	if removed, err := m.Add(v2); err != nil || len(removed) != 1 || removed[0] != v1 {
+	if removed, err := m.Add(v2); err != nil || len(removed) != 1 || removed[0].ID != v1.ID {
 		t.Fatalf("Add(v2) = %v, %v; want v1 removed", removed, err)
 	}
 	if m.Has(v1.ID) || !m.Has(v2.ID) || m.LiveCount(a.pk()) != 1 || m.Len() != 1 {
@@ -33,10 +33,10 @@ func TestMemoryIndex(t *testing.T) {
 	}
 
 	del := a.deletion(addr.UUID, testNow.Add(time.Minute))
-	if removed, err := m.Add(del); err != nil || len(removed) != 1 || removed[0] != v2 {
+	if removed, err := m.Add(del); err != nil || len(removed) != 1 || removed[0].ID != v2.ID {
 		t.Fatalf("Add(deletion) = %v, %v; want v2 removed", removed, err)
 	}
-	if m.Live(addr) != nil || m.Tombstone(addr) != del || m.LiveCount(a.pk()) != 0 || m.DeletionCount(a.pk()) != 1 {
+	if _, live := m.Live(addr); live || tombID(m, addr) != del.ID || m.LiveCount(a.pk()) != 0 || m.DeletionCount(a.pk()) != 1 {
 		t.Error("deletion left the record live")
 	}
 	if kept(m.Add(v2)) {
@@ -47,20 +47,18 @@ func TestMemoryIndex(t *testing.T) {
 		t.Error("an older deletion replaced a newer one")
 	}
 	reborn := a.record(record.Draft{UUID: addr.UUID, Text: "reborn", CreatedAt: testNow.Add(2 * time.Minute)})
-	if !kept(m.Add(reborn)) || m.Live(addr) != reborn {
+	if !kept(m.Add(reborn)) || liveID(m, addr) != reborn.ID {
 		t.Error("a version newer than the deletion was not kept")
 	}
 	count := 0
-	for range m.Events() {
-		count++
-	}
+	m.Each(func(record.Summary) bool { count++; return true })
 	if count != 2 || m.Len() != 2 {
 		t.Errorf("Events() yields %d, Len() %d; want the tombstone and the record", count, m.Len())
 	}
-	if !m.Remove(del.ID) || m.Tombstone(addr) != nil || m.Remove(del.ID) {
+	if !m.Remove(del.ID) || tombID(m, addr) != ([32]byte{}) || m.Remove(del.ID) {
 		t.Error("Remove(tombstone) misbehaved")
 	}
-	if !m.Remove(reborn.ID) || m.Live(addr) != nil || m.LiveCount(a.pk()) != 0 || m.Len() != 0 {
+	if !m.Remove(reborn.ID) || liveID(m, addr) != ([32]byte{}) || m.LiveCount(a.pk()) != 0 || m.Len() != 0 {
 		t.Error("Remove(record) misbehaved")
 	}
 	if m.AuthorEpoch(a.pk()) != 0 {
@@ -90,7 +88,7 @@ func TestPolicyEvictsTheLosers(t *testing.T) {
 			}
 		}
 		removed, err := m.Add(r[3]) // newer than all: evicts the oldest
-		if err != nil || len(removed) != 1 || removed[0] != r[0] {
+		if err != nil || len(removed) != 1 || removed[0].ID != r[0].ID {
 			t.Fatalf("Add(newer) = %v, %v; want the oldest evicted", removed, err)
 		}
 		_, err = m.Add(r[4]) // older than all: loses at once
@@ -105,7 +103,7 @@ func TestPolicyEvictsTheLosers(t *testing.T) {
 		}
 		// A replacement does not count as a new record.
 		edit := a.record(record.Draft{UUID: uuidOf(r[1]), Text: "b, edited", CreatedAt: at(-1)})
-		if removed, err := m.Add(edit); err != nil || len(removed) != 1 || removed[0] != r[1] {
+		if removed, err := m.Add(edit); err != nil || len(removed) != 1 || removed[0].ID != r[1].ID {
 			t.Errorf("edit = %v, %v; want only the old version removed", removed, err)
 		}
 		// Own writes over the quota are refused, not evicting.
@@ -206,4 +204,14 @@ func TestMemoryIndexConcurrent(t *testing.T) {
 	if m.Len() != len(events) || m.LiveCount(a.pk()) != len(events) {
 		t.Errorf("Len %d, LiveCount %d, want %d", m.Len(), m.LiveCount(a.pk()), len(events))
 	}
+}
+
+func liveID(m *MemoryIndex, addr record.Address) [32]byte {
+	s, _ := m.Live(addr)
+	return s.ID
+}
+
+func tombID(m *MemoryIndex, addr record.Address) [32]byte {
+	s, _ := m.Tombstone(addr)
+	return s.ID
 }

@@ -102,21 +102,21 @@ func DuplicateRule() Rule {
 		if e.CheckWellFormed() != nil {
 			return Accept() // the integrity rule's business
 		}
+		s, err := record.Summarize(e)
+		if err != nil {
+			return Accept() // the integrity rule's business
+		}
+		addr := s.Address()
 		switch e.Kind {
 		case record.KindRecord:
-			addr := record.AddressOf(e)
-			if t := c.Index.Tombstone(addr); t != nil && record.Deletes(t, e) {
+			if t, ok := c.Index.Tombstone(addr); ok && t.Deletes(s) {
 				return Rejectf("stale: record %s was deleted", addr.UUID).harmless().stateful()
 			}
-			if live := c.Index.Live(addr); live != nil && record.Supersedes(live, e) {
+			if live, ok := c.Index.Live(addr); ok && live.Supersedes(s) {
 				return Rejectf("stale: a newer version %s of record %s is stored", shortID(live.ID), addr.UUID).harmless().stateful()
 			}
 		case record.KindDeletion:
-			addr, err := record.DeletionTarget(e)
-			if err != nil {
-				return Accept()
-			}
-			if t := c.Index.Tombstone(addr); t != nil && !record.Supersedes(e, t) {
+			if t, ok := c.Index.Tombstone(addr); ok && !s.Supersedes(t) {
 				return Rejectf("stale: a newer deletion %s of record %s is stored", shortID(t.ID), addr.UUID).harmless().stateful()
 			}
 		}

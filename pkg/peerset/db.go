@@ -16,6 +16,7 @@ package peerset
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -106,11 +107,10 @@ type DB struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	mu     sync.RWMutex // guards index, tree, byUUID, closed
+	mu     sync.RWMutex // guards index (replaced once, by load), tree, counts, closed
 	index  *moderation.MemoryIndex
 	tree   *merkle.Tree
-	byUUID map[string][]record.Address // live record addresses by UUID
-	counts counts                      // live records and deletions held
+	counts counts // live records and deletions held
 	closed bool
 	net    *online // non-nil while joined
 
@@ -175,7 +175,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	db := &DB{
 		cfg: cfg, roomID: roomID, store: cfg.Store, pipeline: pipeline, log: cfg.Logger, now: cfg.Clock,
-		index: moderation.NewMemoryIndex(pipeline.Policy()), tree: merkle.NewTree(), byUUID: map[string][]record.Address{},
+		index: moderation.NewMemoryIndex(pipeline.Policy()), tree: merkle.NewTree(),
 	}
 	if err := bindStore(ctx, cfg, roomID); err != nil {
 		return nil, err
@@ -334,7 +334,12 @@ func (db *DB) load(ctx context.Context, treeBuilt bool) (err error) {
 			stale = append(stale, e.ID) // another room's or malformed: never ours to keep
 			return nil
 		}
-		removed, err := index.Add(e)
+		s, err := record.Summarize(e)
+		if err != nil {
+			stale = append(stale, e.ID)
+			return nil
+		}
+		removed, err := index.AddSummary(s)
 		if err != nil {
 			stale = append(stale, e.ID)
 		}
@@ -364,11 +369,11 @@ func (db *DB) load(ctx context.Context, treeBuilt bool) (err error) {
 			db.tree.Delete(it)
 		}
 	}
-	for e := range index.Events() {
-		db.treeInsert(e) // a no-op for items loadTree inserted
-		db.trackUUID(e)
-		db.counts.add(e, 1)
-	}
+	index.Each(func(s record.Summary) bool {
+		db.treeInsert(s) // a no-op for items loadTree inserted
+		db.counts.add(s.Kind, 1)
+		return true
+	})
 	db.mu.Unlock()
 	if len(stale) > 0 {
 		if err := db.store.Delete(ctx, stale...); err != nil {
@@ -425,51 +430,16 @@ func (db *DB) Root() merkle.Fingerprint {
 	return db.tree.Root()
 }
 
-func (db *DB) treeInsert(e *record.Event) {
-	if _, err := db.tree.Insert(itemOf(e)); err != nil {
+func (db *DB) treeInsert(s record.Summary) {
+	if _, err := db.tree.Insert(itemOf(s)); err != nil {
 		// Only a created_at of MaxUint64 is refused, and negative times
 		// never pass CheckWellFormed; log rather than lose the event.
-		db.log.Error("failed to insert into the tree", "id", e.IDHex(), "err", err)
+		db.log.Error("failed to insert into the tree", "id", hex.EncodeToString(s.ID[:]), "err", err)
 	}
 }
 
-func itemOf(e *record.Event) merkle.Item {
-	return merkle.Item{Timestamp: uint64(e.CreatedAt), ID: e.ID}
-}
-
-func (db *DB) trackUUID(e *record.Event) {
-	if e.Kind != record.KindRecord {
-		return
-	}
-	addr := record.AddressOf(e)
-	for _, a := range db.byUUID[addr.UUID] {
-		if a == addr {
-			return
-		}
-	}
-	db.byUUID[addr.UUID] = append(db.byUUID[addr.UUID], addr)
-}
-
-func (db *DB) untrackUUID(e *record.Event) {
-	if e.Kind != record.KindRecord {
-		return
-	}
-	addr := record.AddressOf(e)
-	if db.index.Live(addr) != nil {
-		return // another version is still live
-	}
-	list := db.byUUID[addr.UUID]
-	for i, a := range list {
-		if a == addr {
-			list = append(list[:i], list[i+1:]...)
-			break
-		}
-	}
-	if len(list) == 0 {
-		delete(db.byUUID, addr.UUID)
-	} else {
-		db.byUUID[addr.UUID] = list
-	}
+func itemOf(s record.Summary) merkle.Item {
+	return merkle.Item{Timestamp: uint64(s.CreatedAt), ID: s.ID}
 }
 
 type discard struct{}
@@ -479,8 +449,8 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // counts are the live records and deletions held, kept as events come and go.
 type counts struct{ records, deletions int }
 
-func (c *counts) add(e *record.Event, delta int) {
-	if e.Kind == record.KindDeletion {
+func (c *counts) add(kind int, delta int) {
+	if kind == record.KindDeletion {
 		c.deletions += delta
 	} else {
 		c.records += delta

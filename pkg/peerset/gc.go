@@ -7,6 +7,7 @@ import (
 
 	"github.com/peersetdb/peerset/pkg/merkle"
 	"github.com/peersetdb/peerset/pkg/moderation"
+	"github.com/peersetdb/peerset/pkg/record"
 )
 
 // GC removes records and deletions past the retention period (default 90
@@ -20,30 +21,40 @@ func (db *DB) GC(ctx context.Context) (int, error) {
 		db.mu.Unlock()
 		return 0, ErrClosed
 	}
-	garbage := moderation.SelectGarbage(db.now(), db.pipeline.Retention(), db.index.Events())
-	if len(garbage) == 0 {
+	now, retention := db.now(), db.pipeline.Retention()
+	var expired []record.Summary
+	db.index.Each(func(s record.Summary) bool {
+		if moderation.Expired(now, s.CreatedAt, retention) {
+			expired = append(expired, s)
+		}
+		return true
+	})
+	if len(expired) == 0 {
 		db.mu.Unlock()
 		return 0, nil
 	}
-	ids := make([][32]byte, len(garbage))
-	for i, g := range garbage {
-		ids[i] = g.Event.ID
+	ids := make([][32]byte, len(expired))
+	for i, s := range expired {
+		ids[i] = s.ID
 	}
+	// The events themselves, for the subscribers, before they go.
+	gone, _ := db.store.GetMany(ctx, ids)
 	if err := db.store.Delete(ctx, ids...); err != nil {
 		db.mu.Unlock()
 		return 0, fmt.Errorf("failed to collect expired records: %w", err)
 	}
-	notes := make([]Change, 0, len(garbage))
-	for _, g := range garbage {
-		db.index.Remove(g.Event.ID)
-		db.tree.Delete(itemOf(g.Event))
-		db.counts.add(g.Event, -1)
-		db.untrackUUID(g.Event)
-		notes = append(notes, Change{Event: g.Event, Removed: true})
+	for _, s := range expired {
+		db.index.Remove(s.ID)
+		db.tree.Delete(itemOf(s))
+		db.counts.add(s.Kind, -1)
 	}
 	db.mu.Unlock()
+	notes := make([]Change, 0, len(gone))
+	for _, e := range gone {
+		notes = append(notes, Change{Event: e, Removed: true})
+	}
 	db.subs.publish(notes)
-	return len(garbage), nil
+	return len(expired), nil
 }
 
 func (db *DB) gcLoop(ctx context.Context) {

@@ -64,7 +64,8 @@ func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event)
 	now := db.now()
 	type change struct {
 		added   *record.Event
-		removed []*record.Event
+		summary record.Summary
+		removed []record.Summary
 		slot    int
 	}
 	var changes []change
@@ -80,16 +81,17 @@ func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event)
 			out[i].Err = err
 			continue
 		}
-		add := db.index.Add
-		if origin.Local() {
-			add = db.index.AddOwn
+		s, err := record.Summarize(e) // cannot fail once the pipeline passed it
+		if err != nil {
+			out[i].Err = &moderation.Rejection{Rule: moderation.RuleSchema, Reason: err.Error(), Err: err, Verified: true}
+			continue
 		}
-		removed, err := add(e)
+		removed, err := db.index.Admit(s, origin.Local())
 		if err != nil {
 			out[i].Err = err
 			continue
 		}
-		changes = append(changes, change{added: e, removed: removed, slot: i})
+		changes = append(changes, change{added: e, summary: s, removed: removed, slot: i})
 	}
 	// An event added and then replaced within the same batch is neither
 	// written nor deleted.
@@ -99,14 +101,21 @@ func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event)
 			gone[r.ID] = true
 		}
 	}
+	added := map[[32]byte]bool{}
 	var toPut []*record.Event
-	var toDelete [][32]byte
+	var toDelete, stored [][32]byte
 	for _, c := range changes {
+		added[c.added.ID] = true
 		if !gone[c.added.ID] {
 			toPut = append(toPut, c.added)
 		}
+	}
+	for _, c := range changes {
 		for _, r := range c.removed {
 			toDelete = append(toDelete, r.ID)
+			if !added[r.ID] {
+				stored = append(stored, r.ID) // held before this batch
+			}
 		}
 	}
 	if err := db.store.Put(ctx, toPut...); err != nil {
@@ -115,12 +124,23 @@ func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event)
 			c := changes[i]
 			db.index.Remove(c.added.ID)
 			for _, r := range c.removed {
-				db.index.Add(r)
+				db.index.AddSummary(r)
 			}
 			out[c.slot].Err = fmt.Errorf("failed to store records: %w", err)
 		}
 		db.mu.Unlock()
 		return out
+	}
+	// The events this batch displaces, for the subscribers, before they go.
+	displaced := map[[32]byte]*record.Event{}
+	if len(stored) > 0 {
+		events, err := db.store.GetMany(ctx, stored)
+		if err != nil {
+			db.log.Warn("failed to read the records a batch displaces", "count", len(stored), "err", err)
+		}
+		for _, e := range events {
+			displaced[e.ID] = e
+		}
 	}
 	if len(toDelete) > 0 {
 		if err := db.store.Delete(ctx, toDelete...); err != nil {
@@ -132,15 +152,17 @@ func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event)
 	for _, c := range changes {
 		for _, r := range c.removed {
 			if db.tree.Delete(itemOf(r)) {
-				db.counts.add(r, -1)
-				db.untrackUUID(r)
-				notes = append(notes, Change{Event: r, Removed: true, Origin: origin})
+				db.counts.add(r.Kind, -1)
+				e := displaced[r.ID]
+				if e == nil {
+					e = summaryEvent(r)
+				}
+				notes = append(notes, Change{Event: e, Removed: true, Origin: origin})
 			}
 		}
 		if !gone[c.added.ID] {
-			db.counts.add(c.added, 1)
-			db.treeInsert(c.added)
-			db.trackUUID(c.added)
+			db.counts.add(c.summary.Kind, 1)
+			db.treeInsert(c.summary)
 			notes = append(notes, Change{Event: c.added, Origin: origin})
 		}
 		out[c.slot].Stored = true
@@ -151,4 +173,17 @@ func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event)
 		db.publishRejections(origin, events, out)
 	}
 	return out
+}
+
+// summaryEvent stands in for a removed event that could not be read back:
+// its id, author, time, kind and its d (record) or a (deletion) tag, without
+// content or signature.
+func summaryEvent(s record.Summary) *record.Event {
+	e := &record.Event{ID: s.ID, PubKey: s.PubKey, CreatedAt: s.CreatedAt, Kind: s.Kind}
+	if s.Kind == record.KindRecord {
+		e.Tags = [][]string{{record.TagUUID, record.FormatUUID(s.UUID)}}
+	} else {
+		e.Tags = [][]string{{record.TagAddress, s.Address().String()}}
+	}
+	return e
 }

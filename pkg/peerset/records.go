@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/record"
@@ -24,7 +23,7 @@ func (db *DB) Put(ctx context.Context, d record.Draft) (*record.Record, error) {
 	if d.UUID != "" {
 		// A new version must be newer than the stored one: created_at has
 		// one-second resolution, so bump it past the live version.
-		if live := db.live(record.Address{Kind: record.KindRecord, PubKey: db.key.Public(), UUID: d.UUID}); live != nil && d.CreatedAt.Unix() <= live.CreatedAt {
+		if live, ok := db.index.Live(record.Address{Kind: record.KindRecord, PubKey: db.key.Public(), UUID: d.UUID}); ok && d.CreatedAt.Unix() <= live.CreatedAt {
 			d.CreatedAt = timeOf(live.CreatedAt + 1)
 		}
 	}
@@ -47,28 +46,36 @@ func (db *DB) Get(ctx context.Context, uuid string) (*record.Record, error) {
 	if err := db.waitLoaded(ctx); err != nil {
 		return nil, err
 	}
-	me := db.key.Public()
-	better := func(e, cur *record.Event) bool {
-		if cur == nil {
-			return true
-		}
-		if eMine, curMine := e.PubKey == me, cur.PubKey == me; eMine != curMine {
-			return eMine
-		}
-		return record.Supersedes(e, cur)
-	}
-	db.mu.RLock()
-	var best *record.Event
-	for _, addr := range db.byUUID[uuid] {
-		if e := db.index.Live(addr); e != nil && better(e, best) {
-			best = e
-		}
-	}
-	db.mu.RUnlock()
-	if best == nil {
+	u, err := record.ParseUUID(uuid)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, uuid)
 	}
-	return record.Parse(best)
+	me := db.key.Public()
+	var best record.Summary
+	found := false
+	for _, s := range db.index.LiveByUUID(u) {
+		if !found {
+			best, found = s, true
+			continue
+		}
+		if sMine, bestMine := s.PubKey == me, best.PubKey == me; sMine != bestMine {
+			if sMine {
+				best = s
+			}
+			continue
+		}
+		if s.Supersedes(best) {
+			best = s
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, uuid)
+	}
+	e, err := db.store.Get(ctx, best.ID)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read record %s: %w", uuid, err)
+	}
+	return record.Parse(e)
 }
 
 // Delete publishes a NIP-09 deletion of this node's record uuid: the record
@@ -78,8 +85,8 @@ func (db *DB) Delete(ctx context.Context, uuid string) error {
 		return err
 	}
 	addr := record.Address{Kind: record.KindRecord, PubKey: db.key.Public(), UUID: uuid}
-	live := db.live(addr)
-	if live == nil {
+	live, ok := db.index.Live(addr)
+	if !ok {
 		return fmt.Errorf("failed to delete: %w: no record %s by this node's key", ErrNotFound, uuid)
 	}
 	at := db.now()
@@ -110,12 +117,6 @@ func (db *DB) work(ctx context.Context, e *record.Event) error {
 		return fmt.Errorf("failed to add the proof of work the room requires (%d bits): %w", bits, err)
 	}
 	return nil
-}
-
-func (db *DB) live(addr record.Address) *record.Event {
-	db.mu.RLock()
-	defer db.mu.RUnlock()
-	return db.index.Live(addr)
 }
 
 // Query selects live records (deletions are not returned).
@@ -160,20 +161,32 @@ func (db *DB) Events(ctx context.Context, ids [][32]byte) ([]*record.Event, erro
 }
 
 // Export returns every live event (records and deletions) in
-// (created_at, id) order.
+// (created_at, id) order. ExportEach streams them instead.
 func (db *DB) Export(ctx context.Context) ([]*record.Event, error) {
-	if err := db.waitLoaded(ctx); err != nil {
-		return nil, err
-	}
-	db.mu.RLock()
 	var list []*record.Event
-	for e := range db.index.Events() {
+	err := db.ExportEach(ctx, func(e *record.Event) error {
 		list = append(list, e)
-	}
-	db.mu.RUnlock()
-	sort.Slice(list, func(i, j int) bool {
-		a, b := itemOf(list[i]), itemOf(list[j])
-		return a.Timestamp < b.Timestamp || a.Timestamp == b.Timestamp && string(a.ID[:]) < string(b.ID[:])
+		return nil
 	})
-	return list, ctx.Err()
+	return list, err
+}
+
+// ExportEach calls fn with every live event (records and deletions) in
+// (created_at, id) order, reading them from the store page by page, so that
+// a large room is never in memory at once. An error from fn stops it.
+func (db *DB) ExportEach(ctx context.Context, fn func(*record.Event) error) error {
+	if err := db.waitLoaded(ctx); err != nil {
+		return err
+	}
+	err := db.store.Scan(ctx, func(e *record.Event) error {
+		if !db.index.Has(e.ID) {
+			return nil // a superseded copy not yet removed from the store
+		}
+		return fn(e)
+	})
+	var corrupt *store.CorruptError
+	if errors.As(err, &corrupt) {
+		return nil // the index does not hold undecodable events either
+	}
+	return err
 }
