@@ -314,9 +314,10 @@ func (db *DB) loadTree(ctx context.Context) error {
 	return nil
 }
 
-// load rebuilds the moderation index from the stored events, applying the
-// replacement and deletion rules (which heals a store that a crash left with
-// an old and a new version), then brings the tree in line with the index:
+// load rebuilds the index from the stored events' summaries (no event is
+// decoded), applying the replacement and deletion rules (which heals a store
+// that a crash left with an old and a new version), then brings the tree in
+// line with the index:
 // it inserts every kept event (treeBuilt false), or removes from the tree
 // built by loadTree what the index did not keep (treeBuilt true). It closes
 // db.loaded in every case.
@@ -329,19 +330,18 @@ func (db *DB) load(ctx context.Context, treeBuilt bool) (err error) {
 	}()
 	index := moderation.NewMemoryIndex(db.pipeline.Policy())
 	var stale [][32]byte
-	err = db.store.Scan(ctx, func(e *record.Event) error {
-		if record.CheckStructure(e, db.roomID) != nil {
-			stale = append(stale, e.ID) // another room's or malformed: never ours to keep
-			return nil
-		}
-		s, err := record.Summarize(e)
-		if err != nil {
-			stale = append(stale, e.ID)
+	// The stores keep a summary beside each event: no event is decoded here.
+	// Every stored event passed the room's checks when it was stored (a store
+	// holds one room, see bindStore); one without a summary (not a
+	// well-formed record or deletion) is never ours to keep.
+	err = db.store.Summaries(ctx, func(s record.Summary, ok bool) error {
+		if !ok {
+			stale = append(stale, s.ID)
 			return nil
 		}
 		removed, err := index.AddSummary(s)
 		if err != nil {
-			stale = append(stale, e.ID)
+			stale = append(stale, s.ID)
 		}
 		for _, r := range removed {
 			stale = append(stale, r.ID)

@@ -316,6 +316,11 @@ func (m *Memory) Scan(ctx context.Context, fn func(*record.Event) error) error {
 	return m.walk(ctx, true, func(_ Item, e *record.Event) error { return fn(e) })
 }
 
+// Summaries implements Store; the memory store summarizes as it goes.
+func (m *Memory) Summaries(ctx context.Context, fn func(s record.Summary, ok bool) error) error {
+	return m.walk(ctx, true, func(_ Item, e *record.Event) error { return fn(SummaryOf(e)) })
+}
+
 // Count implements Store.
 func (m *Memory) Count(ctx context.Context) (int, error) {
 	m.mu.RLock()

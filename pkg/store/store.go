@@ -106,6 +106,14 @@ type Store interface {
 	// order, with the same paging rules as Items.
 	Scan(ctx context.Context, fn func(*record.Event) error) error
 
+	// Summaries calls fn with the record.Summary of every stored event in
+	// ascending (created_at, id) order, with the same paging rules as Items,
+	// without decoding events: backends keep the summary (SummaryOf) beside
+	// each event. It is what the facade rebuilds its index from at open. An
+	// event without a summary (not a well-formed record or deletion) comes
+	// with ok false and only its ID, CreatedAt and Kind set.
+	Summaries(ctx context.Context, fn func(s record.Summary, ok bool) error) error
+
 	// Count returns the number of stored events.
 	Count(ctx context.Context) (int, error)
 
@@ -252,6 +260,39 @@ func IndexAddress(e *record.Event) (record.Address, bool) {
 		return addr, err == nil
 	}
 	return record.Address{}, false
+}
+
+// SummaryOf returns the summary a store keeps for e, and whether e has one
+// (see Store.Summaries).
+func SummaryOf(e *record.Event) (record.Summary, bool) {
+	s, err := record.Summarize(e)
+	if err != nil {
+		return record.Summary{ID: e.ID, CreatedAt: e.CreatedAt, Kind: e.Kind}, false
+	}
+	return s, true
+}
+
+// AppendStoredSummary appends the stored form of e's summary: 68 bytes
+// (record.AppendSummary), or only its kind as two big-endian bytes when it has
+// none. Both begin with the kind.
+func AppendStoredSummary(dst []byte, e *record.Event) []byte {
+	if s, ok := SummaryOf(e); ok {
+		return record.AppendSummary(dst, s)
+	}
+	return append(dst, byte(e.Kind>>8), byte(e.Kind))
+}
+
+// ParseStoredSummary reads what AppendStoredSummary wrote for the event with
+// this id and created_at.
+func ParseStoredSummary(id [32]byte, createdAt int64, b []byte) (record.Summary, bool, error) {
+	if len(b) == 2 {
+		return record.Summary{ID: id, CreatedAt: createdAt, Kind: int(b[0])<<8 | int(b[1])}, false, nil
+	}
+	s, err := record.ParseSummary(id, createdAt, b)
+	if err != nil {
+		return s, false, err
+	}
+	return s, true, nil
 }
 
 // CheckMetaKey reports whether key can name a metadata value.

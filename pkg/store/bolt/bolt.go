@@ -31,8 +31,13 @@ var ErrSchema = errors.New("unsupported store schema version")
 // DefaultLockTimeout is how long Open waits for the file lock by default.
 const DefaultLockTimeout = time.Second
 
-// schemaVersion is written in new files and checked at Open.
-const schemaVersion = 1
+// schemaVersion is written in new files and checked at Open. Version 1
+// files (the time index held bare kinds) are migrated to 2 (it holds each
+// event's summary, store.AppendStoredSummary) at Open.
+const schemaVersion = 2
+
+// migratePageSize is how many events one migration transaction rewrites.
+const migratePageSize = 4096
 
 // Page sizes of Items and Scan: each page is one short read transaction.
 const (
@@ -92,36 +97,97 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("failed to open store %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path}
-	if err := db.Update(initialize); err != nil {
+	var version uint64
+	if err := db.Update(func(tx *bbolt.Tx) (err error) { version, err = initialize(tx); return err }); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("failed to open store %s: %w", path, err)
+	}
+	if version == 1 {
+		if err := s.migrateSummaries(); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("failed to open store %s: failed to migrate it to schema version %d: %w", path, schemaVersion, err)
+		}
 	}
 	return s, nil
 }
 
+// migrateSummaries writes the summary of every event of a version 1 file
+// into the time index, page by page (an interrupted migration resumes where
+// it stopped), then marks the file as version 2.
+func (s *Store) migrateSummaries() error {
+	var cursor []byte
+	for {
+		done := false
+		err := s.db.Update(func(tx *bbolt.Tx) error {
+			evs, byTime := tx.Bucket(bucketEvents), tx.Bucket(bucketByTime)
+			c := byTime.Cursor()
+			k, v := c.First()
+			if cursor != nil {
+				if k, v = c.Seek(cursor); k != nil && bytes.Equal(k, cursor) {
+					k, v = c.Next()
+				}
+			}
+			type update struct{ k, v []byte }
+			var updates []update
+			for n := 0; k != nil && n < migratePageSize; k, v = c.Next() {
+				n++
+				cursor = slices.Clone(k)
+				if len(k) != 40 || len(v) != 2 {
+					continue // already a summary
+				}
+				raw := evs.Get(k[8:])
+				if raw == nil {
+					continue
+				}
+				e, err := store.DecodeEvent(lastID(k), raw)
+				if err != nil {
+					continue // corrupt: Summaries reports it without a summary
+				}
+				updates = append(updates, update{slices.Clone(k), store.AppendStoredSummary(nil, e)})
+			}
+			for _, u := range updates {
+				if err := byTime.Put(u.k, u.v); err != nil {
+					return err
+				}
+			}
+			if k == nil {
+				done = true
+				return tx.Bucket(bucketInternal).Put(keySchema, be64(schemaVersion))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
 // initialize creates the buckets of a new file and checks the schema
-// version of an existing one.
-func initialize(tx *bbolt.Tx) error {
+// version of an existing one, which it returns (1 needs a migration).
+func initialize(tx *bbolt.Tx) (uint64, error) {
 	for _, name := range [][]byte{bucketEvents, bucketByTime, bucketByAuthor, bucketByAddr, bucketMeta, bucketInternal} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-			return fmt.Errorf("failed to create bucket %s: %w", name, err)
+			return 0, fmt.Errorf("failed to create bucket %s: %w", name, err)
 		}
 	}
 	internal := tx.Bucket(bucketInternal)
 	v := internal.Get(keySchema)
 	if v == nil {
 		if tx.Bucket(bucketEvents).Stats().KeyN != 0 {
-			return fmt.Errorf("%w: events without a schema version", ErrSchema)
+			return 0, fmt.Errorf("%w: events without a schema version", ErrSchema)
 		}
 		if err := internal.Put(keySchema, be64(schemaVersion)); err != nil {
-			return fmt.Errorf("failed to write schema version: %w", err)
+			return 0, fmt.Errorf("failed to write schema version: %w", err)
 		}
-		return internal.Put(keyCount, be64(0))
+		return schemaVersion, internal.Put(keyCount, be64(0))
 	}
-	if len(v) != 8 || binary.BigEndian.Uint64(v) != schemaVersion {
-		return fmt.Errorf("%w: file has %x, want %d", ErrSchema, v, schemaVersion)
+	if len(v) != 8 || (binary.BigEndian.Uint64(v) != schemaVersion && binary.BigEndian.Uint64(v) != 1) {
+		return 0, fmt.Errorf("%w: file has %x, want %d", ErrSchema, v, schemaVersion)
 	}
-	return nil
+	return binary.BigEndian.Uint64(v), nil
 }
 
 // Path returns the file the store was opened on.
@@ -217,8 +283,10 @@ func (s *Store) Put(ctx context.Context, events ...*record.Event) error {
 	}
 	// Encode outside the write lock.
 	encoded := make([][]byte, len(events))
+	summaries := make([][]byte, len(events))
 	for i, e := range events {
 		encoded[i] = store.EncodeEvent(e)
+		summaries[i] = store.AppendStoredSummary(nil, e)
 	}
 	err := s.update(func(tx *bbolt.Tx) error {
 		evs, byTime, byAuthor, byAddr := tx.Bucket(bucketEvents), tx.Bucket(bucketByTime), tx.Bucket(bucketByAuthor), tx.Bucket(bucketByAddr)
@@ -231,7 +299,7 @@ func (s *Store) Put(ctx context.Context, events ...*record.Event) error {
 			if err := evs.Put(slices.Clone(e.ID[:]), encoded[i]); err != nil {
 				return err
 			}
-			if err := byTime.Put(timeKey(e.CreatedAt, e.ID), kind); err != nil {
+			if err := byTime.Put(timeKey(e.CreatedAt, e.ID), summaries[i]); err != nil {
 				return err
 			}
 			if err := byAuthor.Put(authorKey(e.PubKey, e.CreatedAt, e.ID), kind); err != nil {
@@ -477,7 +545,7 @@ func (s *Store) Query(ctx context.Context, q store.Query) ([]*record.Event, erro
 		c := tx.Bucket(bucket).Cursor()
 		// visit handles one index entry and reports whether to go on.
 		visit := func(k, v []byte) bool {
-			if len(v) == 2 && !q.MatchesKind(int(binary.BigEndian.Uint16(v))) {
+			if len(v) >= 2 && !q.MatchesKind(int(binary.BigEndian.Uint16(v))) {
 				return true
 			}
 			e := r.mustGet(lastID(k))
@@ -560,20 +628,20 @@ func prefixEnd(prefix []byte) []byte {
 
 // page reads up to limit time-index keys after the cursor key (from the
 // start when cursor is nil) in one read transaction.
-func (s *Store) page(ctx context.Context, cursor []byte, limit int, fn func(tx *bbolt.Tx, k []byte)) (last []byte, n int, err error) {
+func (s *Store) page(ctx context.Context, cursor []byte, limit int, fn func(tx *bbolt.Tx, k, v []byte)) (last []byte, n int, err error) {
 	if err := s.begin(ctx); err != nil {
 		return nil, 0, err
 	}
 	err = s.view(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketByTime).Cursor()
-		var k []byte
+		var k, v []byte
 		if cursor == nil {
-			k, _ = c.First()
-		} else if k, _ = c.Seek(cursor); k != nil && bytes.Equal(k, cursor) {
-			k, _ = c.Next()
+			k, v = c.First()
+		} else if k, v = c.Seek(cursor); k != nil && bytes.Equal(k, cursor) {
+			k, v = c.Next()
 		}
-		for ; k != nil && n < limit; k, _ = c.Next() {
-			fn(tx, k)
+		for ; k != nil && n < limit; k, v = c.Next() {
+			fn(tx, k, v)
 			last = k
 			n++
 		}
@@ -592,7 +660,7 @@ func (s *Store) Items(ctx context.Context, fn func(createdAt int64, id [32]byte)
 	items := make([]store.Item, 0, itemsPageSize)
 	for {
 		items = items[:0]
-		last, n, err := s.page(ctx, cursor, itemsPageSize, func(_ *bbolt.Tx, k []byte) {
+		last, n, err := s.page(ctx, cursor, itemsPageSize, func(_ *bbolt.Tx, k, _ []byte) {
 			if len(k) == 40 {
 				items = append(items, store.Item{CreatedAt: int64(binary.BigEndian.Uint64(k)), ID: lastID(k)})
 			}
@@ -612,6 +680,42 @@ func (s *Store) Items(ctx context.Context, fn func(createdAt int64, id [32]byte)
 	}
 }
 
+// Summaries implements store.Store. It reads only the time index, whose
+// values are the events' summaries.
+func (s *Store) Summaries(ctx context.Context, fn func(record.Summary, bool) error) error {
+	type entry struct {
+		s  record.Summary
+		ok bool
+	}
+	var cursor []byte
+	page := make([]entry, 0, itemsPageSize)
+	for {
+		page = page[:0]
+		last, n, err := s.page(ctx, cursor, itemsPageSize, func(_ *bbolt.Tx, k, v []byte) {
+			if len(k) != 40 {
+				return
+			}
+			sum, ok, err := store.ParseStoredSummary(lastID(k), int64(binary.BigEndian.Uint64(k)), v)
+			if err != nil {
+				sum, ok = record.Summary{ID: lastID(k), CreatedAt: int64(binary.BigEndian.Uint64(k))}, false
+			}
+			page = append(page, entry{sum, ok})
+		})
+		if err != nil {
+			return err
+		}
+		for _, e := range page {
+			if err := fn(e.s, e.ok); err != nil {
+				return err
+			}
+		}
+		if n < itemsPageSize {
+			return nil
+		}
+		cursor = last
+	}
+}
+
 // Scan implements store.Store. Corrupt events are skipped and reported at
 // the end as a *store.CorruptError.
 func (s *Store) Scan(ctx context.Context, fn func(*record.Event) error) error {
@@ -620,7 +724,7 @@ func (s *Store) Scan(ctx context.Context, fn func(*record.Event) error) error {
 	events := make([]*record.Event, 0, scanPageSize)
 	for {
 		events = events[:0]
-		last, n, err := s.page(ctx, cursor, scanPageSize, func(tx *bbolt.Tx, k []byte) {
+		last, n, err := s.page(ctx, cursor, scanPageSize, func(tx *bbolt.Tx, k, _ []byte) {
 			if len(k) != 40 {
 				return
 			}

@@ -127,6 +127,75 @@ func TestSchemaVersionIsChecked(t *testing.T) {
 	}
 }
 
+// TestVersion1FilesAreMigrated: a file written before summaries (its time
+// index held bare kinds, schema 1) opens with every event's summary in place,
+// across several migration transactions.
+func TestVersion1FilesAreMigrated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "peerset.db")
+	s, err := Open(path, testOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := storetest.NewGenerator(t, 3, 5)
+	events := g.Records(migratePageSize+100, 1000, 5000)
+	events = append(events, g.Note(1, 999), g.Deletion(0, 7000, events[0].TagValue(record.TagUUID)))
+	if err := s.Put(context.Background(), events...); err != nil {
+		t.Fatal(err)
+	}
+	// Turn it into a version 1 file.
+	if err := s.db.Update(func(tx *bbolt.Tx) error {
+		byTime := tx.Bucket(bucketByTime)
+		var keys [][]byte
+		if err := byTime.ForEach(func(k, _ []byte) error { keys = append(keys, append([]byte(nil), k...)); return nil }); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			e, err := store.DecodeEvent(lastID(k), tx.Bucket(bucketEvents).Get(k[8:]))
+			if err != nil {
+				return err
+			}
+			if err := byTime.Put(k, kindValue(e.Kind)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketInternal).Put(keySchema, be64(1))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = Open(path, testOptions)
+	if err != nil {
+		t.Fatalf("Open of a version 1 file: %v", err)
+	}
+	defer s.Close()
+	byID := map[[32]byte]*record.Event{}
+	for _, e := range events {
+		byID[e.ID] = e
+	}
+	n := 0
+	if err := s.Summaries(context.Background(), func(sum record.Summary, ok bool) error {
+		n++
+		if want, wantOK := store.SummaryOf(byID[sum.ID]); sum != want || ok != wantOK {
+			return fmt.Errorf("summary %+v (%v), want %+v (%v)", sum, ok, want, wantOK)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(events) {
+		t.Fatalf("%d summaries, want %d", n, len(events))
+	}
+	if err := s.db.View(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bucketInternal).Get(keySchema); string(v) != string(be64(schemaVersion)) {
+			return fmt.Errorf("schema %x after the migration", v)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // corrupt overwrites the stored JSON of an event.
 func corrupt(t *testing.T, s *Store, id [32]byte, data string) {
 	t.Helper()

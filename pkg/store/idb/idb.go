@@ -16,15 +16,16 @@ import (
 // SchemaVersion is the IndexedDB version this package creates and reads.
 // A database with an older version is migrated at Open; a newer one is
 // refused with ErrSchema.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Object stores and indexes.
 const (
-	storeEvents  = "events"
-	storeMeta    = "meta"
-	indexID      = "id"
-	indexAuthor  = "author"
-	indexAddress = "address"
+	storeEvents    = "events"
+	storeSummaries = "summaries"
+	storeMeta      = "meta"
+	indexID        = "id"
+	indexAuthor    = "author"
+	indexAddress   = "address"
 )
 
 // migrations[v] upgrades a database from version v to v+1. They run inside
@@ -40,6 +41,12 @@ var migrations = [SchemaVersion]func(db js.Value){
 		events.Call("createIndex", indexAuthor, "a")
 		events.Call("createIndex", indexAddress, "x")
 		db.Call("createObjectStore", storeMeta)
+	},
+	// 1 → 2: each event's summary beside it, under its item key, so that
+	// Summaries reads no event; filled for older events by the first
+	// Summaries call (see fillSummaries).
+	func(db js.Value) {
+		db.Call("createObjectStore", storeSummaries)
 	},
 }
 

@@ -414,3 +414,69 @@ func TestPersisted(t *testing.T) {
 	}
 	t.Logf("persistent storage granted: %v", want)
 }
+
+// TestVersion1DatabasesGetSummaries: a database written at schema 1 (events
+// only) opens at schema 2, and its first Summaries call writes the summaries
+// of the events it already held, an undecodable one included (without one).
+func TestVersion1DatabasesGetSummaries(t *testing.T) {
+	name := databaseName(t)
+	g := storetest.NewGenerator(t, 2, 9)
+	events := g.Records(300, 1000, 500)
+	events = append(events, g.Note(1, 999), g.Deletion(0, 2000, events[0].TagValue(record.TagUUID)))
+
+	// Schema 1, written as the earlier version did.
+	req := js.Global().Get("indexedDB").Call("open", name, 1)
+	done := make(chan error, 1)
+	var h handlers
+	h.on(req, "upgradeneeded", func(js.Value) { migrations[0](req.Get("result")) }, nil)
+	h.on(req, "success", func(js.Value) { signal(done, nil) }, nil)
+	h.on(req, "error", func(js.Value) { signal(done, domError(req.Get("error"))) }, nil)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	h.release()
+	db := req.Get("result")
+	tx := db.Call("transaction", []any{storeEvents}, "readwrite")
+	objects := js.Global().Get("JSON").Call("parse", string(appendBatchJSON(nil, events)))
+	for i := range events {
+		tx.Call("objectStore", storeEvents).Call("add", objects.Index(i))
+	}
+	broken := objects.Index(0)
+	broken.Set("k", itemKey(3000, [32]byte{0xbb}))
+	broken.Set("i", idHex([32]byte{0xbb}))
+	broken.Set("j", "{not json")
+	tx.Call("objectStore", storeEvents).Call("add", broken)
+	txDone := make(chan struct{})
+	var th handlers
+	th.on(tx, "complete", func(js.Value) { close(txDone) }, nil)
+	<-txDone
+	th.release()
+	db.Call("close")
+
+	s := openNamed(t, name, Options{})
+	defer s.Close()
+	want := map[[32]byte]*record.Event{}
+	for _, e := range events {
+		want[e.ID] = e
+	}
+	n := 0
+	err := s.Summaries(context.Background(), func(sum record.Summary, ok bool) error {
+		n++
+		if sum.ID == [32]byte{0xbb} {
+			if ok || sum.CreatedAt != 3000 {
+				return fmt.Errorf("the undecodable event's summary: %+v, %v", sum, ok)
+			}
+			return nil
+		}
+		if w, wok := store.SummaryOf(want[sum.ID]); sum != w || ok != wok {
+			return fmt.Errorf("summary %+v (%v), want %+v (%v)", sum, ok, w, wok)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(events)+1 {
+		t.Fatalf("%d summaries, want %d", n, len(events)+1)
+	}
+}

@@ -124,3 +124,32 @@ func appendBatchJSON(dst []byte, events []*record.Event) []byte {
 	}
 	return append(dst, ']')
 }
+
+// summaryValue is the stored form of an event's summary, under its item key
+// in the summaries store: the item key, then hex(store.AppendStoredSummary),
+// so that a page of them crosses into Go as one joined string.
+func summaryValue(e *record.Event) string {
+	b := appendItemKey(make([]byte, 0, itemKeyLen+2*record.SummaryBytes), e.CreatedAt, e.ID)
+	return string(hex.AppendEncode(b, store.AppendStoredSummary(nil, e)))
+}
+
+// parseSummaryValue reads a summaryValue back. An empty summary part (an
+// event that could not be decoded when the summaries were filled) reads as
+// no summary.
+func parseSummaryValue(v string) (record.Summary, bool, error) {
+	if len(v) < itemKeyLen {
+		return record.Summary{}, false, fmt.Errorf("malformed summary %q", v)
+	}
+	it, err := parseItemKey(v[:itemKeyLen])
+	if err != nil {
+		return record.Summary{}, false, err
+	}
+	if len(v) == itemKeyLen {
+		return record.Summary{ID: it.ID, CreatedAt: it.CreatedAt}, false, nil
+	}
+	b, err := hex.DecodeString(v[itemKeyLen:])
+	if err != nil {
+		return record.Summary{}, false, fmt.Errorf("malformed summary of %x: %w", it.ID, err)
+	}
+	return store.ParseStoredSummary(it.ID, it.CreatedAt, b)
+}

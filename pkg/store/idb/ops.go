@@ -4,8 +4,10 @@ package idb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"syscall/js"
 
 	"github.com/peersetdb/peerset/pkg/record"
@@ -45,14 +47,24 @@ func (s *Store) Put(ctx context.Context, events ...*record.Event) error {
 	if err := try(func() { objects = jsJSON.Call("parse", batch) }); err != nil {
 		return failure(fmt.Sprintf("put %d events", len(events)), err)
 	}
-	t, err := s.write(true, storeEvents)
+	t, err := s.write(true, storeEvents, storeSummaries)
 	if err != nil {
 		return failure(fmt.Sprintf("put %d events", len(events)), err)
 	}
+	sums := t.store(storeSummaries)
+	// The summary goes in once its event did: an id already stored (the add
+	// fails) keeps its first copy and that copy's summary.
+	onAdded := js.FuncOf(func(this js.Value, _ []js.Value) any {
+		_ = try(func() { sums.Call("put", this.Get("peersetSummary"), this.Get("result")) })
+		return nil
+	})
+	t.handlers = append(t.handlers, onAdded)
 	err = try(func() {
 		os := t.store(storeEvents)
-		for i := range events {
-			os.Call("add", objects.Index(i))
+		for i, e := range events {
+			req := os.Call("add", objects.Index(i))
+			req.Set("peersetSummary", summaryValue(e))
+			req.Set("onsuccess", onAdded)
 		}
 	})
 	if err != nil {
@@ -75,17 +87,18 @@ func (s *Store) Delete(ctx context.Context, ids ...[32]byte) error {
 		return nil
 	}
 	what := fmt.Sprintf("delete %d events", len(ids))
-	t, err := s.write(false, storeEvents)
+	t, err := s.write(false, storeEvents, storeSummaries)
 	if err != nil {
 		return failure(what, err)
 	}
-	events := t.store(storeEvents)
+	events, sums := t.store(storeEvents), t.store(storeSummaries)
 	// One handler serves every lookup: it runs when a primary key arrives
-	// and queues the delete in the same transaction.
+	// and queues the deletes in the same transaction.
 	onKey := js.FuncOf(func(this js.Value, _ []js.Value) any {
 		_ = try(func() {
 			if key := this.Get("result"); key.Type() == js.TypeString {
 				events.Call("delete", key)
+				sums.Call("delete", key)
 			}
 		})
 		return nil
@@ -372,10 +385,15 @@ func (s *Store) queryForwards(ctx context.Context, q store.Query, r keyRange, so
 	}
 }
 
-// readPage runs one read transaction with a single request made by
-// request, and returns the request's result.
+// readPage runs one read transaction of the events store with a single
+// request made by request, and returns the request's result.
 func (s *Store) readPage(ctx context.Context, request func(t *txn) js.Value) (js.Value, error) {
-	t, err := s.read(storeEvents)
+	return s.readPageOf(ctx, storeEvents, request)
+}
+
+// readPageOf is readPage over the object store name.
+func (s *Store) readPageOf(ctx context.Context, name string, request func(t *txn) js.Value) (js.Value, error) {
+	t, err := s.read(name)
 	if err != nil {
 		return js.Value{}, err
 	}
@@ -532,6 +550,122 @@ func (s *Store) Scan(ctx context.Context, fn func(*record.Event) error) error {
 		}
 		r.lower, r.lowerOpen = stringOrEmpty(objects.Index(n-1).Get("k")), true
 	}
+}
+
+// Summaries implements store.Store: pages of the summaries store (getAll),
+// joined into one string by the browser, without reading any event. A
+// database migrated from schema 1 gets its summaries written the first time.
+func (s *Store) Summaries(ctx context.Context, fn func(record.Summary, bool) error) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	if err := s.fillSummaries(ctx); err != nil {
+		return failure("write the summaries of older events", err)
+	}
+	r := keyRange{}
+	type entry struct {
+		s  record.Summary
+		ok bool
+	}
+	page := make([]entry, 0, itemsPageSize)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		values, err := s.readPageOf(ctx, storeSummaries, func(t *txn) js.Value {
+			return t.store(storeSummaries).Call("getAll", r.js(), itemsPageSize)
+		})
+		if err != nil {
+			return failure("read summaries", err)
+		}
+		n := values.Length()
+		if n == 0 {
+			return nil
+		}
+		page = page[:0]
+		last := ""
+		for v := range strings.SplitSeq(values.Call("join", ",").String(), ",") {
+			sum, ok, err := parseSummaryValue(v)
+			if err != nil {
+				return failure("read summaries", fmt.Errorf("%w: %w", store.ErrCorrupt, err))
+			}
+			page = append(page, entry{sum, ok})
+			last = v[:itemKeyLen]
+		}
+		for _, e := range page {
+			if err := fn(e.s, e.ok); err != nil {
+				return err
+			}
+		}
+		if n < itemsPageSize {
+			return nil
+		}
+		r.lower, r.lowerOpen = last, true
+	}
+}
+
+// fillSummaries writes the summaries a database migrated from schema 1 lacks:
+// when the summaries store holds fewer entries than the events store, it is
+// rebuilt from the events (an event that no longer decodes gets an empty
+// summary). It runs once per database.
+func (s *Store) fillSummaries(ctx context.Context) error {
+	t, err := s.read(storeEvents, storeSummaries)
+	if err != nil {
+		return err
+	}
+	var events, summaries js.Value
+	if err := try(func() {
+		events, summaries = t.store(storeEvents).Call("count"), t.store(storeSummaries).Call("count")
+	}); err != nil {
+		return t.fail(err)
+	}
+	if err := t.wait(ctx); err != nil {
+		return err
+	}
+	if events.Get("result").Int() == summaries.Get("result").Int() {
+		return nil
+	}
+	var keys []string
+	if err := s.Items(ctx, func(createdAt int64, id [32]byte) error {
+		keys = append(keys, itemKey(createdAt, id))
+		return nil
+	}); err != nil {
+		return err
+	}
+	values := make(map[string]string, len(keys))
+	err = s.Scan(ctx, func(e *record.Event) error {
+		values[itemKey(e.CreatedAt, e.ID)] = summaryValue(e)
+		return nil
+	})
+	var corrupt *store.CorruptError
+	if err != nil && !errors.As(err, &corrupt) {
+		return err
+	}
+	for len(keys) > 0 {
+		batch := keys[:min(len(keys), 1024)]
+		keys = keys[len(batch):]
+		t, err := s.write(false, storeSummaries)
+		if err != nil {
+			return err
+		}
+		err = try(func() {
+			sums := t.store(storeSummaries)
+			for _, k := range batch {
+				v, ok := values[k]
+				if !ok {
+					v = k // undecodable: no summary
+				}
+				sums.Call("put", v, k)
+			}
+		})
+		if err != nil {
+			return t.fail(err)
+		}
+		if err := t.wait(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Count implements store.Store (IDBObjectStore.count).

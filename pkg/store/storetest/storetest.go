@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"QueryPaging", testQueryPaging},
 		{"QueryRejectsInvalid", testQueryRejectsInvalid},
 		{"ItemsAndScanOrder", testItemsAndScanOrder},
+		{"Summaries", testSummaries},
 		{"CallbacksMayUseTheStore", testCallbacksMayUseTheStore},
 		{"CallbackErrorStops", testCallbackErrorStops},
 		{"Count", testCount},
@@ -193,6 +194,28 @@ func checkContents(t *testing.T, s store.Store, want []*record.Event) {
 		t.Errorf("Scan: %v", err)
 	}
 	checkSameEvents(t, "Scan", scanned, want)
+	type summary struct {
+		s  record.Summary
+		ok bool
+	}
+	var summaries []summary
+	if err := s.Summaries(ctx, func(sum record.Summary, ok bool) error {
+		summaries = append(summaries, summary{sum, ok})
+		return nil
+	}); err != nil {
+		t.Errorf("Summaries: %v", err)
+	}
+	if len(summaries) != len(want) {
+		t.Errorf("Summaries returned %d summaries, want %d", len(summaries), len(want))
+	} else {
+		for i, e := range want {
+			wantSum, wantOK := store.SummaryOf(e)
+			if summaries[i].s != wantSum || summaries[i].ok != wantOK {
+				t.Errorf("summary %d = %+v (%v), want %+v (%v)", i, summaries[i].s, summaries[i].ok, wantSum, wantOK)
+				break
+			}
+		}
+	}
 	for _, e := range want {
 		got, err := s.Get(ctx, e.ID)
 		if err != nil {
@@ -555,6 +578,24 @@ func testItemsAndScanOrder(t *testing.T, s store.Store) {
 	checkContents(t, s, events)
 }
 
+// testSummaries: records, deletions and an event of another kind, deleted and
+// stored again; Summaries follows, without decoding (checked through
+// checkContents against store.SummaryOf).
+func testSummaries(t *testing.T, s store.Store) {
+	g := NewGenerator(t, 2, 21)
+	u := g.UUID()
+	rec := g.Record(0, 1000, u)
+	events := []*record.Event{rec, g.Deletion(0, 1001, u), g.Note(1, 999), g.Record(1, 1002, g.UUID())}
+	mustPut(t, s, events...)
+	checkContents(t, s, events)
+	if err := s.Delete(context.Background(), rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	checkContents(t, s, events[1:])
+	mustPut(t, s, rec)
+	checkContents(t, s, events)
+}
+
 func testCallbacksMayUseTheStore(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	g := NewGenerator(t, 2, 11)
@@ -749,6 +790,9 @@ func calls(s store.Store, e *record.Event) map[string]func(ctx context.Context) 
 		},
 		"Scan": func(ctx context.Context) error {
 			return s.Scan(ctx, func(*record.Event) error { return nil })
+		},
+		"Summaries": func(ctx context.Context) error {
+			return s.Summaries(ctx, func(record.Summary, bool) error { return nil })
 		},
 		"Count": func(ctx context.Context) error {
 			_, err := s.Count(ctx)
