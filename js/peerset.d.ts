@@ -43,11 +43,11 @@ export interface SessionOptions {
    * past it, sync with that peer slows to `ingestRate`.
    */
   ingestBurst?: number;
-  /** Records per second one peer may add after `ingestBurst` (default 500). */
+  /** Records per second one peer may add after `ingestBurst` (default 2 000). */
   ingestRate?: number;
   /** Bytes one peer may make this node send at once (default 16 MiB). */
   uploadBurst?: number;
-  /** Bytes per second one peer may make this node send after `uploadBurst` (default 1 MiB). */
+  /** Bytes per second one peer may make this node send after `uploadBurst` (default 4 MiB). */
   uploadRate?: number;
 }
 

@@ -60,6 +60,12 @@ type Config struct {
 	// Store holds the records. Nil: an in-memory store (nothing survives
 	// Close). The DB closes the store on Close.
 	Store store.Store
+	// CacheBytes bounds the cache of recently read and written events in
+	// front of a persistent store (0: store.DefaultCacheBytes, 8 MiB;
+	// negative: none). The DB keeps only a compact index of its events in
+	// memory; the events themselves are read from the store through this
+	// cache. An in-memory store gets no cache.
+	CacheBytes int
 
 	// Moderation is the pipeline's configuration; its RoomID is set by Open.
 	// The zero value means moderation.DefaultConfig() (the standard preset).
@@ -143,6 +149,12 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	if cfg.Store == nil {
 		cfg.Store = store.NewMemory()
+	}
+	if _, inMemory := cfg.Store.(*store.Memory); !inMemory && cfg.CacheBytes >= 0 {
+		if cfg.CacheBytes == 0 {
+			cfg.CacheBytes = store.DefaultCacheBytes
+		}
+		cfg.Store = store.NewCache(cfg.Store, cfg.CacheBytes)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now

@@ -35,6 +35,12 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
 }
 
+// TestConformanceCached: the same behind the facade's cache (small enough
+// to evict).
+func TestConformanceCached(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return store.NewCache(openTemp(t), 8<<10) })
+}
+
 func TestPersistence(t *testing.T) {
 	dir := t.TempDir()
 	storetest.RunPersistence(t, func(t *testing.T, name string) store.Store {

@@ -37,11 +37,11 @@ const (
 	DefaultHandshakeGrace       = 2 * time.Second
 	DefaultInboxBytes           = 8 << 20
 	DefaultIngestBurst          = 20000 // events
-	DefaultIngestRate           = 500   // events per second
+	DefaultIngestRate           = 2000  // events per second
 	DefaultIngestBurstBytes     = 32 << 20
-	DefaultIngestRateBytes      = 1 << 20 // per second
+	DefaultIngestRateBytes      = 4 << 20 // per second
 	DefaultUploadBurst          = 16 << 20
-	DefaultUploadRate           = 1 << 20 // bytes per second
+	DefaultUploadRate           = 4 << 20 // bytes per second
 	DefaultMaxSyncBackoff       = 10 * time.Minute
 )
 
