@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/peersetdb/peerset/pkg/record"
 )
@@ -20,6 +21,7 @@ const DefaultCacheBytes = 8 << 20
 type Cache struct {
 	Store
 	maxBytes int
+	closed   atomic.Bool
 
 	mu    sync.Mutex
 	bytes int
@@ -109,9 +111,30 @@ func (c *Cache) Delete(ctx context.Context, ids ...[32]byte) error {
 	return c.Store.Delete(ctx, ids...)
 }
 
+// Close implements Store: it closes the store and empties the cache.
+func (c *Cache) Close() error {
+	c.closed.Store(true)
+	c.mu.Lock()
+	c.order.Init()
+	clear(c.byID)
+	c.bytes = 0
+	c.mu.Unlock()
+	return c.Store.Close()
+}
+
+func (c *Cache) begin(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
 // Get implements Store.
 func (c *Cache) Get(ctx context.Context, id [32]byte) (*record.Event, error) {
-	if err := ctx.Err(); err != nil {
+	if err := c.begin(ctx); err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
@@ -133,7 +156,7 @@ func (c *Cache) Get(ctx context.Context, id [32]byte) (*record.Event, error) {
 // GetMany implements Store: the ids it does not hold are read from the
 // store in one call.
 func (c *Cache) GetMany(ctx context.Context, ids [][32]byte) ([]*record.Event, error) {
-	if err := ctx.Err(); err != nil {
+	if err := c.begin(ctx); err != nil {
 		return nil, err
 	}
 	found := make(map[[32]byte]*record.Event, len(ids))

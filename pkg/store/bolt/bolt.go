@@ -674,6 +674,7 @@ func (s *Store) Items(ctx context.Context, fn func(createdAt int64, id [32]byte)
 			}
 		}
 		if n < itemsPageSize {
+			s.releaseMapped()
 			return nil
 		}
 		cursor = last
@@ -710,6 +711,7 @@ func (s *Store) Summaries(ctx context.Context, fn func(record.Summary, bool) err
 			}
 		}
 		if n < itemsPageSize {
+			s.releaseMapped()
 			return nil
 		}
 		cursor = last
@@ -741,6 +743,7 @@ func (s *Store) Scan(ctx context.Context, fn func(*record.Event) error) error {
 			}
 		}
 		if n < scanPageSize {
+			s.releaseMapped()
 			return corrupt.OrNil()
 		}
 		cursor = last
