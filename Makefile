@@ -60,6 +60,7 @@ bench-go:
 
 bench-wasm:
 	$(WASM_ENV) $(GO) test -exec="$(WASM_EXEC)" -run '^$$' -bench . -benchtime $(BENCHTIME) ./pkg/merkle ./pkg/record
+	$(WASM_ENV) $(GO) test -exec="$(WASM_EXEC)" -run '^$$' -bench 'Memory' -benchtime 2x ./pkg/moderation ./pkg/peerset
 
 bench-recon:
 	cd interop && $(GO) run ./cmd/reconbench
