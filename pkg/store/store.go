@@ -5,7 +5,8 @@
 //
 // Backends: NewMemory here; pkg/store/bolt, a bbolt file for native peers;
 // pkg/store/idb, IndexedDB in a browser. Every backend must pass the
-// conformance suite in pkg/store/storetest.
+// conformance suite in pkg/store/storetest. NewCache puts a bounded cache of
+// recently used events in front of any of them.
 //
 // A store keeps what it is given. It does not verify ids or signatures, apply
 // the replacement rule, honour deletion requests or moderate: that is the
@@ -13,8 +14,9 @@
 // read back (see CheckEvent). The package is pure Go and builds for js/wasm.
 //
 // A backend needs: events keyed by id (stored as EncodeEvent's JSON), an
-// ordered index on (created_at, id), one on (pubkey, created_at, id), one on
-// the IndexAddress of each event, and a key-value space for metadata. In
+// ordered index on (created_at, id) that also yields each event's summary
+// (AppendStoredSummary) without decoding it, one on (pubkey, created_at, id),
+// one on the IndexAddress of each event, and a key-value space for metadata. In
 // IndexedDB these are an object store with compound-key indexes; Query.After
 // maps to an open key-range bound, and Items/Scan read in pages so that no
 // transaction outlives a callback.
