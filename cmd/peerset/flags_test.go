@@ -3,11 +3,13 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/peersetdb/peerset/pkg/moderation"
+	"github.com/peersetdb/peerset/pkg/peerset"
 	"github.com/peersetdb/peerset/pkg/record"
 )
 
@@ -41,5 +43,48 @@ func TestPutModerationFlags(t *testing.T) {
 		if code, _, errOut := runCLI("", append([]string{"put", "--db", db, "--room", "r", "--text", "x"}, bad...)...); code != 2 || !strings.Contains(errOut, bad[0]) {
 			t.Errorf("put %v: %d %q", bad, code, errOut)
 		}
+	}
+}
+
+// TestImportExportRoundTrip: export a room's file, import it into another
+// file of the same room, with junk, a forgery and duplicates mixed in: the
+// counts say what happened, and both files hold the same set.
+func TestImportExportRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	from, to := dir+"/from.db", dir+"/to.db"
+	for i := range 3 {
+		if code, _, errOut := runCLI("", "put", "--db", from, "--room", "backup", "--nsec", exampleNsec, "--text", fmt.Sprintf("note %d", i)); code != 0 {
+			t.Fatalf("put: %q", errOut)
+		}
+	}
+	code, exported, errOut := runCLI("", "export", "--db", from)
+	if code != 0 || strings.Count(exported, "\n") != 3 {
+		t.Fatalf("export: %d %q %q", code, exported, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(exported), "\n")
+	var e record.Event
+	if err := json.Unmarshal([]byte(lines[0]), &e); err != nil {
+		t.Fatal(err)
+	}
+	e.Content += " (changed)"
+	forgedJSON, _ := json.Marshal(&e)
+	forged := string(forgedJSON)
+	input := strings.Join([]string{lines[0], "not json", "", lines[1], forged, lines[2], lines[1], strings.Repeat("x", 2<<20)}, "\n")
+	code, out, errOut := runCLI(input, "import", "--db", to, "--room", "backup")
+	if code != 0 {
+		t.Fatalf("import: %d %q", code, errOut)
+	}
+	var got peerset.ImportResult
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("import printed %q: %v", out, err)
+	}
+	if got.Stored != 3 || got.Invalid != 3 || got.Refused != 1 || got.ByRule["parse"] != 2 || got.ByRule["integrity"] != 1 || got.ByRule["duplicate"] != 1 {
+		t.Fatalf("import counts %+v", got)
+	}
+	if _, again, _ := runCLI("", "export", "--db", to); again != exported {
+		t.Fatalf("the imported file exports\n%s\nnot\n%s", again, exported)
+	}
+	if code, _, errOut := runCLI("", "export", "--db", dir+"/missing-dir/x.db"); code == 0 {
+		t.Errorf("export of a file that cannot exist: %q", errOut)
 	}
 }

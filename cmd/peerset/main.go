@@ -35,6 +35,11 @@ const usage = `usage:
                [--ingest-burst N] [--ingest-rate R] [MODERATION]
                                           an always-on peer until Ctrl-C; --json prints
                                           {"peers","records","root"} every second plus event lines
+  peerset import --db PATH --room R [--app A] [MODERATION] < events.jsonl
+                                          verify, moderate and store NIP-01 events (one per line) as a
+                                          peer's; prints {"stored","refused","invalid","byRule"} last
+  peerset export --db PATH [> events.jsonl]
+                                          every live record and kept deletion, one event per line
   MODERATION: [--moderation open|standard|strict] [--quota N] [--deletion-quota N] [--pow BITS]
 `
 
@@ -57,6 +62,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdPut(args[1:], stdout)
 	case len(args) >= 1 && args[0] == "join":
 		err = cmdJoin(args[1:], stdout, stderr)
+	case len(args) >= 1 && args[0] == "import":
+		err = cmdImport(args[1:], stdin, stdout)
+	case len(args) >= 1 && args[0] == "export":
+		err = cmdExport(args[1:], stdout)
 	case len(args) >= 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help"):
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -103,6 +103,10 @@ func AsRejection(err error) (*Rejection, bool) {
 type Context struct {
 	Now   time.Time
 	Index Index // never nil inside a pipeline
+	// SignatureChecked: the caller verified the event's id and signature
+	// already (e.g. in parallel, before taking a lock); the integrity rule
+	// checks everything else.
+	SignatureChecked bool
 
 	parsed   bool
 	parsedOf *record.Event
@@ -192,10 +196,22 @@ func (p *Pipeline) Check(e *record.Event, idx Index) error {
 
 // CheckAt is Check at the time now.
 func (p *Pipeline) CheckAt(now time.Time, e *record.Event, idx Index) error {
+	return p.check(now, e, idx, false)
+}
+
+// CheckVerifiedAt is CheckAt for an event whose id and signature the caller
+// has verified (record.Event.Verify): the integrity rule does not verify the
+// signature again.
+func (p *Pipeline) CheckVerifiedAt(now time.Time, e *record.Event, idx Index) error {
+	return p.check(now, e, idx, true)
+}
+
+func (p *Pipeline) check(now time.Time, e *record.Event, idx Index, signatureChecked bool) error {
 	if e == nil {
 		return &Rejection{Rule: RuleSchema, Reason: "no event"}
 	}
 	c := NewContext(now, idx)
+	c.SignatureChecked = signatureChecked
 	verified := false
 	for _, r := range p.rules {
 		v := r.Check(c, e)

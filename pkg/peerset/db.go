@@ -242,6 +242,23 @@ func bindStore(ctx context.Context, cfg Config, roomID string) error {
 	return nil
 }
 
+// StoreRoom returns the appId and room name a store is bound to (see Open),
+// or an error wrapping store.ErrNotFound for a store no room has opened yet.
+func StoreRoom(ctx context.Context, st store.Store) (appID, room string, err error) {
+	b, err := st.GetMeta(ctx, metaKeyRoom)
+	if err != nil {
+		return "", "", fmt.Errorf("failed to read which room the store holds: %w", err)
+	}
+	roomID, name, _ := strings.Cut(string(b), " ")
+	// "<appId>/<room>": either may hold a slash; the room id tells the split.
+	for i := range len(name) {
+		if name[i] == '/' && record.RoomID(name[:i], name[i+1:]) == roomID {
+			return name[:i], name[i+1:], nil
+		}
+	}
+	return "", "", fmt.Errorf("failed to read which room the store holds: %w: %q", store.ErrCorrupt, b)
+}
+
 // ErrKeyPassphrase: the store keeps an encrypted key and the passphrase is
 // missing or wrong.
 var ErrKeyPassphrase = errors.New("peerset: the stored key is encrypted: a correct Config.KeyPassphrase is needed")

@@ -3,6 +3,8 @@ package peerset
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/record"
@@ -53,6 +55,7 @@ func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event)
 		}
 		return out
 	}
+	verified := verifyInParallel(events)
 	db.mu.Lock()
 	if db.closed {
 		db.mu.Unlock()
@@ -77,7 +80,11 @@ func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event)
 			out[i].Err = fmt.Errorf("failed to ingest: nil event")
 			continue
 		}
-		if err := db.pipeline.CheckAt(now, e, db.index); err != nil {
+		check := db.pipeline.CheckAt
+		if verified != nil && verified[i] {
+			check = db.pipeline.CheckVerifiedAt
+		}
+		if err := check(now, e, db.index); err != nil {
 			out[i].Err = err
 			continue
 		}
@@ -186,4 +193,31 @@ func summaryEvent(s record.Summary) *record.Event {
 		e.Tags = [][]string{{record.TagAddress, s.Address().String()}}
 	}
 	return e
+}
+
+// minParallelVerify is the smallest batch whose signatures are checked on
+// several cores before the batch is ingested.
+const minParallelVerify = 32
+
+// verifyInParallel checks the ids and signatures of a batch on every core
+// (the biggest cost of ingesting), outside the DB's lock, and reports which
+// passed; the pipeline then skips the signature of those. It returns nil
+// when there is one core (js/wasm) or the batch is small: the pipeline
+// checks everything then.
+func verifyInParallel(events []*record.Event) []bool {
+	workers := runtime.GOMAXPROCS(0)
+	if workers < 2 || len(events) < minParallelVerify {
+		return nil
+	}
+	ok := make([]bool, len(events))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(events); i += workers {
+				ok[i] = events[i] != nil && events[i].Verify() == nil
+			}
+		})
+	}
+	wg.Wait()
+	return ok
 }
