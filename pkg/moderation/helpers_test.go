@@ -127,3 +127,12 @@ func clone(e *record.Event) *record.Event {
 }
 
 func repeat(s string, n int) string { return strings.Repeat(s, n) }
+
+// addOwn admits e as one of the node's own writes.
+func addOwn(m *MemoryIndex, e *record.Event) ([]record.Summary, error) {
+	s, err := record.Summarize(e)
+	if err != nil {
+		return nil, err
+	}
+	return m.Admit(s, true)
+}

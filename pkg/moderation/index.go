@@ -202,25 +202,16 @@ func (m *MemoryIndex) Add(e *record.Event) (removed []record.Summary, err error)
 	return m.AddSummary(s)
 }
 
-// AddOwn is Add for the node's own new writes: a new record that would
-// evict one of the author's records (a quota, the same content) is refused
-// instead, with a *Rejection that is not harmless, so that a user is told
-// rather than losing an older record. Deletions evict old tombstones as in
-// Add: an author can always take a record down.
-func (m *MemoryIndex) AddOwn(e *record.Event) (removed []record.Summary, err error) {
-	s, err := record.Summarize(e)
-	if err != nil {
-		return nil, &Rejection{Rule: RuleSchema, Reason: err.Error(), Err: err, Verified: true}
-	}
-	return m.add(s, true)
-}
-
 // AddSummary is Add for an event known by its summary (a store's, at open).
 func (m *MemoryIndex) AddSummary(s record.Summary) (removed []record.Summary, err error) {
 	return m.add(s, false)
 }
 
-// Admit is AddSummary, or AddOwn's rule for the node's own writes when own.
+// Admit is AddSummary, with the rule for the node's own new writes when own:
+// a new record that would evict one of the author's records (a quota, the
+// same content) is refused instead, with a *Rejection that is not harmless,
+// so that a user is told rather than losing an older record. Deletions evict
+// old tombstones as in Add: an author can always take a record down.
 func (m *MemoryIndex) Admit(s record.Summary, own bool) (removed []record.Summary, err error) {
 	return m.add(s, own)
 }

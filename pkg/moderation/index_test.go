@@ -107,7 +107,7 @@ func TestPolicyEvictsTheLosers(t *testing.T) {
 			t.Errorf("edit = %v, %v; want only the old version removed", removed, err)
 		}
 		// Own writes over the quota are refused, not evicting.
-		_, err = m.AddOwn(rec(0, "own"))
+		_, err = addOwn(m, rec(0, "own"))
 		if rej := wantRejection(t, err, RuleAuthorQuota); rej.Harmless {
 			t.Error("an own write over the quota should be a real refusal")
 		}
@@ -139,7 +139,7 @@ func TestPolicyEvictsTheLosers(t *testing.T) {
 		}
 		m := NewMemoryIndex(Policy{Duplicates: true})
 		m.Add(old)
-		if _, err := m.AddOwn(rec(0, "SAME TEXT")); err == nil {
+		if _, err := addOwn(m, rec(0, "SAME TEXT")); err == nil {
 			t.Error("an own duplicate was not refused")
 		}
 		if _, err := m.Add(b.record(record.Draft{Text: "same text", CreatedAt: at(-3)})); err != nil {

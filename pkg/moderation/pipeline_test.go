@@ -247,7 +247,7 @@ func TestStrictPreset(t *testing.T) {
 	if err := p.Check(fourth, idx); err != nil {
 		t.Fatalf("a fourth record passes the rules (the quota is the index's): %v", err)
 	}
-	_, err := idx.AddOwn(fourth)
+	_, err := addOwn(idx, fourth)
 	wantRejection(t, err, RuleAuthorQuota)
 
 	// Deletions cost work too, and are never held back by the quota.

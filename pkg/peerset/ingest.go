@@ -46,7 +46,7 @@ func (o Outcome) Harmless() bool {
 // the losers the moderation Policy evicts (an author's oldest record past
 // the quota, an older record with the same content), are removed. This
 // node's own events (origin.Local) never evict the author's other records:
-// they are refused instead (see moderation.MemoryIndex.AddOwn).
+// they are refused instead (see moderation.MemoryIndex.Admit).
 func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event) []Outcome {
 	out := make([]Outcome, len(events))
 	if err := db.waitLoaded(ctx); err != nil {
