@@ -164,4 +164,10 @@ func TestLargeRoomWithATinyCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitConverged(t, 5*time.Minute, n-expired, &netPeer{DB: db, name: "seeder"}, &netPeer{DB: fresh, name: "fresh"})
+	// An honest bulk sync earns no strike on either side.
+	for _, pair := range [][2]*DB{{fresh, db}, {db, fresh}} {
+		if s := pair[0].Ledger().Strikes(moderation.KeySubject(pair[1].Key())); len(s) > 0 {
+			t.Errorf("an honest peer was struck during a bulk sync: %v", s)
+		}
+	}
 }

@@ -32,6 +32,13 @@ const (
 	// maxDeferredWants bounds the wants of a peer waiting for upload budget;
 	// an honest peer has at most its MaxInFlightWants outstanding.
 	maxDeferredWants = 16
+	// maxPushBytesPerRound bounds the records pushed after one reply of a
+	// reconciliation we initiated: a peer that lacks everything makes a
+	// whole set "only ours" in one round, and pushing it at once would
+	// overrun its inbox. The rest is found again by the next reconciliation,
+	// which the peer's new root starts, so pushes go at the pace the peer
+	// takes them.
+	maxPushBytesPerRound = 2 << 20
 	// maxResends is how often one record is sent to one peer within
 	// RefusalMemory: an honest peer asks again only when an answer is late
 	// (WantRetries) or a refusal no longer holds.
@@ -537,15 +544,25 @@ func (s *session) pushIDs(now time.Time, ids [][32]byte) {
 		}
 		fresh = append(fresh, id)
 	}
-	if len(fresh) == 0 {
-		return
+	var push []*record.Event
+	size := 0
+	for len(fresh) > 0 && size < maxPushBytesPerRound {
+		chunk := fresh[:min(len(fresh), 256)]
+		fresh = fresh[len(chunk):]
+		events, err := s.m.replica.Events(s.ctx, chunk)
+		if err != nil {
+			s.log.Warn("cannot read records to push", "err", err)
+			return
+		}
+		for _, e := range events {
+			if size >= maxPushBytesPerRound {
+				break
+			}
+			size += record.JSONSize(e)
+			push = append(push, e)
+		}
 	}
-	events, err := s.m.replica.Events(s.ctx, fresh)
-	if err != nil {
-		s.log.Warn("cannot read records to push", "err", err)
-		return
-	}
-	s.sendEvents(now, events, nil)
+	s.sendEvents(now, push, nil)
 }
 
 // flushPush sends the fast-path queue.
