@@ -108,7 +108,7 @@ func readLine(r *bufio.Reader, max int) (line []byte, tooLong bool, err error) {
 func cmdExport(args []string, stdout io.Writer) error {
 	fs := newFlagSet("export")
 	var f dbFlags
-	f.register(fs)
+	f.registerFile(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

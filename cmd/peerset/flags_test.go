@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -86,5 +87,41 @@ func TestImportExportRoundTrip(t *testing.T) {
 	}
 	if code, _, errOut := runCLI("", "export", "--db", dir+"/missing-dir/x.db"); code == 0 {
 		t.Errorf("export of a file that cannot exist: %q", errOut)
+	}
+}
+
+// TestPutContentRuleFlags: --bad-words adds words from a file and turns the
+// bad-words rule on; --allow-link-host turns the link policy on with those
+// hosts; a refusal names its rule.
+func TestPutContentRuleFlags(t *testing.T) {
+	dir := t.TempDir()
+	words := dir + "/words.txt"
+	if err := os.WriteFile(words, []byte("# our own list\nzorblax\n\n  quuxword  \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"a word from the file", []string{"--bad-words", words, "--text", "a zorblax here"}, 1, "bad-words"},
+		{"a trimmed word from the file", []string{"--bad-words", words, "--text", "QUUXWORD!"}, 1, "bad-words"},
+		{"a comment is not a word", []string{"--bad-words", words, "--text", "our own list"}, 0, ""},
+		{"the word without the flag", []string{"--text", "a zorblax here"}, 0, ""},
+		{"a missing file", []string{"--bad-words", dir + "/none.txt", "--text", "x"}, 1, "bad-words file"},
+		{"an allowed host", []string{"--allow-link-host", "example.org", "--text", "x", "--link", "https://docs.example.org/a"}, 0, ""},
+		{"a second allowed host", []string{"--allow-link-host", "example.org", "--allow-link-host", "example.net", "--text", "x", "--link", "https://example.net/"}, 0, ""},
+		{"a host not allowed", []string{"--allow-link-host", "example.org", "--text", "x", "--link", "https://evil.example.com/"}, 1, "link-policy"},
+		{"any host without the flag", []string{"--text", "x", "--link", "https://evil.example.com/"}, 0, ""},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			db := fmt.Sprintf("%s/%d.db", dir, i)
+			code, _, errOut := runCLI("", append([]string{"put", "--db", db, "--room", "r", "--nsec", exampleNsec}, c.args...)...)
+			if code != c.wantCode || !strings.Contains(errOut, c.wantErr) {
+				t.Fatalf("put %v: exit %d %q, want exit %d naming %q", c.args, code, errOut, c.wantCode, c.wantErr)
+			}
+		})
 	}
 }

@@ -25,22 +25,24 @@ func main() {
 const usage = `usage:
   peerset keygen                          new key pair as {"npub","nsec","pubkey"}
   peerset key decode <npub|nsec>          the key as hex
-  peerset record new --nsec N --room R --text T [--app A] [--link URL] [--lat X --lon Y] [--uuid U]
+  peerset record new --nsec N --room R [--app A] [--text T] [--link URL] [--lat X --lon Y] [--uuid U]
                                           a signed record event on one line
   peerset record verify [--room R] [--app A] < event.json
                                           "ok" and exit 0, or what is wrong and exit 1
-  peerset put --db PATH --room R --text T [--nsec N] [--link URL] [--lat X --lon Y] [--uuid U] [MODERATION]
+  peerset put --db PATH --room R [--app A] [--nsec N] [--text T] [--link URL] [--lat X --lon Y] [--uuid U]
+              [MODERATION]
                                           add a record to a database file, offline
-  peerset join --db PATH --room R [--tracker URL]... [--nsec N] [--password P] [--json] [--ice-loopback]
-               [--ingest-burst N] [--ingest-rate R] [MODERATION]
+  peerset join --db PATH --room R [--app A] [--tracker URL]... [--nsec N] [--password P] [--json]
+               [--ice-loopback] [--ingest-burst N] [--ingest-rate R] [MODERATION]
                                           an always-on peer until Ctrl-C; --json prints
                                           {"peers","records","root"} every second plus event lines
-  peerset import --db PATH --room R [--app A] [MODERATION] < events.jsonl
+  peerset import --db PATH --room R [--app A] [--nsec N] [MODERATION] < events.jsonl
                                           verify, moderate and store NIP-01 events (one per line) as a
                                           peer's; prints {"stored","refused","invalid","byRule"} last
-  peerset export --db PATH [> events.jsonl]
+  peerset export --db PATH [--room R] [--app A] > events.jsonl
                                           every live record and kept deletion, one event per line
   MODERATION: [--moderation open|standard|strict] [--quota N] [--deletion-quota N] [--pow BITS]
+              [--bad-words FILE] [--allow-link-host HOST]...
 `
 
 // errUsage marks errors that should print the usage text.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"strings"
 	"testing"
 
@@ -120,5 +121,43 @@ func TestRecordNewErrors(t *testing.T) {
 func TestUnknownCommand(t *testing.T) {
 	if code, _, errOut := runCLI("", "frobnicate"); code != 2 || !strings.Contains(errOut, "usage") {
 		t.Fatalf("%d %q", code, errOut)
+	}
+}
+
+// TestUsageNamesEveryFlag: the usage text lists every flag each command
+// accepts, in that command's entry (or in MODERATION, which it names).
+func TestUsageNamesEveryFlag(t *testing.T) {
+	entries := map[string]string{} // command → its usage lines
+	var cur string
+	for line := range strings.Lines(usage) {
+		if rest, ok := strings.CutPrefix(line, "  peerset "); ok {
+			fields := strings.Fields(rest)
+			cur = fields[0]
+			if len(fields) > 1 && (fields[0] == "record" || fields[0] == "key") {
+				cur += " " + fields[1]
+			}
+		} else if strings.HasPrefix(line, "  MODERATION:") {
+			cur = "MODERATION"
+		}
+		entries[cur] += line
+	}
+	commands := [][]string{{"record", "new"}, {"record", "verify"}, {"put"}, {"join"}, {"import"}, {"export"}}
+	for _, args := range commands {
+		name := strings.Join(args, " ")
+		runCLI("", append(args, "--help")...)
+		fs, ok := flagSets[name]
+		if !ok {
+			t.Errorf("%s made no flag set", name)
+			continue
+		}
+		entry := entries[name]
+		if strings.Contains(entry, "[MODERATION]") {
+			entry += entries["MODERATION"]
+		}
+		fs.VisitAll(func(f *flag.Flag) {
+			if !strings.Contains(entry, "--"+f.Name+" ") && !strings.Contains(entry, "--"+f.Name+"]") && !strings.Contains(entry, "--"+f.Name+"\n") {
+				t.Errorf("the usage of %s does not name --%s", name, f.Name)
+			}
+		})
 	}
 }

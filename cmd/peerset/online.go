@@ -34,17 +34,27 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 type dbFlags struct {
 	path, app, room, nsec, preset string
 	quota, deletionQuota, pow     int // -1: the preset's
+	badWords                      string
+	linkHosts                     stringList
 }
 
 func (f *dbFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.path, "db", "", "the database file (bbolt); created if missing")
-	fs.StringVar(&f.app, "app", defaultAppID, "the appId")
-	fs.StringVar(&f.room, "room", "", "the room name")
+	f.registerFile(fs)
 	fs.StringVar(&f.nsec, "nsec", "", "the key to sign with (nsec1...); default: the key kept in the database")
 	fs.StringVar(&f.preset, "moderation", moderation.PresetNameStandard, "moderation preset: "+strings.Join(moderation.PresetNames(), ", "))
 	fs.IntVar(&f.quota, "quota", -1, "live records kept per author, the newest (0: no quota; default: the preset's, 5 for standard)")
 	fs.IntVar(&f.deletionQuota, "deletion-quota", -1, "deletions kept per author, the newest (0: no quota; default: the preset's, 20 for standard)")
 	fs.IntVar(&f.pow, "pow", -1, "NIP-13 proof of work required of every record and deletion, in bits (0: none; default: the preset's, 16 for strict); this node mines its own")
+	fs.StringVar(&f.badWords, "bad-words", "", "a file of words to refuse besides the preset's list, one per line (# starts a comment); turns the bad-words rule on")
+	fs.Var(&f.linkHosts, "allow-link-host", "allow links to this host and its subdomains only (repeatable); turns the link policy on")
+}
+
+// registerFile registers the flags that name the file and its room.
+func (f *dbFlags) registerFile(fs *flag.FlagSet) {
+	fs.StringVar(&f.path, "db", "", "the database file (bbolt); created if missing")
+	fs.StringVar(&f.app, "app", defaultAppID, "the appId")
+	fs.StringVar(&f.room, "room", "", "the room name")
+	f.preset, f.quota, f.deletionQuota, f.pow = moderation.PresetNameStandard, -1, -1, -1
 }
 
 // moderation returns the preset with the flags' changes.
@@ -71,7 +81,35 @@ func (f *dbFlags) moderation() (moderation.Config, error) {
 			*n.dst = n.v
 		}
 	}
+	if f.badWords != "" {
+		words, err := readWordList(f.badWords)
+		if err != nil {
+			return mod, err
+		}
+		mod.BadWords = true
+		mod.ExtraBadWords = append(mod.ExtraBadWords, words...)
+	}
+	if len(f.linkHosts) > 0 {
+		mod.LinkPolicy = true
+		mod.LinkAllowHosts = append(mod.LinkAllowHosts, f.linkHosts...)
+	}
 	return mod, nil
+}
+
+// readWordList reads a word list: one word per line, blank lines and lines
+// starting with # ignored.
+func readWordList(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the bad-words file: %w", err)
+	}
+	var words []string
+	for line := range strings.Lines(string(b)) {
+		if w := strings.TrimSpace(line); w != "" && !strings.HasPrefix(w, "#") {
+			words = append(words, w)
+		}
+	}
+	return words, nil
 }
 
 func (f *dbFlags) open(ctx context.Context) (*peerset.DB, error) {

@@ -15,8 +15,13 @@ const defaultAppID = "peerset"
 func newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are returned and printed once by run
+	flagSets[name] = fs
 	return fs
 }
+
+// flagSets holds the last flag set of each command, so that a test can
+// check the usage text names every flag.
+var flagSets = map[string]*flag.FlagSet{}
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
