@@ -71,11 +71,29 @@ const nonceWidth = 16
 // It returns ctx's error if ctx ends first. The expected work is
 // 2^difficulty hashes.
 func Mine(ctx context.Context, e *record.Event, sk *record.SecretKey, difficulty int) error {
-	if difficulty < 0 || difficulty > 64 {
-		return fmt.Errorf("failed to mine: difficulty %d is outside 0..64", difficulty)
-	}
 	if sk == nil {
 		return fmt.Errorf("failed to mine: %w: no secret key", record.ErrInvalidSecretKey)
+	}
+	e.PubKey = sk.Public()
+	if err := MineID(ctx, e, difficulty); err != nil {
+		return err
+	}
+	id := e.ID
+	if err := e.Sign(sk); err != nil {
+		return fmt.Errorf("failed to mine: %w", err)
+	}
+	if e.ID != id {
+		return fmt.Errorf("failed to mine: signed id differs from the mined id")
+	}
+	return nil
+}
+
+// MineID is Mine without the signature: it sets the nonce tag and the id of
+// e, whose PubKey must already be its author's, and leaves Sig for a signer
+// that holds the key elsewhere (signing does not change the id).
+func MineID(ctx context.Context, e *record.Event, difficulty int) error {
+	if difficulty < 0 || difficulty > 64 {
+		return fmt.Errorf("failed to mine: difficulty %d is outside 0..64", difficulty)
 	}
 	tags := make([][]string, 0, len(e.Tags)+1)
 	for _, t := range e.Tags {
@@ -85,7 +103,6 @@ func Mine(ctx context.Context, e *record.Event, sk *record.SecretKey, difficulty
 	}
 	zero := fmt.Sprintf("%0*d", nonceWidth, 0)
 	e.Tags = append(tags, []string{TagNonce, zero, strconv.Itoa(difficulty)})
-	e.PubKey = sk.Public()
 	ser := e.Serialize()
 	// The nonce tag is the last tag, and quotes inside content are escaped,
 	// so the last occurrence of this sequence is the nonce's value.
@@ -107,12 +124,7 @@ func Mine(ctx context.Context, e *record.Event, sk *record.SecretKey, difficulty
 			continue
 		}
 		e.Tags[len(e.Tags)-1][1] = string(digits)
-		if err := e.Sign(sk); err != nil {
-			return fmt.Errorf("failed to mine: %w", err)
-		}
-		if e.ID != id {
-			return fmt.Errorf("failed to mine: signed id differs from the mined id")
-		}
+		e.ID, e.Sig = id, [64]byte{}
 		return nil
 	}
 }

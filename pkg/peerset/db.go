@@ -56,6 +56,18 @@ type Config struct {
 	// the clear: whoever can read the store (the browser profile, the file)
 	// can sign as this node.
 	KeyPassphrase string
+	// Signer, when set, signs this node's records instead of a secret key
+	// (a NIP-07 extension in the browser): the DB neither generates nor
+	// keeps a key, and Key and KeyPassphrase must be unset. The swarm's
+	// handshake is then signed by a session key that Open draws and never
+	// keeps, so that the signer is asked nothing when peers connect; peers
+	// see (and strike or ban) that session key, not the signer's, while the
+	// records carry the signer's key. The session key is not certified by
+	// the signer: nothing ties it to the signer's key for peers.
+	Signer Signer
+	// Identity says which key the handshake proves (IdentityAuthor, the
+	// default, or IdentityEphemeral: a fresh key per connection).
+	Identity Identity
 
 	// Store holds the records. Nil: an in-memory store (nothing survives
 	// Close). The DB closes the store on Close.
@@ -107,7 +119,10 @@ type Config struct {
 type DB struct {
 	cfg      Config
 	roomID   string
-	key      *record.SecretKey
+	author   record.PublicKey  // the key this node's records carry (zero when read-only)
+	signer   Signer            // signs them (nil when read-only)
+	handKey  *record.SecretKey // proves the node in handshakes (nil: a fresh key per connection)
+	keyKept  KeyStorage
 	store    store.Store
 	pipeline *moderation.Pipeline
 	log      *slog.Logger
@@ -192,7 +207,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if err := bindStore(ctx, cfg, roomID); err != nil {
 		return nil, err
 	}
-	if db.key, err = loadOrCreateKey(ctx, cfg); err != nil {
+	if err := db.setIdentity(ctx); err != nil {
 		return nil, err
 	}
 	db.loaded = make(chan struct{})
@@ -257,6 +272,50 @@ func StoreRoom(ctx context.Context, st store.Store) (appID, room string, err err
 		}
 	}
 	return "", "", fmt.Errorf("failed to read which room the store holds: %w: %q", store.ErrCorrupt, b)
+}
+
+// setIdentity decides who signs this node's records and which key proves it
+// in handshakes (Config.Key, KeyPassphrase, Signer, Identity).
+func (db *DB) setIdentity(ctx context.Context) error {
+	cfg := db.cfg
+	switch cfg.Identity {
+	case IdentityAuthor, IdentityEphemeral:
+	default:
+		return fmt.Errorf("peerset: unknown Config.Identity %q: use %q or %q", cfg.Identity, IdentityAuthor, IdentityEphemeral)
+	}
+	if cfg.Signer != nil {
+		if cfg.Key != nil || cfg.KeyPassphrase != "" {
+			return errors.New("peerset: Config.Signer signs the records: leave Config.Key and Config.KeyPassphrase unset")
+		}
+		pub, err := cfg.Signer.PublicKey(ctx)
+		if err != nil {
+			return fmt.Errorf("%w: failed to get its public key: %w", ErrSigner, err)
+		}
+		if pub == (record.PublicKey{}) {
+			return fmt.Errorf("%w: it gave no public key", ErrSigner)
+		}
+		db.author, db.signer, db.keyKept = pub, cfg.Signer, KeySignerHeld
+		if cfg.Identity == IdentityAuthor {
+			if db.handKey, err = record.GenerateKey(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if cfg.Identity == IdentityEphemeral && cfg.Key == nil && cfg.KeyPassphrase == "" {
+		db.keyKept = KeyNone
+		return nil
+	}
+	sk, err := loadOrCreateKey(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	db.author, db.signer = sk.Public(), KeySigner(sk)
+	if cfg.Identity == IdentityAuthor {
+		db.handKey = sk
+	}
+	db.keyKept = db.keyStorage()
+	return nil
 }
 
 // ErrKeyPassphrase: the store keeps an encrypted key and the passphrase is
@@ -445,8 +504,14 @@ func (db *DB) Close() error {
 	return leaveErr
 }
 
-// Key returns the node's public key.
-func (db *DB) Key() record.PublicKey { return db.key.Public() }
+// Key returns the key this node's records carry: its own key's, or the
+// signer's (Config.Signer). It is the zero key when the node is read-only.
+func (db *DB) Key() record.PublicKey { return db.author }
+
+// ReadOnly reports whether the node has nothing to sign with
+// (IdentityEphemeral without a key or signer): Put and Delete return
+// ErrReadOnly.
+func (db *DB) ReadOnly() bool { return db.signer == nil }
 
 // RoomID returns the room id records are bound to (record.RoomID).
 func (db *DB) RoomID() string { return db.roomID }

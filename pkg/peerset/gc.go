@@ -80,7 +80,7 @@ type Stats struct {
 	Records    int    // live records
 	Deletions  int    // deletion tombstones kept so deletions sync
 	Root       string // hex of the whole-set fingerprint
-	Author     string // this node's npub
+	Author     string // this node's npub ("" when read-only)
 	RoomID     string
 	Moderation string // preset name
 	// Loading: the index is still being rebuilt (Config.LoadInBackground);
@@ -93,7 +93,10 @@ func (db *DB) Stats() Stats {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	s := Stats{Records: db.counts.records, Deletions: db.counts.deletions, Root: db.tree.Root().String(),
-		Author: db.key.Public().Npub(), RoomID: db.roomID, Moderation: db.pipeline.Config().Preset}
+		RoomID: db.roomID, Moderation: db.pipeline.Config().Preset}
+	if !db.ReadOnly() {
+		s.Author = db.author.Npub()
+	}
 	select {
 	case <-db.loaded:
 	default:

@@ -19,12 +19,19 @@ const (
 	// same origin (on a shared host such as *.github.io, every site of that
 	// host) can read IndexedDB; natively, whoever can read the file.
 	KeyClear KeyStorage = "clear"
+	// KeySignerHeld: a Config.Signer signs; the DB holds no secret key.
+	KeySignerHeld KeyStorage = "signer"
+	// KeyNone: the node is read-only (IdentityEphemeral without a key).
+	KeyNone KeyStorage = "none"
 )
 
 // KeyStorage reports how the node's secret key is kept. A key given in
 // Config.Key is KeyExternal even when the store still holds a key that an
 // earlier Open kept there.
-func (db *DB) KeyStorage() KeyStorage {
+func (db *DB) KeyStorage() KeyStorage { return db.keyKept }
+
+// keyStorage is how a secret key that Open loaded, made or was given is kept.
+func (db *DB) keyStorage() KeyStorage {
 	switch {
 	case db.cfg.Key != nil:
 		return KeyExternal

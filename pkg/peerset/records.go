@@ -10,10 +10,14 @@ import (
 	"github.com/peersetdb/peerset/pkg/store"
 )
 
-// Put makes, signs, moderates and stores a record by this node's key. With
-// d.UUID set to one of this node's records it publishes a new version. A
-// refusal is a *moderation.Rejection naming the rule.
+// Put makes, signs, moderates and stores a record by this node's key (or
+// signer). With d.UUID set to one of this node's records it publishes a new
+// version. A refusal is a *moderation.Rejection naming the rule; a signer's
+// refusal wraps ErrSigner; a read-only node returns ErrReadOnly.
 func (db *DB) Put(ctx context.Context, d record.Draft) (*record.Record, error) {
+	if db.ReadOnly() {
+		return nil, ErrReadOnly
+	}
 	if err := db.waitLoaded(ctx); err != nil {
 		return nil, err
 	}
@@ -23,15 +27,15 @@ func (db *DB) Put(ctx context.Context, d record.Draft) (*record.Record, error) {
 	if d.UUID != "" {
 		// A new version must be newer than the stored one: created_at has
 		// one-second resolution, so bump it past the live version.
-		if live, ok := db.index.Live(record.Address{Kind: record.KindRecord, PubKey: db.key.Public(), UUID: d.UUID}); ok && d.CreatedAt.Unix() <= live.CreatedAt {
+		if live, ok := db.index.Live(record.Address{Kind: record.KindRecord, PubKey: db.author, UUID: d.UUID}); ok && d.CreatedAt.Unix() <= live.CreatedAt {
 			d.CreatedAt = timeOf(live.CreatedAt + 1)
 		}
 	}
-	e, err := record.New(d, db.key, db.roomID, db.cfg.Limits)
+	e, err := record.NewUnsigned(d, db.author, db.roomID, db.cfg.Limits)
 	if err != nil {
 		return nil, err
 	}
-	if err := db.work(ctx, e); err != nil {
+	if e, err = db.finish(ctx, e); err != nil {
 		return nil, err
 	}
 	if out := db.Ingest(ctx, Origin{}, []*record.Event{e}); out[0].Err != nil {
@@ -50,7 +54,7 @@ func (db *DB) Get(ctx context.Context, uuid string) (*record.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, uuid)
 	}
-	me := db.key.Public()
+	me := db.author
 	var best record.Summary
 	found := false
 	for _, s := range db.index.LiveByUUID(u) {
@@ -81,10 +85,13 @@ func (db *DB) Get(ctx context.Context, uuid string) (*record.Record, error) {
 // Delete publishes a NIP-09 deletion of this node's record uuid: the record
 // disappears here and, as the deletion syncs, everywhere.
 func (db *DB) Delete(ctx context.Context, uuid string) error {
+	if db.ReadOnly() {
+		return ErrReadOnly
+	}
 	if err := db.waitLoaded(ctx); err != nil {
 		return err
 	}
-	addr := record.Address{Kind: record.KindRecord, PubKey: db.key.Public(), UUID: uuid}
+	addr := record.Address{Kind: record.KindRecord, PubKey: db.author, UUID: uuid}
 	live, ok := db.index.Live(addr)
 	if !ok {
 		return fmt.Errorf("failed to delete: %w: no record %s by this node's key", ErrNotFound, uuid)
@@ -93,12 +100,12 @@ func (db *DB) Delete(ctx context.Context, uuid string) error {
 	if at.Unix() < live.CreatedAt {
 		at = timeOf(live.CreatedAt)
 	}
-	del, err := record.NewDeletion(db.key, db.roomID, uuid, at)
+	del, err := record.NewUnsignedDeletion(db.author, db.roomID, uuid, at)
 	if err != nil {
 		return err
 	}
-	if err := db.work(ctx, del); err != nil {
-		return err
+	if del, err = db.finish(ctx, del); err != nil {
+		return fmt.Errorf("failed to delete: %w", err)
 	}
 	if out := db.Ingest(ctx, Origin{}, []*record.Event{del}); out[0].Err != nil {
 		return fmt.Errorf("failed to delete: %w", out[0].Err)
@@ -106,17 +113,16 @@ func (db *DB) Delete(ctx context.Context, uuid string) error {
 	return nil
 }
 
-// work adds the NIP-13 proof of work the room's rules require to one of
-// this node's new events (and signs it again), if they require any.
-func (db *DB) work(ctx context.Context, e *record.Event) error {
-	bits := db.pipeline.Config().PoWDifficulty
-	if bits <= 0 {
-		return nil
+// finish adds the NIP-13 proof of work the room's rules require to one of
+// this node's new events, if they require any, and has it signed: the
+// signer is asked once, after the work.
+func (db *DB) finish(ctx context.Context, e *record.Event) (*record.Event, error) {
+	if bits := db.pipeline.Config().PoWDifficulty; bits > 0 {
+		if err := moderation.MineID(ctx, e, bits); err != nil {
+			return nil, fmt.Errorf("failed to add the proof of work the room requires (%d bits): %w", bits, err)
+		}
 	}
-	if err := moderation.Mine(ctx, e, db.key, bits); err != nil {
-		return fmt.Errorf("failed to add the proof of work the room requires (%d bits): %w", bits, err)
-	}
-	return nil
+	return db.sign(ctx, e)
 }
 
 // Query selects live records (deletions are not returned).

@@ -92,7 +92,8 @@ func (db *DB) Join(ctx context.Context, opts JoinOptions) error {
 			userAuthenticated(info)
 		}
 	}
-	mgr, err := session.NewManager(scfg, db.key, db.roomID, replica{db})
+	scfg.EphemeralKeys = db.handKey == nil
+	mgr, err := session.NewManager(scfg, db.handKey, db.roomID, replica{db})
 	if err != nil {
 		db.clearOnline()
 		return fmt.Errorf("failed to start sessions: %w", err)

@@ -85,6 +85,20 @@ func New(d Draft, sk *SecretKey, roomID string, limits Limits) (*Event, error) {
 	if sk == nil {
 		return nil, fmt.Errorf("failed to create record: %w: no secret key", ErrInvalidSecretKey)
 	}
+	e, err := NewUnsigned(d, sk.Public(), roomID, limits)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Sign(sk); err != nil {
+		return nil, fmt.Errorf("failed to create record: %w", err)
+	}
+	return e, nil
+}
+
+// NewUnsigned makes the record event for author in the room roomID, checked
+// against limits, with its id computed and no signature: for a signer that
+// holds the secret key elsewhere.
+func NewUnsigned(d Draft, author PublicKey, roomID string, limits Limits) (*Event, error) {
 	if roomID == "" {
 		return nil, fmt.Errorf("failed to create record: %w: empty room id", ErrInvalidRecord)
 	}
@@ -135,7 +149,7 @@ func New(d Draft, sk *SecretKey, roomID string, limits Limits) (*Event, error) {
 	case d.MediaType != "" && d.MediaType != MediaTypeText:
 		return nil, fmt.Errorf("failed to create record: %w: media type %q needs Data", ErrInvalidRecord, d.MediaType)
 	}
-	e := &Event{CreatedAt: created.Unix(), Kind: KindRecord, Tags: tags, Content: content}
+	e := &Event{PubKey: author, CreatedAt: created.Unix(), Kind: KindRecord, Tags: tags, Content: content}
 	if err := e.CheckWellFormed(); err != nil {
 		return nil, fmt.Errorf("failed to create record: %w", err)
 	}
@@ -147,9 +161,7 @@ func New(d Draft, sk *SecretKey, roomID string, limits Limits) (*Event, error) {
 			return nil, fmt.Errorf("failed to create record: %w: data is not valid JSON", ErrInvalidRecord)
 		}
 	}
-	if err := e.Sign(sk); err != nil {
-		return nil, fmt.Errorf("failed to create record: %w", err)
-	}
+	e.ID = e.ComputeID()
 	return e, nil
 }
 
@@ -322,21 +334,35 @@ func Supersedes(a, b *Event) bool {
 // record uuid in room roomID. It deletes every version of that record
 // created at or before the deletion's own time.
 func NewDeletion(sk *SecretKey, roomID, uuid string, at time.Time) (*Event, error) {
+	if sk == nil {
+		return nil, fmt.Errorf("failed to create deletion: %w: no secret key", ErrInvalidSecretKey)
+	}
+	e, err := NewUnsignedDeletion(sk.Public(), roomID, uuid, at)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Sign(sk); err != nil {
+		return nil, fmt.Errorf("failed to create deletion: %w", err)
+	}
+	return e, nil
+}
+
+// NewUnsignedDeletion is NewDeletion with its id computed and no signature.
+func NewUnsignedDeletion(author PublicKey, roomID, uuid string, at time.Time) (*Event, error) {
 	if err := CheckUUID(uuid); err != nil {
 		return nil, fmt.Errorf("failed to create deletion: %w", err)
 	}
 	if at.IsZero() {
 		at = time.Now()
 	}
-	addr := Address{Kind: KindRecord, PubKey: sk.Public(), UUID: uuid}
+	addr := Address{Kind: KindRecord, PubKey: author, UUID: uuid}
 	e := &Event{
+		PubKey:    author,
 		CreatedAt: at.Unix(),
 		Kind:      KindDeletion,
 		Tags:      [][]string{{TagAddress, addr.String()}, {TagKind, strconv.Itoa(KindRecord)}, {TagRoom, roomID}},
 	}
-	if err := e.Sign(sk); err != nil {
-		return nil, fmt.Errorf("failed to create deletion: %w", err)
-	}
+	e.ID = e.ComputeID()
 	return e, nil
 }
 

@@ -163,6 +163,12 @@ type Config struct {
 	// forever syncing. Empty: not sent.
 	RulesDigest string
 
+	// EphemeralKeys: every session proves a fresh key drawn for it and
+	// never kept, instead of the Manager's key (which must then be nil), so
+	// that peers learn no long-term key from the handshake. Peers strike and
+	// ban that session's key, which a reconnect replaces.
+	EphemeralKeys bool
+
 	// Ledger counts strikes and bans; share one between Managers to share bans.
 	// Nil: a new ledger with LedgerConfig.
 	Ledger       *moderation.Ledger

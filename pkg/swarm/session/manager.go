@@ -65,16 +65,18 @@ type Manager struct {
 }
 
 // NewManager returns the Manager of the room roomID (record.RoomID of the app
-// id and room name), speaking for key, over replica. The client session clock
-// (MaxClientSessionTime) starts now.
+// id and room name), speaking for key (nil with Config.EphemeralKeys), over
+// replica. The client session clock (MaxClientSessionTime) starts now.
 func NewManager(cfg Config, key *record.SecretKey, roomID string, replica Replica) (*Manager, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("failed to create session manager: %w", err)
 	}
 	switch {
-	case key == nil:
+	case key == nil && !cfg.EphemeralKeys:
 		return nil, errors.New("failed to create session manager: no key")
+	case key != nil && cfg.EphemeralKeys:
+		return nil, errors.New("failed to create session manager: a key was given with EphemeralKeys")
 	case replica == nil:
 		return nil, errors.New("failed to create session manager: no replica")
 	}
@@ -86,9 +88,13 @@ func NewManager(cfg Config, key *record.SecretKey, roomID string, replica Replic
 		ledger = moderation.NewLedger(cfg.LedgerConfig)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	self := "ephemeral"
+	if key != nil {
+		self = shortHex(key.Public().Hex())
+	}
 	m := &Manager{
 		cfg: cfg, key: key, roomID: roomID, replica: replica, ledger: ledger,
-		log: cfg.Logger.With("room", shortHex(roomID), "self", shortHex(key.Public().Hex())),
+		log: cfg.Logger.With("room", shortHex(roomID), "self", self),
 		ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		sessions: make(map[string]*session),
 		inflight: make(map[[32]byte]*session),

@@ -33,6 +33,7 @@ type closeRequest struct {
 // signal (flags under mu) and requestClose.
 type session struct {
 	m    *Manager
+	key  *record.SecretKey // proves us in this session: the Manager's, or a fresh one (EphemeralKeys)
 	cfg  *Config
 	link Link
 	id   string
@@ -79,7 +80,7 @@ type session struct {
 func newSession(m *Manager, link Link) *session {
 	ctx, stop := context.WithCancel(m.ctx)
 	s := &session{
-		m: m, cfg: &m.cfg, link: link, id: link.ID(),
+		m: m, key: m.key, cfg: &m.cfg, link: link, id: link.ID(),
 		log:      m.log.With("peer", link.ID()),
 		ctx:      ctx,
 		stop:     stop,
@@ -293,13 +294,21 @@ func (s *session) begin() {
 		s.finish(closeRequest{err: fmt.Errorf("failed to draw a nonce: %w", err), closeLink: true})
 		return
 	}
+	if s.key == nil {
+		key, err := record.GenerateKey()
+		if err != nil {
+			s.finish(closeRequest{err: fmt.Errorf("failed to draw a session key: %w", err), closeLink: true})
+			return
+		}
+		s.key = key
+	}
 	s.handshakeDeadline = now.Add(s.cfg.HandshakeTimeout)
 	if s.cfg.MaxPeerSessionTime > 0 {
 		s.expireAt = now.Add(s.cfg.MaxPeerSessionTime)
 	}
 	s.setState(StateOpen)
 	_ = s.send(ActionHello, EncodeHello(Hello{
-		Version: ProtocolVersion, Room: s.m.roomID, PubKey: s.m.key.Public(), Nonce: s.ourNonce, Limits: s.ourLimits,
+		Version: ProtocolVersion, Room: s.m.roomID, PubKey: s.key.Public(), Nonce: s.ourNonce, Limits: s.ourLimits,
 		Rules: s.cfg.RulesDigest,
 	}))
 }
@@ -408,7 +417,7 @@ func (s *session) onHello(payload []byte, now time.Time) {
 		info.Initiator = s.initiator
 	})
 	hash := AuthHash(s.m.roomID, s.theirNonce, s.ourNonce, s.link.LocalFingerprint(), s.link.RemoteFingerprint())
-	sig, err := signHash(s.m.key, hash)
+	sig, err := signHash(s.key, hash)
 	if err != nil {
 		s.finish(closeRequest{err: err, code: ByeAuth, closeLink: true})
 		return

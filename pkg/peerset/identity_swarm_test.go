@@ -1,0 +1,93 @@
+//go:build !js
+
+package peerset
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/moderation"
+	"github.com/peersetdb/peerset/pkg/record"
+	"github.com/peersetdb/peerset/pkg/tracker/trackertest"
+)
+
+// authenticatedKeys returns the keys p's authenticated sessions proved.
+func authenticatedKeys(p *netPeer) []record.PublicKey {
+	var keys []record.PublicKey
+	for _, s := range p.Sessions() {
+		if s.State.Authenticated() {
+			keys = append(keys, s.PubKey)
+		}
+	}
+	return keys
+}
+
+// An ephemeral peer, with a key to write, and a signer-backed peer sync with
+// an ordinary peer; the ordinary peer's sessions show neither the ephemeral
+// peer's key nor the signer's, and the signer is asked nothing when peers
+// connect. After leaving and joining again, the ephemeral peer proves
+// another key.
+func TestEphemeralAndSignerPeersHideTheirKeys(t *testing.T) {
+	trk := trackertest.Start(t)
+	ctx := context.Background()
+	open := moderation.PresetOpen()
+	plain := openNetPeer(t, "plain", nil, "anon")
+	fill(t, plain, 20)
+
+	writerKey, _ := record.GenerateKey()
+	anonDB := openTest(t, Config{Room: "anon", Identity: IdentityEphemeral, Key: writerKey, Moderation: &open})
+	anon := &netPeer{DB: anonDB, name: "ephemeral"}
+	fill(t, anon, 5)
+
+	signer := newFakeSigner(t)
+	signedDB := openTest(t, Config{Room: "anon", Signer: signer, Moderation: &open})
+	signed := &netPeer{DB: signedDB, name: "signer"}
+	fill(t, signed, 5)
+	asked := signer.asked.Load()
+
+	for _, p := range []*netPeer{plain, anon, signed} {
+		if err := p.Join(ctx, testJoinOptions(trk.URL())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitConverged(t, 60*time.Second, 30, plain, anon, signed)
+	waitFor(t, "two authenticated sessions at the plain peer", 20*time.Second, func() bool {
+		return len(authenticatedKeys(plain)) == 2
+	})
+	first := map[record.PublicKey]bool{}
+	for _, k := range authenticatedKeys(plain) {
+		if k == writerKey.Public() || k == signer.sk.Public() {
+			t.Fatalf("the plain peer's sessions show a long-term key: %s", k.Npub())
+		}
+		first[k] = true
+	}
+	if got := signer.asked.Load(); got != asked {
+		t.Fatalf("the signer was asked %d times while peers connected", got-asked)
+	}
+
+	// Rejoining draws a fresh key for the ephemeral peer's connections.
+	if err := anon.Leave(); err != nil {
+		t.Fatal(err)
+	}
+	if err := anon.Join(ctx, testJoinOptions(trk.URL())); err != nil {
+		t.Fatal(err)
+	}
+	var again record.PublicKey
+	waitFor(t, "the ephemeral peer back", 30*time.Second, func() bool {
+		for _, s := range plain.Sessions() {
+			if s.State.Authenticated() && !first[s.PubKey] {
+				again = s.PubKey
+				return true
+			}
+		}
+		return false
+	})
+	if again == writerKey.Public() {
+		t.Fatal("the rejoined ephemeral peer proved its long-term key")
+	}
+	if _, err := anon.Put(ctx, record.Draft{Text: "after rejoining"}); err != nil {
+		t.Fatal(err)
+	}
+	waitConverged(t, 30*time.Second, 31, plain, anon, signed)
+}
