@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -50,7 +51,7 @@ func TestReopenBoltStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if db.Root() != root || db.Key() != key || db.Stats() != stats {
+	if db.Root() != root || db.Key() != key || !reflect.DeepEqual(db.Stats(), stats) {
 		t.Fatalf("reopened: root %s key %s stats %+v; want %s %s %+v", db.Root(), db.Key(), db.Stats(), root, key, stats)
 	}
 	if _, err := db.Get(ctx, uuids[5]); err != nil {

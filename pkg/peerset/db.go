@@ -140,6 +140,7 @@ type DB struct {
 
 	subs    subscribers[Change]
 	rejects subscribers[Rejection]
+	holds   *holdings // who holds which record versions (see Holders)
 
 	stop   context.CancelFunc
 	bgDone sync.WaitGroup
@@ -202,7 +203,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	db := &DB{
 		cfg: cfg, roomID: roomID, store: cfg.Store, pipeline: pipeline, log: cfg.Logger, now: cfg.Clock,
-		index: moderation.NewMemoryIndex(pipeline.Policy()), tree: merkle.NewTree(),
+		index: moderation.NewMemoryIndex(pipeline.Policy()), tree: merkle.NewTree(), holds: newHoldings(),
 	}
 	if err := bindStore(ctx, cfg, roomID); err != nil {
 		return nil, err
@@ -457,11 +458,16 @@ func (db *DB) load(ctx context.Context, treeBuilt bool) (err error) {
 			db.tree.Delete(it)
 		}
 	}
+	var own []record.Summary
 	index.Each(func(s record.Summary) bool {
 		db.treeInsert(s) // a no-op for items loadTree inserted
 		db.counts.add(s.Kind, 1)
+		if db.isOwn(s) && s.Kind == record.KindRecord {
+			own = append(own, s)
+		}
 		return true
 	})
+	db.holds.track(true, own...)
 	db.mu.Unlock()
 	if len(stale) > 0 {
 		if err := db.store.Delete(ctx, stale...); err != nil {

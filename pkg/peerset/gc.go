@@ -86,10 +86,15 @@ type Stats struct {
 	// Loading: the index is still being rebuilt (Config.LoadInBackground);
 	// until then Records counts every stored event and Deletions is 0.
 	Loading bool
+	// Held maps this node's live records (by UUID) to how many peers are
+	// known to hold their current version (see Holders), for a "held by N
+	// peers" view. It covers this node's records that the DB tracks (see
+	// Holders for the bound).
+	Held map[string]int
 }
 
-// Stats returns a snapshot.
-func (db *DB) Stats() Stats {
+// stats returns a snapshot without Held.
+func (db *DB) stats() Stats {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	s := Stats{Records: db.counts.records, Deletions: db.counts.deletions, Root: db.tree.Root().String(),
@@ -102,6 +107,14 @@ func (db *DB) Stats() Stats {
 	default:
 		s.Records, s.Deletions, s.Loading = db.tree.Len(), 0, true
 	}
+	return s
+}
+
+// Stats returns a snapshot, with what is known of who holds this node's
+// records (Stats.Held).
+func (db *DB) Stats() Stats {
+	s := db.stats()
+	s.Held = db.heldOwn()
 	return s
 }
 

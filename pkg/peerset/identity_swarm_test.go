@@ -4,6 +4,7 @@ package peerset
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -90,4 +91,76 @@ func TestEphemeralAndSignerPeersHideTheirKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitConverged(t, 30*time.Second, 31, plain, anon, signed)
+}
+
+// Holders: a record written before joining is held by both other peers once
+// the room converges (they were sent it, or announced the same root), a
+// record received from a peer names that peer at once, the record event
+// says who holds it, and Stats.Held counts own records' holders.
+func TestHoldersReachEveryPeer(t *testing.T) {
+	trk := trackertest.Start(t)
+	ctx := context.Background()
+	a := openNetPeer(t, "a", nil, "holders")
+	b := openNetPeer(t, "b", nil, "holders")
+	c := openNetPeer(t, "c", nil, "holders")
+	mine, err := a.Put(ctx, record.Draft{Text: "who has this?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.Holders(mine.UUID); err != nil || len(got) != 0 {
+		t.Fatalf("before joining: %v %v", got, err)
+	}
+	if held := a.Stats().Held; held[mine.UUID] != 0 {
+		t.Fatalf("before joining, Stats.Held = %v", held)
+	}
+	heldBy := make(chan int, 10)
+	b.Subscribe(func(ch Change) {
+		if !ch.Removed && ch.Event.ID == mine.Event.ID {
+			heldBy <- ch.HeldBy
+		}
+	})
+	fill(t, c, 3)
+	for _, p := range []*netPeer{a, b, c} {
+		if err := p.Join(ctx, testJoinOptions(trk.URL())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitConverged(t, 60*time.Second, 4, a, b, c)
+	waitFor(t, "two holders of a's record", 30*time.Second, func() bool {
+		got, err := a.Holders(mine.UUID)
+		return err == nil && len(got) == 2
+	})
+	got, _ := a.Holders(mine.UUID)
+	for _, k := range got {
+		if k != b.Key() && k != c.Key() {
+			t.Fatalf("a holder that is neither b nor c: %s", k.Npub())
+		}
+	}
+	if n := a.Stats().Held[mine.UUID]; n != 2 {
+		t.Fatalf("Stats.Held[%s] = %d, want 2", mine.UUID, n)
+	}
+	select {
+	case n := <-heldBy:
+		if n < 1 {
+			t.Fatalf("b's record event says %d holders; the sender holds it", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("b got no record event for a's record")
+	}
+	// A new version is held by nobody until it spreads.
+	edited, err := a.Put(ctx, record.Draft{UUID: mine.UUID, Text: "edited"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := a.Holders(edited.UUID); len(got) > 2 {
+		t.Fatalf("the new version has %d holders", len(got))
+	}
+	waitConverged(t, 30*time.Second, 4, a, b, c)
+	waitFor(t, "two holders of the new version", 30*time.Second, func() bool {
+		got, err := a.Holders(edited.UUID)
+		return err == nil && len(got) == 2
+	})
+	if _, err := a.Holders("not-a-uuid"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a bad uuid: %v", err)
+	}
 }

@@ -175,11 +175,49 @@ func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event)
 		out[c.slot].Stored = true
 	}
 	db.mu.Unlock()
+	db.noteHolders(origin, events, out)
+	for i := range notes {
+		if !notes[i].Removed && notes[i].Event.Kind == record.KindRecord {
+			notes[i].HeldBy = db.holds.count(notes[i].Event.ID)
+		}
+	}
 	db.subs.publish(notes)
 	if !origin.Local() {
 		db.publishRejections(origin, events, out)
 	}
 	return out
+}
+
+// noteHolders tracks this node's new records, and notes that the peer that
+// sent events holds those this node holds now (stored, or already held).
+func (db *DB) noteHolders(origin Origin, events []*record.Event, out []Outcome) {
+	var held []record.Summary
+	for i, e := range events {
+		if e == nil || e.Kind != record.KindRecord {
+			continue
+		}
+		if out[i].Err != nil {
+			if rej, ok := moderation.AsRejection(out[i].Err); !ok || rej.Rule != moderation.RuleDuplicate {
+				continue
+			}
+			db.mu.RLock()
+			has := db.index.Has(e.ID)
+			db.mu.RUnlock()
+			if !has {
+				continue // an older version, or one a deletion covers
+			}
+		}
+		if s, err := record.Summarize(e); err == nil {
+			held = append(held, s)
+		}
+	}
+	switch {
+	case len(held) == 0:
+	case origin.Local():
+		db.holds.track(true, held...)
+	case origin.PubKey != record.PublicKey{}:
+		db.holds.held(origin.PubKey, db.isOwn, held...)
+	}
 }
 
 // summaryEvent stands in for a removed event that could not be read back:

@@ -54,6 +54,22 @@ func (db *DB) Get(ctx context.Context, uuid string) (*record.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, uuid)
 	}
+	db.mu.RLock()
+	best, found := db.liveVersionLocked(u)
+	db.mu.RUnlock()
+	if !found {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, uuid)
+	}
+	e, err := db.store.Get(ctx, best.ID)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read record %s: %w", uuid, err)
+	}
+	return record.Parse(e)
+}
+
+// liveVersionLocked returns the live version of the record u that Get
+// returns: this node's own, then the most recent. db.mu is held.
+func (db *DB) liveVersionLocked(u [16]byte) (record.Summary, bool) {
 	me := db.author
 	var best record.Summary
 	found := false
@@ -72,14 +88,7 @@ func (db *DB) Get(ctx context.Context, uuid string) (*record.Record, error) {
 			best = s
 		}
 	}
-	if !found {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, uuid)
-	}
-	e, err := db.store.Get(ctx, best.ID)
-	if err != nil {
-		return nil, fmt.Errorf("failed to read record %s: %w", uuid, err)
-	}
-	return record.Parse(e)
+	return best, found
 }
 
 // Delete publishes a NIP-09 deletion of this node's record uuid: the record

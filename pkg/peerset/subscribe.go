@@ -12,6 +12,9 @@ type Change struct {
 	Event   *record.Event
 	Removed bool   // replaced, deleted or collected
 	Origin  Origin // who sent the event that caused it
+	// HeldBy is how many peers were known to hold an added record when it
+	// was added (see DB.Holders): the peer that sent it, at least.
+	HeldBy int
 }
 
 // subscribers fans values (changes, rejections) out to callbacks, in order,

@@ -144,29 +144,44 @@ func TestForgedRefusalsCannotCensorSync(t *testing.T) {
 	waitConverged(t, len(pool), victim, honest)
 }
 
-// TestRefusalMemoryIsConstantCost (H2b): 60,000 refusals (past the memory's
-// capacity) cost about the same per refusal as 6,000: no scan of the map.
-func TestRefusalMemoryIsConstantCost(t *testing.T) {
-	fill := func(n int) time.Duration {
-		m := newRefusalMemory(maxRefusedIDs)
-		var id [32]byte
-		start := time.Now()
-		for i := range n {
-			id[0], id[1], id[2] = byte(i), byte(i>>8), byte(i>>16)
-			m.put(id, refusal{until: start.Add(time.Minute)})
-		}
-		if m.len() > maxRefusedIDs {
-			t.Fatalf("%d entries, over the cap of %d", m.len(), maxRefusedIDs)
-		}
-		return time.Since(start)
+// TestRefusalMemoryIsBoundedFIFO (H2b): past its capacity the refusal memory
+// forgets exactly its oldest entries, one per new refusal: no scan, no
+// growth. (BenchmarkRefusalMemoryPut measures the cost per refusal.)
+func TestRefusalMemoryIsBoundedFIFO(t *testing.T) {
+	const capacity = 1000
+	idOf := func(i int) (id [32]byte) {
+		id[0], id[1], id[2] = byte(i), byte(i>>8), byte(i>>16)
+		return id
 	}
-	fill(60000) // warm up
-	small, large := fill(6000), fill(60000)
-	t.Logf("6,000 refusals %v, 60,000 refusals %v", small, large)
-	// A complexity check with slack for a loaded machine: a scan per refusal
-	// past the capacity would make the ratio several hundred.
-	if large > 40*small+50*time.Millisecond {
-		t.Errorf("60,000 refusals took %v, 6,000 took %v: not linear", large, small)
+	m := newRefusalMemory(capacity)
+	until := time.Now().Add(time.Minute)
+	const n = 10*capacity + 37
+	for i := range n {
+		m.put(idOf(i), refusal{until: until})
+		if m.len() > capacity || len(m.order) != capacity {
+			t.Fatalf("after %d refusals: %d entries, ring of %d, cap %d", i+1, m.len(), len(m.order), capacity)
+		}
+	}
+	for i := range n {
+		_, held := m.get(idOf(i))
+		if want := i >= n-capacity; held != want {
+			t.Fatalf("refusal %d of %d: held %v, want %v (only the newest %d are kept)", i, n, held, want, capacity)
+		}
+	}
+	// Refreshing a held id neither grows the memory nor evicts another.
+	m.put(idOf(n-1), refusal{until: until.Add(time.Hour)})
+	if _, ok := m.get(idOf(n - capacity)); !ok || m.len() != capacity {
+		t.Fatalf("a refresh evicted an entry (%d held)", m.len())
+	}
+}
+
+func BenchmarkRefusalMemoryPut(b *testing.B) {
+	m := newRefusalMemory(maxRefusedIDs)
+	until := time.Now().Add(time.Minute)
+	var id [32]byte
+	for i := 0; b.Loop(); i++ {
+		id[0], id[1], id[2], id[3] = byte(i), byte(i>>8), byte(i>>16), byte(i>>24)
+		m.put(id, refusal{until: until})
 	}
 }
 

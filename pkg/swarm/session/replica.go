@@ -70,6 +70,19 @@ type Replica interface {
 	AuthorEpoch(author record.PublicKey) uint64
 }
 
+// HoldingsObserver is implemented by a Replica that wants to know which
+// peers hold which events (a "held by N peers" view). Its methods run on a
+// session's goroutine and must not block. Events a peer sent are reported by
+// Offer, whose PeerInfo names the peer.
+type HoldingsObserver interface {
+	// PeerReceived: these events were sent to the peer (answers to its
+	// wants, or pushes), over a reliable ordered channel.
+	PeerReceived(peer record.PublicKey, ids [][32]byte)
+	// PeerInSync: the peer announced the root we hold: it holds every event
+	// we held at root. Called again whenever the roots are compared equal.
+	PeerInSync(peer record.PublicKey, root merkle.Fingerprint)
+}
+
 // integrityErrors are the record failures that no honest peer sends: the event
 // is forged, corrupted or replayed from another room.
 var integrityErrors = []error{

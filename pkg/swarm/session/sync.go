@@ -276,6 +276,9 @@ func (s *session) evaluate(now time.Time) {
 		st.fruitless = 0
 		s.update(func(info *SessionInfo) { info.MissingRanges, info.SyncBackoff = nil, 0 })
 		s.reportRules()
+		if observer, ok := s.m.replica.(HoldingsObserver); ok {
+			observer.PeerInSync(s.theirKey, ours)
+		}
 		return
 	}
 	if st.mismatchSince.IsZero() {
@@ -595,6 +598,8 @@ func (s *session) sendEvents(now time.Time, events []*record.Event, missing [][3
 	st := &s.syncer
 	lim := s.sendLimits
 	var batch [][]byte
+	var batchIDs [][32]byte // the ids of batch, for a HoldingsObserver
+	observer, _ := s.m.replica.(HoldingsObserver)
 	size := recordsOverhead
 	flush := func(withMissing bool) bool {
 		take := 0
@@ -612,7 +617,11 @@ func (s *session) sendEvents(now time.Time, events []*record.Event, missing [][3
 		st.upload.charge(now, float64(len(payload)))
 		if s.send(ActionRecords, payload) == nil {
 			s.update(func(info *SessionInfo) { info.RecordsOut += n })
+			if observer != nil && n > 0 {
+				observer.PeerReceived(s.theirKey, batchIDs)
+			}
 		}
+		batchIDs = batchIDs[:0]
 		return true
 	}
 	for _, e := range events {
@@ -630,6 +639,7 @@ func (s *session) sendEvents(now time.Time, events []*record.Event, missing [][3
 			extra = len(js)
 		}
 		batch = append(batch, js)
+		batchIDs = append(batchIDs, e.ID)
 		size += extra
 		st.sent.note(e.ID, now.Add(s.cfg.RefusalMemory))
 	}
