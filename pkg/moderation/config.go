@@ -255,7 +255,10 @@ func NewPipeline(cfg Config, custom ...Rule) (*Pipeline, error) {
 		if r == nil || r.Name() == "" {
 			return nil, fmt.Errorf("failed to build pipeline: a custom rule has no name")
 		}
-		rules = append(rules, r)
+		if slices.Contains(names(rules), r.Name()) {
+			return nil, fmt.Errorf("failed to build pipeline: two rules are named %q", r.Name())
+		}
+		rules = append(rules, customRule{r})
 	}
 	return &Pipeline{rules: rules, builtin: builtin, cfg: cfg, clock: cfg.Clock}, nil
 }
@@ -306,6 +309,14 @@ func (c Config) Digest(customRuleNames ...string) string {
 	})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
+}
+
+func names(rules []Rule) []string {
+	out := make([]string, len(rules))
+	for i, r := range rules {
+		out[i] = r.Name()
+	}
+	return out
 }
 
 // Digest returns the Config.Digest of the pipeline's rules, custom rules

@@ -158,6 +158,45 @@ func RuleFunc(name string, f func(c *Context, e *record.Event) Verdict) Rule {
 	return funcRule{name: name, f: f}
 }
 
+// Preparer is a custom rule that judges a batch of events at once, before
+// the pipeline checks them one by one: a rule whose every call is costly (a
+// rule written in JavaScript, called across threads) keeps the verdicts of
+// Prepare and answers Check from them. Callers that check batches call
+// Pipeline.Prepare outside their locks.
+type Preparer interface {
+	Prepare(events []*record.Event)
+}
+
+// customRule runs a custom rule, refusing the event if the rule panics: a
+// faulty rule must not take the node down, and refusing is the safe answer.
+type customRule struct{ Rule }
+
+func (r customRule) Check(c *Context, e *record.Event) (v Verdict) {
+	defer func() {
+		if p := recover(); p != nil {
+			v = Rejectf("the rule failed: %v", p)
+		}
+	}()
+	return r.Rule.Check(c, e)
+}
+
+// Prepare lets the custom rules that are Preparers judge events at once
+// (see Preparer); a panic in one is ignored (its Check refuses then).
+func (p *Pipeline) Prepare(events []*record.Event) {
+	for _, r := range p.rules[p.builtin:] {
+		cr, ok := r.(customRule)
+		if !ok {
+			continue
+		}
+		if pr, ok := cr.Rule.(Preparer); ok {
+			func() {
+				defer func() { _ = recover() }()
+				pr.Prepare(events)
+			}()
+		}
+	}
+}
+
 // Pipeline runs rules in order and stops at the first rejection. It does
 // not change after construction and is safe for concurrent use when its
 // Index is.

@@ -82,6 +82,15 @@ type Config struct {
 	// Moderation is the pipeline's configuration; its RoomID is set by Open.
 	// The zero value means moderation.DefaultConfig() (the standard preset).
 	Moderation *moderation.Config
+	// Rules are custom moderation rules, run after the built-in ones on
+	// every record and deletion, local or from a peer; a refusal names the
+	// rule. A rule must be a pure function of the event (and the time):
+	// peers whose rules differ keep different sets and never converge with
+	// each other (they see each other's rules differ, see
+	// session.SessionInfo.RulesDiffer, and reconcile less often). Rules are
+	// told apart only by name: give a changed rule a new name. A rule that
+	// panics refuses the event.
+	Rules []moderation.Rule
 
 	// Limits bound record sizes (zero fields: record.DefaultLimits). They
 	// replace Moderation.Limits when set.
@@ -197,7 +206,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if mcfg.Clock == nil {
 		mcfg.Clock = cfg.Clock
 	}
-	pipeline, err := moderation.NewPipeline(mcfg)
+	pipeline, err := moderation.NewPipeline(mcfg, cfg.Rules...)
 	if err != nil {
 		return nil, fmt.Errorf("failed to build the moderation pipeline: %w", err)
 	}

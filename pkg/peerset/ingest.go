@@ -56,6 +56,7 @@ func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event)
 		return out
 	}
 	verified := verifyInParallel(events)
+	db.pipeline.Prepare(events)
 	db.mu.Lock()
 	if db.closed {
 		db.mu.Unlock()
