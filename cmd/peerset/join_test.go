@@ -135,8 +135,12 @@ func TestJoinThreeProcessesConverge(t *testing.T) {
 		seed(t, path, "cli-room", 200)
 		paths = append(paths, path)
 	}
-	for _, path := range paths {
-		procs = append(procs, startJoin(t, peersetBin, "--db", path, "--room", "cli-room", "--tracker", url))
+	for i, path := range paths {
+		args := []string{"--db", path, "--room", "cli-room", "--tracker", url}
+		if i == 2 {
+			args = append(args, "--ephemeral") // a fresh key per connection syncs like any peer
+		}
+		procs = append(procs, startJoin(t, peersetBin, args...))
 	}
 	deadline := time.After(120 * time.Second)
 	last := make([]joinStatus, len(procs))

@@ -36,6 +36,7 @@ type dbFlags struct {
 	quota, deletionQuota, pow     int // -1: the preset's
 	badWords                      string
 	linkHosts                     stringList
+	identity                      peerset.Identity
 }
 
 func (f *dbFlags) register(fs *flag.FlagSet) {
@@ -120,7 +121,7 @@ func (f *dbFlags) open(ctx context.Context) (*peerset.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := peerset.Config{AppID: f.app, Room: f.room, Moderation: &mod}
+	cfg := peerset.Config{AppID: f.app, Room: f.room, Moderation: &mod, Identity: f.identity}
 	if f.nsec != "" {
 		if cfg.Key, err = record.DecodeNsec(f.nsec); err != nil {
 			return nil, err
@@ -197,6 +198,7 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&trackers, "tracker", "a ws:// or wss:// tracker URL (repeatable); default: public trackers")
 	password := fs.String("password", "", "the room password")
 	jsonOut := fs.Bool("json", false, "print a status line every second and one line per event, as JSON")
+	ephemeral := fs.Bool("ephemeral", false, "prove a fresh key on every connection, so that peers learn no long-term key (records this node wrote keep their author)")
 	loopback := fs.Bool("ice-loopback", false, "gather ICE candidates on loopback only, with no STUN servers (for tests in loopback-only namespaces)")
 	ingestBurst := fs.Int("ingest-burst", 0, fmt.Sprintf("records one peer may add at once (default %d)", session.DefaultIngestBurst))
 	ingestRate := fs.Float64("ingest-rate", 0, fmt.Sprintf("records per second one peer may add after --ingest-burst (default %d)", session.DefaultIngestRate))
@@ -208,6 +210,9 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *ephemeral {
+		f.identity = peerset.IdentityEphemeral
+	}
 	db, err := f.open(ctx)
 	if err != nil {
 		return err
@@ -245,7 +250,11 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 	}
 	emit(joinEvent{Event: "joined", Peer: db.SelfID()})
 	if !*jsonOut {
-		fmt.Fprintf(stderr, "peerset: joined %s/%s as %s (key %s); Ctrl-C to stop\n", f.app, f.room, db.SelfID(), db.Key().Npub())
+		who := "key " + db.Key().Npub()
+		if *ephemeral {
+			who = "a fresh key per connection"
+		}
+		fmt.Fprintf(stderr, "peerset: joined %s/%s as %s (%s); Ctrl-C to stop\n", f.app, f.room, db.SelfID(), who)
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
