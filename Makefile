@@ -11,7 +11,7 @@ BIN := bin
 NODE_INTEROP := interop/node
 BENCHTIME ?= 1s
 
-.PHONY: test check-tools vet test-native test-wasm test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-idb test-browser-go test-worker worker-dev test-browser bench-browser build clean demo wasm
+.PHONY: test check-tools vet test-native test-wasm test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-speed bench-idb test-browser-go test-worker worker-dev test-browser bench-browser build clean demo wasm
 
 ## test: vet, native tests, js/wasm tests under Node and in headless Chromium, interop checks
 test: check-tools vet test-native test-wasm test-browser-go test-interop test-worker test-browser
@@ -53,7 +53,7 @@ build:
 	$(GO) build -o $(BIN)/peerset ./cmd/peerset
 
 ## bench: every benchmark table (see README for the numbers)
-bench: bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-idb bench-browser
+bench: bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-speed bench-idb bench-browser
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./pkg/...
@@ -75,6 +75,11 @@ bench-sync:
 ## before the compact index (MEMBENCH_RECORDS=N to change the size)
 bench-memory:
 	scripts/memory-bench.sh
+
+## bench-speed: ingest of a first sync, "Query newest 50" warm and after a reopen, and the reopen,
+## beside the build before the compact index (SPEEDBENCH_RECORDS=N, SPEEDBENCH_ROUNDS=N)
+bench-speed:
+	scripts/speed-bench.sh
 
 # two honest peers converging while one attacker process runs each attack of
 # the security review in turn (about 3 minutes)
