@@ -15,6 +15,7 @@ import (
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/peerset"
 	"github.com/peersetdb/peerset/pkg/record"
+	"github.com/peersetdb/peerset/pkg/swarm"
 )
 
 // Event types a page can listen to (db.on(type, cb)).
@@ -76,7 +77,7 @@ func openHandle(parent context.Context, optionsJSON string, emit js.Value) (any,
 	if err != nil {
 		return nil, invalidInput(err)
 	}
-	if !o.Offline && !hasGlobal("RTCPeerConnection") {
+	if !o.Offline && !swarm.WebRTCAvailable() {
 		return nil, &unsupportedError{"this browser offers no WebRTC (RTCPeerConnection), so peerset cannot reach peers: use a current browser with WebRTC enabled, or open({ offline: true }) to work locally"}
 	}
 	cfg, err := o.config()

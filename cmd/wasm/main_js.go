@@ -6,6 +6,7 @@ import (
 	"context"
 	"syscall/js"
 
+	_ "github.com/peersetdb/peerset/cmd/wasm/internal/basepoints" // secp256k1's table computed, not embedded
 	"github.com/peersetdb/peerset/pkg/record"
 )
 
