@@ -48,6 +48,8 @@ const (
 	wsPoll = 10 * time.Millisecond
 )
 
+var jsTextEncoder = js.Global().Get("TextEncoder").New()
+
 // errWebSocketClosed is the error of reads and writes on a closed socket
 // that gave no other reason.
 var errWebSocketClosed = errors.New("websocket closed")
@@ -109,30 +111,21 @@ func dialWebSocket(ctx context.Context, url string, readLimit int64) (*wsConn, e
 
 // receive queues one message (called from the browser's event).
 func (w *wsConn) receive(data js.Value) {
-	var m wsMessage
-	if data.Type() == js.TypeString {
-		// A string's UTF-8 length is at least its UTF-16 length: refuse
-		// the obviously oversized before copying it into Go.
-		if data.Length() > w.readLimit {
-			w.fail(fmt.Errorf("tracker message longer than %d bytes", w.readLimit))
-			return
-		}
-		m = wsMessage{data: []byte(data.String()), text: true}
-	} else {
-		if data.Type() != js.TypeObject {
-			return
-		}
-		u := jsUint8Array.New(data)
-		if u.Get("byteLength").Int() > w.readLimit {
-			w.fail(fmt.Errorf("tracker message longer than %d bytes", w.readLimit))
-			return
-		}
-		m = wsMessage{data: bytesFromJS(u)}
-	}
-	if len(m.data) > w.readLimit {
-		w.fail(fmt.Errorf("tracker message longer than %d bytes", w.readLimit))
+	text := data.Type() == js.TypeString
+	var u js.Value
+	switch {
+	case text:
+		u = jsTextEncoder.Call("encode", data) // the UTF-8 bytes, still in JavaScript
+	case data.Type() == js.TypeObject:
+		u = jsUint8Array.New(data) // an ArrayBuffer
+	default:
 		return
 	}
+	if n := u.Get("byteLength").Int(); n > w.readLimit {
+		w.fail(fmt.Errorf("tracker message of %d bytes, limit %d", n, w.readLimit))
+		return
+	}
+	m := wsMessage{data: bytesFromJS(u), text: text}
 	w.mu.Lock()
 	if w.err != nil {
 		w.mu.Unlock()
