@@ -76,7 +76,7 @@ async function startEngine(opts) {
     globalThis.__peersetEngine.start(channel.port2, rtc);
     port = channel.port1;
   }
-  const engine = new Engine(port, worker, rtc);
+  const engine = new Engine(port, worker, rtc, workerURL);
   await engine.start(wasmURL);
   return engine;
 }
@@ -133,8 +133,9 @@ class Engine {
   hubs = new Map(); // database handle → EventHub
   failure = null;
 
-  constructor(port, worker, rtc) {
+  constructor(port, worker, rtc, workerURL) {
     this.port = port;
+    this.workerURL = workerURL;
     this.worker = worker;
     this.rtc = rtc;
     rtc.post = (m, transfer) => this.post(m, transfer);
@@ -152,7 +153,7 @@ class Engine {
       if (this.worker) {
         this.worker.onerror = (e) => {
           e.preventDefault?.();
-          this.fail(peersetError(`the engine's worker failed (${e.message || 'it could not be loaded'}): ${workerHowTo}`, 'worker-failed'));
+          this.fail(peersetError(`the engine's worker ${this.workerURL} failed (${e.message || 'it could not be loaded: missing, not JavaScript, or refused by the page\'s Content-Security-Policy'}): ${workerHowTo}`, 'worker-failed'));
         };
         this.worker.onmessageerror = () => this.fail(peersetError('the engine sent a message the page could not read', 'internal'));
       }
@@ -213,6 +214,12 @@ class Engine {
 
   listen(h, type, on) {
     if (!this.failure) this.post({ t: 'listen', h, type, on });
+  }
+
+  // describe says where the engine runs and how data channels reached it.
+  describe() {
+    const { transferred, forwarded, onPage } = this.rtc.counts;
+    return { thread: this.worker ? 'worker' : 'page', dataChannels: { transferred, forwarded, onPage } };
   }
 }
 
@@ -378,7 +385,9 @@ class DB {
   }
 
   async stats() {
-    return JSON.parse(await this.#call('stats'));
+    const st = JSON.parse(await this.#call('stats'));
+    st.engine = this.#engine.describe();
+    return st;
   }
 
   async close() {
@@ -462,6 +471,7 @@ function toRecord(r) {
 // them directly.
 class RTCService {
   pcs = new Map(); // engine's id → { pc, channel }
+  counts = { transferred: 0, forwarded: 0, onPage: 0 }; // channels handed to the engine
   post = null; // to the worker (set by Engine)
   sink = null; // the on-page engine's host (engine.js LocalRTCHost)
 
@@ -577,12 +587,14 @@ class RTCService {
   // or received it.
   channel(id, dc) {
     if (this.sink) {
+      this.counts.onPage++;
       this.sink.channel(id, dc);
       return;
     }
     if (this.transfer !== false) {
       try {
         this.post({ t: 'rtc-channel', pc: id, channel: dc }, [dc]);
+        this.counts.transferred++;
         return;
       } catch (err) {
         if (this.transfer === true) throw err;
@@ -591,6 +603,7 @@ class RTCService {
     }
     const { port1, port2 } = new MessageChannel();
     this.post({ t: 'rtc-channel', pc: id, port: port2, state: dc.readyState }, [port2]);
+    this.counts.forwarded++;
     forwardChannel(dc, port1);
   }
 }

@@ -3,7 +3,10 @@
 //
 // Query parameters: room, tracker (repeatable or comma-separated; default
 // the server this page came from), moderation, granularity, app, password,
-// offline=1, handshakeTimeout, challengeTimeout, idleRootInterval, maxPeers.
+// offline=1, handshakeTimeout, challengeTimeout, idleRootInterval, maxPeers;
+// and where the engine runs: worker=0 (on this page, not in a Worker),
+// transfer=0 (data channels forwarded over a MessagePort rather than
+// transferred to the worker: the path of browsers that cannot transfer).
 //
 // For tests: window.peerset is the module, window.db the open database, and
 // body[data-ready="1"] says it is open.
@@ -738,6 +741,11 @@ async function start() {
   }
   window.peerset = peerset;
   try {
+    const params = new URLSearchParams(location.search);
+    await peerset.initialize({
+      worker: params.get('worker') !== '0',
+      transferChannels: params.get('transfer') === '0' ? false : undefined,
+    });
     await openDB(settings);
   } catch (err) {
     openFailed(err);
