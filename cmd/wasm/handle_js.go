@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"syscall/js"
@@ -83,6 +84,9 @@ func openHandle(parent context.Context, optionsJSON string, emit js.Value) (any,
 	cfg, err := o.config()
 	if err != nil {
 		return nil, invalidInput(err)
+	}
+	if o.Debug {
+		cfg.Logger = slog.New(slog.NewTextHandler(consoleWriter{}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	cfg.Yield = func() { time.Sleep(yieldPause) }
 	// Ready once the tree is rebuilt from the stored keys; the moderation
@@ -410,4 +414,13 @@ func (h *handle) close() error {
 		})
 	})
 	return h.closeErr
+}
+
+// consoleWriter writes the engine's debug log to the console, a line per
+// call (open({ debug: true })).
+type consoleWriter struct{}
+
+func (consoleWriter) Write(p []byte) (int, error) {
+	js.Global().Get("console").Call("log", "peerset: "+string(p))
+	return len(p), nil
 }

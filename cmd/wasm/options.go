@@ -41,6 +41,7 @@ type openOptions struct {
 	Granularity string          `json:"granularity"`
 	Session     sessionJSON     `json:"session"`
 	Offline     bool            `json:"offline"`
+	Debug       bool            `json:"debug"` // debug logs of the engine on the console
 	MaxPeers    int             `json:"maxPeers"`
 
 	// Storage and DatabaseName choose where records and the key are kept.

@@ -222,6 +222,23 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
+// setText writes text only when it differs: an unchanged write still costs
+// the page a style, layout and paint pass.
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+// renderOnChange runs render(data) only when key differs from the last one
+// rendered into node: the status panels are refreshed every 500 ms, and a
+// sync of thousands of records must not rebuild them each time.
+const renderedKeys = new WeakMap();
+function renderOnChange(node, data, render) {
+  const key = JSON.stringify(data);
+  if (renderedKeys.get(node) === key) return;
+  renderedKeys.set(node, key);
+  render(data);
+}
+
 // ---------------------------------------------------------------- record list
 
 // The list keeps the newest MAX_LIST records, newest first, and renders only
@@ -231,6 +248,25 @@ const byAddress = new Map(); // author/uuid → record shown
 const freshIds = new Map(); // id → when it arrived live
 let selectedId = null;
 let renderQueued = false;
+let renderedAt = 0;
+let renderedView = '';
+// During a sync records arrive by the thousand: the list is redrawn at most
+// every BURST_RENDER_GAP ms then, and arrivals are not animated.
+const BURST_RENDER_GAP = 250;
+const BURST_RATE = 20; // records per second above which arrivals are a burst
+let arrivals = [];
+
+// noteArrival counts live arrivals; it reports whether we are in a burst.
+function noteArrival(now) {
+  arrivals.push(now);
+  while (arrivals.length && arrivals[0] < now - 1000) arrivals.shift();
+  if (arrivals.length > 4 * BURST_RATE) arrivals = arrivals.slice(-BURST_RATE * 2);
+  return arrivals.length > BURST_RATE;
+}
+
+function inBurst(now) {
+  return arrivals.filter((t) => t >= now - 1000).length > BURST_RATE;
+}
 
 const addressOf = (r) => `${r.author}/${r.uuid}`;
 const newerFirst = (a, b) => (b.createdAt - a.createdAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -278,27 +314,45 @@ function resetList(records) {
 function queueRender() {
   if (renderQueued) return;
   renderQueued = true;
-  requestAnimationFrame(() => {
+  const now = Date.now();
+  const wait = inBurst(now) ? Math.max(0, renderedAt + BURST_RENDER_GAP - now) : 0;
+  const draw = () => requestAnimationFrame(() => {
     renderQueued = false;
     renderList();
   });
+  if (wait > 0) setTimeout(draw, wait);
+  else draw();
 }
 
 function renderList() {
   const box = $('#record-list');
-  const spacer = box.querySelector('.record-list-spacer');
-  spacer.style.height = `${list.length * ROW_HEIGHT}px`;
-  box.style.height = `${Math.min(9, Math.max(3, list.length)) * ROW_HEIGHT + 2}px`;
-  for (const row of box.querySelectorAll('.record-row, .list-empty')) row.remove();
+  const now = Date.now();
+  renderedAt = now;
   const total = lastStats?.records ?? list.length;
-  $('#list-summary').textContent = list.length < total ? `newest ${fmt.format(list.length)} of ${fmt.format(total)}` : `${fmt.format(list.length)}`;
+  setText($('#list-summary'), list.length < total ? `newest ${fmt.format(list.length)} of ${fmt.format(total)}` : `${fmt.format(list.length)}`);
+  const spacer = box.querySelector('.record-list-spacer');
+  const spacerHeight = `${list.length * ROW_HEIGHT}px`;
+  if (spacer.style.height !== spacerHeight) spacer.style.height = spacerHeight;
+  const boxHeight = `${Math.min(9, Math.max(3, list.length)) * ROW_HEIGHT + 2}px`;
+  if (box.style.height !== boxHeight) box.style.height = boxHeight;
+  const first = Math.max(0, Math.floor(box.scrollTop / ROW_HEIGHT) - 4);
+  const last = Math.min(list.length, Math.ceil((box.scrollTop + box.clientHeight) / ROW_HEIGHT) + 4);
+  // The rows in view, and whatever changes how they look: when none of it
+  // changed (records arriving below the view, as in most of a sync), the
+  // DOM is left alone.
+  let view = `${first}:${selectedId}:${db?.key}`;
+  for (let i = first; i < last; i++) {
+    const r = list[i];
+    const arrived = freshIds.get(r.id);
+    view += `|${r.id}${arrived && now - arrived < 1200 ? '*' : ''}`;
+  }
+  if (view === renderedView) return;
+  renderedView = view;
+  for (const row of box.querySelectorAll('.record-row, .list-empty')) row.remove();
   if (list.length === 0) {
     box.append(el('div', { class: 'list-empty' }, 'No records yet: write one, or open this page in another tab.'));
     return;
   }
-  const first = Math.max(0, Math.floor(box.scrollTop / ROW_HEIGHT) - 4);
-  const last = Math.min(list.length, Math.ceil((box.scrollTop + box.clientHeight) / ROW_HEIGHT) + 4);
-  const now = Date.now();
   const rows = [];
   for (let i = first; i < last; i++) rows.push(recordRow(list[i], i, now));
   box.append(...rows);
@@ -370,6 +424,10 @@ function stateBadge(state) {
 
 function renderTrackers(st) {
   const body = $('#tracker-table tbody');
+  renderOnChange(body, { online: st.online, trackers: st.trackers.map((t) => [t.url, t.state, t.lastError, t.phase, t.announces]) }, () => drawTrackers(body, st));
+}
+
+function drawTrackers(body, st) {
   body.replaceChildren();
   if (!st.online) {
     body.append(el('tr', { class: 'empty' }, el('td', { colSpan: 4 }, 'offline: not looking for peers')));
@@ -387,6 +445,10 @@ function renderTrackers(st) {
 
 function renderPeers(st) {
   const body = $('#peer-table tbody');
+  renderOnChange(body, { online: st.online, sessions: st.sessions }, () => drawPeers(body, st));
+}
+
+function drawPeers(body, st) {
   body.replaceChildren();
   const sessions = st.sessions;
   if (sessions.length === 0) {
@@ -412,13 +474,16 @@ function renderPeers(st) {
 }
 
 function renderRecordStatus(st) {
-  $('#record-count').textContent = fmt.format(st.records);
-  $('#deletion-count').textContent = fmt.format(st.deletions);
-  $('#peer-count').textContent = fmt.format(st.peers);
-  $('#root').textContent = st.root;
+  setText($('#record-count'), fmt.format(st.records));
+  setText($('#deletion-count'), fmt.format(st.deletions));
+  setText($('#peer-count'), fmt.format(st.peers));
+  setText($('#root'), st.root);
+  renderOnChange($('#bucket-list'), { g: st.granularity, b: st.buckets, m: st.missingRanges }, () => drawBuckets(st));
+}
 
+function drawBuckets(st) {
   const granularity = st.granularity === 'none' ? 'day' : st.granularity;
-  $('#bucket-granularity').textContent = `${fmt.format(st.buckets.length)} × ${granularity}, UTC`;
+  setText($('#bucket-granularity'), `${fmt.format(st.buckets.length)} × ${granularity}, UTC`);
   const missing = st.missingRanges;
   const overlapsMissing = (b) => missing.some((r) => b.start < (r.end ?? Infinity) && (b.end ?? Infinity) > r.start);
   const buckets = [...st.buckets].reverse();
@@ -473,28 +538,35 @@ function openFailed(err) {
 }
 
 function renderClient(st) {
-  $('#own-key').textContent = st.key;
-  $('#peer-id').textContent = st.peerId || '— (offline)';
-  $('#storage').textContent = st.storage === 'indexeddb' ? 'IndexedDB (kept across reloads)' : 'memory';
-  $('#moderation').textContent = st.moderation;
-  renderKeyStorage(st.keyStorage);
-  $('#room-name').textContent = st.room;
-  $('#app-id').textContent = st.appId;
+  setText($('#own-key'), st.key);
+  setText($('#peer-id'), st.peerId || '— (offline)');
+  setText($('#storage'), st.storage === 'indexeddb' ? 'IndexedDB (kept across reloads)' : 'memory');
+  setText($('#moderation'), st.moderation);
+  if (renderedKeys.get(renderKeyStorage) !== st.keyStorage) {
+    renderedKeys.set(renderKeyStorage, st.keyStorage);
+    renderKeyStorage(st.keyStorage);
+  }
+  setText($('#room-name'), st.room);
+  setText($('#app-id'), st.appId);
   const pill = $('#status-pill');
   const openTrackers = st.trackers.filter((t) => t.state === 'open').length;
+  let pillClass;
+  let pillText;
   if (!st.online) {
-    pill.className = 'pill pill-off';
-    pill.textContent = 'offline (local only)';
+    pillClass = 'pill pill-off';
+    pillText = 'offline (local only)';
   } else if (st.peers > 0) {
-    pill.className = 'pill pill-ok';
-    pill.textContent = `online · ${st.peers} peer${st.peers === 1 ? '' : 's'}`;
+    pillClass = 'pill pill-ok';
+    pillText = `online · ${st.peers} peer${st.peers === 1 ? '' : 's'}`;
   } else if (openTrackers === 0) {
-    pill.className = 'pill pill-bad';
-    pill.textContent = 'no tracker reachable';
+    pillClass = 'pill pill-bad';
+    pillText = 'no tracker reachable';
   } else {
-    pill.className = 'pill pill-wait';
-    pill.textContent = 'online · looking for peers';
+    pillClass = 'pill pill-wait';
+    pillText = 'online · looking for peers';
   }
+  if (pill.className !== pillClass) pill.className = pillClass;
+  setText(pill, pillText);
 }
 
 let statsInFlight = false;
@@ -547,12 +619,12 @@ function renderSync(e) {
   const text = $('#sync-text');
   if (e.done) {
     bar.value = e.peers ? 1 : 0; // an empty bar while alone
-    text.textContent = e.peers ? `in sync with ${e.peers} peer${e.peers === 1 ? '' : 's'} · ${fmt.format(e.recordsIn)} in, ${fmt.format(e.recordsOut)} out` : 'waiting for peers';
+    setText(text, e.peers ? `in sync with ${e.peers} peer${e.peers === 1 ? '' : 's'} · ${fmt.format(e.recordsIn)} in, ${fmt.format(e.recordsOut)} out` : 'waiting for peers');
   } else {
     bar.value = e.total ? e.progress : 0;
-    if (!e.total) text.textContent = 'comparing sets…';
-    else if (e.received >= e.total) text.textContent = `received ${fmt.format(e.received)} records`;
-    else text.textContent = `receiving ${fmt.format(e.received)} of ${fmt.format(e.total)} records`;
+    if (!e.total) setText(text, 'comparing sets…');
+    else if (e.received >= e.total) setText(text, `received ${fmt.format(e.received)} records`);
+    else setText(text, `receiving ${fmt.format(e.received)} of ${fmt.format(e.total)} records`);
   }
 }
 
@@ -640,7 +712,11 @@ async function openDB(s) {
         listRemove(e.record);
       } else {
         listAdd(e.record);
-        if (e.origin !== 'local') freshIds.set(e.record.id, Date.now());
+        const now = Date.now();
+        if (e.origin !== 'local' && !noteArrival(now)) {
+          freshIds.set(e.record.id, now);
+          if (freshIds.size > 100) for (const [id, at] of freshIds) if (now - at > 1200) freshIds.delete(id);
+        }
       }
       queueRender();
       refreshStatsSoon();
