@@ -140,13 +140,28 @@
   }
 
   // A real RTCDataChannel: transferred to this worker, or the page's own.
+  // A transferred channel may deliver its first messages before this side
+  // sees it open (Chromium does, for a channel the remote peer opened), and
+  // an RTCDataChannel refuses to send until then: what Go sends meanwhile
+  // waits here (it counts in bufferedAmount, so Go's backpressure holds it
+  // to the usual bound) and goes out in order on open.
   class DirectChannel extends Channel {
+    queued = null; // sends waiting for open
+    queuedBytes = 0;
+
     constructor(dc) {
       super();
       this.dc = dc;
       dc.binaryType = 'arraybuffer';
-      dc.onopen = () => this.emit(0);
-      dc.onclose = () => this.emit(1);
+      dc.onopen = () => {
+        this.flush();
+        this.emit(0);
+      };
+      dc.onclose = () => {
+        this.queued = null;
+        this.queuedBytes = 0;
+        this.emit(1);
+      };
       dc.onmessage = (e) => this.emit(2, typeof e.data === 'string' ? e.data : new Uint8Array(e.data));
       dc.onbufferedamountlow = () => this.emit(3);
       if (dc.readyState === 'open') this.emit(0);
@@ -154,12 +169,33 @@
 
     detach() {
       this.dc.onopen = this.dc.onclose = this.dc.onmessage = this.dc.onbufferedamountlow = null;
+      this.queued = null;
     }
 
-    send(u8) { this.dc.send(u8); }
-    sendText(s) { this.dc.send(s); }
-    close() { this.dc.close(); }
-    get bufferedAmount() { return this.dc.bufferedAmount; }
+    send(data) {
+      if (this.dc.readyState === 'connecting') {
+        (this.queued ??= []).push(data);
+        this.queuedBytes += data.length ?? data.byteLength;
+        return;
+      }
+      this.dc.send(data);
+    }
+
+    sendText(s) { this.send(s); }
+
+    flush() {
+      const queued = this.queued;
+      this.queued = null;
+      this.queuedBytes = 0;
+      for (const data of queued ?? []) this.dc.send(data);
+    }
+
+    close() {
+      this.queued = null;
+      this.dc.close();
+    }
+
+    get bufferedAmount() { return this.dc.bufferedAmount + this.queuedBytes; }
     get readyState() { return this.dc.readyState; }
     set lowWater(n) { this.dc.bufferedAmountLowThreshold = n; }
   }
