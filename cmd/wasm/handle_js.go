@@ -33,13 +33,21 @@ var eventTypes = []string{eventRecord, eventPeer, eventSync, eventReject}
 // events.
 const sessionPollInterval = 500 * time.Millisecond
 
-// yieldEvery and yieldPause: during a long ingest the facade calls Yield
-// every yieldEvery events; sleeping hands the main thread back to the page
-// (a Go goroutine keeps the thread until it blocks).
+// yieldEvery and yieldPause: during a long ingest on the page's main thread
+// (initialize({ worker: false })) the facade calls Yield every yieldEvery
+// events; sleeping hands the thread back to the page (a Go goroutine keeps
+// the thread until it blocks). In a worker there is no page to hand it
+// to: the engine yields only every workerYieldEvery events, so that the
+// worker's event loop (IndexedDB completions, incoming messages) keeps
+// turning during a long ingest.
 const (
-	yieldEvery = 16
-	yieldPause = time.Millisecond
+	yieldEvery       = 16
+	workerYieldEvery = 512
+	yieldPause       = time.Millisecond
 )
+
+// inWorker reports whether the engine runs in a worker (no document).
+var inWorker = js.Global().Get("document").IsUndefined()
 
 // importChunk bounds one Ingest call of _importEvents.
 const importChunk = 512
@@ -89,10 +97,13 @@ func openHandle(parent context.Context, optionsJSON string, emit js.Value) (any,
 		cfg.Logger = slog.New(slog.NewTextHandler(consoleWriter{}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	cfg.Yield = func() { time.Sleep(yieldPause) }
+	cfg.YieldEvery = yieldEvery
+	if inWorker {
+		cfg.YieldEvery = workerYieldEvery
+	}
 	// Ready once the tree is rebuilt from the stored keys; the moderation
 	// index follows in the background (writes wait for it).
 	cfg.LoadInBackground = true
-	cfg.YieldEvery = yieldEvery
 	st, err := openStore(parent, o)
 	if err != nil {
 		return nil, err
