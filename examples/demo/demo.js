@@ -248,8 +248,10 @@ const byAddress = new Map(); // author/uuid → record shown
 const freshIds = new Map(); // id → when it arrived live
 let selectedId = null;
 let renderQueued = false;
+let removedSinceReload = false; // the list may have room for older records
 let renderedAt = 0;
 let renderedView = '';
+let shownRows = new Map(); // record id → its row element, for the rows in view
 // During a sync records arrive by the thousand: the list is redrawn at most
 // every BURST_RENDER_GAP ms then, and arrivals are not animated.
 const BURST_RENDER_GAP = 250;
@@ -285,6 +287,7 @@ function positionOf(r) {
 function listRemove(r) {
   const cur = byAddress.get(addressOf(r));
   if (!cur || cur.id !== r.id) return;
+  removedSinceReload = true;
   const i = positionOf(cur);
   if (list[i] === cur) list.splice(i, 1);
   else list.splice(list.indexOf(cur), 1);
@@ -328,15 +331,19 @@ function renderList() {
   const box = $('#record-list');
   const now = Date.now();
   renderedAt = now;
-  const total = lastStats?.records ?? list.length;
-  setText($('#list-summary'), list.length < total ? `newest ${fmt.format(list.length)} of ${fmt.format(total)}` : `${fmt.format(list.length)}`);
+  // Read the geometry before writing anything: a read after a write makes
+  // the browser lay the page out there and then.
+  const rows = Math.min(9, Math.max(3, list.length));
+  const scrollTop = box.scrollTop;
+  const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - 4);
+  const last = Math.min(list.length, Math.ceil((scrollTop + rows * ROW_HEIGHT) / ROW_HEIGHT) + 4);
   const spacer = box.querySelector('.record-list-spacer');
   const spacerHeight = `${list.length * ROW_HEIGHT}px`;
   if (spacer.style.height !== spacerHeight) spacer.style.height = spacerHeight;
-  const boxHeight = `${Math.min(9, Math.max(3, list.length)) * ROW_HEIGHT + 2}px`;
+  const boxHeight = `${rows * ROW_HEIGHT + 2}px`;
   if (box.style.height !== boxHeight) box.style.height = boxHeight;
-  const first = Math.max(0, Math.floor(box.scrollTop / ROW_HEIGHT) - 4);
-  const last = Math.min(list.length, Math.ceil((box.scrollTop + box.clientHeight) / ROW_HEIGHT) + 4);
+  const total = lastStats?.records ?? list.length;
+  setText($('#list-summary'), list.length < total ? `newest ${fmt.format(list.length)} of ${fmt.format(total)}` : `${fmt.format(list.length)}`);
   // The rows in view, and whatever changes how they look: when none of it
   // changed (records arriving below the view, as in most of a sync), the
   // DOM is left alone.
@@ -348,14 +355,39 @@ function renderList() {
   }
   if (view === renderedView) return;
   renderedView = view;
-  for (const row of box.querySelectorAll('.record-row, .list-empty')) row.remove();
+  box.querySelector('.list-empty')?.remove();
   if (list.length === 0) {
+    for (const row of shownRows.values()) row.remove();
+    shownRows.clear();
     box.append(el('div', { class: 'list-empty' }, 'No records yet: write one, or open this page in another tab.'));
     return;
   }
-  const rows = [];
-  for (let i = first; i < last; i++) rows.push(recordRow(list[i], i, now));
-  box.append(...rows);
+  // Rows stay as long as their record is in view: a record moving down the
+  // list only moves its row.
+  const keep = new Map();
+  const added = [];
+  for (let i = first; i < last; i++) {
+    const r = list[i];
+    const arrived = freshIds.get(r.id);
+    const state = `${r.id === selectedId ? 's' : ''}${arrived && now - arrived < 1200 ? 'f' : ''}${db?.key}:${Math.floor(now / 60_000)}`;
+    let row = shownRows.get(r.id);
+    if (row && row.dataset.state !== state) {
+      row.remove();
+      row = null;
+    }
+    if (!row) {
+      row = recordRow(r, i, now);
+      row.dataset.state = state;
+      added.push(row);
+    } else if (row.dataset.index !== String(i)) {
+      row.style.top = `${i * ROW_HEIGHT}px`;
+    }
+    row.dataset.index = String(i);
+    keep.set(r.id, row);
+  }
+  for (const [id, row] of shownRows) if (!keep.has(id)) row.remove();
+  shownRows = keep;
+  box.append(...added);
 }
 
 function recordRow(r, index, now) {
@@ -570,6 +602,7 @@ function renderClient(st) {
 }
 
 let statsInFlight = false;
+let panelsAt = 0;
 let statsAgain = false;
 
 async function refreshStats() {
@@ -583,10 +616,18 @@ async function refreshStats() {
     const st = await db.stats();
     lastStats = st;
     renderClient(st);
-    renderTrackers(st);
-    renderPeers(st);
-    renderRecordStatus(st);
-    if (list.length < Math.min(MAX_LIST, st.records)) reloadListSoon();
+    // During a sync (records arriving by the hundred) the tables and the
+    // buckets are redrawn once a second; the counts every time.
+    const now = Date.now();
+    if (!inBurst(now) || now - panelsAt >= 1000) {
+      panelsAt = now;
+      renderTrackers(st);
+      renderPeers(st);
+      renderRecordStatus(st);
+    } else {
+      setText($('#record-count'), fmt.format(st.records));
+    }
+    if (removedSinceReload && list.length < Math.min(MAX_LIST, st.records)) reloadListSoon();
     queueRender();
   } catch (err) {
     if (err.code !== 'closed') showError(err.message);
@@ -606,6 +647,7 @@ function reloadListSoon() {
   reloadTimer = setTimeout(async () => {
     reloadTimer = 0;
     if (!db || db.closed) return;
+    removedSinceReload = false;
     try {
       resetList(await db.query({ limit: MAX_LIST }));
     } catch (err) {
