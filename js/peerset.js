@@ -614,7 +614,7 @@ class RTCService {
 // what it received; past FORWARD_MAX_BYTES unacknowledged, or nothing
 // acknowledged for FORWARD_MAX_STALL while bytes are outstanding, the
 // channel is closed.
-function forwardChannel(dc, port) {
+function forwardChannel(dc, port, { maxBytes = FORWARD_MAX_BYTES, maxStall = FORWARD_MAX_STALL } = {}) {
   dc.binaryType = 'arraybuffer';
   let inFlight = 0;
   let ackedAt = Date.now();
@@ -632,7 +632,7 @@ function forwardChannel(dc, port) {
   };
   const armStall = () => {
     clearTimeout(stallTimer);
-    stallTimer = inFlight > 0 ? setTimeout(() => { if (inFlight > 0 && Date.now() - ackedAt >= FORWARD_MAX_STALL) shut(); else armStall(); }, FORWARD_MAX_STALL) : 0;
+    stallTimer = inFlight > 0 ? setTimeout(() => { if (inFlight > 0 && Date.now() - ackedAt >= maxStall) shut(); else armStall(); }, maxStall) : 0;
   };
   dc.onopen = () => port.postMessage({ k: 'o' });
   dc.onclose = shut;
@@ -641,7 +641,7 @@ function forwardChannel(dc, port) {
     const n = typeof d === 'string' ? d.length : d.byteLength;
     if (inFlight === 0) ackedAt = Date.now();
     inFlight += n;
-    if (inFlight > FORWARD_MAX_BYTES) {
+    if (inFlight > maxBytes) {
       shut();
       return;
     }
@@ -674,3 +674,6 @@ function forwardChannel(dc, port) {
   };
   if (dc.readyState === 'closed') shut();
 }
+
+/** Not part of the API: for js/test/forward.test.mjs. */
+export const _internals = { forwardChannel };

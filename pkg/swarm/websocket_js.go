@@ -145,10 +145,11 @@ func (w *wsConn) receive(data js.Value) {
 	}
 }
 
-// fail closes the socket for a reason of ours.
+// fail closes the socket for a reason of ours (recorded first: the close
+// event that follows must not replace it).
 func (w *wsConn) fail(err error) {
-	_, _ = jsCall(w.ws, "close", 1009, "message too big")
 	w.finish(err)
+	_, _ = jsCall(w.ws, "close", 1009, "message too big")
 }
 
 // finish records why the connection ended (the first reason wins), stops
