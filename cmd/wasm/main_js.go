@@ -29,6 +29,12 @@ func main() {
 		return openHandle(ctx, stringArg(args, 0), argOrUndefined(args, 1))
 	}))
 
+	// The first signature or key needs secp256k1's base-point table, which
+	// this build computes (internal/basepoints): start on it now, while the
+	// page's first call is on its way and the first open waits for
+	// IndexedDB.
+	go func() { _, _ = record.GenerateKey() }()
+
 	ready := js.Global().Get(bridgeReadyName)
 	if ready.Type() == js.TypeFunction {
 		ready.Invoke(bridge)

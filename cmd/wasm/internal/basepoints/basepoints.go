@@ -59,6 +59,11 @@ func Serialized() []byte {
 		}
 		bases[b] = p
 	}
+	// In affine coordinates (Z = 1) each of the additions below takes the
+	// library's cheaper mixed addition.
+	for b := range bases {
+		bases[b].ToAffine()
+	}
 
 	// Every multiple i·w[b] for i in 1..255, in Jacobian coordinates.
 	points := make([]secp256k1.JacobianPoint, windows*pointsPerWin)
