@@ -11,7 +11,7 @@ BIN := bin
 NODE_INTEROP := interop/node
 BENCHTIME ?= 1s
 
-.PHONY: test check-tools vet test-native test-wasm test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-speed bench-idb test-browser-go test-worker worker-dev test-browser bench-browser build clean demo wasm
+.PHONY: test check-tools vet test-native test-wasm test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-speed bench-idb test-browser-go test-worker worker-dev test-browser bench-browser build clean demo wasm wasm-size
 
 ## test: vet, native tests, js/wasm tests under Node and in headless Chromium, interop checks
 test: check-tools vet test-native test-wasm test-browser-go test-interop test-worker test-browser
@@ -92,6 +92,12 @@ bench-records: $(NODE_INTEROP)/node_modules/.package-lock.json
 ## wasm: the browser build into js/dist/ (peerset.wasm, wasm_exec.js, peerset.js, peerset.global.js, peerset.d.ts)
 wasm:
 	scripts/build-wasm.sh
+
+## wasm-size: the size of peerset.wasm (raw, gzip -9, brotli -q 11) and what it
+## is made of: its code by package, its data, the largest data symbols (about a minute)
+wasm-size: wasm
+	@command -v brotli >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq brotli >/dev/null; else echo "make wasm-size needs brotli: sudo apt-get install brotli"; exit 1; fi; }
+	$(GO) run ./cmd/wasm/internal/wasmsize -wasm js/dist/peerset.wasm
 
 ## demo: the main job: build the wasm, serve the demo page and a tracker on
 ## http://127.0.0.1:8000/examples/demo/ — open it in several tabs; Ctrl-C stops everything

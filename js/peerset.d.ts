@@ -4,18 +4,49 @@
 /** The version of this package. */
 export const version: string;
 
+/** Where and how the engine runs: see `initialize()`. */
+export interface InitializeOptions {
+  /** Where `peerset.wasm` is (default: next to `peerset.js`). */
+  wasmURL?: string | URL;
+  /**
+   * Where the engine's worker script `peerset.worker.js` is (default: next
+   * to `peerset.js`). A script of another origin (a CDN) is fetched and
+   * started from a `blob:` URL.
+   */
+  workerURL?: string | URL;
+  /**
+   * `false` runs the engine on the page's main thread (it loads
+   * `peerset.worker.js` as a classic script) instead of in a dedicated
+   * Worker: an escape hatch for pages that cannot start workers. Long syncs
+   * then compete with the page for its thread. Default: a worker wherever
+   * the browser has `Worker`.
+   */
+  worker?: boolean;
+  /**
+   * How data channels reach the engine's worker: `true` transfers every
+   * `RTCDataChannel` to it (Chromium 130+, Firefox 144+, Safari 15+),
+   * `false` keeps them on the page and forwards their bytes over a
+   * `MessagePort`. Default: transfer where the browser can, forward where it
+   * cannot (decided by the first channel). `stats().engine` says which.
+   */
+  transferChannels?: boolean;
+}
+
 /**
- * Loads and starts the WebAssembly module. Optional: `open()` and
- * `generateKey()` call it with the default, `peerset.wasm` next to
- * `peerset.js`. Call it first to load the module from elsewhere (a CDN, a
- * hashed file name). Only the first call's URL counts; a failed load may be
- * retried.
+ * Loads and starts the engine: a dedicated Worker running `peerset.wasm`
+ * (see `InitializeOptions`). Optional: `open()` and `generateKey()` call it
+ * with the defaults, `peerset.worker.js` and `peerset.wasm` next to
+ * `peerset.js`. Call it first to load them from elsewhere (a CDN, hashed
+ * file names) or to run the engine on the page. Only the first call's
+ * options count; a failed start may be retried.
  *
  * Rejects with an `Error` whose `code` is `'wasm-not-found'` (the message
- * names the URL that was tried and how to set `wasmURL`), `'wasm-invalid'`
- * or `'unsupported'` (no WebAssembly).
+ * names the URL that was tried and how to set `wasmURL`), `'wasm-invalid'`,
+ * `'worker-failed'` (the worker script could not be loaded: the message
+ * names its URL, `workerURL`, CSP `worker-src` and `worker: false`) or
+ * `'unsupported'` (no WebAssembly).
  */
-export function initialize(opts?: { wasmURL?: string | URL }): Promise<void>;
+export function initialize(opts?: InitializeOptions): Promise<void>;
 
 /** Generates a new key pair. Keep the `nsec` secret: it signs as this user. */
 export function generateKey(): Promise<{ npub: string; nsec: string }>;
@@ -133,6 +164,8 @@ export interface OpenOptions {
   storage?: 'indexeddb' | 'memory';
   /** The IndexedDB database name; default derived from appId and room. */
   databaseName?: string;
+  /** Log the engine's debug log (transport, sessions, strikes) to the console (default false). */
+  debug?: boolean;
 }
 
 /** A location in decimal degrees (WGS 84). */
@@ -320,6 +353,15 @@ export interface Stats {
   buckets: Bucket[];
   /** The union of the sessions' missing ranges. */
   missingRanges: TimeRange[];
+  /** Where the engine runs and how data channels reached it (see `InitializeOptions`). */
+  engine: EngineInfo;
+}
+
+export interface EngineInfo {
+  /** `'worker'`: a dedicated Worker (the default); `'page'`: the main thread (`worker: false`). */
+  thread: 'worker' | 'page';
+  /** Data channels handed to the engine so far, by path. */
+  dataChannels: { transferred: number; forwarded: number; onPage: number };
 }
 
 /** A record added or removed (replaced by a new version, deleted, expired). */
@@ -405,7 +447,7 @@ export interface EventMap {
  * An error from peerset. `code` names what a page may handle:
  * 'rejected' (moderation refused a put: see `rule` and `reason`), 'closed',
  * 'key-passphrase', 'unsupported', 'invalid', 'wasm-not-found',
- * 'wasm-invalid', 'internal'.
+ * 'wasm-invalid', 'worker-failed', 'internal'.
  */
 export interface PeersetError extends Error {
   code?: string;

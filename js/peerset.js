@@ -1,71 +1,41 @@
 // peerset: a browser-first peer-to-peer record database. This ES module is
-// the thin JavaScript side of the WebAssembly build (cmd/wasm): it loads
-// peerset.wasm, starts the Go program and turns its bridge (JSON text across
-// the boundary, one Promise per call) into the API described in peerset.d.ts.
-import './wasm_exec.js';
-
-export const version = '0.1.0';
+// the thin JavaScript side of the WebAssembly build (cmd/wasm): the API
+// described in peerset.d.ts.
+//
+// The engine (peerset.wasm) runs in a dedicated Worker, started from
+// peerset.worker.js next to this file: it owns IndexedDB, the tracker
+// WebSockets and the whole database, so the page's main thread stays free.
+// The page keeps only what must live on it: RTCPeerConnection exists only
+// on Window, so this module creates each peer connection when the engine
+// asks for one (offer and answer are relayed as small messages; signalling
+// is non-trickle) and transfers its RTCDataChannel to the worker — or,
+// where a browser cannot transfer one, forwards its bytes over a
+// MessagePort. initialize({ worker: false }) runs the engine on the page
+// instead.
+const VERSION = '0.1.0';
+export const version = VERSION;
 
 const EVENT_TYPES = ['record', 'peer', 'sync', 'reject'];
-const READY_HOOK = '__peersetBridgeReady';
 
-let bridgePromise = null;
+// Forwarded channels (no transfer): bytes handed to the worker and not yet
+// acknowledged are bounded, in bytes and in time, like every queue a peer
+// can fill. A worker that falls this far behind loses the channel (the
+// engine drops the peer, which may come back).
+const FORWARD_MAX_BYTES = 4 << 20;
+const FORWARD_MAX_STALL = 30_000;
+
+let enginePromise = null;
 
 /**
- * Loads and starts the WebAssembly module. Optional: open() and
- * generateKey() call it with the default URL (peerset.wasm next to this file).
+ * Loads and starts the engine. Optional: open() and generateKey() call it
+ * with the defaults (peerset.worker.js and peerset.wasm next to this file).
  */
 export function initialize(opts = {}) {
-  if (!bridgePromise) {
-    const url = opts.wasmURL ?? new URL('./peerset.wasm', import.meta.url);
-    bridgePromise = loadBridge(new URL(url, globalThis.location?.href));
-    bridgePromise.catch(() => { bridgePromise = null; }); // a later call may retry
+  if (!enginePromise) {
+    enginePromise = startEngine(opts ?? {});
+    enginePromise.catch(() => { enginePromise = null; }); // a later call may retry
   }
-  return bridgePromise.then(() => undefined);
-}
-
-async function loadBridge(url) {
-  if (typeof WebAssembly !== 'object') {
-    throw peersetError('this browser cannot run WebAssembly, which peerset needs: use a current browser', 'unsupported');
-  }
-  const howToFix = 'serve peerset.wasm next to peerset.js, or tell peerset where it is: peerset.initialize({ wasmURL: \'/path/to/peerset.wasm\' })';
-  let response;
-  try {
-    response = await fetch(url);
-  } catch (err) {
-    throw peersetError(`could not fetch the WebAssembly module ${url} (${err.message}): ${howToFix}`, 'wasm-not-found');
-  }
-  if (!response.ok) {
-    throw peersetError(`the WebAssembly module was not found at ${url} (HTTP ${response.status}): ${howToFix}`, 'wasm-not-found');
-  }
-  if ((response.headers.get('content-type') ?? '').startsWith('text/html')) {
-    // Dev servers answer a missing file with their index page: typically a
-    // bundler moved peerset.js without peerset.wasm.
-    throw peersetError(`the server sent an HTML page, not peerset.wasm, for ${url}: ${howToFix}; with a bundler's dev server, keep peerset out of dependency pre-bundling (Vite 7 and older: optimizeDeps: { exclude: ['peerset'] })`, 'wasm-not-found');
-  }
-  const go = new globalThis.Go();
-  let instance;
-  const type = response.headers.get('content-type') ?? '';
-  try {
-    if (typeof WebAssembly.instantiateStreaming === 'function' && type.split(';')[0].trim() === 'application/wasm') {
-      ({ instance } = await WebAssembly.instantiateStreaming(response, go.importObject));
-    } else {
-      // The server sends another MIME type (streaming compilation needs
-      // application/wasm): compile from the whole body instead.
-      ({ instance } = await WebAssembly.instantiate(await response.arrayBuffer(), go.importObject));
-    }
-  } catch (err) {
-    throw peersetError(`${url} is not a usable peerset WebAssembly module (${err.message}): rebuild it with scripts/build-wasm.sh and serve it as application/wasm`, 'wasm-invalid');
-  }
-  const ready = new Promise((resolve) => { globalThis[READY_HOOK] = resolve; });
-  const exited = go.run(instance).then(() => {
-    throw peersetError('the WebAssembly program stopped before it was ready: see the browser console for its output', 'internal');
-  });
-  try {
-    return await Promise.race([ready, exited]);
-  } finally {
-    delete globalThis[READY_HOOK];
-  }
+  return enginePromise.then(() => undefined);
 }
 
 function peersetError(message, code) {
@@ -74,14 +44,192 @@ function peersetError(message, code) {
   return err;
 }
 
-async function bridge() {
-  await initialize();
-  return bridgePromise;
+// fromInfo rebuilds an Error the engine sent ({ message, code, rule, reason }).
+function fromInfo(info) {
+  const err = new Error(info?.message ?? 'peerset: unknown error');
+  for (const k of ['code', 'rule', 'reason']) if (info?.[k] !== undefined) err[k] = info[k];
+  return err;
+}
+
+function resolveURL(url, name) {
+  const base = globalThis.location?.href;
+  try {
+    return new URL(url, base).href;
+  } catch {
+    throw new TypeError(`peerset.initialize(): ${name} ${JSON.stringify(String(url))} is not a URL`);
+  }
+}
+
+async function startEngine(opts) {
+  const wasmURL = resolveURL(opts.wasmURL ?? new URL('./peerset.wasm', import.meta.url), 'wasmURL');
+  const workerURL = resolveURL(opts.workerURL ?? new URL('./peerset.worker.js', import.meta.url), 'workerURL');
+  const useWorker = opts.worker !== false && typeof Worker === 'function';
+  const rtc = new RTCService(opts.transferChannels);
+  let port;
+  let worker = null;
+  if (useWorker) {
+    worker = await newWorker(workerURL);
+    port = worker;
+  } else {
+    await loadScript(workerURL);
+    const channel = new MessageChannel();
+    globalThis.__peersetEngine.start(channel.port2, rtc);
+    port = channel.port1;
+  }
+  const engine = new Engine(port, worker, rtc, workerURL);
+  await engine.start(wasmURL);
+  return engine;
+}
+
+const workerHowTo = 'serve peerset.worker.js next to peerset.js (or tell peerset where it is: peerset.initialize({ workerURL })); with a Content-Security-Policy, allow it with worker-src (worker-src \'self\', or blob: when peerset.js comes from another origin); or run the engine on the page: peerset.initialize({ worker: false })';
+
+// newWorker starts the worker script. A worker must come from the page's
+// origin: a script of another origin (a CDN) is fetched and started from a
+// blob: URL.
+async function newWorker(url) {
+  const sameOrigin = !globalThis.location || new URL(url).origin === globalThis.location.origin;
+  if (sameOrigin) {
+    try {
+      return new Worker(url, { name: 'peerset' });
+    } catch (err) {
+      throw peersetError(`could not start the engine's worker ${url} (${err.message}): ${workerHowTo}`, 'worker-failed');
+    }
+  }
+  let text;
+  try {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    text = await response.text();
+  } catch (err) {
+    throw peersetError(`could not fetch the engine's worker script ${url} (${err.message}): ${workerHowTo}`, 'worker-failed');
+  }
+  try {
+    return new Worker(URL.createObjectURL(new Blob([text], { type: 'text/javascript' })), { name: 'peerset' });
+  } catch (err) {
+    throw peersetError(`could not start the engine's worker from ${url} (${err.message}): ${workerHowTo}`, 'worker-failed');
+  }
+}
+
+// loadScript runs the engine script on the page (worker: false).
+function loadScript(url) {
+  if (globalThis.__peersetEngine) return Promise.resolve();
+  if (typeof document === 'undefined') {
+    return Promise.reject(peersetError('initialize({ worker: false }) needs a page (document) to load peerset.worker.js into', 'unsupported'));
+  }
+  return new Promise((resolve, reject) => {
+    const s = document.createElement('script');
+    s.src = url;
+    s.onload = () => (globalThis.__peersetEngine ? resolve() : reject(peersetError(`${url} is not peerset's engine script: rebuild it with scripts/build-wasm.sh`, 'worker-failed')));
+    s.onerror = () => reject(peersetError(`could not load the engine script ${url}: ${workerHowTo.replace('; or run the engine on the page: peerset.initialize({ worker: false })', '')}`, 'worker-failed'));
+    document.head.append(s);
+  });
+}
+
+// Engine is the page's end of the engine: calls, events and the WebRTC
+// requests of the Go transport.
+class Engine {
+  pending = new Map(); // call id → { resolve, reject }
+  nextCall = 0;
+  hubs = new Map(); // database handle → EventHub
+  failure = null;
+
+  constructor(port, worker, rtc, workerURL) {
+    this.port = port;
+    this.workerURL = workerURL;
+    this.worker = worker;
+    this.rtc = rtc;
+    rtc.post = (m, transfer) => this.post(m, transfer);
+  }
+
+  post(m, transfer) {
+    this.port.postMessage(m, transfer ?? []);
+  }
+
+  start(wasmURL) {
+    return new Promise((resolve, reject) => {
+      this.onReady = resolve;
+      this.onFatal = reject;
+      this.port.onmessage = (e) => this.receive(e.data);
+      if (this.worker) {
+        this.worker.onerror = (e) => {
+          e.preventDefault?.();
+          this.fail(peersetError(`the engine's worker ${this.workerURL} failed (${e.message || 'it could not be loaded: missing, not JavaScript, or refused by the page\'s Content-Security-Policy'}): ${workerHowTo}`, 'worker-failed'));
+        };
+        this.worker.onmessageerror = () => this.fail(peersetError('the engine sent a message the page could not read', 'internal'));
+      }
+      this.post({ t: 'init', wasmURL, rtc: this.rtc.available });
+    });
+  }
+
+  receive(m) {
+    switch (m.t) {
+      case 'result': {
+        const w = this.pending.get(m.id);
+        if (!w) return;
+        this.pending.delete(m.id);
+        if (m.ok) w.resolve(m.v);
+        else w.reject(fromInfo(m.e));
+        return;
+      }
+      case 'ev':
+        this.hubs.get(m.h)?.emit(m.type, m.json);
+        return;
+      case 'rtc':
+        this.rtc.handle(m);
+        return;
+      case 'ready':
+        this.onReady?.();
+        this.onReady = null;
+        return;
+      case 'fatal':
+        this.fail(fromInfo(m.error));
+    }
+  }
+
+  // fail ends the engine: every pending call rejects with err, every peer
+  // connection closes, and a later initialize() starts a new engine.
+  fail(err) {
+    if (this.failure) return;
+    this.failure = err;
+    if (this.onFatal) {
+      this.onFatal(err);
+      this.onFatal = this.onReady = null;
+    }
+    for (const w of this.pending.values()) w.reject(err);
+    this.pending.clear();
+    this.rtc.closeAll();
+    this.worker?.terminate();
+    if (enginePromise) enginePromise = null;
+    console.error(err);
+  }
+
+  call(h, m, a = []) {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = ++this.nextCall;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.post({ t: 'call', id, h, m, a });
+    });
+  }
+
+  listen(h, type, on) {
+    if (!this.failure) this.post({ t: 'listen', h, type, on });
+  }
+
+  // describe says where the engine runs and how data channels reached it.
+  describe() {
+    const { transferred, forwarded, onPage } = this.rtc.counts;
+    return { thread: this.worker ? 'worker' : 'page', dataChannels: { transferred, forwarded, onPage } };
+  }
+}
+
+async function engine() {
+  return initialize().then(() => enginePromise);
 }
 
 /** Generates a new key pair: { npub, nsec }. Keep the nsec secret. */
 export async function generateKey() {
-  return JSON.parse(await (await bridge()).generateKey());
+  return JSON.parse(await (await engine()).call(0, 'generateKey'));
 }
 
 /** Opens (and, unless offline, joins) a room. */
@@ -89,48 +237,63 @@ export async function open(opts) {
   if (!opts || typeof opts !== 'object' || typeof opts.room !== 'string' || opts.room.trim() === '') {
     throw new TypeError('peerset.open() needs a room name: peerset.open({ room: \'my-room\' })');
   }
-  const b = await bridge();
-  const events = new EventHub();
-  const handle = await b.open(JSON.stringify(opts), events.emit);
-  return new DB(handle, events);
+  const e = await engine();
+  if (!opts.offline && !e.rtc.available) {
+    throw peersetError('this browser offers no WebRTC (RTCPeerConnection), so peerset cannot reach peers: use a current browser with WebRTC enabled, or open({ offline: true }) to work locally', 'unsupported');
+  }
+  const { h, info } = await e.call(0, 'open', [JSON.stringify(opts)]);
+  const events = new EventHub(e, h);
+  e.hubs.set(h, events);
+  if ((opts.storage ?? 'indexeddb') === 'indexeddb') askPersistence();
+  return new DB(e, h, JSON.parse(info), events);
 }
 
-// EventHub receives events from Go (emit(type, jsonArray)) and dispatches
-// them to listeners in a task of their own (setTimeout), so that listener
-// code never runs inside a Go call nor lengthens Go's slice of the main
-// thread, and an exception in one listener reaches neither Go nor the other
-// listeners. Go sends batches ('record' during a sync, 'reject' at most
-// every 100 ms); each listener still gets one call per item. 'reject' items
-// are bounded on the Go side: past 10 per peer and second they arrive as
-// summaries ({ suppressed: n, ... }).
+// askPersistence asks once per page that the site's storage not be evicted
+// under pressure (navigator.storage.persist exists on the page only).
+let persistAsked = false;
+function askPersistence() {
+  if (persistAsked) return;
+  persistAsked = true;
+  globalThis.navigator?.storage?.persist?.().catch(() => {});
+}
+
+// EventHub dispatches the engine's events (emit(type, jsonArray)) to
+// listeners: each arrives in a task of its own (a message from the
+// engine), and an exception in one listener reaches neither the engine nor
+// the other listeners. The engine sends batches ('record' during a sync,
+// 'reject' at most every 100 ms); each listener still gets one call per
+// item. 'reject' items are bounded on the engine's side: past 10 per peer
+// and second they arrive as summaries ({ suppressed: n, ... }).
 class EventHub {
   listeners = new Map(EVENT_TYPES.map((t) => [t, new Set()]));
-  handle = null;
 
-  emit = (type, json) => {
+  constructor(engine, handle) {
+    this.engine = engine;
+    this.handle = handle;
+  }
+
+  emit(type, json) {
     const set = this.listeners.get(type);
     if (!set || set.size === 0) return;
-    setTimeout(() => {
-      let items;
-      try {
-        items = JSON.parse(json);
-      } catch (err) {
-        console.error('peerset: could not read an event from the WebAssembly side', err);
-        return;
-      }
-      const listeners = [...set];
-      for (const e of items) {
-        if (type === 'record') toRecord(e.record);
-        for (const cb of listeners) {
-          try {
-            cb(e);
-          } catch (err) {
-            reportError(err);
-          }
+    let items;
+    try {
+      items = JSON.parse(json);
+    } catch (err) {
+      console.error('peerset: could not read an event from the engine', err);
+      return;
+    }
+    const listeners = [...set];
+    for (const e of items) {
+      if (type === 'record') toRecord(e.record);
+      for (const cb of listeners) {
+        try {
+          cb(e);
+        } catch (err) {
+          reportError(err);
         }
       }
-    }, 0);
-  };
+    }
+  }
 
   add(type, cb) {
     const set = this.listeners.get(type);
@@ -139,14 +302,15 @@ class EventHub {
     }
     if (typeof cb !== 'function') throw new TypeError(`peerset: db.on('${type}', cb) needs a function`);
     set.add(cb);
-    if (set.size === 1) this.handle?.listen(type, true);
+    if (set.size === 1) this.engine.listen(this.handle, type, true);
     return () => {
-      if (set.delete(cb) && set.size === 0) this.handle?.listen(type, false);
+      if (set.delete(cb) && set.size === 0) this.engine.listen(this.handle, type, false);
     };
   }
 
   clear() {
     for (const set of this.listeners.values()) set.clear();
+    this.engine.hubs.delete(this.handle);
   }
 }
 
@@ -157,15 +321,15 @@ function reportError(err) {
 
 /** An open room. Methods return Promises; after close() they reject. */
 class DB {
-  #handle;
+  #engine;
+  #h;
   #events;
   #closed = false;
 
-  constructor(handle, events) {
-    this.#handle = handle;
+  constructor(engine, h, info, events) {
+    this.#engine = engine;
+    this.#h = h;
     this.#events = events;
-    events.handle = handle;
-    const info = JSON.parse(handle.info);
     /** This node's public key (npub). */
     this.key = info.key;
     /** The transport peer id while online, else ''. */
@@ -185,52 +349,52 @@ class DB {
 
   get closed() { return this.#closed; }
 
-  #open(method) {
+  #call(method, args) {
     if (this.#closed) {
-      throw peersetError(`db.${method}() was called after db.close(): open the room again with peerset.open()`, 'closed');
+      return Promise.reject(peersetError(`db.${method}() was called after db.close(): open the room again with peerset.open()`, 'closed'));
     }
-    return this.#handle;
+    return this.#engine.call(this.#h, method, args);
   }
 
   async put(r) {
-    const h = this.#open('put');
+    if (this.#closed) return this.#call('put');
     if (!r || typeof r !== 'object') {
       throw new TypeError('peerset: db.put() needs a record object, e.g. db.put({ text: \'hello\' })');
     }
-    return toRecord(JSON.parse(await h.put(JSON.stringify(encodeDraft(r)))));
+    return toRecord(JSON.parse(await this.#call('put', [JSON.stringify(encodeDraft(r))])));
   }
 
   async get(uuid) {
-    const h = this.#open('get');
-    const json = await h.get(String(uuid));
+    const json = await this.#call('get', [String(uuid)]);
     return json == null ? null : toRecord(JSON.parse(json));
   }
 
   async delete(uuid) {
-    const h = this.#open('delete');
-    await h.delete(String(uuid));
+    await this.#call('delete', [String(uuid)]);
   }
 
   async query(q = {}) {
-    const h = this.#open('query');
-    return JSON.parse(await h.query(JSON.stringify(q ?? {}))).map(toRecord);
+    return JSON.parse(await this.#call('query', [JSON.stringify(q ?? {})])).map(toRecord);
   }
 
   on(event, cb) {
-    this.#open('on');
+    if (this.#closed) {
+      throw peersetError('db.on() was called after db.close(): open the room again with peerset.open()', 'closed');
+    }
     return this.#events.add(event, cb);
   }
 
   async stats() {
-    const h = this.#open('stats');
-    return JSON.parse(await h.stats());
+    const st = JSON.parse(await this.#call('stats'));
+    st.engine = this.#engine.describe();
+    return st;
   }
 
   async close() {
     if (this.#closed) return;
     this.#closed = true;
     this.#events.clear();
-    await this.#handle.close();
+    await this.#engine.call(this.#h, 'close');
   }
 
   /**
@@ -239,14 +403,12 @@ class DB {
    * applies). Resolves to { stored, refused, invalid, byRule }.
    */
   async _importEvents(events) {
-    const h = this.#open('_importEvents');
-    return JSON.parse(await h._importEvents(typeof events === 'string' ? events : JSON.stringify(events)));
+    return JSON.parse(await this.#call('_importEvents', [typeof events === 'string' ? events : JSON.stringify(events)]));
   }
 
   /** Test hook, not part of the public API: every live event (records and deletions). */
   async _exportEvents() {
-    const h = this.#open('_exportEvents');
-    return JSON.parse(await h._exportEvents());
+    return JSON.parse(await this.#call('_exportEvents'));
   }
 }
 
@@ -299,3 +461,219 @@ function toRecord(r) {
   }
   return r;
 }
+
+// --- WebRTC on the page, for the engine's transport
+
+// RTCService creates the engine's peer connections on this page and hands
+// their data channels over: transferred to the worker when the browser can
+// (Chromium 130+, Firefox 144+, Safari 15+), else forwarded over a
+// MessagePort. With the engine on the page (worker: false), sink receives
+// them directly.
+class RTCService {
+  pcs = new Map(); // engine's id → { pc, channel }
+  counts = { transferred: 0, forwarded: 0, onPage: 0 }; // channels handed to the engine
+  post = null; // to the worker (set by Engine)
+  sink = null; // the on-page engine's host (engine.js LocalRTCHost)
+
+  constructor(transfer) {
+    this.available = typeof RTCPeerConnection === 'function';
+    // true or false forces; undefined: transfer where the browser can.
+    this.transfer = transfer;
+  }
+
+  // handle runs a request of the worker's host.
+  handle(m) {
+    if (m.op === 'create') {
+      this.create(m.pc, ...m.a);
+      return;
+    }
+    if (m.op === 'close') {
+      this.close(m.pc);
+      return;
+    }
+    const reply = (ok, v) => this.post({ t: 'rtc-r', seq: m.seq, ok, [ok ? 'v' : 'e']: v });
+    let result;
+    try {
+      result = this[m.op](m.pc, ...m.a);
+    } catch (err) {
+      reply(false, String(err?.message ?? err));
+      return;
+    }
+    Promise.resolve(result).then((v) => reply(true, v), (err) => reply(false, String(err?.message ?? err)));
+  }
+
+  entry(id) {
+    const e = this.pcs.get(id);
+    if (!e) throw new Error('peer connection closed');
+    return e;
+  }
+
+  create(id, iceServers, gatherMs) {
+    const pc = new RTCPeerConnection({ iceServers });
+    const e = { pc, channel: null, gatherMs };
+    this.pcs.set(id, e);
+    pc.onconnectionstatechange = () => this.state(id, pc.connectionState);
+    pc.ondatachannel = (ev) => {
+      // Trystero opens one channel; any other the remote peer opens is
+      // closed here, without bothering the engine.
+      if (e.channel) {
+        ev.channel.close();
+        return;
+      }
+      e.channel = ev.channel;
+      this.channel(id, ev.channel);
+    };
+  }
+
+  async offer(id) {
+    const e = this.entry(id);
+    const dc = e.pc.createDataChannel('data');
+    e.channel = dc;
+    this.channel(id, dc); // now: a channel can be transferred only in the task that made it
+    await e.pc.setLocalDescription(await e.pc.createOffer());
+    return this.localSDP(e);
+  }
+
+  async answer(id, sdp) {
+    const e = this.entry(id);
+    await e.pc.setRemoteDescription({ type: 'offer', sdp });
+    await e.pc.setLocalDescription(await e.pc.createAnswer());
+    return this.localSDP(e);
+  }
+
+  async accept(id, sdp) {
+    await this.entry(id).pc.setRemoteDescription({ type: 'answer', sdp });
+  }
+
+  // localSDP waits until ICE gathering is complete (signalling is
+  // non-trickle), at most gatherMs, and returns the local description.
+  async localSDP(e) {
+    const { pc } = e;
+    if (pc.iceGatheringState !== 'complete') {
+      await new Promise((resolve) => {
+        const timer = setTimeout(done, e.gatherMs);
+        function done() {
+          clearTimeout(timer);
+          pc.removeEventListener('icegatheringstatechange', check);
+          resolve();
+        }
+        function check() { if (pc.iceGatheringState === 'complete') done(); }
+        pc.addEventListener('icegatheringstatechange', check);
+      });
+    }
+    if (pc.signalingState === 'closed' || !pc.localDescription) throw new Error('peer connection closed');
+    return pc.localDescription.sdp;
+  }
+
+  close(id) {
+    const e = this.pcs.get(id);
+    if (!e) return;
+    this.pcs.delete(id);
+    e.pc.onconnectionstatechange = e.pc.ondatachannel = null;
+    try { e.channel?.close(); } catch { /* transferred: the worker closes it */ }
+    e.pc.close();
+  }
+
+  closeAll() {
+    for (const id of [...this.pcs.keys()]) this.close(id);
+  }
+
+  state(id, state) {
+    if (this.sink) this.sink.state(id, state);
+    else this.post({ t: 'rtc-state', pc: id, state });
+  }
+
+  // channel hands a data channel to the engine, in the task that created
+  // or received it.
+  channel(id, dc) {
+    if (this.sink) {
+      this.counts.onPage++;
+      this.sink.channel(id, dc);
+      return;
+    }
+    if (this.transfer !== false) {
+      try {
+        this.post({ t: 'rtc-channel', pc: id, channel: dc }, [dc]);
+        this.counts.transferred++;
+        return;
+      } catch (err) {
+        if (this.transfer === true) throw err;
+        this.transfer = false; // this browser cannot: forward from now on
+      }
+    }
+    const { port1, port2 } = new MessageChannel();
+    this.post({ t: 'rtc-channel', pc: id, port: port2, state: dc.readyState }, [port2]);
+    this.counts.forwarded++;
+    forwardChannel(dc, port1);
+  }
+}
+
+// forwardChannel relays a data channel that stays on the page over port:
+// received messages go to the worker as transferred ArrayBuffers (no
+// copy), the worker's sends come back the same way. The worker acknowledges
+// what it received; past FORWARD_MAX_BYTES unacknowledged, or nothing
+// acknowledged for FORWARD_MAX_STALL while bytes are outstanding, the
+// channel is closed.
+function forwardChannel(dc, port, { maxBytes = FORWARD_MAX_BYTES, maxStall = FORWARD_MAX_STALL } = {}) {
+  dc.binaryType = 'arraybuffer';
+  let inFlight = 0;
+  let ackedAt = Date.now();
+  let stallTimer = 0;
+  let closed = false;
+  const shut = () => {
+    if (closed) return;
+    closed = true;
+    clearTimeout(stallTimer);
+    dc.onopen = dc.onclose = dc.onmessage = dc.onbufferedamountlow = null;
+    try { dc.close(); } catch { /* closed */ }
+    port.postMessage({ k: 'c' });
+    port.onmessage = null;
+    setTimeout(() => port.close(), 0);
+  };
+  const armStall = () => {
+    clearTimeout(stallTimer);
+    stallTimer = inFlight > 0 ? setTimeout(() => { if (inFlight > 0 && Date.now() - ackedAt >= maxStall) shut(); else armStall(); }, maxStall) : 0;
+  };
+  dc.onopen = () => port.postMessage({ k: 'o' });
+  dc.onclose = shut;
+  dc.onmessage = (e) => {
+    const d = e.data;
+    const n = typeof d === 'string' ? d.length : d.byteLength;
+    if (inFlight === 0) ackedAt = Date.now();
+    inFlight += n;
+    if (inFlight > maxBytes) {
+      shut();
+      return;
+    }
+    if (typeof d === 'string') port.postMessage({ k: 'm', d });
+    else port.postMessage({ k: 'm', d }, [d]);
+    if (!stallTimer) armStall();
+  };
+  dc.onbufferedamountlow = () => port.postMessage({ k: 'b', b: dc.bufferedAmount, n: 0 });
+  port.onmessage = (e) => {
+    const m = e.data;
+    switch (m.k) {
+      case 's': {
+        const n = typeof m.d === 'string' ? m.d.length : m.d.byteLength;
+        try { dc.send(m.d); } catch { shut(); return; }
+        port.postMessage({ k: 'b', b: dc.bufferedAmount, n });
+        break;
+      }
+      case 'a':
+        inFlight = Math.max(0, inFlight - m.n);
+        ackedAt = Date.now();
+        armStall();
+        break;
+      case 't':
+        dc.bufferedAmountLowThreshold = m.n;
+        break;
+      case 'x':
+        shut();
+        break;
+    }
+  };
+  if (dc.readyState === 'closed') shut();
+}
+
+/** Not part of the API: for js/test/forward.test.mjs. */
+export const _internals = { forwardChannel };

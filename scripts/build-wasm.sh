@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Builds the browser build into js/dist/ (or $PEERSET_DIST): peerset.wasm,
-# wasm_exec.js (from the Go toolchain, matching the compiler), peerset.js,
-# peerset.global.js and peerset.d.ts. Everything a page needs; serve the
-# directory as is (peerset.wasm as application/wasm for streaming compilation).
-# It prints the wasm's size raw and gzip -9; PEERSET_WASM_BROTLI=1 adds
-# brotli -q 11 (slow: about 15 s).
+# peerset.worker.js (Go's wasm_exec.js, from the toolchain that built the
+# wasm, followed by js/engine.js: the engine's worker script), peerset.js,
+# peerset.global.js, peerset.d.ts and wasm_exec.js. Everything a page needs;
+# serve the directory as is (peerset.wasm as application/wasm for streaming
+# compilation).
+#
+# After linking, cmd/wasm/internal/striptable drops secp256k1's embedded
+# base-point table from the wasm (the engine computes it at run time:
+# cmd/wasm/internal/basepoints). It prints the wasm's size raw and gzip -9;
+# PEERSET_WASM_BROTLI=1 adds brotli -q 11 (slow: about 15 s). `make
+# wasm-size` prints the whole table.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,8 +25,17 @@ wasm_exec="$goroot/lib/wasm/wasm_exec.js"
 
 mkdir -p "$dist"
 GOOS=js GOARCH=wasm "$go" build -trimpath -ldflags="-s -w" -o "$dist/peerset.wasm.tmp" ./cmd/wasm
+GOOS= GOARCH= "$go" run ./cmd/wasm/internal/striptable -in "$dist/peerset.wasm.tmp" -out "$dist/peerset.wasm.tmp" 2>/dev/null ||
+	{ echo "build-wasm: cmd/wasm/internal/striptable failed: run it by hand to see why" >&2; rm -f "$dist/peerset.wasm.tmp"; exit 1; }
 mv "$dist/peerset.wasm.tmp" "$dist/peerset.wasm"
 cp "$wasm_exec" "$dist/wasm_exec.js"
+{
+	echo "// peerset's engine worker: Go's wasm_exec.js ($("$go" env GOVERSION)), then js/engine.js."
+	cat "$wasm_exec"
+	echo
+	cat js/engine.js
+} >"$dist/peerset.worker.js.tmp"
+mv "$dist/peerset.worker.js.tmp" "$dist/peerset.worker.js"
 cp js/peerset.js js/peerset.global.js js/peerset.d.ts "$dist/"
 
 raw=$(wc -c <"$dist/peerset.wasm")

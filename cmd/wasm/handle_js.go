@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"syscall/js"
@@ -15,6 +16,7 @@ import (
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/peerset"
 	"github.com/peersetdb/peerset/pkg/record"
+	"github.com/peersetdb/peerset/pkg/swarm"
 )
 
 // Event types a page can listen to (db.on(type, cb)).
@@ -31,13 +33,21 @@ var eventTypes = []string{eventRecord, eventPeer, eventSync, eventReject}
 // events.
 const sessionPollInterval = 500 * time.Millisecond
 
-// yieldEvery and yieldPause: during a long ingest the facade calls Yield
-// every yieldEvery events; sleeping hands the main thread back to the page
-// (a Go goroutine keeps the thread until it blocks).
+// yieldEvery and yieldPause: during a long ingest on the page's main thread
+// (initialize({ worker: false })) the facade calls Yield every yieldEvery
+// events; sleeping hands the thread back to the page (a Go goroutine keeps
+// the thread until it blocks). In a worker there is no page to hand it
+// to: the engine yields only every workerYieldEvery events, so that the
+// worker's event loop (IndexedDB completions, incoming messages) keeps
+// turning during a long ingest.
 const (
-	yieldEvery = 16
-	yieldPause = time.Millisecond
+	yieldEvery       = 16
+	workerYieldEvery = 512
+	yieldPause       = time.Millisecond
 )
+
+// inWorker reports whether the engine runs in a worker (no document).
+var inWorker = js.Global().Get("document").IsUndefined()
 
 // importChunk bounds one Ingest call of _importEvents.
 const importChunk = 512
@@ -76,18 +86,24 @@ func openHandle(parent context.Context, optionsJSON string, emit js.Value) (any,
 	if err != nil {
 		return nil, invalidInput(err)
 	}
-	if !o.Offline && !hasGlobal("RTCPeerConnection") {
+	if !o.Offline && !swarm.WebRTCAvailable() {
 		return nil, &unsupportedError{"this browser offers no WebRTC (RTCPeerConnection), so peerset cannot reach peers: use a current browser with WebRTC enabled, or open({ offline: true }) to work locally"}
 	}
 	cfg, err := o.config()
 	if err != nil {
 		return nil, invalidInput(err)
 	}
+	if o.Debug {
+		cfg.Logger = slog.New(slog.NewTextHandler(consoleWriter{}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	cfg.Yield = func() { time.Sleep(yieldPause) }
+	cfg.YieldEvery = yieldEvery
+	if inWorker {
+		cfg.YieldEvery = workerYieldEvery
+	}
 	// Ready once the tree is rebuilt from the stored keys; the moderation
 	// index follows in the background (writes wait for it).
 	cfg.LoadInBackground = true
-	cfg.YieldEvery = yieldEvery
 	st, err := openStore(parent, o)
 	if err != nil {
 		return nil, err
@@ -409,4 +425,13 @@ func (h *handle) close() error {
 		})
 	})
 	return h.closeErr
+}
+
+// consoleWriter writes the engine's debug log to the console, a line per
+// call (open({ debug: true })).
+type consoleWriter struct{}
+
+func (consoleWriter) Write(p []byte) (int, error) {
+	js.Global().Get("console").Call("log", "peerset: "+string(p))
+	return len(p), nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"syscall/js"
 
+	_ "github.com/peersetdb/peerset/cmd/wasm/internal/basepoints" // secp256k1's table computed, not embedded
 	"github.com/peersetdb/peerset/pkg/record"
 )
 
@@ -27,6 +28,12 @@ func main() {
 	bridge.Set("open", asyncFunc(func(args []js.Value) (any, error) {
 		return openHandle(ctx, stringArg(args, 0), argOrUndefined(args, 1))
 	}))
+
+	// The first signature or key needs secp256k1's base-point table, which
+	// this build computes (internal/basepoints): start on it now, while the
+	// page's first call is on its way and the first open waits for
+	// IndexedDB.
+	go func() { _, _ = record.GenerateKey() }()
 
 	ready := js.Global().Get(bridgeReadyName)
 	if ready.Type() == js.TypeFunction {

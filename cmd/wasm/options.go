@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/peersetdb/peerset/pkg/merkle"
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/peerset"
@@ -43,6 +41,7 @@ type openOptions struct {
 	Granularity string          `json:"granularity"`
 	Session     sessionJSON     `json:"session"`
 	Offline     bool            `json:"offline"`
+	Debug       bool            `json:"debug"` // debug logs of the engine on the console
 	MaxPeers    int             `json:"maxPeers"`
 
 	// Storage and DatabaseName choose where records and the key are kept.
@@ -241,9 +240,9 @@ func (o openOptions) joinOptions() peerset.JoinOptions {
 		opts.Trackers = swarm.DefaultTrackers()
 	}
 	if o.ICEServers != nil {
-		opts.ICEServers = make([]webrtc.ICEServer, 0, len(o.ICEServers))
+		opts.ICEServers = make([]swarm.ICEServer, 0, len(o.ICEServers))
 		for _, s := range o.ICEServers {
-			opts.ICEServers = append(opts.ICEServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+			opts.ICEServers = append(opts.ICEServers, swarm.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 		}
 	}
 	return opts

@@ -3,7 +3,10 @@
 //
 // Query parameters: room, tracker (repeatable or comma-separated; default
 // the server this page came from), moderation, granularity, app, password,
-// offline=1, handshakeTimeout, challengeTimeout, idleRootInterval, maxPeers.
+// offline=1, handshakeTimeout, challengeTimeout, idleRootInterval, maxPeers;
+// and where the engine runs: worker=0 (on this page, not in a Worker),
+// transfer=0 (data channels forwarded over a MessagePort rather than
+// transferred to the worker: the path of browsers that cannot transfer).
 //
 // For tests: window.peerset is the module, window.db the open database, and
 // body[data-ready="1"] says it is open.
@@ -219,6 +222,23 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
+// setText writes text only when it differs: an unchanged write still costs
+// the page a style, layout and paint pass.
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+// renderOnChange runs render(data) only when key differs from the last one
+// rendered into node: the status panels are refreshed every 500 ms, and a
+// sync of thousands of records must not rebuild them each time.
+const renderedKeys = new WeakMap();
+function renderOnChange(node, data, render) {
+  const key = JSON.stringify(data);
+  if (renderedKeys.get(node) === key) return;
+  renderedKeys.set(node, key);
+  render(data);
+}
+
 // ---------------------------------------------------------------- record list
 
 // The list keeps the newest MAX_LIST records, newest first, and renders only
@@ -228,6 +248,27 @@ const byAddress = new Map(); // author/uuid → record shown
 const freshIds = new Map(); // id → when it arrived live
 let selectedId = null;
 let renderQueued = false;
+let removedSinceReload = false; // the list may have room for older records
+let renderedAt = 0;
+let renderedView = '';
+let shownRows = new Map(); // record id → its row element, for the rows in view
+// During a sync records arrive by the thousand: the list is redrawn at most
+// every BURST_RENDER_GAP ms then, and arrivals are not animated.
+const BURST_RENDER_GAP = 250;
+const BURST_RATE = 20; // records per second above which arrivals are a burst
+let arrivals = [];
+
+// noteArrival counts live arrivals; it reports whether we are in a burst.
+function noteArrival(now) {
+  arrivals.push(now);
+  while (arrivals.length && arrivals[0] < now - 1000) arrivals.shift();
+  if (arrivals.length > 4 * BURST_RATE) arrivals = arrivals.slice(-BURST_RATE * 2);
+  return arrivals.length > BURST_RATE;
+}
+
+function inBurst(now) {
+  return arrivals.filter((t) => t >= now - 1000).length > BURST_RATE;
+}
 
 const addressOf = (r) => `${r.author}/${r.uuid}`;
 const newerFirst = (a, b) => (b.createdAt - a.createdAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -246,6 +287,7 @@ function positionOf(r) {
 function listRemove(r) {
   const cur = byAddress.get(addressOf(r));
   if (!cur || cur.id !== r.id) return;
+  removedSinceReload = true;
   const i = positionOf(cur);
   if (list[i] === cur) list.splice(i, 1);
   else list.splice(list.indexOf(cur), 1);
@@ -275,30 +317,77 @@ function resetList(records) {
 function queueRender() {
   if (renderQueued) return;
   renderQueued = true;
-  requestAnimationFrame(() => {
+  const now = Date.now();
+  const wait = inBurst(now) ? Math.max(0, renderedAt + BURST_RENDER_GAP - now) : 0;
+  const draw = () => requestAnimationFrame(() => {
     renderQueued = false;
     renderList();
   });
+  if (wait > 0) setTimeout(draw, wait);
+  else draw();
 }
 
 function renderList() {
   const box = $('#record-list');
+  const now = Date.now();
+  renderedAt = now;
+  // Read the geometry before writing anything: a read after a write makes
+  // the browser lay the page out there and then.
+  const rows = Math.min(9, Math.max(3, list.length));
+  const scrollTop = box.scrollTop;
+  const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - 4);
+  const last = Math.min(list.length, Math.ceil((scrollTop + rows * ROW_HEIGHT) / ROW_HEIGHT) + 4);
   const spacer = box.querySelector('.record-list-spacer');
-  spacer.style.height = `${list.length * ROW_HEIGHT}px`;
-  box.style.height = `${Math.min(9, Math.max(3, list.length)) * ROW_HEIGHT + 2}px`;
-  for (const row of box.querySelectorAll('.record-row, .list-empty')) row.remove();
+  const spacerHeight = `${list.length * ROW_HEIGHT}px`;
+  if (spacer.style.height !== spacerHeight) spacer.style.height = spacerHeight;
+  const boxHeight = `${rows * ROW_HEIGHT + 2}px`;
+  if (box.style.height !== boxHeight) box.style.height = boxHeight;
   const total = lastStats?.records ?? list.length;
-  $('#list-summary').textContent = list.length < total ? `newest ${fmt.format(list.length)} of ${fmt.format(total)}` : `${fmt.format(list.length)}`;
+  setText($('#list-summary'), list.length < total ? `newest ${fmt.format(list.length)} of ${fmt.format(total)}` : `${fmt.format(list.length)}`);
+  // The rows in view, and whatever changes how they look: when none of it
+  // changed (records arriving below the view, as in most of a sync), the
+  // DOM is left alone.
+  let view = `${first}:${selectedId}:${db?.key}`;
+  for (let i = first; i < last; i++) {
+    const r = list[i];
+    const arrived = freshIds.get(r.id);
+    view += `|${r.id}${arrived && now - arrived < 1200 ? '*' : ''}`;
+  }
+  if (view === renderedView) return;
+  renderedView = view;
+  box.querySelector('.list-empty')?.remove();
   if (list.length === 0) {
+    for (const row of shownRows.values()) row.remove();
+    shownRows.clear();
     box.append(el('div', { class: 'list-empty' }, 'No records yet: write one, or open this page in another tab.'));
     return;
   }
-  const first = Math.max(0, Math.floor(box.scrollTop / ROW_HEIGHT) - 4);
-  const last = Math.min(list.length, Math.ceil((box.scrollTop + box.clientHeight) / ROW_HEIGHT) + 4);
-  const now = Date.now();
-  const rows = [];
-  for (let i = first; i < last; i++) rows.push(recordRow(list[i], i, now));
-  box.append(...rows);
+  // Rows stay as long as their record is in view: a record moving down the
+  // list only moves its row.
+  const keep = new Map();
+  const added = [];
+  for (let i = first; i < last; i++) {
+    const r = list[i];
+    const arrived = freshIds.get(r.id);
+    const state = `${r.id === selectedId ? 's' : ''}${arrived && now - arrived < 1200 ? 'f' : ''}${db?.key}:${Math.floor(now / 60_000)}`;
+    let row = shownRows.get(r.id);
+    if (row && row.dataset.state !== state) {
+      row.remove();
+      row = null;
+    }
+    if (!row) {
+      row = recordRow(r, i, now);
+      row.dataset.state = state;
+      added.push(row);
+    } else if (row.dataset.index !== String(i)) {
+      row.style.top = `${i * ROW_HEIGHT}px`;
+    }
+    row.dataset.index = String(i);
+    keep.set(r.id, row);
+  }
+  for (const [id, row] of shownRows) if (!keep.has(id)) row.remove();
+  shownRows = keep;
+  box.append(...added);
 }
 
 function recordRow(r, index, now) {
@@ -367,6 +456,10 @@ function stateBadge(state) {
 
 function renderTrackers(st) {
   const body = $('#tracker-table tbody');
+  renderOnChange(body, { online: st.online, trackers: st.trackers.map((t) => [t.url, t.state, t.lastError, t.phase, t.announces]) }, () => drawTrackers(body, st));
+}
+
+function drawTrackers(body, st) {
   body.replaceChildren();
   if (!st.online) {
     body.append(el('tr', { class: 'empty' }, el('td', { colSpan: 4 }, 'offline: not looking for peers')));
@@ -384,6 +477,10 @@ function renderTrackers(st) {
 
 function renderPeers(st) {
   const body = $('#peer-table tbody');
+  renderOnChange(body, { online: st.online, sessions: st.sessions }, () => drawPeers(body, st));
+}
+
+function drawPeers(body, st) {
   body.replaceChildren();
   const sessions = st.sessions;
   if (sessions.length === 0) {
@@ -409,13 +506,16 @@ function renderPeers(st) {
 }
 
 function renderRecordStatus(st) {
-  $('#record-count').textContent = fmt.format(st.records);
-  $('#deletion-count').textContent = fmt.format(st.deletions);
-  $('#peer-count').textContent = fmt.format(st.peers);
-  $('#root').textContent = st.root;
+  setText($('#record-count'), fmt.format(st.records));
+  setText($('#deletion-count'), fmt.format(st.deletions));
+  setText($('#peer-count'), fmt.format(st.peers));
+  setText($('#root'), st.root);
+  renderOnChange($('#bucket-list'), { g: st.granularity, b: st.buckets, m: st.missingRanges }, () => drawBuckets(st));
+}
 
+function drawBuckets(st) {
   const granularity = st.granularity === 'none' ? 'day' : st.granularity;
-  $('#bucket-granularity').textContent = `${fmt.format(st.buckets.length)} × ${granularity}, UTC`;
+  setText($('#bucket-granularity'), `${fmt.format(st.buckets.length)} × ${granularity}, UTC`);
   const missing = st.missingRanges;
   const overlapsMissing = (b) => missing.some((r) => b.start < (r.end ?? Infinity) && (b.end ?? Infinity) > r.start);
   const buckets = [...st.buckets].reverse();
@@ -470,31 +570,39 @@ function openFailed(err) {
 }
 
 function renderClient(st) {
-  $('#own-key').textContent = st.key;
-  $('#peer-id').textContent = st.peerId || '— (offline)';
-  $('#storage').textContent = st.storage === 'indexeddb' ? 'IndexedDB (kept across reloads)' : 'memory';
-  $('#moderation').textContent = st.moderation;
-  renderKeyStorage(st.keyStorage);
-  $('#room-name').textContent = st.room;
-  $('#app-id').textContent = st.appId;
+  setText($('#own-key'), st.key);
+  setText($('#peer-id'), st.peerId || '— (offline)');
+  setText($('#storage'), st.storage === 'indexeddb' ? 'IndexedDB (kept across reloads)' : 'memory');
+  setText($('#moderation'), st.moderation);
+  if (renderedKeys.get(renderKeyStorage) !== st.keyStorage) {
+    renderedKeys.set(renderKeyStorage, st.keyStorage);
+    renderKeyStorage(st.keyStorage);
+  }
+  setText($('#room-name'), st.room);
+  setText($('#app-id'), st.appId);
   const pill = $('#status-pill');
   const openTrackers = st.trackers.filter((t) => t.state === 'open').length;
+  let pillClass;
+  let pillText;
   if (!st.online) {
-    pill.className = 'pill pill-off';
-    pill.textContent = 'offline (local only)';
+    pillClass = 'pill pill-off';
+    pillText = 'offline (local only)';
   } else if (st.peers > 0) {
-    pill.className = 'pill pill-ok';
-    pill.textContent = `online · ${st.peers} peer${st.peers === 1 ? '' : 's'}`;
+    pillClass = 'pill pill-ok';
+    pillText = `online · ${st.peers} peer${st.peers === 1 ? '' : 's'}`;
   } else if (openTrackers === 0) {
-    pill.className = 'pill pill-bad';
-    pill.textContent = 'no tracker reachable';
+    pillClass = 'pill pill-bad';
+    pillText = 'no tracker reachable';
   } else {
-    pill.className = 'pill pill-wait';
-    pill.textContent = 'online · looking for peers';
+    pillClass = 'pill pill-wait';
+    pillText = 'online · looking for peers';
   }
+  if (pill.className !== pillClass) pill.className = pillClass;
+  setText(pill, pillText);
 }
 
 let statsInFlight = false;
+let panelsAt = 0;
 let statsAgain = false;
 
 async function refreshStats() {
@@ -508,10 +616,18 @@ async function refreshStats() {
     const st = await db.stats();
     lastStats = st;
     renderClient(st);
-    renderTrackers(st);
-    renderPeers(st);
-    renderRecordStatus(st);
-    if (list.length < Math.min(MAX_LIST, st.records)) reloadListSoon();
+    // During a sync (records arriving by the hundred) the tables and the
+    // buckets are redrawn once a second; the counts every time.
+    const now = Date.now();
+    if (!inBurst(now) || now - panelsAt >= 1000) {
+      panelsAt = now;
+      renderTrackers(st);
+      renderPeers(st);
+      renderRecordStatus(st);
+    } else {
+      setText($('#record-count'), fmt.format(st.records));
+    }
+    if (removedSinceReload && list.length < Math.min(MAX_LIST, st.records)) reloadListSoon();
     queueRender();
   } catch (err) {
     if (err.code !== 'closed') showError(err.message);
@@ -531,6 +647,7 @@ function reloadListSoon() {
   reloadTimer = setTimeout(async () => {
     reloadTimer = 0;
     if (!db || db.closed) return;
+    removedSinceReload = false;
     try {
       resetList(await db.query({ limit: MAX_LIST }));
     } catch (err) {
@@ -544,12 +661,12 @@ function renderSync(e) {
   const text = $('#sync-text');
   if (e.done) {
     bar.value = e.peers ? 1 : 0; // an empty bar while alone
-    text.textContent = e.peers ? `in sync with ${e.peers} peer${e.peers === 1 ? '' : 's'} · ${fmt.format(e.recordsIn)} in, ${fmt.format(e.recordsOut)} out` : 'waiting for peers';
+    setText(text, e.peers ? `in sync with ${e.peers} peer${e.peers === 1 ? '' : 's'} · ${fmt.format(e.recordsIn)} in, ${fmt.format(e.recordsOut)} out` : 'waiting for peers');
   } else {
     bar.value = e.total ? e.progress : 0;
-    if (!e.total) text.textContent = 'comparing sets…';
-    else if (e.received >= e.total) text.textContent = `received ${fmt.format(e.received)} records`;
-    else text.textContent = `receiving ${fmt.format(e.received)} of ${fmt.format(e.total)} records`;
+    if (!e.total) setText(text, 'comparing sets…');
+    else if (e.received >= e.total) setText(text, `received ${fmt.format(e.received)} records`);
+    else setText(text, `receiving ${fmt.format(e.received)} of ${fmt.format(e.total)} records`);
   }
 }
 
@@ -637,7 +754,11 @@ async function openDB(s) {
         listRemove(e.record);
       } else {
         listAdd(e.record);
-        if (e.origin !== 'local') freshIds.set(e.record.id, Date.now());
+        const now = Date.now();
+        if (e.origin !== 'local' && !noteArrival(now)) {
+          freshIds.set(e.record.id, now);
+          if (freshIds.size > 100) for (const [id, at] of freshIds) if (now - at > 1200) freshIds.delete(id);
+        }
       }
       queueRender();
       refreshStatsSoon();
@@ -738,6 +859,11 @@ async function start() {
   }
   window.peerset = peerset;
   try {
+    const params = new URLSearchParams(location.search);
+    await peerset.initialize({
+      worker: params.get('worker') !== '0',
+      transferChannels: params.get('transfer') === '0' ? false : undefined,
+    });
     await openDB(settings);
   } catch (err) {
     openFailed(err);

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/peersetdb/peerset/pkg/merkle"
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/record"
@@ -31,7 +29,7 @@ type JoinOptions struct {
 	PeerID string
 	// ICEServers: nil means swarm.DefaultICEServers; an empty non-nil slice
 	// means none (host candidates only).
-	ICEServers []webrtc.ICEServer
+	ICEServers []swarm.ICEServer
 	// LoopbackCandidates (native only) gathers ICE candidates on loopback
 	// only: for tests and loopback-only network namespaces.
 	LoopbackCandidates bool

@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"net/url"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // Defaults of Config (trystero-wire.md §2.6, §4, §5.4 for the Trystero ones).
@@ -137,8 +135,8 @@ func DefaultTrackers() []string {
 }
 
 // DefaultICEServers returns Trystero's STUN servers.
-func DefaultICEServers() []webrtc.ICEServer {
-	return []webrtc.ICEServer{
+func DefaultICEServers() []ICEServer {
+	return []ICEServer{
 		{URLs: []string{"stun:stun.l.google.com:19302"}},
 		{URLs: []string{"stun:stun1.l.google.com:19302"}},
 		{URLs: []string{"stun:stun2.l.google.com:19302"}},
@@ -173,7 +171,7 @@ type Config struct {
 	PeerID string
 	// ICEServers for WebRTC; nil means DefaultICEServers, an empty non-nil
 	// slice means none (host candidates only).
-	ICEServers []webrtc.ICEServer
+	ICEServers []ICEServer
 	// LoopbackCandidates (native only; ignored in the browser) gathers ICE
 	// candidates on the loopback interface only and only pairs them with
 	// loopback remote candidates: for tests in loopback-only namespaces.

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 func TestConfigDefaults(t *testing.T) {
@@ -36,7 +34,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Error("no logger")
 	}
 	// An empty non-nil ICE server list stays empty (host candidates only).
-	c, err = Config{Room: "r", ICEServers: []webrtc.ICEServer{}}.withDefaults()
+	c, err = Config{Room: "r", ICEServers: []ICEServer{}}.withDefaults()
 	if err != nil || len(c.ICEServers) != 0 || c.ICEServers == nil {
 		t.Errorf("empty ICEServers became %v (%v)", c.ICEServers, err)
 	}

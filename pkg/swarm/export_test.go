@@ -30,7 +30,7 @@ func SendTextForTest(p *Peer, s string) error {
 	p.mu.Lock()
 	dc := p.dc
 	p.mu.Unlock()
-	return dc.SendText(s)
+	return dc.sendText(s)
 }
 
 // RoomTokenOf returns the room token the room frames with.

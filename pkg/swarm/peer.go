@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // PeerState is where a peer is in its life.
@@ -88,8 +86,8 @@ type Peer struct {
 	partialBytes            atomic.Int64 // held by the reassembler
 
 	mu          sync.Mutex
-	pc          *webrtc.PeerConnection
-	dc          *webrtc.DataChannel
+	pc          *rtcPeer
+	dc          *rtcChannel
 	localFP     string
 	remoteFP    string
 	rtt         time.Duration
@@ -306,7 +304,7 @@ func (p *Peer) sendFrames(ctx context.Context, frames ...[]byte) error {
 	}
 	defer func() { <-p.sendSlot }()
 	for _, f := range frames {
-		for dc.BufferedAmount() > sendHighWater {
+		for dc.bufferedAmount() > sendHighWater {
 			select {
 			case <-p.lowWater:
 			case <-time.After(50 * time.Millisecond):
@@ -316,7 +314,7 @@ func (p *Peer) sendFrames(ctx context.Context, frames ...[]byte) error {
 				return ErrPeerNotActive
 			}
 		}
-		if err := dc.Send(f); err != nil {
+		if err := dc.send(f); err != nil {
 			return fmt.Errorf("failed to write to data channel: %w", err)
 		}
 		p.bytesOut.Add(uint64(len(f)))
@@ -333,29 +331,28 @@ func (p *Peer) setFingerprints(local, remote string) {
 	p.mu.Unlock()
 }
 
-// attachConnection wires pion's callbacks of pc into the peer's goroutine.
-func (p *Peer) attachConnection(pc *webrtc.PeerConnection) {
+// attachConnection wires the callbacks of pc into the peer's goroutine.
+func (p *Peer) attachConnection(pc *rtcPeer) {
 	p.mu.Lock()
 	p.pc = pc
 	p.mu.Unlock()
-	pc.OnConnectionStateChange(func(webrtc.PeerConnectionState) { p.wake() })
+	pc.onStateChange(p.wake)
 }
 
 // attachDataChannel adopts dc as the peer's channel (the first one only:
 // Trystero opens one) and routes its events to the peer's goroutine.
-func (p *Peer) attachDataChannel(dc *webrtc.DataChannel) {
+func (p *Peer) attachDataChannel(dc *rtcChannel) {
 	p.mu.Lock()
 	if p.dc != nil {
 		p.mu.Unlock()
-		_ = dc.Close()
+		_ = dc.close()
 		return
 	}
 	p.dc = dc
 	p.mu.Unlock()
-	dc.OnOpen(func() { p.dcOpen.Store(true); p.wake() })
-	dc.OnClose(func() { p.dcClosed.Store(true); p.wake() })
-	dc.SetBufferedAmountLowThreshold(sendLowWater)
-	dc.OnBufferedAmountLow(func() {
+	dc.onOpen(func() { p.dcOpen.Store(true); p.wake() })
+	dc.onClose(func() { p.dcClosed.Store(true); p.wake() })
+	dc.onLowWater(sendLowWater, func() {
 		select {
 		case p.lowWater <- struct{}{}:
 		default:
@@ -367,7 +364,7 @@ func (p *Peer) attachDataChannel(dc *webrtc.DataChannel) {
 	p.mu.Lock()
 	p.release = release
 	p.mu.Unlock()
-	if dc.ReadyState() == webrtc.DataChannelStateOpen {
+	if dc.isOpen() {
 		p.dcOpen.Store(true)
 		p.wake()
 	}
@@ -399,31 +396,17 @@ func (p *Peer) answer(ctx context.Context, t *trackerClient, offerID, remoteSDP,
 		return err
 	}
 	p.attachConnection(pc)
-	pc.OnDataChannel(p.attachDataChannel)
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: remoteSDP}); err != nil {
-		return fmt.Errorf("failed to apply offer: %w", err)
-	}
-	answer, err := pc.CreateAnswer(nil)
+	pc.onDataChannel(p.attachDataChannel)
+	localSDP, err := pc.createAnswer(ctx, remoteSDP)
 	if err != nil {
-		return fmt.Errorf("failed to create answer: %w", err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(answer); err != nil {
-		return fmt.Errorf("failed to set local answer: %w", err)
-	}
-	if err := waitGathering(ctx, gathered); err != nil {
 		return err
 	}
-	local := pc.LocalDescription()
-	if local == nil {
-		return errors.New("failed to create answer: no local description")
-	}
-	localFP, err := sdpFingerprint(local.SDP)
+	localFP, err := sdpFingerprint(localSDP)
 	if err != nil {
 		return fmt.Errorf("failed to create answer: our own %w", err)
 	}
 	p.setFingerprints(localFP, remoteFP)
-	sealed, err := SealSDP(p.room.sdpKey, local.SDP)
+	sealed, err := SealSDP(p.room.sdpKey, localSDP)
 	if err != nil {
 		return err
 	}
@@ -436,14 +419,11 @@ func (p *Peer) answer(ctx context.Context, t *trackerClient, offerID, remoteSDP,
 
 // connectOffer is the setup of a peer that answered one of our offers.
 // remoteFP is the answer's fingerprint (sdpFingerprint).
-func (p *Peer) connectOffer(o *pendingOffer, remoteSDP, remoteFP string) error {
+func (p *Peer) connectOffer(ctx context.Context, o *pendingOffer, remoteSDP, remoteFP string) error {
 	p.attachConnection(o.pc)
 	p.attachDataChannel(o.dc)
 	p.setFingerprints(o.fingerprint, remoteFP)
-	if err := o.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: remoteSDP}); err != nil {
-		return fmt.Errorf("failed to apply answer: %w", err)
-	}
-	return nil
+	return o.pc.acceptAnswer(ctx, remoteSDP)
 }
 
 func (p *Peer) isOpen() bool {
@@ -543,10 +523,10 @@ func (p *Peer) loop(setup func(ctx context.Context) error) (reason error, sendLe
 			if p.dcClosed.Load() {
 				return fmt.Errorf("%w: data channel closed", ErrConnectionLost), false
 			}
-			switch p.connectionState() {
-			case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
-				return fmt.Errorf("%w: connection %s", ErrConnectionLost, p.connectionState()), false
-			case webrtc.PeerConnectionStateDisconnected:
+			switch state := p.connectionState(); state {
+			case connFailed, connClosed:
+				return fmt.Errorf("%w: connection %s", ErrConnectionLost, state), false
+			case connDisconnected:
 				if disconnectedTimer == nil {
 					disconnectedTimer = time.NewTimer(r.cfg.disconnectedTimeout)
 					disconnectedC = disconnectedTimer.C
@@ -580,7 +560,7 @@ func (p *Peer) loop(setup func(ctx context.Context) error) (reason error, sendLe
 				return ErrHandshakeTimeout, true
 			}
 		case <-disconnectedC:
-			if p.connectionState() == webrtc.PeerConnectionStateDisconnected {
+			if p.connectionState() == connDisconnected {
 				return fmt.Errorf("%w: disconnected for %v", ErrConnectionLost, r.cfg.disconnectedTimeout), false
 			}
 			disconnectedTimer, disconnectedC = nil, nil
@@ -602,14 +582,14 @@ func (p *Peer) loop(setup func(ctx context.Context) error) (reason error, sendLe
 	}
 }
 
-func (p *Peer) connectionState() webrtc.PeerConnectionState {
+func (p *Peer) connectionState() connState {
 	p.mu.Lock()
 	pc := p.pc
 	p.mu.Unlock()
 	if pc == nil {
-		return webrtc.PeerConnectionStateNew
+		return connNew
 	}
-	return pc.ConnectionState()
+	return pc.state()
 }
 
 // finish closes the peer: optionally @_leave and presence(0) first, then the
@@ -641,7 +621,7 @@ func (p *Peer) finish(reason error, sendLeave bool) {
 	p.mu.Unlock()
 	release()
 	if pc != nil {
-		if err := pc.Close(); err != nil {
+		if err := pc.close(); err != nil {
 			r.log.Debug("failed to close peer connection", "peer", p.id, "err", err)
 		}
 	}
@@ -673,7 +653,7 @@ func (p *Peer) waitFlushed(ctx context.Context) {
 	if dc == nil {
 		return
 	}
-	for dc.BufferedAmount() > 0 {
+	for dc.bufferedAmount() > 0 {
 		select {
 		case <-ctx.Done():
 			return

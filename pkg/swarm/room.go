@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // Room is a joined room: it announces itself to the trackers, connects to
@@ -33,7 +31,7 @@ type Room struct {
 	infoHash string
 	token    string
 	sdpKey   [32]byte
-	api      *webrtc.API
+	api      *rtcAPI
 	encoder  *ActionEncoder
 
 	ctx    context.Context // cancelled by Close
@@ -89,7 +87,7 @@ func NewRoom(cfg Config) (*Room, error) {
 		infoHash: InfoHash(cfg.AppID, cfg.Room),
 		token:    RoomToken(cfg.AppID, cfg.Room),
 		sdpKey:   SDPKey(cfg.Password, cfg.AppID, cfg.Room),
-		api:      newWebRTCAPI(cfg),
+		api:      newRTCAPI(cfg),
 		encoder:  NewActionEncoder(),
 		ctx:      ctx,
 		cancel:   cancel,
@@ -524,10 +522,6 @@ func (r *Room) reportJoinError(peerID string, err error) {
 	}
 }
 
-func (r *Room) newPeerConnection() (*webrtc.PeerConnection, error) {
-	pc, err := r.api.NewPeerConnection(webrtc.Configuration{ICEServers: r.cfg.ICEServers})
-	if err != nil {
-		return nil, fmt.Errorf("failed to create peer connection: %w", err)
-	}
-	return pc, nil
+func (r *Room) newPeerConnection() (*rtcPeer, error) {
+	return r.api.newPeer(r.cfg.ICEServers)
 }

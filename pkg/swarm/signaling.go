@@ -2,43 +2,25 @@ package swarm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // pendingOffer is one of our outstanding offers: a peer connection with its
 // data channel, waiting for an answer through a tracker.
 type pendingOffer struct {
 	id          string
-	pc          *webrtc.PeerConnection
-	dc          *webrtc.DataChannel
+	pc          *rtcPeer
+	dc          *rtcChannel
 	fingerprint string // of our local SDP (sdpFingerprint)
 	sealed      string
 	created     time.Time
 }
 
 func (o *pendingOffer) discard() {
-	if err := o.pc.Close(); err != nil {
+	if err := o.pc.close(); err != nil {
 		_ = err // nothing was connected; closing cannot matter
-	}
-}
-
-// waitGathering waits until ICE gathering of pc is complete, at most
-// gatherTimeout (then the SDP carries what was gathered, as in Trystero).
-func waitGathering(ctx context.Context, gathered <-chan struct{}) error {
-	t := time.NewTimer(gatherTimeout)
-	defer t.Stop()
-	select {
-	case <-gathered:
-		return nil
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("failed to gather ICE candidates: %w", ctx.Err())
 	}
 }
 
@@ -54,33 +36,18 @@ func (r *Room) newOffer(ctx context.Context) (*pendingOffer, error) {
 		return nil, err
 	}
 	fail := func(err error) (*pendingOffer, error) {
-		_ = pc.Close()
+		_ = pc.close()
 		return nil, err
 	}
-	dc, err := pc.CreateDataChannel("data", nil)
+	dc, localSDP, err := pc.createOffer(ctx)
 	if err != nil {
-		return fail(fmt.Errorf("failed to create data channel: %w", err))
-	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		return fail(fmt.Errorf("failed to create offer: %w", err))
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		return fail(fmt.Errorf("failed to set local offer: %w", err))
-	}
-	if err := waitGathering(ctx, gathered); err != nil {
 		return fail(err)
 	}
-	local := pc.LocalDescription()
-	if local == nil {
-		return fail(errors.New("failed to create offer: no local description"))
-	}
-	fp, err := sdpFingerprint(local.SDP)
+	fp, err := sdpFingerprint(localSDP)
 	if err != nil {
 		return fail(fmt.Errorf("failed to create offer: our own %w", err))
 	}
-	sealed, err := SealSDP(r.sdpKey, local.SDP)
+	sealed, err := SealSDP(r.sdpKey, localSDP)
 	if err != nil {
 		return fail(err)
 	}
@@ -334,7 +301,7 @@ func (r *Room) handleAnswer(m *ForwardedAnswer) {
 	preempted := r.makeRoomToConnectLocked()
 	p := r.newPeerLocked(remote, true)
 	r.wg.Go(func() {
-		p.run(func(context.Context) error { return p.connectOffer(o, remoteSDP, remoteFP) })
+		p.run(func(ctx context.Context) error { return p.connectOffer(ctx, o, remoteSDP, remoteFP) })
 	})
 	r.mu.Unlock()
 

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // TrackerState is the state of a tracker connection.
@@ -69,7 +67,7 @@ type trackerClient struct {
 	interval  atomic.Int64 // the tracker's interval in seconds; 0 until known
 
 	mu           sync.Mutex
-	conn         *websocket.Conn
+	conn         *wsConn
 	state        TrackerState
 	lastErr      string
 	attempts     int
@@ -167,21 +165,20 @@ func (t *trackerClient) backoff(attempt int) time.Duration {
 	return min(time.Duration(float64(d)*(0.5+rand.Float64())), hi)
 }
 
-func (t *trackerClient) dial(ctx context.Context) (*websocket.Conn, error) {
+func (t *trackerClient) dial(ctx context.Context) (*wsConn, error) {
 	dctx, cancel := context.WithTimeout(ctx, trackerDialTimeout)
 	defer cancel()
-	conn, _, err := websocket.Dial(dctx, t.url, nil)
+	conn, err := dialWebSocket(dctx, t.url, trackerReadLimit)
 	if err != nil {
 		return nil, fmt.Errorf("failed to connect to tracker: %w", err)
 	}
-	conn.SetReadLimit(trackerReadLimit)
 	return conn, nil
 }
 
 // session serves one connection: a reader dispatching the tracker's
 // messages, and the announce schedule (warm-up again on every new
 // connection). It reports whether the tracker sent anything.
-func (t *trackerClient) session(ctx context.Context, conn *websocket.Conn) (answered bool, err error) {
+func (t *trackerClient) session(ctx context.Context, conn *wsConn) (answered bool, err error) {
 	r := t.room
 	// The reader outlives ctx a little so that a closing room can still
 	// close the connection gracefully.
@@ -201,7 +198,7 @@ func (t *trackerClient) session(ctx context.Context, conn *websocket.Conn) (answ
 	readErr := make(chan error, 1)
 	go func() {
 		for {
-			typ, data, err := conn.Read(sctx)
+			data, text, err := conn.read(sctx)
 			if err != nil {
 				readErr <- fmt.Errorf("failed to read from tracker: %w", err)
 				return
@@ -210,7 +207,7 @@ func (t *trackerClient) session(ctx context.Context, conn *websocket.Conn) (answ
 			t.mu.Lock()
 			t.attempts = 0
 			t.mu.Unlock()
-			if typ == websocket.MessageText {
+			if text {
 				t.dispatch(data)
 			}
 		}
@@ -227,7 +224,7 @@ func (t *trackerClient) session(ctx context.Context, conn *websocket.Conn) (answ
 			<-readErr
 			return got.Load(), ctx.Err()
 		case err := <-readErr:
-			_ = conn.CloseNow()
+			_ = conn.closeNow()
 			return got.Load(), err
 		case <-t.kickCh:
 			t.mu.Lock()
@@ -240,7 +237,7 @@ func (t *trackerClient) session(ctx context.Context, conn *websocket.Conn) (answ
 		case <-timer.C:
 			if err := t.announce(ctx); err != nil {
 				r.log.Debug("failed to announce", "tracker", t.url, "err", err)
-				_ = conn.CloseNow()
+				_ = conn.closeNow()
 			}
 			delay := t.nextDelay(attempt)
 			attempt++
@@ -251,16 +248,16 @@ func (t *trackerClient) session(ctx context.Context, conn *websocket.Conn) (answ
 }
 
 // closeGracefully sends a close frame, waiting briefly for the tracker's.
-func closeGracefully(conn *websocket.Conn) {
+func closeGracefully(conn *wsConn) {
 	done := make(chan struct{})
 	go func() {
-		_ = conn.Close(websocket.StatusNormalClosure, "leaving")
+		_ = conn.close("leaving")
 		close(done)
 	}()
 	select {
 	case <-done:
 	case <-time.After(time.Second):
-		_ = conn.CloseNow()
+		_ = conn.closeNow()
 	}
 }
 
@@ -330,7 +327,7 @@ func (t *trackerClient) send(ctx context.Context, m TrackerMessage) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, trackerWriteTimeout)
 	defer cancel()
-	if err := conn.Write(wctx, websocket.MessageText, data); err != nil {
+	if err := conn.writeText(wctx, data); err != nil {
 		return fmt.Errorf("failed to send to %s: %w", t.url, err)
 	}
 	return nil

@@ -1,8 +1,8 @@
 // The framework examples (examples/react, examples/svelte) as a user gets
 // them: `npm pack` of js/, the tarball installed into a temporary copy of an
 // example with `npm ci` and the committed lockfile, `vite build`, and the
-// built dist/ checked for what a bundler must keep (the wasm copied as an
-// asset, wasm_exec.js's globalThis.Go). The working tree is never touched:
+// built dist/ checked for what a bundler must keep (the wasm and the
+// engine's worker script copied as assets). The working tree is never touched:
 // no tarball, node_modules or dist/ is left in it.
 //
 // npm runs inside the tests' loopback-only namespace too, from npm's cache
@@ -62,7 +62,7 @@ export async function sha256File(file) {
 // packPeerset runs `npm pack` in js/ (after scripts/build-wasm.sh) into
 // destDir and returns { file, filename, wasmSha256, ms }.
 export async function packPeerset(destDir) {
-  for (const f of ['peerset.js', 'peerset.wasm', 'wasm_exec.js', 'peerset.d.ts']) {
+  for (const f of ['peerset.js', 'peerset.wasm', 'peerset.worker.js', 'wasm_exec.js', 'peerset.d.ts']) {
     if (!existsSync(path.join(jsDir, 'dist', f))) {
       throw new Error(`js/dist/${f} is missing: build the package first with scripts/build-wasm.sh (scripts/browser-test.sh does)`);
     }
@@ -79,7 +79,7 @@ export async function packPeerset(destDir) {
   const file = path.join(destDir, info.filename);
   if (!existsSync(file)) throw new Error(`npm pack said it wrote ${info.filename}, but ${file} does not exist`);
   const packed = new Set(info.files.map((f) => f.path));
-  for (const f of ['dist/peerset.js', 'dist/peerset.wasm', 'dist/wasm_exec.js', 'dist/peerset.d.ts', 'package.json']) {
+  for (const f of ['dist/peerset.js', 'dist/peerset.wasm', 'dist/peerset.worker.js', 'dist/wasm_exec.js', 'dist/peerset.d.ts', 'package.json']) {
     if (!packed.has(f)) throw new Error(`the packed package lacks ${f} (it has ${[...packed].join(', ')}): check "files" in js/package.json`);
   }
   return { file, filename: info.filename, wasmSha256: await sha256File(path.join(jsDir, 'dist', 'peerset.wasm')), ms: r.ms };
@@ -137,7 +137,8 @@ export async function installExample(name, pack, workRoot, { retries = 0 } = {})
 
 // viteBuild runs `npx vite build` in an installed example and checks the
 // output: the wasm copied as an asset (the very bytes of js/dist's), and
-// Go's runtime (wasm_exec.js: globalThis.Go) kept in the bundle. Returns
+// the engine's worker script (Go's runtime and js/engine.js) copied as an
+// asset and named by the bundle. Returns
 // { dist, wasmAsset, ms }.
 export async function viteBuild(dir, pack) {
   const r = await run('npx', ['--no', 'vite', 'build'], { cwd: dir, timeout: 180_000 });
@@ -152,10 +153,22 @@ export async function viteBuild(dir, pack) {
   if ((await sha256File(path.join(dist, wasm[0]))) !== pack.wasmSha256) {
     throw new Error(`dist/${wasm[0]} is not the packed peerset.wasm: vite altered it`);
   }
+  // The engine's worker script (peerset.worker.js: Go's wasm_exec.js and
+  // js/engine.js) must be copied as an asset, as is, and named by the code
+  // that starts it.
+  const workerAssets = [];
   let bundle = '';
-  for (const f of files.filter((f) => f.endsWith('.js'))) bundle += await readFile(path.join(dist, f), 'utf8');
-  if (!/globalThis\.Go\s*=/.test(bundle)) {
-    throw new Error('the built JavaScript does not assign globalThis.Go: the bundler dropped wasm_exec.js (peerset.js imports it for its side effect; keep it in "sideEffects")');
+  for (const f of files.filter((f) => f.endsWith('.js'))) {
+    const text = await readFile(path.join(dist, f), 'utf8');
+    if (/globalThis\.Go\s*=/.test(text) && text.includes('__peersetEngine')) workerAssets.push(f);
+    else bundle += text;
+  }
+  if (workerAssets.length !== 1) {
+    throw new Error(`vite build should copy peerset.worker.js into dist/ as one asset (peerset.js starts it with new URL('./peerset.worker.js', import.meta.url)); found ${workerAssets.length} among: ${files.join(', ')}`);
+  }
+  const workerName = path.basename(workerAssets[0]);
+  if (!bundle.includes(workerName)) {
+    throw new Error(`the built JavaScript never names ${workerName}: vite did not rewrite new URL('./peerset.worker.js', import.meta.url) to the copied asset`);
   }
   const assetName = path.basename(wasm[0]);
   if (!bundle.includes(assetName)) {

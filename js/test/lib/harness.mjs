@@ -233,6 +233,15 @@ export class Env {
     return child;
   }
 
+  // spawnNiced starts a Go binary at the lowest CPU priority (nice 19): a
+  // peer that stands in for another machine, so that on a small test box it
+  // does not take the CPU from the browser under test.
+  spawnNiced(name, binaryName, args, options) {
+    const child = new Child(name, 'nice', ['-n', '19', binary(binaryName), ...args], options);
+    this.children.push(child);
+    return child;
+  }
+
   // server starts cmd/tracker with --static on the repository root: the
   // tracker's ws:// URL and the demo's http:// origin on one loopback port.
   server() {

@@ -6,7 +6,7 @@
 // exactly what a native peer would hold. `peerset join --db FILE` then serves
 // them to the browser tabs of the room.
 //
-//	seed --db FILE --room R --count N [--authors K] [--days D]
+//	seed --db FILE --room R --count N [--authors K] [--days D] [--json-out FILE]
 //
 // Records are spread over the last D days (by K authors) so that the
 // reconciliation sees several time buckets. It prints
@@ -46,6 +46,7 @@ func run(args []string) error {
 	authors := fs.Int("authors", 50, "how many authors sign them")
 	days := fs.Int("days", 30, "spread the records over this many past days")
 	batch := fs.Int("batch", 2000, "records per write transaction")
+	jsonOut := fs.String("json-out", "", "also write the events to this file as one JSON array (for db._importEvents)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,6 +60,19 @@ func run(args []string) error {
 	events, err := sign(*app, *room, *count, *authors, *days)
 	if err != nil {
 		return err
+	}
+
+	if *jsonOut != "" {
+		b := []byte{'['}
+		for i, e := range events {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = e.AppendJSON(b)
+		}
+		if err := os.WriteFile(*jsonOut, append(b, ']'), 0o644); err != nil {
+			return err
+		}
 	}
 
 	ctx := context.Background()

@@ -32,13 +32,15 @@ const (
 	// maxDeferredWants bounds the wants of a peer waiting for upload budget;
 	// an honest peer has at most its MaxInFlightWants outstanding.
 	maxDeferredWants = 16
-	// maxPushBytesPerRound bounds the records pushed after one reply of a
-	// reconciliation we initiated: a peer that lacks everything makes a
-	// whole set "only ours" in one round, and pushing it at once would
-	// overrun its inbox. The rest is found again by the next reconciliation,
-	// which the peer's new root starts, so pushes go at the pace the peer
-	// takes them.
-	maxPushBytesPerRound = 2 << 20
+	// maxPushBytes bounds the records pushed after one reply of the peer, and
+	// so what a push can pile up in the peer's inbox before it handles it:
+	// at most 4 of the peer's records messages (its Limits.Bytes), and at
+	// most 2 MiB, well within the default inbox (8 MiB) and the browser
+	// transport's queue (4 MiB). A peer receives a push at network speed
+	// and may ingest it far more slowly (a browser); the ids past the bound
+	// wait for the next reply or reconciliation, which the peer sends only
+	// once it handled the push.
+	maxPushBytes = 2 << 20
 	// maxResends is how often one record is sent to one peer within
 	// RefusalMemory: an honest peer asks again only when an answer is late
 	// (WantRetries) or a refusal no longer holds.
@@ -547,25 +549,29 @@ func (s *session) pushIDs(now time.Time, ids [][32]byte) {
 		}
 		fresh = append(fresh, id)
 	}
-	var push []*record.Event
+	if len(fresh) == 0 {
+		return
+	}
+	limit := min(maxPushBytes, 4*s.sendLimits.Bytes)
+	var events []*record.Event
 	size := 0
-	for len(fresh) > 0 && size < maxPushBytesPerRound {
-		chunk := fresh[:min(len(fresh), 256)]
+	for len(fresh) > 0 && size < limit {
+		chunk := fresh[:min(len(fresh), 64)]
 		fresh = fresh[len(chunk):]
-		events, err := s.m.replica.Events(s.ctx, chunk)
+		read, err := s.m.replica.Events(s.ctx, chunk)
 		if err != nil {
 			s.log.Warn("cannot read records to push", "err", err)
 			return
 		}
-		for _, e := range events {
-			if size >= maxPushBytesPerRound {
+		for _, e := range read {
+			if size >= limit {
 				break
 			}
 			size += record.JSONSize(e)
-			push = append(push, e)
+			events = append(events, e)
 		}
 	}
-	s.sendEvents(now, push, nil)
+	s.sendEvents(now, events, nil)
 }
 
 // flushPush sends the fast-path queue.

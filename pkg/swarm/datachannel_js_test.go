@@ -14,7 +14,8 @@ import (
 // maxQueuedInbound bytes instead of growing the queue without bound.
 func TestInboundFloodIsBoundedInTheBrowser(t *testing.T) {
 	overflows := 0
-	q := newOrderedQueue(10, func() { overflows++ })
+	q := newOrderedQueue(10)
+	q.setOverflow(func() { overflows++ })
 	done := make(chan struct{})
 	defer close(done)
 	block := make(chan struct{})
@@ -43,8 +44,22 @@ func TestInboundFloodIsBoundedInTheBrowser(t *testing.T) {
 	}
 }
 
+// TestOverflowBeforeThePeerAttaches: messages that arrive before the peer
+// starts reading count against the same bound, and the overflow is
+// reported as soon as the peer attaches.
+func TestOverflowBeforeThePeerAttaches(t *testing.T) {
+	q := newOrderedQueue(4)
+	q.push(queuedMessage{data: []byte("12345")})
+	overflows := 0
+	q.setOverflow(func() { overflows++ })
+	if overflows != 1 {
+		t.Fatalf("%d overflow calls when the peer attached, want 1", overflows)
+	}
+}
+
 func TestOrderedQueueKeepsOrderAndFreesBytes(t *testing.T) {
-	q := newOrderedQueue(8, func() { t.Error("overflow") })
+	q := newOrderedQueue(8)
+	q.setOverflow(func() { t.Error("overflow") })
 	done := make(chan struct{})
 	defer close(done)
 	out := make(chan string, 16)

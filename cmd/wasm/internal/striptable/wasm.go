@@ -1,0 +1,158 @@
+//go:build !js
+
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// The parts of the WebAssembly binary format this tool touches: sections,
+// and active data segments of memory 0 (the only kind the Go linker
+// writes).
+
+const sectionData = 11
+
+var errFormat = errors.New("not a WebAssembly binary this tool understands")
+
+type segment struct {
+	offset int32 // where the bytes go in linear memory
+	data   []byte
+}
+
+// strip returns wasm with blob's bytes removed from its data section. blob
+// must occur exactly once, within one data segment.
+func strip(wasm, blob []byte) ([]byte, error) {
+	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) {
+		return nil, errFormat
+	}
+	out := append([]byte(nil), wasm[:8]...)
+	found := 0
+	for p := 8; p < len(wasm); {
+		id := wasm[p]
+		size, n := binary.Uvarint(wasm[p+1:])
+		start := p + 1 + n
+		if n <= 0 || size > uint64(len(wasm)-start) {
+			return nil, fmt.Errorf("%w: truncated section %d", errFormat, id)
+		}
+		body := wasm[start : start+int(size)]
+		p = start + int(size)
+		if id != sectionData {
+			out = append(out, wasm[start-1-n:p]...)
+			continue
+		}
+		segs, err := parseData(body)
+		if err != nil {
+			return nil, err
+		}
+		var kept []segment
+		for _, s := range segs {
+			i := bytes.Index(s.data, blob)
+			if i < 0 {
+				kept = append(kept, s)
+				continue
+			}
+			found++
+			if bytes.Contains(s.data[i+1:], blob) {
+				found++
+			}
+			end := i + len(blob)
+			if i > 0 {
+				kept = append(kept, segment{offset: s.offset, data: s.data[:i]})
+			}
+			if end < len(s.data) {
+				kept = append(kept, segment{offset: s.offset + int32(end), data: s.data[end:]})
+			}
+		}
+		newBody := encodeData(kept)
+		out = append(out, sectionData)
+		out = binary.AppendUvarint(out, uint64(len(newBody)))
+		out = append(out, newBody...)
+	}
+	switch {
+	case found == 0:
+		return nil, errors.New("the table is not in the data section (built from another version of the library?)")
+	case found > 1:
+		return nil, fmt.Errorf("the table occurs %d times in the data section: refusing to guess", found)
+	}
+	return out, nil
+}
+
+func parseData(body []byte) ([]segment, error) {
+	count, n := binary.Uvarint(body)
+	if n <= 0 {
+		return nil, fmt.Errorf("%w: data section", errFormat)
+	}
+	p := n
+	segs := make([]segment, 0, count)
+	for range count {
+		flags, n := binary.Uvarint(body[p:])
+		if n <= 0 || flags != 0 {
+			return nil, fmt.Errorf("%w: data segment flags %d (only active segments of memory 0)", errFormat, flags)
+		}
+		p += n
+		if p >= len(body) || body[p] != 0x41 { // i32.const
+			return nil, fmt.Errorf("%w: data segment offset is not i32.const", errFormat)
+		}
+		offset, m := readSLEB(body[p+1:])
+		if m <= 0 || p+1+m >= len(body) || body[p+1+m] != 0x0b { // end
+			return nil, fmt.Errorf("%w: data segment offset expression", errFormat)
+		}
+		p += 1 + m + 1
+		size, n := binary.Uvarint(body[p:])
+		if n <= 0 || size > uint64(len(body)-p-n) {
+			return nil, fmt.Errorf("%w: truncated data segment", errFormat)
+		}
+		p += n
+		segs = append(segs, segment{offset: int32(offset), data: body[p : p+int(size)]})
+		p += int(size)
+	}
+	if p != len(body) {
+		return nil, fmt.Errorf("%w: %d stray bytes after the data segments", errFormat, len(body)-p)
+	}
+	return segs, nil
+}
+
+func encodeData(segs []segment) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(segs)))
+	for _, s := range segs {
+		b = append(b, 0, 0x41)
+		b = appendSLEB(b, int64(s.offset))
+		b = append(b, 0x0b)
+		b = binary.AppendUvarint(b, uint64(len(s.data)))
+		b = append(b, s.data...)
+	}
+	return b
+}
+
+// readSLEB reads a signed LEB128 number; n <= 0 on error.
+func readSLEB(b []byte) (v int64, n int) {
+	var shift uint
+	for i, c := range b {
+		if i == 10 {
+			return 0, -1
+		}
+		v |= int64(c&0x7f) << shift
+		shift += 7
+		if c&0x80 == 0 {
+			if shift < 64 && c&0x40 != 0 {
+				v |= -1 << shift
+			}
+			return v, i + 1
+		}
+	}
+	return 0, 0
+}
+
+func appendSLEB(b []byte, v int64) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
