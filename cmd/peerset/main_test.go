@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -142,6 +143,11 @@ func TestUsageNamesEveryFlag(t *testing.T) {
 		entries[cur] += line
 	}
 	commands := [][]string{{"record", "new"}, {"record", "verify"}, {"put"}, {"join"}, {"import"}, {"export"}}
+	if runtime.GOOS == "js" {
+		// put, join, import and export need a file store: the js build
+		// answers errNativeOnly before it parses a flag.
+		commands = commands[:2]
+	}
 	for _, args := range commands {
 		name := strings.Join(args, " ")
 		runCLI("", append(args, "--help")...)
