@@ -99,14 +99,6 @@ func splitSets(rng *rand.Rand, n, d int) (a, b []Item, onlyA, onlyB map[[IDSize]
 	return a, b, onlyA, onlyB
 }
 
-func idSet(ids [][IDSize]byte) map[[IDSize]byte]bool {
-	m := make(map[[IDSize]byte]bool, len(ids))
-	for _, id := range ids {
-		m[id] = true
-	}
-	return m
-}
-
 func sameIDSet(got map[[IDSize]byte]bool, want map[[IDSize]byte]bool) bool {
 	if len(got) != len(want) {
 		return false

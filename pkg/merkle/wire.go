@@ -8,7 +8,7 @@ import (
 // Negentropy v1 wire constants.
 const (
 	protocolVersion byte = 0x61
-	maxVarintLen         = 10 // a uint64 needs at most ten 7-bit groups
+	maxVarintLen    int  = 10 // a uint64 needs at most ten 7-bit groups
 )
 
 // Mode is the kind of a range in a reconciliation message.

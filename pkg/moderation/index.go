@@ -56,16 +56,6 @@ type Policy struct {
 	DeletionQuota int
 }
 
-func (p Policy) validate() error {
-	switch {
-	case p.AuthorQuota < 0:
-		return fmt.Errorf("AuthorQuota %d is negative", p.AuthorQuota)
-	case p.DeletionQuota < 0:
-		return fmt.Errorf("DeletionQuota %d is negative", p.DeletionQuota)
-	}
-	return nil
-}
-
 // Outranks reports whether a wins over b when both compete under a Policy:
 // the newer created_at wins, and at equal times the lower id.
 func Outranks(a, b *record.Event) bool { return record.Supersedes(a, b) }

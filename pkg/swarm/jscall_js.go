@@ -17,7 +17,6 @@ import (
 
 var (
 	jsUint8Array = js.Global().Get("Uint8Array")
-	jsArray      = js.Global().Get("Array")
 	jsObject     = js.Global().Get("Object")
 )
 

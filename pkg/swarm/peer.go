@@ -96,14 +96,13 @@ type Peer struct {
 	closeReason error
 
 	// Owned by the run goroutine.
-	release      func()
-	opened       bool
-	localPassed  bool
-	remoteReady  bool
-	challenge    string
-	reassembler  *Reassembler
-	handshakeEnd time.Time
-	failure      error // set by message handling to end the peer
+	release     func()
+	opened      bool
+	localPassed bool
+	remoteReady bool
+	challenge   string
+	reassembler *Reassembler
+	failure     error // set by message handling to end the peer
 }
 
 type closeRequest struct {

@@ -345,12 +345,6 @@ func (r *Room) Close() error {
 	return nil
 }
 
-func (r *Room) isClosed() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.closed
-}
-
 // enqueueSignal queues the handling of a forwarded offer or answer for the
 // signal workers. A full queue means a flood: the signal is dropped (a
 // genuine peer re-announces its offers), with a debug log at most once a

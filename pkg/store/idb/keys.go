@@ -23,9 +23,6 @@ const (
 	// itemKeyLen is the length of an event's primary key, its item key:
 	// hex(be64(created_at)) ‖ hex(id).
 	itemKeyLen = timeHexLen + idHexLen
-	// authorKeyLen is the length of an author index key:
-	// hex(pubkey) ‖ item key.
-	authorKeyLen = idHexLen + itemKeyLen
 	// keyCeiling sorts after every hex digit: prefix+keyCeiling bounds
 	// every key that starts with prefix.
 	keyCeiling = "g"

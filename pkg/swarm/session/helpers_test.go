@@ -318,32 +318,6 @@ func waitConverged(t testing.TB, want int, nodes ...*node) {
 	})
 }
 
-// records makes n signed records in testRoom by a few authors.
-func makeRecords(t testing.TB, n int, room string, base time.Time, spread time.Duration) []*record.Event {
-	t.Helper()
-	keys := make([]*record.SecretKey, 4)
-	for i := range keys {
-		k, err := record.GenerateKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys[i] = k
-	}
-	out := make([]*record.Event, n)
-	for i := range out {
-		at := base
-		if spread > 0 && n > 1 {
-			at = base.Add(-spread * time.Duration(i) / time.Duration(n))
-		}
-		e, err := record.New(record.Draft{Text: fmt.Sprintf("record %d", i), CreatedAt: at}, keys[i%len(keys)], room, record.Limits{})
-		if err != nil {
-			t.Fatalf("failed to make record: %v", err)
-		}
-		out[i] = e
-	}
-	return out
-}
-
 var (
 	recordPoolOnce sync.Once
 	recordPool     []*record.Event
