@@ -25,8 +25,8 @@ wasm_exec="$goroot/lib/wasm/wasm_exec.js"
 
 mkdir -p "$dist"
 GOOS=js GOARCH=wasm "$go" build -trimpath -ldflags="-s -w" -o "$dist/peerset.wasm.tmp" ./cmd/wasm
-GOOS= GOARCH= "$go" run ./cmd/wasm/internal/striptable -in "$dist/peerset.wasm.tmp" -out "$dist/peerset.wasm.tmp" 2>/dev/null ||
-	{ echo "build-wasm: cmd/wasm/internal/striptable failed: run it by hand to see why" >&2; rm -f "$dist/peerset.wasm.tmp"; exit 1; }
+GOOS= GOARCH= "$go" run ./cmd/wasm/internal/striptable -in "$dist/peerset.wasm.tmp" -out "$dist/peerset.wasm.tmp" ||
+	{ echo "build-wasm: cmd/wasm/internal/striptable failed (above)" >&2; rm -f "$dist/peerset.wasm.tmp"; exit 1; }
 mv "$dist/peerset.wasm.tmp" "$dist/peerset.wasm"
 cp "$wasm_exec" "$dist/wasm_exec.js"
 {

@@ -61,6 +61,11 @@ func newRTCChannel(v js.Value) *rtcChannel {
 		}
 		data := args[0]
 		if data.Type() == js.TypeString {
+			// Its UTF-16 length is a lower bound of its UTF-8 size: an
+			// oversized text is refused before it is copied into Go.
+			if !c.queue.admit(jsStringLength(data)) {
+				return nil
+			}
 			s := data.String()
 			c.queue.push(queuedMessage{data: []byte(s), isString: true})
 			return nil

@@ -4,6 +4,8 @@ package swarm
 
 import (
 	"bytes"
+	"strings"
+	"syscall/js"
 	"testing"
 	"time"
 )
@@ -71,5 +73,54 @@ func TestOrderedQueueKeepsOrderAndFreesBytes(t *testing.T) {
 		if got := <-out; got != s {
 			t.Fatalf("got %q, want %q", got, s)
 		}
+	}
+}
+
+// TestChannelTextIsBoundedBeforeItIsCopied: a text message goes through the
+// same bound as bytes; an oversized one (its UTF-16 length already over)
+// overflows the queue without being delivered.
+func TestChannelTextIsBoundedBeforeItIsCopied(t *testing.T) {
+	var listeners []js.Value
+	fake := jsObject.New()
+	listen := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		listeners = args
+		return nil
+	})
+	noop := js.FuncOf(func(js.Value, []js.Value) any { return nil })
+	defer listen.Release()
+	defer noop.Release()
+	fake.Set("listen", listen)
+	fake.Set("close", noop)
+	c := newRTCChannel(fake)
+	if len(listeners) != 4 {
+		t.Fatalf("listen got %d callbacks, want 4", len(listeners))
+	}
+	done := make(chan struct{})
+	defer close(done)
+	got := make(chan string, 4)
+	overflows := make(chan struct{}, 4)
+	release := onDataChannelMessage(c, done, func(b []byte, isString bool) {
+		if isString {
+			got <- string(b)
+		}
+	}, func() { overflows <- struct{}{} })
+	defer release()
+
+	listeners[2].Invoke("héllo ✓")
+	select {
+	case s := <-got:
+		if s != "héllo ✓" {
+			t.Fatalf("delivered %q", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a small text was not delivered")
+	}
+	listeners[2].Invoke(strings.Repeat("x", maxQueuedInbound+1))
+	select {
+	case <-overflows:
+	case s := <-got:
+		t.Fatalf("an oversized text of %d bytes was delivered", len(s))
+	case <-time.After(5 * time.Second):
+		t.Fatal("an oversized text did not overflow the queue")
 	}
 }

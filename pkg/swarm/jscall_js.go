@@ -20,6 +20,11 @@ var (
 	jsObject     = js.Global().Get("Object")
 )
 
+// jsStringLength is the UTF-16 length of a JavaScript string, read without
+// copying it into Go (Value.Length works on objects only: Object(s) is the
+// string's wrapper object).
+func jsStringLength(s js.Value) int { return jsObject.Invoke(s).Get("length").Int() }
+
 // errJS is wrapped by every error that a JavaScript exception became.
 var errJS = errors.New("browser error")
 

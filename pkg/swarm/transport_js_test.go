@@ -200,8 +200,9 @@ func forwardedOffer(t *testing.T, r *Room, peerID, offerID, sealedSDP string) []
 // fakeSocket installs a WebSocket constructor whose sockets open at once;
 // the test then calls deliver to play the tracker.
 type fakeSocket struct {
-	ws    js.Value
-	funcs []js.Func
+	ws         js.Value
+	funcs      []js.Func
+	closeCodes []int // the codes close was called with
 }
 
 func installFakeWebSocket(t *testing.T) *fakeSocket {
@@ -216,6 +217,7 @@ func installFakeWebSocket(t *testing.T) *fakeSocket {
 			if len(args) > 0 {
 				code = args[0].Int()
 			}
+			fs.closeCodes = append(fs.closeCodes, code)
 			// The close event comes in a later task, as in a browser.
 			js.Global().Call("setTimeout", js.FuncOf(func(js.Value, []js.Value) any {
 				if cb := ws.Get("onclose"); cb.Type() == js.TypeFunction {
@@ -272,6 +274,16 @@ func TestBrowserTrackerMessagesAreBounded(t *testing.T) {
 	fs.deliver(strings.Repeat("x", 1001))
 	if _, _, err := conn.read(ctx); err == nil || !strings.Contains(err.Error(), "limit 1000") {
 		t.Fatalf("read after an oversized message: %v, want the limit named", err)
+	}
+	// Browsers let a script close with 1000 or 3000–4999 only: any other
+	// code throws and leaves the socket open.
+	if len(fs.closeCodes) == 0 {
+		t.Fatal("the oversized message did not close the socket")
+	}
+	for _, code := range fs.closeCodes {
+		if code != 1000 && (code < 3000 || code > 4999) {
+			t.Fatalf("closed with code %d, which a browser refuses from a script", code)
+		}
 	}
 
 	// A tracker that sends faster than the room reads loses the connection

@@ -115,6 +115,12 @@ func (w *wsConn) receive(data js.Value) {
 	var u js.Value
 	switch {
 	case text:
+		// The UTF-16 length is a lower bound of the UTF-8 size: an
+		// oversized text is refused before it is encoded.
+		if n := jsStringLength(data); n > w.readLimit {
+			w.fail(fmt.Errorf("tracker message of at least %d bytes, limit %d", n, w.readLimit))
+			return
+		}
 		u = jsTextEncoder.Call("encode", data) // the UTF-8 bytes, still in JavaScript
 	case data.Type() == js.TypeObject:
 		u = jsUint8Array.New(data) // an ArrayBuffer
@@ -149,8 +155,14 @@ func (w *wsConn) receive(data js.Value) {
 // event that follows must not replace it).
 func (w *wsConn) fail(err error) {
 	w.finish(err)
-	_, _ = jsCall(w.ws, "close", 1009, "message too big")
+	// A script may close with 1000 or 3000–4999 only (1009 throws).
+	_, _ = jsCall(w.ws, "close", wsCloseOverLimit, "over the client's limits")
 }
+
+// wsCloseOverLimit is the close code of a connection we end because the
+// tracker sent more than our bounds allow (an application code: browsers
+// refuse 1009 from scripts).
+const wsCloseOverLimit = 4009
 
 // finish records why the connection ended (the first reason wins), stops
 // the listeners and frees them.

@@ -34,8 +34,8 @@ const (
 	maxDeferredWants = 16
 	// maxPushBytes bounds the records pushed after one reply of the peer, and
 	// so what a push can pile up in the peer's inbox before it handles it:
-	// at most 4 of the peer's records messages (its Limits.Bytes), and at
-	// most 2 MiB, well within the default inbox (8 MiB) and the browser
+	// at most 4 times the peer's records-message size (its Limits.Bytes),
+	// and at most 2 MiB, well within the default inbox (8 MiB) and the browser
 	// transport's queue (4 MiB). A peer receives a push at network speed
 	// and may ingest it far more slowly (a browser); the ids past the bound
 	// wait for the next reply or reconciliation, which the peer sends only

@@ -6,11 +6,11 @@
 // The library embeds the table as a 698 KB string (base64 of zlib of the
 // serialized points: random-looking bytes that barely compress), about
 // 0.53 MB of peerset.wasm after brotli. The browser build drops that string
-// at link time (scripts/build-wasm.sh passes -X to blank it) and, through
-// install_js.go, hands the library this package's computation instead: the
-// same table, computed in about a tenth of a second on first use, in the
-// engine's worker. Without the -X flag the build still works (the string is
-// then unused but present).
+// after linking (scripts/build-wasm.sh runs cmd/wasm/internal/striptable on
+// the wasm) and, through install_js.go, hands the library this package's
+// computation instead: the same table, computed at run time in the engine's
+// worker. Without striptable the build still works (the string is then
+// unused but present).
 //
 // The table: for each byte position b of a 256-bit scalar (most significant
 // first) and each byte value i, the affine point i·2^(8·(31−b))·G, its X
