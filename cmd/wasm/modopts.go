@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/peerset"
+	"github.com/peersetdb/peerset/pkg/record"
 )
 
 // Bounds of the moderation options a page may pass.
@@ -93,4 +95,20 @@ func keyOf(db *peerset.DB) string {
 		return ""
 	}
 	return db.Key().Npub()
+}
+
+// decryptNcryptsec opens an ncryptsec (NIP-49) given as open({ nsec }) with
+// the passphrase: the key is then used as an nsec would be (kept nowhere).
+func decryptNcryptsec(ncryptsec, passphrase string) (*record.SecretKey, error) {
+	if passphrase == "" {
+		return nil, fmt.Errorf("%w: an ncryptsec needs its passphrase: open({ nsec: 'ncryptsec1…', passphrase })", peerset.ErrKeyPassphrase)
+	}
+	sk, _, err := record.DecryptKey(ncryptsec, passphrase)
+	switch {
+	case errors.Is(err, record.ErrWrongPassword):
+		return nil, fmt.Errorf("%w: the passphrase does not open this ncryptsec", peerset.ErrKeyPassphrase)
+	case err != nil:
+		return nil, fmt.Errorf("the ncryptsec given to open() cannot be read (%w): pass the ncryptsec1… text as it was exported", err)
+	}
+	return sk, nil
 }

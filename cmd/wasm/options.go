@@ -237,6 +237,14 @@ func (o openOptions) config() (peerset.Config, error) {
 	if err := o.applyIdentity(&cfg); err != nil {
 		return peerset.Config{}, err
 	}
+	if strings.HasPrefix(strings.TrimSpace(o.Nsec), record.PrefixNcryptsec+"1") {
+		key, err := decryptNcryptsec(strings.TrimSpace(o.Nsec), o.Passphrase)
+		if err != nil {
+			return peerset.Config{}, err
+		}
+		cfg.Key, cfg.KeyPassphrase = key, ""
+		return cfg, nil
+	}
 	if o.Nsec != "" {
 		key, err := record.DecodeNsec(strings.TrimSpace(o.Nsec))
 		if err != nil {

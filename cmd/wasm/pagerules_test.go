@@ -293,3 +293,27 @@ func TestModerationOptionsRefuseBadInput(t *testing.T) {
 		t.Errorf("a link to an allowed host: %v", err)
 	}
 }
+
+func TestNcryptsecAsNsec(t *testing.T) {
+	sk := mustKey(t)
+	enc, err := record.EncryptKey(sk, "correct horse", 4, record.KeySecurity(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := parseOpenOptions(fmt.Sprintf(`{"room":"r","nsec":%q,"passphrase":"correct horse"}`, enc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := o.config()
+	if err != nil || cfg.Key == nil || cfg.Key.Public() != sk.Public() || cfg.KeyPassphrase != "" {
+		t.Fatalf("an ncryptsec with its passphrase: %v", err)
+	}
+	o.Passphrase = "wrong"
+	if _, err := o.config(); describeError(invalidInput(err)).Code != codeKeyPassphrase {
+		t.Errorf("a wrong passphrase: %v", err)
+	}
+	o.Passphrase = ""
+	if _, err := o.config(); describeError(invalidInput(err)).Code != codeKeyPassphrase {
+		t.Errorf("no passphrase: %v", err)
+	}
+}
