@@ -210,8 +210,10 @@ export interface OpenOptions {
   /** The room password: peers with another password never connect. */
   password?: string;
   /**
-   * The key to sign with (`nsec1…`). Without it the key kept for this appId
-   * and room is used, or a new one is generated and kept (see `passphrase`).
+   * The key to sign with (`nsec1…`, or an `ncryptsec1…` with its
+   * `passphrase`: NIP-49, opened here and kept nowhere). Without it the key
+   * kept for this appId and room is used, or a new one is generated and
+   * kept (see `passphrase`).
    */
   nsec?: string;
   /**
