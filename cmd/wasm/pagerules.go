@@ -243,9 +243,15 @@ type pageRule struct {
 
 func (r pageRule) Name() string { return r.j.names[r.i] }
 
-// Prepare judges a batch (every rule of the page shares one judge: the
-// first Prepare asks the page, the others find the verdicts made).
-func (r pageRule) Prepare(events []*record.Event) { r.j.prepare(events) }
+// Prepare judges a batch. Every rule of the page shares one judge and one
+// round trip judges a record by all of them: the first rule asks, the
+// others have nothing to do (so a page that does not answer costs one
+// timeout per batch, not one per rule).
+func (r pageRule) Prepare(events []*record.Event) {
+	if r.i == 0 {
+		r.j.prepare(events)
+	}
+}
 
 func (r pageRule) Check(c *moderation.Context, e *record.Event) moderation.Verdict {
 	if e.Kind != record.KindRecord || c.Record(e) == nil {

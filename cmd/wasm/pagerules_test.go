@@ -175,7 +175,7 @@ func TestPageRulesRefuseLocalAndPeersRecords(t *testing.T) {
 
 func TestPageRulesThatDoNotAnswerRefuseForNow(t *testing.T) {
 	p := &fakePage{stall: true}
-	db := openWithPage(t, p, `{"room":"r","moderation":{"preset":"open","ruleTimeout":50,"rules":[{"name":"slow"}]}}`)
+	db := openWithPage(t, p, `{"room":"r","moderation":{"preset":"open","ruleTimeout":50,"rules":[{"name":"slow"},{"name":"slower"}]}}`)
 	done := make(chan error, 1)
 	go func() { _, err := db.Put(context.Background(), record.Draft{Text: "hello"}); done <- err }()
 	var err error
@@ -189,6 +189,9 @@ func TestPageRulesThatDoNotAnswerRefuseForNow(t *testing.T) {
 		t.Fatalf("put with a stalled rule: %v", err)
 	}
 	p.mu.Lock()
+	if p.trips != 1 {
+		t.Errorf("a stalled page was asked %d times for one put, want once", p.trips)
+	}
 	p.stall = false
 	p.mu.Unlock()
 	if _, err := db.Put(context.Background(), record.Draft{Text: "hello again"}); err != nil {
