@@ -20,9 +20,10 @@
 // Messages (page → engine): {t:'init', wasmURL, transfer}, {t:'call', id, h,
 // m, a} (h 0: the bridge; else an open database), {t:'listen', h, type, on},
 // {t:'rtc-r', seq, ok, v|e}, {t:'rtc-state', pc, state}, {t:'rtc-channel',
-// pc, channel | port + state}. Engine → page: {t:'ready'}, {t:'fatal',
-// error}, {t:'result', id, ok, v|e}, {t:'ev', h, type, json}, {t:'rtc', op,
-// seq, pc, a}.
+// pc, channel | port + state}, {t:'page-r', seq, ok, v|e}. Engine → page:
+// {t:'ready'}, {t:'fatal', error}, {t:'result', id, ok, v|e}, {t:'ev', h,
+// type, json}, {t:'rtc', op, seq, pc, a}, {t:'page', cb, seq, op, a} (a
+// custom rule's or the signer's work, for the page's callbacks cb).
 (function () {
   'use strict';
 
@@ -431,9 +432,51 @@
 
   // --- the engine: the page's calls to the Go bridge and the open databases
 
+  // --- the page's callbacks: custom moderation rules and a NIP-07 signer
+  // live on the page (functions cannot cross to a worker), so the engine
+  // asks the page: {t:'page', cb, seq, op, a} → {t:'page-r', seq, ok, v|e}.
+  // Every call is bounded in time (Go passes its timeout) and in number.
+
+  const MAX_PAGE_CALLS = 1024;
+
+  function pageCalls(post) {
+    const waiting = new Map(); // seq → { resolve, reject, timer }
+    let nextSeq = 0;
+    return {
+      caller(cb) {
+        return {
+          call(op, arg, timeoutMs) {
+            if (waiting.size >= MAX_PAGE_CALLS) return Promise.reject(new Error(`too many calls to the page waiting (${MAX_PAGE_CALLS})`));
+            const seq = ++nextSeq;
+            return new Promise((resolve, reject) => {
+              const timer = setTimeout(() => {
+                waiting.delete(seq);
+                reject(new Error(`the page did not answer within ${timeoutMs} ms`));
+              }, timeoutMs);
+              waiting.set(seq, { resolve, reject, timer });
+              post({ t: 'page', cb, seq, op, a: arg });
+            });
+          },
+        };
+      },
+      // receive handles the page's answers; false for other messages.
+      receive(m) {
+        if (m.t !== 'page-r') return false;
+        const w = waiting.get(m.seq);
+        if (!w) return true;
+        waiting.delete(m.seq);
+        clearTimeout(w.timer);
+        if (m.ok) w.resolve(m.v);
+        else w.reject(new Error(m.e));
+        return true;
+      },
+    };
+  }
+
   function startEngine(port, makeHost) {
     const post = (m, transfer) => port.postMessage(m, transfer ?? []);
     const host = makeHost(post);
+    const page = pageCalls(post);
     const handles = new Map(); // id → the Go handle object
     let bridge = null;
     let nextHandle = 0;
@@ -444,7 +487,7 @@
         if (m === 'open') {
           const id = ++nextHandle;
           const emit = (type, json) => post({ t: 'ev', h: id, type, json });
-          const handle = await bridge.open(a[0], emit);
+          const handle = await bridge.open(a[0], emit, a[1] ? page.caller(a[1]) : undefined);
           handles.set(id, handle);
           return { h: id, info: handle.info };
         }
@@ -460,7 +503,7 @@
 
     port.onmessage = async (e) => {
       const msg = e.data;
-      if (host.receive?.(msg)) return;
+      if (host.receive?.(msg) || page.receive(msg)) return;
       switch (msg.t) {
         case 'init':
           try {

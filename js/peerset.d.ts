@@ -107,7 +107,94 @@ export interface ModerationOptions {
    * Strict: 16.
    */
   proofOfWork?: number;
+  /**
+   * Words refused besides the preset's list (turns the `bad-words` rule on,
+   * also under `'open'`). At most 10,000 words of at most 100 bytes.
+   */
+  badWords?: string[];
+  /**
+   * Links (the record's `link`) only to these hosts and their subdomains,
+   * e.g. `['example.org']` (turns the `link-policy` rule on: https only).
+   */
+  allowLinkHosts?: string[];
+  /** Records older than this many days are refused and collected (default 90; 1 hour to 3650 days). */
+  retentionDays?: number;
+  /**
+   * Custom rules, run after the built-in ones on every record, your own and
+   * peers'. See `ModerationRule`.
+   */
+  rules?: ModerationRule[];
+  /**
+   * Milliseconds the page has to judge a batch of records with `rules`
+   * (default 5000, at most 60000). Records of a batch not judged in time
+   * are refused for now (`err.rule` is the first custom rule's name, the
+   * reason says so) and offered again by peers later (after the refusal
+   * memory, 10 minutes).
+   */
+  ruleTimeout?: number;
 }
+
+/**
+ * What a custom rule's `check` returns: `true` accepts the record; a
+ * non-empty string refuses it with that reason. Anything else (`false`,
+ * `undefined`) refuses it too, with a generic reason. A Promise of those is
+ * awaited, within `ModerationOptions.ruleTimeout`.
+ */
+export type RuleVerdict = true | string;
+
+/**
+ * A custom moderation rule. `check` runs on the page (functions cannot
+ * reach the engine's worker): the engine asks the page to judge each batch
+ * of records it ingests, one round trip per batch of at most 256 records.
+ *
+ * **A rule must be a pure function of the record**: the same record, the
+ * same answer, whenever and wherever it is asked (no clock, no random, no
+ * state, no network). Verdicts are remembered by record id. A rule that
+ * throws refuses the record with the error's message.
+ *
+ * **Convergence.** Peers whose rules differ — other custom rules, or the
+ * same names with other code — keep different sets and never converge with
+ * each other: each refuses what its rules refuse. They still sync
+ * everything else. `stats().sessions[i].rulesDiffer` says so (custom rule
+ * names are part of the rules digest peers compare; changed code under the
+ * same name is not: give a changed rule a new name).
+ */
+export interface ModerationRule {
+  /** Non-empty, unique, at most 64 bytes, not a built-in rule's name (`'bad-words'`, …): the name `err.rule` and `reject` events report. */
+  name: string;
+  /** Judges one record (records only; deletions pass). */
+  check: (record: Readonly<PeersetRecord>) => RuleVerdict | boolean | Promise<RuleVerdict | boolean>;
+}
+
+/**
+ * A NIP-07 signer: `window.nostr` of a browser extension (nos2x, Alby, …)
+ * or any object with these two methods.
+ */
+export interface Nip07Signer {
+  /** The signer's public key, hex (an npub is accepted too). */
+  getPublicKey(): Promise<string> | string;
+  /** Signs an event template ({ kind, created_at, tags, content, pubkey }) and returns the signed event. */
+  signEvent(event: NostrEventTemplate): Promise<NostrEvent> | NostrEvent;
+}
+
+/** The event a signer is asked to sign. */
+export interface NostrEventTemplate {
+  kind: number;
+  created_at: number;
+  tags: string[][];
+  content: string;
+  pubkey: string;
+}
+
+/**
+ * `'author'` (default): every handshake proves this node's key (with a
+ * signer: a session key drawn at open()). `'ephemeral'`: a fresh key per
+ * connection, never kept: peers sync with the node and can strike or ban
+ * that connection, but learn no long-term key from the handshake. Writes
+ * need an `nsec` or a `signer` (the records carry that author, as records
+ * must); without one the database is read-only.
+ */
+export type Identity = 'author' | 'ephemeral';
 export type Granularity = 'none' | 'day' | 'quarter-day' | 'hour';
 
 export interface OpenOptions {
@@ -123,8 +210,10 @@ export interface OpenOptions {
   /** The room password: peers with another password never connect. */
   password?: string;
   /**
-   * The key to sign with (`nsec1…`). Without it the key kept for this appId
-   * and room is used, or a new one is generated and kept (see `passphrase`).
+   * The key to sign with (`nsec1…`, or an `ncryptsec1…` with its
+   * `passphrase`: NIP-49, opened here and kept nowhere). Without it the key
+   * kept for this appId and room is used, or a new one is generated and
+   * kept (see `passphrase`).
    */
   nsec?: string;
   /**
@@ -139,6 +228,18 @@ export interface OpenOptions {
    * one rejects with `code: 'key-passphrase'`.
    */
   passphrase?: string;
+  /**
+   * A NIP-07 signer (e.g. `window.nostr`) that signs this node's records:
+   * no secret key is generated or stored, `db.key` is the signer's npub and
+   * `db.keyStorage` is `'signer'`. Each put and delete asks the signer once
+   * (the extension may ask the user); a refusal rejects with
+   * `code: 'signer'`. The handshake uses a session key drawn at open() and
+   * never kept, so connecting to peers asks the signer nothing; peers see
+   * that session key, not the signer's. Not with `nsec` or `passphrase`.
+   */
+  signer?: Nip07Signer;
+  /** Which key the handshakes prove: see `Identity` (default `'author'`). */
+  identity?: Identity;
   /**
    * What records are accepted, from "let it fly" to "Fort Knox" (default
    * `'standard'`): a preset, or a preset with some numbers changed.
@@ -320,8 +421,10 @@ export interface Bucket extends TimeRange {
  * - `'encrypted'`: in IndexedDB, encrypted with `passphrase` (NIP-49).
  * - `'memory'`: `storage: 'memory'`; gone when the page closes.
  * - `'external'`: from `nsec`; peerset keeps no copy.
+ * - `'signer'`: a NIP-07 signer holds it (`signer`); peerset never sees it.
+ * - `'none'`: no key: `identity: 'ephemeral'` without `nsec` or `signer` (read-only).
  */
-export type KeyStorage = 'clear' | 'encrypted' | 'memory' | 'external';
+export type KeyStorage = 'clear' | 'encrypted' | 'memory' | 'external' | 'signer' | 'none';
 
 export interface Stats {
   /** Authenticated peers. */
@@ -334,8 +437,10 @@ export interface Stats {
   loading: boolean;
   /** Fingerprint of the whole set (hex): equal sets have equal roots. */
   root: string;
-  /** This node's public key (npub). */
+  /** This node's public key (npub); '' when read-only. */
   key: string;
+  /** True when this node cannot sign (`identity: 'ephemeral'` without `nsec` or `signer`). */
+  readOnly: boolean;
   /** The transport peer id while online, else ''. */
   peerId: string;
   appId: string;
@@ -355,6 +460,20 @@ export interface Stats {
   missingRanges: TimeRange[];
   /** Where the engine runs and how data channels reached it (see `InitializeOptions`). */
   engine: EngineInfo;
+  /**
+   * For this node's live records (by uuid) whose current version is
+   * tracked: how many peers are known to hold it ("held by N"; see
+   * `DB.holders`). Poll it for a live count.
+   */
+  held: Record<string, number>;
+}
+
+/** Who holds a record's current version: see `DB.holders`. */
+export interface Holders {
+  /** peers.length. */
+  count: number;
+  /** The peers' keys (npubs), as proven in their handshakes (for an ephemeral peer: its connection's key). */
+  peers: string[];
 }
 
 export interface EngineInfo {
@@ -371,6 +490,8 @@ export interface RecordEvent {
   removed: boolean;
   /** 'local' for this node's own writes, else the peer id it came from. */
   origin: string;
+  /** For an added record: how many peers were known to hold it when it was added (the sender, at least). Absent when removed. */
+  heldBy?: number;
 }
 
 /** A peer session appeared, changed state or closed. */
@@ -444,22 +565,35 @@ export interface EventMap {
 }
 
 /**
- * An error from peerset. `code` names what a page may handle:
- * 'rejected' (moderation refused a put: see `rule` and `reason`), 'closed',
- * 'key-passphrase', 'unsupported', 'invalid', 'wasm-not-found',
- * 'wasm-invalid', 'worker-failed', 'internal'.
+ * What went wrong, for a page to handle:
+ * - `'rejected'`: moderation refused a put (see `rule` and `reason`);
+ * - `'signer'`: the NIP-07 signer refused (the user said no) or failed, or
+ *   returned something other than the event it was asked to sign;
+ * - `'read-only'`: a put or delete on a database that has no key
+ *   (`identity: 'ephemeral'` without `nsec` or `signer`);
+ * - `'not-found'`: `holders()` of a record this node does not hold;
+ * - `'invalid'`: an argument or option that cannot work (the message says which);
+ * - `'closed'`, `'key-passphrase'`, `'unsupported'`, `'wasm-not-found'`,
+ *   `'wasm-invalid'`, `'worker-failed'`, `'internal'`.
  */
+export type ErrorCode =
+  | 'rejected' | 'signer' | 'read-only' | 'not-found' | 'invalid' | 'closed' | 'key-passphrase'
+  | 'unsupported' | 'wasm-not-found' | 'wasm-invalid' | 'worker-failed' | 'internal';
+
+/** An error from peerset: see `ErrorCode`. */
 export interface PeersetError extends Error {
-  code?: string;
-  /** The moderation rule that refused a put, e.g. "bad-words", "no-link-in-text". */
+  code?: ErrorCode;
+  /** The moderation rule that refused a put, e.g. "bad-words", "no-link-in-text", or a custom rule's name. */
   rule?: string;
   reason?: string;
 }
 
 /** An open room. Every method but `on` returns a Promise; after `close()` they reject with code 'closed'. */
 export interface DB {
-  /** This node's public key (npub). */
+  /** This node's public key (npub): the signer's with `signer`; '' when read-only. */
   readonly key: string;
+  /** True when this node cannot sign (`identity: 'ephemeral'` without `nsec` or `signer`): put and delete reject with code 'read-only'. */
+  readonly readOnly: boolean;
   /** The transport peer id while online, else ''. */
   readonly peerId: string;
   readonly appId: string;
@@ -497,6 +631,14 @@ export interface DB {
   stats(): Promise<Stats>;
   /** Leaves the room and closes the database. */
   close(): Promise<void>;
+  /**
+   * The peers known to hold the current version of a record (this node's
+   * own version if it has one): peers that sent it here or were sent it
+   * from here, and peers whose last announced root equals ours while we
+   * hold it. Bounded: at most 64 peers per version. Rejects with code
+   * 'not-found' for a record this node does not hold.
+   */
+  holders(uuid: string): Promise<Holders>;
 
   /**
    * Test and benchmark hook, NOT part of the public API: ingests signed

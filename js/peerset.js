@@ -132,6 +132,8 @@ class Engine {
   nextCall = 0;
   hubs = new Map(); // database handle → EventHub
   failure = null;
+  callbacks = new Map(); // open()'s id → { rules, signer } on this page
+  nextCallbacks = 0;
 
   constructor(port, worker, rtc, workerURL) {
     this.port = port;
@@ -177,6 +179,9 @@ class Engine {
       case 'rtc':
         this.rtc.handle(m);
         return;
+      case 'page':
+        this.answerPage(m);
+        return;
       case 'ready':
         this.onReady?.();
         this.onReady = null;
@@ -201,6 +206,22 @@ class Engine {
     this.worker?.terminate();
     if (enginePromise) enginePromise = null;
     console.error(err);
+  }
+
+  // addCallbacks keeps an open()'s custom rules and signer on the page;
+  // answerPage runs the engine's requests to them.
+  addCallbacks(callbacks) {
+    const cb = ++this.nextCallbacks;
+    this.callbacks.set(cb, callbacks);
+    return cb;
+  }
+
+  answerPage(m) {
+    const reply = (ok, v) => { if (!this.failure) this.post({ t: 'page-r', seq: m.seq, ok, [ok ? 'v' : 'e']: v }); };
+    runPageCall(this.callbacks.get(m.cb), m.op, m.a).then(
+      (v) => reply(true, v),
+      (err) => reply(false, String(err?.message ?? err) || 'failed'),
+    );
   }
 
   call(h, m, a = []) {
@@ -241,11 +262,101 @@ export async function open(opts) {
   if (!opts.offline && !e.rtc.available) {
     throw peersetError('this browser offers no WebRTC (RTCPeerConnection), so peerset cannot reach peers: use a current browser with WebRTC enabled, or open({ offline: true }) to work locally', 'unsupported');
   }
-  const { h, info } = await e.call(0, 'open', [JSON.stringify(opts)]);
+  const { sent, callbacks } = pageCallbacks(opts);
+  const cb = callbacks ? e.addCallbacks(callbacks) : 0;
+  let opened;
+  try {
+    opened = await e.call(0, 'open', [JSON.stringify(sent), cb]);
+  } catch (err) {
+    e.callbacks.delete(cb);
+    throw err;
+  }
+  const { h, info } = opened;
   const events = new EventHub(e, h);
   e.hubs.set(h, events);
   if ((opts.storage ?? 'indexeddb') === 'indexeddb') askPersistence();
-  return new DB(e, h, JSON.parse(info), events);
+  return new DB(e, h, JSON.parse(info), events, cb);
+}
+
+// --- the page's callbacks: custom moderation rules and a NIP-07 signer.
+// Functions cannot cross to the engine's worker: they stay here, the
+// engine gets the rules' names (and signer: true), and asks this page to
+// judge a batch of records or to sign an event (Engine.answerPage).
+
+// pageCallbacks checks open()'s rules and signer and returns the options
+// to send to the engine, and the callbacks that stay on the page.
+function pageCallbacks(opts) {
+  const sent = { ...opts };
+  let rules = null;
+  let signer = null;
+  const mod = opts.moderation;
+  if (mod && typeof mod === 'object' && mod.rules !== undefined) {
+    if (!Array.isArray(mod.rules)) throw peersetError('moderation.rules must be an array of { name, check }', 'invalid');
+    rules = mod.rules.map((r, i) => {
+      if (!r || typeof r !== 'object' || typeof r.check !== 'function') {
+        throw peersetError(`moderation.rules[${i}] needs a check function: { name: 'no-shouting', check: (record) => true | 'reason' }`, 'invalid');
+      }
+      if (typeof r.name !== 'string') throw peersetError(`moderation.rules[${i}] needs a name (a string)`, 'invalid');
+      return { name: r.name, check: r.check };
+    });
+    sent.moderation = { ...mod, rules: rules.map((r) => ({ name: r.name })) };
+    if (rules.length === 0) rules = null;
+  }
+  if (opts.signer !== undefined && opts.signer !== null && opts.signer !== false) {
+    signer = opts.signer;
+    if (typeof signer !== 'object' || typeof signer.getPublicKey !== 'function' || typeof signer.signEvent !== 'function') {
+      throw peersetError('open({ signer }) needs a NIP-07 signer: an object with getPublicKey() and signEvent(event), such as window.nostr', 'invalid');
+    }
+  }
+  sent.signer = signer ? true : undefined;
+  return { sent, callbacks: rules || signer ? { rules, signer } : null };
+}
+
+// judgeRecords runs the custom rules on a batch of records (JSON from the
+// engine) and answers, for each record, null (accepted by every rule) or
+// [index of the rule that refused it, reason]. A rule returns true to
+// accept, or a reason (a string) to refuse; a rule that throws refuses
+// with the error's message; anything else refuses.
+async function judgeRecords(rules, json) {
+  const records = JSON.parse(json);
+  const out = new Array(records.length).fill(null);
+  for (const [k, r] of records.entries()) {
+    const rec = Object.freeze(toRecord(r));
+    for (const [i, rule] of rules.entries()) {
+      let v;
+      try {
+        v = rule.check(rec);
+        if (v && typeof v.then === 'function') v = await v;
+      } catch (err) {
+        out[k] = [i, String(err?.message ?? err) || 'the rule threw'];
+        break;
+      }
+      if (v === true) continue;
+      out[k] = [i, typeof v === 'string' && v !== '' ? v : `refused (the rule returned ${v === false ? 'false' : typeof v}; return true to accept or a reason to refuse)`];
+      break;
+    }
+  }
+  return JSON.stringify(out);
+}
+
+// runPageCall does what the engine asked of the page's callbacks.
+async function runPageCall(callbacks, op, arg) {
+  if (!callbacks) throw new Error('this database is closed');
+  switch (op) {
+    case 'judge':
+      if (!callbacks.rules) throw new Error('no custom rules');
+      return judgeRecords(callbacks.rules, arg);
+    case 'publicKey': {
+      const key = await callbacks.signer.getPublicKey();
+      return JSON.stringify(String(key));
+    }
+    case 'signEvent': {
+      const signed = await callbacks.signer.signEvent(JSON.parse(arg));
+      if (!signed || typeof signed !== 'object') throw new Error('signEvent() returned no event');
+      return JSON.stringify(signed);
+    }
+  }
+  throw new Error(`unknown page call ${op}`);
 }
 
 // askPersistence asks once per page that the site's storage not be evicted
@@ -326,10 +437,15 @@ class DB {
   #events;
   #closed = false;
 
-  constructor(engine, h, info, events) {
+  #cb;
+
+  constructor(engine, h, info, events, cb = 0) {
     this.#engine = engine;
     this.#h = h;
     this.#events = events;
+    this.#cb = cb;
+    /** True when this node cannot sign: identity 'ephemeral' without nsec or signer. */
+    this.readOnly = Boolean(info.readOnly);
     /** This node's public key (npub). */
     this.key = info.key;
     /** The transport peer id while online, else ''. */
@@ -342,7 +458,8 @@ class DB {
     this.databaseName = info.databaseName;
     /**
      * How this node's secret key is kept: 'clear' (readable by any script of
-     * this origin), 'encrypted' (passphrase), 'memory' or 'external' (nsec).
+     * this origin), 'encrypted' (passphrase), 'memory', 'external' (nsec),
+     * 'signer' (a NIP-07 signer holds it) or 'none' (read-only).
      */
     this.keyStorage = info.keyStorage;
   }
@@ -394,7 +511,19 @@ class DB {
     if (this.#closed) return;
     this.#closed = true;
     this.#events.clear();
-    await this.#engine.call(this.#h, 'close');
+    try {
+      await this.#engine.call(this.#h, 'close');
+    } finally {
+      this.#engine.callbacks.delete(this.#cb);
+    }
+  }
+
+  /**
+   * The peers known to hold the current version of a record: { count,
+   * peers } (npubs of the keys they proved in handshakes).
+   */
+  async holders(uuid) {
+    return JSON.parse(await this.#call('holders', [String(uuid)]));
   }
 
   /**

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -217,6 +218,10 @@ func marshalChanges(changes []peerset.Change) ([]byte, int, error) {
 		b = strconv.AppendBool(b, c.Removed)
 		b = append(b, `,"origin":`...)
 		b = appendJSONString(b, originName(c.Origin))
+		if !c.Removed {
+			b = append(b, `,"heldBy":`...)
+			b = strconv.AppendInt(b, int64(c.HeldBy), 10)
+		}
 		b = append(b, '}')
 	}
 	if n == 0 {
@@ -400,6 +405,10 @@ type statsJSON struct {
 	Sessions      []sessionJSONView `json:"sessions"`
 	Buckets       []bucketJSON      `json:"buckets"`
 	MissingRanges []rangeJSON       `json:"missingRanges"`
+	// Held: for each of this node's live records (by uuid) whose current
+	// version is tracked, how many peers are known to hold it.
+	Held     map[string]int `json:"held"`
+	ReadOnly bool           `json:"readOnly"`
 }
 
 // snapshotStats gathers stats() from the facade. rtt looks up a peer's
@@ -411,7 +420,9 @@ func snapshotStats(db *peerset.DB, o openOptions, online bool, rtt func(peerID s
 		Deletions:   st.Deletions,
 		Loading:     st.Loading,
 		Root:        st.Root,
-		Key:         st.Author,
+		Key:         keyOf(db),
+		Held:        st.Held,
+		ReadOnly:    db.ReadOnly(),
 		PeerID:      db.SelfID(),
 		AppID:       o.AppID,
 		Room:        o.Room,
@@ -445,6 +456,9 @@ func snapshotStats(db *peerset.DB, o openOptions, online bool, rtt func(peerID s
 		out.Buckets = append(out.Buckets, bucketJSON{Start: r.Start, End: r.End, Count: b.Count, Fingerprint: b.Fingerprint.String()})
 	}
 	out.MissingRanges = mergeMissingRanges(sessions)
+	if out.Held == nil {
+		out.Held = map[string]int{}
+	}
 	return out
 }
 
@@ -629,7 +643,15 @@ const (
 	codeKeyPassphrase = "key-passphrase"
 	codeUnsupported   = "unsupported"
 	codeInvalid       = "invalid"
+	codeSigner        = "signer"    // the NIP-07 signer refused or failed
+	codeReadOnly      = "read-only" // an ephemeral identity without a key or signer
 )
+
+// holdersJSON is the result of holders(uuid).
+type holdersJSON struct {
+	Count int      `json:"count"`
+	Peers []string `json:"peers"` // npubs
+}
 
 // invalidInputError marks arguments a page passed that cannot be used.
 type invalidInputError struct{ err error }
@@ -650,7 +672,7 @@ type unsupportedError struct{ msg string }
 func (e *unsupportedError) Error() string { return e.msg }
 
 func describeError(err error) errorInfo {
-	info := errorInfo{Message: "peerset: " + err.Error()}
+	info := errorInfo{Message: "peerset: " + strings.TrimPrefix(err.Error(), "peerset: ")}
 	var unsupported *unsupportedError
 	var invalid *invalidInputError
 	if rej, ok := moderation.AsRejection(err); ok {
@@ -664,6 +686,11 @@ func describeError(err error) errorInfo {
 		info.Message = "peerset: this database is closed: open it again with peerset.open()"
 	case errors.Is(err, peerset.ErrNotFound):
 		info.Code = codeNotFound
+	case errors.Is(err, peerset.ErrSigner):
+		info.Code = codeSigner
+	case errors.Is(err, peerset.ErrReadOnly):
+		info.Code = codeReadOnly
+		info.Message = "peerset: read-only: this database joined with identity 'ephemeral' and has no key to sign with: open it with an nsec or a signer to write"
 	case errors.Is(err, peerset.ErrKeyPassphrase):
 		info.Code = codeKeyPassphrase
 		info.Message = "peerset: the key stored for this room is encrypted and the passphrase is missing or wrong: pass the one it was saved with, open({ room, passphrase })"

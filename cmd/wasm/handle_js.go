@@ -81,7 +81,7 @@ type handle struct {
 
 // openHandle opens the DB described by the options JSON, joins the room
 // unless offline, and returns the JavaScript handle object.
-func openHandle(parent context.Context, optionsJSON string, emit js.Value) (any, error) {
+func openHandle(parent context.Context, optionsJSON string, emit, page js.Value) (any, error) {
 	o, err := parseOpenOptions(optionsJSON)
 	if err != nil {
 		return nil, invalidInput(err)
@@ -109,12 +109,19 @@ func openHandle(parent context.Context, optionsJSON string, emit js.Value) (any,
 		return nil, err
 	}
 	cfg.Store = st
+	pageCtx, stopPage := context.WithCancel(parent)
+	if err := attachPage(pageCtx, &cfg, o, page); err != nil {
+		stopPage()
+		_ = st.Close()
+		return nil, invalidInput(err)
+	}
 	db, err := peerset.Open(parent, cfg)
 	if err != nil {
+		stopPage()
 		_ = st.Close()
 		return nil, fmt.Errorf("failed to open room %q: %w", o.Room, err)
 	}
-	ctx, cancel := context.WithCancel(parent)
+	ctx, cancel := pageCtx, stopPage
 	h := &handle{db: db, opts: o, ctx: ctx, cancel: cancel, emit: emit, recordWake: make(chan struct{}, 1),
 		rejects: newRejectBatcher(rejectBatchMax)}
 	for _, t := range eventTypes {
@@ -142,7 +149,7 @@ func (h *handle) object() js.Value {
 		obj.Set(name, f)
 	}
 	info, _ := json.Marshal(map[string]any{
-		"key": h.db.Key().Npub(), "peerId": h.db.SelfID(), "roomId": h.db.RoomID(),
+		"key": keyOf(h.db), "readOnly": h.db.ReadOnly(), "peerId": h.db.SelfID(), "roomId": h.db.RoomID(),
 		"appId": h.opts.AppID, "room": h.opts.Room, "storage": h.opts.Storage,
 		"online": h.online, "databaseName": h.opts.databaseName(), "keyStorage": string(h.db.KeyStorage()),
 	})
@@ -154,6 +161,7 @@ func (h *handle) object() js.Value {
 	add("stats", asyncFunc(h.stats))
 	add("close", asyncFunc(func([]js.Value) (any, error) { return nil, h.close() }))
 	add("listen", syncFunc(h.listen))
+	add("holders", asyncFunc(h.holders))
 	add("_importEvents", asyncFunc(h.importEvents))
 	add("_exportEvents", asyncFunc(h.exportEvents))
 	return obj
@@ -169,6 +177,24 @@ func (h *handle) put(args []js.Value) (any, error) {
 		return nil, err
 	}
 	return string(appendRecordJSON(nil, r)), nil
+}
+
+// holders(uuid) → {count, peers}: the peers known to hold the current
+// version of a record (npubs of the keys they proved in handshakes).
+func (h *handle) holders(args []js.Value) (any, error) {
+	uuid := stringArg(args, 0)
+	if err := record.CheckUUID(uuid); err != nil {
+		return nil, invalidInput(fmt.Errorf("holders() needs the uuid of a record: %w", err))
+	}
+	keys, err := h.db.Holders(uuid)
+	if err != nil {
+		return nil, err
+	}
+	peers := make([]string, 0, len(keys))
+	for _, k := range keys {
+		peers = append(peers, npubs.npub(k))
+	}
+	return jsonString(holdersJSON{Count: len(peers), Peers: peers})
 }
 
 func (h *handle) get(args []js.Value) (any, error) {

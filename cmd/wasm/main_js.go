@@ -26,7 +26,7 @@ func main() {
 		return jsonString(map[string]string{"npub": sk.Public().Npub(), "nsec": sk.Nsec()})
 	}))
 	bridge.Set("open", asyncFunc(func(args []js.Value) (any, error) {
-		return openHandle(ctx, stringArg(args, 0), argOrUndefined(args, 1))
+		return openHandle(ctx, stringArg(args, 0), argOrUndefined(args, 1), argOrUndefined(args, 2))
 	}))
 
 	// The first signature or key needs secp256k1's base-point table, which

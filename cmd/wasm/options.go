@@ -47,15 +47,28 @@ type openOptions struct {
 	// Storage and DatabaseName choose where records and the key are kept.
 	Storage      string `json:"storage"`
 	DatabaseName string `json:"databaseName"`
+
+	// Signer: records are signed by a NIP-07 signer on the page (the
+	// shim sends true for open({ signer })); Identity: "ephemeral" or ""
+	// (see identity.go).
+	Signer   bool   `json:"signer"`
+	Identity string `json:"identity"`
 }
 
 // moderationJSON is open()'s moderation option: a preset name, or an object
-// { preset, quota, deletionQuota, proofOfWork } that adjusts one.
+// { preset, quota, deletionQuota, proofOfWork, badWords, allowLinkHosts,
+// retentionDays, rules, ruleTimeout } that adjusts one (see moderation.go).
 type moderationJSON struct {
 	Preset        string `json:"preset"`
 	Quota         *int   `json:"quota"`         // live records per author (0: none)
 	DeletionQuota *int   `json:"deletionQuota"` // deletions kept per author (0: none)
 	ProofOfWork   *int   `json:"proofOfWork"`   // NIP-13 bits required (0: none)
+
+	BadWords       []string   `json:"badWords"`       // words refused besides the preset's list
+	AllowLinkHosts []string   `json:"allowLinkHosts"` // links only to these hosts (and subdomains)
+	RetentionDays  *float64   `json:"retentionDays"`  // records older than this are refused and collected
+	Rules          []ruleJSON `json:"rules"`          // custom rules judged on the page
+	RuleTimeout    float64    `json:"ruleTimeout"`    // ms the page has to judge a batch (0: 5 s)
 }
 
 func (m *moderationJSON) UnmarshalJSON(data []byte) error {
@@ -69,7 +82,7 @@ func (m *moderationJSON) UnmarshalJSON(data []byte) error {
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return fmt.Errorf("moderation must be a preset name or { preset, quota, deletionQuota, proofOfWork }: %w", err)
+		return fmt.Errorf("moderation must be a preset name or { preset, quota, deletionQuota, proofOfWork, badWords, allowLinkHosts, retentionDays, rules }: %w", err)
 	}
 	*m = moderationJSON(p)
 	return nil
@@ -98,6 +111,9 @@ func (m moderationJSON) config() (moderation.Config, error) {
 		return cfg, err
 	}
 	if err := set("proofOfWork", m.ProofOfWork, &cfg.PoWDifficulty, 32); err != nil {
+		return cfg, err
+	}
+	if err := m.applyExtras(&cfg); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
@@ -217,6 +233,17 @@ func (o openOptions) config() (peerset.Config, error) {
 		KeyPassphrase: o.Passphrase,
 		Moderation:    &mod,
 		Granularity:   o.granularity(),
+	}
+	if err := o.applyIdentity(&cfg); err != nil {
+		return peerset.Config{}, err
+	}
+	if strings.HasPrefix(strings.TrimSpace(o.Nsec), record.PrefixNcryptsec+"1") {
+		key, err := decryptNcryptsec(strings.TrimSpace(o.Nsec), o.Passphrase)
+		if err != nil {
+			return peerset.Config{}, err
+		}
+		cfg.Key, cfg.KeyPassphrase = key, ""
+		return cfg, nil
 	}
 	if o.Nsec != "" {
 		key, err := record.DecodeNsec(strings.TrimSpace(o.Nsec))

@@ -57,6 +57,9 @@ function readSettings(params) {
     idleRootInterval: num('idleRootInterval'),
     maxPeers: num('maxPeers'),
     passphrase: undefined, // never from the URL
+    badWords: params.getAll('badWord').map((w) => w.trim()).filter(Boolean),
+    linkHosts: params.getAll('linkHost').map((h) => h.trim()).filter(Boolean),
+    quota: num('quota'),
   };
 }
 
@@ -73,6 +76,11 @@ function settingsToParams(s) {
   set('challengeTimeout', s.challengeTimeout);
   set('idleRootInterval', s.idleRootInterval);
   set('maxPeers', s.maxPeers);
+  params.delete('badWord');
+  for (const w of s.badWords) params.append('badWord', w);
+  params.delete('linkHost');
+  for (const h of s.linkHosts) params.append('linkHost', h);
+  set('quota', s.quota);
   return params;
 }
 
@@ -85,6 +93,9 @@ function fillSettingsForm(s) {
   $('#set-idle').value = s.idleRootInterval ?? '';
   $('#set-maxpeers').value = s.maxPeers ?? '';
   $('#set-trackers').value = s.trackers.join('\n');
+  $('#set-badwords').value = s.badWords.join('\n');
+  $('#set-linkhosts').value = s.linkHosts.join('\n');
+  $('#set-quota').value = s.quota ?? '';
 }
 
 function readSettingsForm() {
@@ -103,6 +114,9 @@ function readSettingsForm() {
     maxPeers: num('#set-maxpeers'),
     trackers: $('#set-trackers').value.split(/[\s,]+/).map((t) => t.trim()).filter(Boolean),
     passphrase: $('#set-passphrase').value || undefined,
+    badWords: $('#set-badwords').value.split('\n').map((w) => w.trim()).filter(Boolean),
+    linkHosts: $('#set-linkhosts').value.split(/[\s,]+/).map((h) => h.trim()).filter(Boolean),
+    quota: num('#set-quota'),
   };
 }
 
@@ -115,7 +129,7 @@ function openOptions(s) {
     room: s.room,
     appId: s.appId,
     password: s.password,
-    moderation: s.moderation,
+    moderation: moderationOption(s),
     granularity: s.granularity,
     trackers: s.trackers,
     // A local demo: host candidates only, no public STUN server.
@@ -124,7 +138,108 @@ function openOptions(s) {
     maxPeers: s.maxPeers,
     passphrase: s.passphrase,
     session,
+    ...identityOptions(),
   };
+}
+
+// moderationOption is the preset's name, or the preset with the rules
+// edited under Settings (bad words, link hosts, quota).
+function moderationOption(s) {
+  if (!s.badWords.length && !s.linkHosts.length && s.quota === undefined) return s.moderation;
+  const m = { preset: s.moderation };
+  if (s.badWords.length) m.badWords = s.badWords;
+  if (s.linkHosts.length) m.allowLinkHosts = s.linkHosts;
+  if (s.quota !== undefined) m.quota = s.quota;
+  return m;
+}
+
+// ---------------------------------------------------------------- sign in
+//
+// Who signs: the room's own key (kept in IndexedDB, the default), a key the
+// user pasted (nsec, or ncryptsec + passphrase: kept in this page's memory
+// only, never in the URL or storage), the browser extension (NIP-07,
+// window.nostr: the page never sees a secret), or nobody (signed out: an
+// anonymous reader, identity 'ephemeral', read-only).
+
+let identity = { kind: 'stored' };
+
+function identityOptions() {
+  switch (identity.kind) {
+    case 'key':
+      return identity.passphrase ? { nsec: identity.key, passphrase: identity.passphrase } : { nsec: identity.key };
+    case 'extension':
+      return { signer: window.nostr };
+    case 'anonymous':
+      return { identity: 'ephemeral', passphrase: undefined };
+  }
+  return {};
+}
+
+const IDENTITY_TEXT = {
+  stored: 'the key this browser keeps for the room',
+  key: 'a key you gave: kept in this page\'s memory only',
+  extension: 'your browser extension signs (NIP-07): this page never sees your secret key',
+  anonymous: 'an anonymous reader: a new key on every connection, nothing can be written',
+};
+
+function renderSignIn() {
+  const readOnly = !db || db.readOnly;
+  setText($('#signin-label'), readOnly ? 'not signed in:' : 'signed in as');
+  setText($('#signin-npub'), db ? (db.key || 'read-only') : '…');
+  setText($('#signin-how'), IDENTITY_TEXT[identity.kind] ?? '');
+  $('#signin-extension').hidden = !(window.nostr && typeof window.nostr.signEvent === 'function');
+  $('#signin-out').disabled = identity.kind === 'anonymous';
+  $('#composer-submit').disabled = readOnly;
+  $('#composer-submit').title = readOnly ? 'sign in to write' : '';
+}
+
+// switchIdentity reopens the room as next; if that fails, as before.
+async function switchIdentity(next, what) {
+  const status = $('#signin-status');
+  const previous = identity;
+  setText(status, `${what}…`);
+  status.className = 'muted';
+  for (const b of document.querySelectorAll('#signin-panel button')) b.disabled = true;
+  try {
+    await closeDB();
+    identity = next;
+    clearError();
+    await openDB(settings);
+    status.className = 'ok';
+    setText(status, `${what}: done`);
+  } catch (err) {
+    status.className = 'bad';
+    setText(status, err.code === 'signer' ? `the extension said no (${err.message})` : err.message);
+    identity = previous;
+    try {
+      await openDB(settings);
+    } catch (err2) {
+      openFailed(err2);
+    }
+  } finally {
+    for (const b of document.querySelectorAll('#signin-panel button')) b.disabled = false;
+    renderSignIn();
+  }
+}
+
+function onSignInWithKey(e) {
+  e.preventDefault();
+  const key = $('#signin-key').value.trim();
+  const passphrase = $('#signin-pass').value;
+  if (!/^(nsec1|ncryptsec1)/.test(key)) {
+    $('#signin-status').className = 'bad';
+    setText($('#signin-status'), 'paste an nsec1… or an ncryptsec1… (with its passphrase)');
+    return;
+  }
+  $('#signin-key').value = '';
+  $('#signin-pass').value = '';
+  switchIdentity({ kind: 'key', key, passphrase: key.startsWith('ncryptsec1') ? passphrase : undefined }, 'signing in with your key');
+}
+
+async function onNewKey() {
+  const { nsec } = await peerset.generateKey();
+  await switchIdentity({ kind: 'key', key: nsec }, 'signing in with a new key');
+  activity('a new key: it lives in this page only; sign in with it again later by pasting its nsec (db.stats() does not show it)', 'ok');
 }
 
 // ---------------------------------------------------------------- errors and activity
@@ -351,7 +466,7 @@ function renderList() {
   for (let i = first; i < last; i++) {
     const r = list[i];
     const arrived = freshIds.get(r.id);
-    view += `|${r.id}${arrived && now - arrived < 1200 ? '*' : ''}`;
+    view += `|${r.id}${arrived && now - arrived < 1200 ? '*' : ''}${heldBy(r) ?? ''}`;
   }
   if (view === renderedView) return;
   renderedView = view;
@@ -369,7 +484,7 @@ function renderList() {
   for (let i = first; i < last; i++) {
     const r = list[i];
     const arrived = freshIds.get(r.id);
-    const state = `${r.id === selectedId ? 's' : ''}${arrived && now - arrived < 1200 ? 'f' : ''}${db?.key}:${Math.floor(now / 60_000)}`;
+    const state = `${r.id === selectedId ? 's' : ''}${arrived && now - arrived < 1200 ? 'f' : ''}${db?.key}:${Math.floor(now / 60_000)}:${heldBy(r) ?? ''}`;
     let row = shownRows.get(r.id);
     if (row && row.dataset.state !== state) {
       row.remove();
@@ -390,6 +505,13 @@ function renderList() {
   box.append(...added);
 }
 
+// heldBy is how many peers hold one of our records (stats().held), or
+// undefined for others' records.
+function heldBy(r) {
+  if (!db || r.author !== db.key) return undefined;
+  return lastStats?.held?.[r.uuid] ?? 0;
+}
+
 function recordRow(r, index, now) {
   const mine = db && r.author === db.key;
   const row = el('div', { class: 'record-row', role: 'listitem', dataset: { uuid: r.uuid, id: r.id } });
@@ -403,7 +525,11 @@ function recordRow(r, index, now) {
   }
 
   const author = el('span', { class: 'author', title: r.author }, shortKey(r.author));
-  if (mine) author.append(el('span', { class: 'me' }, 'you'));
+  if (mine) {
+    author.append(el('span', { class: 'me' }, 'you'));
+    const held = heldBy(r);
+    if (held !== undefined) author.append(el('span', { class: 'held', title: 'peers known to hold this version (db.holders)' }, `held by ${held}`));
+  }
   const time = el('span', { class: 'time', title: new Date(r.createdAt).toISOString() }, shortTime(r.createdAt, now));
   let text;
   if (r.text !== undefined && r.text !== '') text = el('span', { class: 'text', title: r.text }, r.text);
@@ -544,6 +670,8 @@ const KEY_STORAGE_TEXT = {
   encrypted: 'encrypted with your passphrase',
   memory: 'in memory only',
   external: 'given by you (nsec), not stored',
+  signer: 'held by your browser extension (NIP-07), never seen here',
+  none: 'none: an anonymous reader (read-only)',
 };
 
 function renderKeyStorage(keyStorage) {
@@ -792,7 +920,8 @@ async function openDB(s) {
       }
     }),
   ];
-  activity(`opened room “${s.room}” as ${shortKey(db.key)}${s.offline ? ' (offline)' : ''}`, 'ok');
+  renderSignIn();
+  activity(`opened room “${s.room}” ${db.readOnly ? 'as an anonymous reader' : `as ${shortKey(db.key)}`}${s.offline ? ' (offline)' : ''}`, 'ok');
   // Ready once the page shows the stored state, not just once the DB is open.
   await refreshStats();
   resetList(await db.query({ limit: MAX_LIST }));
@@ -844,6 +973,10 @@ async function start() {
   $('#composer-geo-clear').addEventListener('click', onClearLocation);
   $('#settings').addEventListener('submit', onApplySettings);
   $('#key-warning-fix').addEventListener('click', askForPassphrase);
+  $('#signin-key-form').addEventListener('submit', onSignInWithKey);
+  $('#signin-extension').addEventListener('click', () => switchIdentity({ kind: 'extension' }, 'signing in with your extension'));
+  $('#signin-new').addEventListener('click', () => onNewKey().catch((err) => showError(err.message)));
+  $('#signin-out').addEventListener('click', () => switchIdentity({ kind: 'anonymous' }, 'signing out'));
   $('#record-list').addEventListener('scroll', queueRender, { passive: true });
   $('#record-list').addEventListener('click', onListClick);
   $('#composer-text').addEventListener('keydown', (e) => {
