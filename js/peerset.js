@@ -132,6 +132,7 @@ class Engine {
   nextCall = 0;
   hubs = new Map(); // database handle → EventHub
   failure = null;
+  ready = false;
   callbacks = new Map(); // open()'s id → { rules, signer } on this page
   nextCallbacks = 0;
 
@@ -155,6 +156,13 @@ class Engine {
       if (this.worker) {
         this.worker.onerror = (e) => {
           e.preventDefault?.();
+          if (this.ready) {
+            // The Go program reports its own end ('fatal'); an exception in
+            // the worker's JavaScript after it started loses one event, not
+            // the engine.
+            console.error(`peerset: an error in the engine's worker (the engine keeps running): ${e.message}`);
+            return;
+          }
           this.fail(peersetError(`the engine's worker ${this.workerURL} failed (${e.message || 'it could not be loaded: missing, not JavaScript, or refused by the page\'s Content-Security-Policy'}): ${workerHowTo}`, 'worker-failed'));
         };
         this.worker.onmessageerror = () => this.fail(peersetError('the engine sent a message the page could not read', 'internal'));
@@ -183,6 +191,7 @@ class Engine {
         this.answerPage(m);
         return;
       case 'ready':
+        this.ready = true;
         this.onReady?.();
         this.onReady = null;
         return;
@@ -599,7 +608,8 @@ function toRecord(r) {
 // MessagePort. With the engine on the page (worker: false), sink receives
 // them directly.
 class RTCService {
-  pcs = new Map(); // engine's id → { pc, channel }
+  pcs = new Map(); // engine's id → { pc, channel, abort, shut }
+  unborn = new Map(); // engine's id → why its RTCPeerConnection could not be created (until closed)
   counts = { transferred: 0, forwarded: 0, onPage: 0 }; // channels handed to the engine
   post = null; // to the worker (set by Engine)
   sink = null; // the on-page engine's host (engine.js LocalRTCHost)
@@ -613,7 +623,14 @@ class RTCService {
   // handle runs a request of the worker's host.
   handle(m) {
     if (m.op === 'create') {
-      this.create(m.pc, ...m.a);
+      try {
+        this.create(m.pc, ...m.a);
+      } catch (err) {
+        // The engine's next request on it fails with this reason (bad ICE
+        // servers, the browser's limit of peer connections, ...).
+        if (this.unborn.size >= 256) this.unborn.delete(this.unborn.keys().next().value);
+        this.unborn.set(m.pc, `could not create the peer connection: ${err?.message ?? err}`);
+      }
       return;
     }
     if (m.op === 'close') {
@@ -633,7 +650,7 @@ class RTCService {
 
   entry(id) {
     const e = this.pcs.get(id);
-    if (!e) throw new Error('peer connection closed');
+    if (!e) throw new Error(this.unborn.get(id) ?? 'peer connection closed');
     return e;
   }
 
@@ -684,8 +701,10 @@ class RTCService {
         function done() {
           clearTimeout(timer);
           pc.removeEventListener('icegatheringstatechange', check);
+          e.abort = null;
           resolve();
         }
+        e.abort = done; // close() ends the wait at once (a closed connection fires no gathering event)
         function check() { if (pc.iceGatheringState === 'complete') done(); }
         pc.addEventListener('icegatheringstatechange', check);
       });
@@ -695,12 +714,15 @@ class RTCService {
   }
 
   close(id) {
+    this.unborn.delete(id);
     const e = this.pcs.get(id);
     if (!e) return;
     this.pcs.delete(id);
     e.pc.onconnectionstatechange = e.pc.ondatachannel = null;
     try { e.channel?.close(); } catch { /* transferred: the worker closes it */ }
+    e.shut?.(); // a forwarded channel: its port and listeners too
     e.pc.close();
+    e.abort?.();
   }
 
   closeAll() {
@@ -733,7 +755,9 @@ class RTCService {
     const { port1, port2 } = new MessageChannel();
     this.post({ t: 'rtc-channel', pc: id, port: port2, state: dc.readyState }, [port2]);
     this.counts.forwarded++;
-    forwardChannel(dc, port1);
+    const e = this.pcs.get(id);
+    const shut = forwardChannel(dc, port1);
+    if (e) e.shut = shut;
   }
 }
 
@@ -802,7 +826,8 @@ function forwardChannel(dc, port, { maxBytes = FORWARD_MAX_BYTES, maxStall = FOR
     }
   };
   if (dc.readyState === 'closed') shut();
+  return shut;
 }
 
 /** Not part of the API: for js/test/forward.test.mjs. */
-export const _internals = { forwardChannel };
+export const _internals = { forwardChannel, RTCService };
