@@ -1,3 +1,5 @@
+//go:build !js
+
 // Command swarmsim runs a whole peerset room in one process (pkg/swarm/swarmsim:
 // the real swarm and session code over an in-memory network) on a virtual
 // clock, prints progress on stderr and, as the last line on stdout, one JSON

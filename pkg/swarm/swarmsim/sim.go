@@ -1,3 +1,5 @@
+//go:build !js
+
 // Package swarmsim runs a whole room in one process: N peers, each the real
 // swarm.Room (signalling through in-process trackers, sealed SDPs, Trystero
 // frames) and the real session.Manager (handshake, strikes, negentropy,
