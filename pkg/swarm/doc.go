@@ -28,7 +28,10 @@
 // The wire-level groundwork: room topics and ids (topic.go), the sealed SDP
 // format (seal.go), the tracker messages (tracker_msg.go), the v2 frame and
 // action-chunk codecs (frame.go) and Trystero's internal actions
-// (actions.go). Everything builds for js/wasm, where pion wraps the browser's
-// RTCPeerConnection; the few platform differences live in webrtc_native.go
-// and webrtc_js.go.
+// (actions.go). Everything builds for js/wasm; the platform differences live
+// in webrtc_other.go (pion), peerconnection_js.go and datachannel_js.go (the
+// browser's WebRTC), websocket_*.go, behind the small transport seam of
+// rtc.go. MemNet (memnet.go) is a second implementation of that seam, in
+// memory with per-link latency and loss, for pkg/swarm/swarmsim; only
+// MemNet.NewRoom selects it, never a Config.
 package swarm

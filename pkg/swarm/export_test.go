@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -30,7 +31,11 @@ func SendTextForTest(p *Peer, s string) error {
 	p.mu.Lock()
 	dc := p.dc
 	p.mu.Unlock()
-	return dc.sendText(s)
+	pc, ok := dc.(platformChannel)
+	if !ok {
+		return errors.New("not a platform data channel")
+	}
+	return pc.sendText(s)
 }
 
 // RoomTokenOf returns the room token the room frames with.

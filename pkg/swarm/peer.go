@@ -86,8 +86,8 @@ type Peer struct {
 	partialBytes            atomic.Int64 // held by the reassembler
 
 	mu          sync.Mutex
-	pc          *rtcPeer
-	dc          *rtcChannel
+	pc          peerConn
+	dc          dataChannel
 	localFP     string
 	remoteFP    string
 	rtt         time.Duration
@@ -331,7 +331,7 @@ func (p *Peer) setFingerprints(local, remote string) {
 }
 
 // attachConnection wires the callbacks of pc into the peer's goroutine.
-func (p *Peer) attachConnection(pc *rtcPeer) {
+func (p *Peer) attachConnection(pc peerConn) {
 	p.mu.Lock()
 	p.pc = pc
 	p.mu.Unlock()
@@ -340,7 +340,7 @@ func (p *Peer) attachConnection(pc *rtcPeer) {
 
 // attachDataChannel adopts dc as the peer's channel (the first one only:
 // Trystero opens one) and routes its events to the peer's goroutine.
-func (p *Peer) attachDataChannel(dc *rtcChannel) {
+func (p *Peer) attachDataChannel(dc dataChannel) {
 	p.mu.Lock()
 	if p.dc != nil {
 		p.mu.Unlock()
@@ -357,7 +357,7 @@ func (p *Peer) attachDataChannel(dc *rtcChannel) {
 		default:
 		}
 	})
-	release := onDataChannelMessage(dc, p.done, p.deliver, func() {
+	release := dc.onMessage(p.done, p.deliver, func() {
 		p.close(fmt.Errorf("%w: more than %d bytes received and not yet handled", ErrConnectionLost, maxQueuedInbound), false)
 	})
 	p.mu.Lock()

@@ -31,7 +31,7 @@ type Room struct {
 	infoHash string
 	token    string
 	sdpKey   [32]byte
-	api      *rtcAPI
+	net      transport // platform WebRTC and WebSockets, or a MemNet
 	encoder  *ActionEncoder
 
 	ctx    context.Context // cancelled by Close
@@ -76,9 +76,17 @@ type roomCallbacks struct {
 // so that handlers and callbacks can be registered before Start: no peer can
 // become active earlier.
 func NewRoom(cfg Config) (*Room, error) {
+	return newRoom(cfg, nil)
+}
+
+// newRoom is NewRoom on a transport; nil is the platform's.
+func newRoom(cfg Config, net transport) (*Room, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if net == nil {
+		net = platformTransport{api: newRTCAPI(cfg), iceServers: cfg.ICEServers}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Room{
@@ -87,7 +95,7 @@ func NewRoom(cfg Config) (*Room, error) {
 		infoHash: InfoHash(cfg.AppID, cfg.Room),
 		token:    RoomToken(cfg.AppID, cfg.Room),
 		sdpKey:   SDPKey(cfg.Password, cfg.AppID, cfg.Room),
-		api:      newRTCAPI(cfg),
+		net:      net,
 		encoder:  NewActionEncoder(),
 		ctx:      ctx,
 		cancel:   cancel,
@@ -516,6 +524,6 @@ func (r *Room) reportJoinError(peerID string, err error) {
 	}
 }
 
-func (r *Room) newPeerConnection() (*rtcPeer, error) {
-	return r.api.newPeer(r.cfg.ICEServers)
+func (r *Room) newPeerConnection() (peerConn, error) {
+	return r.net.newPeer()
 }

@@ -1,6 +1,9 @@
 package swarm
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // The WebRTC layer differs by platform: pion natively (webrtc_other.go),
 // the browser's own RTCPeerConnection and RTCDataChannel in js/wasm
@@ -47,4 +50,93 @@ func parseConnState(name string) connState {
 		}
 	}
 	return connNew
+}
+
+// transport is where a room gets its connections and tracker sockets: the
+// platform's WebRTC stack and WebSockets (platformTransport), or the
+// in-memory network of a simulation (MemNet). Nothing in Config selects
+// the in-memory one: only MemNet.NewRoom builds a room on it.
+type transport interface {
+	// newPeer creates a peer connection.
+	newPeer() (peerConn, error)
+	// dial opens a tracker socket to url; messages longer than readLimit
+	// bytes end it.
+	dial(ctx context.Context, url string, readLimit int64) (trackerSocket, error)
+}
+
+// peerConn is one peer connection (see the method list above).
+type peerConn interface {
+	createOffer(ctx context.Context) (dataChannel, string, error)
+	createAnswer(ctx context.Context, offer string) (string, error)
+	acceptAnswer(ctx context.Context, answer string) error
+	onStateChange(f func())
+	onDataChannel(f func(dataChannel))
+	state() connState
+	close() error
+}
+
+// dataChannel is one data channel (see the method list above); onMessage
+// is onDataChannelMessage.
+type dataChannel interface {
+	onOpen(f func())
+	onClose(f func())
+	onLowWater(n uint64, f func())
+	bufferedAmount() uint64
+	isOpen() bool
+	send(b []byte) error
+	close() error
+	onMessage(done <-chan struct{}, deliver func(data []byte, isString bool), overflow func()) (release func())
+}
+
+// trackerSocket is a tracker connection (wsConn on both platforms).
+type trackerSocket interface {
+	read(ctx context.Context) (data []byte, text bool, err error)
+	writeText(ctx context.Context, data []byte) error
+	close(reason string) error
+	closeNow() error
+}
+
+// platformTransport is the real transport: the platform's WebRTC stack
+// (pion natively, the browser's in js/wasm) and WebSockets.
+type platformTransport struct {
+	api        *rtcAPI
+	iceServers []ICEServer
+}
+
+func (t platformTransport) newPeer() (peerConn, error) {
+	pc, err := t.api.newPeer(t.iceServers)
+	if err != nil {
+		return nil, err
+	}
+	return platformPeer{pc}, nil
+}
+
+func (t platformTransport) dial(ctx context.Context, url string, readLimit int64) (trackerSocket, error) {
+	c, err := dialWebSocket(ctx, url, readLimit)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// platformPeer adapts the platform's rtcPeer to peerConn.
+type platformPeer struct{ *rtcPeer }
+
+func (p platformPeer) createOffer(ctx context.Context) (dataChannel, string, error) {
+	dc, sdp, err := p.rtcPeer.createOffer(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	return platformChannel{dc}, sdp, nil
+}
+
+func (p platformPeer) onDataChannel(f func(dataChannel)) {
+	p.rtcPeer.onDataChannel(func(c *rtcChannel) { f(platformChannel{c}) })
+}
+
+// platformChannel adapts the platform's rtcChannel to dataChannel.
+type platformChannel struct{ *rtcChannel }
+
+func (c platformChannel) onMessage(done <-chan struct{}, deliver func(data []byte, isString bool), overflow func()) func() {
+	return onDataChannelMessage(c.rtcChannel, done, deliver, overflow)
 }

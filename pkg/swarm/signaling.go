@@ -11,8 +11,8 @@ import (
 // data channel, waiting for an answer through a tracker.
 type pendingOffer struct {
 	id          string
-	pc          *rtcPeer
-	dc          *rtcChannel
+	pc          peerConn
+	dc          dataChannel
 	fingerprint string // of our local SDP (sdpFingerprint)
 	sealed      string
 	created     time.Time

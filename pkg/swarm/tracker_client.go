@@ -67,7 +67,7 @@ type trackerClient struct {
 	interval  atomic.Int64 // the tracker's interval in seconds; 0 until known
 
 	mu           sync.Mutex
-	conn         *wsConn
+	conn         trackerSocket
 	state        TrackerState
 	lastErr      string
 	attempts     int
@@ -165,10 +165,10 @@ func (t *trackerClient) backoff(attempt int) time.Duration {
 	return min(time.Duration(float64(d)*(0.5+rand.Float64())), hi)
 }
 
-func (t *trackerClient) dial(ctx context.Context) (*wsConn, error) {
+func (t *trackerClient) dial(ctx context.Context) (trackerSocket, error) {
 	dctx, cancel := context.WithTimeout(ctx, trackerDialTimeout)
 	defer cancel()
-	conn, err := dialWebSocket(dctx, t.url, trackerReadLimit)
+	conn, err := t.room.net.dial(dctx, t.url, trackerReadLimit)
 	if err != nil {
 		return nil, fmt.Errorf("failed to connect to tracker: %w", err)
 	}
@@ -178,7 +178,7 @@ func (t *trackerClient) dial(ctx context.Context) (*wsConn, error) {
 // session serves one connection: a reader dispatching the tracker's
 // messages, and the announce schedule (warm-up again on every new
 // connection). It reports whether the tracker sent anything.
-func (t *trackerClient) session(ctx context.Context, conn *wsConn) (answered bool, err error) {
+func (t *trackerClient) session(ctx context.Context, conn trackerSocket) (answered bool, err error) {
 	r := t.room
 	// The reader outlives ctx a little so that a closing room can still
 	// close the connection gracefully.
@@ -248,7 +248,7 @@ func (t *trackerClient) session(ctx context.Context, conn *wsConn) (answered boo
 }
 
 // closeGracefully sends a close frame, waiting briefly for the tracker's.
-func closeGracefully(conn *wsConn) {
+func closeGracefully(conn trackerSocket) {
 	done := make(chan struct{})
 	go func() {
 		_ = conn.close("leaving")

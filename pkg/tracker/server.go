@@ -214,7 +214,7 @@ type member struct {
 type conn struct {
 	id     uint64
 	ip     string // ipKey of the remote address
-	ws     *websocket.Conn
+	ws     Conn
 	log    *slog.Logger
 	send   chan []byte
 	queued atomic.Int64 // bytes in send
@@ -327,6 +327,46 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(hardReadLimit(s.cfg.MaxMessageBytes))
+	s.serve(ip, r.RemoteAddr, wsConn{ws})
+}
+
+// Conn is one client connection as the tracker uses it: a WebSocket
+// (ServeHTTP) or another message transport (ServeConn).
+type Conn interface {
+	// ReadMessage returns the next message. A message over max bytes is
+	// skipped (the connection stays usable) and reported with an error
+	// wrapping ErrMessageTooLarge.
+	ReadMessage(ctx context.Context, max int64) ([]byte, error)
+	// WriteText sends one text message.
+	WriteText(ctx context.Context, data []byte) error
+	// Ping checks that the client is still there.
+	Ping(ctx context.Context) error
+	// Close closes the connection with a "going away" reason.
+	Close(reason string) error
+	// CloseNow drops the connection.
+	CloseNow() error
+}
+
+// ErrMessageTooLarge is what Conn.ReadMessage reports for a message over
+// its limit.
+var ErrMessageTooLarge = errMessageTooLarge
+
+// ServeConn serves one client over c until it closes, under the same limits
+// as a WebSocket client (remoteAddr is what MaxConnsPerIP counts by). An
+// in-process simulation uses it (swarm.MemNet); it fails at once when the
+// tracker is full or closed.
+func (s *Server) ServeConn(remoteAddr string, c Conn) error {
+	ip := ipKey(remoteAddr)
+	if status, reason := s.reserve(ip); status != 0 {
+		_ = c.CloseNow()
+		return errors.New(reason)
+	}
+	s.serve(ip, remoteAddr, c)
+	return nil
+}
+
+// serve runs an accepted connection reserved by s.reserve.
+func (s *Server) serve(ip, remoteAddr string, ws Conn) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -339,7 +379,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 			delete(s.perIP, ip)
 		}
 		s.mu.Unlock()
-		_ = ws.Close(websocket.StatusGoingAway, "tracker is shutting down")
+		_ = ws.Close("tracker is shutting down")
 		return
 	}
 	s.nextConnID++
@@ -354,7 +394,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		tokens:   float64(s.cfg.AnnounceBurst),
 		refilled: s.now(),
 	}
-	c.log = s.log.With("conn", c.id, "remote", r.RemoteAddr)
+	c.log = s.log.With("conn", c.id, "remote", remoteAddr)
 	c.lastMessage.Store(c.refilled.UnixNano())
 	s.conns[c] = struct{}{}
 	s.handlers.Add(1)
@@ -368,13 +408,48 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		loops.Go(func() { s.pingLoop(ctx, c) })
 	}
 
-	err = s.readLoop(ctx, c)
+	err := s.readLoop(ctx, c)
 	cancel()
 	s.removeConn(c)
 	loops.Wait()
 	_ = ws.CloseNow()
 	c.log.Debug("client disconnected", "reason", err)
 }
+
+// wsConn is a client WebSocket as a Conn.
+type wsConn struct{ c *websocket.Conn }
+
+func (w wsConn) ReadMessage(ctx context.Context, max int64) ([]byte, error) {
+	_, r, err := w.c.Reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		// Drain the rest so the connection stays usable; the read limit
+		// closes the connection if it goes past hardReadLimit.
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return nil, fmt.Errorf("failed to skip oversized message: %w", err)
+		}
+		return nil, errMessageTooLarge
+	}
+	return data, nil
+}
+
+func (w wsConn) WriteText(ctx context.Context, data []byte) error {
+	return w.c.Write(ctx, websocket.MessageText, data)
+}
+
+func (w wsConn) Ping(ctx context.Context) error { return w.c.Ping(ctx) }
+
+func (w wsConn) Close(reason string) error {
+	return w.c.Close(websocket.StatusGoingAway, reason)
+}
+
+func (w wsConn) CloseNow() error { return w.c.CloseNow() }
 
 // reserve counts a new connection from ip against MaxConns and
 // MaxConnsPerIP. It returns 0, or the HTTP status and the reason to refuse
@@ -474,21 +549,12 @@ func (s *Server) allow(c *conn) bool {
 }
 
 func (s *Server) readMessage(ctx context.Context, c *conn) ([]byte, error) {
-	_, r, err := c.ws.Reader(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("failed to read message: %w", err)
-	}
-	data, err := io.ReadAll(io.LimitReader(r, s.cfg.MaxMessageBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("failed to read message: %w", err)
-	}
-	if int64(len(data)) > s.cfg.MaxMessageBytes {
-		// Drain the rest so the connection stays usable; the read limit
-		// closes the connection if it goes past hardReadLimit.
-		if _, err := io.Copy(io.Discard, r); err != nil {
-			return nil, fmt.Errorf("failed to skip oversized message: %w", err)
-		}
+	data, err := c.ws.ReadMessage(ctx, s.cfg.MaxMessageBytes)
+	if errors.Is(err, errMessageTooLarge) {
 		return nil, errMessageTooLarge
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to read message: %w", err)
 	}
 	return data, nil
 }
@@ -501,7 +567,7 @@ func (s *Server) writeLoop(ctx context.Context, c *conn) {
 		case msg := <-c.send:
 			c.queued.Add(-int64(len(msg)))
 			wctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
-			err := c.ws.Write(wctx, websocket.MessageText, msg)
+			err := c.ws.WriteText(wctx, msg)
 			cancel()
 			if err != nil {
 				c.log.Debug("failed to write message", "err", err)

@@ -21,13 +21,14 @@ type refusal struct {
 type refusalMemory struct {
 	mu    sync.Mutex
 	byID  map[[32]byte]refusal
-	order [][32]byte // ring of ids in insertion order; may hold ids forgotten since
-	next  int        // where the next id goes (and the oldest is, once full)
+	order [][32]byte // ring of ids in insertion order, growing up to cap; may hold ids forgotten since
+	cap   int
+	next  int // where the next id goes (and the oldest is, once full)
 	full  bool
 }
 
 func newRefusalMemory(capacity int) refusalMemory {
-	return refusalMemory{byID: make(map[[32]byte]refusal), order: make([][32]byte, capacity)}
+	return refusalMemory{byID: make(map[[32]byte]refusal), cap: max(1, capacity)}
 }
 
 func (m *refusalMemory) put(id [32]byte, r refusal) {
@@ -40,9 +41,13 @@ func (m *refusalMemory) put(id [32]byte, r refusal) {
 	if m.full {
 		delete(m.byID, m.order[m.next]) // the oldest entry
 	}
-	m.order[m.next] = id
+	if m.full {
+		m.order[m.next] = id
+	} else {
+		m.order = append(m.order, id)
+	}
 	m.byID[id] = r
-	if m.next++; m.next == len(m.order) {
+	if m.next++; m.next == m.cap {
 		m.next, m.full = 0, true
 	}
 }

@@ -9,7 +9,8 @@ import "time"
 // the session's goroutine.
 type sentMemory struct {
 	byID  map[[32]byte]sentEntry
-	order [][32]byte // ring of ids in insertion order
+	order [][32]byte // ring of ids in insertion order; grows up to capacity
+	cap   int
 	next  int
 	full  bool
 }
@@ -20,7 +21,8 @@ type sentEntry struct {
 }
 
 func newSentMemory(capacity int) sentMemory {
-	return sentMemory{byID: make(map[[32]byte]sentEntry), order: make([][32]byte, capacity)}
+	// The ring grows as ids come: a session that sends little holds little.
+	return sentMemory{byID: make(map[[32]byte]sentEntry), cap: max(1, capacity)}
 }
 
 // count returns how often id was sent before its entry expired.
@@ -41,9 +43,13 @@ func (m *sentMemory) note(id [32]byte, until time.Time) {
 	if m.full {
 		delete(m.byID, m.order[m.next])
 	}
-	m.order[m.next] = id
+	if m.full {
+		m.order[m.next] = id
+	} else {
+		m.order = append(m.order, id)
+	}
 	m.byID[id] = sentEntry{until: until, n: 1}
-	if m.next++; m.next == len(m.order) {
+	if m.next++; m.next == m.cap {
 		m.next, m.full = 0, true
 	}
 }

@@ -1,0 +1,84 @@
+//go:build !js
+
+package swarmsim
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// TestSmallRoom runs 24 peers on the virtual clock and checks what the
+// simulator reports: everyone converges, probes reach every peer, the
+// numbers are sane, and killing peers and trackers is noticed.
+func TestSmallRoom(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 24-peer room takes seconds of CPU")
+	}
+	synctest.Test(t, func(t *testing.T) {
+		opts := Options{Peers: 24, Records: 50, Seed: 7, Loss: 0.01, Probes: 2,
+			JoinOver: 10 * time.Second, Settle: 30 * time.Second, Deadline: 30 * time.Second}
+		var log *os.File
+		if testing.Verbose() {
+			log = os.Stderr
+		}
+		res, err := Run(opts, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s", b)
+		var fields map[string]any
+		if err := json.Unmarshal(b, &fields); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"peers", "links_max", "reach_hops_p99", "reach_ms_p99", "bytes_per_peer", "announces_per_peer_min", "healed"} {
+			if _, ok := fields[k]; !ok {
+				t.Errorf("JSON lacks %q", k)
+			}
+		}
+		if res.Peers != 24 {
+			t.Errorf("peers = %d", res.Peers)
+		}
+		if !res.Converged {
+			t.Error("the peers did not converge to one root")
+		}
+		if res.ReachFraction != 1 {
+			t.Errorf("a probe reached only %.2f of the peers", res.ReachFraction)
+		}
+		if res.LinksMax < 1 || res.LinksMax > 23 {
+			t.Errorf("links_max = %d, want 1..23", res.LinksMax)
+		}
+		if res.ReachHopsP99 < 1 || res.ReachMSP99 <= 0 {
+			t.Errorf("reach: %d hops, %.0f ms", res.ReachHopsP99, res.ReachMSP99)
+		}
+		// A record of ~300 bytes cannot reach a peer for less than its size.
+		if res.BytesPerPeer < 200 {
+			t.Errorf("bytes_per_peer = %.0f: less than one record", res.BytesPerPeer)
+		}
+		if res.AnnouncesPerPeerMin < 0 {
+			t.Errorf("announces_per_peer_min = %v", res.AnnouncesPerPeerMin)
+		}
+		// The kill phase ran: 30 % of the peers are gone and the survivors
+		// were measured (a component count of 0 would mean nobody alive).
+		if res.HealComponents < 1 {
+			t.Errorf("heal_components = %d", res.HealComponents)
+		}
+		if res.Healed != (res.HealComponents == 1 && res.HealReachFraction == 1) {
+			t.Errorf("healed = %v with %d components and reach %.2f", res.Healed, res.HealComponents, res.HealReachFraction)
+		}
+	})
+}
+
+func TestOptionsRefused(t *testing.T) {
+	for _, o := range []Options{{Peers: 1}, {Peers: 10, Loss: 1}, {Peers: 10, Records: -1}, {Peers: 10, Kill: 1}, {Peers: 10, Churn: 2}} {
+		if err := o.Validate(); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+}
