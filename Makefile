@@ -14,7 +14,7 @@ BENCHTIME ?= 1s
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := out/tools/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
-.PHONY: test check-tools vet fmt-check staticcheck test-native test-wasm test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-speed bench-idb test-browser-go test-worker worker-dev test-browser bench-browser build clean demo wasm wasm-size
+.PHONY: test check-tools vet fmt-check staticcheck test-native test-wasm test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-speed bench-idb bench-verify test-browser-go test-worker worker-dev test-browser bench-browser build clean demo wasm wasm-size
 
 ## test: vet, native tests, js/wasm tests under Node and in headless Chromium, interop checks
 test: check-tools vet test-native test-wasm test-browser-go test-interop test-worker test-browser
@@ -70,7 +70,7 @@ build:
 	$(GO) build -o $(BIN)/peerset ./cmd/peerset
 
 ## bench: every benchmark table (see README for the numbers)
-bench: bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-speed bench-idb bench-browser
+bench: bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-speed bench-idb bench-browser bench-verify
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./pkg/...
@@ -124,6 +124,12 @@ demo:
 ## test-browser: the demo page, the JS API and native peers in headless Chromium (loopback-only namespace)
 test-browser:
 	scripts/browser-test.sh
+
+## bench-verify: would a pool of workers checking signatures on the second core pay? the engine's
+## ingest and a first sync beside one and two verification-only workers, and Amdahl's estimate
+## (markdown table, also out/verify-bench.md; PEERSET_VERIFY_RECORDS=N, PEERSET_BENCH_RUNS=N)
+bench-verify:
+	scripts/verify-bench.sh
 
 ## bench-browser: browser benchmarks (markdown table on stdout, also out/browser-bench.md)
 bench-browser:

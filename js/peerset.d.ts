@@ -557,6 +557,47 @@ export interface RejectEvent {
   suppressed?: number;
 }
 
+/**
+ * What `db.import()` did. `byRule` counts the refused and invalid events by
+ * rule name: "integrity" (a wrong id or signature, another room), "parse"
+ * (not an event at all), "duplicate" (already held), "bad-words", "quota", ...
+ */
+export interface ImportResult {
+  /** Events now held. */
+  stored: number;
+  /** Verified events that moderation, the replacement and deletion rules or a quota did not keep (already held, stale, refused by a rule). */
+  refused: number;
+  /** Input that is not an event, and events that fail integrity (id, signature, room, structure). */
+  invalid: number;
+  byRule: Record<string, number>;
+}
+
+/** Progress of `db.import()`, after each chunk the engine has handled. */
+export interface ImportProgress {
+  /** Items of the input decided so far (stored, refused or invalid). */
+  done: number;
+  stored: number;
+  refused: number;
+  invalid: number;
+}
+
+export interface ImportOptions {
+  /** Called after each chunk (at most 1,000 events). An exception in it is reported, not thrown. */
+  onProgress?: (p: ImportProgress) => void;
+  /** Stops the import between chunks: the Promise rejects with the signal's reason. Chunks already handled stay stored. */
+  signal?: AbortSignal;
+}
+
+/**
+ * What `db.import()` accepts: NIP-01 events (objects, or JSON text one event
+ * each) in an array, an iterable or an async iterable; or one string of JSON
+ * lines (one event per line) or a JSON array.
+ */
+export type ImportInput =
+  | Iterable<NostrEvent | string>
+  | AsyncIterable<NostrEvent | string>
+  | string;
+
 export interface EventMap {
   record: RecordEvent;
   peer: PeerEvent;
@@ -641,11 +682,27 @@ export interface DB {
   holders(uuid: string): Promise<Holders>;
 
   /**
-   * Test and benchmark hook, NOT part of the public API: ingests signed
-   * NIP-01 events as if a peer named "import" had sent them (moderation
-   * applies).
+   * Verifies, moderates and stores NIP-01 events exactly as if a peer had
+   * sent them: the restore path of a backup made with `export()`. It
+   * streams: events go to the engine in chunks of at most 1,000 events and
+   * 1 MiB, one chunk at a time. A single bad event counts as `invalid` (or
+   * `refused`), it does not throw; input that is not events at all rejects
+   * with code 'invalid', a closed database with code 'closed'.
    */
-  _importEvents(events: NostrEvent[] | string): Promise<{ stored: number; refused: number; invalid: number; byRule: Record<string, number> }>;
+  import(events: ImportInput, opts?: ImportOptions): Promise<ImportResult>;
+  /**
+   * Every live record and every kept deletion as NIP-01 events, oldest first,
+   * read from the engine a page at a time (at most 500 events, about 1 MiB):
+   * `for await (const e of db.export())` or `Array.fromAsync(db.export())`.
+   * Records written while it runs may or may not be included.
+   */
+  export(): AsyncIterableIterator<NostrEvent>;
+
+  /**
+   * Test and benchmark hook, NOT part of the public API: `import()` in one
+   * call, without chunks.
+   */
+  _importEvents(events: NostrEvent[] | string): Promise<ImportResult>;
   /** Test hook, NOT part of the public API: every live event (records and deletions). */
   _exportEvents(): Promise<NostrEvent[]>;
 }

@@ -536,9 +536,38 @@ class DB {
   }
 
   /**
+   * Verifies, moderates and stores NIP-01 events exactly as if a peer had
+   * sent them: the restore path of a backup made with export(). `events` is
+   * an array, an iterable or an async iterable of events (objects, or JSON
+   * text one event each), or a string of JSON lines (one event per line) or
+   * a JSON array. It streams: events go to the engine in chunks of at most
+   * IMPORT_CHUNK_EVENTS and IMPORT_CHUNK_BYTES, one chunk at a time while
+   * the next is gathered. Resolves to { stored, refused, invalid, byRule }.
+   */
+  async import(events, opts = {}) {
+    if (this.#closed) return this.#call('import');
+    const { onProgress, signal } = opts ?? {};
+    if (onProgress !== undefined && typeof onProgress !== 'function') {
+      throw peersetError('db.import(events, { onProgress }): onProgress must be a function', 'invalid');
+    }
+    return importEvents(importSource(events), (chunk) => this.#call('import', [chunk]), onProgress, signal);
+  }
+
+  /**
+   * Every live record and every kept deletion, as NIP-01 events, oldest
+   * first: an async iterable, read from the engine a page at a time
+   * (at most EXPORT_PAGE_EVENTS events, about 1 MiB). for await (const e of
+   * db.export()) or Array.fromAsync(db.export()).
+   */
+  export() {
+    const call = (cursor) => this.#call('exportPage', [cursor, EXPORT_PAGE_EVENTS]);
+    return exportEvents(call);
+  }
+
+  /**
    * Test and benchmark hook, not part of the public API: ingests signed
-   * NIP-01 events as if a peer named "import" had sent them (moderation
-   * applies). Resolves to { stored, refused, invalid, byRule }.
+   * NIP-01 events (an array, or its JSON text) in one call, as db.import()
+   * does in chunks. Resolves to { stored, refused, invalid, byRule }.
    */
   async _importEvents(events) {
     return JSON.parse(await this.#call('_importEvents', [typeof events === 'string' ? events : JSON.stringify(events)]));
@@ -547,6 +576,155 @@ class DB {
   /** Test hook, not part of the public API: every live event (records and deletions). */
   async _exportEvents() {
     return JSON.parse(await this.#call('_exportEvents'));
+  }
+}
+
+// db.import() sends chunks of at most this many events and bytes of JSON
+// (one event alone may be larger, up to IMPORT_MAX_EVENT_BYTES); db.export()
+// asks for pages of at most EXPORT_PAGE_EVENTS events (the engine also
+// stops a page at about 1 MiB).
+const IMPORT_CHUNK_EVENTS = 1000;
+const IMPORT_CHUNK_BYTES = 1 << 20;
+const IMPORT_MAX_EVENT_BYTES = 1 << 20;
+const EXPORT_PAGE_EVENTS = 500;
+
+const importHowTo = 'db.import() needs NIP-01 events: an array, an iterable or an async iterable of event objects, or a string of JSON lines (one event per line); for one event, db.import([event])';
+
+// importSource checks what db.import() was given and returns an iterable
+// (sync or async) of items: event objects or JSON texts.
+function importSource(events) {
+  if (typeof events === 'string') {
+    const text = events.trimStart();
+    if (text.startsWith('[')) {
+      let list;
+      try {
+        list = JSON.parse(text);
+      } catch (err) {
+        throw peersetError(`the text given to db.import() starts like a JSON array but is not one (${err.message}): ${importHowTo}`, 'invalid');
+      }
+      return list;
+    }
+    return jsonLines(events);
+  }
+  if (events != null && typeof events === 'object' &&
+      (typeof events[Symbol.asyncIterator] === 'function' || typeof events[Symbol.iterator] === 'function')) {
+    return events;
+  }
+  const what = events === null ? 'null' : typeof events === 'object' ? 'an object that is not iterable' : typeof events;
+  throw peersetError(`${importHowTo} (got ${what})`, 'invalid');
+}
+
+// jsonLines yields the non-empty lines of text without splitting it all at
+// once.
+function* jsonLines(text) {
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end).trim();
+    if (line) yield line;
+    start = end + 1;
+  }
+}
+
+// importEvents feeds source to send (one engine call per chunk of JSON
+// lines) with one chunk in flight while the next is gathered, and adds up
+// the results. Items that cannot be an event (not an object or text, not
+// serialisable, too large) count as invalid here, under the rule 'parse'
+// like the engine's own.
+async function importEvents(source, send, onProgress, signal) {
+  const total = { stored: 0, refused: 0, invalid: 0, byRule: {} };
+  const add = (r) => {
+    total.stored += r.stored;
+    total.refused += r.refused;
+    total.invalid += r.invalid;
+    for (const [rule, n] of Object.entries(r.byRule ?? {})) total.byRule[rule] = (total.byRule[rule] ?? 0) + n;
+  };
+  let done = 0;
+  let lines = [];
+  let bytes = 0;
+  let inFlight = null;
+  let failure = null;
+  const settle = async () => {
+    if (inFlight) await inFlight;
+    inFlight = null;
+    if (failure) throw failure;
+  };
+  const flush = async () => {
+    await settle();
+    signal?.throwIfAborted();
+    if (lines.length === 0) return;
+    const n = lines.length;
+    const chunk = lines.join('\n');
+    lines = [];
+    bytes = 0;
+    inFlight = send(chunk).then((json) => {
+      add(JSON.parse(json));
+      done += n;
+      if (onProgress) {
+        try {
+          onProgress({ done, stored: total.stored, refused: total.refused, invalid: total.invalid });
+        } catch (err) {
+          reportError(err);
+        }
+      }
+    }, (err) => { failure = err; });
+  };
+  const take = (item) => {
+    let line = null;
+    if (typeof item === 'string') {
+      line = item.replace(/[\r\n]+/g, ' ').trim(); // a newline never sits inside a JSON string
+    } else if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
+      try {
+        line = JSON.stringify(item);
+      } catch { /* a cycle, a BigInt: not an event */ }
+    }
+    if (!line || line.length > IMPORT_MAX_EVENT_BYTES) {
+      add({ stored: 0, refused: 0, invalid: 1, byRule: { parse: 1 } });
+      done++;
+      return false;
+    }
+    if (lines.length > 0 && (lines.length >= IMPORT_CHUNK_EVENTS || bytes + line.length > IMPORT_CHUNK_BYTES)) return line;
+    lines.push(line);
+    bytes += line.length + 1;
+    return false;
+  };
+  const put = async (item) => {
+    const waiting = take(item);
+    if (waiting === false) return;
+    await flush();
+    lines.push(waiting);
+    bytes += waiting.length + 1;
+  };
+  signal?.throwIfAborted();
+  if (typeof source[Symbol.asyncIterator] === 'function') {
+    for await (const item of source) await put(item);
+  } else {
+    for (const item of source) {
+      const waiting = take(item);
+      if (waiting === false) continue;
+      await flush();
+      lines.push(waiting);
+      bytes += waiting.length + 1;
+    }
+  }
+  await flush();
+  await settle();
+  return total;
+}
+
+// exportEvents pages through the engine's export: the next page is asked
+// for while the caller handles the current one (two pages at most in
+// memory). Ending the loop early (break, return, throw) stops it.
+async function* exportEvents(call) {
+  const fetchPage = (cursor) => call(cursor).then((json) => JSON.parse(json));
+  let next = fetchPage('');
+  next.catch(() => {}); // handled below; not an unhandled rejection meanwhile
+  while (next) {
+    const page = await next;
+    next = page.next ? fetchPage(page.next) : null;
+    next?.catch(() => {});
+    yield* page.events;
   }
 }
 

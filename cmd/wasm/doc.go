@@ -5,9 +5,11 @@
 // The boundary is small on purpose. On start the program hands the shim one
 // bridge object (through globalThis.__peersetBridgeReady) with generateKey and
 // open; open returns a handle whose methods (put, get, delete, query, stats,
-// close, listen and the test hooks _importEvents and _exportEvents) each
-// return a Promise and do their work in a goroutine of their own, so no
-// js.Func callback ever blocks the page. Values cross the boundary as JSON
+// close, listen, import, exportPage and the test hooks _importEvents and
+// _exportEvents) each return a Promise and do their work in a goroutine of
+// their own, so no js.Func callback ever blocks the page. db.import() and
+// db.export() cross in bounded pieces: import takes one chunk of JSON lines
+// per call, exportPage returns one page after a cursor (backup.go). Values cross the boundary as JSON
 // text: one string per call, parsed once by JSON.parse on the JavaScript side,
 // which is far cheaper than building objects field by field through
 // syscall/js. Events (record changes, peer sessions, sync progress, refused

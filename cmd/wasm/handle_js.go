@@ -8,12 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall/js"
 	"time"
 
-	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/peerset"
 	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/swarm"
@@ -49,7 +49,7 @@ const (
 // inWorker reports whether the engine runs in a worker (no document).
 var inWorker = js.Global().Get("document").IsUndefined()
 
-// importChunk bounds one Ingest call of _importEvents.
+// importChunk bounds one Import call of import and _importEvents.
 const importChunk = 512
 
 // maxRecordEventBatch bounds the record changes sent in one emit: the JSON
@@ -162,7 +162,9 @@ func (h *handle) object() js.Value {
 	add("close", asyncFunc(func([]js.Value) (any, error) { return nil, h.close() }))
 	add("listen", syncFunc(h.listen))
 	add("holders", asyncFunc(h.holders))
-	add("_importEvents", asyncFunc(h.importEvents))
+	add("import", asyncFunc(func(args []js.Value) (any, error) { return h.importEvents(stringArg(args, 0), true) }))
+	add("exportPage", asyncFunc(h.exportPage))
+	add("_importEvents", asyncFunc(func(args []js.Value) (any, error) { return h.importEvents(stringArg(args, 0), false) }))
 	add("_exportEvents", asyncFunc(h.exportEvents))
 	return obj
 }
@@ -367,52 +369,105 @@ func (h *handle) pollSessions() {
 	}
 }
 
-// importEvents is the test and benchmark hook _importEvents(events): it
-// ingests signed events (a JSON array, or an array of event objects) as if a
-// peer named "import" had sent them. Not part of the public API.
-func (h *handle) importEvents(args []js.Value) (any, error) {
-	var raw []json.RawMessage
-	if err := json.Unmarshal([]byte(stringArg(args, 0)), &raw); err != nil {
-		return nil, invalidInput(fmt.Errorf("_importEvents needs an array of NIP-01 events: %w", err))
+// importEvents is db.import()'s engine side, one chunk per call: it
+// verifies, moderates and stores NIP-01 events exactly as if a peer named
+// "import" had sent them (peerset.DB.Import) and counts the outcomes. The
+// text is JSON lines (one event per line: what the shim sends, at most
+// maxImportCall bytes) or a JSON array (the _importEvents test hook, with
+// no bound: benchmarks hand it a whole room at once). A piece that is not
+// an event counts as invalid (rule "parse"); only a closed database or a
+// failing store is an error.
+func (h *handle) importEvents(text string, bounded bool) (any, error) {
+	if bounded && len(text) > maxImportCall {
+		return nil, invalidInput(fmt.Errorf("import takes at most %d bytes of events per call, got %d: use db.import(), which sends them in chunks", maxImportCall, len(text)))
 	}
-	result := struct {
-		Stored   int            `json:"stored"`
-		Refused  int            `json:"refused"`
-		Invalid  int            `json:"invalid"`
-		ByReason map[string]int `json:"byRule"`
-	}{ByReason: map[string]int{}}
-	events := make([]*record.Event, 0, len(raw))
-	for i, r := range raw {
-		if i%importChunk == importChunk-1 {
-			time.Sleep(yieldPause) // let the page breathe while parsing
-		}
-		e, err := record.ParseEvent(r, 0)
+	result := peerset.ImportResult{ByRule: map[string]int{}}
+	events := make([]*record.Event, 0, importChunk)
+	flush := func() error {
+		r, err := h.db.Import(h.ctx, events)
+		result.Add(r)
+		events = events[:0]
 		if err != nil {
-			result.Invalid++
-			continue
+			if h.ctx.Err() != nil {
+				return peerset.ErrClosed
+			}
+			return err
+		}
+		return nil
+	}
+	add := func(raw []byte) error {
+		e, err := record.ParseEvent(raw, 0)
+		if err != nil {
+			result.NotAnEvent()
+			return nil
 		}
 		events = append(events, e)
+		if len(events) == importChunk {
+			return flush()
+		}
+		return nil
 	}
-	origin := peerset.Origin{PeerID: "import"}
-	for start := 0; start < len(events); start += importChunk {
-		chunk := events[start:min(start+importChunk, len(events))]
-		for _, out := range h.db.Ingest(h.ctx, origin, chunk) {
-			if out.Stored {
-				result.Stored++
+	trimmed := strings.TrimSpace(text)
+	if strings.HasPrefix(trimmed, "[") {
+		var raw []json.RawMessage
+		if err := json.Unmarshal([]byte(trimmed), &raw); err != nil {
+			return nil, invalidInput(fmt.Errorf("import needs NIP-01 events: a JSON array of them, or one per line: %w", err))
+		}
+		for i, r := range raw {
+			if i%importChunk == importChunk-1 {
+				time.Sleep(yieldPause) // let the page breathe while parsing
+			}
+			if err := add(r); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		for line := range strings.Lines(trimmed) {
+			line = strings.TrimSpace(line)
+			if line == "" {
 				continue
 			}
-			result.Refused++
-			rule := "error"
-			if rej, ok := moderation.AsRejection(out.Err); ok {
-				rule = rej.Rule
+			if err := add([]byte(line)); err != nil {
+				return nil, err
 			}
-			result.ByReason[rule]++
-		}
-		if err := h.ctx.Err(); err != nil {
-			return nil, peerset.ErrClosed
 		}
 	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
 	return jsonString(result)
+}
+
+// exportPage is db.export()'s engine side: one page of live events
+// (records and kept deletions) after the cursor args[0] ("" for the first),
+// at most args[1] events (bounded by maxExportPage) and about
+// maxExportBytes of JSON, as {"next":cursor,"events":[...]}; next is ""
+// after the last page. The cursor is "created_at:id" in hex.
+func (h *handle) exportPage(args []js.Value) (any, error) {
+	after, err := parseExportCursor(stringArg(args, 0))
+	if err != nil {
+		return nil, invalidInput(err)
+	}
+	limit := maxExportPage
+	if len(args) > 1 && args[1].Type() == js.TypeNumber {
+		limit = max(1, min(args[1].Int(), maxExportPage))
+	}
+	events, next, err := h.db.ExportPage(h.ctx, after, limit, maxExportBytes)
+	if err != nil {
+		if h.ctx.Err() != nil {
+			return nil, peerset.ErrClosed
+		}
+		return nil, err
+	}
+	b := append([]byte(`{"next":"`), formatExportCursor(next)...)
+	b = append(b, `","events":[`...)
+	for i, e := range events {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = e.AppendJSON(b)
+	}
+	return string(append(b, "]}"...)), nil
 }
 
 // exportEvents is the test hook _exportEvents(): every live event (records

@@ -186,6 +186,53 @@ func (db *DB) Export(ctx context.Context) ([]*record.Event, error) {
 	return list, err
 }
 
+// ExportPage returns the live events (records and deletions) that follow
+// after in (created_at, id) order (nil: from the first), at most limit of
+// them and, past the first, no more than maxBytes of JSON (0: no byte
+// bound), and the cursor to pass for the next page: nil once the set is
+// exhausted. It keeps nothing open between calls, so a caller can page
+// through a large room at its own pace (the browser's db.export()); events
+// written meanwhile may or may not be visited.
+func (db *DB) ExportPage(ctx context.Context, after *store.Item, limit, maxBytes int) (events []*record.Event, next *store.Item, err error) {
+	if limit <= 0 {
+		return nil, nil, fmt.Errorf("export page: limit must be positive, got %d", limit)
+	}
+	if err := db.waitLoaded(ctx); err != nil {
+		return nil, nil, err
+	}
+	var cursor *store.Item
+	if after != nil {
+		c := *after
+		cursor = &c
+	}
+	size := 0
+	for {
+		page, err := db.store.Query(ctx, store.Query{Limit: limit, After: cursor})
+		var corrupt *store.CorruptError
+		if err != nil && !errors.As(err, &corrupt) {
+			return nil, nil, fmt.Errorf("failed to export: %w", err)
+		}
+		if len(page) == 0 {
+			return events, nil, nil
+		}
+		for _, e := range page {
+			it := store.ItemOf(e)
+			cursor = &it
+			if !db.index.Has(e.ID) {
+				continue // a superseded copy not yet removed from the store
+			}
+			events = append(events, e)
+			size += approxJSONSize(e)
+			if len(events) == limit || (maxBytes > 0 && size >= maxBytes) {
+				return events, cursor, nil
+			}
+		}
+		if len(page) < limit && corrupt == nil {
+			return events, nil, nil
+		}
+	}
+}
+
 // ExportEach calls fn with every live event (records and deletions) in
 // (created_at, id) order, reading them from the store page by page, so that
 // a large room is never in memory at once. An error from fn stops it.
@@ -204,4 +251,17 @@ func (db *DB) ExportEach(ctx context.Context, fn func(*record.Event) error) erro
 		return nil // the index does not hold undecodable events either
 	}
 	return err
+}
+
+// approxJSONSize estimates the length of e's JSON (escapes aside): the
+// fixed fields, the content and the tags.
+func approxJSONSize(e *record.Event) int {
+	n := 256 + len(e.Content)
+	for _, t := range e.Tags {
+		n += 2
+		for _, v := range t {
+			n += len(v) + 3
+		}
+	}
+	return n
 }
