@@ -14,10 +14,10 @@ BENCHTIME ?= 1s
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := out/tools/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
-.PHONY: test check-tools vet fmt-check staticcheck test-native test-wasm test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-speed bench-idb bench-verify test-browser-go test-worker worker-dev test-browser bench-browser build clean demo wasm wasm-size
+.PHONY: test check-tools vet fmt-check staticcheck test-native test-wasm test-types test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-speed bench-idb bench-verify test-browser-go test-worker worker-dev test-browser bench-browser build clean demo wasm wasm-size
 
 ## test: vet, native tests, js/wasm tests under Node and in headless Chromium, interop checks
-test: check-tools vet test-native test-wasm test-browser-go test-interop test-worker test-browser
+test: check-tools vet test-native test-wasm test-types test-browser-go test-interop test-worker test-browser
 	@echo "make test: all suites passed"
 
 check-tools:
@@ -120,6 +120,10 @@ wasm-size: wasm
 ## http://127.0.0.1:8000/examples/demo/ — open it in several tabs; Ctrl-C stops everything
 demo:
 	scripts/demo.sh
+
+## test-types: tsc --strict over js/peerset.d.ts and a typed usage file (js/test/types)
+test-types:
+	scripts/types-test.sh
 
 ## test-browser: the demo page, the JS API and native peers in headless Chromium (loopback-only namespace)
 test-browser:

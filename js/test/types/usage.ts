@@ -1,0 +1,82 @@
+// A typed tour of the public API, checked by `tsc --strict` in make test
+// (scripts/types-test.sh): what an application written in TypeScript does
+// with peerset must compile against peerset.d.ts, and the @ts-expect-error
+// lines must stay errors (literal unions, required fields). Never run.
+
+import * as peerset from '../../peerset.js';
+import type {
+  DB, ErrorCode, Holders, ImportResult, ModerationRule, Nip07Signer, NostrEvent, OpenOptions, PeersetError,
+  PeersetRecord, RecordEvent, RejectEvent, Stats,
+} from '../../peerset.js';
+
+export async function tour(): Promise<void> {
+  await peerset.initialize({ wasmURL: new URL('./peerset.wasm', import.meta.url), workerURL: '/peerset.worker.js', worker: true });
+  const { npub, nsec } = await peerset.generateKey();
+  const version: string = peerset.version;
+
+  const noShouting: ModerationRule = {
+    name: 'no-shouting',
+    check: (r) => (r.text && r.text === r.text.toUpperCase() && r.text.length > 10 ? 'no shouting' : true),
+  };
+  const options: OpenOptions = {
+    room: 'typed',
+    appId: 'tour',
+    nsec,
+    moderation: { preset: 'standard', badWords: ['spam'], allowLinkHosts: ['example.org'], quota: 10, retentionDays: 30, rules: [noShouting] },
+    storage: 'memory',
+    granularity: 'day',
+    session: { maxPeers: 8 },
+  };
+  const db: DB = await peerset.open(options);
+
+  const rec: PeersetRecord = await db.put({ text: 'hello', link: 'https://example.org/', geo: { lat: 1, lon: 2 } });
+  const again: PeersetRecord | null = await db.get(rec.uuid);
+  const newest: PeersetRecord[] = await db.query({ author: npub, limit: 20, oldest: false });
+  const held: Holders = await db.holders(rec.uuid);
+  const s: Stats = await db.stats();
+  const thread: 'worker' | 'page' = s.engine.thread;
+  const heldCount: number | undefined = s.held[rec.uuid];
+
+  const stop: () => void = db.on('record', (e: RecordEvent) => {
+    const n: number | undefined = e.heldBy;
+    if (!e.removed) console.log(e.record.text, n);
+  });
+  db.on('reject', (e: RejectEvent) => console.log(e.rule, e.suppressed ?? 1));
+  stop();
+
+  const backup: NostrEvent[] = [];
+  for await (const e of db.export()) backup.push(e);
+  const restored: ImportResult = await db.import(backup, { onProgress: (p) => console.log(p.done, p.stored) });
+  const byRule: Record<string, number> = restored.byRule;
+
+  try {
+    await db.delete(rec.uuid);
+  } catch (err) {
+    const e = err as PeersetError;
+    const code: ErrorCode | undefined = e.code;
+    if (code === 'rejected') console.log(e.rule, e.reason);
+    if (code === 'not-found' || code === 'read-only' || code === 'signer') console.log(code);
+  }
+
+  const signer: Nip07Signer = {
+    getPublicKey: async () => 'hex',
+    signEvent: async (t) => ({ ...t, id: '', sig: '' }),
+  };
+  const reader = await peerset.open({ room: 'typed', signer, identity: 'ephemeral' });
+  const readOnly: boolean = reader.readOnly;
+  await reader.close();
+  await db.close();
+
+  // @ts-expect-error a room is required
+  await peerset.open({ appId: 'x' });
+  // @ts-expect-error moderation presets are a literal union
+  await peerset.open({ room: 'r', moderation: 'lenient' });
+  // @ts-expect-error identity is 'author' or 'ephemeral'
+  await peerset.open({ room: 'r', identity: 'anonymous' });
+  // @ts-expect-error error codes are a literal union
+  const bad: ErrorCode = 'nope';
+  // @ts-expect-error storage is 'indexeddb' or 'memory'
+  await peerset.open({ room: 'r', storage: 'localStorage' });
+
+  console.log(version, again, newest, held, thread, heldCount, byRule, readOnly, bad);
+}
