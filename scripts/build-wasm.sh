@@ -10,7 +10,8 @@
 # base-point table from the wasm (the engine computes it at run time:
 # cmd/wasm/internal/basepoints). It prints the wasm's size raw and gzip -9;
 # PEERSET_WASM_BROTLI=1 adds brotli -q 11 (slow: about 15 s). `make
-# wasm-size` prints the whole table.
+# wasm-size` prints the whole table. PEERSET_WASM_LDFLAGS adds linker flags
+# (experiments, e.g. "-X main.gcPercent=25": the engine's GC target).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,7 +25,7 @@ wasm_exec="$goroot/lib/wasm/wasm_exec.js"
 [ -f "$wasm_exec" ] || { echo "build-wasm: $wasm_exec is missing: Go 1.24 or newer ships it" >&2; exit 1; }
 
 mkdir -p "$dist"
-GOOS=js GOARCH=wasm "$go" build -trimpath -ldflags="-s -w" -o "$dist/peerset.wasm.tmp" ./cmd/wasm
+GOOS=js GOARCH=wasm "$go" build -trimpath -ldflags="-s -w ${PEERSET_WASM_LDFLAGS:-}" -o "$dist/peerset.wasm.tmp" ./cmd/wasm
 GOOS= GOARCH= "$go" run ./cmd/wasm/internal/striptable -in "$dist/peerset.wasm.tmp" -out "$dist/peerset.wasm.tmp" ||
 	{ echo "build-wasm: cmd/wasm/internal/striptable failed (above)" >&2; rm -f "$dist/peerset.wasm.tmp"; exit 1; }
 mv "$dist/peerset.wasm.tmp" "$dist/peerset.wasm"

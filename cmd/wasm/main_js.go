@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"runtime/debug"
+	"strconv"
 	"syscall/js"
 
 	_ "github.com/peersetdb/peerset/cmd/wasm/internal/basepoints" // secp256k1's table computed, not embedded
@@ -14,7 +16,19 @@ import (
 // program; the program calls it with the bridge object once it is ready.
 const bridgeReadyName = "__peersetBridgeReady"
 
+// gcPercent is the engine's GC target (GOGC). A WebAssembly memory never
+// shrinks, so the heap's peak during a sync stays the tab's footprint for
+// its life: 50 instead of Go's 100 keeps that peak lower (a tab holding
+// 20k records: 38 MiB of linear memory instead of 49; 50k: 48 instead of
+// 60; the sync no slower within the noise: make bench-browser, RSS rows).
+// Experiments set it at link time: PEERSET_WASM_LDFLAGS="-X
+// main.gcPercent=N" scripts/build-wasm.sh.
+var gcPercent = "50"
+
 func main() {
+	if n, err := strconv.Atoi(gcPercent); err == nil {
+		debug.SetGCPercent(n)
+	}
 	ctx := context.Background()
 	bridge := js.Global().Get("Object").New()
 	bridge.Set("protocol", 1) // bumped when the bridge's shape changes
