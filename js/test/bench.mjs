@@ -30,7 +30,9 @@
 //                   an on-disk profile); the peer then leaves, the tab
 //                   settles, garbage is collected (CDP
 //                   HeapProfiler.collectGarbage on the page and the worker)
-//                   and the RSS is read. Each measurement has a browser of
+//                   and the RSS is read, with the WebAssembly linear
+//                   memory found in the page and the worker (Go's heap
+//                   and stacks: it never shrinks). Each measurement has a browser of
 //                   its own; the renderer is the --type=renderer
 //                   descendant of that browser whose CPU time grows while
 //                   the page spins its main thread. Beside the baseline
@@ -391,12 +393,24 @@ async function pageRenderer(page, userDataDir) {
 }
 
 // collectGarbage asks V8 to collect garbage in the page and in each of its
-// workers (the engine's), through the DevTools protocol. Returns how many
-// workers it reached.
+// workers (the engine's), through the DevTools protocol, then sums the
+// WebAssembly memories it finds there (Go's linear memory: it never
+// shrinks). Returns how many workers it reached and the wasm bytes.
 async function collectGarbage(page) {
   const cdp = await page.context().newCDPSession(page);
+  // wasmBytes sums every WebAssembly.Memory's buffer in one target.
+  const wasmBytes = async (send) => {
+    const proto = await send('Runtime.evaluate', { expression: 'WebAssembly.Memory.prototype' });
+    const found = await send('Runtime.queryObjects', { prototypeObjectId: proto.result.objectId });
+    const sum = await send('Runtime.callFunctionOn', {
+      objectId: found.objects.objectId, returnByValue: true,
+      functionDeclaration: 'function () { return this.reduce((n, m) => n + m.buffer.byteLength, 0); }',
+    });
+    return sum.result.value;
+  };
   try {
     await cdp.send('HeapProfiler.collectGarbage');
+    let wasm = await wasmBytes((method, params) => cdp.send(method, params)).catch(() => NaN);
     const sessions = [];
     cdp.on('Target.attachedToTarget', (e) => { if (e.targetInfo.type === 'worker') sessions.push(e.sessionId); });
     const replies = new Map();
@@ -409,15 +423,27 @@ async function collectGarbage(page) {
     let reached = 0;
     let id = 0;
     for (const sessionId of sessions) {
-      const msgId = ++id;
-      const reply = new Promise((resolve) => { replies.set(msgId, resolve); setTimeout(() => resolve(null), 10_000); });
-      await cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: msgId, method: 'HeapProfiler.collectGarbage' }) });
-      const r = await reply;
-      if (r && !r.error) reached++;
+      // send through the (non-flat) session of one worker
+      const send = async (method, params = {}) => {
+        const msgId = ++id;
+        const reply = new Promise((resolve) => { replies.set(msgId, resolve); setTimeout(() => resolve({ error: { message: 'no reply in 10 s' } }), 10_000); });
+        await cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: msgId, method, params }) });
+        const r = await reply;
+        replies.delete(msgId);
+        if (r.error) throw new Error(`${method}: ${r.error.message}`);
+        return r.result;
+      };
+      try {
+        await send('HeapProfiler.collectGarbage');
+        reached++;
+        wasm += await send('Runtime.enable').then(() => wasmBytes(send));
+      } catch (err) {
+        console.error(`bench: rss: a worker: ${err.message}`);
+      }
       await cdp.send('Target.detachFromTarget', { sessionId }).catch(() => {});
     }
     await cdp.send('Target.setAutoAttach', { autoAttach: false, waitForDebuggerOnStart: false, flatten: false }).catch(() => {});
-    return reached;
+    return { workers: reached, wasm };
   } finally {
     await cdp.detach().catch(() => {});
   }
@@ -460,12 +486,12 @@ async function tabRSS(build, n, { blank = false } = {}) {
     await sleep(settleMs);
     const { pid, renderers } = await pageRenderer(page, profile.userDataDir);
     const before = memStatus(pid);
-    const workers = await collectGarbage(page);
+    const { workers, wasm } = await collectGarbage(page);
     await sleep(2000);
     const after = memStatus(pid);
     const records = blank ? 0 : (await stats(page)).records;
-    console.error(`bench: rss ${build.name} n=${n}${blank ? ' (blank)' : ''}: pid ${pid} of ${renderers} renderers, ${mib(before.rss)} before GC, ${mib(after.rss)} after (anon ${mib(after.anon)}, file ${mib(after.file)}, shmem ${mib(after.shmem)}), ${workers} worker(s) collected, ${records} records`);
-    return { ...after, beforeGC: before.rss, workers, renderers, records, syncMs };
+    console.error(`bench: rss ${build.name} n=${n}${blank ? ' (blank)' : ''}: pid ${pid} of ${renderers} renderers, ${mib(before.rss)} before GC, ${mib(after.rss)} after (anon ${mib(after.anon)}, file ${mib(after.file)}, shmem ${mib(after.shmem)}), ${workers} worker(s) collected, wasm memory ${mib(wasm)}, ${records} records`);
+    return { ...after, beforeGC: before.rss, workers, wasm, renderers, records, syncMs };
   } finally {
     await env.close();
   }
@@ -498,7 +524,7 @@ async function rendererRSS() {
       notes.push('no baseline in this run');
     }
     if (!blank.failed) notes.push(`${mem(mine.rss - blank.rss)} over the blank page`);
-    notes.push(`anon ${mib(mine.anon)}; ${mib(mine.beforeGC)} before GC; ${mine.workers} worker(s) GC'd`);
+    notes.push(`anon ${mib(mine.anon)}${theirs && !theirs.failed ? ` (baseline ${mib(theirs.anon)})` : ''}; wasm linear memory ${mib(mine.wasm)}${theirs && !theirs.failed ? ` (baseline ${mib(theirs.wasm)})` : ''}; ${mib(mine.beforeGC)} before GC; ${mine.workers} worker(s) GC'd`);
     if (n > 0) notes.push(`sync took ${s(mine.syncMs)}${theirs && !theirs.failed ? ` (baseline ${s(theirs.syncMs)})` : ''}`);
     row(label, mem(mine.rss), targets[n] || '', notes.join('; '));
   }
