@@ -17,25 +17,52 @@
 //   ingest alone    the same records through db._importEvents, no network:
 //                   what verifying, moderating and storing cost
 //   cold open       the synced demo tab reloaded alone: navigation →
-//                   data-ready, → stats().records == N, → index rebuilt
+//                   data-ready, → stats().records == N, → index rebuilt;
+//                   then once more with a db.put at data-ready (the first
+//                   write after a reopen)
 //   convergence     three tabs holding 1k records each come online together
+//   renderer RSS    VmRSS of the renderer process hosting a tab (page and
+//                   its dedicated engine worker: one process in Chromium),
+//                   read from /proc: a blank page, peerset open on an empty
+//                   room, and a tab holding N records after its first sync
+//                   from a native peer (the <script> build on a page
+//                   without UI, js/test/fixtures/script.html; IndexedDB on
+//                   an on-disk profile); the peer then leaves, the tab
+//                   settles, garbage is collected (CDP
+//                   HeapProfiler.collectGarbage on the page and the worker)
+//                   and the RSS is read, with the WebAssembly linear
+//                   memory found in the page and the worker (Go's heap
+//                   and stacks: it never shrinks). Each measurement has a browser of
+//                   its own; the renderer is the --type=renderer
+//                   descendant of that browser whose CPU time grows while
+//                   the page spins its main thread. Beside the baseline
+//                   build (PEERSET_BENCH_BASELINE_DIST/_BIN, built by
+//                   scripts/browser-bench.sh) measured the same way, same
+//                   run, alternately.
 //
 // Environment: PEERSET_BENCH_RUNS (reloads per size, default 3),
 // PEERSET_BENCH_SIZES (default "20000,50000"), PEERSET_BENCH_TABS_RECORDS
-// (default 1000).
+// (default 1000), PEERSET_BENCH_PARTS (default "size,rss,tabs,sync": the
+// parts to run), PEERSET_BENCH_SETTLE_MS (default 5000: the wait before an
+// RSS reading).
 
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 
-import { Env, gotoReady, nowhereTracker, outDir, putMany, repoRoot, runBinary, sleep, stats, uniqueRoom, waitFor } from './lib/harness.mjs';
+import { Child, Env, gotoReady, nowhereTracker, outDir, putMany, repoRoot, runBinary, sleep, stats, uniqueRoom, waitFor } from './lib/harness.mjs';
 
 const runs = Number(process.env.PEERSET_BENCH_RUNS || 3);
 const sizes = (process.env.PEERSET_BENCH_SIZES || '20000,50000').split(',').map(Number);
 const tabRecords = Number(process.env.PEERSET_BENCH_TABS_RECORDS || 1000);
+const parts = new Set((process.env.PEERSET_BENCH_PARTS || 'size,rss,tabs,sync').split(','));
+const settleMs = Number(process.env.PEERSET_BENCH_SETTLE_MS || 5000);
+const baseline = process.env.PEERSET_BENCH_BASELINE_DIST && process.env.PEERSET_BENCH_BASELINE_BIN
+  ? { commit: process.env.PEERSET_BENCH_BASELINE_COMMIT || 'baseline', dist: process.env.PEERSET_BENCH_BASELINE_DIST, bin: process.env.PEERSET_BENCH_BASELINE_BIN }
+  : null;
 
 const rows = []; // [measure, value, target, note]
 const row = (measure, value, target = '', note = '') => {
@@ -77,6 +104,15 @@ function installOpenProbe(target) {
   window.__open = { target };
   const done = () => {
     window.__open.readyAt = performance.now();
+    // A write at once (when the benchmark asked for it before reloading):
+    // how long the first db.put after a reopen waits.
+    if (sessionStorage.getItem('bench-first-write') === '1') {
+      sessionStorage.removeItem('bench-first-write');
+      window.__open.wantsPut = true;
+      window.db.put({ text: 'bench: the first write after a reopen' }).then(
+        () => { window.__open.putAt = performance.now(); },
+        (err) => { window.__open.putError = String(err && err.message || err); });
+    }
     const poll = async () => {
       const st = await window.db.stats();
       window.__open.recordsAtReady ??= st.records;
@@ -100,7 +136,8 @@ function installOpenProbe(target) {
 
 async function measuredOpen(page, navigate, target) {
   await navigate();
-  const result = await page.waitForFunction(() => window.__open && window.__open.loadedAt && window.__open, null, { timeout: 300_000, polling: 100 });
+  const result = await page.waitForFunction(() => window.__open && window.__open.loadedAt
+    && (!window.__open.wantsPut || window.__open.putAt || window.__open.putError) && window.__open, null, { timeout: 300_000, polling: 100 });
   return result.jsonValue();
 }
 
@@ -210,9 +247,16 @@ async function firstSync(n, { page: kind = 'bare', params = {}, reopen = false }
     }
     row(`open with ${k} records in IndexedDB (reload): navigation → data-ready`, ms(median(readies)), n === 50_000 ? '< 2 s' : '', spread(readies));
     row(`open with ${k} records in IndexedDB (reload): navigation → stats().records == ${k}`, ms(median(fulls)), n === 50_000 ? '< 2 s' : '', spread(fulls));
-    row(`open with ${k} records in IndexedDB (reload): navigation → index rebuilt (writes accepted)`, ms(median(loadeds)), n === 50_000 ? '≤ 0.5 s' : '', `${spread(loadeds)}; in the background after ready`);
+    row(`open with ${k} records in IndexedDB (reload): navigation → index rebuilt (writes accepted)`, ms(median(loadeds)), '', `${spread(loadeds)}; in the background after ready`);
     const reopened = await mainThread(page, 0, Math.max(...loadeds));
     row(`long main-thread tasks while reopening with ${k} records (${label})`, taskNote(reopened), 'none > 50 ms', 'last reload, navigation → index rebuilt');
+
+    // The first write after a reopen: one more reload, db.put as soon as
+    // the page is ready.
+    await page.evaluate(() => sessionStorage.setItem('bench-first-write', '1'));
+    const w = await measuredOpen(page, () => page.reload({ waitUntil: 'commit' }), n);
+    row(`first write after reopening with ${k} records: navigation → db.put resolved`, w.putError ? `failed: ${w.putError}` : ms(w.putAt), n === 50_000 ? '≤ 0.5 s' : '',
+      w.putError ? '' : `db.put called at data-ready (${ms(w.readyAt)}), resolved ${ms(w.putAt - w.readyAt)} later; one run`);
 
     // A browser restart on the same profile: nothing warm in memory.
     await profile.close();
@@ -279,14 +323,226 @@ async function threeTabs(n) {
   }
 }
 
-const started = Date.now();
-await wasmSizes();
-await threeTabs(tabRecords);
-for (const n of sizes) {
-  await firstSync(n, { page: 'bare' });
-  await firstSync(n, { page: 'demo', reopen: true });
-  if (n === sizes[0]) await firstSync(n, { page: 'bare', params: { transfer: '0' } });
+// --- renderer RSS
+
+function loadavg() {
+  return os.loadavg().map((x) => x.toFixed(2)).join(', ');
 }
+
+// processes lists /proc: pid, parent, command line and CPU time (ticks).
+function processes() {
+  const out = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the state on
+      // Chromium's child processes rewrite their command line into one
+      // space-separated string: split on both.
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').split(/[\0\s]+/).filter(Boolean);
+      out.set(Number(name), { pid: Number(name), ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]), cmdline });
+    } catch { /* gone meanwhile */ }
+  }
+  return out;
+}
+
+// rendererPIDs are the --type=renderer descendants of the browser started
+// with userDataDir (renderers are forked by the zygote, itself the
+// browser's child).
+function rendererPIDs(userDataDir) {
+  const procs = processes();
+  const browsers = [...procs.values()].filter((p) => !p.cmdline.some((a) => a.startsWith('--type='))
+    && p.cmdline.some((a) => a === `--user-data-dir=${userDataDir}`)).map((p) => p.pid);
+  if (browsers.length !== 1) throw new Error(`found ${browsers.length} browser processes with --user-data-dir=${userDataDir}`);
+  const under = (p) => {
+    for (let q = p, hops = 0; q && hops < 20; q = procs.get(q.ppid), hops++) if (q.pid === browsers[0]) return true;
+    return false;
+  };
+  return [...procs.values()].filter((p) => p.cmdline.includes('--type=renderer') && under(p)).map((p) => p.pid);
+}
+
+function cpuTicks(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
+function memStatus(pid) {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key) => Number((text.match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm')) || [])[1] || NaN);
+  return { rss: kb('VmRSS') * 1024, anon: kb('RssAnon') * 1024, file: kb('RssFile') * 1024, shmem: kb('RssShmem') * 1024 };
+}
+
+// pageRenderer finds the renderer that runs page: the one whose CPU time
+// grows while the page spins its main thread. On a loaded machine a spin
+// may get little CPU, so it spins again (up to 10 s) until one renderer
+// has clearly taken the most.
+async function pageRenderer(page, userDataDir) {
+  const pids = rendererPIDs(userDataDir);
+  if (pids.length === 0) throw new Error('no renderer process under the browser');
+  const ticks = new Map(pids.map((pid) => [pid, 0]));
+  let grown = [];
+  for (let spin = 0; spin < 10; spin++) {
+    const before = new Map(pids.map((pid) => [pid, cpuTicks(pid)]));
+    await page.evaluate(() => { const t = performance.now(); while (performance.now() - t < 1000) { /* spin */ } });
+    for (const pid of pids) ticks.set(pid, ticks.get(pid) + cpuTicks(pid) - before.get(pid));
+    grown = [...ticks].map(([pid, t]) => ({ pid, ticks: t })).sort((a, b) => b.ticks - a.ticks);
+    if (grown[0].ticks >= 20 && (!grown[1] || grown[0].ticks >= 3 * grown[1].ticks)) return { pid: grown[0].pid, renderers: pids.length };
+  }
+  throw new Error(`no renderer clearly spent the page's spins on CPU (ticks: ${JSON.stringify(grown)})`);
+}
+
+// collectGarbage asks V8 to collect garbage in the page and in each of its
+// workers (the engine's), through the DevTools protocol, then sums the
+// WebAssembly memories it finds there (Go's linear memory: it never
+// shrinks). Returns how many workers it reached and the wasm bytes.
+async function collectGarbage(page) {
+  const cdp = await page.context().newCDPSession(page);
+  // wasmBytes sums every WebAssembly.Memory's buffer in one target.
+  const wasmBytes = async (send) => {
+    const proto = await send('Runtime.evaluate', { expression: 'WebAssembly.Memory.prototype' });
+    const found = await send('Runtime.queryObjects', { prototypeObjectId: proto.result.objectId });
+    const sum = await send('Runtime.callFunctionOn', {
+      objectId: found.objects.objectId, returnByValue: true,
+      functionDeclaration: 'function () { return this.reduce((n, m) => n + m.buffer.byteLength, 0); }',
+    });
+    return sum.result.value;
+  };
+  try {
+    await cdp.send('HeapProfiler.collectGarbage');
+    let wasm = await wasmBytes((method, params) => cdp.send(method, params)).catch(() => NaN);
+    const sessions = [];
+    cdp.on('Target.attachedToTarget', (e) => { if (e.targetInfo.type === 'worker') sessions.push(e.sessionId); });
+    const replies = new Map();
+    cdp.on('Target.receivedMessageFromTarget', (e) => {
+      const msg = JSON.parse(e.message);
+      if (msg.id && replies.has(msg.id)) replies.get(msg.id)(msg);
+    });
+    await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
+    await sleep(300);
+    let reached = 0;
+    let id = 0;
+    for (const sessionId of sessions) {
+      // send through the (non-flat) session of one worker
+      const send = async (method, params = {}) => {
+        const msgId = ++id;
+        const reply = new Promise((resolve) => { replies.set(msgId, resolve); setTimeout(() => resolve({ error: { message: 'no reply in 10 s' } }), 10_000); });
+        await cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: msgId, method, params }) });
+        const r = await reply;
+        replies.delete(msgId);
+        if (r.error) throw new Error(`${method}: ${r.error.message}`);
+        return r.result;
+      };
+      try {
+        await send('HeapProfiler.collectGarbage');
+        reached++;
+        wasm += await send('Runtime.enable').then(() => wasmBytes(send));
+      } catch (err) {
+        console.error(`bench: rss: a worker: ${err.message}`);
+      }
+      await cdp.send('Target.detachFromTarget', { sessionId }).catch(() => {});
+    }
+    await cdp.send('Target.setAutoAttach', { autoAttach: false, waitForDebuggerOnStart: false, flatten: false }).catch(() => {});
+    return { workers: reached, wasm };
+  } finally {
+    await cdp.detach().catch(() => {});
+  }
+}
+
+// tabRSS opens the <script> page of a build (js/dist, or the baseline's
+// dist) in a browser of its own and returns the renderer's memory: blank
+// (nothing loaded), n = 0 (peerset open on a room where nobody is), or
+// after a native peer of the same build synced n records into it.
+async function tabRSS(build, n, { blank = false } = {}) {
+  const env = new Env(`rss ${build.name} ${n}`);
+  try {
+    const room = uniqueRoom(`bench-rss-${n}`);
+    const { ws, http } = await env.server();
+    let native;
+    let dbFile;
+    if (n > 0) {
+      dbFile = path.join(await env.tempDir(), 'seed.db');
+      const t = Date.now();
+      const seeded = spawnSync(path.join(build.bin, 'seed'), ['--db', dbFile, '--room', room, '--count', String(n)], { encoding: 'utf8', timeout: 600_000 });
+      if (seeded.error || seeded.status !== 0) throw new Error(`seed (${build.name}): ${seeded.error?.message || seeded.stderr}`);
+      console.error(`bench: rss: seeded ${n} records (${build.name}) in ${Date.now() - t} ms`);
+    }
+    const profile = await env.persistentContext(http);
+    const page = env.watch(await profile.newPage(), `rss ${build.name} ${n}`);
+    const q = new URLSearchParams(blank ? { blank: '1' } : { room, dist: `/${build.dist}/`, ...(n === 0 ? { tracker: nowhereTracker } : {}) });
+    await gotoReady(page, `${http}/js/test/fixtures/script.html?${q}`, 60_000);
+    let syncMs = 0;
+    if (n > 0) {
+      const t = Date.now();
+      native = new Child('peerset join', 'nice', ['-n', '19', path.join(build.bin, 'peerset'), 'join', '--db', dbFile, '--room', room, '--tracker', ws, '--json', '--ice-loopback', '--moderation', 'open']);
+      env.children.push(native);
+      await waitFor(`the tab (${build.name}) to hold ${n} records`, async () => (await stats(page)).records >= n, {
+        timeout: 900_000, interval: 500, state: async () => { const st = await stats(page); return { records: st.records, peers: st.peers }; },
+      });
+      syncMs = Date.now() - t;
+      await native.stop();
+      await waitFor('the tab to see the native peer leave', async () => (await stats(page)).peers === 0, { timeout: 30_000 }).catch(() => {});
+    }
+    await sleep(settleMs);
+    const { pid, renderers } = await pageRenderer(page, profile.userDataDir);
+    const before = memStatus(pid);
+    const { workers, wasm } = await collectGarbage(page);
+    await sleep(2000);
+    const after = memStatus(pid);
+    const records = blank ? 0 : (await stats(page)).records;
+    console.error(`bench: rss ${build.name} n=${n}${blank ? ' (blank)' : ''}: pid ${pid} of ${renderers} renderers, ${mib(before.rss)} before GC, ${mib(after.rss)} after (anon ${mib(after.anon)}, file ${mib(after.file)}, shmem ${mib(after.shmem)}), ${workers} worker(s) collected, wasm memory ${mib(wasm)}, ${records} records`);
+    return { ...after, beforeGC: before.rss, workers, wasm, renderers, records, syncMs };
+  } finally {
+    await env.close();
+  }
+}
+
+const mib = (b) => `${Math.round(b / 2 ** 20)} MiB`;
+const mem = (b) => `${Math.round(b / 2 ** 20).toLocaleString('en-US')} MiB (${Math.round(b / 1e6).toLocaleString('en-US')} MB)`;
+
+async function rendererRSS() {
+  const self = { name: 'this build', dist: 'js/dist', bin: process.env.PEERSET_TEST_BIN || path.join(outDir, 'browser-test', 'bin') };
+  const base = baseline && { name: `baseline ${baseline.commit}`, dist: baseline.dist, bin: baseline.bin };
+  const attempt = async (what, fn) => {
+    try { return await fn(); } catch (err) { console.error(`bench: rss: ${what} failed: ${err.stack || err.message}`); return { failed: err.message.split('\n')[0] }; }
+  };
+  const blank = await attempt('blank page', () => tabRSS(self, 0, { blank: true }));
+  row('renderer RSS: blank page (same origin, nothing loaded)', blank.failed ? `failed: ${blank.failed}` : mem(blank.rss), '', blank.failed ? '' : `anon ${mib(blank.anon)}; ${blank.renderers} renderer process(es) in its browser`);
+  const targets = { 20000: '≤ 220 MB', 50000: '≤ 260 MB' };
+  for (const n of [0, ...sizes]) {
+    const mine = await attempt(`this build n=${n}`, () => tabRSS(self, n));
+    const theirs = base ? await attempt(`baseline n=${n}`, () => tabRSS(base, n)) : null;
+    const label = n === 0 ? 'renderer RSS: peerset open, empty room (<script> page, IndexedDB)'
+      : `renderer RSS: tab holding ${n / 1000}k records after its first sync (<script> page, IndexedDB)`;
+    if (mine.failed) { row(label, `failed: ${mine.failed}`, targets[n] || ''); continue; }
+    const notes = [];
+    if (theirs && !theirs.failed) {
+      notes.push(`baseline ${baseline.commit} same run: ${mem(theirs.rss)}, this ÷ baseline ${(mine.rss / theirs.rss).toFixed(2)}×`);
+    } else if (theirs?.failed) {
+      notes.push(`baseline ${baseline.commit}: failed (${theirs.failed})`);
+    } else {
+      notes.push('no baseline in this run');
+    }
+    if (!blank.failed) notes.push(`${mem(mine.rss - blank.rss)} over the blank page`);
+    notes.push(`anon ${mib(mine.anon)}${theirs && !theirs.failed ? ` (baseline ${mib(theirs.anon)})` : ''}; wasm linear memory ${mib(mine.wasm)}${theirs && !theirs.failed ? ` (baseline ${mib(theirs.wasm)})` : ''}; ${mib(mine.beforeGC)} before GC; ${mine.workers} worker(s) GC'd`);
+    if (n > 0) notes.push(`sync took ${s(mine.syncMs)}${theirs && !theirs.failed ? ` (baseline ${s(theirs.syncMs)})` : ''}`);
+    row(label, mem(mine.rss), targets[n] || '', notes.join('; '));
+  }
+}
+
+const started = Date.now();
+const loadBefore = loadavg();
+if (parts.has('size')) await wasmSizes();
+if (parts.has('rss')) await rendererRSS();
+if (parts.has('tabs')) await threeTabs(tabRecords);
+if (parts.has('sync')) {
+  for (const n of sizes) {
+    await firstSync(n, { page: 'bare' });
+    await firstSync(n, { page: 'demo', reopen: true });
+    if (n === sizes[0]) await firstSync(n, { page: 'bare', params: { transfer: '0' } });
+  }
+}
+const loadAfter = loadavg();
 
 const chromium = spawnSync('/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).stdout?.trim();
 const table = [
@@ -295,6 +551,8 @@ const table = [
   '| measure | value | target | note |',
   '|---|---|---|---|',
   ...rows.map((r) => `| ${r.join(' | ')} |`),
+  '',
+  `Load average (1, 5, 15 min) before: ${loadBefore}; after: ${loadAfter} (a shared machine: timings are noisy; compare ratios measured in the same run).`,
 ].join('\n');
 console.log(table);
 await mkdir(outDir, { recursive: true });
