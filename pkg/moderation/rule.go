@@ -162,7 +162,9 @@ func RuleFunc(name string, f func(c *Context, e *record.Event) Verdict) Rule {
 // the pipeline checks them one by one: a rule whose every call is costly (a
 // rule written in JavaScript, called across threads) keeps the verdicts of
 // Prepare and answers Check from them. Callers that check batches call
-// Pipeline.Prepare outside their locks.
+// Pipeline.Prepare outside their locks, with verified events only (id and
+// signature checked): a verdict kept by id must not be given to a forgery
+// that claims a real record's id.
 type Preparer interface {
 	Prepare(events []*record.Event)
 }
@@ -178,6 +180,18 @@ func (r customRule) Check(c *Context, e *record.Event) (v Verdict) {
 		}
 	}()
 	return r.Rule.Check(c, e)
+}
+
+// HasPreparers reports whether a custom rule judges batches (see Preparer).
+func (p *Pipeline) HasPreparers() bool {
+	for _, r := range p.rules[p.builtin:] {
+		if cr, ok := r.(customRule); ok {
+			if _, ok := cr.Rule.(Preparer); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Prepare lets the custom rules that are Preparers judge events at once

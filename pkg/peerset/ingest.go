@@ -56,7 +56,21 @@ func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event)
 		return out
 	}
 	verified := verifyInParallel(events)
-	db.pipeline.Prepare(events)
+	if db.pipeline.HasPreparers() {
+		// Batch-judging rules keep verdicts by id: only events whose id
+		// and signature hold may reach them (a forgery claiming a real
+		// record's id would otherwise choose that record's verdict).
+		if verified == nil {
+			verified = db.verifySerially(events)
+		}
+		checked := make([]*record.Event, 0, len(events))
+		for i, e := range events {
+			if verified[i] {
+				checked = append(checked, e)
+			}
+		}
+		db.pipeline.Prepare(checked)
+	}
 	db.mu.Lock()
 	if db.closed {
 		db.mu.Unlock()
@@ -243,6 +257,19 @@ const minParallelVerify = 32
 // passed; the pipeline then skips the signature of those. It returns nil
 // when there is one core (js/wasm) or the batch is small: the pipeline
 // checks everything then.
+// verifySerially is verifyInParallel on one thread (js/wasm), handing the
+// thread back every YieldEvery events like the checks that follow.
+func (db *DB) verifySerially(events []*record.Event) []bool {
+	ok := make([]bool, len(events))
+	for i, e := range events {
+		if db.cfg.Yield != nil && i > 0 && i%db.cfg.YieldEvery == 0 {
+			db.cfg.Yield()
+		}
+		ok[i] = e != nil && e.Verify() == nil
+	}
+	return ok
+}
+
 func verifyInParallel(events []*record.Event) []bool {
 	workers := runtime.GOMAXPROCS(0)
 	if workers < 2 || len(events) < minParallelVerify {

@@ -134,3 +134,66 @@ func TestCustomRules(t *testing.T) {
 		t.Error("two rules of one name accepted")
 	}
 }
+
+// cachingRule keeps verdicts by id across batches and judges only ids it
+// has not judged yet, as the page's JavaScript rules do (cmd/wasm
+// pageJudge); prepared counts the events Prepare was given.
+type cachingRule struct {
+	mu       sync.Mutex
+	verdicts map[[32]byte]bool
+	prepared int
+}
+
+func (c *cachingRule) Name() string { return "no-sevens-cached" }
+
+func (c *cachingRule) Prepare(events []*record.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range events {
+		c.prepared++
+		if _, known := c.verdicts[e.ID]; !known {
+			c.verdicts[e.ID] = !strings.Contains(e.Content, "7")
+		}
+	}
+}
+
+func (c *cachingRule) Check(_ *moderation.Context, e *record.Event) moderation.Verdict {
+	c.mu.Lock()
+	ok, known := c.verdicts[e.ID]
+	c.mu.Unlock()
+	if known && ok {
+		return moderation.Accept()
+	}
+	return moderation.Rejectf("a seven (or not judged)")
+}
+
+// A forgery that claims a real record's id (harmless content, junk
+// signature) must not reach a batch-judging rule: its verdict, kept by id,
+// would then be the real record's (accepted past the rule, or an honest
+// record refused by someone else's content).
+func TestForgeriesDoNotReachBatchRules(t *testing.T) {
+	ctx := context.Background()
+	rule := &cachingRule{verdicts: map[[32]byte]bool{}}
+	db := openTest(t, Config{Rules: []moderation.Rule{rule}})
+	peer, _ := record.GenerateKey()
+	real, err := record.New(record.Draft{Text: "7 up"}, peer, db.RoomID(), record.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := *real
+	forged.Content = strings.Replace(real.Content, "7 up", "fine", 1)
+	origin := Origin{PeerID: "p", PubKey: peer.Public()}
+
+	out := db.Ingest(ctx, origin, []*record.Event{&forged})
+	if out[0].Stored || out[0].Harmless() {
+		t.Fatalf("the forgery: %+v, want a refusal that strikes", out[0])
+	}
+	if rule.prepared != 0 {
+		t.Fatalf("the batch rule was given %d unverified events", rule.prepared)
+	}
+	out = db.Ingest(ctx, origin, []*record.Event{real})
+	rej, _ := moderation.AsRejection(out[0].Err)
+	if out[0].Stored || rej == nil || rej.Rule != rule.Name() {
+		t.Fatalf("the real record after the forgery: %+v, want a refusal by %s", out[0], rule.Name())
+	}
+}
