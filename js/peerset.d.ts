@@ -422,7 +422,7 @@ export interface Bucket extends TimeRange {
  * - `'memory'`: `storage: 'memory'`; gone when the page closes.
  * - `'external'`: from `nsec`; peerset keeps no copy.
  * - `'signer'`: a NIP-07 signer holds it (`signer`); peerset never sees it.
- * - `'none'`: no key: `identity: 'ephemeral'` without `nsec` or `signer` (read-only).
+ * - `'none'`: no key: `identity: 'ephemeral'` without `nsec`, `signer` or `passphrase` (read-only).
  */
 export type KeyStorage = 'clear' | 'encrypted' | 'memory' | 'external' | 'signer' | 'none';
 
@@ -439,7 +439,7 @@ export interface Stats {
   root: string;
   /** This node's public key (npub); '' when read-only. */
   key: string;
-  /** True when this node cannot sign (`identity: 'ephemeral'` without `nsec` or `signer`). */
+  /** True when this node cannot sign (`identity: 'ephemeral'` without `nsec`, `signer` or `passphrase`). */
   readOnly: boolean;
   /** The transport peer id while online, else ''. */
   peerId: string;
@@ -611,7 +611,7 @@ export interface EventMap {
  * - `'signer'`: the NIP-07 signer refused (the user said no) or failed, or
  *   returned something other than the event it was asked to sign;
  * - `'read-only'`: a put or delete on a database that has no key
- *   (`identity: 'ephemeral'` without `nsec` or `signer`);
+ *   (`identity: 'ephemeral'` without `nsec`, `signer` or `passphrase`);
  * - `'not-found'`: `holders()` of a record this node does not hold;
  * - `'invalid'`: an argument or option that cannot work (the message says which);
  * - `'closed'`, `'key-passphrase'`, `'unsupported'`, `'wasm-not-found'`,
@@ -633,7 +633,7 @@ export interface PeersetError extends Error {
 export interface DB {
   /** This node's public key (npub): the signer's with `signer`; '' when read-only. */
   readonly key: string;
-  /** True when this node cannot sign (`identity: 'ephemeral'` without `nsec` or `signer`): put and delete reject with code 'read-only'. */
+  /** True when this node cannot sign (`identity: 'ephemeral'` without `nsec`, `signer` or `passphrase`): put and delete reject with code 'read-only'. */
   readonly readOnly: boolean;
   /** The transport peer id while online, else ''. */
   readonly peerId: string;
