@@ -126,7 +126,9 @@ export interface ModerationOptions {
   rules?: ModerationRule[];
   /**
    * Milliseconds the page has to judge a batch of records with `rules`
-   * (default 5000, at most 60000). Records of a batch not judged in time
+   * (default 5000, at most 10000: while the page judges a batch, the
+   * session with the peer that sent it waits, and its own timeouts are
+   * 15 s). Records of a batch not judged in time
    * are refused for now (`err.rule` is the first custom rule's name, the
    * reason says so) and offered again by peers later (after the refusal
    * memory, 10 minutes).

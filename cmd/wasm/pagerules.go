@@ -34,7 +34,10 @@ const (
 	judgeCacheSize     = 16384   // verdicts remembered by record id
 	maxReasonBytes     = 500     // a rule's reason is cut to this
 	defaultRuleTimeout = 5 * time.Second
-	maxRuleTimeout     = time.Minute
+	// maxRuleTimeout stays below the session's round and want timeouts
+	// (15 s): while the page judges a batch, the session with the peer that
+	// sent it waits.
+	maxRuleTimeout = 10 * time.Second
 	// signerTimeout bounds one request to a NIP-07 signer: it may ask the
 	// user, who may take a while to answer.
 	signerTimeout = 2 * time.Minute

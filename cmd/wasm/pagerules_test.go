@@ -255,6 +255,7 @@ func TestModerationOptionsRefuseBadInput(t *testing.T) {
 		`{"room":"r","moderation":{"retentionDays":0}}`,
 		`{"room":"r","moderation":{"retentionDays":100000}}`,
 		`{"room":"r","moderation":{"ruleTimeout":-1}}`,
+		`{"room":"r","moderation":{"ruleTimeout":10001}}`,
 		`{"room":"r","moderation":{"colour":"red"}}`,
 		`{"room":"r","identity":"anonymous"}`,
 		`{"room":"r","signer":true,"passphrase":"p"}`,
