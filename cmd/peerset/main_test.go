@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/peersetdb/peerset/pkg/peerset"
 	"github.com/peersetdb/peerset/pkg/record"
 )
 
@@ -165,5 +166,18 @@ func TestUsageNamesEveryFlag(t *testing.T) {
 				t.Errorf("the usage of %s does not name --%s", name, f.Name)
 			}
 		})
+	}
+}
+
+func TestVersionCommand(t *testing.T) {
+	want := peerset.Version() + "\n"
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, out, errOut := runCLI("", args...)
+		if code != 0 || out != want || errOut != "" {
+			t.Errorf("peerset %s: exit %d, stdout %q, stderr %q; want 0, %q", args[0], code, out, errOut, want)
+		}
+	}
+	if code, _, errOut := runCLI("", "version", "extra"); code != 2 || !strings.Contains(errOut, "takes no arguments") {
+		t.Errorf("peerset version extra: exit %d, stderr %q; want 2 and a usage error", code, errOut)
 	}
 }
