@@ -278,12 +278,11 @@ export async function open(opts) {
   if (!opts || typeof opts !== 'object' || typeof opts.room !== 'string' || opts.room.trim() === '') {
     throw new TypeError('peerset.open() needs a room name: peerset.open({ room: \'my-room\' })');
   }
+  const { sent, callbacks } = openOptions(opts);
   const e = await engine();
   if (!opts.offline && !e.rtc.available) {
     throw peersetError('this browser offers no WebRTC (RTCPeerConnection), so peerset cannot reach peers: use a current browser with WebRTC enabled, or open({ offline: true }) to work locally', 'unsupported');
   }
-  const { sent, callbacks } = pageCallbacks(opts);
-  sentMaxPeers(opts, sent);
   const cb = callbacks ? e.addCallbacks(callbacks) : 0;
   let opened;
   try {
@@ -297,6 +296,14 @@ export async function open(opts) {
   e.hubs.set(h, events);
   if ((opts.storage ?? 'indexeddb') === 'indexeddb') askPersistence();
   return new DB(e, h, JSON.parse(info), events, cb);
+}
+
+// openOptions checks open()'s options and returns what is sent to the engine
+// (JSON-able) and the callbacks that stay on the page (null: none).
+function openOptions(opts) {
+  const out = pageCallbacks(opts);
+  sentMaxPeers(opts, out.sent);
+  return out;
 }
 
 // --- the page's callbacks: custom moderation rules and a NIP-07 signer.
@@ -1027,4 +1034,4 @@ function forwardChannel(dc, port, { maxBytes = FORWARD_MAX_BYTES, maxStall = FOR
 
 // Not part of the API: for testing.js (js/test/forward.test.mjs,
 // js/test/rtcservice.test.mjs).
-Object.defineProperty(open, TESTING, { value: Object.freeze({ forwardChannel, RTCService }) });
+Object.defineProperty(open, TESTING, { value: Object.freeze({ forwardChannel, RTCService, openOptions }) });

@@ -1,7 +1,7 @@
 // Types of peerset/testing (testing.js): hooks for tests and benchmarks,
 // NOT part of peerset's API; they may change in any release.
 
-import type { DB, ImportResult, NostrEvent } from './peerset.js';
+import type { DB, ImportResult, NostrEvent, OpenOptions } from './peerset.js';
 
 /**
  * Ingests signed NIP-01 events (an array, or its JSON text) in one engine
@@ -24,3 +24,10 @@ export function forwardChannel(
 
 /** The page's WebRTC service for the engine (unit tests). */
 export const RTCService: new (transfer?: boolean) => unknown;
+
+/**
+ * What `open(opts)` would send to the engine (options checked, custom rules
+ * reduced to their names, `signer: true`, one `maxPeers`), without starting
+ * it; throws what `open()` would reject with.
+ */
+export function openOptions(opts: OpenOptions): Record<string, unknown>;

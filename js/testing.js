@@ -45,3 +45,12 @@ export const forwardChannel = internals.forwardChannel;
 
 /** The page's WebRTC service for the engine (unit tests). */
 export const RTCService = internals.RTCService;
+
+/**
+ * What open(opts) would send to the engine (the options checked, custom
+ * rules reduced to their names, signer: true, one maxPeers), without
+ * starting it; throws what open() would reject with.
+ */
+export function openOptions(opts) {
+  return internals.openOptions(opts).sent;
+}

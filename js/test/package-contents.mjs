@@ -112,7 +112,7 @@ test('the public module carries no test hooks; peerset/testing does', async () =
   assert.doesNotMatch(src, /^\s+(async\s+)?_\w+\s*\(/m, 'peerset.js defines a _-prefixed method');
 
   const testing = await import(pathToFileURL(path.join(dist, 'testing.js')).href);
-  assert.deepEqual(Object.keys(testing).sort(), ['RTCService', 'exportEvents', 'forwardChannel', 'importEvents']);
+  assert.deepEqual(Object.keys(testing).sort(), ['RTCService', 'exportEvents', 'forwardChannel', 'importEvents', 'openOptions']);
   for (const [k, v] of Object.entries(testing)) assert.equal(typeof v, 'function', k);
   await assert.rejects(testing.importEvents({}, []), /needs a database from peerset's open\(\)/);
 });
