@@ -5,7 +5,6 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -32,7 +31,11 @@ func TestClassify(t *testing.T) {
 // TestGoLicenseIsBSD3: the toolchain's own LICENSE, which the notices
 // reproduce for wasm_exec.js and the runtime, is what the table says.
 func TestGoLicenseIsBSD3(t *testing.T) {
-	text, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "LICENSE"))
+	goroot, err := goEnv("go", "GOROOT")
+	if err != nil {
+		t.Fatalf("the notices need the go command: %v", err)
+	}
+	text, err := os.ReadFile(filepath.Join(goroot, "LICENSE"))
 	if err != nil {
 		t.Fatalf("the notices need GOROOT/LICENSE: %v", err)
 	}
