@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -366,26 +367,50 @@ func TestMergeMissingRanges(t *testing.T) {
 func TestDescribeErrorForJavaScript(t *testing.T) {
 	rej := &moderation.Rejection{Rule: "no-link-in-text", Reason: `text contains a link ("example.com")`}
 	info := describeError(fmt.Errorf("failed to put: %w", rej))
-	if info.Code != codeRejected || info.Rule != "no-link-in-text" || info.Reason != rej.Reason || !strings.Contains(info.Message, "no-link-in-text") {
+	if info.Code != codeRejected || info.Rule != "no-link-in-text" || info.Reason != rej.Reason {
 		t.Errorf("rejection: %+v", info)
 	}
+	if want := `peerset: record refused by rule no-link-in-text: text contains a link ("example.com")`; info.Message != want {
+		t.Errorf("rejection message %q, want %q", info.Message, want)
+	}
+	// The whole message each code carries: "peerset: " once, at this edge.
 	tests := []struct {
 		err  error
 		code string
+		msg  string
 	}{
-		{peerset.ErrClosed, codeClosed},
-		{peerset.ErrKeyPassphrase, codeKeyPassphrase},
-		{peerset.ErrNotFound, codeNotFound},
-		{&unsupportedError{"no WebRTC"}, codeUnsupported},
-		{invalidInput(errors.New("bad")), codeInvalid},
-		{fmt.Errorf("x: %w", record.ErrInvalidUUID), codeInvalid},
-		{errors.New("disk on fire"), ""},
+		{peerset.ErrClosed, codeClosed, "peerset: this database is closed: open it again with peerset.open()"},
+		{peerset.ErrKeyPassphrase, codeKeyPassphrase, "peerset: the key stored for this room is encrypted and the passphrase is missing or wrong: pass the one it was saved with, open({ room, passphrase })"},
+		{peerset.ErrNotFound, codeNotFound, "peerset: record not found"},
+		{fmt.Errorf("failed to delete: %w: no record u1 by this node's key", peerset.ErrNotFound), codeNotFound, "peerset: failed to delete: record not found: no record u1 by this node's key"},
+		{fmt.Errorf("%w: the user said no", peerset.ErrSigner), codeSigner, "peerset: the signer did not sign: the user said no"},
+		{&unsupportedError{"no WebRTC"}, codeUnsupported, "peerset: no WebRTC"},
+		{invalidInput(errors.New("bad")), codeInvalid, "peerset: bad"},
+		{fmt.Errorf("x: %w", record.ErrInvalidUUID), codeInvalid, "peerset: x: " + record.ErrInvalidUUID.Error()},
+		{errors.New("disk on fire"), "", "peerset: disk on fire"},
 	}
 	for _, tc := range tests {
 		info := describeError(tc.err)
-		if info.Code != tc.code || !strings.HasPrefix(info.Message, "peerset: ") {
-			t.Errorf("describeError(%v) = %+v, want code %q", tc.err, info, tc.code)
+		if info.Code != tc.code || info.Message != tc.msg {
+			t.Errorf("describeError(%v) = code %q, message %q; want %q, %q", tc.err, info.Code, info.Message, tc.code, tc.msg)
 		}
+	}
+}
+
+// TestDeleteMissingSaysPeersetOnce goes through the facade: the page reads
+// one "peerset: " (issue 12: it once read "peerset: failed to delete:
+// peerset: record not found").
+func TestDeleteMissingSaysPeersetOnce(t *testing.T) {
+	db, err := peerset.Open(context.Background(), peerset.Config{Room: "errors"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Delete(context.Background(), "3f2b8c1e-7d4a-4b6e-9c2d-1a5e8f7b3c90")
+	info := describeError(err)
+	want := "peerset: failed to delete: record not found: no record 3f2b8c1e-7d4a-4b6e-9c2d-1a5e8f7b3c90 by this node's key"
+	if info.Code != codeNotFound || info.Message != want {
+		t.Errorf("delete of a missing record: code %q, message %q; want %q, %q", info.Code, info.Message, codeNotFound, want)
 	}
 }
 

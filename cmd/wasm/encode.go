@@ -7,7 +7,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -672,7 +671,7 @@ type unsupportedError struct{ msg string }
 func (e *unsupportedError) Error() string { return e.msg }
 
 func describeError(err error) errorInfo {
-	info := errorInfo{Message: "peerset: " + strings.TrimPrefix(err.Error(), "peerset: ")}
+	info := errorInfo{Message: "peerset: " + err.Error()}
 	var unsupported *unsupportedError
 	var invalid *invalidInputError
 	if rej, ok := moderation.AsRejection(err); ok {
