@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/swarm"
 )
 
@@ -256,7 +257,7 @@ func TestMessageRateLimit(t *testing.T) {
 	// More in the same second are dropped without another failure.
 	c.send(swarm.NewOfferAnnounce(hashB, c.id, nil))
 	c.sendRaw("garbage")
-	waitFor(t, "the tracker to drop both", func() bool { return tt.srv.rateDropped.Load() == 3 })
+	testwait.For(t, "the tracker to drop both", 5*time.Second, func() bool { return tt.srv.rateDropped.Load() == 3 })
 	clock.advance(time.Second) // one token
 	if r := c.announce(hashC); r.InfoHash != hashC {
 		t.Fatalf("reply %+v", r)
@@ -307,19 +308,6 @@ func TestDeadHolderIsProbedAndItsPeerIDFreed(t *testing.T) {
 	waitForStats(t, tt, func(s Stats) bool { return s.Connections == 1 && s.Peers == 0 })
 	if r := fresh.announce(hashA); r.Incomplete != 1 {
 		t.Fatalf("reply %+v after the dead holder left", r)
-	}
-}
-
-// waitFor polls ok for up to the test context's 5 s.
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	ctx := testContext(t)
-	for !ok() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(2 * time.Millisecond):
-		}
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/swarm"
 )
 
@@ -239,20 +240,12 @@ func TestSwarmsAreIsolated(t *testing.T) {
 
 func waitForStats(t *testing.T, tt *testTracker, ok func(Stats) bool) Stats {
 	t.Helper()
-	ctx := testContext(t)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		st := tt.srv.Stats()
-		if ok(st) {
-			return st
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("stats never matched; last %+v", st)
-		case <-tick.C:
-		}
-	}
+	var st Stats
+	testwait.ForState(t, "the tracker's stats to match", 5*time.Second, func() bool {
+		st = tt.srv.Stats()
+		return ok(st)
+	}, func() string { return fmt.Sprintf("last %+v", st) })
+	return st
 }
 
 func TestClosedSocketRemovesPeer(t *testing.T) {
