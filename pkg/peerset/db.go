@@ -151,6 +151,8 @@ type DB struct {
 	rejects subscribers[Rejection]
 	holds   *holdings // who holds which record versions (see Holders)
 
+	progress syncTracker // the catch-up SyncProgress reports
+
 	stop   context.CancelFunc
 	bgDone sync.WaitGroup
 }

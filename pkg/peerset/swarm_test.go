@@ -106,6 +106,18 @@ func TestThreePeersConverge(t *testing.T) {
 	}
 	waitConverged(t, 90*time.Second, 600, peers...)
 	t.Logf("600 records converged in %v", time.Since(start).Round(time.Millisecond))
+	// SyncProgress reports the catch-up as done, with both others, once
+	// records stop arriving (each peer stored 400 from them).
+	for _, p := range peers {
+		var sp SyncProgress
+		testwait.ForState(t, p.name+"'s catch-up to be done", 30*time.Second, func() bool {
+			sp = p.SyncProgress()
+			return sp.Done && sp.Peers == 2 && sp.Progress == 1 && sp.Pending == 0
+		}, func() string { return fmt.Sprintf("%+v", sp) })
+		if sp.RecordsIn == 0 || sp.RecordsIn > 400 {
+			t.Errorf("%s: %d records stored from peers, want 1 to 400 (some may arrive over a session that closed since)", p.name, sp.RecordsIn)
+		}
+	}
 	// Every peer measured a round-trip time to the others (a ping on connect).
 	for _, p := range peers {
 		for _, s := range p.Sessions() {
