@@ -688,7 +688,8 @@ export type EventType = keyof EventMap;
  *   returned something other than the event it was asked to sign;
  * - `'read-only'`: a put or delete on a database that has no key
  *   (`identity: 'ephemeral'` without `nsec`, `signer` or `passphrase`);
- * - `'not-found'`: `holders()` of a record this node does not hold;
+ * - `'not-found'`: `holders()` of a record this node does not hold, `delete()` of
+ *   a record this node's key does not hold;
  * - `'invalid'`: an argument or option that cannot work (the message says which);
  * - `'closed'`, `'key-passphrase'`, `'unsupported'`, `'wasm-not-found'`,
  *   `'wasm-invalid'`, `'worker-failed'`, `'internal'`.

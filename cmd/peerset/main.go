@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/peersetdb/peerset/pkg/peerset"
 )
@@ -89,11 +88,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	if msg := err.Error(); strings.HasPrefix(msg, "peerset: ") {
-		fmt.Fprintln(stderr, msg)
-	} else {
-		fmt.Fprintln(stderr, "peerset:", msg)
-	}
+	// The one place the CLI names itself: errors below carry no prefix.
+	fmt.Fprintln(stderr, "peerset:", err)
 	if errors.Is(err, errUsage) {
 		fmt.Fprint(stderr, usage)
 		return 2
