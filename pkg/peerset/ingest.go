@@ -173,6 +173,9 @@ func (db *DB) ingest(ctx context.Context, origin Origin, events []*record.Event,
 			displaced[e.ID] = e
 		}
 	}
+	if len(toPut) > 0 || len(toDelete) > 0 {
+		db.snapshotChanged()
+	}
 	if len(toDelete) > 0 {
 		if err := db.store.Delete(ctx, toDelete...); err != nil {
 			// The superseded copies stay on disk; Open removes them next time.

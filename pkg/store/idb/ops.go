@@ -77,7 +77,10 @@ func (s *Store) putObjects(ctx context.Context, events []*record.Event, objects 
 	// Committed at once, a failing add must abort the transaction (its
 	// error is not handled), or the summary put beside it would replace
 	// the first copy's.
-	t, err := s.write(!commitAtOnce, storeEvents, storeSummaries)
+	if err := s.loadGeneration(ctx); err != nil {
+		return err
+	}
+	t, err := s.write(!commitAtOnce, storeEvents, storeSummaries, storeMeta)
 	if err != nil {
 		return err
 	}
@@ -95,6 +98,7 @@ func (s *Store) putObjects(ctx context.Context, events []*record.Event, objects 
 				os.Call("add", objects.Index(i))
 				sums.Call("put", summaryValue(e), itemKey(e.CreatedAt, e.ID))
 			}
+			s.bumpGeneration(t)
 		})
 		if err != nil {
 			return t.fail(err)
@@ -120,6 +124,7 @@ func (s *Store) putObjects(ctx context.Context, events []*record.Event, objects 
 			req.Set("peersetSummary", summaryValue(e))
 			req.Set("onsuccess", onAdded)
 		}
+		s.bumpGeneration(t)
 	})
 	if err != nil {
 		return t.fail(err)
@@ -138,7 +143,10 @@ func (s *Store) Delete(ctx context.Context, ids ...[32]byte) error {
 		return nil
 	}
 	what := fmt.Sprintf("delete %d events", len(ids))
-	t, err := s.write(false, storeEvents, storeSummaries)
+	if err := s.loadGeneration(ctx); err != nil {
+		return failure(what, err)
+	}
+	t, err := s.write(false, storeEvents, storeSummaries, storeMeta)
 	if err != nil {
 		return failure(what, err)
 	}
@@ -160,6 +168,7 @@ func (s *Store) Delete(ctx context.Context, ids ...[32]byte) error {
 		for _, id := range ids {
 			byID.Call("getKey", idHex(id)).Set("onsuccess", onKey)
 		}
+		s.bumpGeneration(t)
 	})
 	if err != nil {
 		return failure(what, t.fail(err))
