@@ -162,7 +162,8 @@ type DB struct {
 
 	subs    subscribers[Change]
 	rejects subscribers[Rejection]
-	holds   *holdings // who holds which record versions (see Holders)
+	holds   *holdings   // who holds which record versions (see Holders)
+	group   groupCommit // this node's writes, batched (see commitLocal)
 
 	stop   context.CancelFunc
 	bgDone sync.WaitGroup

@@ -38,8 +38,8 @@ func (db *DB) Put(ctx context.Context, d record.Draft) (*record.Record, error) {
 	if e, err = db.finish(ctx, e); err != nil {
 		return nil, err
 	}
-	if out := db.ingest(ctx, Origin{}, []*record.Event{e}, signedByUs); out[0].Err != nil {
-		return nil, out[0].Err
+	if err := db.commitLocal(ctx, e); err != nil {
+		return nil, err
 	}
 	return record.Parse(e)
 }
@@ -116,15 +116,11 @@ func (db *DB) Delete(ctx context.Context, uuid string) error {
 	if del, err = db.finish(ctx, del); err != nil {
 		return fmt.Errorf("failed to delete: %w", err)
 	}
-	if out := db.ingest(ctx, Origin{}, []*record.Event{del}, signedByUs); out[0].Err != nil {
-		return fmt.Errorf("failed to delete: %w", out[0].Err)
+	if err := db.commitLocal(ctx, del); err != nil {
+		return fmt.Errorf("failed to delete: %w", err)
 	}
 	return nil
 }
-
-// signedByUs tells ingest that the one event it is given came from sign,
-// which checked its id and signature: the pipeline does not verify it again.
-var signedByUs = []bool{true}
 
 // finish adds the NIP-13 proof of work the room's rules require to one of
 // this node's new events, if they require any, and has it signed: the
