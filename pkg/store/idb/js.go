@@ -134,6 +134,9 @@ type txn struct {
 	tx       js.Value
 	outcome  chan error
 	handlers handlers
+	// completed, when set, runs in the complete event before the outcome is
+	// signalled (so before the waiting goroutine goes on).
+	completed func()
 }
 
 var errAborted = errors.New("transaction aborted")
@@ -159,7 +162,12 @@ func newTxn(db js.Value, mode string, options js.Value, ignoreConstraint bool, s
 		return nil, err
 	}
 	fail := func(err error) { signal(t.outcome, err) }
-	t.handlers.on(t.tx, "complete", func(js.Value) { signal(t.outcome, nil) }, fail)
+	t.handlers.on(t.tx, "complete", func(js.Value) {
+		if t.completed != nil {
+			t.completed()
+		}
+		signal(t.outcome, nil)
+	}, fail)
 	t.handlers.on(t.tx, "abort", func(js.Value) {
 		txErr := t.tx.Get("error")
 		if txErr.IsNull() || txErr.IsUndefined() {

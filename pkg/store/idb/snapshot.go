@@ -35,23 +35,25 @@ func newGeneration() string {
 }
 
 // bumpGeneration queues, in t (which must include the meta store), the read
-// of the generation and its replacement. The read's success, in the order
-// the browser runs transactions, records the outcome: a generation that is
-// not the one this Store knows means another connection changed events.
-// Callers read the generation first (loadGeneration).
+// of the generation and its replacement. The transaction's completion, in
+// the order the browser commits transactions, records the outcome (an
+// aborted one changes nothing): a generation that is not the one this Store
+// knows means another connection changed events. Callers read the
+// generation first (loadGeneration).
 func (s *Store) bumpGeneration(t *txn) {
 	meta := t.store(storeMeta)
 	next := newGeneration()
 	prev := meta.Call("get", metaGeneration)
 	meta.Call("put", next, metaGeneration)
-	t.handlers.on(prev, "success", func(js.Value) {
+	t.completed = func() {
+		seen := stringOrEmpty(prev.Get("result"))
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if v := prev.Get("result"); !s.genKnown || stringOrEmpty(v) != s.gen {
+		if !s.genKnown || seen != s.gen {
 			s.foreign = true
 		}
 		s.gen, s.genKnown = next, true
-	}, nil)
+	}
 }
 
 // loadGeneration reads the generation once, before the first change or
