@@ -43,7 +43,9 @@
 // Environment: PEERSET_BENCH_RUNS (reloads per size, default 3),
 // PEERSET_BENCH_SIZES (default "20000,50000"), PEERSET_BENCH_TABS_RECORDS
 // (default 1000), PEERSET_BENCH_PARTS (default "size,rss,tabs,sync": the
-// parts to run), PEERSET_BENCH_SETTLE_MS (default 5000: the wait before an
+// parts to run; also "put" and "reopen", see putLoop and reopenOnly),
+// PEERSET_BENCH_PUTS (default 1000), PEERSET_BENCH_COMPARE (a build tree
+// measured beside this one by put and reopen), PEERSET_BENCH_SETTLE_MS (default 5000: the wait before an
 // RSS reading).
 
 import { spawnSync } from 'node:child_process';
@@ -346,7 +348,7 @@ async function putLoop() {
   const results = new Map();
   for (let round = 0; round < runs; round++) {
     for (const b of builds()) {
-      for (const kind of ['demo', 'page without UI']) {
+      for (const kind of ['demo', 'page without UI', 'page without UI, all at once']) {
         const env = new Env(`put ${b.name}`);
         try {
           const room = uniqueRoom('bench-put');
@@ -360,7 +362,15 @@ async function putLoop() {
           await putMany(page, 20, 'warm-up'); // the first signature computes the curve's table
           const from = await page.evaluate(() => performance.now());
           const t = Date.now();
-          await putMany(page, putCount, 'bench put');
+          if (kind.endsWith('all at once')) {
+            // putCount puts started together (Promise.all): what grouping
+            // concurrent writes into shared transactions gives.
+            await page.evaluate(async (n) => {
+              await Promise.all(Array.from({ length: n }, (_, i) => window.db.put({ text: `bench put at once #${i + 1}` })));
+            }, putCount);
+          } else {
+            await putMany(page, putCount, 'bench put');
+          }
           const took = Date.now() - t;
           const to = await page.evaluate(() => performance.now());
           const tasks = await mainThread(page, from, to);
@@ -381,7 +391,7 @@ async function putLoop() {
     const [name, kind] = key.split('|');
     const rates = rs.map((r) => r.rate);
     const worst = rs.reduce((m, r) => (r.tasks.longest > m.longest ? r.tasks : m), rs[0].tasks);
-    row(`db.put in a loop (${putCount} sequential puts, ${kind}, ${name})`, `${Math.round(median(rates)).toLocaleString('en-US')} puts/s`, '≥ 1,000/s',
+    row(`db.put ${kind.endsWith('all at once') ? `× ${putCount} started together` : `in a loop (${putCount} sequential puts`}, ${kind}, ${name}${kind.endsWith('all at once') ? '' : ')'}`, `${Math.round(median(rates)).toLocaleString('en-US')} puts/s`, '≥ 1,000/s',
       `median of ${rates.length} (${rates.map((r) => Math.round(r)).join(', ')}); long main-thread tasks in the worst run: ${taskNote(worst)}, longest frame gap ${ms(worst.gap)}`);
   }
 }
@@ -407,6 +417,7 @@ async function reopenOnly(n) {
       await gotoReady(page, url, 60_000);
       const stored = await page.evaluate(async (json) => (await window.db._importEvents(json)).stored, json);
       if (stored !== n) throw new Error(`${b.name}: imported ${stored} of ${n} records`);
+      await sleep(5000); // the engine saves its index snapshot after a quiet second
       await page.addInitScript(installOpenProbe, n);
       tabs.push({ b, page, readies: [], loadeds: [], writes: [], tasks: [] });
     }
