@@ -83,7 +83,7 @@ func (db *DB) ingestGroup(ctx context.Context, events []*record.Event, verified 
 		if p := recover(); p != nil {
 			outs = make([]Outcome, len(events))
 			for i := range outs {
-				outs[i].Err = fmt.Errorf("peerset: internal error while storing this node's records: %v (please report it)", p)
+				outs[i].Err = fmt.Errorf("internal error while storing this node's records: %v (please report it)", p)
 			}
 		}
 	}()

@@ -13,7 +13,10 @@ import (
 // Put makes, signs, moderates and stores a record by this node's key (or
 // signer). With d.UUID set to one of this node's records it publishes a new
 // version. A refusal is a *moderation.Rejection naming the rule; a signer's
-// refusal wraps ErrSigner; a read-only node returns ErrReadOnly.
+// refusal wraps ErrSigner; a read-only node returns ErrReadOnly. It returns
+// once the record is committed to the store; Puts and Deletes made while
+// one is being stored share the next store transaction (each keeps its own
+// outcome).
 func (db *DB) Put(ctx context.Context, d record.Draft) (*record.Record, error) {
 	if db.ReadOnly() {
 		return nil, ErrReadOnly
