@@ -727,6 +727,10 @@ export interface DB {
   /**
    * Signs, moderates, stores and shares a record. A refusal rejects with a
    * PeersetError whose message names the rule and that has `rule` and `reason`.
+   * It resolves once the IndexedDB transaction holding the record has
+   * completed, with durability "relaxed": the record survives a reload, a
+   * closed tab and a crash of the browser, but an operating-system crash or
+   * power loss right after may lose it.
    */
   put(r: RecordInput): Promise<PeersetRecord>;
   /** The live record with this uuid (your own first), or null. */

@@ -104,6 +104,9 @@ func openHandle(parent context.Context, optionsJSON string, emit, page js.Value)
 	// Ready once the tree is rebuilt from the stored keys; the moderation
 	// index follows in the background (writes wait for it).
 	cfg.LoadInBackground = true
+	// Reopening reads one snapshot of the index when it is current
+	// (IndexedDB keeps it valid: pkg/store/idb).
+	cfg.IndexSnapshot = true
 	st, err := openStore(parent, o)
 	if err != nil {
 		return nil, err

@@ -20,7 +20,7 @@ const idbOpenTimeout = 30 * time.Second
 func openIndexedDB(ctx context.Context, name string) (store.Store, error) {
 	ctx, cancel := context.WithTimeout(ctx, idbOpenTimeout)
 	defer cancel()
-	st, err := idb.Open(ctx, name, idb.Options{})
+	st, err := idb.Open(ctx, name, idb.Options{RelaxedDurability: true})
 	switch {
 	case err == nil:
 		return st, nil

@@ -14,7 +14,7 @@
 //                   frames; in a page without UI (js/test/fixtures/bare.html:
 //                   the library alone), in the demo, and with data channels
 //                   forwarded rather than transferred (transfer=0)
-//   ingest alone    the same records through db._importEvents, no network:
+//   ingest alone    the same records through importEvents (peerset/testing), no network:
 //                   what verifying, moderating and storing cost
 //   cold open       the synced demo tab reloaded alone: navigation →
 //                   data-ready, → stats().records == N, → index rebuilt;
@@ -43,7 +43,9 @@
 // Environment: PEERSET_BENCH_RUNS (reloads per size, default 3),
 // PEERSET_BENCH_SIZES (default "20000,50000"), PEERSET_BENCH_TABS_RECORDS
 // (default 1000), PEERSET_BENCH_PARTS (default "size,rss,tabs,sync": the
-// parts to run), PEERSET_BENCH_SETTLE_MS (default 5000: the wait before an
+// parts to run; also "put" and "reopen", see putLoop and reopenOnly),
+// PEERSET_BENCH_PUTS (default 1000), PEERSET_BENCH_COMPARE (a build tree
+// measured beside this one by put and reopen), PEERSET_BENCH_SETTLE_MS (default 5000: the wait before an
 // RSS reading).
 
 import { spawnSync } from 'node:child_process';
@@ -324,6 +326,139 @@ async function threeTabs(n) {
   }
 }
 
+// --- the put loop and the reopen alone (parts 'put' and 'reopen'), each
+// beside a comparison build when PEERSET_BENCH_COMPARE names a directory
+// under the repository holding its examples/demo and js/dist (e.g. a copy
+// of main's: the builds measured alternately in the same run).
+
+const compareRoot = process.env.PEERSET_BENCH_COMPARE || '';
+const putCount = Number(process.env.PEERSET_BENCH_PUTS || 1000);
+
+// demoAt is the demo's address in a build tree ('' for this checkout).
+async function demoAt(env, tree, options) {
+  const url = new URL(await env.demoURL(options));
+  if (tree) url.pathname = `/${tree}/examples/demo/`;
+  return url.toString();
+}
+
+const builds = () => [{ name: 'this build', tree: '' }, ...(compareRoot ? [{ name: compareRoot, tree: compareRoot }] : [])];
+
+// putLoop: putCount sequential db.put in the demo and in a page without UI
+// (script.html), for each build.
+async function putLoop() {
+  const results = new Map();
+  for (let round = 0; round < runs; round++) {
+    for (const b of builds()) {
+      for (const kind of ['demo', 'page without UI', 'page without UI, all at once']) {
+        const env = new Env(`put ${b.name}`);
+        try {
+          const room = uniqueRoom('bench-put');
+          const { http } = await env.server();
+          const context = await env.freshContext(http);
+          const page = env.watch(await context.newPage(), `put ${b.name} ${kind}`);
+          await page.addInitScript(installMainThreadWatch);
+          const url = kind === 'demo' ? await demoAt(env, b.tree, { room, tracker: nowhereTracker })
+            : `${http}/js/test/fixtures/script.html?${new URLSearchParams({ room, tracker: nowhereTracker, dist: b.tree ? `/${b.tree}/js/dist/` : '/js/dist/' })}`;
+          await gotoReady(page, url, 60_000);
+          await putMany(page, 20, 'warm-up'); // the first signature computes the curve's table
+          const from = await page.evaluate(() => performance.now());
+          const t = Date.now();
+          if (kind.endsWith('all at once')) {
+            // putCount puts started together (Promise.all): what grouping
+            // concurrent writes into shared transactions gives.
+            await page.evaluate(async (n) => {
+              await Promise.all(Array.from({ length: n }, (_, i) => window.db.put({ text: `bench put at once #${i + 1}` })));
+            }, putCount);
+          } else {
+            await putMany(page, putCount, 'bench put');
+          }
+          const took = Date.now() - t;
+          const to = await page.evaluate(() => performance.now());
+          const tasks = await mainThread(page, from, to);
+          const key = `${b.name}|${kind}`;
+          if (!results.has(key)) results.set(key, []);
+          results.get(key).push({ rate: putCount / (took / 1000), tasks });
+          console.error(`bench: put ${b.name} (${kind}): ${Math.round(putCount / (took / 1000))} puts/s, long tasks ${taskNote(tasks)}; load ${loadavg()}`);
+        } catch (err) {
+          console.error(`bench: put ${b.name} (${kind}) failed: ${err.stack || err.message}`);
+          console.error(env.diagnostics());
+        } finally {
+          await env.close();
+        }
+      }
+    }
+  }
+  for (const [key, rs] of results) {
+    const [name, kind] = key.split('|');
+    const rates = rs.map((r) => r.rate);
+    const worst = rs.reduce((m, r) => (r.tasks.longest > m.longest ? r.tasks : m), rs[0].tasks);
+    row(`db.put ${kind.endsWith('all at once') ? `× ${putCount} started together` : `in a loop (${putCount} sequential puts`}, ${kind}, ${name}${kind.endsWith('all at once') ? '' : ')'}`, `${Math.round(median(rates)).toLocaleString('en-US')} puts/s`, '≥ 1,000/s',
+      `median of ${rates.length} (${rates.map((r) => Math.round(r)).join(', ')}); long main-thread tasks in the worst run: ${taskNote(worst)}, longest frame gap ${ms(worst.gap)}`);
+  }
+}
+
+// reopenOnly: the demo tab filled with n records through importEvents of
+// peerset/testing
+// (no network), then reloaded: navigation → data-ready, → index loaded,
+// and the first write after a reopen; for each build, alternately.
+async function reopenOnly(n) {
+  const k = `${n / 1000}k`;
+  const env = new Env(`reopen ${n}`);
+  try {
+    const { http } = await env.server();
+    const room = uniqueRoom(`bench-reopen-${n}`);
+    const eventsFile = path.join(await env.tempDir(), 'events.json');
+    runBinary('seed', ['--db', path.join(path.dirname(eventsFile), 'seed.db'), '--room', room, '--count', String(n), '--json-out', eventsFile], { timeout: 600_000 });
+    const json = readFileSync(eventsFile, 'utf8');
+    const tabs = [];
+    for (const b of builds()) {
+      const profile = await env.persistentContext(http);
+      const page = env.watch(await profile.newPage(), `reopen ${b.name}`);
+      await page.addInitScript(installMainThreadWatch);
+      const url = await demoAt(env, b.tree, { room, tracker: nowhereTracker });
+      await gotoReady(page, url, 60_000);
+      // The hook is in peerset/testing; a build from before it (a compare
+      // tree) still has it on the db.
+      const testingURL = `${b.tree ? `/${b.tree}` : ''}/js/dist/testing.js`;
+      const stored = await page.evaluate(async ({ json, testingURL }) => {
+        if (window.db._importEvents) return (await window.db._importEvents(json)).stored;
+        const { importEvents } = await import(testingURL);
+        return (await importEvents(window.db, json)).stored;
+      }, { json, testingURL });
+      if (stored !== n) throw new Error(`${b.name}: imported ${stored} of ${n} records`);
+      await sleep(5000); // the engine saves its index snapshot after a quiet second
+      await page.addInitScript(installOpenProbe, n);
+      tabs.push({ b, page, readies: [], loadeds: [], writes: [], tasks: [] });
+    }
+    for (let i = 0; i < runs; i++) {
+      for (const tab of tabs) {
+        const o = await measuredOpen(tab.page, () => tab.page.reload({ waitUntil: 'commit' }), n);
+        tab.readies.push(o.readyAt);
+        tab.loadeds.push(o.loadedAt);
+        tab.tasks.push(await mainThread(tab.page, 0, o.loadedAt));
+        await tab.page.evaluate(() => sessionStorage.setItem('bench-first-write', '1'));
+        const w = await measuredOpen(tab.page, () => tab.page.reload({ waitUntil: 'commit' }), n);
+        if (w.putError) throw new Error(`${tab.b.name}: the first write failed: ${w.putError}`);
+        tab.writes.push({ at: w.putAt, after: w.putAt - w.readyAt });
+        console.error(`bench: reopen ${k} ${tab.b.name}: ready ${ms(o.readyAt)}, loaded ${ms(o.loadedAt)}, first write ${ms(w.putAt)} (${ms(w.putAt - w.readyAt)} after ready); load ${loadavg()}`);
+      }
+    }
+    for (const tab of tabs) {
+      const worst = tab.tasks.reduce((m, t) => (t.longest > m.longest ? t : m), tab.tasks[0]);
+      row(`reopen with ${k} records (demo, ${tab.b.name}): navigation → data-ready`, ms(median(tab.readies)), n === 50_000 ? '< 2 s' : '', spread(tab.readies));
+      row(`reopen with ${k} records (demo, ${tab.b.name}): navigation → index loaded`, ms(median(tab.loadeds)), '', spread(tab.loadeds));
+      row(`first write after reopening with ${k} records (demo, ${tab.b.name}): navigation → db.put resolved`, ms(median(tab.writes.map((w) => w.at))), n === 50_000 ? '≤ 0.5 s' : '',
+        `${spread(tab.writes.map((w) => w.at))}; put called at data-ready, resolved ${tab.writes.map((w) => ms(w.after)).join(', ')} later`);
+      row(`long main-thread tasks while reopening with ${k} records (demo, ${tab.b.name})`, taskNote(worst), 'none > 50 ms', 'the worst reload');
+    }
+  } catch (err) {
+    row(`reopen with ${k} records`, `failed: ${err.message.split('\n')[0]}`);
+    console.error(env.diagnostics());
+  } finally {
+    await env.close();
+  }
+}
+
 // --- renderer RSS
 
 function loadavg() {
@@ -536,6 +671,8 @@ const loadBefore = loadavg();
 if (parts.has('size')) await wasmSizes();
 if (parts.has('rss')) await rendererRSS();
 if (parts.has('tabs')) await threeTabs(tabRecords);
+if (parts.has('put')) await putLoop();
+if (parts.has('reopen')) for (const n of sizes) await reopenOnly(n);
 if (parts.has('sync')) {
   for (const n of sizes) {
     await firstSync(n, { page: 'bare' });

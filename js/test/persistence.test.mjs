@@ -126,3 +126,79 @@ test('a key kept in the clear is announced, with a warning readable at 390 px; a
   assert.equal((await stats(page)).key, key, 'the passphrase opens the same key');
   assert.equal(await page.locator('#key-warning').isVisible(), false, 'still no warning');
 }));
+
+// snapshotState reads, from the page, the engine's index snapshot in
+// IndexedDB (pkg/store/idb: meta 'peerset/idb-snapshot', the 8-byte
+// generation it was saved at, then the data) and says whether it is current
+// (the generation is still 'peerset/idb-generation'); with damage, it
+// flips a byte of the data first.
+function snapshotStateOf(page, name, damage = false) {
+  return page.evaluate(({ name, damage }) => new Promise((resolve, reject) => {
+    const open = indexedDB.open(name);
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const idb = open.result;
+      const tx = idb.transaction(['meta'], 'readwrite');
+      const meta = tx.objectStore('meta');
+      const gen = meta.get('peerset/idb-generation');
+      const snap = meta.get('peerset/idb-snapshot');
+      let state;
+      snap.onsuccess = () => {
+        const v = snap.result;
+        if (!(v instanceof Uint8Array) || typeof gen.result !== 'string') { state = { exists: Boolean(v), current: false }; return; }
+        const hex = [...v.slice(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join('');
+        state = { exists: true, current: hex === gen.result, bytes: v.length };
+        if (damage) {
+          const copy = v.slice();
+          copy[8 + Math.floor((copy.length - 8) / 2)] ^= 0x40;
+          meta.put(copy, 'peerset/idb-snapshot');
+        }
+      };
+      tx.oncomplete = () => { idb.close(); resolve(state); };
+      tx.onerror = () => reject(tx.error);
+    };
+  }), { name, damage });
+}
+
+test('a reload opens from the index snapshot when it is current, and rebuilds when it is stale or damaged', { timeout: 150_000 }, withEnv(async (env) => {
+  const room = uniqueRoom('snapshot');
+  const { http } = await env.server();
+  const profile = await env.persistentContext(http);
+  const tab = await env.openDemo({ room, context: profile, label: 'snapshot' });
+  const name = await tab.evaluate(() => window.db.databaseName);
+  const state = (damage) => snapshotStateOf(tab, name, damage);
+
+  await putMany(tab, 30, 'snapshot');
+  const saved = await stats(tab);
+  await waitFor('a current snapshot after the writes', async () => (await state()).current, { timeout: 30_000 });
+  await tab.reload({ waitUntil: 'domcontentloaded' });
+  await waitReady(tab);
+  let now = await stats(tab);
+  assert.equal(now.records, 30, 'reopened from the snapshot: 30 records');
+  assert.equal(now.root, saved.root, 'the same root as before the reload');
+  assert.equal(now.loading, false, 'from a current snapshot the index is loaded at ready');
+
+  // Stale: a write changes the generation in its own transaction, and the
+  // reload comes before the next save.
+  await putMany(tab, 1, 'after the snapshot');
+  const stale = await state();
+  assert.equal(stale.current, false, 'a write makes the snapshot stale at once');
+  const before = await stats(tab);
+  await tab.reload({ waitUntil: 'domcontentloaded' });
+  await waitReady(tab);
+  await waitFor('the index rebuilt from the store', async () => !(await stats(tab)).loading, { timeout: 30_000 });
+  now = await stats(tab);
+  assert.equal(now.records, 31, 'the stale snapshot was not used: 31 records');
+  assert.equal(now.root, before.root, 'the same root as before the reload');
+
+  // Damaged: current by its generation, but a byte of it flipped.
+  await waitFor('a current snapshot again', async () => (await state()).current, { timeout: 30_000 });
+  assert.equal((await state(true)).current, true);
+  await tab.reload({ waitUntil: 'domcontentloaded' });
+  await waitReady(tab);
+  await waitFor('the index rebuilt from the store', async () => !(await stats(tab)).loading, { timeout: 30_000 });
+  now = await stats(tab);
+  assert.equal(now.records, 31, 'the damaged snapshot was not used: 31 records');
+  assert.equal(now.root, before.root, 'the same root as before the reload');
+  await waitFor('a new snapshot saved after the rebuild', async () => (await state()).current, { timeout: 30_000 });
+}));

@@ -112,6 +112,15 @@ type Config struct {
 	// that a page with many stored records is ready sooner.
 	LoadInBackground bool
 
+	// IndexSnapshot, with a store that implements store.Snapshots (the
+	// browser's IndexedDB store), keeps a snapshot of the index in the
+	// store, saved after each quiet second that follows a change, and
+	// opens from it when it is current: one value read instead of every
+	// stored key and summary. A stale snapshot (the store's events changed
+	// after it was saved, by this DB or another tab) or a damaged one is
+	// ignored and the index rebuilt from the store, as without it.
+	IndexSnapshot bool
+
 	// Yield, when set, is called after every YieldEvery events that Ingest
 	// verifies and moderates. The browser build uses it to hand the main
 	// thread back to the page during long syncs (a Go wasm goroutine keeps
@@ -147,9 +156,14 @@ type DB struct {
 	loaded  chan struct{} // closed once the index is built (see Config.LoadInBackground)
 	loadErr error         // why loading failed; set before loaded is closed
 
+	snaps        store.Snapshots // the store's snapshots (Config.IndexSnapshot), or nil
+	snapWake     chan struct{}   // a change since the last snapshot
+	fromSnapshot bool            // opened from a current snapshot
+
 	subs    subscribers[Change]
 	rejects subscribers[Rejection]
-	holds   *holdings // who holds which record versions (see Holders)
+	holds   *holdings   // who holds which record versions (see Holders)
+	group   groupCommit // this node's writes, batched (see commitLocal)
 
 	progress syncTracker // the catch-up SyncProgress reports
 
@@ -176,6 +190,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	if cfg.Store == nil {
 		cfg.Store = store.NewMemory()
+	}
+	var snaps store.Snapshots
+	if sn, ok := cfg.Store.(store.Snapshots); ok && cfg.IndexSnapshot {
+		snaps = sn
 	}
 	if _, inMemory := cfg.Store.(*store.Memory); !inMemory && cfg.CacheBytes >= 0 {
 		if cfg.CacheBytes == 0 {
@@ -215,6 +233,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	db := &DB{
 		cfg: cfg, roomID: roomID, store: cfg.Store, pipeline: pipeline, log: cfg.Logger, now: cfg.Clock,
 		index: moderation.NewMemoryIndex(pipeline.Policy()), tree: merkle.NewTree(), holds: newHoldings(),
+		snaps: snaps, snapWake: make(chan struct{}, 1),
 	}
 	if err := bindStore(ctx, cfg, roomID); err != nil {
 		return nil, err
@@ -225,7 +244,13 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	db.loaded = make(chan struct{})
 	bg, stop := context.WithCancel(context.Background())
 	db.stop = stop
-	if cfg.LoadInBackground {
+	switch {
+	case db.snaps != nil && db.openFromSnapshot(ctx):
+		if err := db.loadErr; err != nil {
+			stop()
+			return nil, err
+		}
+	case cfg.LoadInBackground:
 		if err := db.loadTree(ctx); err != nil {
 			stop()
 			return nil, err
@@ -233,13 +258,22 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		db.bgDone.Add(1)
 		go func() {
 			defer db.bgDone.Done()
-			if err := db.load(bg, true); err != nil {
+			if err := db.load(bg, true, nil); err != nil {
 				db.log.Error("failed to load stored records", "err", err)
 			}
 		}()
-	} else if err := db.load(ctx, false); err != nil {
-		stop()
-		return nil, err
+	default:
+		if err := db.load(ctx, false, nil); err != nil {
+			stop()
+			return nil, err
+		}
+	}
+	if db.snaps != nil {
+		db.bgDone.Add(1)
+		go db.saveSnapshots(bg)
+		if !db.fromSnapshot {
+			db.snapshotChanged() // saved once loaded (it waits for that)
+		}
 	}
 	if cfg.GCInterval > 0 {
 		db.bgDone.Add(1)
@@ -421,7 +455,10 @@ func (db *DB) loadTree(ctx context.Context) error {
 // it inserts every kept event (treeBuilt false), or removes from the tree
 // built by loadTree what the index did not keep (treeBuilt true). It closes
 // db.loaded in every case.
-func (db *DB) load(ctx context.Context, treeBuilt bool) (err error) {
+//
+// source yields the summaries (nil: the store's Summaries; an index
+// snapshot's otherwise).
+func (db *DB) load(ctx context.Context, treeBuilt bool, source func(fn func(record.Summary, bool) error) error) (err error) {
 	defer func() {
 		db.mu.Lock()
 		db.loadErr = err
@@ -434,7 +471,10 @@ func (db *DB) load(ctx context.Context, treeBuilt bool) (err error) {
 	// Every stored event passed the room's checks when it was stored (a store
 	// holds one room, see bindStore); one without a summary (not a
 	// well-formed record or deletion) is never ours to keep.
-	err = db.store.Summaries(ctx, func(s record.Summary, ok bool) error {
+	if source == nil {
+		source = func(fn func(record.Summary, bool) error) error { return db.store.Summaries(ctx, fn) }
+	}
+	err = source(func(s record.Summary, ok bool) error {
 		if !ok {
 			stale = append(stale, s.ID)
 			return nil
@@ -481,6 +521,7 @@ func (db *DB) load(ctx context.Context, treeBuilt bool) (err error) {
 	db.holds.track(true, own...)
 	db.mu.Unlock()
 	if len(stale) > 0 {
+		defer db.snapshotChanged()
 		if err := db.store.Delete(ctx, stale...); err != nil {
 			// The set in memory is right; the leftovers are healed next time.
 			db.log.Warn("failed to remove superseded records left in the store", "count", len(stale), "err", err)

@@ -48,6 +48,13 @@ func (o Outcome) Harmless() bool {
 // node's own events (origin.Local) never evict the author's other records:
 // they are refused instead (see moderation.MemoryIndex.Admit).
 func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event) []Outcome {
+	return db.ingest(ctx, origin, events, nil)
+}
+
+// ingest is Ingest; verified, when not nil, says which events' ids and
+// signatures the caller has already checked (this node's own events, which
+// sign checked), so that they are not verified again.
+func (db *DB) ingest(ctx context.Context, origin Origin, events []*record.Event, verified []bool) []Outcome {
 	out := make([]Outcome, len(events))
 	if err := db.waitLoaded(ctx); err != nil {
 		for i := range out {
@@ -55,7 +62,9 @@ func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event)
 		}
 		return out
 	}
-	verified := verifyInParallel(events)
+	if verified == nil {
+		verified = verifyInParallel(events)
+	}
 	if db.pipeline.HasPreparers() {
 		// Batch-judging rules keep verdicts by id: only events whose id
 		// and signature hold may reach them (a forgery claiming a real
@@ -163,6 +172,9 @@ func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event)
 		for _, e := range events {
 			displaced[e.ID] = e
 		}
+	}
+	if len(toPut) > 0 || len(toDelete) > 0 {
+		db.snapshotChanged()
 	}
 	if len(toDelete) > 0 {
 		if err := db.store.Delete(ctx, toDelete...); err != nil {

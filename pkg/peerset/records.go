@@ -13,7 +13,10 @@ import (
 // Put makes, signs, moderates and stores a record by this node's key (or
 // signer). With d.UUID set to one of this node's records it publishes a new
 // version. A refusal is a *moderation.Rejection naming the rule; a signer's
-// refusal wraps ErrSigner; a read-only node returns ErrReadOnly.
+// refusal wraps ErrSigner; a read-only node returns ErrReadOnly. It returns
+// once the record is committed to the store; Puts and Deletes made while
+// one is being stored share the next store transaction (each keeps its own
+// outcome).
 func (db *DB) Put(ctx context.Context, d record.Draft) (*record.Record, error) {
 	if db.ReadOnly() {
 		return nil, ErrReadOnly
@@ -38,8 +41,8 @@ func (db *DB) Put(ctx context.Context, d record.Draft) (*record.Record, error) {
 	if e, err = db.finish(ctx, e); err != nil {
 		return nil, err
 	}
-	if out := db.Ingest(ctx, Origin{}, []*record.Event{e}); out[0].Err != nil {
-		return nil, out[0].Err
+	if err := db.commitLocal(ctx, e); err != nil {
+		return nil, err
 	}
 	return record.Parse(e)
 }
@@ -116,8 +119,8 @@ func (db *DB) Delete(ctx context.Context, uuid string) error {
 	if del, err = db.finish(ctx, del); err != nil {
 		return fmt.Errorf("failed to delete: %w", err)
 	}
-	if out := db.Ingest(ctx, Origin{}, []*record.Event{del}); out[0].Err != nil {
-		return fmt.Errorf("failed to delete: %w", out[0].Err)
+	if err := db.commitLocal(ctx, del); err != nil {
+		return fmt.Errorf("failed to delete: %w", err)
 	}
 	return nil
 }

@@ -25,11 +25,22 @@
 // Every call is one transaction, or one per page for Items, Scan and long
 // queries, so that no transaction outlives a callback. Put is one
 // read-write transaction of add requests (an id already stored keeps its
-// first copy) and returns after the transaction's complete event, with
-// durability "strict" unless Options.RelaxedDurability. A canceled context
+// first copy), committed as soon as its requests are queued
+// (IDBTransaction.commit), and returns after the transaction's complete
+// event, with durability "strict" unless Options.RelaxedDurability (which
+// the browser build sets: the browser has written the batch, without
+// waiting for the operating system to flush it). A canceled context
 // aborts a running transaction. A store closes itself when another tab
 // upgrades or deletes the database (versionchange), so that it never
 // blocks it; its calls then fail with an error wrapping store.ErrClosed.
+//
+// # Snapshots
+//
+// The Store implements store.Snapshots: every transaction that changes
+// events (Put, Delete) also replaces a random generation in the meta store
+// and checks the one it replaces; a snapshot (one value in the meta store)
+// is valid while the generation it was saved at stays, and a Store that saw
+// another connection's change saves none.
 //
 // A quota refusal is reported as ErrQuotaExceeded, wrapped with what the
 // user can do. Open asks once per page for persistent storage; Persisted

@@ -72,6 +72,12 @@ type Store struct {
 	mu       sync.Mutex
 	closed   bool
 	closeErr error // why the store closed itself, nil after Close
+	// The generation (see snapshot.go): the value this Store wrote or read
+	// last, whether it is known yet, and whether another connection has
+	// changed events meanwhile.
+	gen      string
+	genKnown bool
+	foreign  bool
 }
 
 var _ store.Store = (*Store)(nil)

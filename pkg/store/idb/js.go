@@ -134,6 +134,9 @@ type txn struct {
 	tx       js.Value
 	outcome  chan error
 	handlers handlers
+	// completed, when set, runs in the complete event before the outcome is
+	// signalled (so before the waiting goroutine goes on).
+	completed func()
 }
 
 var errAborted = errors.New("transaction aborted")
@@ -159,7 +162,12 @@ func newTxn(db js.Value, mode string, options js.Value, ignoreConstraint bool, s
 		return nil, err
 	}
 	fail := func(err error) { signal(t.outcome, err) }
-	t.handlers.on(t.tx, "complete", func(js.Value) { signal(t.outcome, nil) }, fail)
+	t.handlers.on(t.tx, "complete", func(js.Value) {
+		if t.completed != nil {
+			t.completed()
+		}
+		signal(t.outcome, nil)
+	}, fail)
 	t.handlers.on(t.tx, "abort", func(js.Value) {
 		txErr := t.tx.Get("error")
 		if txErr.IsNull() || txErr.IsUndefined() {
@@ -180,6 +188,19 @@ func newTxn(db js.Value, mode string, options js.Value, ignoreConstraint bool, s
 }
 
 func (t *txn) store(name string) js.Value { return t.tx.Call("objectStore", name) }
+
+// commit asks the browser to commit once the requests queued so far are
+// done (IDBTransaction.commit), instead of after their results have come
+// back to the page and no new request followed: one round trip to the
+// browser's storage instead of two. No request may be queued after it.
+// Where commit is missing the transaction commits by itself as before.
+func (t *txn) commit() {
+	_ = try(func() {
+		if t.tx.Get("commit").Type() == js.TypeFunction {
+			t.tx.Call("commit")
+		}
+	})
+}
 
 // abort aborts the transaction; it is a no-op if it already finished.
 func (t *txn) abort() { _ = try(func() { t.tx.Call("abort") }) }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall/js"
 
 	"github.com/peersetdb/peerset/pkg/record"
@@ -28,10 +29,11 @@ var (
 )
 
 // Put implements store.Store. The batch is one read-write transaction of
-// add requests (an id already stored keeps its first copy: the add fails
-// with ConstraintError, which is ignored); Put returns after the
-// transaction's complete event, with durability "strict" unless
-// Options.RelaxedDurability.
+// add requests and their summaries, committed at once (see putObjects); a
+// batch holding an id already stored is written again the slower way, in
+// which the add of that id fails with ConstraintError, ignored, and the
+// first copy stays. Put returns after the transaction's complete event,
+// with durability "strict" unless Options.RelaxedDurability.
 func (s *Store) Put(ctx context.Context, events ...*record.Event) error {
 	if err := store.CheckBatch(events); err != nil {
 		return err
@@ -47,13 +49,69 @@ func (s *Store) Put(ctx context.Context, events ...*record.Event) error {
 	if err := try(func() { objects = jsJSON.Call("parse", batch) }); err != nil {
 		return failure(fmt.Sprintf("put %d events", len(events)), err)
 	}
-	t, err := s.write(true, storeEvents, storeSummaries)
+	err := s.putObjects(ctx, events, objects, true)
+	if errors.Is(err, errConstraintAfterCommit) {
+		// An id already stored: Chromium aborts a committed transaction
+		// whose request fails, even when the error is handled. Again, the
+		// way that keeps the first copy.
+		err = s.putObjects(ctx, events, objects, false)
+	}
 	if err != nil {
 		return failure(fmt.Sprintf("put %d events", len(events)), err)
 	}
+	return nil
+}
+
+// errConstraintAfterCommit: a transaction that putObjects committed at
+// once aborted because an add found its id already stored.
+var errConstraintAfterCommit = errors.New("an id already stored aborted a transaction committed at once")
+
+// putObjects adds the stored objects of events and their summaries in one
+// read-write transaction. With commitAtOnce it asks the browser to commit
+// right after the requests (IDBTransaction.commit: one round trip to the
+// browser's storage instead of two), and puts each summary beside its add;
+// a batch holding an id already stored then fails with
+// errConstraintAfterCommit. Without it, the summary goes in once its event
+// did (an add that fails keeps the first copy and that copy's summary).
+func (s *Store) putObjects(ctx context.Context, events []*record.Event, objects js.Value, commitAtOnce bool) error {
+	// Committed at once, a failing add must abort the transaction (its
+	// error is not handled), or the summary put beside it would replace
+	// the first copy's.
+	if err := s.loadGeneration(ctx); err != nil {
+		return err
+	}
+	t, err := s.write(!commitAtOnce, storeEvents, storeSummaries, storeMeta)
+	if err != nil {
+		return err
+	}
 	sums := t.store(storeSummaries)
-	// The summary goes in once its event did: an id already stored (the add
-	// fails) keeps its first copy and that copy's summary.
+	if commitAtOnce {
+		var constraint atomic.Bool
+		t.handlers.on(t.tx, "error", func(ev js.Value) {
+			if stringProperty(ev.Get("target").Get("error"), "name") == "ConstraintError" {
+				constraint.Store(true)
+			}
+		}, nil)
+		err = try(func() {
+			os := t.store(storeEvents)
+			for i, e := range events {
+				os.Call("add", objects.Index(i))
+				sums.Call("put", summaryValue(e), itemKey(e.CreatedAt, e.ID))
+			}
+			s.bumpGeneration(t)
+		})
+		if err != nil {
+			return t.fail(err)
+		}
+		t.commit()
+		if err := t.wait(ctx); err != nil {
+			if constraint.Load() {
+				return errConstraintAfterCommit
+			}
+			return err
+		}
+		return nil
+	}
 	onAdded := js.FuncOf(func(this js.Value, _ []js.Value) any {
 		_ = try(func() { sums.Call("put", this.Get("peersetSummary"), this.Get("result")) })
 		return nil
@@ -66,14 +124,12 @@ func (s *Store) Put(ctx context.Context, events ...*record.Event) error {
 			req.Set("peersetSummary", summaryValue(e))
 			req.Set("onsuccess", onAdded)
 		}
+		s.bumpGeneration(t)
 	})
 	if err != nil {
-		return failure(fmt.Sprintf("put %d events", len(events)), t.fail(err))
+		return t.fail(err)
 	}
-	if err := t.wait(ctx); err != nil {
-		return failure(fmt.Sprintf("put %d events", len(events)), err)
-	}
-	return nil
+	return t.wait(ctx)
 }
 
 // Delete implements store.Store: one read-write transaction that looks up
@@ -87,7 +143,10 @@ func (s *Store) Delete(ctx context.Context, ids ...[32]byte) error {
 		return nil
 	}
 	what := fmt.Sprintf("delete %d events", len(ids))
-	t, err := s.write(false, storeEvents, storeSummaries)
+	if err := s.loadGeneration(ctx); err != nil {
+		return failure(what, err)
+	}
+	t, err := s.write(false, storeEvents, storeSummaries, storeMeta)
 	if err != nil {
 		return failure(what, err)
 	}
@@ -109,6 +168,7 @@ func (s *Store) Delete(ctx context.Context, ids ...[32]byte) error {
 		for _, id := range ids {
 			byID.Call("getKey", idHex(id)).Set("onsuccess", onKey)
 		}
+		s.bumpGeneration(t)
 	})
 	if err != nil {
 		return failure(what, t.fail(err))

@@ -1,0 +1,179 @@
+package peerset
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/record"
+	"github.com/peersetdb/peerset/pkg/store"
+)
+
+// The index snapshot (Config.IndexSnapshot): the summaries of every event
+// the index keeps, in one value that a store implementing store.Snapshots
+// keeps valid only while its events stay as they were. Opening from it
+// reads one value instead of every stored key and summary. Its form:
+//
+//	magic (8 bytes) ‖ count (4, big-endian) ‖
+//	count × (id (32) ‖ created_at (8, big-endian) ‖ record.AppendSummary (68)) ‖
+//	SHA-256 of everything before (32)
+//
+// A snapshot that is stale (the store says so) or does not decode (a
+// wrong checksum, length or summary) is ignored: the index is rebuilt from
+// the store, as without one, and a new snapshot saved.
+var snapshotMagic = [8]byte{'p', 's', 'i', 'd', 'x', 0, 0, 1}
+
+const snapshotEntry = 32 + 8 + record.SummaryBytes
+
+// snapshotQuiet is how long the set must stay unchanged before a snapshot
+// is saved: a burst of writes or a sync saves once, after it.
+const snapshotQuiet = time.Second
+
+// errSnapshotCorrupt is wrapped by decodeSnapshot's errors.
+var errSnapshotCorrupt = errors.New("the index snapshot is corrupt")
+
+// encodeSnapshot writes the snapshot of summaries, sorted here by
+// (created_at, id), the order the store yields them in.
+func encodeSnapshot(summaries []record.Summary) []byte {
+	slices.SortFunc(summaries, func(a, b record.Summary) int { return itemOf(a).Compare(itemOf(b)) })
+	b := make([]byte, 0, len(snapshotMagic)+4+len(summaries)*snapshotEntry+sha256.Size)
+	b = append(b, snapshotMagic[:]...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(summaries)))
+	for _, s := range summaries {
+		b = append(b, s.ID[:]...)
+		b = binary.BigEndian.AppendUint64(b, uint64(s.CreatedAt))
+		b = record.AppendSummary(b, s)
+	}
+	sum := sha256.Sum256(b)
+	return append(b, sum[:]...)
+}
+
+// decodeSnapshot reads what encodeSnapshot wrote; any damage is an error
+// wrapping errSnapshotCorrupt.
+func decodeSnapshot(b []byte) ([]record.Summary, error) {
+	head := len(snapshotMagic) + 4
+	if len(b) < head+sha256.Size || !bytes.Equal(b[:len(snapshotMagic)], snapshotMagic[:]) {
+		return nil, fmt.Errorf("%w: no snapshot header", errSnapshotCorrupt)
+	}
+	body, sum := b[:len(b)-sha256.Size], b[len(b)-sha256.Size:]
+	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
+		return nil, fmt.Errorf("%w: checksum mismatch", errSnapshotCorrupt)
+	}
+	n := int(binary.BigEndian.Uint32(b[len(snapshotMagic):]))
+	if len(body)-head != n*snapshotEntry {
+		return nil, fmt.Errorf("%w: %d bytes of entries for %d entries", errSnapshotCorrupt, len(body)-head, n)
+	}
+	out := make([]record.Summary, 0, n)
+	for p := body[head:]; len(p) > 0; p = p[snapshotEntry:] {
+		id := [32]byte(p[:32])
+		createdAt := int64(binary.BigEndian.Uint64(p[32:40]))
+		s, err := record.ParseSummary(id, createdAt, p[40:snapshotEntry])
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errSnapshotCorrupt, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// openFromSnapshot builds the index and the tree from the store's snapshot
+// when there is a current one that decodes, and reports whether it did.
+func (db *DB) openFromSnapshot(ctx context.Context) bool {
+	data, err := db.snaps.LoadSnapshot(ctx)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			db.log.Warn("failed to read the index snapshot: rebuilding the index from the store", "err", err)
+		}
+		return false
+	}
+	summaries, err := decodeSnapshot(data)
+	if err != nil {
+		db.log.Warn("ignoring the index snapshot: rebuilding the index from the store", "err", err)
+		return false
+	}
+	if err := db.load(ctx, false, func(fn func(record.Summary, bool) error) error {
+		for _, s := range summaries {
+			if err := fn(s, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		// load failed only on a canceled context: Open fails with it.
+		return true
+	}
+	db.fromSnapshot = true
+	return true
+}
+
+// snapshotChanged notes that the set changed: the saver saves a new
+// snapshot once it has been quiet for snapshotQuiet.
+func (db *DB) snapshotChanged() {
+	if db.snaps == nil {
+		return
+	}
+	select {
+	case db.snapWake <- struct{}{}:
+	default:
+	}
+}
+
+// saveSnapshots saves a snapshot after each quiet spell that follows a
+// change, until ctx ends.
+func (db *DB) saveSnapshots(ctx context.Context) {
+	defer db.bgDone.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-db.snapWake:
+		}
+		quiet := time.NewTimer(snapshotQuiet)
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				quiet.Stop()
+				return
+			case <-db.snapWake:
+				quiet.Reset(snapshotQuiet)
+			case <-quiet.C:
+				break wait
+			}
+		}
+		if err := db.saveSnapshot(ctx); err != nil && ctx.Err() == nil {
+			db.log.Warn("failed to save the index snapshot", "err", err)
+		}
+	}
+}
+
+// saveSnapshot saves the index's summaries as the store's snapshot. It
+// holds the read lock while it does, so that no write of this DB comes
+// between what it serializes and the store's generation it checks.
+func (db *DB) saveSnapshot(ctx context.Context) error {
+	select {
+	case <-db.loaded:
+	default:
+		return nil // saved once the load is done (it signals)
+	}
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.loadErr != nil || db.closed {
+		return nil
+	}
+	summaries := make([]record.Summary, 0, db.index.Len())
+	db.index.Each(func(s record.Summary) bool {
+		summaries = append(summaries, s)
+		return true
+	})
+	saved, err := db.snaps.SaveSnapshot(ctx, encodeSnapshot(summaries))
+	if err == nil && !saved {
+		db.log.Info("index snapshot not saved: another connection changed the store")
+	}
+	return err
+}

@@ -1,0 +1,378 @@
+package peerset
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/moderation"
+	"github.com/peersetdb/peerset/pkg/record"
+	"github.com/peersetdb/peerset/pkg/store"
+)
+
+// snapBacking is storage shared by several connections (tabs): events, a
+// generation replaced by every change, and the snapshot with the generation
+// it was saved at. snapConn is one connection, implementing store.Snapshots
+// the way pkg/store/idb does.
+type snapBacking struct {
+	mu      sync.Mutex
+	mem     *store.Memory
+	gen     int
+	snap    []byte
+	snapGen int
+	saves   int
+}
+
+type snapConn struct {
+	store.Store
+	b       *snapBacking
+	known   int
+	foreign bool
+}
+
+func newSnapBacking() *snapBacking { return &snapBacking{mem: store.NewMemory()} }
+
+func (b *snapBacking) conn() *snapConn {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return &snapConn{Store: b.mem, b: b, known: b.gen}
+}
+
+func (c *snapConn) bump() {
+	c.b.mu.Lock()
+	defer c.b.mu.Unlock()
+	if c.b.gen != c.known {
+		c.foreign = true
+	}
+	c.b.gen++
+	c.known = c.b.gen
+}
+
+func (c *snapConn) Put(ctx context.Context, events ...*record.Event) error {
+	if err := c.Store.Put(ctx, events...); err != nil {
+		return err
+	}
+	c.bump()
+	return nil
+}
+
+func (c *snapConn) Delete(ctx context.Context, ids ...[32]byte) error {
+	if err := c.Store.Delete(ctx, ids...); err != nil {
+		return err
+	}
+	c.bump()
+	return nil
+}
+
+func (c *snapConn) Close() error { return nil } // the backing outlives a DB
+
+func (c *snapConn) SaveSnapshot(_ context.Context, data []byte) (bool, error) {
+	c.b.mu.Lock()
+	defer c.b.mu.Unlock()
+	if c.foreign || c.b.gen != c.known {
+		return false, nil
+	}
+	c.b.snap, c.b.snapGen = append([]byte(nil), data...), c.b.gen
+	c.b.saves++
+	return true, nil
+}
+
+func (c *snapConn) LoadSnapshot(context.Context) ([]byte, error) {
+	c.b.mu.Lock()
+	defer c.b.mu.Unlock()
+	if c.b.snap == nil || c.b.snapGen != c.b.gen {
+		return nil, fmt.Errorf("no current snapshot: %w", store.ErrNotFound)
+	}
+	return append([]byte(nil), c.b.snap...), nil
+}
+
+// current reports whether a snapshot of the latest generation is saved.
+func (b *snapBacking) current() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.snap != nil && b.snapGen == b.gen
+}
+
+func (b *snapBacking) waitCurrent(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !b.current() {
+		if time.Now().After(deadline) {
+			t.Fatal("no current snapshot saved within 30 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var testKey = func() *record.SecretKey {
+	sk, err := record.GenerateKey()
+	if err != nil {
+		panic(err)
+	}
+	return sk
+}()
+
+func openSnap(t *testing.T, b *snapBacking, background bool) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), Config{Room: "lobby", Store: b.conn(), Key: testKey, IndexSnapshot: true, LoadInBackground: background,
+		Moderation: openModeration()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// fillSnap writes records, a new version and a deletion.
+func fillSnap(t *testing.T, db *DB, n int) {
+	t.Helper()
+	ctx := context.Background()
+	var first *record.Record
+	for i := range n {
+		r, err := db.Put(ctx, record.Draft{Text: fmt.Sprintf("record %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = r
+		}
+		if i == 1 {
+			if err := db.Delete(ctx, r.UUID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := db.Put(ctx, record.Draft{UUID: first.UUID, Text: "record 0, again"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// reference is what a DB opened without a snapshot holds: its root and
+// counts, from the same events.
+func reference(t *testing.T, b *snapBacking) (root string, stats Stats) {
+	t.Helper()
+	db, err := Open(context.Background(), Config{Room: "lobby", Store: b.conn(), Key: testKey, Moderation: openModeration()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	return db.Root().String(), db.Stats()
+}
+
+func checkSame(t *testing.T, db *DB, b *snapBacking) {
+	t.Helper()
+	root, st := reference(t, b)
+	if err := db.waitLoaded(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := db.Stats()
+	if db.Root().String() != root || got.Records != st.Records || got.Deletions != st.Deletions {
+		t.Fatalf("reopened: root %s, %d records, %d deletions; rebuilt from the store: root %s, %d, %d",
+			db.Root(), got.Records, got.Deletions, root, st.Records, st.Deletions)
+	}
+}
+
+func TestIndexSnapshotReopen(t *testing.T) {
+	for _, background := range []bool{false, true} {
+		t.Run(fmt.Sprintf("LoadInBackground=%v", background), func(t *testing.T) {
+			b := newSnapBacking()
+			db := openSnap(t, b, background)
+			fillSnap(t, db, 20)
+			b.waitCurrent(t)
+			before := db.Root()
+			db.Close()
+
+			db2 := openSnap(t, b, background)
+			if !db2.fromSnapshot {
+				t.Fatal("a current snapshot was not used")
+			}
+			if db2.Root() != before {
+				t.Fatalf("root after reopening %s, before %s", db2.Root(), before)
+			}
+			checkSame(t, db2, b)
+			// Writes go on, and make the snapshot stale until saved again.
+			if _, err := db2.Put(context.Background(), record.Draft{Text: "after the reopen"}); err != nil {
+				t.Fatal(err)
+			}
+			if b.current() {
+				t.Fatal("the snapshot stayed current after a write")
+			}
+			b.waitCurrent(t)
+			db2.Close()
+			db3 := openSnap(t, b, background)
+			if !db3.fromSnapshot {
+				t.Fatal("the snapshot saved after the write was not used")
+			}
+			checkSame(t, db3, b)
+		})
+	}
+}
+
+// TestIndexSnapshotStale: events changed after the snapshot (by this DB
+// before it was saved again, or by another connection) make it stale; the
+// index is rebuilt from the store, and holds those changes.
+func TestIndexSnapshotStale(t *testing.T) {
+	other, err := record.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		change func(t *testing.T, b *snapBacking, db *DB)
+	}{
+		{"written by this DB, closed before the next save", func(t *testing.T, b *snapBacking, db *DB) {
+			if _, err := db.Put(context.Background(), record.Draft{Text: "not in the snapshot"}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"written by another tab", func(t *testing.T, b *snapBacking, db *DB) {
+			e, err := record.NewUnsigned(record.Draft{Text: "from the other tab", CreatedAt: time.Now()}, other.Public(), db.RoomID(), record.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Sign(other); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.conn().Put(context.Background(), e); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"deleted by another tab", func(t *testing.T, b *snapBacking, db *DB) {
+			rs, err := db.Query(context.Background(), Query{Limit: 1})
+			if err != nil || len(rs) != 1 {
+				t.Fatalf("Query: %v", err)
+			}
+			if err := b.conn().Delete(context.Background(), rs[0].Event.ID); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newSnapBacking()
+			db := openSnap(t, b, true)
+			fillSnap(t, db, 10)
+			b.waitCurrent(t)
+			tc.change(t, b, db)
+			before := db.Root()
+			db.Close()
+			db2 := openSnap(t, b, true)
+			if db2.fromSnapshot {
+				t.Fatal("a stale snapshot was used")
+			}
+			checkSame(t, db2, b)
+			if tc.name == "written by this DB, closed before the next save" && db2.Root() != before {
+				t.Fatalf("root %s, before %s", db2.Root(), before)
+			}
+			b.waitCurrent(t) // rebuilt, then saved again
+		})
+	}
+}
+
+// TestIndexSnapshotForeignWrites: once another connection changed the
+// store, this DB's index is not the stored set: it saves no snapshot.
+func TestIndexSnapshotForeignWrites(t *testing.T) {
+	b := newSnapBacking()
+	db := openSnap(t, b, true)
+	fillSnap(t, db, 5)
+	b.waitCurrent(t)
+	other := openSnap(t, b, true) // another tab on the same storage
+	if _, err := other.Put(context.Background(), record.Draft{Text: "the other tab's"}); err != nil {
+		t.Fatal(err)
+	}
+	b.waitCurrent(t) // the other tab's view was current when it wrote
+	b.mu.Lock()
+	saves := b.saves
+	b.mu.Unlock()
+	if _, err := db.Put(context.Background(), record.Draft{Text: "this tab's"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * snapshotQuiet)
+	b.mu.Lock()
+	after := b.saves
+	b.mu.Unlock()
+	if after != saves {
+		t.Fatalf("a DB that missed another connection's writes saved a snapshot (%d saves, then %d)", saves, after)
+	}
+	db.Close()
+	other.Close()
+	db2 := openSnap(t, b, true)
+	if db2.fromSnapshot {
+		t.Fatal("a stale snapshot was used")
+	}
+	checkSame(t, db2, b)
+	if st := db2.Stats(); st.Records != 5-1+2 {
+		t.Fatalf("%d records, want %d", st.Records, 5-1+2)
+	}
+}
+
+// TestIndexSnapshotCorrupt: a snapshot that is current but damaged is
+// ignored and the index rebuilt.
+func TestIndexSnapshotCorrupt(t *testing.T) {
+	cases := []struct {
+		name   string
+		damage func([]byte) []byte
+	}{
+		{"a flipped byte", func(b []byte) []byte { b[len(b)/2] ^= 0x40; return b }},
+		{"truncated", func(b []byte) []byte { return b[:len(b)-snapshotEntry] }},
+		{"empty", func([]byte) []byte { return []byte{} }},
+		{"another magic", func(b []byte) []byte { b[0] = 'x'; return b }},
+		{"an entry missing, checksum recomputed", func(b []byte) []byte {
+			body := b[:len(b)-sha256.Size-snapshotEntry]
+			sum := sha256.Sum256(body)
+			return append(body, sum[:]...)
+		}},
+		{"a bad summary, checksum recomputed", func(b []byte) []byte {
+			body := b[:len(b)-sha256.Size]
+			body[len(snapshotMagic)+4+40] = 0xff // the first entry's kind
+			sum := sha256.Sum256(body)
+			return append(body, sum[:]...)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newSnapBacking()
+			db := openSnap(t, b, true)
+			fillSnap(t, db, 10)
+			b.waitCurrent(t)
+			before := db.Root()
+			db.Close()
+			b.mu.Lock()
+			b.snap = tc.damage(b.snap)
+			b.mu.Unlock()
+			db2 := openSnap(t, b, true)
+			if db2.fromSnapshot {
+				t.Fatal("a damaged snapshot was used")
+			}
+			if err := db2.waitLoaded(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if db2.Root() != before {
+				t.Fatalf("root %s, before %s", db2.Root(), before)
+			}
+			checkSame(t, db2, b)
+		})
+	}
+}
+
+func TestSnapshotEncoding(t *testing.T) {
+	if _, err := decodeSnapshot(encodeSnapshot(nil)); err != nil {
+		t.Fatalf("empty snapshot: %v", err)
+	}
+	for _, bad := range [][]byte{nil, {1, 2, 3}, snapshotMagic[:]} {
+		if _, err := decodeSnapshot(bad); !errors.Is(err, errSnapshotCorrupt) {
+			t.Errorf("decodeSnapshot(%x) = %v, want errSnapshotCorrupt", bad, err)
+		}
+	}
+}
+
+// openModeration is the open preset: no per-author quota, so that the
+// tests' many records by one key all stay.
+func openModeration() *moderation.Config {
+	c := moderation.PresetOpen()
+	return &c
+}
