@@ -125,3 +125,18 @@ func TestPutContentRuleFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorsNamePeersetOnce: the CLI is the edge that says "peerset: ", once,
+// before the whole message (issue 12: errors said once). Natively only:
+// the js build has no file store.
+func TestErrorsNamePeersetOnce(t *testing.T) {
+	db := t.TempDir() + "/room-a.db"
+	if code, _, errOut := runCLI("", "put", "--db", db, "--room", "a", "--nsec", exampleNsec, "--text", "hi"); code != 0 {
+		t.Fatalf("put: %d %q", code, errOut)
+	}
+	code, _, errOut := runCLI("", "put", "--db", db, "--room", "b", "--nsec", exampleNsec, "--text", "hi")
+	want := "peerset: the store belongs to another room: it holds \"peerset/a\", not peerset/b\n"
+	if code != 1 || errOut != want {
+		t.Errorf("put into another room's store: exit %d, stderr %q; want exit 1, %q", code, errOut, want)
+	}
+}
