@@ -68,10 +68,11 @@ type actionWire struct {
 	legacy *Reassembler
 	recv   *Receiver26
 
-	mu     sync.Mutex
-	remote wireFormat // detected from the peer's first action frame
-	send   wireFormat // what we send now
-	nextID uint32
+	mu      sync.Mutex
+	remote  wireFormat // detected from the peer's first action frame
+	changed bool       // the peer changed its framing once
+	send    wireFormat // what we send now
+	nextID  uint32
 	// offers are our offers waiting for accepted or rejected; one at a
 	// time, since user messages go out one after the other (order).
 	offers map[uint32]chan error
@@ -163,25 +164,23 @@ func (w *actionWire) sendControl(frames [][]byte) {
 }
 
 // add feeds one action chunk (the payload of a room data frame) from the
-// peer, in whichever framing the peer speaks. The first frame decides; a
-// frame of the other framing afterwards is a violation
-// (ErrIncompatibleActionWire) and is dropped.
+// peer, in whichever framing the peer speaks. It runs on the peer's
+// goroutine.
+//
+// The peer's first message frame (a Trystero 0.25 chunk, or a 0.26 inline
+// or offer frame) decides what we send from then on; if that is not what
+// we sent so far, our handshake goes again in the peer's framing (a
+// Trystero 0.25 peer drops 0.26 frames as an unknown action). The peer may
+// change its framing once: a peerset peer does when its first frames
+// crossed ours. A second change is a violation (ErrIncompatibleActionWire)
+// and the frame is dropped. The other 0.26 frames (chunk, accepted,
+// rejected, cancelled) belong to a transfer in 0.26 framing, which either
+// side may have started, and are checked against it instead.
 func (w *actionWire) add(data []byte) (ActionMessage, bool, error) {
-	got := wire025
-	if len(data) > 0 && data[0] == Wire26Version {
-		got = wire026
-	}
-	w.mu.Lock()
-	if w.remote == wireUnknown {
-		w.remote, w.send = got, got
-		w.peer.room.log.Debug("peer's action framing", "peer", w.peer.id, "framing", got)
-	}
-	remote := w.remote
-	w.mu.Unlock()
-	if got != remote {
-		return ActionMessage{}, false, fmt.Errorf("%w: a frame of %s from a peer that speaks %s", ErrIncompatibleActionWire, got, remote)
-	}
-	if got == wire025 {
+	if len(data) == 0 || data[0] != Wire26Version {
+		if err := w.saw(wire025); err != nil {
+			return ActionMessage{}, false, err
+		}
 		return w.legacy.Add(data)
 	}
 	f, err := DecodeFrame26(data)
@@ -191,10 +190,62 @@ func (w *actionWire) add(data []byte) (ActionMessage, bool, error) {
 	switch f.Kind {
 	case Wire26Accepted, Wire26Rejected:
 		return ActionMessage{}, false, w.answer(f)
+	case Wire26Inline, Wire26Offer:
+		if err := w.saw(wire026); err != nil {
+			return ActionMessage{}, false, err
+		}
 	}
 	msg, complete, replies, err := w.recv.Receive(f)
 	w.sendControl(replies)
 	return msg, complete, err
+}
+
+// saw records that the peer started a message in framing got.
+func (w *actionWire) saw(got wireFormat) error {
+	w.mu.Lock()
+	resend := false
+	switch {
+	case w.remote == wireUnknown:
+		w.remote = got
+		resend = w.send != got
+		w.send = got
+	case got != w.remote && !w.changed:
+		w.remote, w.changed = got, true
+	case got != w.remote:
+		remote := w.remote
+		w.mu.Unlock()
+		return fmt.Errorf("%w: a message in %s from a peer that changed to %s already", ErrIncompatibleActionWire, got, remote)
+	}
+	w.mu.Unlock()
+	if resend {
+		w.peer.room.log.Debug("peer speaks another action framing: resending the handshake in it", "peer", w.peer.id, "framing", got)
+		w.resendHandshake()
+	}
+	return nil
+}
+
+// resendHandshake sends again what the handshake sent so far (the
+// password challenge, or @_hsready), in the framing we now send.
+func (w *actionWire) resendHandshake() {
+	p := w.peer
+	switch {
+	case p.localPassed:
+		p.sendInternal(StringMessage(ActionHSReady, ""))
+	case p.challenge != "":
+		msg, err := JSONMessage(ActionHSData, PasswordHandshakeMessage{Kind: PasswordHandshakeChallenge, Challenge: p.challenge})
+		if err == nil {
+			p.sendInternal(msg)
+		}
+	}
+}
+
+// ActionWire returns the action framing we send to the peer: ActionWire025
+// or ActionWire026 (the configured one until the peer sent an action).
+func (p *Peer) ActionWire() ActionWire {
+	if p.reassembler.sends026() {
+		return ActionWire026
+	}
+	return ActionWire025
 }
 
 // answer hands the receiver's answer to the offer waiting for it. An
