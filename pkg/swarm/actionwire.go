@@ -209,6 +209,7 @@ func (w *actionWire) saw(got wireFormat) error {
 		w.remote = got
 		resend = w.send != got
 		w.send = got
+		w.peer.room.log.Debug("peer's action framing", "peer", w.peer.id, "framing", got.String())
 	case got != w.remote && !w.changed:
 		w.remote, w.changed = got, true
 	case got != w.remote:
@@ -353,6 +354,7 @@ func (p *Peer) sendMessage026(ctx context.Context, msg ActionMessage) error {
 	case <-p.closing:
 		return fmt.Errorf("failed to send %q to %s: %w", msg.Type, p.id, ErrPeerNotActive)
 	}
+	p.room.log.Debug("action offer accepted", "peer", p.id, "type", msg.Type, "bytes", len(msg.Payload), "chunks", len(chunks))
 	frames := make([][]byte, len(chunks))
 	for i, c := range chunks {
 		if frames[i], err = EncodeRoomFrame(p.room.token, c); err != nil {
