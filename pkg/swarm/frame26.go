@@ -486,9 +486,9 @@ func (r *Receiver26) Receive(f Frame26) (msg ActionMessage, complete bool, repli
 			return ActionMessage{}, false, [][]byte{control26(Wire26Rejected, f.ID, RejectTooLarge)},
 				fmt.Errorf("failed to receive %q: %w: offer of %d bytes, limit %d", f.Type, ErrMessageTooLarge, f.Size+uint64(len(f.Meta)), r.limits.MaxMessageSize)
 		}
-		r.Expire(now) // a stale offer must not keep a fresh one out
+		replies = r.Expire(now) // a stale offer must not keep a fresh one out
 		if len(r.transfers) >= r.limits.MaxPartialMessages {
-			return ActionMessage{}, false, [][]byte{control26(Wire26Rejected, f.ID, RejectTooMany)},
+			return ActionMessage{}, false, append(replies, control26(Wire26Rejected, f.ID, RejectTooMany)),
 				fmt.Errorf("failed to receive %q: %w (limit %d)", f.Type, ErrTooManyPartialMessages, r.limits.MaxPartialMessages)
 		}
 		t := &transfer26{id: f.ID, typ: f.Type, format: f.Format, meta: cloneMeta(f.Meta), size: int(f.Size), lastProgress: now}

@@ -403,6 +403,16 @@ func TestReceiver26Admission(t *testing.T) {
 		}
 	})
 
+	t.Run("a new offer expires stale ones and the next waiting one is accepted", func(t *testing.T) {
+		r := newRecv26(t, limits)
+		r.feed(Frame26{Kind: Wire26Offer, Type: "x", Format: PayloadBinary, ID: 1, Size: 20000})
+		r.now = r.now.Add(10 * time.Second)
+		_, _, replies, err := r.feed(Frame26{Kind: Wire26Offer, Type: "x", Format: PayloadBinary, ID: 2, Size: 100})
+		if err != nil || len(replies) != 2 || replies[0].Kind != Wire26Rejected || replies[0].ID != 1 || replies[1].Kind != Wire26Accepted || replies[1].ID != 2 {
+			t.Fatalf("%v, replies %+v", err, replies)
+		}
+	})
+
 	t.Run("inline over the message limit: violation", func(t *testing.T) {
 		r := newRecv26(t, ReassemblerLimits{MaxMessageSize: 100})
 		if _, _, _, err := r.feed(Frame26{Kind: Wire26Inline, Type: "x", Format: PayloadBinary, Payload: make([]byte, 101)}); !errors.Is(err, ErrMessageTooLarge) {
