@@ -105,13 +105,6 @@ func newActionWire(p *Peer) *actionWire {
 	return w
 }
 
-// Format returns the framing the peer speaks ("" until it sent an action).
-func (w *actionWire) format() wireFormat {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.remote
-}
-
 // HeldBytes, NextExpiry, Expire and Reset cover both receivers, for the
 // peer's reassembly timer.
 func (w *actionWire) HeldBytes() int { return w.legacy.HeldBytes() + w.recv.HeldBytes() }
@@ -129,7 +122,12 @@ func (w *actionWire) Expire(now time.Time) int {
 	n := w.legacy.Expire(now)
 	replies := w.recv.Expire(now)
 	w.sendControl(replies)
-	return n + len(replies)
+	for _, r := range replies {
+		if Wire26Kind(r[1]) == Wire26Rejected {
+			n++
+		}
+	}
+	return n
 }
 
 func (w *actionWire) Reset() {
