@@ -25,7 +25,10 @@ const (
 	ActionWireAuto ActionWire = "auto"
 	// ActionWire025 sends Trystero 0.23.1–0.25.4 framing first.
 	ActionWire025 ActionWire = "0.25"
-	// ActionWire026 sends Trystero 0.26 framing first.
+	// ActionWire026 sends Trystero 0.26 framing first. A Trystero 0.25
+	// app ignores those frames and we answer in its framing, except with
+	// a room password when our id is the lower one: our challenge is
+	// ignored, the app sends nothing, and the handshake times out.
 	ActionWire026 ActionWire = "0.26"
 )
 
