@@ -207,6 +207,10 @@ type Config struct {
 	// PartialTimeout: a message being reassembled that gets no chunk for
 	// this long is dropped; default DefaultPartialTimeout.
 	PartialTimeout time.Duration
+	// ActionWire is the action framing sent to a peer until it shows its
+	// own (then we speak that): ActionWireAuto (the default), ActionWire025
+	// or ActionWire026. See ActionWire.
+	ActionWire ActionWire
 
 	// AnnounceWarmup are the delays between the first announces after a
 	// tracker connection opens; nil means DefaultAnnounceWarmup.
@@ -291,6 +295,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ICEServers == nil {
 		c.ICEServers = DefaultICEServers()
+	}
+	if err := c.ActionWire.check(); err != nil {
+		return c, err
 	}
 	if c.MaxPeers <= 0 {
 		c.MaxPeers = DefaultMaxPeers

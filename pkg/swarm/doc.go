@@ -1,7 +1,7 @@
 // Package swarm is peerset's transport: it joins a room through WebTorrent
 // trackers and connects to the room's other peers over WebRTC data channels,
-// byte-compatible with Trystero's torrent strategy (v2 family, 0.23.1–0.25.4),
-// so a Trystero app in the same room is a peer like any other. It gives the
+// byte-compatible with Trystero's torrent strategy (0.23.1–0.25.4, and the
+// action framing of 0.26 from its main branch), so a Trystero app in the same room is a peer like any other. It gives the
 // layer above (the peerset protocol: its own handshake, sync) peers that
 // passed Trystero's handshake, and typed actions to and from them.
 //
@@ -10,8 +10,10 @@
 // exponential backoff for as long as it is open), announces with a pool of up
 // to three sealed, non-trickle offers in phases (warm-up, steady, dormant),
 // answers the offers of others following the glare rule, runs one pion
-// PeerConnection per remote peer with Trystero's "data" channel and v2 room
-// frames, the password challenge and @_hsready, and reports peers through
+// PeerConnection per remote peer with Trystero's "data" channel and room
+// frames, actions in Trystero 0.25 or 0.26 framing (chosen per peer by the
+// first byte of its first action; Config.ActionWire says what to send
+// first), the password challenge and @_hsready, and reports peers through
 // OnPeerJoin, OnPeerLeave, OnViolation and OnJoinError. Peer.Send sends an
 // ActionMessage; Room.Handle receives them by action type.
 //
@@ -26,8 +28,10 @@
 // progress. The room never bans anyone by itself.
 //
 // The wire-level groundwork: room topics and ids (topic.go), the sealed SDP
-// format (seal.go), the tracker messages (tracker_msg.go), the v2 frame and
-// action-chunk codecs (frame.go) and Trystero's internal actions
+// format (seal.go), the tracker messages (tracker_msg.go), the room frame
+// and Trystero 0.25 action-chunk codecs (frame.go), the Trystero 0.26
+// action frames and their receiver (frame26.go), the per-peer choice
+// between the two (actionwire.go) and Trystero's internal actions
 // (actions.go). Everything builds for js/wasm; the platform differences live
 // in webrtc_other.go (pion), peerconnection_js.go and datachannel_js.go (the
 // browser's WebRTC), websocket_*.go, behind the small transport seam of

@@ -13,7 +13,10 @@ import (
 	"unicode/utf8"
 )
 
-// Trystero v2 data-channel framing (trystero-wire.md §5.1, §5.2).
+// Trystero's data-channel framing of 0.23.1–0.25.4 ("Trystero 0.25
+// framing"; trystero-wire.md §5.1, §5.2, which calls it v2: not to be
+// confused with the version byte 2 of Trystero 0.26 framing, frame26.go).
+// The room and presence frames are the same in both.
 //
 // Every data-channel message is a frame:
 //

@@ -101,7 +101,7 @@ type Peer struct {
 	localPassed bool
 	remoteReady bool
 	challenge   string
-	reassembler *Reassembler
+	reassembler *actionWire
 	failure     error // set by message handling to end the peer
 }
 
@@ -137,13 +137,8 @@ func newPeer(r *Room, id string, offerer bool) *Peer {
 		closing:  make(chan struct{}),
 		done:     make(chan struct{}),
 		release:  func() {},
-		reassembler: NewReassembler(ReassemblerLimits{
-			MaxMessageSize:     r.cfg.MaxMessageBytes,
-			MaxPartialMessages: r.cfg.MaxPartialMessages,
-			MaxPartialBytes:    r.cfg.MaxPartialBytes,
-			PartialTimeout:     r.cfg.PartialTimeout,
-		}),
 	}
+	p.reassembler = newActionWire(p)
 	p.state.Store(int32(PeerConnecting))
 	return p
 }
@@ -276,6 +271,9 @@ func (p *Peer) Ping(ctx context.Context) (time.Duration, error) {
 
 // sendMessage encodes and sends any message, internal ones included.
 func (p *Peer) sendMessage(ctx context.Context, msg ActionMessage) error {
+	if p.reassembler.sends026() {
+		return p.sendMessage026(ctx, msg)
+	}
 	frames, err := p.room.encoder.EncodeFrames(p.room.token, msg)
 	if err != nil {
 		return err
@@ -705,7 +703,7 @@ func (p *Peer) handleInbound(in inboundMessage) {
 		}
 		return
 	}
-	msg, complete, err := p.reassembler.Add(f.Chunk)
+	msg, complete, err := p.reassembler.add(f.Chunk)
 	if err != nil {
 		p.violation(err)
 		return

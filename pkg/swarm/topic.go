@@ -48,7 +48,7 @@ func InfoHash(appID, room string) string {
 	return tsha1(rootTopic(appID, room))[:infoHashLength]
 }
 
-// RoomToken returns the v2 room token that prefixes every data-channel frame
+// RoomToken returns the room token that prefixes every data-channel frame
 // of a room: hex(SHA-256("Trystero:" + appID + ":" + room)), 64 characters.
 func RoomToken(appID, room string) string {
 	sum := sha256.Sum256([]byte(libName + ":" + appID + ":" + room))
