@@ -9,7 +9,9 @@
 // The room keeps a connection to every tracker (reconnecting with jittered
 // exponential backoff for as long as it is open), announces with a pool of up
 // to three sealed, non-trickle offers in phases (warm-up, steady, dormant),
-// answers the offers of others following the glare rule, runs one pion
+// answers the offers of others following the glare rule, keeps a bounded
+// mesh (mesh.go: offers below DormantAfterPeers peers, answers none at
+// MeshHigh, prunes down to MeshDegree above it), runs one pion
 // PeerConnection per remote peer with Trystero's "data" channel and v2 room
 // frames, the password challenge and @_hsready, and reports peers through
 // OnPeerJoin, OnPeerLeave, OnViolation and OnJoinError. Peer.Send sends an

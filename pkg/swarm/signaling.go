@@ -195,7 +195,8 @@ func (d *signalDedupe) len() int {
 // another password, seen already, from a banned peer, with a refused
 // fingerprint) is dropped before Room.mu is taken. Answering starts a
 // connection: at most MaxConnecting of them are set up at once (the oldest
-// makes room) and none when MaxPeers connections are open.
+// makes room) and none when MaxPeers connections are open or the mesh has
+// MeshHigh peers (counting the connections being set up).
 func (r *Room) handleOffer(t *trackerClient, m *ForwardedOffer) {
 	remote := m.PeerID
 	if remote == r.selfID {
@@ -223,6 +224,10 @@ func (r *Room) handleOffer(t *trackerClient, m *ForwardedOffer) {
 	case r.openCountLocked() >= r.cfg.MaxPeers:
 		r.mu.Unlock()
 		r.log.Debug("room full: not answering offer", "peer", remote)
+		return
+	case r.meshFullLocked():
+		r.mu.Unlock()
+		r.log.Debug("mesh full: not answering offer", "peer", remote, "mesh_high", r.cfg.MeshHigh)
 		return
 	case r.selfID < remote && len(r.offers) > 0:
 		// The other peer answers our offers: make sure it gets some soon

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/peersetdb/peerset/pkg/swarm"
 )
 
 // TestSmallRoom runs 24 peers on the virtual clock and checks what the
@@ -51,8 +53,10 @@ func TestSmallRoom(t *testing.T) {
 		if res.ReachFraction != 1 {
 			t.Errorf("a probe reached only %.2f of the peers", res.ReachFraction)
 		}
-		if res.LinksMax < 1 || res.LinksMax > 23 {
-			t.Errorf("links_max = %d, want 1..23", res.LinksMax)
+		// The bounded mesh: no peer holds more than MeshHigh (12) sessions,
+		// where a full mesh of 24 would let it hold 23.
+		if res.LinksMax < 1 || res.LinksMax > swarm.DefaultMeshHigh {
+			t.Errorf("links_max = %d, want 1..%d (the mesh's high watermark)", res.LinksMax, swarm.DefaultMeshHigh)
 		}
 		if res.ReachHopsP99 < 1 || res.ReachMSP99 <= 0 {
 			t.Errorf("reach: %d hops, %.0f ms", res.ReachHopsP99, res.ReachMSP99)
