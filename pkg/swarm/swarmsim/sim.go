@@ -76,6 +76,7 @@ type Result struct {
 	Healed               bool    `json:"healed"`
 	HealComponents       int     `json:"heal_components"`
 	HealReachFraction    float64 `json:"heal_reach_fraction"`
+	HealNewLinks         int     `json:"heal_new_links"` // sessions between survivors formed after the kill (trackers gone)
 	SimulatedS           float64 `json:"simulated_s"`
 	WallS                float64 `json:"wall_s"` // set by the caller: inside a bubble time.Now is virtual
 }
@@ -632,7 +633,9 @@ func (s *sim) converged() bool {
 }
 
 // heal kills Kill × the peers and every tracker, waits, and checks that
-// the rest form one connected room that a new record reaches entirely.
+// the rest form one connected room that a new record reaches entirely, and
+// that they formed new links meanwhile (without trackers, only signalling
+// through the mesh can: a room that merely stayed connected has not healed).
 func (s *sim) heal(res *Result) {
 	alive := s.alive()
 	s.rng.Shuffle(len(alive), func(i, j int) { alive[i], alive[j] = alive[j], alive[i] })
@@ -646,14 +649,30 @@ func (s *sim) heal(res *Result) {
 		wg.Go(func() { p.stop(true) })
 	}
 	wg.Wait()
+	// The links the survivors held when the trackers died: a room that
+	// heals forms new ones without trackers.
+	before := make(map[[2]string]bool)
+	for _, p := range alive[k:] {
+		for _, id := range p.sessions() {
+			before[[2]string{p.id, id}] = true
+		}
+	}
 	s.sleepSampling(2*time.Minute, res)
+	for _, p := range alive[k:] {
+		for _, id := range p.sessions() {
+			if !before[[2]string{p.id, id}] {
+				res.HealNewLinks++
+			}
+		}
+	}
+	res.HealNewLinks /= 2 // each link counted at both ends
 	comps := s.components()
 	res.HealComponents = comps
-	s.logf("after the kill: %s; %d connected component(s)", s.linkSummary(), comps)
+	s.logf("after the kill: %s; %d connected component(s); %d new links without trackers", s.linkSummary(), comps, res.HealNewLinks)
 	_, _, frac, _ := s.runProbe(res)
 	res.HealReachFraction = frac
-	res.Healed = comps == 1 && frac == 1
-	s.logf("healed: %v (a new record reached %.1f%% of the survivors)", res.Healed, 100*frac)
+	res.Healed = comps == 1 && frac == 1 && res.HealNewLinks > 0
+	s.logf("healed: %v (a new record reached %.1f%% of the survivors; %d new links)", res.Healed, 100*frac, res.HealNewLinks)
 }
 
 // components counts the connected components of the live peers' session graph.
