@@ -253,6 +253,10 @@ type Config struct {
 	// MeshInterval is how often the room checks its mesh; default
 	// DefaultMeshInterval.
 	MeshInterval time.Duration
+	// DisableMeshSignalling turns off signalling through the mesh (peer
+	// exchange and offers/answers relayed by mesh peers), which a room
+	// otherwise runs with DormantNeedsVouch: among vouched peers only.
+	DisableMeshSignalling bool
 	// VouchTimeout, with DormantNeedsVouch, closes an active peer the
 	// application has not vouched for after this long (ErrNotVouched): a
 	// peer that never speaks the application's protocol (a plain Trystero

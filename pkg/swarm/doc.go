@@ -11,7 +11,9 @@
 // to three sealed, non-trickle offers in phases (warm-up, steady, dormant),
 // answers the offers of others following the glare rule, keeps a bounded
 // mesh (mesh.go: offers below DormantAfterPeers peers, answers none at
-// MeshHigh, prunes down to MeshDegree above it), runs one pion
+// MeshHigh, prunes down to MeshDegree above it), signals through the mesh
+// with DormantNeedsVouch (meshsignal.go: peer exchange, sealed offers and
+// answers relayed by vouched mesh peers, so a room heals without trackers), runs one pion
 // PeerConnection per remote peer with Trystero's "data" channel and v2 room
 // frames, the password challenge and @_hsready, and reports peers through
 // OnPeerJoin, OnPeerLeave, OnViolation and OnJoinError. Peer.Send sends an

@@ -108,7 +108,7 @@ func (r *Room) meshFullLocked() bool {
 // meshLoop checks the mesh every MeshInterval and when a peer becomes a mesh
 // peer, until the room closes.
 func (r *Room) meshLoop() {
-	if r.cfg.MeshHigh < 0 && (!r.cfg.DormantNeedsVouch || r.cfg.VouchTimeout < 0) {
+	if r.cfg.MeshHigh < 0 && (!r.cfg.DormantNeedsVouch || r.cfg.VouchTimeout < 0) && !r.meshSignalling() {
 		return
 	}
 	tick := time.NewTicker(r.cfg.MeshInterval)
@@ -121,6 +121,7 @@ func (r *Room) meshLoop() {
 		case <-r.meshKick:
 		}
 		r.pruneMesh()
+		r.meshSignalTick()
 	}
 }
 
@@ -191,6 +192,10 @@ type MeshStats struct {
 	Low, Degree, High int
 	// Pruned counts the peers closed because the mesh had more than High.
 	Pruned uint64
+	// Known counts the members reachable through a mesh peer (peer
+	// exchange); MeshDials the offers sent through the mesh.
+	Known     int
+	MeshDials uint64
 }
 
 // Mesh returns the state of the room's mesh.
@@ -198,5 +203,9 @@ func (r *Room) Mesh() MeshStats {
 	r.mu.Lock()
 	n := len(r.meshPeersLocked())
 	r.mu.Unlock()
-	return MeshStats{Peers: n, Low: r.cfg.DormantAfterPeers, Degree: r.cfg.MeshDegree, High: r.cfg.MeshHigh, Pruned: r.pruned.Load()}
+	r.knownMu.Lock()
+	known := len(r.known)
+	r.knownMu.Unlock()
+	return MeshStats{Peers: n, Low: r.cfg.DormantAfterPeers, Degree: r.cfg.MeshDegree, High: r.cfg.MeshHigh, Pruned: r.pruned.Load(),
+		Known: known, MeshDials: r.meshDials.Load()}
 }

@@ -60,6 +60,14 @@ type Room struct {
 	meshRand   *rand.Rand
 	pruned     atomic.Uint64
 
+	// Signalling through the mesh (meshsignal.go).
+	knownMu   sync.Mutex
+	known     map[string]knownPeer // members reachable through a mesh peer
+	dialed    map[string]time.Time // members last dialled through the mesh
+	lastPex   time.Time
+	pexSig    string // the mesh the last peer exchange described
+	meshDials atomic.Uint64
+
 	banMu  sync.Mutex
 	banned map[string]time.Time // peer id → end of the ban
 
@@ -112,6 +120,8 @@ func newRoom(cfg Config, net transport) (*Room, error) {
 		seen:     newSignalDedupe(maxSeenSignals, signalDedupeWindow),
 		banned:   make(map[string]time.Time),
 		meshKick: make(chan struct{}, 1),
+		known:    make(map[string]knownPeer),
+		dialed:   make(map[string]time.Time),
 		meshRand: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
 	r.handlers.Store(&map[string]func(*Peer, ActionMessage){})

@@ -197,7 +197,7 @@ func (d *signalDedupe) len() int {
 // connection: at most MaxConnecting of them are set up at once (the oldest
 // makes room) and none when MaxPeers connections are open or the mesh has
 // MeshHigh peers (counting the connections being set up).
-func (r *Room) handleOffer(t *trackerClient, m *ForwardedOffer) {
+func (r *Room) handleOffer(route answerRoute, m *ForwardedOffer) {
 	remote := m.PeerID
 	if remote == r.selfID {
 		return
@@ -229,7 +229,7 @@ func (r *Room) handleOffer(t *trackerClient, m *ForwardedOffer) {
 		r.mu.Unlock()
 		r.log.Debug("mesh full: not answering offer", "peer", remote, "mesh_high", r.cfg.MeshHigh)
 		return
-	case r.selfID < remote && len(r.offers) > 0:
+	case !route.mesh() && r.selfID < remote && len(r.offers) > 0:
 		// The other peer answers our offers: make sure it gets some soon
 		// (not too often, whatever the number of newcomers).
 		kick := time.Since(r.glareKickAt) >= glareKickSpacing
@@ -246,7 +246,7 @@ func (r *Room) handleOffer(t *trackerClient, m *ForwardedOffer) {
 	preempted := r.makeRoomToConnectLocked()
 	p := r.newPeerLocked(remote, false)
 	r.wg.Go(func() {
-		p.run(func(ctx context.Context) error { return p.answer(ctx, t, m.OfferID, remoteSDP, remoteFP) })
+		p.run(func(ctx context.Context) error { return p.answer(ctx, route, m.OfferID, remoteSDP, remoteFP) })
 	})
 	r.mu.Unlock()
 
