@@ -416,7 +416,7 @@ func (r *Room) dormantLocked() bool {
 
 // wantsOffersLocked reports whether the room should keep outstanding offers.
 func (r *Room) wantsOffersLocked() bool {
-	return !r.closed && !r.dormantLocked() && r.openCountLocked() < r.cfg.MaxPeers
+	return !r.closed && !r.dormantLocked() && r.openCountLocked() < r.cfg.MaxPeers && r.offerPoolLocked() > 0
 }
 
 // openCountLocked counts the connections whose data channel opened

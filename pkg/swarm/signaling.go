@@ -71,7 +71,7 @@ func (r *Room) announceOffers(ctx context.Context) (offers []TrackerOffer, passi
 			delete(r.offers, id)
 		}
 	}
-	missing := offerPoolSize - len(r.offers)
+	missing := r.offerPoolLocked() - len(r.offers)
 	r.mu.Unlock()
 	for _, o := range stale {
 		o.discard()
@@ -121,6 +121,24 @@ func (r *Room) announceOffers(ctx context.Context) (offers []TrackerOffer, passi
 		offers = append(offers, TrackerOffer{OfferID: o.id, Offer: SessionDescription{Type: SDPTypeOffer, SDP: o.sealed}})
 	}
 	return offers, false
+}
+
+// offerPoolLocked is how many offers the room keeps out: offerPoolSize,
+// and no more than the mesh peers it lacks below the low watermark,
+// counting the connections being set up, so that offers answered together
+// do not overshoot the mesh (each answered offer is a connection the room
+// initiated). 0 means none until a connection fails or a peer leaves.
+func (r *Room) offerPoolLocked() int {
+	if r.cfg.DormantAfterPeers <= 0 {
+		return offerPoolSize
+	}
+	have := r.activeCountLocked()
+	for _, p := range r.peers {
+		if s := p.State(); s == PeerConnecting || s == PeerHandshaking {
+			have++
+		}
+	}
+	return max(0, min(offerPoolSize, r.cfg.DormantAfterPeers-have))
 }
 
 // signalDedupe remembers the forwarded offers handled recently: several

@@ -34,6 +34,10 @@ const (
 	gossipMemoryIDs = 4096            // ids remembered per session, both ways
 	ihaveRate       = 512             // announced ids per second a peer may send
 	ihaveBurst      = 4096
+	// gossipDelay: ids a peer stored from an iwant are announced onward this
+	// long after they arrive, so that the peers that announced them to us
+	// meanwhile are not announced them back (local writes go at once).
+	gossipDelay = 100 * time.Millisecond
 	// gossipGrace: a peer's root must be this much younger than a difference
 	// to start a reconciliation over it (see above).
 	gossipGrace = 3 * time.Second
@@ -41,15 +45,21 @@ const (
 
 // gossipState is a session's part of gossip, owned by its goroutine.
 type gossipState struct {
+	due       time.Time   // when the queued ids are announced (zero: none queued)
 	announced sentMemory  // ids we announced to the peer: it may ask for them
 	peerHas   sentMemory  // ids the peer announced or sent: not announced to it
 	ihaveIDs  tokenBucket // ids the peer may still announce
+	// ids we may still announce: a little under what the peer accepts
+	// (ihaveIDs), so that an honest burst (an import) is never struck; ids
+	// past it are left to the repair path (a root announcement).
+	announceIDs tokenBucket
 }
 
 func (g *gossipState) init() {
 	g.announced = newSentMemory(gossipMemoryIDs)
 	g.peerHas = newSentMemory(gossipMemoryIDs)
 	g.ihaveIDs = newTokenBucket(ihaveRate, ihaveBurst)
+	g.announceIDs = newTokenBucket(ihaveRate*7/8, ihaveBurst*7/8)
 }
 
 // gossipIDs queues ids to announce to every authenticated session that
@@ -68,6 +78,7 @@ func (m *Manager) gossipIDs(from *session, ids [][32]byte, events []*record.Even
 			if s.peerGossips {
 				room := max(0, s.cfg.MaxPushQueue-len(s.gossipQueue))
 				s.gossipQueue = append(s.gossipQueue, ids[:min(room, len(ids))]...)
+				s.gossipNow = s.gossipNow || from == nil
 				return
 			}
 			s.localChanged = true
@@ -93,6 +104,7 @@ func (m *Manager) changedByGossip() {
 
 // flushGossip announces the queued ids the peer is not known to hold.
 func (s *session) flushGossip(now time.Time) {
+	s.gossip.due = time.Time{}
 	s.mu.Lock()
 	queue := s.gossipQueue
 	s.gossipQueue = nil
@@ -105,6 +117,16 @@ func (s *session) flushGossip(now time.Time) {
 		}
 		fresh = append(fresh, id)
 	}
+	g.announceIDs.refill(now)
+	if budget := int(max(0, g.announceIDs.tokens)); len(fresh) > budget {
+		// Past what the peer accepts: its root shows the rest, and the
+		// reconciliation that follows brings them.
+		fresh = fresh[:budget]
+		if s.syncer.rootDue.IsZero() {
+			s.syncer.rootDue = now.Add(s.cfg.RootDebounce)
+		}
+	}
+	g.announceIDs.charge(now, float64(len(fresh)))
 	for len(fresh) > 0 {
 		chunk := fresh[:min(len(fresh), MaxIHaveIDs)]
 		fresh = fresh[len(chunk):]

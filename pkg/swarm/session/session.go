@@ -59,6 +59,7 @@ type session struct {
 	pumpWanted      bool
 	pushQueue       []*record.Event
 	gossipQueue     [][32]byte // ids to announce (ihave)
+	gossipNow       bool       // some are local writes: announce at once
 	peerGossips     bool       // the peer's hello said it speaks gossip
 
 	// Owned by run.
@@ -526,13 +527,17 @@ func (s *session) onWake(now time.Time) {
 	s.mu.Lock()
 	localChanged, pumpWanted := s.localChanged, s.pumpWanted
 	s.localChanged, s.pumpWanted = false, false
-	announce := len(s.gossipQueue) > 0
+	announce, announceNow := len(s.gossipQueue) > 0, s.gossipNow
+	s.gossipNow = false
 	s.mu.Unlock()
 	if !s.state.Authenticated() {
 		return
 	}
-	if announce {
+	switch {
+	case announceNow:
 		s.flushGossip(now)
+	case announce && s.gossip.due.IsZero():
+		s.gossip.due = now.Add(gossipDelay)
 	}
 	if localChanged && s.syncer.rootDue.IsZero() {
 		s.syncer.rootDue = now.Add(s.cfg.RootDebounce)

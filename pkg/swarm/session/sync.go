@@ -154,6 +154,7 @@ func (st *syncState) inFlight() int {
 func (s *session) syncDeadlines(now time.Time, consider func(time.Time)) {
 	st := &s.syncer
 	consider(st.rootDue)
+	consider(s.gossip.due)
 	consider(st.nextRootAt)
 	consider(st.retryAt)
 	if st.round != nil {
@@ -173,6 +174,9 @@ func (s *session) syncDeadlines(now time.Time, consider func(time.Time)) {
 func (s *session) syncTick(now time.Time) {
 	st := &s.syncer
 	s.serveDeferred(now)
+	if !s.gossip.due.IsZero() && !now.Before(s.gossip.due) {
+		s.flushGossip(now)
+	}
 	if !st.rootDue.IsZero() && !now.Before(st.rootDue) {
 		st.rootDue = time.Time{}
 		s.flushPush(now)
