@@ -167,9 +167,14 @@ func (db *DB) Join(ctx context.Context, opts JoinOptions) error {
 		mgr.TransportViolation(net.link(p), err)
 	})
 	net.unsubscribe = db.Subscribe(func(c Change) {
-		mgr.LocalChanged()
-		if c.Origin.Local() && !c.Removed {
-			mgr.Push(c.Event)
+		switch {
+		case c.Origin.Local() && !c.Removed:
+			mgr.Push(c.Event) // gossip, or a push and a root announcement
+		case !c.Origin.Local() && !c.Removed:
+			// Stored from a peer: its session announced the change already
+			// (a root, or gossip onward).
+		default:
+			mgr.LocalChanged()
 		}
 	})
 	if err := room.Start(ctx); err != nil {

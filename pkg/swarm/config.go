@@ -33,8 +33,23 @@ const (
 	// DefaultPartialTimeout: a partially received message that gets no
 	// chunk for this long is dropped.
 	DefaultPartialTimeout = 10 * time.Second
-	// DefaultDormantAfterPeers is how many active peers make a room dormant.
-	DefaultDormantAfterPeers = 6
+	// DefaultDormantAfterPeers is how many active peers make a room dormant:
+	// the mesh's low watermark (gossipsub's D_low). Below it the room offers
+	// connections to the trackers; at it and above it only answers.
+	DefaultDormantAfterPeers = 4
+	// DefaultMeshDegree is the number of mesh peers a room prunes down to
+	// (gossipsub's D).
+	DefaultMeshDegree = 6
+	// DefaultMeshHigh is the mesh's high watermark (gossipsub's D_high): at
+	// it the room stops answering offers, above it it prunes down to
+	// MeshDegree.
+	DefaultMeshHigh = 12
+	// DefaultVouchTimeout bounds how long an active peer may stay unvouched
+	// with DormantNeedsVouch: the peerset session's handshake and challenge
+	// timeouts (10 s each) with room to spare.
+	DefaultVouchTimeout = 30 * time.Second
+	// DefaultMeshInterval is how often the room checks its mesh (prunes).
+	DefaultMeshInterval = 2 * time.Second
 	// DefaultAnnounceDormant is the announce interval of a dormant room.
 	DefaultAnnounceDormant = 120 * time.Second
 	// DefaultHandshakeTimeout is Trystero's handshakeTimeoutMs.
@@ -223,9 +238,35 @@ type Config struct {
 	AnnounceDormant time.Duration
 	// DormantAfterPeers: with at least this many active peers the room is
 	// dormant: it drops its offers and announces passively (left=0, no
-	// offers), still answering the offers of newcomers. Default
-	// DefaultDormantAfterPeers; negative means never dormant.
+	// offers), still answering the offers of newcomers. It is the bounded
+	// mesh's low watermark: pruning never goes below it. Default
+	// DefaultDormantAfterPeers (at most MeshDegree); negative means never
+	// dormant.
 	DormantAfterPeers int
+	// MeshDegree is the number of mesh peers (active peers; the vouched ones
+	// with DormantNeedsVouch) the room prunes down to when it has more than
+	// MeshHigh. Default DefaultMeshDegree (at most MeshHigh).
+	MeshDegree int
+	// MeshHigh bounds the mesh: with MeshHigh mesh peers the room answers no
+	// more offers, and above it (connections set up at the same time) it
+	// prunes down to MeshDegree, keeping half by round-trip time (then age)
+	// and the rest at random, peers with protocol violations last. Default
+	// DefaultMeshHigh (at most MaxPeers, the hard cap on open connections);
+	// negative means no bound but MaxPeers (a full mesh).
+	MeshHigh int
+	// MeshInterval is how often the room checks its mesh; default
+	// DefaultMeshInterval.
+	MeshInterval time.Duration
+	// DisableMeshSignalling turns off signalling through the mesh (peer
+	// exchange and offers/answers relayed by mesh peers), which a room
+	// otherwise runs with DormantNeedsVouch: among vouched peers only.
+	DisableMeshSignalling bool
+	// VouchTimeout, with DormantNeedsVouch, closes an active peer the
+	// application has not vouched for after this long (ErrNotVouched): a
+	// peer that never speaks the application's protocol (a plain Trystero
+	// peer in a peerset room) holds a connection slot for no longer. Default
+	// DefaultVouchTimeout; negative disables.
+	VouchTimeout time.Duration
 	// DormantNeedsVouch counts toward DormantAfterPeers only the peers the
 	// application vouched for (Peer.Vouch: the peerset session authenticated
 	// them), so that connections that never get past the application's
@@ -327,8 +368,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.AnnounceDormant <= 0 {
 		c.AnnounceDormant = DefaultAnnounceDormant
 	}
-	if c.DormantAfterPeers == 0 {
-		c.DormantAfterPeers = DefaultDormantAfterPeers
+	if err := c.meshDefaults(); err != nil {
+		return c, err
 	}
 	if c.TrackerReconnectMin <= 0 {
 		c.TrackerReconnectMin = DefaultTrackerReconnectMin
@@ -352,6 +393,48 @@ func (c Config) withDefaults() (Config, error) {
 		c.disconnectedTimeout = defaultDisconnected
 	}
 	return c, nil
+}
+
+// meshDefaults fills in and checks the mesh bounds: DormantAfterPeers (low)
+// ≤ MeshDegree ≤ MeshHigh ≤ MaxPeers. Defaults shrink to fit the values
+// given; values given that do not fit are an error.
+func (c *Config) meshDefaults() error {
+	if c.MeshInterval <= 0 {
+		c.MeshInterval = DefaultMeshInterval
+	}
+	if c.VouchTimeout == 0 {
+		c.VouchTimeout = DefaultVouchTimeout
+	}
+	if c.MeshHigh < 0 {
+		c.MeshHigh = -1
+	} else if c.MeshHigh == 0 {
+		c.MeshHigh = min(DefaultMeshHigh, c.MaxPeers)
+		if c.MeshDegree > c.MeshHigh {
+			c.MeshHigh = min(c.MeshDegree, c.MaxPeers)
+		}
+	}
+	highOrCap := c.MeshHigh
+	if highOrCap < 0 {
+		highOrCap = c.MaxPeers
+	}
+	if c.MeshDegree <= 0 {
+		c.MeshDegree = min(DefaultMeshDegree, highOrCap)
+		if c.DormantAfterPeers > c.MeshDegree {
+			c.MeshDegree = min(c.DormantAfterPeers, highOrCap)
+		}
+	}
+	if c.DormantAfterPeers == 0 {
+		c.DormantAfterPeers = min(DefaultDormantAfterPeers, c.MeshDegree)
+	}
+	switch {
+	case c.MeshHigh > c.MaxPeers:
+		return fmt.Errorf("%w: MeshHigh %d is above MaxPeers %d", ErrInvalidConfig, c.MeshHigh, c.MaxPeers)
+	case c.MeshDegree > highOrCap:
+		return fmt.Errorf("%w: MeshDegree %d is above MeshHigh %d", ErrInvalidConfig, c.MeshDegree, highOrCap)
+	case c.DormantAfterPeers > c.MeshDegree:
+		return fmt.Errorf("%w: DormantAfterPeers (the mesh's low watermark) %d is above MeshDegree %d", ErrInvalidConfig, c.DormantAfterPeers, c.MeshDegree)
+	}
+	return nil
 }
 
 // challengePassword is the password used by the password challenge.

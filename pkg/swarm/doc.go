@@ -9,11 +9,15 @@
 // The room keeps a connection to every tracker (reconnecting with jittered
 // exponential backoff for as long as it is open), announces with a pool of up
 // to three sealed, non-trickle offers in phases (warm-up, steady, dormant),
-// answers the offers of others following the glare rule, runs one pion
-// PeerConnection per remote peer with Trystero's "data" channel and room
-// frames, actions in Trystero 0.25 or 0.26 framing (chosen per peer by the
-// first byte of its first action; Config.ActionWire says what to send
-// first), the password challenge and @_hsready, and reports peers through
+// answers the offers of others following the glare rule, keeps a bounded
+// mesh (mesh.go: offers below DormantAfterPeers peers, answers none at
+// MeshHigh, prunes down to MeshDegree above it), signals through the mesh
+// with DormantNeedsVouch (meshsignal.go: peer exchange, sealed offers and
+// answers relayed by vouched mesh peers, so a room heals without trackers),
+// runs one pion PeerConnection per remote peer with Trystero's "data"
+// channel and room frames, actions in Trystero 0.25 or 0.26 framing (chosen
+// per peer by the first byte of its first action; Config.ActionWire says
+// what to send first), the password challenge and @_hsready, and reports peers through
 // OnPeerJoin, OnPeerLeave, OnViolation and OnJoinError. Peer.Send sends an
 // ActionMessage; Room.Handle receives them by action type.
 //

@@ -142,7 +142,7 @@ func handleFlood(t testing.TB, sealed string, n int) time.Duration {
 	r.OnJoinError(func(string, error) { mu.Lock(); errs++; mu.Unlock() })
 	start := time.Now()
 	for i := range n {
-		r.handleOffer(tc, floodOffer(r, sealed, i))
+		r.handleOffer(trackerRoute{tc}, floodOffer(r, sealed, i))
 	}
 	d := time.Since(start)
 	if seen := seenSignalCount(r); seen > maxSeenSignals {

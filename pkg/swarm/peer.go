@@ -102,7 +102,9 @@ type Peer struct {
 	remoteReady bool
 	challenge   string
 	reassembler *actionWire
-	failure     error // set by message handling to end the peer
+	failure     error       // set by message handling to end the peer
+	meshBudget  tokenBucket // mesh signalling messages the peer may still send
+	meshFloodAt time.Time   // last violation for a mesh signalling flood
 }
 
 type closeRequest struct {
@@ -123,20 +125,21 @@ type pingWaiter struct {
 func newPeer(r *Room, id string, offerer bool) *Peer {
 	ctx, cancel := context.WithCancel(r.ctx)
 	p := &Peer{
-		room:     r,
-		id:       id,
-		offerer:  offerer,
-		created:  time.Now(),
-		ctx:      ctx,
-		cancel:   cancel,
-		closeReq: make(chan closeRequest, 1),
-		inbox:    make(chan inboundMessage, inboxSize),
-		poke:     make(chan struct{}, 1),
-		lowWater: make(chan struct{}, 1),
-		sendSlot: make(chan struct{}, 1),
-		closing:  make(chan struct{}),
-		done:     make(chan struct{}),
-		release:  func() {},
+		room:       r,
+		id:         id,
+		offerer:    offerer,
+		created:    time.Now(),
+		ctx:        ctx,
+		cancel:     cancel,
+		closeReq:   make(chan closeRequest, 1),
+		inbox:      make(chan inboundMessage, inboxSize),
+		poke:       make(chan struct{}, 1),
+		lowWater:   make(chan struct{}, 1),
+		sendSlot:   make(chan struct{}, 1),
+		closing:    make(chan struct{}),
+		done:       make(chan struct{}),
+		release:    func() {},
+		meshBudget: tokenBucket{rate: meshSignalRate, burst: meshSignalBurst, tokens: meshSignalBurst},
 	}
 	p.reassembler = newActionWire(p)
 	p.state.Store(int32(PeerConnecting))
@@ -387,7 +390,7 @@ func (p *Peer) deliver(data []byte, isString bool) {
 // answer is the setup of a peer whose offer we answer: it builds the
 // connection, sends the sealed answer through the tracker that forwarded the
 // offer. remoteFP is the offer's fingerprint (sdpFingerprint).
-func (p *Peer) answer(ctx context.Context, t *trackerClient, offerID, remoteSDP, remoteFP string) error {
+func (p *Peer) answer(ctx context.Context, route answerRoute, offerID, remoteSDP, remoteFP string) error {
 	pc, err := p.room.newPeerConnection()
 	if err != nil {
 		return err
@@ -407,8 +410,7 @@ func (p *Peer) answer(ctx context.Context, t *trackerClient, offerID, remoteSDP,
 	if err != nil {
 		return err
 	}
-	msg := NewAnswerAnnounce(p.room.infoHash, p.room.selfID, p.id, offerID, SessionDescription{Type: SDPTypeAnswer, SDP: sealed})
-	if err := t.send(ctx, msg); err != nil {
+	if err := route.sendAnswer(ctx, p.id, offerID, sealed); err != nil {
 		return fmt.Errorf("failed to send answer: %w", err)
 	}
 	return nil
@@ -730,6 +732,8 @@ func (p *Peer) dispatch(msg ActionMessage) {
 		}
 	case ActionPong:
 		p.handlePong()
+	case ActionMeshSignal, ActionPeerExchange:
+		p.room.onMeshMessage(p, msg)
 	default:
 		if strings.HasPrefix(msg.Type, InternalActionPrefix) {
 			// @_signal, @_stream, @_track, @_response: media and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -52,6 +53,20 @@ type Room struct {
 	signalsDropped atomic.Uint64
 	dropLoggedAt   atomic.Int64 // unix nanoseconds of the last drop log
 	seen           *signalDedupe
+
+	// The bounded mesh (mesh.go).
+	meshKick   chan struct{}
+	meshRandMu sync.Mutex
+	meshRand   *rand.Rand
+	pruned     atomic.Uint64
+
+	// Signalling through the mesh (meshsignal.go).
+	knownMu   sync.Mutex
+	known     map[string]knownPeer // members reachable through a mesh peer
+	dialed    map[string]time.Time // members last dialled through the mesh
+	lastPex   time.Time
+	pexSig    string // the mesh the last peer exchange described
+	meshDials atomic.Uint64
 
 	banMu  sync.Mutex
 	banned map[string]time.Time // peer id → end of the ban
@@ -104,6 +119,10 @@ func newRoom(cfg Config, net transport) (*Room, error) {
 		signals:  make(chan func(), signalQueueSize),
 		seen:     newSignalDedupe(maxSeenSignals, signalDedupeWindow),
 		banned:   make(map[string]time.Time),
+		meshKick: make(chan struct{}, 1),
+		known:    make(map[string]knownPeer),
+		dialed:   make(map[string]time.Time),
+		meshRand: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
 	r.handlers.Store(&map[string]func(*Peer, ActionMessage){})
 	r.cbs.Store(&roomCallbacks{})
@@ -137,6 +156,7 @@ func (r *Room) Start(ctx context.Context) error {
 	for _, t := range r.trackers {
 		r.wg.Go(func() { t.run(r.ctx) })
 	}
+	r.wg.Go(r.meshLoop)
 	r.log.Debug("room started", "trackers", len(r.trackers))
 	return nil
 }
@@ -386,13 +406,7 @@ func (r *Room) signalWorker() {
 // activeCountLocked counts the active peers (the vouched ones, with
 // Config.DormantNeedsVouch).
 func (r *Room) activeCountLocked() int {
-	n := 0
-	for _, p := range r.peers {
-		if p.State() == PeerActive && (!r.cfg.DormantNeedsVouch || p.vouched.Load()) {
-			n++
-		}
-	}
-	return n
+	return len(r.meshPeersLocked())
 }
 
 // dormantLocked reports whether enough peers are active to stop offering.
@@ -402,7 +416,7 @@ func (r *Room) dormantLocked() bool {
 
 // wantsOffersLocked reports whether the room should keep outstanding offers.
 func (r *Room) wantsOffersLocked() bool {
-	return !r.closed && !r.dormantLocked() && r.openCountLocked() < r.cfg.MaxPeers
+	return !r.closed && !r.dormantLocked() && r.openCountLocked() < r.cfg.MaxPeers && r.offerPoolLocked() > 0
 }
 
 // openCountLocked counts the connections whose data channel opened
@@ -506,6 +520,7 @@ func (r *Room) peerActivated() {
 	if dormant {
 		r.kickAnnounce()
 	}
+	r.kickMesh()
 }
 
 func (r *Room) handler(actionType string) func(*Peer, ActionMessage) {

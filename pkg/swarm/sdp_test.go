@@ -114,7 +114,7 @@ func TestOfferWithTwoFingerprintsIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.handleOffer(r.trackers[0], &ForwardedOffer{Action: TrackerActionAnnounce, Offer: SessionDescription{Type: SDPTypeOffer, SDP: sealed},
+	r.handleOffer(trackerRoute{r.trackers[0]}, &ForwardedOffer{Action: TrackerActionAnnounce, Offer: SessionDescription{Type: SDPTypeOffer, SDP: sealed},
 		OfferID: "offer000000000000000", PeerID: "aaaaaaaaaaaaaaaaaaaa", InfoHash: r.infoHash})
 	if len(got) != 1 || !errors.Is(got[0], ErrFingerprint) || !strings.Contains(got[0].Error(), "sha-384 at session level") {
 		t.Fatalf("join errors %v, want one ErrFingerprint naming the sha-384 fingerprint", got)

@@ -71,7 +71,7 @@ func (r *Room) announceOffers(ctx context.Context) (offers []TrackerOffer, passi
 			delete(r.offers, id)
 		}
 	}
-	missing := offerPoolSize - len(r.offers)
+	missing := r.offerPoolLocked() - len(r.offers)
 	r.mu.Unlock()
 	for _, o := range stale {
 		o.discard()
@@ -121,6 +121,24 @@ func (r *Room) announceOffers(ctx context.Context) (offers []TrackerOffer, passi
 		offers = append(offers, TrackerOffer{OfferID: o.id, Offer: SessionDescription{Type: SDPTypeOffer, SDP: o.sealed}})
 	}
 	return offers, false
+}
+
+// offerPoolLocked is how many offers the room keeps out: offerPoolSize,
+// and no more than the mesh peers it lacks below the low watermark,
+// counting the connections being set up, so that offers answered together
+// do not overshoot the mesh (each answered offer is a connection the room
+// initiated). 0 means none until a connection fails or a peer leaves.
+func (r *Room) offerPoolLocked() int {
+	if r.cfg.DormantAfterPeers <= 0 {
+		return offerPoolSize
+	}
+	have := r.activeCountLocked()
+	for _, p := range r.peers {
+		if s := p.State(); s == PeerConnecting || s == PeerHandshaking {
+			have++
+		}
+	}
+	return max(0, min(offerPoolSize, r.cfg.DormantAfterPeers-have))
 }
 
 // signalDedupe remembers the forwarded offers handled recently: several
@@ -195,8 +213,9 @@ func (d *signalDedupe) len() int {
 // another password, seen already, from a banned peer, with a refused
 // fingerprint) is dropped before Room.mu is taken. Answering starts a
 // connection: at most MaxConnecting of them are set up at once (the oldest
-// makes room) and none when MaxPeers connections are open.
-func (r *Room) handleOffer(t *trackerClient, m *ForwardedOffer) {
+// makes room) and none when MaxPeers connections are open or the mesh has
+// MeshHigh peers (counting the connections being set up).
+func (r *Room) handleOffer(route answerRoute, m *ForwardedOffer) {
 	remote := m.PeerID
 	if remote == r.selfID {
 		return
@@ -224,7 +243,11 @@ func (r *Room) handleOffer(t *trackerClient, m *ForwardedOffer) {
 		r.mu.Unlock()
 		r.log.Debug("room full: not answering offer", "peer", remote)
 		return
-	case r.selfID < remote && len(r.offers) > 0:
+	case r.meshFullLocked():
+		r.mu.Unlock()
+		r.log.Debug("mesh full: not answering offer", "peer", remote, "mesh_high", r.cfg.MeshHigh)
+		return
+	case !route.mesh() && r.selfID < remote && len(r.offers) > 0:
 		// The other peer answers our offers: make sure it gets some soon
 		// (not too often, whatever the number of newcomers).
 		kick := time.Since(r.glareKickAt) >= glareKickSpacing
@@ -241,7 +264,7 @@ func (r *Room) handleOffer(t *trackerClient, m *ForwardedOffer) {
 	preempted := r.makeRoomToConnectLocked()
 	p := r.newPeerLocked(remote, false)
 	r.wg.Go(func() {
-		p.run(func(ctx context.Context) error { return p.answer(ctx, t, m.OfferID, remoteSDP, remoteFP) })
+		p.run(func(ctx context.Context) error { return p.answer(ctx, route, m.OfferID, remoteSDP, remoteFP) })
 	})
 	r.mu.Unlock()
 

@@ -348,7 +348,7 @@ func (t *trackerClient) dispatch(data []byte) {
 		}
 	case *ForwardedOffer:
 		if m.InfoHash == r.infoHash {
-			r.enqueueSignal(func() { r.handleOffer(t, m) })
+			r.enqueueSignal(func() { r.handleOffer(trackerRoute{t}, m) })
 		}
 	case *ForwardedAnswer:
 		if m.InfoHash == r.infoHash {

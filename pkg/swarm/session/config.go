@@ -152,6 +152,10 @@ type Config struct {
 	// MaxPushQueue bounds the fast-path records queued per peer between flushes;
 	// the rest are left to reconciliation.
 	MaxPushQueue int
+	// DisableGossip speaks protocol version 1 without gossip: new records
+	// are pushed to every peer instead of announced (ihave), and the hello
+	// does not offer gossip. For measurements and compatibility tests.
+	DisableGossip bool
 	// MaxSyncBackoff bounds the pause between reconciliations of a pair of
 	// roots that stay different after a full reconciliation (the peers'
 	// rules differ): the pause starts at IdleRootInterval and doubles.
@@ -297,6 +301,8 @@ func (c *Config) limits() Limits {
 //	neg, neg-reply:          base64 length of FrameSizeLimit + 64
 //	want:                    base64 length of 32 × MaxWantIDs + 64
 //	records:                 MaxBatchBytes
+//	ihave:                   base64 length of 32 × MaxIHaveIDs + 64
+//	iwant:                   base64 length of 32 × MaxWantIDs + 64
 func (c Config) MaxMessageBytes(action string) int {
 	if d, err := c.withDefaults(); err == nil {
 		c = d
@@ -315,6 +321,10 @@ func (l Limits) messageCap(action string) int {
 		return base64.StdEncoding.EncodedLen(l.Want*32) + envelopeBytes
 	case ActionRecords:
 		return l.Bytes
+	case ActionIHave:
+		return idsMsgCap(MaxIHaveIDs)
+	case ActionIWant:
+		return idsMsgCap(l.Want)
 	}
 	return 0
 }

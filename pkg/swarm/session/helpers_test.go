@@ -388,10 +388,11 @@ func (r *MemoryReplica) addTrusted(e *record.Event) error {
 
 // rawPeer is a hand-driven remote end for testing refusals and hostile input.
 type rawPeer struct {
-	key   *record.SecretKey
-	nonce [NonceSize]byte
-	room  string
-	in    chan pipeEvent
+	key    *record.SecretKey
+	nonce  [NonceSize]byte
+	room   string
+	in     chan pipeEvent
+	gossip bool // its hello offers gossip
 }
 
 func newRawPeer(t testing.TB, room string) *rawPeer {
@@ -472,7 +473,7 @@ func (r *rawPeer) waitDetached(t testing.TB) (bye byeMsg) {
 }
 
 func (r *rawPeer) hello() []byte {
-	return EncodeHello(Hello{Version: ProtocolVersion, Room: r.room, PubKey: r.key.Public(), Nonce: r.nonce, Limits: Config{}.mustDefaults().limits()})
+	return EncodeHello(Hello{Version: ProtocolVersion, Room: r.room, PubKey: r.key.Public(), Nonce: r.nonce, Limits: Config{}.mustDefaults().limits(), Gossip: r.gossip})
 }
 
 // authFor signs the auth answering the manager's hello on link.

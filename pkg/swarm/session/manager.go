@@ -286,22 +286,20 @@ func (m *Manager) LocalChanged() {
 	}
 }
 
-// Push sends new local events directly to every authenticated peer (the fast
-// path), batched with the next root announcement; it implies LocalChanged. The
-// events must already be stored in the replica. Receivers verify and moderate
-// them like any others. A peer whose push queue is full (MaxPushQueue) gets the
-// rest through reconciliation.
+// Push spreads new local events (the fast path) instead of LocalChanged. The
+// events must already be stored in the replica. A peer that speaks gossip
+// gets their ids at once in an ihave and asks for what it lacks (and
+// announces what it stores onward); its idle root announcement
+// (IdleRootInterval) triggers the repair if that fails. One that does not
+// gets the events themselves, batched with the next root announcement.
+// Receivers verify and moderate them like any others. A peer whose queue is
+// full (MaxPushQueue) gets the rest through reconciliation.
 func (m *Manager) Push(events ...*record.Event) {
-	for _, s := range m.snapshot() {
-		s.signal(func(s *session) {
-			s.localChanged = true
-			if !s.authenticated {
-				return
-			}
-			room := max(0, m.cfg.MaxPushQueue-len(s.pushQueue))
-			s.pushQueue = append(s.pushQueue, events[:min(room, len(events))]...)
-		})
+	ids := make([][32]byte, 0, len(events))
+	for _, e := range events {
+		ids = append(ids, e.ID)
 	}
+	m.gossipIDs(nil, ids, events)
 }
 
 // Sessions returns a snapshot of every open session, ordered by peer id.

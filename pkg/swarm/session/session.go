@@ -58,6 +58,9 @@ type session struct {
 	localChanged    bool
 	pumpWanted      bool
 	pushQueue       []*record.Event
+	gossipQueue     [][32]byte // ids to announce (ihave)
+	gossipNow       bool       // some are local writes: announce at once
+	peerGossips     bool       // the peer's hello said it speaks gossip
 
 	// Owned by run.
 	state             State
@@ -75,6 +78,7 @@ type session struct {
 	expireAt          time.Time
 
 	syncer syncState
+	gossip gossipState
 }
 
 func newSession(m *Manager, link Link) *session {
@@ -92,6 +96,7 @@ func newSession(m *Manager, link Link) *session {
 	s.ourLimits = m.cfg.limits()
 	s.info = SessionInfo{PeerID: s.id, State: StateConnecting, AttachedAt: time.Now()}
 	s.syncer.init(&m.cfg)
+	s.gossip.init()
 	return s
 }
 
@@ -309,7 +314,7 @@ func (s *session) begin() {
 	s.setState(StateOpen)
 	_ = s.send(ActionHello, EncodeHello(Hello{
 		Version: ProtocolVersion, Room: s.m.roomID, PubKey: s.key.Public(), Nonce: s.ourNonce, Limits: s.ourLimits,
-		Rules: s.cfg.RulesDigest,
+		Rules: s.cfg.RulesDigest, Gossip: !s.cfg.DisableGossip,
 	}))
 }
 
@@ -379,6 +384,10 @@ func (s *session) handle(in inbound) {
 		s.onWant(in.payload, now)
 	case ActionRecords:
 		s.onRecords(in.payload, now)
+	case ActionIHave:
+		s.onIHave(in.payload, now)
+	case ActionIWant:
+		s.onIWant(in.payload, now)
 	}
 }
 
@@ -416,6 +425,9 @@ func (s *session) onHello(payload []byte, now time.Time) {
 		info.PubKey = h.PubKey
 		info.Initiator = s.initiator
 	})
+	s.mu.Lock()
+	s.peerGossips = h.Gossip && !s.cfg.DisableGossip
+	s.mu.Unlock()
 	hash := AuthHash(s.m.roomID, s.theirNonce, s.ourNonce, s.link.LocalFingerprint(), s.link.RemoteFingerprint())
 	sig, err := signHash(s.key, hash)
 	if err != nil {
@@ -515,9 +527,17 @@ func (s *session) onWake(now time.Time) {
 	s.mu.Lock()
 	localChanged, pumpWanted := s.localChanged, s.pumpWanted
 	s.localChanged, s.pumpWanted = false, false
+	announce, announceNow := len(s.gossipQueue) > 0, s.gossipNow
+	s.gossipNow = false
 	s.mu.Unlock()
 	if !s.state.Authenticated() {
 		return
+	}
+	switch {
+	case announceNow:
+		s.flushGossip(now)
+	case announce && s.gossip.due.IsZero():
+		s.gossip.due = now.Add(gossipDelay)
 	}
 	if localChanged && s.syncer.rootDue.IsZero() {
 		s.syncer.rootDue = now.Add(s.cfg.RootDebounce)

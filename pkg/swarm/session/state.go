@@ -54,7 +54,7 @@ func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 func (s State) Authenticated() bool { return s >= StateAuthenticated && s <= StateIdle }
 
 // Actions lists every action of the protocol, in handshake order.
-var Actions = []string{ActionHello, ActionAuth, ActionRoot, ActionNeg, ActionNegReply, ActionWant, ActionRecords, ActionBye}
+var Actions = []string{ActionHello, ActionAuth, ActionRoot, ActionNeg, ActionNegReply, ActionWant, ActionRecords, ActionIHave, ActionIWant, ActionBye}
 
 // Allowed reports whether a peer may send action to a session in state:
 //
@@ -62,7 +62,8 @@ var Actions = []string{ActionHello, ActionAuth, ActionRoot, ActionNeg, ActionNeg
 //	hello             ✓
 //	auth                     ✓
 //	root, neg, want,                    ✓
-//	records, neg-reply
+//	records, neg-reply,
+//	ihave, iwant
 //	bye               ✓      ✓          ✓
 //
 // Anything else is a protocol violation and earns a strike. In Connecting,
@@ -75,7 +76,7 @@ func Allowed(state State, action string) bool {
 		return state == StateOpen
 	case ActionAuth:
 		return state == StateHello
-	case ActionRoot, ActionNeg, ActionNegReply, ActionWant, ActionRecords:
+	case ActionRoot, ActionNeg, ActionNegReply, ActionWant, ActionRecords, ActionIHave, ActionIWant:
 		return state.Authenticated()
 	case ActionBye:
 		return state >= StateOpen && state <= StateIdle
@@ -105,6 +106,8 @@ type SessionInfo struct {
 	RecordsRefused          int   // of those, refused (policy, invalid)
 	RecordsThrottled        int   // of those, not offered: the peer's ingest budget was spent (asked for again later)
 	RecordsOut              int   // events sent
+	IHavesIn, IHavesOut     int   // gossip announcements received (within budget) and sent
+	IWantsOut               int   // gossip requests sent
 	Reconciliations         int   // reconciliations we started
 	Rounds                  int   // negentropy round trips of those
 	WantsInFlight           int   // ids asked for and not yet answered

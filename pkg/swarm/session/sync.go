@@ -76,6 +76,7 @@ func (r *round) fresh(ids [][32]byte) int {
 type want struct {
 	ids      map[[32]byte]int
 	deadline time.Time
+	gossip   bool // an iwant: what it brings is announced onward
 }
 
 // syncState is the sync driver's part of a session, owned by its goroutine.
@@ -87,6 +88,8 @@ type syncState struct {
 
 	haveRemoteRoot bool
 	remoteRoot     merkle.Fingerprint
+	matched        bool      // the roots were equal once in this session
+	remoteRootAt   time.Time // when the peer's root last came
 	mismatchSince  time.Time // roots differ since
 	lastPeerNegAt  time.Time // the peer last sent us a reconciliation message
 	retryAt        time.Time // evaluate again then
@@ -151,6 +154,7 @@ func (st *syncState) inFlight() int {
 func (s *session) syncDeadlines(now time.Time, consider func(time.Time)) {
 	st := &s.syncer
 	consider(st.rootDue)
+	consider(s.gossip.due)
 	consider(st.nextRootAt)
 	consider(st.retryAt)
 	if st.round != nil {
@@ -170,6 +174,9 @@ func (s *session) syncDeadlines(now time.Time, consider func(time.Time)) {
 func (s *session) syncTick(now time.Time) {
 	st := &s.syncer
 	s.serveDeferred(now)
+	if !s.gossip.due.IsZero() && !now.Before(s.gossip.due) {
+		s.flushGossip(now)
+	}
 	if !st.rootDue.IsZero() && !now.Before(st.rootDue) {
 		st.rootDue = time.Time{}
 		s.flushPush(now)
@@ -249,7 +256,7 @@ func (s *session) onRoot(payload []byte, now time.Time) {
 		return
 	}
 	st := &s.syncer
-	st.haveRemoteRoot, st.remoteRoot = true, r.Root
+	st.haveRemoteRoot, st.remoteRoot, st.remoteRootAt = true, r.Root, now
 	s.update(func(info *SessionInfo) { info.RemoteRoot, info.RemoteCount = r.Root, r.Count })
 	if !s.initiator && st.rootDue.IsZero() && now.Sub(st.lastRootSentAt) >= s.cfg.RootDebounce {
 		// Make sure the initiator compares against our current root.
@@ -274,6 +281,7 @@ func (s *session) evaluate(now time.Time) {
 		return
 	}
 	if ours == st.remoteRoot {
+		st.matched = true
 		st.mismatchSince = time.Time{}
 		st.fruitless = 0
 		s.update(func(info *SessionInfo) { info.MissingRanges, info.SyncBackoff = nil, 0 })
@@ -288,6 +296,17 @@ func (s *session) evaluate(now time.Time) {
 	}
 	if st.round != nil {
 		st.rerun = true
+		return
+	}
+	s.mu.Lock()
+	gossips := s.peerGossips
+	s.mu.Unlock()
+	if st.matched && gossips && st.remoteRootAt.Before(st.mismatchSince.Add(gossipGrace)) {
+		// The roots matched and a change made them differ: gossip carries new
+		// records faster and cheaper than a reconciliation, and a peer that
+		// stores what gossip brought announces no root (its idle one comes
+		// within IdleRootInterval). Repair only a difference that a root
+		// sent gossipGrace after it began still shows.
 		return
 	}
 	if settle := st.pairEnd.Add(2 * s.cfg.RootDebounce); st.havePair && now.Before(settle) {
@@ -739,6 +758,8 @@ func (s *session) onRecords(payload []byte, now time.Time) {
 	}
 	verdicts := s.m.replica.Offer(s.ctx, PeerInfo{ID: s.id, PubKey: s.theirKey}, events)
 	stored, storedBytes := 0, 0
+	var gossiped [][32]byte // stored from an iwant: announced onward
+	var gossipedEvents []*record.Event
 	answered := make([][32]byte, 0, len(events)+len(msg.Missing))
 	for i, e := range events {
 		answered = append(answered, e.ID)
@@ -751,6 +772,11 @@ func (s *session) onRecords(payload []byte, now time.Time) {
 		case v.Stored:
 			stored++
 			storedBytes += size[i]
+			s.gossip.peerHas.note(e.ID, now.Add(gossipMemory))
+			if s.inGossipWant(e.ID) {
+				gossiped = append(gossiped, e.ID)
+				gossipedEvents = append(gossipedEvents, e)
+			}
 			continue
 		case IsIntegrityFailure(v.Err):
 			invalid++
@@ -802,7 +828,13 @@ func (s *session) onRecords(payload []byte, now time.Time) {
 	if invalid > 0 {
 		s.strike(fmt.Sprintf("%d invalid records: %v", invalid, firstInvalid))
 	}
-	if stored > 0 {
+	if len(gossiped) > 0 {
+		s.m.gossipIDs(s, gossiped, gossipedEvents)
+	}
+	switch {
+	case stored > 0 && stored == len(gossiped):
+		s.m.changedByGossip()
+	case stored > 0:
 		s.m.LocalChanged()
 	}
 	s.pump(now)
@@ -824,6 +856,16 @@ func (s *session) addNeeds(now time.Time, ids [][32]byte) {
 		}
 		st.pending[id] = 0
 	}
+}
+
+// inGossipWant reports whether id was asked for with an iwant.
+func (s *session) inGossipWant(id [32]byte) bool {
+	for _, w := range s.syncer.wants {
+		if _, ok := w.ids[id]; ok {
+			return w.gossip
+		}
+	}
+	return false
 }
 
 func (s *session) asked(id [32]byte) bool {

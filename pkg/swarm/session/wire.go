@@ -102,6 +102,9 @@ type Hello struct {
 	// (moderation.Config.Digest): at most MaxRulesDigestBytes of printable
 	// ASCII, "" when not sent.
 	Rules string
+	// Gossip says the sender speaks gossip (ihave, iwant: docs/protocol.md
+	// 4.8); a peer that does not gets new records pushed instead.
+	Gossip bool
 }
 
 // MaxRulesDigestBytes bounds Hello.Rules.
@@ -114,12 +117,13 @@ type helloJSON struct {
 	Nonce  *string `json:"nonce"`
 	Limits *Limits `json:"limits"`
 	Rules  string  `json:"rules,omitempty"`
+	Gossip bool    `json:"gossip,omitempty"`
 }
 
 // EncodeHello writes a hello payload.
 func EncodeHello(h Hello) []byte {
 	v, room, pk, nonce, lim := h.Version, h.Room, h.PubKey.Hex(), fmt.Sprintf("%x", h.Nonce), h.Limits
-	b, _ := json.Marshal(helloJSON{V: &v, Room: &room, PubKey: &pk, Nonce: &nonce, Limits: &lim, Rules: h.Rules})
+	b, _ := json.Marshal(helloJSON{V: &v, Room: &room, PubKey: &pk, Nonce: &nonce, Limits: &lim, Rules: h.Rules, Gossip: h.Gossip})
 	return b
 }
 
@@ -169,7 +173,7 @@ func DecodeHello(payload []byte) (Hello, error) {
 	if len(j.Rules) > MaxRulesDigestBytes || strings.IndexFunc(j.Rules, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
 		return h, fmt.Errorf("%w: hello rules digest is not up to %d printable ASCII characters", ErrProtocolViolation, MaxRulesDigestBytes)
 	}
-	h.Rules = j.Rules
+	h.Rules, h.Gossip = j.Rules, j.Gossip
 	return h, nil
 }
 

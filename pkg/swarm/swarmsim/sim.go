@@ -67,13 +67,16 @@ type Result struct {
 	ReachHopsP99         int     `json:"reach_hops_p99"`
 	ReachMSP99           float64 `json:"reach_ms_p99"`
 	ReachFraction        float64 `json:"reach_fraction"`
-	BytesPerPeer         float64 `json:"bytes_per_peer"`
+	BytesPerPeer         float64 `json:"bytes_per_peer"`     // during a probe, less the idle traffic of the same span
+	BytesPerPeerRaw      float64 `json:"bytes_per_peer_raw"` // during a probe, idle traffic included
+	RecordBytes          int     `json:"record_bytes"`       // JSON size of a probe record
 	IdleBytesPerPeerMin  float64 `json:"idle_bytes_per_peer_min"`
 	AnnouncesPerPeerMin  float64 `json:"announces_per_peer_min"`
 	AnnouncesPerPeerMean float64 `json:"announces_per_peer_mean"`
 	Healed               bool    `json:"healed"`
 	HealComponents       int     `json:"heal_components"`
 	HealReachFraction    float64 `json:"heal_reach_fraction"`
+	HealNewLinks         int     `json:"heal_new_links"` // sessions between survivors formed after the kill (trackers gone)
 	SimulatedS           float64 `json:"simulated_s"`
 	WallS                float64 `json:"wall_s"` // set by the caller: inside a bubble time.Now is virtual
 }
@@ -140,6 +143,28 @@ type sim struct {
 	mu    sync.Mutex
 	peers []*peer // every peer ever started, in order
 	probe *probe
+
+	lastRaw     float64 // bytes_per_peer_raw of the last probe
+	actionMu    sync.Mutex
+	actionBytes map[string]uint64 // session payload bytes sent, by action
+}
+
+// countAction adds one sent session message to the per-action totals.
+func (s *sim) countAction(action string, n int) {
+	s.actionMu.Lock()
+	s.actionBytes[action] += uint64(n)
+	s.actionMu.Unlock()
+}
+
+// actionSnapshot copies the per-action totals.
+func (s *sim) actionSnapshot() map[string]uint64 {
+	s.actionMu.Lock()
+	defer s.actionMu.Unlock()
+	out := make(map[string]uint64, len(s.actionBytes))
+	for k, v := range s.actionBytes {
+		out[k] = v
+	}
+	return out
 }
 
 // probe follows one new record through the room.
@@ -166,6 +191,8 @@ func Run(opts Options, log io.Writer) (Result, error) {
 		rng:    rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x5eed)),
 		log:    log,
 		base:   make(map[[32]byte]*record.Event, opts.Records),
+
+		actionBytes: make(map[string]uint64),
 	}
 	res := Result{Peers: opts.Peers, Records: opts.Records, Seed: opts.Seed, LatencyMS: float64(opts.Latency) / 1e6,
 		Loss: opts.Loss, Churn: opts.Churn, Kill: opts.Kill, ReachHopsP99: -1, ReachMSP99: -1}
@@ -248,19 +275,21 @@ func (s *sim) run(res *Result) error {
 	s.sleepSampling(idleWindow, res)
 	idle := float64(s.dataBytes()-b0) / float64(len(s.alive()))
 	res.IdleBytesPerPeerMin = idle / idleWindow.Minutes()
-	var hopsP99, msP99, bytesPer, reach []float64
+	var hopsP99, msP99, bytesPer, bytesRaw, reach []float64
 	for i := range o.Probes {
 		h, ms, frac, bytes := s.runProbe(res)
 		reach = append(reach, frac)
 		bytesPer = append(bytesPer, bytes)
+		bytesRaw = append(bytesRaw, s.lastRaw)
 		if h >= 0 {
 			hopsP99 = append(hopsP99, float64(h))
 			msP99 = append(msP99, ms)
 		}
-		s.logf("probe %d: reached %.1f%% of peers; p99 %d hops, %.0f ms; %.0f bytes per peer", i+1, 100*frac, h, ms, bytes)
+		s.logf("probe %d: reached %.1f%% of peers; p99 %d hops, %.0f ms; %.0f bytes per peer (%.0f with idle traffic)", i+1, 100*frac, h, ms, bytes, s.lastRaw)
 	}
 	res.ReachFraction = slices.Min(reach)
 	res.BytesPerPeer = mean(bytesPer)
+	res.BytesPerPeerRaw = mean(bytesRaw)
 	if len(hopsP99) == o.Probes {
 		res.ReachHopsP99 = int(slices.Max(hopsP99))
 		res.ReachMSP99 = slices.Max(msP99)
@@ -363,7 +392,7 @@ func (s *sim) startPeer() (*peer, error) {
 }
 
 func (p *peer) link(sp *swarm.Peer) link {
-	l, _ := p.links.LoadOrStore(sp.ID(), link{p: sp})
+	l, _ := p.links.LoadOrStore(sp.ID(), link{p: sp, s: p.s})
 	return l.(link)
 }
 
@@ -391,10 +420,14 @@ func (p *peer) sessions() []string {
 }
 
 // link adapts a swarm peer to session.Link (as pkg/peerset does).
-type link struct{ p *swarm.Peer }
+type link struct {
+	p *swarm.Peer
+	s *sim
+}
 
 func (l link) ID() string { return l.p.ID() }
 func (l link) Send(ctx context.Context, action string, payload []byte) error {
+	l.s.countAction(action, len(payload))
 	return l.p.Send(ctx, swarm.BinaryMessage(action, payload))
 }
 func (l link) LocalFingerprint() string  { return l.p.LocalFingerprint() }
@@ -504,6 +537,8 @@ func (s *sim) newRecord(text string) (*record.Event, error) {
 // hops and time over the other peers (-1 when fewer than 99 % got it by the
 // deadline), the fraction reached, and the bytes sent per peer meanwhile.
 func (s *sim) runProbe(res *Result) (hops int, ms, frac, bytesPerPeer float64) {
+	var raw float64
+	defer func() { s.lastRaw = raw }()
 	alive := s.alive()
 	origin := alive[s.rng.IntN(len(alive))]
 	e, err := s.newRecord(fmt.Sprintf("probe at %v", s.elapsed()))
@@ -516,9 +551,9 @@ func (s *sim) runProbe(res *Result) (hops int, ms, frac, bytesPerPeer float64) {
 	s.probe = pr
 	s.mu.Unlock()
 	b0 := s.dataBytes()
+	a0 := s.actionSnapshot()
 	s.verified.Store(e.ID, error(nil))
 	origin.rep.addLocal(e)
-	origin.mgr.LocalChanged()
 	origin.mgr.Push(e)
 	deadline := time.Now().Add(s.opts.Deadline)
 	for time.Now().Before(deadline) {
@@ -533,7 +568,20 @@ func (s *sim) runProbe(res *Result) (hops int, ms, frac, bytesPerPeer float64) {
 	// What follows the spread (root announcements after the change,
 	// reconciliations that find nothing) belongs to its cost too.
 	time.Sleep(5 * time.Second)
-	bytesPerPeer = float64(s.dataBytes()-b0) / float64(len(alive))
+	// Less the idle traffic of the same span (root announcements, pings),
+	// measured before the probes: what spreading the record cost.
+	span := time.Since(pr.start)
+	raw = float64(s.dataBytes()-b0) / float64(len(alive))
+	bytesPerPeer = raw - res.IdleBytesPerPeerMin*span.Minutes()
+	res.RecordBytes = record.JSONSize(e)
+	var parts []string
+	for action, n := range s.actionSnapshot() {
+		if d := n - a0[action]; d > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.0f", action, float64(d)/float64(len(alive))))
+		}
+	}
+	slices.Sort(parts)
+	s.logf("probe payload bytes per peer by action: %v (a record is %d bytes of JSON)", parts, record.JSONSize(e))
 	s.mu.Lock()
 	s.probe = nil
 	var hs []int
@@ -585,7 +633,9 @@ func (s *sim) converged() bool {
 }
 
 // heal kills Kill × the peers and every tracker, waits, and checks that
-// the rest form one connected room that a new record reaches entirely.
+// the rest form one connected room that a new record reaches entirely, and
+// that they formed new links meanwhile (without trackers, only signalling
+// through the mesh can: a room that merely stayed connected has not healed).
 func (s *sim) heal(res *Result) {
 	alive := s.alive()
 	s.rng.Shuffle(len(alive), func(i, j int) { alive[i], alive[j] = alive[j], alive[i] })
@@ -599,14 +649,30 @@ func (s *sim) heal(res *Result) {
 		wg.Go(func() { p.stop(true) })
 	}
 	wg.Wait()
+	// The links the survivors held when the trackers died: a room that
+	// heals forms new ones without trackers.
+	before := make(map[[2]string]bool)
+	for _, p := range alive[k:] {
+		for _, id := range p.sessions() {
+			before[[2]string{p.id, id}] = true
+		}
+	}
 	s.sleepSampling(2*time.Minute, res)
+	for _, p := range alive[k:] {
+		for _, id := range p.sessions() {
+			if !before[[2]string{p.id, id}] {
+				res.HealNewLinks++
+			}
+		}
+	}
+	res.HealNewLinks /= 2 // each link counted at both ends
 	comps := s.components()
 	res.HealComponents = comps
-	s.logf("after the kill: %s; %d connected component(s)", s.linkSummary(), comps)
+	s.logf("after the kill: %s; %d connected component(s); %d new links without trackers", s.linkSummary(), comps, res.HealNewLinks)
 	_, _, frac, _ := s.runProbe(res)
 	res.HealReachFraction = frac
-	res.Healed = comps == 1 && frac == 1
-	s.logf("healed: %v (a new record reached %.1f%% of the survivors)", res.Healed, 100*frac)
+	res.Healed = comps == 1 && frac == 1 && res.HealNewLinks > 0
+	s.logf("healed: %v (a new record reached %.1f%% of the survivors; %d new links)", res.Healed, 100*frac, res.HealNewLinks)
 }
 
 // components counts the connected components of the live peers' session graph.
