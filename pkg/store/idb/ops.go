@@ -51,20 +51,16 @@ func (s *Store) Put(ctx context.Context, events ...*record.Event) error {
 	if err != nil {
 		return failure(fmt.Sprintf("put %d events", len(events)), err)
 	}
-	sums := t.store(storeSummaries)
-	// The summary goes in once its event did: an id already stored (the add
-	// fails) keeps its first copy and that copy's summary.
-	onAdded := js.FuncOf(func(this js.Value, _ []js.Value) any {
-		_ = try(func() { sums.Call("put", this.Get("peersetSummary"), this.Get("result")) })
-		return nil
-	})
-	t.handlers = append(t.handlers, onAdded)
+	// Each event's summary goes in beside it, in the same loop: no request
+	// waits for another, and no callback re-enters Go per event. An add
+	// that fails (ConstraintError, ignored) is an id already stored; ids
+	// cover created_at, so that copy has the same item key and the same
+	// summary, which the put rewrites unchanged.
 	err = try(func() {
-		os := t.store(storeEvents)
+		os, sums := t.store(storeEvents), t.store(storeSummaries)
 		for i, e := range events {
-			req := os.Call("add", objects.Index(i))
-			req.Set("peersetSummary", summaryValue(e))
-			req.Set("onsuccess", onAdded)
+			os.Call("add", objects.Index(i))
+			sums.Call("put", summaryValue(e), itemKey(e.CreatedAt, e.ID))
 		}
 	})
 	if err != nil {
