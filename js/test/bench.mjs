@@ -43,7 +43,9 @@
 // Environment: PEERSET_BENCH_RUNS (reloads per size, default 3),
 // PEERSET_BENCH_SIZES (default "20000,50000"), PEERSET_BENCH_TABS_RECORDS
 // (default 1000), PEERSET_BENCH_PARTS (default "size,rss,tabs,sync": the
-// parts to run), PEERSET_BENCH_SETTLE_MS (default 5000: the wait before an
+// parts to run; "bare-sync" is the first sync into the page without UI and
+// the ingest alone, without the demo, reloads and forwarded channels of
+// "sync"), PEERSET_BENCH_SETTLE_MS (default 5000: the wait before an
 // RSS reading).
 
 import { spawnSync } from 'node:child_process';
@@ -535,6 +537,9 @@ const loadBefore = loadavg();
 if (parts.has('size')) await wasmSizes();
 if (parts.has('rss')) await rendererRSS();
 if (parts.has('tabs')) await threeTabs(tabRecords);
+if (parts.has('bare-sync')) { // the first sync into the page without UI and the ingest alone, nothing else
+  for (const n of sizes) await firstSync(n, { page: 'bare' });
+}
 if (parts.has('sync')) {
   for (const n of sizes) {
     await firstSync(n, { page: 'bare' });

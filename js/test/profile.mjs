@@ -12,8 +12,9 @@
 //   sync     a native peer (seeded, niced) syncs the N records into a
 //            fresh tab (js/test/fixtures/bare.html: the library without UI)
 //
-// Shares survive the machine's other load; the wall times printed beside
-// them do not.
+// Shares and CPU times (Chromium's processes, IndexedDB's backend
+// included, and the engine's worker thread, from /proc) survive the
+// machine's other load; the wall times printed beside them do not.
 //
 // Environment: PEERSET_PROFILE_PARTS (default "import,sync"),
 // PEERSET_PROFILE_RECORDS (default 20000), PEERSET_PROFILE_TOP (rows per
@@ -25,6 +26,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
+import { chromiumCPU, workerThreadsCPU } from './lib/cpu.mjs';
 import { Env, gotoReady, nowhereTracker, outDir, runBinary, sleep, stats, uniqueRoom, waitFor } from './lib/harness.mjs';
 
 const parts = new Set((process.env.PEERSET_PROFILE_PARTS || 'import,sync').split(','));
@@ -123,9 +125,16 @@ async function profiled(page, phase, body) {
   const load = os.loadavg()[0].toFixed(2);
   await send('Profiler.start');
   const t = Date.now();
-  const note = await body();
+  const c0 = chromiumCPU();
+  const w0 = workerThreadsCPU();
+  let note = await body();
+  const cpu = chromiumCPU() - c0;
+  const worker = workerThreadsCPU() - w0;
   const wallMs = Date.now() - t;
   const { profile } = await send('Profiler.stop');
+  // CPU time (from /proc) per record: robust under the machine's load,
+  // unlike wall times. Chromium's processes include IndexedDB's backend.
+  note += `; CPU: Chromium ${(cpu / 1000).toFixed(1)} s (${Math.round((cpu * 1000) / n)} µs per record), the engine's worker thread ${(worker / 1000).toFixed(1)} s (${Math.round((worker * 1000) / n)} µs per record)`;
   await mkdir(profileDir, { recursive: true });
   const file = path.join(profileDir, `${phase}.cpuprofile`);
   await writeFile(file, JSON.stringify(profile));
