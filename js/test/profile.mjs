@@ -26,7 +26,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-import { chromiumCPU, workerThreadsCPU } from './lib/cpu.mjs';
+import { chromiumCPU, threadsCPU, workerThreadsCPU } from './lib/cpu.mjs';
 import { Env, gotoReady, nowhereTracker, outDir, runBinary, sleep, stats, uniqueRoom, waitFor } from './lib/harness.mjs';
 
 const parts = new Set((process.env.PEERSET_PROFILE_PARTS || 'import,sync').split(','));
@@ -127,13 +127,16 @@ async function profiled(page, phase, body) {
   const t = Date.now();
   const c0 = chromiumCPU();
   const w0 = workerThreadsCPU();
+  const th0 = threadsCPU();
   let note = await body();
   const cpu = chromiumCPU() - c0;
   const worker = workerThreadsCPU() - w0;
+  const threads = [...threadsCPU()].map(([k, v]) => [k, v - (th0.get(k) || 0)]).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).slice(0, 8);
   const wallMs = Date.now() - t;
   const { profile } = await send('Profiler.stop');
   // CPU time (from /proc) per record: robust under the machine's load,
   // unlike wall times. Chromium's processes include IndexedDB's backend.
+  note += `; Chromium's busiest threads (process type / thread: CPU s): ${threads.map(([k, v]) => `${k}: ${(v / 1000).toFixed(1)}`).join(', ')}`;
   note += `; CPU: Chromium ${(cpu / 1000).toFixed(1)} s (${Math.round((cpu * 1000) / n)} µs per record), the engine's worker thread ${(worker / 1000).toFixed(1)} s (${Math.round((worker * 1000) / n)} µs per record)`;
   await mkdir(profileDir, { recursive: true });
   const file = path.join(profileDir, `${phase}.cpuprofile`);

@@ -49,3 +49,25 @@ export function workerThreadsCPU() {
   }
   return total;
 }
+
+// threadsCPU maps "process type / thread name" to the CPU time (ms) its
+// threads have used so far, over every Chromium process: diff two
+// snapshots to see which threads a phase kept busy (IndexedDB's backend
+// runs in the browser process, the engine in a renderer's DedicatedWorker
+// thread).
+export function threadsCPU() {
+  const out = new Map();
+  for (const pid of chromiumPIDs()) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(/[\0\s]+/);
+      const type = (cmd.find((a) => a.startsWith('--type=')) || '--type=browser').slice(7);
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, '');
+        const key = `${type} / ${comm}`;
+        out.set(key, (out.get(key) || 0) + cpuOf(`/proc/${pid}/task/${tid}/stat`));
+      }
+    } catch { /* gone */ }
+  }
+  return out;
+}
