@@ -25,7 +25,7 @@
 // Every call is one transaction, or one per page for Items, Scan and long
 // queries, so that no transaction outlives a callback. Put is one
 // read-write transaction of add requests (an id already stored keeps its
-// first copy), each followed by a put of the event's summary (schema 2's
+// first copy), each followed by an add of the event's summary (schema 2's
 // "summaries" store; no request waits for another, no callback re-enters
 // Go per event) and returns after the transaction's complete event, with
 // durability "strict" unless Options.RelaxedDurability. A canceled context
