@@ -3,6 +3,7 @@ package peerset
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -19,13 +20,24 @@ import (
 func importInput(t *testing.T, room string, now time.Time) [][]*record.Event {
 	t.Helper()
 	roomID := record.RoomID(DefaultAppID, room)
-	events := signedRecords(t, 300, room, now)
+	events := make([]*record.Event, 300)
+	var key *record.SecretKey
+	for i := range events {
+		if i%4 == 0 {
+			key, _ = record.GenerateKey()
+		}
+		e, err := record.New(record.Draft{Text: fmt.Sprintf("record %d", i), CreatedAt: now.Add(-time.Hour + time.Duration(i)*time.Second)}, key, roomID, record.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		events[i] = e
+	}
 	var batches [][]*record.Event
 	for i := 0; i < len(events); i += 70 {
 		batch := append([]*record.Event(nil), events[i:min(i+70, len(events))]...)
 		batches = append(batches, batch)
 	}
-	key, _ := record.GenerateKey()
+	key, _ = record.GenerateKey()
 	const uuid = "3f2b8c1e-9d4a-4b6f-8e2a-1c0d9e8f7a6b"
 	first, err := record.New(record.Draft{UUID: uuid, Text: "first version", CreatedAt: now.Add(-time.Minute)}, key, roomID, record.Limits{})
 	if err != nil {
