@@ -10,14 +10,18 @@ WASM_ENV := GOOS=js GOARCH=wasm
 BIN := bin
 NODE_INTEROP := interop/node
 BENCHTIME ?= 1s
+# The release, one for the Go module and the npm package: the VERSION file,
+# written into the Go build here and into the JS shim by scripts/build-wasm.sh
+VERSION := $(shell cat VERSION)
+GO_LDFLAGS := -X github.com/peersetdb/peerset/pkg/peerset.version=$(VERSION)
 # staticcheck, pinned; make installs it from the Go module proxy into out/tools
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := out/tools/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
-.PHONY: test check-tools vet fmt-check staticcheck test-native test-wasm test-types test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-speed bench-idb bench-verify test-browser-go test-worker worker-dev test-browser bench-browser build clean demo wasm wasm-size
+.PHONY: test check-tools vet fmt-check staticcheck test-native test-wasm test-types test-pack test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-speed bench-idb bench-verify test-browser-go test-worker worker-dev test-browser bench-browser build clean demo wasm wasm-size
 
 ## test: vet, native tests, js/wasm tests under Node and in headless Chromium, interop checks
-test: check-tools vet test-native test-wasm test-types test-browser-go test-interop test-worker test-browser
+test: check-tools vet test-native test-wasm test-types test-pack test-browser-go test-interop test-worker test-browser
 	@echo "make test: all suites passed"
 
 check-tools:
@@ -67,7 +71,7 @@ test-nostr-tools: $(NODE_INTEROP)/node_modules/.package-lock.json build
 	cd $(NODE_INTEROP) && PEERSET_BIN="$(CURDIR)/$(BIN)/peerset" node --test nostr-interop.test.mjs
 
 build:
-	$(GO) build -o $(BIN)/peerset ./cmd/peerset
+	$(GO) build -ldflags '$(GO_LDFLAGS)' -o $(BIN)/peerset ./cmd/peerset
 
 ## bench: every benchmark table (see README for the numbers)
 bench: bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-speed bench-idb bench-browser bench-verify
@@ -124,6 +128,11 @@ demo:
 ## test-types: tsc --strict over js/peerset.d.ts and a typed usage file (js/test/types)
 test-types:
 	scripts/types-test.sh
+
+## test-pack: the npm package as it would be published: npm pack --dry-run lists exactly the
+## intended files, one version in VERSION, js/package.json, the built shim and `peerset version`
+test-pack: build wasm
+	PEERSET_BIN="$(CURDIR)/$(BIN)/peerset" node --test js/test/package-contents.mjs
 
 ## test-browser: the demo page, the JS API and native peers in headless Chromium (loopback-only namespace)
 test-browser:

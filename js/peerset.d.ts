@@ -1,7 +1,10 @@
 // Types of peerset's JavaScript API (peerset.js and the <script> build's
-// window.peerset).
+// window.peerset). The test hooks are in testing.d.ts (`peerset/testing`).
 
-/** The version of this package. */
+/**
+ * The version of this package (the repository's VERSION file, written in
+ * by the build; the same as `peerset version` of the Go command).
+ */
 export const version: string;
 
 /** Where and how the engine runs: see `initialize()`. */
@@ -48,8 +51,16 @@ export interface InitializeOptions {
  */
 export function initialize(opts?: InitializeOptions): Promise<void>;
 
+/** A key pair, as `generateKey()` makes it. */
+export interface KeyPair {
+  /** The public key (NIP-19 `npub1…`). */
+  npub: string;
+  /** The secret key (NIP-19 `nsec1…`): keep it secret, it signs as this user. */
+  nsec: string;
+}
+
 /** Generates a new key pair. Keep the `nsec` secret: it signs as this user. */
-export function generateKey(): Promise<{ npub: string; nsec: string }>;
+export function generateKey(): Promise<KeyPair>;
 
 /** Session limits and timers of the peer protocol, in milliseconds; 0 or absent: the default. */
 export interface SessionOptions {
@@ -67,7 +78,12 @@ export interface SessionOptions {
   roundTimeout?: number;
   /** Asked-for records must arrive within this (default 15 000). */
   wantTimeout?: number;
-  /** Most authenticated peer sessions at once (default 32). */
+  /**
+   * @deprecated Use the top-level `OpenOptions.maxPeers`: one number bounds
+   * both the open connections and the authenticated sessions. Given here
+   * alone it is taken as that number; given in both places with different
+   * values, `open()` rejects with code `'invalid'`.
+   */
   maxPeers?: number;
   /**
    * Records one peer may add to this database at once (default 20 000);
@@ -258,18 +274,29 @@ export interface OpenOptions {
   session?: SessionOptions;
   /** Do not join the swarm: a local database only (default false). */
   offline?: boolean;
-  /** Most peers at once (default 32). */
+  /**
+   * Most peers at once (default 32): open connections, and authenticated
+   * sessions among them. Past it the room makes no offers and answers none,
+   * and a peer that authenticates anyway is told the room is full. The one
+   * place to set it (`session.maxPeers` is a deprecated alias).
+   */
   maxPeers?: number;
   /**
-   * Where records and the key are kept: `'indexeddb'` (default; survives
-   * reloads) or `'memory'` (gone when the page closes or `close()` is called).
+   * Where records and the key are kept: see `StorageKind` (default
+   * `'indexeddb'`).
    */
-  storage?: 'indexeddb' | 'memory';
+  storage?: StorageKind;
   /** The IndexedDB database name; default derived from appId and room. */
   databaseName?: string;
   /** Log the engine's debug log (transport, sessions, strikes) to the console (default false). */
   debug?: boolean;
 }
+
+/**
+ * Where records and the key are kept: `'indexeddb'` survives reloads;
+ * `'memory'` is gone when the page closes or `close()` is called.
+ */
+export type StorageKind = 'indexeddb' | 'memory';
 
 /** A location in decimal degrees (WGS 84). */
 export interface Geo {
@@ -277,7 +304,7 @@ export interface Geo {
   lon: number;
 }
 
-/** What `put()` takes. A record holds text or data, not both. */
+/** What `put()` takes (also known as `PutInput`). A record holds text or data, not both. */
 export interface RecordInput {
   /** Plain text. */
   text?: string;
@@ -290,6 +317,26 @@ export interface RecordInput {
   data?: unknown;
   /** The media type of `data` (default `application/json`, or `application/octet-stream` for bytes). */
   mediaType?: string;
+}
+
+/** What `put()` takes: the same as `RecordInput`. */
+export type PutInput = RecordInput;
+
+/**
+ * What `query()` takes. Every field is optional: `query()` lists every live
+ * record, newest first.
+ */
+export interface QueryOptions {
+  /** Only this author's records (an npub). */
+  author?: string;
+  /** Only records created at or after this time (milliseconds, like `createdAt`). */
+  since?: number;
+  /** Only records created at or before this time (milliseconds, like `createdAt`). */
+  until?: number;
+  /** At most this many records (0 or absent: all). */
+  limit?: number;
+  /** Oldest first instead of newest first. */
+  oldest?: boolean;
 }
 
 /** A NIP-01 Nostr event: the signed form of a record. */
@@ -331,12 +378,18 @@ export interface TimeRange {
   end: number | null;
 }
 
+/**
+ * The state of a peer session, in the order a session goes through them
+ * (`syncing` and `idle` alternate once authenticated).
+ */
+export type SessionState =
+  | 'connecting' | 'open' | 'hello' | 'authenticated' | 'syncing' | 'idle' | 'closing' | 'closed';
+
 /** One peer session (stats().sessions, 'peer' events). */
 export interface PeerSession {
   /** The transport peer id. */
   peerId: string;
-  /** connecting, open, hello, authenticated, syncing, idle, closing or closed. */
-  state: string;
+  state: SessionState;
   /** The peer's key (npub) from its hello; proven once authenticated. */
   pubkey?: string;
   authenticated: boolean;
@@ -392,15 +445,23 @@ export interface PeerSession {
   closed: boolean;
 }
 
+/** A tracker connection's state: `'closed'` while it waits to reconnect (or the room is closed). */
+export type TrackerState = 'connecting' | 'open' | 'closed';
+
+/**
+ * How often the room announces to a tracker: `'warmup'` (a few announces in
+ * quick succession), `'steady'`, then `'dormant'` once enough peers are
+ * connected (rare passive announces without offers).
+ */
+export type AnnouncePhase = 'warmup' | 'steady' | 'dormant';
+
 /** One tracker connection. */
 export interface TrackerStatus {
   url: string;
-  /** connecting, open or closed (reconnecting). */
-  state: string;
+  state: TrackerState;
   lastError?: string;
   reconnectAttempts: number;
-  /** The announce phase: warmup, steady or dormant. */
-  phase: string;
+  phase: AnnouncePhase;
   intervalMs: number;
   announces: number;
   lastAnnounce?: number;
@@ -451,7 +512,7 @@ export interface Stats {
   moderation: ModerationPreset;
   granularity: Granularity;
   online: boolean;
-  storage: 'indexeddb' | 'memory';
+  storage: StorageKind;
   /** How this node's secret key is kept: see `KeyStorage`. */
   keyStorage: KeyStorage;
   trackers: TrackerStatus[];
@@ -482,7 +543,17 @@ export interface EngineInfo {
   /** `'worker'`: a dedicated Worker (the default); `'page'`: the main thread (`worker: false`). */
   thread: 'worker' | 'page';
   /** Data channels handed to the engine so far, by path. */
-  dataChannels: { transferred: number; forwarded: number; onPage: number };
+  dataChannels: DataChannelCounts;
+}
+
+/** Data channels handed to the engine so far, by path (see `InitializeOptions.transferChannels`). */
+export interface DataChannelCounts {
+  /** Transferred to the engine's worker. */
+  transferred: number;
+  /** Kept on the page, their bytes forwarded to the worker over a `MessagePort`. */
+  forwarded: number;
+  /** Handed to an engine running on the page (`worker: false`). */
+  onPage: number;
 }
 
 /** A record added or removed (replaced by a new version, deleted, expired). */
@@ -607,6 +678,9 @@ export interface EventMap {
   reject: RejectEvent;
 }
 
+/** The events `db.on()` listens to: `'record'`, `'peer'`, `'sync'` or `'reject'`. */
+export type EventType = keyof EventMap;
+
 /**
  * What went wrong, for a page to handle:
  * - `'rejected'`: moderation refused a put (see `rule` and `reason`);
@@ -614,7 +688,8 @@ export interface EventMap {
  *   returned something other than the event it was asked to sign;
  * - `'read-only'`: a put or delete on a database that has no key
  *   (`identity: 'ephemeral'` without `nsec`, `signer` or `passphrase`);
- * - `'not-found'`: `holders()` of a record this node does not hold;
+ * - `'not-found'`: `holders()` of a record this node does not hold, `delete()` of
+ *   a record this node's key does not hold;
  * - `'invalid'`: an argument or option that cannot work (the message says which);
  * - `'closed'`, `'key-passphrase'`, `'unsupported'`, `'wasm-not-found'`,
  *   `'wasm-invalid'`, `'worker-failed'`, `'internal'`.
@@ -642,7 +717,7 @@ export interface DB {
   readonly appId: string;
   readonly room: string;
   readonly roomId: string;
-  readonly storage: 'indexeddb' | 'memory';
+  readonly storage: StorageKind;
   /** How this node's secret key is kept: see `KeyStorage`. */
   readonly keyStorage: KeyStorage;
   readonly online: boolean;
@@ -663,13 +738,13 @@ export interface DB {
    * milliseconds like `createdAt` (inclusive); `limit` 0 or absent: all;
    * `oldest: true` lists oldest first.
    */
-  query(q?: { author?: string; since?: number; until?: number; limit?: number; oldest?: boolean }): Promise<PeersetRecord[]>;
+  query(q?: QueryOptions): Promise<PeersetRecord[]>;
   /**
    * Listens to events; returns the function that stops listening. Listeners
    * run asynchronously, after the change. 'peer' and 'sync' are polled about
    * every 500 ms.
    */
-  on<K extends keyof EventMap>(event: K, cb: (e: EventMap[K]) => void): () => void;
+  on<K extends EventType>(event: K, cb: (e: EventMap[K]) => void): () => void;
   /** A snapshot for status displays. */
   stats(): Promise<Stats>;
   /** Leaves the room and closes the database. */
@@ -699,14 +774,6 @@ export interface DB {
    * Records written while it runs may or may not be included.
    */
   export(): AsyncIterableIterator<NostrEvent>;
-
-  /**
-   * Test and benchmark hook, NOT part of the public API: `import()` in one
-   * call, without chunks.
-   */
-  _importEvents(events: NostrEvent[] | string): Promise<ImportResult>;
-  /** Test hook, NOT part of the public API: every live event (records and deletions). */
-  _exportEvents(): Promise<NostrEvent[]>;
 }
 
 /** Opens (and, unless `offline`, joins) a room. */

@@ -24,7 +24,7 @@
     };
   }
   window.peerset = {
-    version: '0.1.0',
+    version: 'dev', // scripts/build-wasm.sh writes the VERSION file's here
     initialize: forward('initialize'),
     generateKey: forward('generateKey'),
     open: forward('open'),

@@ -12,8 +12,19 @@
 // where a browser cannot transfer one, forwards its bytes over a
 // MessagePort. initialize({ worker: false }) runs the engine on the page
 // instead.
-const VERSION = '0.1.0';
+//
+// The test hooks are not here: testing.js (`peerset/testing`) reaches them
+// through the TESTING symbol below.
+
+// scripts/build-wasm.sh writes the repository's VERSION file in here; 'dev'
+// is an unbuilt copy.
+const VERSION = 'dev';
 export const version = VERSION;
+
+// TESTING keys what testing.js (`peerset/testing`) needs and the API does
+// not offer: DB.prototype[TESTING](method, args) calls the engine's test
+// hooks, open[TESTING] holds internals for unit tests. Not part of the API.
+const TESTING = Symbol.for('peerset.testing');
 
 const EVENT_TYPES = ['record', 'peer', 'sync', 'reject'];
 
@@ -267,11 +278,11 @@ export async function open(opts) {
   if (!opts || typeof opts !== 'object' || typeof opts.room !== 'string' || opts.room.trim() === '') {
     throw new TypeError('peerset.open() needs a room name: peerset.open({ room: \'my-room\' })');
   }
+  const { sent, callbacks } = openOptions(opts);
   const e = await engine();
   if (!opts.offline && !e.rtc.available) {
     throw peersetError('this browser offers no WebRTC (RTCPeerConnection), so peerset cannot reach peers: use a current browser with WebRTC enabled, or open({ offline: true }) to work locally', 'unsupported');
   }
-  const { sent, callbacks } = pageCallbacks(opts);
   const cb = callbacks ? e.addCallbacks(callbacks) : 0;
   let opened;
   try {
@@ -285,6 +296,14 @@ export async function open(opts) {
   e.hubs.set(h, events);
   if ((opts.storage ?? 'indexeddb') === 'indexeddb') askPersistence();
   return new DB(e, h, JSON.parse(info), events, cb);
+}
+
+// openOptions checks open()'s options and returns what is sent to the engine
+// (JSON-able) and the callbacks that stay on the page (null: none).
+function openOptions(opts) {
+  const out = pageCallbacks(opts);
+  sentMaxPeers(opts, out.sent);
+  return out;
 }
 
 // --- the page's callbacks: custom moderation rules and a NIP-07 signer.
@@ -319,6 +338,21 @@ function pageCallbacks(opts) {
   }
   sent.signer = signer ? true : undefined;
   return { sent, callbacks: rules || signer ? { rules, signer } : null };
+}
+
+// sentMaxPeers makes open()'s one maxPeers: the top-level option bounds the
+// open connections and the authenticated sessions. session.maxPeers is its
+// deprecated alias, taken when alone; the two with different values are an
+// error (before this, session.maxPeers bounded the sessions only).
+function sentMaxPeers(opts, sent) {
+  const session = opts.session;
+  if (!session || typeof session !== 'object' || session.maxPeers === undefined) return;
+  const { maxPeers: alias, ...rest } = session;
+  sent.session = rest;
+  if (opts.maxPeers !== undefined && opts.maxPeers !== alias) {
+    throw peersetError(`open() was given maxPeers ${JSON.stringify(opts.maxPeers)} and session.maxPeers ${JSON.stringify(alias)}: set only maxPeers (session.maxPeers is its old name)`, 'invalid');
+  }
+  sent.maxPeers = alias;
 }
 
 // judgeRecords runs the custom rules on a batch of records (JSON from the
@@ -564,18 +598,9 @@ class DB {
     return exportEvents(call);
   }
 
-  /**
-   * Test and benchmark hook, not part of the public API: ingests signed
-   * NIP-01 events (an array, or its JSON text) in one call, as db.import()
-   * does in chunks. Resolves to { stored, refused, invalid, byRule }.
-   */
-  async _importEvents(events) {
-    return JSON.parse(await this.#call('_importEvents', [typeof events === 'string' ? events : JSON.stringify(events)]));
-  }
-
-  /** Test hook, not part of the public API: every live event (records and deletions). */
-  async _exportEvents() {
-    return JSON.parse(await this.#call('_exportEvents'));
+  /** Not part of the API: the engine's test hooks, for testing.js. */
+  [TESTING](method, args) {
+    return this.#call(method, args);
   }
 }
 
@@ -1007,5 +1032,6 @@ function forwardChannel(dc, port, { maxBytes = FORWARD_MAX_BYTES, maxStall = FOR
   return shut;
 }
 
-/** Not part of the API: for js/test/forward.test.mjs. */
-export const _internals = { forwardChannel, RTCService };
+// Not part of the API: for testing.js (js/test/forward.test.mjs,
+// js/test/rtcservice.test.mjs).
+Object.defineProperty(open, TESTING, { value: Object.freeze({ forwardChannel, RTCService, openOptions }) });

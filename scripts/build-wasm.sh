@@ -2,9 +2,16 @@
 # Builds the browser build into js/dist/ (or $PEERSET_DIST): peerset.wasm,
 # peerset.worker.js (Go's wasm_exec.js, from the toolchain that built the
 # wasm, followed by js/engine.js: the engine's worker script), peerset.js,
-# peerset.global.js, peerset.d.ts and wasm_exec.js. Everything a page needs;
-# serve the directory as is (peerset.wasm as application/wasm for streaming
+# peerset.global.js, peerset.d.ts, wasm_exec.js, the test hooks testing.js
+# and testing.d.ts (`peerset/testing`), LICENSE and THIRD_PARTY_NOTICES.md
+# (the licences of Go's wasm_exec.js and of the Go code compiled into the
+# wasm: cmd/wasm/internal/notices). Everything a page needs; serve the
+# directory as is (peerset.wasm as application/wasm for streaming
 # compilation).
+#
+# The version is the repository's VERSION file: written into peerset.js and
+# peerset.global.js (their 'dev' placeholder) and into the Go build
+# (-X .../pkg/peerset.version); js/package.json must carry the same one.
 #
 # After linking, cmd/wasm/internal/striptable drops secp256k1's embedded
 # base-point table from the wasm (the engine computes it at run time:
@@ -24,8 +31,13 @@ goroot="$("$go" env GOROOT)"
 wasm_exec="$goroot/lib/wasm/wasm_exec.js"
 [ -f "$wasm_exec" ] || { echo "build-wasm: $wasm_exec is missing: Go 1.24 or newer ships it" >&2; exit 1; }
 
+version="$(tr -d '[:space:]' <VERSION)"
+[[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ ]] || { echo "build-wasm: VERSION holds '$version': want one semantic version such as 0.1.0" >&2; exit 1; }
+pkg_version="$(sed -n 's/^  "version": "\(.*\)",$/\1/p' js/package.json)"
+[ "$pkg_version" = "$version" ] || { echo "build-wasm: js/package.json has version '$pkg_version' but VERSION has '$version': set \"version\": \"$version\" in js/package.json (and the tarball name in examples/*/package.json)" >&2; exit 1; }
+
 mkdir -p "$dist"
-GOOS=js GOARCH=wasm "$go" build -trimpath -ldflags="-s -w ${PEERSET_WASM_LDFLAGS:-}" -o "$dist/peerset.wasm.tmp" ./cmd/wasm
+GOOS=js GOARCH=wasm "$go" build -trimpath -ldflags="-s -w -X github.com/peersetdb/peerset/pkg/peerset.version=$version ${PEERSET_WASM_LDFLAGS:-}" -o "$dist/peerset.wasm.tmp" ./cmd/wasm
 GOOS= GOARCH= "$go" run ./cmd/wasm/internal/striptable -in "$dist/peerset.wasm.tmp" -out "$dist/peerset.wasm.tmp" ||
 	{ echo "build-wasm: cmd/wasm/internal/striptable failed (above)" >&2; rm -f "$dist/peerset.wasm.tmp"; exit 1; }
 mv "$dist/peerset.wasm.tmp" "$dist/peerset.wasm"
@@ -37,7 +49,21 @@ cp "$wasm_exec" "$dist/wasm_exec.js"
 	cat js/engine.js
 } >"$dist/peerset.worker.js.tmp"
 mv "$dist/peerset.worker.js.tmp" "$dist/peerset.worker.js"
-cp js/peerset.js js/peerset.global.js js/peerset.d.ts "$dist/"
+# The shim with the version written in (its 'dev' placeholder must be
+# there: a build never ships 'dev').
+placeholder() {
+	local f=$1 pattern=$2
+	grep -q "$pattern" "js/$f" || { echo "build-wasm: js/$f lost its version placeholder (a line matching $pattern): put it back" >&2; exit 1; }
+	local line=${pattern#^}
+	sed "s/$pattern.*/${line/\'dev\'/\'$version\'}/" "js/$f" >"$dist/$f.tmp"
+	mv "$dist/$f.tmp" "$dist/$f"
+}
+placeholder peerset.js "^const VERSION = 'dev';"
+placeholder peerset.global.js "^    version: 'dev',"
+cp js/peerset.d.ts js/testing.js js/testing.d.ts "$dist/"
+cp LICENSE CHANGELOG.md "$dist/"
+GOOS= GOARCH= "$go" run ./cmd/wasm/internal/notices -go "$go" -pkg ./cmd/wasm -out "$dist/THIRD_PARTY_NOTICES.md" ||
+	{ echo "build-wasm: cmd/wasm/internal/notices failed (above)" >&2; exit 1; }
 
 raw=$(wc -c <"$dist/peerset.wasm")
 gz=$(gzip -9 -c "$dist/peerset.wasm" | wc -c)

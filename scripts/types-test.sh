@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The JS API's types: tsc --strict (TypeScript pinned in js/test/package.json)
-# over js/peerset.d.ts and a typed usage file, js/test/types/usage.ts, whose
-# @ts-expect-error lines must stay errors. Nothing runs; it fails on a type
-# error or on a declaration the usage cannot reach.
+# over js/peerset.d.ts, js/testing.d.ts (peerset/testing) and a typed usage
+# file, js/test/types/usage.ts, whose @ts-expect-error lines must stay
+# errors. Nothing runs; it fails on a type error or on a declaration the
+# usage cannot reach.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

@@ -8,6 +8,7 @@
 //	peerset record verify [--room R] [--app A] < event.json
 //	peerset put --db PATH --room R --text T [--nsec N] [--link U] [--lat X --lon Y] [--uuid U]
 //	peerset join --db PATH --room R [--tracker URL]... [--nsec N] [--password P] [--ephemeral] [--json] [--ice-loopback]
+//	peerset version (or --version)
 package main
 
 import (
@@ -15,7 +16,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
+
+	"github.com/peersetdb/peerset/pkg/peerset"
 )
 
 func main() {
@@ -41,6 +43,8 @@ const usage = `usage:
                                           peer's; prints {"stored","refused","invalid","byRule"} last
   peerset export --db PATH [--room R] [--app A] > events.jsonl
                                           every live record and kept deletion, one event per line
+  peerset version                         the release this binary was built from (also --version),
+                                          the same as the npm package's version
   MODERATION: [--moderation open|standard|strict] [--quota N] [--deletion-quota N] [--pow BITS]
               [--bad-words FILE] [--allow-link-host HOST]...
 `
@@ -68,6 +72,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdImport(args[1:], stdin, stdout)
 	case len(args) >= 1 && args[0] == "export":
 		err = cmdExport(args[1:], stdout)
+	case len(args) >= 1 && (args[0] == "version" || args[0] == "--version"):
+		if len(args) > 1 {
+			err = fmt.Errorf("%w: %s takes no arguments (got %q)", errUsage, args[0], args[1:])
+			break
+		}
+		fmt.Fprintln(stdout, peerset.Version())
+		return 0
 	case len(args) >= 1 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help"):
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -77,11 +88,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	if msg := err.Error(); strings.HasPrefix(msg, "peerset: ") {
-		fmt.Fprintln(stderr, msg)
-	} else {
-		fmt.Fprintln(stderr, "peerset:", msg)
-	}
+	// The one place the CLI names itself: errors below carry no prefix.
+	fmt.Fprintln(stderr, "peerset:", err)
 	if errors.Is(err, errUsage) {
 		fmt.Fprint(stderr, usage)
 		return 2

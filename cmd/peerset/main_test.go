@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/peersetdb/peerset/pkg/peerset"
 	"github.com/peersetdb/peerset/pkg/record"
 )
 
@@ -165,5 +166,32 @@ func TestUsageNamesEveryFlag(t *testing.T) {
 				t.Errorf("the usage of %s does not name --%s", name, f.Name)
 			}
 		})
+	}
+}
+
+func TestVersionCommand(t *testing.T) {
+	want := peerset.Version() + "\n"
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		code, out, errOut := runCLI("", args...)
+		if code != 0 || out != want || errOut != "" {
+			t.Errorf("peerset %s: exit %d, stdout %q, stderr %q; want 0, %q", args[0], code, out, errOut, want)
+		}
+	}
+	if code, _, errOut := runCLI("", "version", "extra"); code != 2 || !strings.Contains(errOut, "takes no arguments") {
+		t.Errorf("peerset version extra: exit %d, stderr %q; want 2 and a usage error", code, errOut)
+	}
+}
+
+// TestErrorsNamePeersetOnce: the CLI is the edge that says "peerset: ", once,
+// before the whole message (issue 12: errors said once).
+func TestErrorsNamePeersetOnce(t *testing.T) {
+	db := t.TempDir() + "/room-a.db"
+	if code, _, errOut := runCLI("", "put", "--db", db, "--room", "a", "--nsec", exampleNsec, "--text", "hi"); code != 0 {
+		t.Fatalf("put: %d %q", code, errOut)
+	}
+	code, _, errOut := runCLI("", "put", "--db", db, "--room", "b", "--nsec", exampleNsec, "--text", "hi")
+	want := "peerset: the store belongs to another room: it holds \"peerset/a\", not peerset/b\n"
+	if code != 1 || errOut != want {
+		t.Errorf("put into another room's store: exit %d, stderr %q; want exit 1, %q", code, errOut, want)
 	}
 }

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"go.etcd.io/bbolt"
 
+	"github.com/peersetdb/peerset/internal/trackerclient"
 	"github.com/peersetdb/peerset/pkg/swarm"
 )
 
@@ -41,28 +41,9 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		t.Fatalf("printed %q, want a ws:// loopback URL", url)
 	}
 
-	ws, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.CloseNow()
-	msg, err := swarm.EncodeTrackerMessage(swarm.NewOfferAnnounce(swarm.InfoHash("test-app", "room1"), "0123456789AaBbCcDdEe", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ws.Write(ctx, websocket.MessageText, msg); err != nil {
-		t.Fatal(err)
-	}
-	_, data, err := ws.Read(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reply, err := swarm.DecodeTrackerReply(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r, ok := reply.(*swarm.AnnounceReply); !ok || r.Interval != 3 || r.Incomplete != 1 {
-		t.Fatalf("reply %s", data)
+	c := trackerclient.Dial(ctx, t, url, "a", "0123456789AaBbCcDdEe")
+	if r := c.Announce(swarm.InfoHash("test-app", "room1"), nil); r.Interval != 3 || r.Incomplete != 1 {
+		t.Fatalf("reply %+v", r)
 	}
 
 	stop() // what SIGINT/SIGTERM do in main
@@ -74,7 +55,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("run did not return after shutdown")
 	}
-	if _, _, err := ws.Read(ctx); err == nil {
+	if _, _, err := c.WS.Read(ctx); err == nil {
 		t.Error("client still connected after shutdown")
 	}
 }

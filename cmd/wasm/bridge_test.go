@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -308,49 +309,6 @@ func TestPeerTrackerReportsChanges(t *testing.T) {
 	}
 }
 
-func TestSyncTrackerProgress(t *testing.T) {
-	var st syncTracker
-	now := time.Unix(1700000000, 0)
-	s := session.SessionInfo{PeerID: "a", State: session.StateIdle, RecordsStored: 10, RecordsOut: 3, RemoteCount: 10}
-	p, changed := st.update([]session.SessionInfo{s}, 10, now)
-	if !changed || !p.Done || p.Progress != 1 || p.Peers != 1 || p.RecordsIn != 10 {
-		t.Errorf("idle: %+v %v", p, changed)
-	}
-	if _, changed := st.update([]session.SessionInfo{s}, 10, now); changed {
-		t.Error("an unchanged snapshot was reported")
-	}
-
-	// We ask for what we lack: pending ids give the total.
-	s.State, s.Pending, s.WantsInFlight = session.StateSyncing, 60, 40
-	if p, _ = st.update([]session.SessionInfo{s}, 10, now); p.Done || p.Total != 100 || p.Received != 0 || p.Progress != 0 {
-		t.Errorf("catch-up start: %+v", p)
-	}
-	now = now.Add(time.Second)
-	s.RecordsStored, s.Pending, s.WantsInFlight = 35, 50, 25
-	if p, _ = st.update([]session.SessionInfo{s}, 35, now); p.Received != 25 || p.Total != 100 || p.Progress != 0.25 {
-		t.Errorf("catch-up a quarter through: %+v", p)
-	}
-	now = now.Add(time.Second)
-	s.State, s.RecordsStored, s.Pending, s.WantsInFlight = session.StateIdle, 110, 0, 0
-	if p, _ = st.update([]session.SessionInfo{s}, 110, now); p.Done || p.Received != 100 {
-		t.Errorf("records arrived just now, the catch-up is not over yet: %+v", p)
-	}
-	now = now.Add(2 * syncQuiet)
-	if p, _ = st.update([]session.SessionInfo{s}, 110, now); !p.Done || p.Progress != 1 {
-		t.Errorf("catch-up done once records stopped: %+v", p)
-	}
-
-	// The peer pushes what we lack: nothing is pending here, the peer's
-	// announced count gives the total.
-	s.RemoteCount = 1110
-	now = now.Add(time.Second)
-	s.RecordsStored = 310
-	p, _ = st.update([]session.SessionInfo{s}, 310, now)
-	if p.Done || p.Received != 200 || p.Total != 1000 || p.Progress != 0.2 {
-		t.Errorf("pushed catch-up: %+v", p)
-	}
-}
-
 func TestMergeMissingRanges(t *testing.T) {
 	got := mergeMissingRanges([]session.SessionInfo{
 		{State: session.StateIdle, MissingRanges: []merkle.TimeRange{{Start: 100, End: 200}, {Start: 500, End: 600}}},
@@ -366,26 +324,50 @@ func TestMergeMissingRanges(t *testing.T) {
 func TestDescribeErrorForJavaScript(t *testing.T) {
 	rej := &moderation.Rejection{Rule: "no-link-in-text", Reason: `text contains a link ("example.com")`}
 	info := describeError(fmt.Errorf("failed to put: %w", rej))
-	if info.Code != codeRejected || info.Rule != "no-link-in-text" || info.Reason != rej.Reason || !strings.Contains(info.Message, "no-link-in-text") {
+	if info.Code != codeRejected || info.Rule != "no-link-in-text" || info.Reason != rej.Reason {
 		t.Errorf("rejection: %+v", info)
 	}
+	if want := `peerset: record refused by rule no-link-in-text: text contains a link ("example.com")`; info.Message != want {
+		t.Errorf("rejection message %q, want %q", info.Message, want)
+	}
+	// The whole message each code carries: "peerset: " once, at this edge.
 	tests := []struct {
 		err  error
 		code string
+		msg  string
 	}{
-		{peerset.ErrClosed, codeClosed},
-		{peerset.ErrKeyPassphrase, codeKeyPassphrase},
-		{peerset.ErrNotFound, codeNotFound},
-		{&unsupportedError{"no WebRTC"}, codeUnsupported},
-		{invalidInput(errors.New("bad")), codeInvalid},
-		{fmt.Errorf("x: %w", record.ErrInvalidUUID), codeInvalid},
-		{errors.New("disk on fire"), ""},
+		{peerset.ErrClosed, codeClosed, "peerset: this database is closed: open it again with peerset.open()"},
+		{peerset.ErrKeyPassphrase, codeKeyPassphrase, "peerset: the key stored for this room is encrypted and the passphrase is missing or wrong: pass the one it was saved with, open({ room, passphrase })"},
+		{peerset.ErrNotFound, codeNotFound, "peerset: record not found"},
+		{fmt.Errorf("failed to delete: %w: no record u1 by this node's key", peerset.ErrNotFound), codeNotFound, "peerset: failed to delete: record not found: no record u1 by this node's key"},
+		{fmt.Errorf("%w: the user said no", peerset.ErrSigner), codeSigner, "peerset: the signer did not sign: the user said no"},
+		{&unsupportedError{"no WebRTC"}, codeUnsupported, "peerset: no WebRTC"},
+		{invalidInput(errors.New("bad")), codeInvalid, "peerset: bad"},
+		{fmt.Errorf("x: %w", record.ErrInvalidUUID), codeInvalid, "peerset: x: " + record.ErrInvalidUUID.Error()},
+		{errors.New("disk on fire"), "", "peerset: disk on fire"},
 	}
 	for _, tc := range tests {
 		info := describeError(tc.err)
-		if info.Code != tc.code || !strings.HasPrefix(info.Message, "peerset: ") {
-			t.Errorf("describeError(%v) = %+v, want code %q", tc.err, info, tc.code)
+		if info.Code != tc.code || info.Message != tc.msg {
+			t.Errorf("describeError(%v) = code %q, message %q; want %q, %q", tc.err, info.Code, info.Message, tc.code, tc.msg)
 		}
+	}
+}
+
+// TestDeleteMissingSaysPeersetOnce goes through the facade: the page reads
+// one "peerset: " (issue 12: it once read "peerset: failed to delete:
+// peerset: record not found").
+func TestDeleteMissingSaysPeersetOnce(t *testing.T) {
+	db, err := peerset.Open(context.Background(), peerset.Config{Room: "errors"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Delete(context.Background(), "3f2b8c1e-7d4a-4b6e-9c2d-1a5e8f7b3c90")
+	info := describeError(err)
+	want := "peerset: failed to delete: record not found: no record 3f2b8c1e-7d4a-4b6e-9c2d-1a5e8f7b3c90 by this node's key"
+	if info.Code != codeNotFound || info.Message != want {
+		t.Errorf("delete of a missing record: code %q, message %q; want %q, %q", info.Code, info.Message, codeNotFound, want)
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -496,86 +495,6 @@ func mergeMissingRanges(sessions []session.SessionInfo) []rangeJSON {
 	return out
 }
 
-// syncProgress is the payload of a 'sync' event: totals over the sessions,
-// and the progress of the current catch-up (received of total so far).
-type syncProgress struct {
-	Peers      int     `json:"peers"`
-	RecordsIn  int     `json:"recordsIn"` // stored from peers, all sessions
-	RecordsOut int     `json:"recordsOut"`
-	Pending    int     `json:"pending"` // ids known to be missing here, asked for or not yet
-	Syncing    int     `json:"syncing"` // sessions in the syncing state
-	Received   int     `json:"received"`
-	Total      int     `json:"total"`
-	Progress   float64 `json:"progress"` // received / total, 1 when done
-	Done       bool    `json:"done"`
-}
-
-// syncQuiet is how long records must stop arriving before a catch-up that
-// the peer drives (it pushes what we lack, so nothing is pending here) counts
-// as done.
-const syncQuiet = 1500 * time.Millisecond
-
-// syncTracker turns session snapshots into sync progress. A catch-up runs
-// while records are pending, a session is syncing or records keep arriving;
-// its total is what arrived so far plus the larger of what is pending and
-// how far the fullest peer's announced count is ahead of ours.
-type syncTracker struct {
-	inCatchUp bool
-	base      int // RecordsIn when the catch-up started
-	lastIn    int
-	lastMove  time.Time
-	last      syncProgress
-	started   bool
-}
-
-func (t *syncTracker) update(sessions []session.SessionInfo, localRecords int, now time.Time) (syncProgress, bool) {
-	var p syncProgress
-	maxRemote := 0
-	for _, s := range sessions {
-		if s.State.Authenticated() {
-			p.Peers++
-			maxRemote = max(maxRemote, s.RemoteCount)
-		}
-		p.RecordsIn += s.RecordsStored
-		p.RecordsOut += s.RecordsOut
-		p.Pending += s.Pending + s.WantsInFlight
-		if s.State == session.StateSyncing {
-			p.Syncing++
-		}
-	}
-	prevIn := t.lastIn
-	if !t.started {
-		prevIn = p.RecordsIn // the first snapshot is the baseline
-	}
-	if p.RecordsIn < prevIn {
-		prevIn, t.base = p.RecordsIn, min(t.base, p.RecordsIn) // closed sessions left the sum
-	}
-	if p.RecordsIn > prevIn {
-		t.lastMove = now
-	}
-	t.lastIn = p.RecordsIn
-	arriving := !t.lastMove.IsZero() && now.Sub(t.lastMove) < syncQuiet
-	busy := p.Pending > 0 || p.Syncing > 0 || arriving
-	if busy && !t.inCatchUp {
-		t.inCatchUp, t.base = true, prevIn
-	}
-	p.Done = !busy
-	if t.inCatchUp {
-		p.Received = p.RecordsIn - t.base
-		p.Total = p.Received + max(p.Pending, maxRemote-localRecords)
-	}
-	p.Progress = 1
-	if p.Total > 0 && !p.Done {
-		p.Progress = float64(p.Received) / float64(p.Total)
-	}
-	if p.Done {
-		t.inCatchUp = false
-	}
-	changed := !t.started || p != t.last
-	t.started, t.last = true, p
-	return p, changed
-}
-
 // peerTracker diffs session snapshots into 'peer' events: a session that
 // appeared, changed state or key, or closed (or vanished from the list).
 type peerTracker struct {
@@ -672,7 +591,7 @@ type unsupportedError struct{ msg string }
 func (e *unsupportedError) Error() string { return e.msg }
 
 func describeError(err error) errorInfo {
-	info := errorInfo{Message: "peerset: " + strings.TrimPrefix(err.Error(), "peerset: ")}
+	info := errorInfo{Message: "peerset: " + err.Error()}
 	var unsupported *unsupportedError
 	var invalid *invalidInputError
 	if rej, ok := moderation.AsRejection(err); ok {

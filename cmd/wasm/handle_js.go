@@ -340,7 +340,8 @@ func (h *handle) pollSessions() {
 	tick := time.NewTicker(sessionPollInterval)
 	defer tick.Stop()
 	var peers peerTracker
-	var progress syncTracker
+	var lastSync peerset.SyncProgress // the last 'sync' event sent
+	sentSync := false
 	for {
 		select {
 		case <-h.ctx.Done():
@@ -360,8 +361,9 @@ func (h *handle) pollSessions() {
 			}
 		}
 		if wantSync {
-			if p, changed := progress.update(sessions, h.db.Stats().Records, time.Now()); changed {
-				if b, err := json.Marshal([]syncProgress{p}); err == nil {
+			if p := h.db.SyncProgress(); !sentSync || p != lastSync {
+				sentSync, lastSync = true, p
+				if b, err := json.Marshal([]peerset.SyncProgress{p}); err == nil {
 					h.send(eventSync, b)
 				}
 			}

@@ -224,8 +224,9 @@ async function firstSync(n, { page: kind = 'bare', params = {}, reopen = false }
       await page.waitForSelector('body[data-ready="1"]', { state: 'attached' });
       const json = readFileSync(eventsFile, 'utf8');
       const r = await page.evaluate(async (json) => {
+        const { importEvents } = await import('/js/dist/testing.js');
         const t = performance.now();
-        const res = await window.db._importEvents(json);
+        const res = await importEvents(window.db, json);
         return { ms: performance.now() - t, stored: res.stored };
       }, json);
       row(`ingest alone: ${k} records through db._importEvents (${label})`, `${Math.round(r.stored / (r.ms / 1000)).toLocaleString('en-US')} records/s`, '',

@@ -7,9 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { _internals } from '../peerset.js';
-
-const { forwardChannel } = _internals;
+import { forwardChannel } from '../testing.js';
 
 class FakeChannel {
   binaryType = 'blob';

@@ -38,6 +38,10 @@ test('holders() reaches 2 in a room of three peers; stats().held and heldBy foll
     assert.ok(ev, `peer ${i + 1} got a record event`);
     assert.ok(ev.heldBy >= 1, `peer ${i + 1}: heldBy counts the peer that sent it at least: ${JSON.stringify(ev)}`);
   }
-  const unknown = await author.evaluate(async () => { try { return await window.db.holders('00000000-0000-4000-8000-000000000000'); } catch (err) { return { code: err.code }; } });
-  assert.equal(unknown.code, 'not-found', `holders() of an unknown record: ${JSON.stringify(unknown)}`);
+  // Whole messages: "peerset: " said once, by the bridge (issue 12).
+  const missing = '00000000-0000-4000-8000-000000000000';
+  const unknown = await author.evaluate(async (u) => { try { return await window.db.holders(u); } catch (err) { return { code: err.code, message: err.message }; } }, missing);
+  assert.deepEqual(unknown, { code: 'not-found', message: `peerset: record not found: ${missing}` }, 'holders() of an unknown record');
+  const gone = await author.evaluate(async (u) => { try { return await window.db.delete(u); } catch (err) { return { code: err.code, message: err.message }; } }, missing);
+  assert.deepEqual(gone, { code: 'not-found', message: `peerset: failed to delete: record not found: no record ${missing} by this node's key` }, 'delete() of an unknown record');
 }));

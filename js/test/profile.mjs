@@ -7,7 +7,8 @@
 // out/profile/<phase>.cpuprofile (open it in Chromium's DevTools,
 // Performance panel, or speedscope).
 //
-//   import   N seeded records through db._importEvents (no network):
+//   import   N seeded records through importEvents of peerset/testing (the engine's
+//            _importEvents; no network):
 //            JSON parse, verify, moderate, store in IndexedDB
 //   sync     a native peer (seeded, niced) syncs the N records into a
 //            fresh tab (js/test/fixtures/bare.html: the library without UI)
@@ -165,12 +166,13 @@ try {
     const json = readFileSync(eventsFile, 'utf8');
     out.push(await profiled(page, 'import', async () => {
       const r = await page.evaluate(async (json) => {
+        const { importEvents } = await import('/js/dist/testing.js');
         const t = performance.now();
-        const res = await window.db._importEvents(json);
+        const res = await importEvents(window.db, json);
         return { ms: performance.now() - t, stored: res.stored };
       }, json);
-      if (r.stored !== n) throw new Error(`_importEvents stored ${r.stored} of ${n}`);
-      return `${n} records through db._importEvents in ${(r.ms / 1000).toFixed(2)} s (${Math.round(n / (r.ms / 1000))} records/s)`;
+      if (r.stored !== n) throw new Error(`importEvents stored ${r.stored} of ${n}`);
+      return `${n} records through importEvents (peerset/testing) in ${(r.ms / 1000).toFixed(2)} s (${Math.round(n / (r.ms / 1000))} records/s)`;
     }));
   }
 

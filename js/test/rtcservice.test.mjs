@@ -6,9 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { _internals } from '../peerset.js';
-
-const { RTCService } = _internals;
+import { RTCService } from '../testing.js';
 
 // FakePC gathers forever (a closed connection fires no gathering event, as
 // in Chromium) unless told otherwise.

@@ -95,6 +95,7 @@ async function main() {
     await page.goto(`${http}/js/test/fixtures/stub.html`);
     await page.evaluate(async () => {
       window.peerset = await import('/js/dist/peerset.js');
+      window.peersetTesting = await import('/js/dist/testing.js');
       await window.peerset.initialize();
       window.__array = await (await fetch('/out/verify-bench/events.json')).text();
       window.__lines = new Uint8Array(await (await fetch('/out/verify-bench/events.jsonl')).arrayBuffer());
@@ -107,7 +108,7 @@ async function main() {
         const r = await measured(() => page.evaluate(async ({ room, kind }) => {
           const db = await window.peerset.open({ room, offline: true, storage: 'memory', moderation: 'open' });
           const started = performance.now();
-          const result = kind === 'hook' ? await db._importEvents(window.__array) : await db.import(new TextDecoder().decode(window.__lines));
+          const result = kind === 'hook' ? await window.peersetTesting.importEvents(db, window.__array) : await db.import(new TextDecoder().decode(window.__lines));
           const t = performance.now() - started;
           await db.close();
           return { t, stored: result.stored };

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/store"
@@ -137,7 +138,7 @@ func TestLargeRoomWithATinyCache(t *testing.T) {
 	if _, err := db.Get(ctx, events[0].TagValue(record.TagUUID)); err == nil {
 		t.Fatal("an expired record is still served")
 	}
-	waitFor(t, "the removals to be announced with their events", 30*time.Second, func() bool {
+	testwait.For(t, "the removals to be announced with their events", 30*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return notified == expired

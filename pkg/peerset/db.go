@@ -36,11 +36,11 @@ const DefaultAppID = "peerset"
 
 // Errors returned by DB methods.
 var (
-	ErrClosed   = errors.New("peerset: database is closed")
-	ErrNotFound = errors.New("peerset: record not found")
-	ErrNoRoom   = errors.New("peerset: Config.Room is required")
+	ErrClosed   = errors.New("database is closed")
+	ErrNotFound = errors.New("record not found")
+	ErrNoRoom   = errors.New("a room is required: set Config.Room")
 	// ErrStoreOfAnotherRoom: a store holds one room; open it with that room.
-	ErrStoreOfAnotherRoom = errors.New("peerset: the store belongs to another room")
+	ErrStoreOfAnotherRoom = errors.New("the store belongs to another room")
 )
 
 // Config configures a DB. Only Room is required.
@@ -150,6 +150,8 @@ type DB struct {
 	subs    subscribers[Change]
 	rejects subscribers[Rejection]
 	holds   *holdings // who holds which record versions (see Holders)
+
+	progress syncTracker // the catch-up SyncProgress reports
 
 	stop   context.CancelFunc
 	bgDone sync.WaitGroup
@@ -291,11 +293,11 @@ func (db *DB) setIdentity(ctx context.Context) error {
 	switch cfg.Identity {
 	case IdentityAuthor, IdentityEphemeral:
 	default:
-		return fmt.Errorf("peerset: unknown Config.Identity %q: use %q or %q", cfg.Identity, IdentityAuthor, IdentityEphemeral)
+		return fmt.Errorf("unknown Config.Identity %q: use %q or %q", cfg.Identity, IdentityAuthor, IdentityEphemeral)
 	}
 	if cfg.Signer != nil {
 		if cfg.Key != nil || cfg.KeyPassphrase != "" {
-			return errors.New("peerset: Config.Signer signs the records: leave Config.Key and Config.KeyPassphrase unset")
+			return errors.New("Config.Signer signs the records: leave Config.Key and Config.KeyPassphrase unset")
 		}
 		pub, err := cfg.Signer.PublicKey(ctx)
 		if err != nil {
@@ -330,7 +332,7 @@ func (db *DB) setIdentity(ctx context.Context) error {
 
 // ErrKeyPassphrase: the store keeps an encrypted key and the passphrase is
 // missing or wrong.
-var ErrKeyPassphrase = errors.New("peerset: the stored key is encrypted: a correct Config.KeyPassphrase is needed")
+var ErrKeyPassphrase = errors.New("the stored key is encrypted: a correct Config.KeyPassphrase is needed")
 
 func loadOrCreateKey(ctx context.Context, cfg Config) (*record.SecretKey, error) {
 	if cfg.Key != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/swarm"
@@ -158,17 +159,6 @@ func strikesAgainst(db *DB, key record.PublicKey) []moderation.Strike {
 	return nil
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
 // Acceptance 3: a record with a bad signature, a record for another room, a
 // message not allowed in its state, an oversized message and a flood each
 // earn strikes; past the threshold the peer is disconnected and banned;
@@ -187,7 +177,7 @@ func TestHostilePeerIsStruckAndBanned(t *testing.T) {
 	h := startHostile(t, trk.URL(), "hostile")
 	p := h.waitJoin()
 	h.authenticate(p)
-	waitFor(t, "the victim to authenticate the hostile peer", 20*time.Second, func() bool {
+	testwait.For(t, "the victim to authenticate the hostile peer", 20*time.Second, func() bool {
 		for _, s := range victim.Sessions() {
 			if s.PeerID == h.room.SelfID() && s.State.Authenticated() {
 				return true
@@ -218,7 +208,7 @@ func TestHostilePeerIsStruckAndBanned(t *testing.T) {
 	before := 0
 	for _, a := range attacks {
 		a.send()
-		waitFor(t, "a strike for "+a.name, 20*time.Second, func() bool { return len(strikesAgainst(victim.DB, self)) > before })
+		testwait.For(t, "a strike for "+a.name, 20*time.Second, func() bool { return len(strikesAgainst(victim.DB, self)) > before })
 		strikes := strikesAgainst(victim.DB, self)
 		last := strikes[len(strikes)-1]
 		if !strings.Contains(strings.ToLower(last.Reason), a.reason) {
@@ -241,11 +231,11 @@ func TestHostilePeerIsStruckAndBanned(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	waitFor(t, "the ban (the flood earned too few strikes)", time.Second, func() bool {
+	testwait.For(t, "the ban (the flood earned too few strikes)", time.Second, func() bool {
 		banned, _ := victim.Ledger().Banned(moderation.KeySubject(self))
 		return banned
 	})
-	waitFor(t, "the disconnection", 20*time.Second, func() bool {
+	testwait.For(t, "the disconnection", 20*time.Second, func() bool {
 		select {
 		case <-p.Done():
 			return true

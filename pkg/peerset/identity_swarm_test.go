@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/tracker/trackertest"
@@ -53,7 +54,7 @@ func TestEphemeralAndSignerPeersHideTheirKeys(t *testing.T) {
 		}
 	}
 	waitConverged(t, 60*time.Second, 30, plain, anon, signed)
-	waitFor(t, "two authenticated sessions at the plain peer", 20*time.Second, func() bool {
+	testwait.For(t, "two authenticated sessions at the plain peer", 20*time.Second, func() bool {
 		return len(authenticatedKeys(plain)) == 2
 	})
 	first := map[record.PublicKey]bool{}
@@ -75,7 +76,7 @@ func TestEphemeralAndSignerPeersHideTheirKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	var again record.PublicKey
-	waitFor(t, "the ephemeral peer back", 30*time.Second, func() bool {
+	testwait.For(t, "the ephemeral peer back", 30*time.Second, func() bool {
 		for _, s := range plain.Sessions() {
 			if s.State.Authenticated() && !first[s.PubKey] {
 				again = s.PubKey
@@ -126,7 +127,7 @@ func TestHoldersReachEveryPeer(t *testing.T) {
 		}
 	}
 	waitConverged(t, 60*time.Second, 4, a, b, c)
-	waitFor(t, "two holders of a's record", 30*time.Second, func() bool {
+	testwait.For(t, "two holders of a's record", 30*time.Second, func() bool {
 		got, err := a.Holders(mine.UUID)
 		return err == nil && len(got) == 2
 	})
@@ -156,7 +157,7 @@ func TestHoldersReachEveryPeer(t *testing.T) {
 		t.Fatalf("the new version has %d holders", len(got))
 	}
 	waitConverged(t, 30*time.Second, 4, a, b, c)
-	waitFor(t, "two holders of the new version", 30*time.Second, func() bool {
+	testwait.For(t, "two holders of the new version", 30*time.Second, func() bool {
 		got, err := a.Holders(edited.UUID)
 		return err == nil && len(got) == 2
 	})

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/record"
 )
@@ -82,18 +83,16 @@ func worstQueue(db *DB) (n, bytes int) {
 
 func waitTotal(t *testing.T, log *rejectLog, want int, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	testwait.ForState(t, fmt.Sprintf("the subscriber to account for %d refusals", want), timeout, func() bool {
 		_, _, total := log.counts()
-		if total == want {
-			return
+		if total > want {
+			t.Fatalf("the subscriber accounts for %d refusals, more than the %d refused", total, want)
 		}
-		if total > want || time.Now().After(deadline) {
-			d, s, _ := log.counts()
-			t.Fatalf("the subscriber accounts for %d refusals (%d one by one, %d summaries), want %d", total, d, s, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return total == want
+	}, func() string {
+		d, s, total := log.counts()
+		return fmt.Sprintf("it accounts for %d (%d one by one, %d summaries)", total, d, s)
+	})
 }
 
 // L1: a hostile peer floods the page with refused events while the page is
@@ -304,17 +303,11 @@ func TestChangesStayLossless(t *testing.T) {
 		db.subs.publish(batch)
 	}
 	close(release)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	delivered := func() int {
 		mu.Lock()
-		c := count
-		mu.Unlock()
-		if c == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d changes delivered", c, n)
-		}
-		time.Sleep(10 * time.Millisecond)
+		defer mu.Unlock()
+		return count
 	}
+	testwait.ForState(t, fmt.Sprintf("%d changes delivered", n), 10*time.Second, func() bool { return delivered() == n },
+		func() string { return fmt.Sprintf("%d delivered", delivered()) })
 }

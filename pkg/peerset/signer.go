@@ -44,10 +44,10 @@ const (
 var (
 	// ErrSigner: the signer refused (the user said no) or failed, or
 	// returned something other than the event it was asked to sign.
-	ErrSigner = errors.New("peerset: the signer did not sign")
+	ErrSigner = errors.New("the signer did not sign")
 	// ErrReadOnly: the node has no key to sign with (Config.Identity
 	// IdentityEphemeral without Config.Key or Config.Signer).
-	ErrReadOnly = errors.New("peerset: read-only: this node joined with an ephemeral identity and no key or signer; open it with Config.Key or Config.Signer to write")
+	ErrReadOnly = errors.New("read-only: this node joined with an ephemeral identity and no key or signer; open it with Config.Key or Config.Signer to write")
 )
 
 // KeySigner returns a Signer that signs with sk, held in memory.

@@ -23,6 +23,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/swarm"
 )
 
@@ -475,7 +476,7 @@ func TestSpliceThroughARewritingTrackerIsRefused(t *testing.T) {
 
 	// The same two peers, through a tracker that no longer rewrites.
 	mitm.setHonest()
-	waitFor(t, "a and c to authenticate each other through an honest tracker", 30*time.Second, func() bool {
+	testwait.For(t, "a and c to authenticate each other through an honest tracker", 30*time.Second, func() bool {
 		return authenticatedWith(a, c) && authenticatedWith(c, a)
 	})
 }

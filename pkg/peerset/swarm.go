@@ -15,7 +15,7 @@ import (
 )
 
 // ErrAlreadyJoined is returned by Join on a DB that is already online.
-var ErrAlreadyJoined = errors.New("peerset: already joined")
+var ErrAlreadyJoined = errors.New("already joined")
 
 // JoinOptions configure how a DB joins its room's swarm.
 type JoinOptions struct {

@@ -6,12 +6,14 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/store"
@@ -67,26 +69,21 @@ func fill(t *testing.T, p *netPeer, n int) {
 // waitConverged waits until every peer holds want records and one root.
 func waitConverged(t *testing.T, timeout time.Duration, want int, peers ...*netPeer) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok := true
+	testwait.ForState(t, fmt.Sprintf("%d records and one root at every peer", want), timeout, func() bool {
 		root := peers[0].Root()
 		for _, p := range peers {
 			if p.Stats().Records != want || p.Root() != root {
-				ok = false
+				return false
 			}
 		}
-		if ok {
-			return
+		return true
+	}, func() string {
+		var b strings.Builder
+		for _, p := range peers {
+			fmt.Fprintf(&b, "\n%s: %+v sessions=%d", p.name, p.Stats(), len(p.Sessions()))
 		}
-		if time.Now().After(deadline) {
-			for _, p := range peers {
-				t.Logf("%s: %+v sessions=%d", p.name, p.Stats(), len(p.Sessions()))
-			}
-			t.Fatalf("peers did not converge to %d records and one root within %v", want, timeout)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return b.String()
+	})
 }
 
 // Acceptance 1: three native peers, 200 records each made before joining,
@@ -109,16 +106,22 @@ func TestThreePeersConverge(t *testing.T) {
 	}
 	waitConverged(t, 90*time.Second, 600, peers...)
 	t.Logf("600 records converged in %v", time.Since(start).Round(time.Millisecond))
+	// SyncProgress reports the catch-up as done, with both others, once
+	// records stop arriving (each peer stored 400 from them).
+	for _, p := range peers {
+		var sp SyncProgress
+		testwait.ForState(t, p.name+"'s catch-up to be done", 30*time.Second, func() bool {
+			sp = p.SyncProgress()
+			return sp.Done && sp.Peers == 2 && sp.Progress == 1 && sp.Pending == 0
+		}, func() string { return fmt.Sprintf("%+v", sp) })
+		if sp.RecordsIn == 0 || sp.RecordsIn > 400 {
+			t.Errorf("%s: %d records stored from peers, want 1 to 400 (some may arrive over a session that closed since)", p.name, sp.RecordsIn)
+		}
+	}
 	// Every peer measured a round-trip time to the others (a ping on connect).
 	for _, p := range peers {
 		for _, s := range p.Sessions() {
-			deadline := time.Now().Add(10 * time.Second)
-			for p.PeerRTT(s.PeerID) <= 0 {
-				if time.Now().After(deadline) {
-					t.Fatalf("%s: no RTT to %s", p.name, s.PeerID)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+			testwait.For(t, p.name+"'s RTT to "+s.PeerID, 10*time.Second, func() bool { return p.PeerRTT(s.PeerID) > 0 })
 		}
 	}
 
@@ -205,7 +208,7 @@ func TestTrackerRestartNewPeerStillJoins(t *testing.T) {
 	// c may have reached b through a while b's reconnect still waits out its
 	// backoff: the trackers must come back, not necessarily before the sync.
 	for _, p := range []*netPeer{a, b} {
-		waitFor(t, p.name+"'s tracker open again after the restart", 30*time.Second, func() bool {
+		testwait.For(t, p.name+"'s tracker open again after the restart", 30*time.Second, func() bool {
 			for _, tr := range p.Trackers() {
 				if tr.State != swarm.TrackerOpen {
 					return false
@@ -253,13 +256,9 @@ func TestPeerKilledMidSync(t *testing.T) {
 	}
 	// a and b end with one set: their own 200 records plus whatever part of
 	// the victim's 400 reached either of them.
-	deadline := time.Now().Add(60 * time.Second)
-	for a.Root() != b.Root() || a.Stats().Records < 200 {
-		if time.Now().After(deadline) {
-			t.Fatalf("a and b did not converge after the victim left: %+v / %+v", a.Stats(), b.Stats())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testwait.ForState(t, "a and b to converge after the victim left", 60*time.Second, func() bool {
+		return a.Root() == b.Root() && a.Stats().Records >= 200
+	}, func() string { return fmt.Sprintf("%+v / %+v", a.Stats(), b.Stats()) })
 	// And they keep syncing new records.
 	if _, err := a.Put(ctx, record.Draft{Text: "after the crash"}); err != nil {
 		t.Fatal(err)

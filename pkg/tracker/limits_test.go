@@ -5,7 +5,6 @@ package tracker
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/peersetdb/peerset/internal/testwait"
+	"github.com/peersetdb/peerset/internal/trackerclient"
 	"github.com/peersetdb/peerset/pkg/swarm"
 )
 
@@ -57,24 +58,10 @@ func startTrackerWithClock(t *testing.T, cfg Config) (*testTracker, *fakeClock) 
 }
 
 // dialFrom dials the tracker from a local loopback address of the 127/8
-// block (Linux answers on all of it), so that tests can be several clients
-// to the per-address cap. It returns the HTTP status of a refused upgrade.
+// block, so that tests can be several clients to the per-address cap.
 func (tt *testTracker) dialFrom(t *testing.T, name, localIP string) (*client, int, error) {
 	t.Helper()
-	ctx := testContext(t)
-	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}}
-	hc := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
-	ws, resp, err := websocket.Dial(ctx, tt.url, &websocket.DialOptions{HTTPClient: hc})
-	if err != nil {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
-		return nil, status, err
-	}
-	ws.SetReadLimit(1 << 20)
-	t.Cleanup(func() { _ = ws.CloseNow() })
-	return &client{t: t, ctx: ctx, ws: ws, name: name, id: peerID(name)}, 0, nil
+	return trackerclient.DialFrom(testContext(t), t, tt.url, name, peerID(name), localIP)
 }
 
 func TestConnectionCaps(t *testing.T) {
@@ -111,7 +98,7 @@ func TestConnectionCaps(t *testing.T) {
 				if err != nil {
 					t.Fatalf("connection %d from %s refused (%d): %v", i, ip, status, err)
 				}
-				c.announce(hashA)
+				c.Announce(hashA, nil)
 				open = append(open, c)
 			}
 			_, status, err := tt.dialFrom(t, "over", tc.refused)
@@ -123,11 +110,11 @@ func TestConnectionCaps(t *testing.T) {
 				if err != nil {
 					t.Fatalf("connection from another address refused (%d): %v", status, err)
 				}
-				c.announce(hashA)
+				c.Announce(hashA, nil)
 			}
 			// Those connected are still served; a closed one frees its slot.
-			open[0].announce(hashB)
-			_ = open[0].ws.Close(websocket.StatusNormalClosure, "")
+			open[0].Announce(hashB, nil)
+			_ = open[0].WS.Close(websocket.StatusNormalClosure, "")
 			waitForStats(t, tt, func(s Stats) bool { return s.Connections == len(open)-1+boolInt(tc.other != "") })
 			if _, status, err := tt.dialFrom(t, "again", tc.refused); err != nil {
 				t.Fatalf("connection after one closed refused (%d): %v", status, err)
@@ -168,8 +155,8 @@ func TestSwarmFloodFromOneAddressDoesNotLockOutHonestPeers(t *testing.T) {
 					}
 					break
 				}
-				c.send(swarm.NewOfferAnnounce(hashA, c.id, nil))
-				if _, ok := c.recv().(*swarm.AnnounceReply); ok {
+				c.Send(swarm.NewOfferAnnounce(hashA, c.ID, nil))
+				if _, ok := c.Recv().(*swarm.AnnounceReply); ok {
 					attackers++
 				}
 			}
@@ -177,8 +164,8 @@ func TestSwarmFloodFromOneAddressDoesNotLockOutHonestPeers(t *testing.T) {
 			if err != nil {
 				t.Fatalf("honest peer refused (%d): %v", status, err)
 			}
-			honest.send(swarm.NewOfferAnnounce(hashA, honest.id, nil))
-			switch m := honest.recv().(type) {
+			honest.Send(swarm.NewOfferAnnounce(hashA, honest.ID, nil))
+			switch m := honest.Recv().(type) {
 			case *swarm.AnnounceReply:
 				if !tc.honestJoins {
 					t.Fatalf("honest peer joined beside %d attacker sockets; the unprotected case should reproduce the lock-out", attackers)
@@ -215,14 +202,14 @@ func TestIdleMembersMakeRoomInAFullSwarm(t *testing.T) {
 			tt, clock := startTrackerWithClock(t, Config{MaxPeersPerSwarm: 3, MemberIdleTimeout: time.Minute})
 			x, y, z := tt.dial(t, "x"), tt.dial(t, "y"), tt.dial(t, "z")
 			for _, c := range []*client{x, y, z} {
-				c.announce(hashA)
+				c.Announce(hashA, nil)
 			}
 			clock.advance(30 * time.Second)
-			x.announce(hashA) // x keeps announcing; y and z went silent
+			x.Announce(hashA, nil) // x keeps announcing; y and z went silent
 			clock.advance(tc.wait - 30*time.Second)
 			honest := tt.dial(t, "honest")
-			honest.send(swarm.NewOfferAnnounce(hashA, honest.id, nil))
-			m := honest.recv()
+			honest.Send(swarm.NewOfferAnnounce(hashA, honest.ID, nil))
+			m := honest.Recv()
 			if !tc.honestJoins {
 				if f, ok := m.(*swarm.TrackerFailure); !ok || f.FailureReason != reasonSwarmFull {
 					t.Fatalf("got %T %+v, want %q", m, m, reasonSwarmFull)
@@ -236,7 +223,7 @@ func TestIdleMembersMakeRoomInAFullSwarm(t *testing.T) {
 				t.Errorf("stats %+v, want 2 peers on 4 open connections", st)
 			}
 			// An idle member that announces again simply rejoins.
-			if r := y.announce(hashA); r.Incomplete != 3 {
+			if r := y.Announce(hashA, nil); r.Incomplete != 3 {
 				t.Errorf("y's reply %+v, want 3 incomplete", r)
 			}
 		})
@@ -247,25 +234,25 @@ func TestMessageRateLimit(t *testing.T) {
 	tt, clock := startTrackerWithClock(t, Config{AnnounceRate: 1, AnnounceBurst: 3})
 	c := tt.dial(t, "c")
 	for range 3 {
-		c.announce(hashA)
+		c.Announce(hashA, nil)
 	}
-	c.send(swarm.NewOfferAnnounce(hashA, c.id, nil))
-	if f := recvAs[*swarm.TrackerFailure](c); f.FailureReason != reasonRateLimited {
+	c.Send(swarm.NewOfferAnnounce(hashA, c.ID, nil))
+	if f := trackerclient.RecvAs[*swarm.TrackerFailure](c); f.FailureReason != reasonRateLimited {
 		t.Fatalf("failure %q, want %q", f.FailureReason, reasonRateLimited)
 	}
 	// More in the same second are dropped without another failure.
-	c.send(swarm.NewOfferAnnounce(hashB, c.id, nil))
-	c.sendRaw("garbage")
-	waitFor(t, "the tracker to drop both", func() bool { return tt.srv.rateDropped.Load() == 3 })
+	c.Send(swarm.NewOfferAnnounce(hashB, c.ID, nil))
+	c.SendRaw([]byte("garbage"))
+	testwait.For(t, "the tracker to drop both", 5*time.Second, func() bool { return tt.srv.rateDropped.Load() == 3 })
 	clock.advance(time.Second) // one token
-	if r := c.announce(hashC); r.InfoHash != hashC {
+	if r := c.Announce(hashC, nil); r.InfoHash != hashC {
 		t.Fatalf("reply %+v", r)
 	}
 	if st := tt.srv.Stats(); st.Swarms != 2 || st.Peers != 2 {
 		t.Errorf("stats %+v, want hashA and hashC only: the dropped announce to hashB must not have joined", st)
 	}
 	// Other connections have buckets of their own.
-	tt.dial(t, "other").announce(hashA)
+	tt.dial(t, "other").Announce(hashA, nil)
 }
 
 // A client that never reads while offers for it pile up is cut off once
@@ -276,15 +263,15 @@ func TestSendQueueIsBoundedInBytes(t *testing.T) {
 		AnnounceRate: 1e6, AnnounceBurst: 1e6, MaxMessageBytes: 64 << 10,
 	})
 	victim, sender := tt.dial(t, "victim"), tt.dial(t, "sender")
-	victim.announce(hashA) // and then never reads again
+	victim.Announce(hashA, nil) // and then never reads again
 	sdp := strings.Repeat("s", 32<<10)
 	for i := 0; ; i++ {
 		if i == 4000 { // 128 MiB: far past any socket buffer
 			t.Fatalf("victim still connected after %d offers of %d bytes: %+v", i, len(sdp), tt.srv.Stats())
 		}
 		o := []swarm.TrackerOffer{{OfferID: offerID(i), Offer: swarm.SessionDescription{Type: "offer", SDP: sdp}}}
-		sender.send(swarm.NewOfferAnnounce(hashA, sender.id, o))
-		recvAs[*swarm.AnnounceReply](sender)
+		sender.Send(swarm.NewOfferAnnounce(hashA, sender.ID, o))
+		trackerclient.RecvAs[*swarm.AnnounceReply](sender)
 		if tt.srv.Stats().Connections == 1 {
 			t.Logf("victim cut off after %d offers of %d bytes", i+1, len(sdp))
 			return
@@ -298,28 +285,15 @@ func TestSendQueueIsBoundedInBytes(t *testing.T) {
 func TestDeadHolderIsProbedAndItsPeerIDFreed(t *testing.T) {
 	tt := startTracker(t, Config{PingInterval: time.Hour, PingTimeout: 200 * time.Millisecond})
 	old := tt.dial(t, "a")
-	old.announce(hashA) // then it never reads: pings go unanswered
+	old.Announce(hashA, nil) // then it never reads: pings go unanswered
 	fresh := tt.dial(t, "a")
-	fresh.send(swarm.NewOfferAnnounce(hashA, fresh.id, nil))
-	if f := recvAs[*swarm.TrackerFailure](fresh); f.FailureReason != reasonPeerIDTaken {
+	fresh.Send(swarm.NewOfferAnnounce(hashA, fresh.ID, nil))
+	if f := trackerclient.RecvAs[*swarm.TrackerFailure](fresh); f.FailureReason != reasonPeerIDTaken {
 		t.Fatalf("failure %q, want %q", f.FailureReason, reasonPeerIDTaken)
 	}
 	waitForStats(t, tt, func(s Stats) bool { return s.Connections == 1 && s.Peers == 0 })
-	if r := fresh.announce(hashA); r.Incomplete != 1 {
+	if r := fresh.Announce(hashA, nil); r.Incomplete != 1 {
 		t.Fatalf("reply %+v after the dead holder left", r)
-	}
-}
-
-// waitFor polls ok for up to the test context's 5 s.
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	ctx := testContext(t)
-	for !ok() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(2 * time.Millisecond):
-		}
 	}
 }
 
@@ -347,15 +321,15 @@ func TestSilentConnectionsAreClosed(t *testing.T) {
 	// The server registers a connection (and starts its silence clock) a
 	// moment after the client's handshake: wait for both before moving time.
 	waitForStats(t, tt, func(s Stats) bool { return s.Connections == 2 })
-	talker.announce(hashA)
+	talker.Announce(hashA, nil)
 	clock.advance(40 * time.Second)
-	talker.announce(hashA)
+	talker.Announce(hashA, nil)
 	clock.advance(30 * time.Second) // silent: 70 s; talker: 30 s
 	waitForStats(t, tt, func(s Stats) bool { return s.Connections == 1 })
-	if _, _, err := silent.ws.Read(silent.ctx); err == nil {
+	if _, _, err := silent.WS.Read(silent.Ctx); err == nil {
 		t.Error("the silent socket is still open")
 	}
-	if r := talker.announce(hashA); r.Incomplete != 1 {
+	if r := talker.Announce(hashA, nil); r.Incomplete != 1 {
 		t.Errorf("talker's reply %+v", r)
 	}
 }

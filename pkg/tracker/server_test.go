@@ -17,6 +17,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/peersetdb/peerset/internal/testwait"
+	"github.com/peersetdb/peerset/internal/trackerclient"
 	"github.com/peersetdb/peerset/pkg/swarm"
 )
 
@@ -58,64 +60,12 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// client is a test WebSocket client speaking the tracker protocol.
-type client struct {
-	t    *testing.T
-	ctx  context.Context
-	ws   *websocket.Conn
-	name string
-	id   string
-}
+// client is the shared test client (internal/trackerclient).
+type client = trackerclient.Client
 
 func (tt *testTracker) dial(t *testing.T, name string) *client {
 	t.Helper()
-	ctx := testContext(t)
-	ws, _, err := websocket.Dial(ctx, tt.url, nil)
-	if err != nil {
-		t.Fatalf("failed to dial %s: %v", tt.url, err)
-	}
-	ws.SetReadLimit(1 << 20)
-	t.Cleanup(func() { _ = ws.CloseNow() })
-	return &client{t: t, ctx: ctx, ws: ws, name: name, id: peerID(name)}
-}
-
-func (c *client) sendRaw(data string) {
-	c.t.Helper()
-	if err := c.ws.Write(c.ctx, websocket.MessageText, []byte(data)); err != nil {
-		c.t.Fatalf("%s: failed to send: %v", c.name, err)
-	}
-}
-
-func (c *client) send(m swarm.TrackerMessage) {
-	c.t.Helper()
-	data, err := swarm.EncodeTrackerMessage(m)
-	if err != nil {
-		c.t.Fatalf("%s: %v", c.name, err)
-	}
-	c.sendRaw(string(data))
-}
-
-func (c *client) recv() swarm.TrackerMessage {
-	c.t.Helper()
-	_, data, err := c.ws.Read(c.ctx)
-	if err != nil {
-		c.t.Fatalf("%s: failed to read: %v", c.name, err)
-	}
-	m, err := swarm.DecodeTrackerReply(data)
-	if err != nil {
-		c.t.Fatalf("%s: bad message %s: %v", c.name, data, err)
-	}
-	return m
-}
-
-func recvAs[T swarm.TrackerMessage](c *client) T {
-	c.t.Helper()
-	m := c.recv()
-	v, ok := m.(T)
-	if !ok {
-		c.t.Fatalf("%s: got %T %+v, want %T", c.name, m, m, *new(T))
-	}
-	return v
+	return trackerclient.Dial(testContext(t), t, tt.url, name, peerID(name))
 }
 
 func offers(ids ...int) []swarm.TrackerOffer {
@@ -126,64 +76,38 @@ func offers(ids ...int) []swarm.TrackerOffer {
 	return out
 }
 
-// announce sends an announce with the given offers and returns the reply.
-// Offers are queued for the other peers before the reply, so once it is
-// read, they are on their way.
-func (c *client) announce(infoHash string, offerIDs ...int) *swarm.AnnounceReply {
-	c.t.Helper()
-	c.send(swarm.NewOfferAnnounce(infoHash, c.id, offers(offerIDs...)))
-	r := recvAs[*swarm.AnnounceReply](c)
-	if r.InfoHash != infoHash {
-		c.t.Fatalf("%s: reply for %q, want %q", c.name, r.InfoHash, infoHash)
-	}
-	return r
-}
-
-// expectQuiet checks that nothing is waiting for c: a fresh announce on a
-// barrier swarm must be answered by the very next message.
-func (c *client) expectQuiet() {
-	c.t.Helper()
-	c.send(swarm.NewOfferAnnounce(hashC, c.id, nil))
-	m := c.recv()
-	if r, ok := m.(*swarm.AnnounceReply); !ok || r.InfoHash != hashC {
-		c.t.Fatalf("%s: expected nothing pending, got %T %+v", c.name, m, m)
-	}
-	c.send(&swarm.AnnounceRequest{Action: "announce", InfoHash: hashC, PeerID: c.id, Event: "stopped"})
-	recvAs[*swarm.AnnounceReply](c)
-}
-
 func TestTwoPeersOfferReachesTheOther(t *testing.T) {
 	tt := startTracker(t, Config{})
 	a, b := tt.dial(t, "a"), tt.dial(t, "b")
 
-	if r := a.announce(hashA); r.Incomplete != 1 || r.Complete != 0 || r.Interval != 10 {
+	if r := a.Announce(hashA, nil); r.Incomplete != 1 || r.Complete != 0 || r.Interval != 10 {
 		t.Fatalf("first reply %+v", r)
 	}
-	if r := b.announce(hashA, 1, 2, 3); r.Incomplete != 2 {
+	if r := b.Announce(hashA, offers(1, 2, 3)); r.Incomplete != 2 {
 		t.Fatalf("second reply %+v", r)
 	}
-	got := recvAs[*swarm.ForwardedOffer](a)
-	want := &swarm.ForwardedOffer{Action: "announce", Offer: offers(1)[0].Offer, OfferID: offerID(1), PeerID: b.id, InfoHash: hashA}
+	got := trackerclient.RecvAs[*swarm.ForwardedOffer](a)
+	want := &swarm.ForwardedOffer{Action: "announce", Offer: offers(1)[0].Offer, OfferID: offerID(1), PeerID: b.ID, InfoHash: hashA}
 	if *got != *want {
 		t.Errorf("forwarded %+v, want %+v", got, want)
 	}
 	// One other peer: only offer 0 is forwarded, and never to the sender.
-	a.expectQuiet()
-	b.expectQuiet()
+	a.ExpectQuiet(hashC)
+	b.ExpectQuiet(hashC)
 }
 
 func TestThreePeersOffersGoToDistinctOthers(t *testing.T) {
 	tt := startTracker(t, Config{})
 	a, b, c := tt.dial(t, "a"), tt.dial(t, "b"), tt.dial(t, "c")
-	a.announce(hashA)
-	b.announce(hashA)
+	a.Announce(hashA, nil)
+	b.Announce(hashA, nil)
 	for round := range 5 {
-		if r := c.announce(hashA, 10*round+1, 10*round+2, 10*round+3); r.Incomplete != 3 {
+		if r := c.Announce(hashA, offers(10*round+1, 10*round+2, 10*round+3)); r.Incomplete != 3 {
 			t.Fatalf("reply %+v", r)
 		}
-		oa, ob := recvAs[*swarm.ForwardedOffer](a), recvAs[*swarm.ForwardedOffer](b)
-		if oa.PeerID != c.id || ob.PeerID != c.id {
-			t.Errorf("offers from %q and %q, want %q", oa.PeerID, ob.PeerID, c.id)
+		oa, ob := trackerclient.RecvAs[*swarm.ForwardedOffer](a), trackerclient.RecvAs[*swarm.ForwardedOffer](b)
+		if oa.PeerID != c.ID || ob.PeerID != c.ID {
+			t.Errorf("offers from %q and %q, want %q", oa.PeerID, ob.PeerID, c.ID)
 		}
 		ids := []string{oa.OfferID, ob.OfferID}
 		slices.Sort(ids)
@@ -192,46 +116,46 @@ func TestThreePeersOffersGoToDistinctOthers(t *testing.T) {
 			t.Errorf("round %d: offer ids %v, want %v", round, ids, want)
 		}
 	}
-	a.expectQuiet()
-	b.expectQuiet()
-	c.expectQuiet()
+	a.ExpectQuiet(hashC)
+	b.ExpectQuiet(hashC)
+	c.ExpectQuiet(hashC)
 }
 
 func TestAnswerReachesOnlyToPeer(t *testing.T) {
 	tt := startTracker(t, Config{})
 	a, b, c := tt.dial(t, "a"), tt.dial(t, "b"), tt.dial(t, "c")
-	a.announce(hashA)
-	b.announce(hashA)
-	c.announce(hashA)
+	a.Announce(hashA, nil)
+	b.Announce(hashA, nil)
+	c.Announce(hashA, nil)
 
 	answer := swarm.SessionDescription{Type: swarm.SDPTypeAnswer, SDP: "sealed-answer"}
-	c.send(swarm.NewAnswerAnnounce(hashA, c.id, a.id, offerID(7), answer))
-	got := recvAs[*swarm.ForwardedAnswer](a)
-	want := &swarm.ForwardedAnswer{Action: "announce", Answer: answer, OfferID: offerID(7), PeerID: c.id, InfoHash: hashA}
+	c.Send(swarm.NewAnswerAnnounce(hashA, c.ID, a.ID, offerID(7), answer))
+	got := trackerclient.RecvAs[*swarm.ForwardedAnswer](a)
+	want := &swarm.ForwardedAnswer{Action: "announce", Answer: answer, OfferID: offerID(7), PeerID: c.ID, InfoHash: hashA}
 	if *got != *want {
 		t.Errorf("forwarded %+v, want %+v", got, want)
 	}
 	// No reply to an answer, nothing for the bystander.
-	a.expectQuiet()
-	b.expectQuiet()
-	c.expectQuiet()
+	a.ExpectQuiet(hashC)
+	b.ExpectQuiet(hashC)
+	c.ExpectQuiet(hashC)
 
 	// An answer to an unknown peer is dropped silently.
-	c.send(swarm.NewAnswerAnnounce(hashA, c.id, peerID("nobody"), offerID(8), answer))
-	c.expectQuiet()
+	c.Send(swarm.NewAnswerAnnounce(hashA, c.ID, peerID("nobody"), offerID(8), answer))
+	c.ExpectQuiet(hashC)
 }
 
 func TestSwarmsAreIsolated(t *testing.T) {
 	tt := startTracker(t, Config{})
 	a, b := tt.dial(t, "a"), tt.dial(t, "b")
-	a.announce(hashA)
-	if r := b.announce(hashB, 1, 2); r.Incomplete != 1 {
+	a.Announce(hashA, nil)
+	if r := b.Announce(hashB, offers(1, 2)); r.Incomplete != 1 {
 		t.Fatalf("reply %+v: b should be alone in its swarm", r)
 	}
 	// An answer names a peer of another swarm: not forwarded.
-	b.send(swarm.NewAnswerAnnounce(hashB, b.id, a.id, offerID(1), swarm.SessionDescription{Type: "answer", SDP: "x"}))
-	a.expectQuiet()
-	b.expectQuiet()
+	b.Send(swarm.NewAnswerAnnounce(hashB, b.ID, a.ID, offerID(1), swarm.SessionDescription{Type: "answer", SDP: "x"}))
+	a.ExpectQuiet(hashC)
+	b.ExpectQuiet(hashC)
 	if st := tt.srv.Stats(); st.Swarms != 2 || st.Peers != 2 || st.Connections != 2 {
 		t.Errorf("stats %+v", st)
 	}
@@ -239,64 +163,56 @@ func TestSwarmsAreIsolated(t *testing.T) {
 
 func waitForStats(t *testing.T, tt *testTracker, ok func(Stats) bool) Stats {
 	t.Helper()
-	ctx := testContext(t)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		st := tt.srv.Stats()
-		if ok(st) {
-			return st
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("stats never matched; last %+v", st)
-		case <-tick.C:
-		}
-	}
+	var st Stats
+	testwait.ForState(t, "the tracker's stats to match", 5*time.Second, func() bool {
+		st = tt.srv.Stats()
+		return ok(st)
+	}, func() string { return fmt.Sprintf("last %+v", st) })
+	return st
 }
 
 func TestClosedSocketRemovesPeer(t *testing.T) {
 	tt := startTracker(t, Config{})
 	a, b := tt.dial(t, "a"), tt.dial(t, "b")
-	a.announce(hashA)
-	a.announce(hashB)
-	if r := b.announce(hashA); r.Incomplete != 2 {
+	a.Announce(hashA, nil)
+	a.Announce(hashB, nil)
+	if r := b.Announce(hashA, nil); r.Incomplete != 2 {
 		t.Fatalf("reply %+v", r)
 	}
-	if err := a.ws.Close(websocket.StatusNormalClosure, "bye"); err != nil {
+	if err := a.WS.Close(websocket.StatusNormalClosure, "bye"); err != nil {
 		t.Fatal(err)
 	}
 	st := waitForStats(t, tt, func(s Stats) bool { return s.Connections == 1 })
 	if st.Peers != 1 || st.Swarms != 1 {
 		t.Errorf("stats after close %+v, want one peer in one swarm", st)
 	}
-	if r := b.announce(hashA, 1); r.Incomplete != 1 {
+	if r := b.Announce(hashA, offers(1)); r.Incomplete != 1 {
 		t.Errorf("reply %+v after a left", r)
 	}
-	b.expectQuiet()
+	b.ExpectQuiet(hashC)
 }
 
 func TestStoppedEventLeavesSwarm(t *testing.T) {
 	tt := startTracker(t, Config{})
 	a, b := tt.dial(t, "a"), tt.dial(t, "b")
-	a.announce(hashA)
-	b.announce(hashA)
-	a.send(&swarm.AnnounceRequest{Action: "announce", InfoHash: hashA, PeerID: a.id, Event: "stopped"})
-	if r := recvAs[*swarm.AnnounceReply](a); r.Incomplete != 1 {
+	a.Announce(hashA, nil)
+	b.Announce(hashA, nil)
+	a.Send(&swarm.AnnounceRequest{Action: "announce", InfoHash: hashA, PeerID: a.ID, Event: "stopped"})
+	if r := trackerclient.RecvAs[*swarm.AnnounceReply](a); r.Incomplete != 1 {
 		t.Errorf("reply to stopped %+v", r)
 	}
-	b.announce(hashA, 1)
-	a.expectQuiet()
+	b.Announce(hashA, offers(1))
+	a.ExpectQuiet(hashC)
 }
 
 func TestSeedersAreComplete(t *testing.T) {
 	tt := startTracker(t, Config{Interval: 1500 * time.Millisecond})
 	a, b := tt.dial(t, "a"), tt.dial(t, "b")
-	a.sendRaw(fmt.Sprintf(`{"action":"announce","info_hash":%q,"peer_id":%q,"left":0,"numwant":3,"offers":[]}`, hashA, a.id))
-	if r := recvAs[*swarm.AnnounceReply](a); r.Complete != 1 || r.Incomplete != 0 || r.Interval != 2 {
+	a.SendRaw([]byte(fmt.Sprintf(`{"action":"announce","info_hash":%q,"peer_id":%q,"left":0,"numwant":3,"offers":[]}`, hashA, a.ID)))
+	if r := trackerclient.RecvAs[*swarm.AnnounceReply](a); r.Complete != 1 || r.Incomplete != 0 || r.Interval != 2 {
 		t.Errorf("passive reply %+v, want complete 1 and interval 2", r)
 	}
-	if r := b.announce(hashA); r.Complete != 1 || r.Incomplete != 1 {
+	if r := b.Announce(hashA, nil); r.Complete != 1 || r.Incomplete != 1 {
 		t.Errorf("reply %+v", r)
 	}
 	if st := tt.srv.Stats(); st.Seeders != 1 {
@@ -310,39 +226,39 @@ func TestSeedersAreComplete(t *testing.T) {
 func TestPeerIDTakeoverIsRefused(t *testing.T) {
 	tt := startTracker(t, Config{})
 	a, c := tt.dial(t, "a"), tt.dial(t, "c")
-	a.announce(hashA)
-	c.announce(hashA)
+	a.Announce(hashA, nil)
+	c.Announce(hashA, nil)
 	thief := tt.dial(t, "thief")
-	thief.id = a.id // announces A's peer_id from its own socket
+	thief.ID = a.ID // announces A's peer_id from its own socket
 	for _, offerIDs := range [][]int{nil, {1, 2}} {
-		thief.send(swarm.NewOfferAnnounce(hashA, thief.id, offers(offerIDs...)))
-		f := recvAs[*swarm.TrackerFailure](thief)
+		thief.Send(swarm.NewOfferAnnounce(hashA, thief.ID, offers(offerIDs...)))
+		f := trackerclient.RecvAs[*swarm.TrackerFailure](thief)
 		if f.FailureReason != reasonPeerIDTaken || f.InfoHash != hashA {
 			t.Fatalf("thief got %+v, want failure %q for %s", f, reasonPeerIDTaken, hashA)
 		}
 	}
 	// The thief is no member: its offers went nowhere, and the swarm still
 	// counts A and C only.
-	if r := c.announce(hashA); r.Incomplete != 2 {
+	if r := c.Announce(hashA, nil); r.Incomplete != 2 {
 		t.Errorf("reply %+v, want 2 incomplete (a and c)", r)
 	}
 	answer := swarm.SessionDescription{Type: swarm.SDPTypeAnswer, SDP: "sealed-answer-for-a"}
-	c.send(swarm.NewAnswerAnnounce(hashA, c.id, a.id, offerID(9), answer))
-	if got := recvAs[*swarm.ForwardedAnswer](a); got.Answer != answer || got.PeerID != c.id {
+	c.Send(swarm.NewAnswerAnnounce(hashA, c.ID, a.ID, offerID(9), answer))
+	if got := trackerclient.RecvAs[*swarm.ForwardedAnswer](a); got.Answer != answer || got.PeerID != c.ID {
 		t.Errorf("a got %+v, want c's answer", got)
 	}
-	a.expectQuiet()
-	thief.expectQuiet()
+	a.ExpectQuiet(hashC)
+	thief.ExpectQuiet(hashC)
 	// A "stopped" from the thief's socket does not remove A either.
-	thief.send(&swarm.AnnounceRequest{Action: "announce", InfoHash: hashA, PeerID: a.id, Event: "stopped"})
-	recvAs[*swarm.AnnounceReply](thief)
-	if r := c.announce(hashA); r.Incomplete != 2 {
+	thief.Send(&swarm.AnnounceRequest{Action: "announce", InfoHash: hashA, PeerID: a.ID, Event: "stopped"})
+	trackerclient.RecvAs[*swarm.AnnounceReply](thief)
+	if r := c.Announce(hashA, nil); r.Incomplete != 2 {
 		t.Errorf("reply %+v after the thief's stopped, want 2 incomplete", r)
 	}
 	// Once A's socket closes, its peer_id is free again.
-	_ = a.ws.Close(websocket.StatusNormalClosure, "")
+	_ = a.WS.Close(websocket.StatusNormalClosure, "")
 	waitForStats(t, tt, func(s Stats) bool { return s.Connections == 2 && s.Peers == 1 })
-	if r := thief.announce(hashA); r.Incomplete != 2 {
+	if r := thief.Announce(hashA, nil); r.Incomplete != 2 {
 		t.Errorf("reply %+v to the freed peer_id, want 2 incomplete", r)
 	}
 }
@@ -360,16 +276,16 @@ func TestLimits(t *testing.T) {
 		{
 			name:   "too many offers",
 			cfg:    Config{MaxOffersPerAnnounce: 2},
-			send:   func(c *client) { c.send(swarm.NewOfferAnnounce(hashA, c.id, offers(1, 2, 3))) },
+			send:   func(c *client) { c.Send(swarm.NewOfferAnnounce(hashA, c.ID, offers(1, 2, 3))) },
 			reason: reasonTooManyOffers,
 		},
 		{
 			name: "too many swarms on one connection",
 			cfg:  Config{MaxSwarmsPerConn: 2},
 			send: func(c *client) {
-				c.announce(hashA)
-				c.announce(hashB)
-				c.send(swarm.NewOfferAnnounce("dddddddddddddddddddd", c.id, nil))
+				c.Announce(hashA, nil)
+				c.Announce(hashB, nil)
+				c.Send(swarm.NewOfferAnnounce("dddddddddddddddddddd", c.ID, nil))
 			},
 			reason: reasonTooManySwarms,
 			retry:  hashA,
@@ -378,25 +294,25 @@ func TestLimits(t *testing.T) {
 			name: "swarm full",
 			cfg:  Config{MaxPeersPerSwarm: 2},
 			setup: func(t *testing.T, tt *testTracker) {
-				tt.dial(t, "x").announce(hashA)
-				tt.dial(t, "y").announce(hashA)
+				tt.dial(t, "x").Announce(hashA, nil)
+				tt.dial(t, "y").Announce(hashA, nil)
 			},
-			send:   func(c *client) { c.send(swarm.NewOfferAnnounce(hashA, c.id, nil)) },
+			send:   func(c *client) { c.Send(swarm.NewOfferAnnounce(hashA, c.ID, nil)) },
 			reason: reasonSwarmFull,
 		},
 		{
 			name: "message too large",
 			cfg:  Config{MaxMessageBytes: 1024},
 			send: func(c *client) {
-				c.sendRaw(fmt.Sprintf(`{"action":"announce","info_hash":%q,"peer_id":%q,"pad":%q}`, hashA, c.id, strings.Repeat("x", 2000)))
+				c.SendRaw([]byte(fmt.Sprintf(`{"action":"announce","info_hash":%q,"peer_id":%q,"pad":%q}`, hashA, c.ID, strings.Repeat("x", 2000))))
 			},
 			reason: reasonMessageTooLarge,
 		},
 		{
 			name: "second peer_id in one swarm",
 			send: func(c *client) {
-				c.announce(hashA)
-				c.send(swarm.NewOfferAnnounce(hashA, peerID("other"), nil))
+				c.Announce(hashA, nil)
+				c.Send(swarm.NewOfferAnnounce(hashA, peerID("other"), nil))
 			},
 			reason: reasonPeerIDMismatch,
 		},
@@ -410,7 +326,7 @@ func TestLimits(t *testing.T) {
 			bystander := tt.dial(t, "bystander")
 			c := tt.dial(t, "c")
 			tc.send(c)
-			f := recvAs[*swarm.TrackerFailure](c)
+			f := trackerclient.RecvAs[*swarm.TrackerFailure](c)
 			if f.FailureReason != tc.reason {
 				t.Errorf("failure reason %q, want %q", f.FailureReason, tc.reason)
 			}
@@ -419,8 +335,8 @@ func TestLimits(t *testing.T) {
 			if retry == "" {
 				retry = hashC
 			}
-			c.announce(retry)
-			bystander.announce(hashB)
+			c.Announce(retry, nil)
+			bystander.Announce(hashB, nil)
 		})
 	}
 }
@@ -429,12 +345,12 @@ func TestHardMessageLimitClosesOnlyThatConnection(t *testing.T) {
 	tt := startTracker(t, Config{MaxMessageBytes: 1024})
 	other := tt.dial(t, "other")
 	c := tt.dial(t, "c")
-	c.sendRaw(strings.Repeat(" ", int(hardReadLimit(1024))+10))
-	_, _, err := c.ws.Read(c.ctx)
+	c.SendRaw([]byte(strings.Repeat(" ", int(hardReadLimit(1024))+10)))
+	_, _, err := c.WS.Read(c.Ctx)
 	if websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
 		t.Errorf("read error %v, want close status 1009", err)
 	}
-	other.announce(hashA)
+	other.Announce(hashA, nil)
 }
 
 func TestMalformedRequestsGetFailureReasons(t *testing.T) {
@@ -455,16 +371,16 @@ func TestMalformedRequestsGetFailureReasons(t *testing.T) {
 	c := tt.dial(t, "c")
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c.t = t
-			c.sendRaw(tc.data)
-			f := recvAs[*swarm.TrackerFailure](c)
+			c.T = t
+			c.SendRaw([]byte(tc.data))
+			f := trackerclient.RecvAs[*swarm.TrackerFailure](c)
 			if !strings.HasPrefix(f.FailureReason, tc.reason) {
 				t.Errorf("failure reason %q, want prefix %q", f.FailureReason, tc.reason)
 			}
 		})
 	}
-	c.t = t
-	c.announce(hashA)
+	c.T = t
+	c.Announce(hashA, nil)
 	if st := tt.srv.Stats(); st.Peers != 1 {
 		t.Errorf("stats %+v: bad requests must not join swarms", st)
 	}
@@ -472,8 +388,8 @@ func TestMalformedRequestsGetFailureReasons(t *testing.T) {
 
 func TestHTTPEndpoints(t *testing.T) {
 	tt := startTracker(t, Config{})
-	tt.dial(t, "a").announce(hashA)
-	tt.dial(t, "b").announce(hashA)
+	tt.dial(t, "a").Announce(hashA, nil)
+	tt.dial(t, "b").Announce(hashA, nil)
 
 	get := func(path string) (*http.Response, []byte) {
 		t.Helper()
@@ -512,9 +428,9 @@ func TestHTTPEndpoints(t *testing.T) {
 func TestCloseDisconnectsClients(t *testing.T) {
 	tt := startTracker(t, Config{})
 	c := tt.dial(t, "c")
-	c.announce(hashA)
+	c.Announce(hashA, nil)
 	tt.srv.Close()
-	if _, _, err := c.ws.Read(c.ctx); err == nil {
+	if _, _, err := c.WS.Read(c.Ctx); err == nil {
 		t.Fatal("read succeeded after Close")
 	}
 	if st := tt.srv.Stats(); st.Connections != 0 || st.Peers != 0 {

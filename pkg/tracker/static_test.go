@@ -12,6 +12,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/peersetdb/peerset/internal/trackerclient"
 	"github.com/peersetdb/peerset/pkg/swarm"
 )
 
@@ -101,12 +102,12 @@ func TestStaticFilesBesideTheTracker(t *testing.T) {
 
 	// The same server still is a tracker: an upgrade on any path joins it.
 	a, b := tt.dial(t, "a"), tt.dial(t, "b")
-	a.announce(hashA)
-	if r := b.announce(hashA, 1); r.Incomplete != 2 {
+	a.Announce(hashA, nil)
+	if r := b.Announce(hashA, offers(1)); r.Incomplete != 2 {
 		t.Fatalf("announce beside static files: %+v", r)
 	}
-	if got := recvAs[*swarm.ForwardedOffer](a); got.PeerID != b.id {
-		t.Errorf("offer from %q, want %q", got.PeerID, b.id)
+	if got := trackerclient.RecvAs[*swarm.ForwardedOffer](a); got.PeerID != b.ID {
+		t.Errorf("offer from %q, want %q", got.PeerID, b.ID)
 	}
 }
 

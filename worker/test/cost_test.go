@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peersetdb/peerset/internal/trackerclient"
 	"github.com/peersetdb/peerset/pkg/swarm"
 )
 
@@ -35,47 +36,47 @@ func TestWorkerStorageWritesOnlyWhenMembershipChanges(t *testing.T) {
 		}
 		return c
 	}
-	hash := randomID()
+	hash := trackerclient.RandomID()
 	a, b := dial(t, url, "a"), dial(t, url, "b")
 	zero := int64(0)
 	seed := func(c *client) {
-		c.send(&swarm.OfferAnnounce{Action: "announce", InfoHash: hash, PeerID: c.id, Left: &zero, Offers: []swarm.TrackerOffer{}})
-		recvAs[*swarm.AnnounceReply](c)
+		c.Send(&swarm.OfferAnnounce{Action: "announce", InfoHash: hash, PeerID: c.ID, Left: &zero, Offers: []swarm.TrackerOffer{}})
+		trackerclient.RecvAs[*swarm.AnnounceReply](c)
 	}
 	steps := []struct {
 		name      string
 		do        func()
 		wantWrite bool
 	}{
-		{"a joins", func() { a.announce(hash, nil) }, true},
+		{"a joins", func() { a.Announce(hash, nil) }, true},
 		{"30 re-announces flipping left", func() {
 			for i := range 30 {
 				if i%2 == 0 {
 					seed(a)
 				} else {
-					a.announce(hash, nil)
+					a.Announce(hash, nil)
 				}
 			}
 		}, false},
-		{"b joins", func() { b.announce(hash, nil) }, true},
+		{"b joins", func() { b.Announce(hash, nil) }, true},
 		{"10 offers and answers", func() {
 			for range 5 {
-				offers := testOffers(randomID(), 1)
-				b.announce(hash, offers)
-				recvAs[*swarm.ForwardedOffer](a)
-				a.send(swarm.NewAnswerAnnounce(hash, a.id, b.id, offers[0].OfferID, swarm.SessionDescription{Type: "answer", SDP: "x"}))
-				recvAs[*swarm.ForwardedAnswer](b)
+				offers := trackerclient.Offers(trackerclient.RandomID(), 1)
+				b.Announce(hash, offers)
+				trackerclient.RecvAs[*swarm.ForwardedOffer](a)
+				a.Send(swarm.NewAnswerAnnounce(hash, a.ID, b.ID, offers[0].OfferID, swarm.SessionDescription{Type: "answer", SDP: "x"}))
+				trackerclient.RecvAs[*swarm.ForwardedAnswer](b)
 			}
 		}, false},
 		{"a takeover of a's peer_id, refused", func() {
 			thief := dial(t, url, "thief")
-			thief.id = a.id
-			thief.send(swarm.NewOfferAnnounce(hash, thief.id, nil))
-			thief.expectFailure(loadRules(t).Reasons["peerIdTaken"], "announce", hash)
+			thief.ID = a.ID
+			thief.Send(swarm.NewOfferAnnounce(hash, thief.ID, nil))
+			thief.ExpectFailure(loadRules(t).Reasons["peerIdTaken"], "announce", hash)
 		}, false},
 		{"a stops", func() {
-			a.send(&swarm.AnnounceRequest{Action: "announce", InfoHash: hash, PeerID: a.id, Event: "stopped"})
-			recvAs[*swarm.AnnounceReply](a)
+			a.Send(&swarm.AnnounceRequest{Action: "announce", InfoHash: hash, PeerID: a.ID, Event: "stopped"})
+			trackerclient.RecvAs[*swarm.AnnounceReply](a)
 		}, true},
 	}
 	for _, s := range steps {

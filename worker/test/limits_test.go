@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peersetdb/peerset/internal/trackerclient"
 	"github.com/peersetdb/peerset/pkg/swarm"
 	"github.com/peersetdb/peerset/pkg/tracker"
 )
@@ -91,24 +92,24 @@ func checkLimits(t *testing.T, url, stats string) {
 		// out. Here the swarm takes 3 and one address may open 4 sockets:
 		// the attacker gets 3 in, and its 4th socket is refused ...
 		idle(t)
-		hash := randomID()
+		hash := trackerclient.RandomID()
 		for i := range l.peersPerSwarm {
-			mustDial(t, fmt.Sprintf("x%d", i), "127.0.0.11").announce(hash, nil)
+			mustDial(t, fmt.Sprintf("x%d", i), "127.0.0.11").Announce(hash, nil)
 		}
 		x := mustDial(t, "x-last", "127.0.0.11")
-		x.send(swarm.NewOfferAnnounce(hash, x.id, nil))
-		x.expectFailure(rules.Reasons["swarmFull"], "announce", hash)
+		x.Send(swarm.NewOfferAnnounce(hash, x.ID, nil))
+		x.ExpectFailure(rules.Reasons["swarmFull"], "announce", hash)
 		if _, status, err := dialFrom(t, url, "x-over", "127.0.0.11"); err == nil || status != http.StatusTooManyRequests {
 			t.Fatalf("5th socket from one address: status %d, err %v; want 429", status, err)
 		}
 		// ... while another address still connects (to other swarms).
-		mustDial(t, "honest", "127.0.0.12").announce(randomID(), nil)
+		mustDial(t, "honest", "127.0.0.12").Announce(trackerclient.RandomID(), nil)
 	})
 
 	t.Run("the tracker takes a bounded number of connections", func(t *testing.T) {
 		idle(t)
 		for i := range l.conns {
-			mustDial(t, fmt.Sprintf("c%d", i), fmt.Sprintf("127.0.0.%d", 21+i/l.connsPerIP)).announce(randomID(), nil)
+			mustDial(t, fmt.Sprintf("c%d", i), fmt.Sprintf("127.0.0.%d", 21+i/l.connsPerIP)).Announce(trackerclient.RandomID(), nil)
 		}
 		if _, status, err := dialFrom(t, url, "over", "127.0.0.29"); err == nil || status != http.StatusServiceUnavailable {
 			t.Fatalf("connection %d: status %d, err %v; want 503", l.conns+1, status, err)
@@ -118,33 +119,33 @@ func checkLimits(t *testing.T, url, stats string) {
 	t.Run("a connection sends a bounded number of messages", func(t *testing.T) {
 		idle(t)
 		c := mustDial(t, "c", "127.0.0.31")
-		hash := randomID()
+		hash := trackerclient.RandomID()
 		for range l.burst {
-			c.announce(hash, nil)
+			c.Announce(hash, nil)
 		}
-		c.send(swarm.NewOfferAnnounce(hash, c.id, nil))
-		c.expectFailure(rules.Reasons["rateLimited"], "", "")
+		c.Send(swarm.NewOfferAnnounce(hash, c.ID, nil))
+		c.ExpectFailure(rules.Reasons["rateLimited"], "", "")
 		// Other connections have buckets of their own.
-		mustDial(t, "other", "127.0.0.32").announce(hash, nil)
+		mustDial(t, "other", "127.0.0.32").Announce(hash, nil)
 	})
 
 	t.Run("silent members make room in a full swarm", func(t *testing.T) {
 		idle(t)
-		hash := randomID()
+		hash := trackerclient.RandomID()
 		x, y, z := mustDial(t, "x", "127.0.0.41"), mustDial(t, "y", "127.0.0.42"), mustDial(t, "z", "127.0.0.43")
 		for _, c := range []*client{x, y, z} {
-			c.announce(hash, nil)
+			c.Announce(hash, nil)
 		}
 		honest := mustDial(t, "honest", "127.0.0.44")
-		honest.send(swarm.NewOfferAnnounce(hash, honest.id, nil))
-		honest.expectFailure(rules.Reasons["swarmFull"], "announce", hash)
+		honest.Send(swarm.NewOfferAnnounce(hash, honest.ID, nil))
+		honest.ExpectFailure(rules.Reasons["swarmFull"], "announce", hash)
 		// x keeps announcing; y and z stay silent past the idle timeout.
 		deadline := time.Now().Add(l.idle + 500*time.Millisecond)
 		for time.Now().Before(deadline) {
 			time.Sleep(l.idle / 4)
-			x.announce(hash, nil)
+			x.Announce(hash, nil)
 		}
-		if r := honest.announce(hash, nil); r.Incomplete != 2 {
+		if r := honest.Announce(hash, nil); r.Incomplete != 2 {
 			t.Fatalf("reply %+v, want 2 incomplete: x and the newcomer", r)
 		}
 	})

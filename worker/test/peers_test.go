@@ -10,6 +10,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/peersetdb/peerset/internal/trackerclient"
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/peerset"
 	"github.com/peersetdb/peerset/pkg/record"
@@ -22,7 +23,7 @@ import (
 // announce interval, no STUN).
 func TestWorkerTwoNativePeersConverge(t *testing.T) {
 	w := startedWorker(t)
-	room := "worker-" + randomID()
+	room := "worker-" + trackerclient.RandomID()
 	ctx := context.Background()
 	const perPeer = 40
 

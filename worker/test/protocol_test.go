@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/peersetdb/peerset/internal/trackerclient"
 	"github.com/peersetdb/peerset/pkg/swarm"
 	"github.com/peersetdb/peerset/pkg/tracker"
 	"github.com/peersetdb/peerset/pkg/tracker/trackertest"
@@ -44,7 +45,7 @@ func TestWorkerAnnounceIntervalVariable(t *testing.T) {
 		w.stop()
 	})
 	a := dial(t, w.TrackerURL(), "a")
-	if r := a.announce(randomID(), nil); r.Interval != 60 {
+	if r := a.Announce(trackerclient.RandomID(), nil); r.Interval != 60 {
 		t.Fatalf("reply %+v, want interval 60 from ANNOUNCE_INTERVAL_SECONDS", r)
 	}
 }
@@ -60,50 +61,50 @@ func checkProtocol(t *testing.T, url, stats string) {
 	rules := loadRules(t)
 
 	t.Run("reply counts peers and seeders and tells the interval", func(t *testing.T) {
-		hash := randomID()
+		hash := trackerclient.RandomID()
 		a, b := dial(t, url, "a"), dial(t, url, "b")
-		r := a.announce(hash, nil)
+		r := a.Announce(hash, nil)
 		if r.Incomplete != 1 || r.Complete != 0 || r.Interval != rules.IntervalSeconds || r.Action != "announce" {
 			t.Fatalf("first reply %+v, want 1 incomplete, 0 complete, interval %d", r, rules.IntervalSeconds)
 		}
 		zero := int64(0)
-		b.send(&swarm.OfferAnnounce{Action: "announce", InfoHash: hash, PeerID: b.id, Left: &zero, Offers: []swarm.TrackerOffer{}})
-		if r := recvAs[*swarm.AnnounceReply](b); r.Incomplete != 1 || r.Complete != 1 {
+		b.Send(&swarm.OfferAnnounce{Action: "announce", InfoHash: hash, PeerID: b.ID, Left: &zero, Offers: []swarm.TrackerOffer{}})
+		if r := trackerclient.RecvAs[*swarm.AnnounceReply](b); r.Incomplete != 1 || r.Complete != 1 {
 			t.Fatalf("reply to a seeder %+v, want 1 incomplete and 1 complete", r)
 		}
 	})
 
 	t.Run("an offer reaches the other peer and never comes back", func(t *testing.T) {
-		hash := randomID()
+		hash := trackerclient.RandomID()
 		a, b := dial(t, url, "a"), dial(t, url, "b")
-		a.announce(hash, nil)
-		offers := testOffers(randomID(), 3)
-		if r := b.announce(hash, offers); r.Incomplete != 2 {
+		a.Announce(hash, nil)
+		offers := trackerclient.Offers(trackerclient.RandomID(), 3)
+		if r := b.Announce(hash, offers); r.Incomplete != 2 {
 			t.Fatalf("reply %+v, want 2 incomplete", r)
 		}
-		got := recvAs[*swarm.ForwardedOffer](a)
-		want := swarm.ForwardedOffer{Action: "announce", Offer: offers[0].Offer, OfferID: offers[0].OfferID, PeerID: b.id, InfoHash: hash}
+		got := trackerclient.RecvAs[*swarm.ForwardedOffer](a)
+		want := swarm.ForwardedOffer{Action: "announce", Offer: offers[0].Offer, OfferID: offers[0].OfferID, PeerID: b.ID, InfoHash: hash}
 		if *got != want {
 			t.Errorf("forwarded %+v, want %+v", *got, want)
 		}
 		// One other peer: only the first offer goes out, to a; b gets none.
-		a.expectQuiet()
-		b.expectQuiet()
+		a.ExpectQuiet(trackerclient.RandomID())
+		b.ExpectQuiet(trackerclient.RandomID())
 	})
 
 	t.Run("offers go to distinct other peers", func(t *testing.T) {
-		hash := randomID()
+		hash := trackerclient.RandomID()
 		a, b, c := dial(t, url, "a"), dial(t, url, "b"), dial(t, url, "c")
-		a.announce(hash, nil)
-		b.announce(hash, nil)
+		a.Announce(hash, nil)
+		b.Announce(hash, nil)
 		for round := range 4 {
-			offers := testOffers(randomID(), 3)
-			if r := c.announce(hash, offers); r.Incomplete != 3 {
+			offers := trackerclient.Offers(trackerclient.RandomID(), 3)
+			if r := c.Announce(hash, offers); r.Incomplete != 3 {
 				t.Fatalf("round %d: reply %+v, want 3 incomplete", round, r)
 			}
-			oa, ob := recvAs[*swarm.ForwardedOffer](a), recvAs[*swarm.ForwardedOffer](b)
-			if oa.PeerID != c.id || ob.PeerID != c.id {
-				t.Errorf("round %d: offers from %q and %q, want %q", round, oa.PeerID, ob.PeerID, c.id)
+			oa, ob := trackerclient.RecvAs[*swarm.ForwardedOffer](a), trackerclient.RecvAs[*swarm.ForwardedOffer](b)
+			if oa.PeerID != c.ID || ob.PeerID != c.ID {
+				t.Errorf("round %d: offers from %q and %q, want %q", round, oa.PeerID, ob.PeerID, c.ID)
 			}
 			ids := []string{oa.OfferID, ob.OfferID}
 			slices.Sort(ids)
@@ -112,37 +113,37 @@ func checkProtocol(t *testing.T, url, stats string) {
 				t.Errorf("round %d: offer ids %v, want %v", round, ids, wantIDs)
 			}
 		}
-		a.expectQuiet()
-		b.expectQuiet()
-		c.expectQuiet()
+		a.ExpectQuiet(trackerclient.RandomID())
+		b.ExpectQuiet(trackerclient.RandomID())
+		c.ExpectQuiet(trackerclient.RandomID())
 	})
 
 	t.Run("an answer reaches exactly to_peer_id and gets no reply", func(t *testing.T) {
-		hash := randomID()
+		hash := trackerclient.RandomID()
 		a, b, c := dial(t, url, "a"), dial(t, url, "b"), dial(t, url, "c")
 		for _, p := range []*client{a, b, c} {
-			p.announce(hash, nil)
+			p.Announce(hash, nil)
 		}
-		offerID := randomID()
+		offerID := trackerclient.RandomID()
 		answer := swarm.SessionDescription{Type: swarm.SDPTypeAnswer, SDP: "sealed-answer"}
-		c.send(swarm.NewAnswerAnnounce(hash, c.id, a.id, offerID, answer))
-		got := recvAs[*swarm.ForwardedAnswer](a)
-		want := swarm.ForwardedAnswer{Action: "announce", Answer: answer, OfferID: offerID, PeerID: c.id, InfoHash: hash}
+		c.Send(swarm.NewAnswerAnnounce(hash, c.ID, a.ID, offerID, answer))
+		got := trackerclient.RecvAs[*swarm.ForwardedAnswer](a)
+		want := swarm.ForwardedAnswer{Action: "announce", Answer: answer, OfferID: offerID, PeerID: c.ID, InfoHash: hash}
 		if *got != want {
 			t.Errorf("forwarded %+v, want %+v", *got, want)
 		}
 		// An answer to a peer the swarm does not know goes nowhere.
-		c.send(swarm.NewAnswerAnnounce(hash, c.id, randomID(), randomID(), answer))
-		a.expectQuiet()
-		b.expectQuiet()
-		c.expectQuiet()
+		c.Send(swarm.NewAnswerAnnounce(hash, c.ID, trackerclient.RandomID(), trackerclient.RandomID(), answer))
+		a.ExpectQuiet(trackerclient.RandomID())
+		b.ExpectQuiet(trackerclient.RandomID())
+		c.ExpectQuiet(trackerclient.RandomID())
 	})
 
 	t.Run("bad messages get a failure reason and the connection stays usable", func(t *testing.T) {
 		a := dial(t, url, "a")
-		hash := randomID()
+		hash := trackerclient.RandomID()
 		r := rules.Reasons
-		offer := map[string]any{"offer_id": randomID(), "offer": map[string]any{"type": "offer", "sdp": "x"}}
+		offer := map[string]any{"offer_id": trackerclient.RandomID(), "offer": map[string]any{"type": "offer", "sdp": "x"}}
 		answer := map[string]any{"type": "answer", "sdp": "x"}
 		cases := []struct {
 			name, raw, want string
@@ -150,123 +151,123 @@ func checkProtocol(t *testing.T, url, stats string) {
 			{"not JSON", `{"action":"announce",`, r["malformed"] + ": …"},
 			{"not an object", `[1,2,3]`, r["malformed"] + ": …"},
 			{"a number for action", `{"action":1}`, r["malformed"] + ": …"},
-			{"offers not a list", `{"action":"announce","info_hash":"` + hash + `","peer_id":"` + a.id + `","offers":{}}`, r["malformed"] + ": …"},
-			{"another action", `{"action":"scrape","info_hash":"` + hash + `","peer_id":"` + a.id + `"}`, r["invalidAction"] + `: "scrape"`},
+			{"offers not a list", `{"action":"announce","info_hash":"` + hash + `","peer_id":"` + a.ID + `","offers":{}}`, r["malformed"] + ": …"},
+			{"another action", `{"action":"scrape","info_hash":"` + hash + `","peer_id":"` + a.ID + `"}`, r["invalidAction"] + `: "scrape"`},
 			{"null", `null`, r["invalidAction"] + `: ""`},
 		}
 		for _, tc := range cases {
-			a.sendRaw([]byte(tc.raw))
-			a.expectFailure(tc.want, "", "")
+			a.SendRaw([]byte(tc.raw))
+			a.ExpectFailure(tc.want, "", "")
 		}
 		jsonCases := []struct {
 			name string
 			msg  map[string]any
 			want string
 		}{
-			{"short info_hash", map[string]any{"action": "announce", "info_hash": "short", "peer_id": a.id}, r["invalidInfoHash"]},
-			{"non-ASCII info_hash", map[string]any{"action": "announce", "info_hash": "é" + hash[1:], "peer_id": a.id}, r["invalidInfoHash"]},
+			{"short info_hash", map[string]any{"action": "announce", "info_hash": "short", "peer_id": a.ID}, r["invalidInfoHash"]},
+			{"non-ASCII info_hash", map[string]any{"action": "announce", "info_hash": "é" + hash[1:], "peer_id": a.ID}, r["invalidInfoHash"]},
 			{"no peer_id", map[string]any{"action": "announce", "info_hash": hash}, r["invalidPeerId"]},
-			{"bad offer_id", map[string]any{"action": "announce", "info_hash": hash, "peer_id": a.id,
+			{"bad offer_id", map[string]any{"action": "announce", "info_hash": hash, "peer_id": a.ID,
 				"offers": []any{offer, map[string]any{"offer_id": "x", "offer": offer["offer"]}}}, r["invalidOfferId"] + " in offer 1"},
-			{"offer without sdp", map[string]any{"action": "announce", "info_hash": hash, "peer_id": a.id,
-				"offers": []any{map[string]any{"offer_id": randomID(), "offer": map[string]any{"type": "offer"}}}}, r["invalidSessionDescription"] + ": needs type and sdp in offer 0"},
-			{"answer without to_peer_id", map[string]any{"action": "announce", "info_hash": hash, "peer_id": a.id, "answer": answer, "offer_id": randomID()}, r["invalidToPeerId"]},
-			{"answer without offer_id", map[string]any{"action": "announce", "info_hash": hash, "peer_id": a.id, "answer": answer, "to_peer_id": randomID()}, r["invalidOfferId"]},
+			{"offer without sdp", map[string]any{"action": "announce", "info_hash": hash, "peer_id": a.ID,
+				"offers": []any{map[string]any{"offer_id": trackerclient.RandomID(), "offer": map[string]any{"type": "offer"}}}}, r["invalidSessionDescription"] + ": needs type and sdp in offer 0"},
+			{"answer without to_peer_id", map[string]any{"action": "announce", "info_hash": hash, "peer_id": a.ID, "answer": answer, "offer_id": trackerclient.RandomID()}, r["invalidToPeerId"]},
+			{"answer without offer_id", map[string]any{"action": "announce", "info_hash": hash, "peer_id": a.ID, "answer": answer, "to_peer_id": trackerclient.RandomID()}, r["invalidOfferId"]},
 		}
 		for _, tc := range jsonCases {
-			a.sendJSON(tc.msg)
-			a.expectFailure(tc.want, "", "")
+			a.SendJSON(tc.msg)
+			a.ExpectFailure(tc.want, "", "")
 		}
 		// Too many offers: a failure about this announce, and no membership.
-		a.send(swarm.NewOfferAnnounce(hash, a.id, testOffers(randomID(), rules.MaxOffersPerAnnounce+1)))
-		a.expectFailure(r["tooManyOffers"], "announce", hash)
-		if reply := a.announce(hash, testOffers(randomID(), rules.MaxOffersPerAnnounce)); reply.Incomplete != 1 {
+		a.Send(swarm.NewOfferAnnounce(hash, a.ID, trackerclient.Offers(trackerclient.RandomID(), rules.MaxOffersPerAnnounce+1)))
+		a.ExpectFailure(r["tooManyOffers"], "announce", hash)
+		if reply := a.Announce(hash, trackerclient.Offers(trackerclient.RandomID(), rules.MaxOffersPerAnnounce)); reply.Incomplete != 1 {
 			t.Errorf("reply after the failures %+v, want 1 incomplete", reply)
 		}
 	})
 
 	t.Run("one connection keeps one peer_id per swarm", func(t *testing.T) {
 		a := dial(t, url, "a")
-		hash := randomID()
-		a.announce(hash, nil)
-		a.send(swarm.NewOfferAnnounce(hash, randomID(), nil))
-		a.expectFailure(rules.Reasons["peerIdMismatch"], "announce", hash)
+		hash := trackerclient.RandomID()
+		a.Announce(hash, nil)
+		a.Send(swarm.NewOfferAnnounce(hash, trackerclient.RandomID(), nil))
+		a.ExpectFailure(rules.Reasons["peerIdMismatch"], "announce", hash)
 	})
 
 	t.Run("one connection joins a bounded number of swarms", func(t *testing.T) {
 		a := dial(t, url, "a")
 		for range rules.MaxSwarmsPerConnection {
-			a.announce(randomID(), nil)
+			a.Announce(trackerclient.RandomID(), nil)
 		}
-		hash := randomID()
-		a.send(swarm.NewOfferAnnounce(hash, a.id, nil))
-		a.expectFailure(rules.Reasons["tooManySwarms"], "announce", hash)
+		hash := trackerclient.RandomID()
+		a.Send(swarm.NewOfferAnnounce(hash, a.ID, nil))
+		a.ExpectFailure(rules.Reasons["tooManySwarms"], "announce", hash)
 	})
 
 	t.Run("message size limits", func(t *testing.T) {
 		a := dial(t, url, "a")
-		hash := randomID()
-		msg, _ := swarm.EncodeTrackerMessage(swarm.NewOfferAnnounce(hash, a.id, nil))
+		hash := trackerclient.RandomID()
+		msg, _ := swarm.EncodeTrackerMessage(swarm.NewOfferAnnounce(hash, a.ID, nil))
 		padded := append(slices.Clone(msg), []byte(strings.Repeat(" ", int(rules.MaxMessageBytes)+1-len(msg)))...)
-		a.sendRaw(padded)
-		a.expectFailure(rules.Reasons["messageTooLarge"], "", "")
+		a.SendRaw(padded)
+		a.ExpectFailure(rules.Reasons["messageTooLarge"], "", "")
 		// Exactly the limit is fine.
-		a.sendRaw(padded[:rules.MaxMessageBytes])
-		if r := recvAs[*swarm.AnnounceReply](a); r.InfoHash != hash {
+		a.SendRaw(padded[:rules.MaxMessageBytes])
+		if r := trackerclient.RecvAs[*swarm.AnnounceReply](a); r.InfoHash != hash {
 			t.Fatalf("reply %+v", r)
 		}
 		// Past the hard limit the tracker closes the connection (1009).
 		huge := append(slices.Clone(msg), []byte(strings.Repeat(" ", int(rules.HardMessageBytes)+1))...)
-		_ = a.ws.Write(a.ctx, websocket.MessageText, huge)
-		ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+		_ = a.WS.Write(a.Ctx, websocket.MessageText, huge)
+		ctx, cancel := context.WithTimeout(a.Ctx, 10*time.Second)
 		defer cancel()
-		_, data, err := a.ws.Read(ctx)
+		_, data, err := a.WS.Read(ctx)
 		if websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
 			t.Fatalf("after a %d-byte message: read %q, %v; want the connection closed with status 1009", len(huge), data, err)
 		}
 	})
 
 	t.Run("a stopped peer leaves the swarm", func(t *testing.T) {
-		hash := randomID()
+		hash := trackerclient.RandomID()
 		a, b := dial(t, url, "a"), dial(t, url, "b")
-		a.announce(hash, nil)
-		b.announce(hash, nil)
-		a.send(&swarm.AnnounceRequest{Action: "announce", InfoHash: hash, PeerID: a.id, Event: "stopped"})
-		if r := recvAs[*swarm.AnnounceReply](a); r.Incomplete != 1 {
+		a.Announce(hash, nil)
+		b.Announce(hash, nil)
+		a.Send(&swarm.AnnounceRequest{Action: "announce", InfoHash: hash, PeerID: a.ID, Event: "stopped"})
+		if r := trackerclient.RecvAs[*swarm.AnnounceReply](a); r.Incomplete != 1 {
 			t.Fatalf("reply to stopped %+v, want 1 incomplete (b)", r)
 		}
-		b.announce(hash, testOffers(randomID(), 3))
-		a.expectQuiet()
+		b.Announce(hash, trackerclient.Offers(trackerclient.RandomID(), 3))
+		a.ExpectQuiet(trackerclient.RandomID())
 	})
 
 	t.Run("a peer_id stays with its connection: a takeover is refused", func(t *testing.T) {
 		// The review's M6: B announces A's peer_id from another socket to
 		// get the answers meant for A.
-		hash := randomID()
+		hash := trackerclient.RandomID()
 		a, c := dial(t, url, "a"), dial(t, url, "c")
-		a.announce(hash, nil)
-		c.announce(hash, nil)
+		a.Announce(hash, nil)
+		c.Announce(hash, nil)
 		thief := dial(t, url, "thief")
-		thief.id = a.id
-		thief.send(swarm.NewOfferAnnounce(hash, thief.id, testOffers(randomID(), 2)))
-		thief.expectFailure(rules.Reasons["peerIdTaken"], "announce", hash)
-		if r := c.announce(hash, nil); r.Incomplete != 2 {
+		thief.ID = a.ID
+		thief.Send(swarm.NewOfferAnnounce(hash, thief.ID, trackerclient.Offers(trackerclient.RandomID(), 2)))
+		thief.ExpectFailure(rules.Reasons["peerIdTaken"], "announce", hash)
+		if r := c.Announce(hash, nil); r.Incomplete != 2 {
 			t.Fatalf("reply %+v, want 2 incomplete (a and c)", r)
 		}
 		answer := swarm.SessionDescription{Type: swarm.SDPTypeAnswer, SDP: "sealed-answer-for-a"}
-		offerID := randomID()
-		c.send(swarm.NewAnswerAnnounce(hash, c.id, a.id, offerID, answer))
-		got := recvAs[*swarm.ForwardedAnswer](a)
-		if want := (swarm.ForwardedAnswer{Action: "announce", Answer: answer, OfferID: offerID, PeerID: c.id, InfoHash: hash}); *got != want {
+		offerID := trackerclient.RandomID()
+		c.Send(swarm.NewAnswerAnnounce(hash, c.ID, a.ID, offerID, answer))
+		got := trackerclient.RecvAs[*swarm.ForwardedAnswer](a)
+		if want := (swarm.ForwardedAnswer{Action: "announce", Answer: answer, OfferID: offerID, PeerID: c.ID, InfoHash: hash}); *got != want {
 			t.Errorf("a got %+v, want %+v", *got, want)
 		}
-		a.expectQuiet()
-		thief.expectQuiet()
+		a.ExpectQuiet(trackerclient.RandomID())
+		thief.ExpectQuiet(trackerclient.RandomID())
 		// Once a's socket closes, its peer_id is free again.
-		_ = a.ws.Close(websocket.StatusNormalClosure, "")
+		_ = a.WS.Close(websocket.StatusNormalClosure, "")
 		waitFor(t, "a's peer_id to be free", func() (bool, string) {
-			thief.send(swarm.NewOfferAnnounce(hash, thief.id, nil))
-			switch m := thief.recv().(type) {
+			thief.Send(swarm.NewOfferAnnounce(hash, thief.ID, nil))
+			switch m := thief.Recv().(type) {
 			case *swarm.AnnounceReply:
 				return m.Incomplete == 2, "incomplete " + itoa(m.Incomplete)
 			case *swarm.TrackerFailure:
@@ -279,22 +280,22 @@ func checkProtocol(t *testing.T, url, stats string) {
 	})
 
 	t.Run("closed connections leave their swarms", func(t *testing.T) {
-		hash := randomID()
+		hash := trackerclient.RandomID()
 		a, b, c := dial(t, url, "a"), dial(t, url, "b"), dial(t, url, "c")
 		for _, p := range []*client{a, b, c} {
-			p.announce(hash, nil)
+			p.Announce(hash, nil)
 		}
-		if err := a.ws.Close(websocket.StatusNormalClosure, "bye"); err != nil && !errors.Is(err, context.Canceled) {
+		if err := a.WS.Close(websocket.StatusNormalClosure, "bye"); err != nil && !errors.Is(err, context.Canceled) {
 			t.Logf("a: close: %v", err)
 		}
-		_ = c.ws.CloseNow() // no close handshake: a dropped connection
+		_ = c.WS.CloseNow() // no close handshake: a dropped connection
 		waitFor(t, "a and c to leave the swarm", func() (bool, string) {
-			r := b.announce(hash, nil)
+			r := b.Announce(hash, nil)
 			return r.Incomplete == 1, "incomplete " + itoa(r.Incomplete)
 		})
 		// b's offers now have nobody to go to.
-		b.announce(hash, testOffers(randomID(), 3))
-		b.expectQuiet()
+		b.Announce(hash, trackerclient.Offers(trackerclient.RandomID(), 3))
+		b.ExpectQuiet(trackerclient.RandomID())
 	})
 
 	t.Run("stats count connections, swarms, peers and seeders", func(t *testing.T) {
@@ -307,20 +308,20 @@ func checkProtocol(t *testing.T, url, stats string) {
 			}
 			return st == tracker.Stats{}, statsString(st)
 		})
-		hash := randomID()
+		hash := trackerclient.RandomID()
 		a, b := dial(t, url, "a"), dial(t, url, "b")
-		a.announce(hash, nil)
+		a.Announce(hash, nil)
 		zero := int64(0)
-		b.send(&swarm.OfferAnnounce{Action: "announce", InfoHash: hash, PeerID: b.id, Left: &zero, Offers: []swarm.TrackerOffer{}})
-		recvAs[*swarm.AnnounceReply](b)
+		b.Send(&swarm.OfferAnnounce{Action: "announce", InfoHash: hash, PeerID: b.ID, Left: &zero, Offers: []swarm.TrackerOffer{}})
+		trackerclient.RecvAs[*swarm.AnnounceReply](b)
 		if err := getJSON(ctx, stats, &st); err != nil {
 			t.Fatal(err)
 		}
 		if want := (tracker.Stats{Connections: 2, Swarms: 1, Peers: 2, Seeders: 1}); st != want {
 			t.Errorf("stats %s, want %s", statsString(st), statsString(want))
 		}
-		_ = a.ws.Close(websocket.StatusNormalClosure, "")
-		_ = b.ws.Close(websocket.StatusNormalClosure, "")
+		_ = a.WS.Close(websocket.StatusNormalClosure, "")
+		_ = b.WS.Close(websocket.StatusNormalClosure, "")
 		waitFor(t, "stats to drop to zero after both closed", func() (bool, string) {
 			if err := getJSON(ctx, stats, &st); err != nil {
 				t.Fatal(err)

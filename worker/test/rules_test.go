@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/peersetdb/peerset/internal/trackerclient"
 	"github.com/peersetdb/peerset/pkg/swarm"
 	"github.com/peersetdb/peerset/pkg/tracker"
 )
@@ -107,11 +108,11 @@ func TestRulesSwarmFullReasonMatchesGoTracker(t *testing.T) {
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() { srv.Close(); hs.Close() })
 	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/announce"
-	hash := randomID()
+	hash := trackerclient.RandomID()
 	a, b := dial(t, url, "a"), dial(t, url, "b")
-	a.announce(hash, nil)
-	b.send(swarm.NewOfferAnnounce(hash, b.id, nil))
-	b.expectFailure(r.Reasons["swarmFull"], "announce", hash)
+	a.Announce(hash, nil)
+	b.Send(swarm.NewOfferAnnounce(hash, b.ID, nil))
+	b.ExpectFailure(r.Reasons["swarmFull"], "announce", hash)
 }
 
 // wrangler.jsonc binds the Durable Object class under the name rules.json

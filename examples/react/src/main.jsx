@@ -2,11 +2,11 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 
 import { App } from './App.jsx';
-import { optionsFromURL } from './options.js';
+import { optionsFromURL } from '../../shared/room-options.js';
 import './app.css';
 
 createRoot(document.getElementById('root')).render(
   <StrictMode>
-    <App options={optionsFromURL()} />
+    <App options={optionsFromURL('peerset-react')} />
   </StrictMode>,
 );

@@ -1,13 +1,9 @@
 import { useCallback, useEffect, useState } from 'react';
 import { open } from 'peerset';
 
-const idle = { db: null, records: [], stats: null, error: null };
+import { openOptions, optionsKey, takeTurn } from '../../shared/room-options.js';
 
-// Turns per database: an instance opens only once the previous instance with
-// the same options has closed. Under StrictMode React mounts, unmounts and
-// mounts again at once: the first instance gives up before opening, so the
-// room is opened once, and never twice at the same time.
-const turns = new Map();
+const idle = { db: null, records: [], stats: null, error: null };
 
 /**
  * usePeerset opens a peerset room while the component is mounted and closes
@@ -23,7 +19,7 @@ const turns = new Map();
 export function usePeerset(options) {
   // Options are compared by value: a new object literal on every render
   // does not reopen the room.
-  const key = JSON.stringify(options);
+  const key = optionsKey(options);
   const [state, setState] = useState(idle);
 
   useEffect(() => {
@@ -33,11 +29,11 @@ export function usePeerset(options) {
     let flushTimer = null;
     const stops = [];
 
-    const previous = turns.get(key) ?? Promise.resolve();
-    let endTurn;
-    const mine = new Promise((resolve) => { endTurn = resolve; });
-    const turn = previous.then(() => mine);
-    turns.set(key, turn);
+    // An instance opens only once the previous instance with the same
+    // options has closed. Under StrictMode React mounts, unmounts and mounts
+    // again at once: the first instance gives up before opening, so the
+    // room is opened once, and never twice at the same time.
+    const { previous, done: endTurn } = takeTurn(key);
 
     // The live records by event id: an update arrives as the new version
     // added and the old one removed, each with its own id.
@@ -68,7 +64,7 @@ export function usePeerset(options) {
       await previous;
       if (!active) return;
       setState(idle); // nothing of another room's
-      db = await open(JSON.parse(key));
+      db = await open(openOptions(key));
       if (!active) return; // the cleanup below closes it
       stops.push(db.on('record', ({ record, removed }) => {
         if (removed) {
@@ -105,10 +101,7 @@ export function usePeerset(options) {
       running
         .then(() => db?.close())
         .catch(() => { /* closing is best effort */ })
-        .finally(() => {
-          endTurn();
-          if (turns.get(key) === turn) turns.delete(key);
-        });
+        .finally(endTurn);
     };
   }, [key]);
 

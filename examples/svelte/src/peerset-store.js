@@ -1,12 +1,9 @@
 import { readable } from 'svelte/store';
 import { open } from 'peerset';
 
-const idle = { db: null, records: [], stats: null, error: null };
+import { openOptions, optionsKey, takeTurn } from '../../shared/room-options.js';
 
-// Turns per database: a store opens its room only once the previous opening
-// of the same options has closed, so the room is never open twice at once
-// (a component destroyed and created again, two stores of one room).
-const turns = new Map();
+const idle = { db: null, records: [], stats: null, error: null };
 
 /**
  * peersetStore opens a peerset room while the store has subscribers and
@@ -21,7 +18,7 @@ const turns = new Map();
  * and store.put(text | recordInput) resolves to the stored record.
  */
 export function peersetStore(options) {
-  const key = JSON.stringify(options);
+  const key = optionsKey(options);
   let current = null; // the open database while subscribed
   let setValue = null;
 
@@ -33,11 +30,10 @@ export function peersetStore(options) {
     const stops = [];
     setValue = update;
 
-    const previous = turns.get(key) ?? Promise.resolve();
-    let endTurn;
-    const mine = new Promise((resolve) => { endTurn = resolve; });
-    const turn = previous.then(() => mine);
-    turns.set(key, turn);
+    // A store opens its room only once the previous opening of the same
+    // options has closed, so the room is never open twice at once (a
+    // component destroyed and created again, two stores of one room).
+    const { previous, done: endTurn } = takeTurn(key);
 
     // The live records by event id: an update arrives as the new version
     // added and the old one removed, each with its own id.
@@ -67,7 +63,7 @@ export function peersetStore(options) {
     const run = async () => {
       await previous;
       if (!active) return;
-      db = await open(JSON.parse(key));
+      db = await open(openOptions(key));
       if (!active) return; // the stop function below closes it
       current = db;
       stops.push(db.on('record', ({ record, removed }) => {
@@ -108,10 +104,7 @@ export function peersetStore(options) {
       running
         .then(() => db?.close())
         .catch(() => { /* closing is best effort */ })
-        .finally(() => {
-          endTurn();
-          if (turns.get(key) === turn) turns.delete(key);
-        });
+        .finally(endTurn);
     };
   });
 

@@ -88,7 +88,8 @@ export async function packPeerset(destDir) {
 // installExample lays out workRoot like the repository (workRoot/js/<tarball>
 // and workRoot/examples/<name>, so the example's `file:../../js/<tarball>`
 // dependency resolves), copies the example without node_modules or dist,
-// and runs `npm ci` there. Returns { dir, ms }.
+// and examples/shared (the options code both examples import), and runs
+// `npm ci` there. Returns { dir, ms }.
 export async function installExample(name, pack, workRoot, { retries = 0 } = {}) {
   const src = path.join(repoRoot, 'examples', name);
   const dir = path.join(workRoot, 'examples', name);
@@ -107,6 +108,7 @@ export async function installExample(name, pack, workRoot, { retries = 0 } = {})
       return !['node_modules', 'dist', '.vite'].includes(rel[0]) && !from.endsWith('.tgz');
     },
   });
+  await cp(path.join(repoRoot, 'examples', 'shared'), path.join(workRoot, 'examples', 'shared'), { recursive: true });
 
   // The tarball changes with every build; with an integrity in the lockfile
   // npm ci would take the cached copy of an older build of the same

@@ -5,13 +5,16 @@
 
 import * as peerset from '../../peerset.js';
 import type {
-  DB, ErrorCode, Holders, ImportResult, ModerationRule, Nip07Signer, NostrEvent, OpenOptions, PeersetError,
-  PeersetRecord, RecordEvent, RejectEvent, Stats,
+  AnnouncePhase, DB, ErrorCode, EventType, Holders, ImportResult, KeyPair, ModerationRule, Nip07Signer, NostrEvent,
+  OpenOptions, PeersetError, PeersetRecord, PutInput, QueryOptions, RecordEvent, RejectEvent, SessionState, Stats,
+  StorageKind, TrackerState,
 } from '../../peerset.js';
+import { exportEvents, importEvents } from '../../testing.js';
 
 export async function tour(): Promise<void> {
   await peerset.initialize({ wasmURL: new URL('./peerset.wasm', import.meta.url), workerURL: '/peerset.worker.js', worker: true });
-  const { npub, nsec } = await peerset.generateKey();
+  const keys: KeyPair = await peerset.generateKey();
+  const { npub, nsec } = keys;
   const version: string = peerset.version;
 
   const noShouting: ModerationRule = {
@@ -25,16 +28,25 @@ export async function tour(): Promise<void> {
     moderation: { preset: 'standard', badWords: ['spam'], allowLinkHosts: ['example.org'], quota: 10, retentionDays: 30, rules: [noShouting] },
     storage: 'memory',
     granularity: 'day',
-    session: { maxPeers: 8 },
+    maxPeers: 8,
+    session: { handshakeTimeout: 5000 },
   };
   const db: DB = await peerset.open(options);
 
-  const rec: PeersetRecord = await db.put({ text: 'hello', link: 'https://example.org/', geo: { lat: 1, lon: 2 } });
+  const input: PutInput = { text: 'hello', link: 'https://example.org/', geo: { lat: 1, lon: 2 } };
+  const rec: PeersetRecord = await db.put(input);
   const again: PeersetRecord | null = await db.get(rec.uuid);
-  const newest: PeersetRecord[] = await db.query({ author: npub, limit: 20, oldest: false });
+  const q: QueryOptions = { author: npub, limit: 20, oldest: false };
+  const newest: PeersetRecord[] = await db.query(q);
   const held: Holders = await db.holders(rec.uuid);
   const s: Stats = await db.stats();
   const thread: 'worker' | 'page' = s.engine.thread;
+  const storage: StorageKind = s.storage;
+  const states: SessionState[] = s.sessions.map((p) => p.state);
+  const trackers: [TrackerState, AnnouncePhase][] = s.trackers.map((t) => [t.state, t.phase]);
+  if (states[0] === 'syncing' || trackers[0]?.[1] === 'dormant') console.log(s.engine.dataChannels.forwarded);
+  const kind: EventType = 'sync';
+  db.on(kind, (e) => console.log(e.progress));
   const heldCount: number | undefined = s.held[rec.uuid];
 
   const stop: () => void = db.on('record', (e: RecordEvent) => {
@@ -48,6 +60,12 @@ export async function tour(): Promise<void> {
   for await (const e of db.export()) backup.push(e);
   const restored: ImportResult = await db.import(backup, { onProgress: (p) => console.log(p.done, p.stored) });
   const byRule: Record<string, number> = restored.byRule;
+  // The test hooks live in peerset/testing, not on the database.
+  const hooked: ImportResult = await importEvents(db, backup);
+  const everything: NostrEvent[] = await exportEvents(db);
+  console.log(hooked.stored, everything.length);
+  // @ts-expect-error the test hooks are not on DB
+  await db._importEvents(backup);
 
   try {
     await db.delete(rec.uuid);
@@ -75,8 +93,14 @@ export async function tour(): Promise<void> {
   await peerset.open({ room: 'r', identity: 'anonymous' });
   // @ts-expect-error error codes are a literal union
   const bad: ErrorCode = 'nope';
+  // @ts-expect-error a session state is a literal union
+  const state: SessionState = 'bored';
+  // @ts-expect-error an announce phase is a literal union
+  const phase: AnnouncePhase = 'sleepy';
+  // @ts-expect-error query options are named fields
+  await db.query({ newest: true });
   // @ts-expect-error storage is 'indexeddb' or 'memory'
   await peerset.open({ room: 'r', storage: 'localStorage' });
 
-  console.log(version, again, newest, held, thread, heldCount, byRule, readOnly, bad);
+  console.log(version, again, newest, held, thread, heldCount, byRule, readOnly, bad, storage, state, phase);
 }

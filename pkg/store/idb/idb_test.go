@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/store"
 	"github.com/peersetdb/peerset/pkg/store/storetest"
@@ -405,10 +406,7 @@ func TestPersisted(t *testing.T) {
 	defer then.Release()
 	js.Global().Get("navigator").Get("storage").Call("persisted").Call("then", then)
 	want := <-answer
-	deadline := time.Now().Add(5 * time.Second)
-	for s.Persisted() != want && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.Poll(5*time.Second, func() bool { return s.Persisted() == want })
 	if got := s.Persisted(); got != want {
 		t.Errorf("Persisted() = %v, navigator.storage.persisted() = %v", got, want)
 	}

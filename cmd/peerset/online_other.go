@@ -176,6 +176,9 @@ type joinStatus struct {
 	// RulesDiffer counts the peers whose moderation rules differ from ours
 	// (our sets never become equal); omitted when none.
 	RulesDiffer int `json:"rulesDiffer,omitempty"`
+	// Sync is the catch-up with the peers, as the JavaScript 'sync' event
+	// reports it (peerset.SyncProgress).
+	Sync peerset.SyncProgress `json:"sync"`
 }
 
 // joinEvent is an event line of `join --json`.
@@ -268,7 +271,7 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 			return nil
 		case <-tick.C:
 			st := db.Stats()
-			status := joinStatus{Records: st.Records, Root: st.Root}
+			status := joinStatus{Records: st.Records, Root: st.Root, Sync: db.SyncProgress()}
 			for _, s := range db.Sessions() {
 				if s.State.Authenticated() {
 					status.Peers++
