@@ -41,11 +41,13 @@ func cmdImport(args []string, stdin io.Reader, stdout io.Writer) error {
 	defer db.Close()
 	var total peerset.ImportResult
 	total.ByRule = map[string]int{}
+	// The importer checks a batch's signatures while the one before it is
+	// stored: each batch is a new slice, as it keeps the last one.
+	imp := db.NewImporter(ctx)
 	batch := make([]*record.Event, 0, importBatch)
 	flush := func() error {
-		r, err := db.Import(ctx, batch)
-		total.Add(r)
-		batch = batch[:0]
+		err := imp.Add(batch)
+		batch = make([]*record.Event, 0, importBatch)
 		return err
 	}
 	in := bufio.NewReaderSize(stdin, 64<<10)
@@ -82,6 +84,11 @@ func cmdImport(args []string, stdin io.Reader, stdout io.Writer) error {
 	if err := flush(); err != nil {
 		return err
 	}
+	r, err := imp.Close()
+	if err != nil {
+		return err
+	}
+	total.Add(r)
 	return writeJSON(stdout, total)
 }
 

@@ -387,18 +387,20 @@ func (h *handle) importEvents(text string, bounded bool) (any, error) {
 		return nil, invalidInput(fmt.Errorf("import takes at most %d bytes of events per call, got %d: use db.import(), which sends them in chunks", maxImportCall, len(text)))
 	}
 	result := peerset.ImportResult{ByRule: map[string]int{}}
+	// The importer checks a chunk's signatures while IndexedDB commits the
+	// chunk before it; it keeps the last chunk, so each is a new slice.
+	imp := h.db.NewImporter(h.ctx)
+	closed := func(err error) error {
+		if err != nil && h.ctx.Err() != nil {
+			return peerset.ErrClosed
+		}
+		return err
+	}
 	events := make([]*record.Event, 0, importChunk)
 	flush := func() error {
-		r, err := h.db.Import(h.ctx, events)
-		result.Add(r)
-		events = events[:0]
-		if err != nil {
-			if h.ctx.Err() != nil {
-				return peerset.ErrClosed
-			}
-			return err
-		}
-		return nil
+		err := imp.Add(events)
+		events = make([]*record.Event, 0, importChunk)
+		return closed(err)
 	}
 	add := func(raw []byte) error {
 		e, err := record.ParseEvent(raw, 0)
@@ -438,8 +440,14 @@ func (h *handle) importEvents(text string, bounded bool) (any, error) {
 		}
 	}
 	if err := flush(); err != nil {
+		_, _ = imp.Close()
 		return nil, err
 	}
+	r, err := imp.Close()
+	if err != nil {
+		return nil, closed(err)
+	}
+	result.Add(r)
 	return jsonString(result)
 }
 

@@ -43,7 +43,9 @@
 // Environment: PEERSET_BENCH_RUNS (reloads per size, default 3),
 // PEERSET_BENCH_SIZES (default "20000,50000"), PEERSET_BENCH_TABS_RECORDS
 // (default 1000), PEERSET_BENCH_PARTS (default "size,rss,tabs,sync": the
-// parts to run; also "put" and "reopen", see putLoop and reopenOnly),
+// parts to run; also "put" and "reopen", see putLoop and reopenOnly;
+// "bare-sync" is the first sync into the page without UI and the ingest
+// alone, without the demo, reloads and forwarded channels of "sync"),
 // PEERSET_BENCH_PUTS (default 1000), PEERSET_BENCH_COMPARE (a build tree
 // measured beside this one by put and reopen), PEERSET_BENCH_SETTLE_MS (default 5000: the wait before an
 // RSS reading).
@@ -673,6 +675,9 @@ if (parts.has('rss')) await rendererRSS();
 if (parts.has('tabs')) await threeTabs(tabRecords);
 if (parts.has('put')) await putLoop();
 if (parts.has('reopen')) for (const n of sizes) await reopenOnly(n);
+if (parts.has('bare-sync')) { // the first sync into the page without UI and the ingest alone, nothing else
+  for (const n of sizes) await firstSync(n, { page: 'bare' });
+}
 if (parts.has('sync')) {
   for (const n of sizes) {
     await firstSync(n, { page: 'bare' });

@@ -31,6 +31,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { Env, gotoReady, outDir, runBinary, sleep, uniqueRoom, waitFor } from './lib/harness.mjs';
+import { chromiumCPU, workerThreadsCPU } from './lib/cpu.mjs';
 
 const n = Number(process.env.PEERSET_VERIFY_RECORDS || 20000);
 const runs = Number(process.env.PEERSET_BENCH_RUNS || 3);
@@ -58,44 +59,6 @@ function chromiumRSS() {
       if (!/chrom/i.test(cmd.split('\0')[0])) continue;
       const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
       if (m) total += Number(m[1]) * 1024;
-    } catch { /* gone */ }
-  }
-  return total;
-}
-
-// chromiumCPU is the CPU time (user + system, ms) every Chromium process
-// has used so far: phases are compared by the CPU they cost, which the
-// machine's other load barely moves, as well as by wall time.
-const tick = 1000 / 100; // ms per clock tick (USER_HZ, 100 on Linux)
-function chromiumCPU() {
-  let total = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!/chrom/i.test(cmd.split('\0')[0])) continue;
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) * tick; // utime, stime
-    } catch { /* gone */ }
-  }
-  return total;
-}
-
-// workerThreadsCPU is the CPU time (ms) of Chromium's dedicated-worker
-// threads (named "DedicatedWorker…"): during the first sync, the engine's.
-function workerThreadsCPU() {
-  let total = 0;
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!/chrom/i.test(cmd.split('\0')[0])) continue;
-      for (const tid of readdirSync(`/proc/${pid}/task`)) {
-        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-        if (!comm.startsWith('DedicatedWorker')) continue;
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        total += (Number(fields[11]) + Number(fields[12])) * tick;
-      }
     } catch { /* gone */ }
   }
   return total;

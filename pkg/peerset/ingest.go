@@ -48,23 +48,22 @@ func (o Outcome) Harmless() bool {
 // node's own events (origin.Local) never evict the author's other records:
 // they are refused instead (see moderation.MemoryIndex.Admit).
 func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event) []Outcome {
-	return db.ingest(ctx, origin, events, nil)
-}
-
-// ingest is Ingest; verified, when not nil, says which events' ids and
-// signatures the caller has already checked (this node's own events, which
-// sign checked), so that they are not verified again.
-func (db *DB) ingest(ctx context.Context, origin Origin, events []*record.Event, verified []bool) []Outcome {
-	out := make([]Outcome, len(events))
 	if err := db.waitLoaded(ctx); err != nil {
+		out := make([]Outcome, len(events))
 		for i := range out {
 			out[i].Err = err
 		}
 		return out
 	}
-	if verified == nil {
-		verified = verifyInParallel(events)
-	}
+	return db.ingest(ctx, origin, events, verifyInParallel(events))
+}
+
+// ingest is Ingest once the index is loaded, with the ids and signatures
+// already checked where verified says so (verified[i]: events[i]'s id and
+// signature hold; nil: nothing checked yet). An event not marked verified
+// goes through every check, its signature included.
+func (db *DB) ingest(ctx context.Context, origin Origin, events []*record.Event, verified []bool) []Outcome {
+	out := make([]Outcome, len(events))
 	if db.pipeline.HasPreparers() {
 		// Batch-judging rules keep verdicts by id: only events whose id
 		// and signature hold may reach them (a forgery claiming a real
@@ -280,6 +279,16 @@ func (db *DB) verifySerially(events []*record.Event) []bool {
 		ok[i] = e != nil && e.Verify() == nil
 	}
 	return ok
+}
+
+// verifyBatch checks the ids and signatures of a batch on every core, or
+// serially (handing the thread back like the checks that follow) where
+// there is one core or the batch is small.
+func (db *DB) verifyBatch(events []*record.Event) []bool {
+	if ok := verifyInParallel(events); ok != nil {
+		return ok
+	}
+	return db.verifySerially(events)
 }
 
 func verifyInParallel(events []*record.Event) []bool {

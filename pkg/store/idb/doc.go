@@ -25,7 +25,9 @@
 // Every call is one transaction, or one per page for Items, Scan and long
 // queries, so that no transaction outlives a callback. Put is one
 // read-write transaction of add requests (an id already stored keeps its
-// first copy), committed as soon as its requests are queued
+// first copy), each followed by a write of the event's summary (schema 2's
+// "summaries" store; no request waits for another, no callback re-enters
+// Go per event), committed as soon as its requests are queued
 // (IDBTransaction.commit), and returns after the transaction's complete
 // event, with durability "strict" unless Options.RelaxedDurability (which
 // the browser build sets: the browser has written the batch, without
