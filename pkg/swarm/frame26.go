@@ -523,9 +523,9 @@ func (r *Receiver26) Receive(f Frame26) (msg ActionMessage, complete bool, repli
 			}
 			return ActionMessage{}, false, replies, malformed26("chunk of transfer %d: %d bytes at offset %d, accepted %v, %d of %d received", f.ID, len(f.Payload), f.Offset, t.accepted, len(t.data), t.size)
 		}
-		if t.data == nil {
-			t.data = make([]byte, 0, t.size)
-		}
+		// The buffer grows with what arrived, never to the size an offer
+		// announced: an offer, one chunk and a cancel, again and again,
+		// must not make us allocate the whole announced size each time.
 		t.data = append(t.data, f.Payload...)
 		r.held += len(f.Payload)
 		for _, w := range r.transfers { // waiting offers live while we make progress

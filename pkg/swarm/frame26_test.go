@@ -514,3 +514,32 @@ func FuzzDecodeFrame26(f *testing.F) {
 		}
 	})
 }
+
+// TestReceiver26AllocatesWhatArrives: a hostile peer that offers a large
+// message, sends one chunk and cancels, over and over, made us allocate the
+// whole announced size each round (41 times what it sent, found in review);
+// the buffer now holds about what arrived.
+func TestReceiver26AllocatesWhatArrives(t *testing.T) {
+	limits := ReassemblerLimits{MaxMessageSize: 640 << 10, MaxPartialMessages: 4, MaxPartialBytes: 1 << 20, PartialTimeout: 10 * time.Second}
+	r := newRecv26(t, limits)
+	msg := ActionMessage{Type: "ps/big", Kind: PayloadBinary, Payload: patterned(600 << 10)}
+	offer, chunks, err := EncodeMessage26(msg, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := DecodeFrame26(offer)
+	if _, _, _, err := r.Receive(f); err != nil {
+		t.Fatal(err)
+	}
+	f, _ = DecodeFrame26(chunks[0])
+	if _, done, _, err := r.Receive(f); err != nil || done {
+		t.Fatal(err, done)
+	}
+	tr := r.transfers[7]
+	if tr == nil {
+		t.Fatal("the transfer is gone after its first chunk")
+	}
+	if c := cap(tr.data); c > 2*Wire26ChunkPayloadSize {
+		t.Errorf("after one chunk of %d bytes the buffer holds %d bytes (the offer announced %d)", Wire26ChunkPayloadSize, c, len(msg.Payload))
+	}
+}
