@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -387,10 +388,42 @@ func (p *Peer) wake() {
 // It blocks while the inbox is full (backpressure on the channel) until the
 // peer closes.
 func (p *Peer) deliver(data []byte, isString bool) {
+	if !isString && p.answerEarly(data) {
+		return
+	}
 	select {
 	case p.inbox <- inboundMessage{data: data, isString: isString}:
 	case <-p.closing:
 	}
+}
+
+// answerEarly takes the peer's answers to our Trystero 0.26 offers
+// (accepted, rejected) where they arrive instead of on the peer's goroutine:
+// a Send of a large message made from a callback of this peer runs on that
+// goroutine and waits for the answer. It reports whether data was such an
+// answer, handled; anything else (an answer to no offer of ours included:
+// the peer's goroutine names the violation) goes through the inbox.
+func (p *Peer) answerEarly(data []byte) bool {
+	if len(data) < roomFramePrefixSize || FrameKind(data[0]) != FrameRoomData {
+		return false
+	}
+	n := int(binary.BigEndian.Uint16(data[1:3]))
+	chunk := data[min(len(data), roomFramePrefixSize+n):]
+	if len(chunk) < 2 || chunk[0] != Wire26Version {
+		return false
+	}
+	if k := Wire26Kind(chunk[1] & 0x0f); k != Wire26Accepted && k != Wire26Rejected {
+		return false
+	}
+	if string(data[roomFramePrefixSize:roomFramePrefixSize+n]) != p.room.token {
+		return false
+	}
+	f, err := DecodeFrame26(chunk)
+	if err != nil || p.reassembler.answer(f) != nil {
+		return false
+	}
+	p.bytesIn.Add(uint64(len(data)))
+	return true
 }
 
 // answer is the setup of a peer whose offer we answer: it builds the

@@ -4,6 +4,7 @@ package swarm_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -207,4 +208,79 @@ func TestActionWire026HostileInput(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 	testwait.For(t, "b to hold nothing once the offers expire", 30*time.Second, func() bool { return swarm.PartialBytesForTest(pa) == 0 })
+}
+
+// TestCallbackSendsALargeMessage: callbacks may call any method (Room's
+// doc). A handler that answers with a message needing an offer in 0.26
+// framing (> 16348 bytes) waited for the accepted frame that only its own
+// goroutine would read (found in review: 5 s, then the context's error);
+// answers to our offers are now taken where they arrive.
+func TestCallbackSendsALargeMessage(t *testing.T) {
+	for _, w := range []swarm.ActionWire{swarm.ActionWire025, swarm.ActionWire026} {
+		t.Run(string(w), func(t *testing.T) {
+			tr := startTracker(t)
+			a := newTestPeer(t, wire26Config(t, tr.URL(), w), "blob")
+			cfgB := wire26Config(t, tr.URL(), w)
+			errs := make(chan error, 1)
+			b := newTestPeer(t, cfgB)
+			if err := b.room.Handle("ask", func(p *swarm.Peer, msg swarm.ActionMessage) {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				start := time.Now()
+				err := p.Send(ctx, swarm.BinaryMessage("blob", make([]byte, 20000)))
+				t.Logf("handler Send took %v: %v", time.Since(start), err)
+				errs <- err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			pb, _ := a.waitJoin(t), b.waitJoin(t)
+			if err := pb.Send(t.Context(), swarm.StringMessage("ask", "x")); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-errs; err != nil {
+				t.Fatalf("handler's Send of 20000 bytes: %v", err)
+			}
+			got := a.waitMessage(t)
+			if len(got.msg.Payload) != 20000 {
+				t.Fatalf("got %d bytes", len(got.msg.Payload))
+			}
+		})
+	}
+}
+
+// TestCallbackSmallReplyBehindALargeSend: a handler's small reply queued
+// behind another goroutine's large Send to the same peer, which held the
+// order slot while it waited for an accepted frame that only the blocked
+// peer goroutine could read (found in review).
+func TestCallbackSmallReplyBehindALargeSend(t *testing.T) {
+	for _, w := range []swarm.ActionWire{swarm.ActionWire025, swarm.ActionWire026} {
+		t.Run(string(w), func(t *testing.T) {
+			tr := startTracker(t)
+			a := newTestPeer(t, wire26Config(t, tr.URL(), w), "blob", "chat")
+			errs := make(chan error, 2)
+			b := newTestPeer(t, wire26Config(t, tr.URL(), w))
+			if err := b.room.Handle("ask", func(p *swarm.Peer, msg swarm.ActionMessage) {
+				// elsewhere in the app, a broadcast of a large message starts
+				go func() { errs <- p.Send(context.Background(), swarm.BinaryMessage("blob", make([]byte, 20000))) }()
+				time.Sleep(200 * time.Millisecond) // let the large Send take the order slot first
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				start := time.Now()
+				err := p.Send(ctx, swarm.StringMessage("chat", "small reply"))
+				t.Logf("handler's small Send took %v: %v", time.Since(start), err)
+				errs <- err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			pb, _ := a.waitJoin(t), b.waitJoin(t)
+			if err := pb.Send(t.Context(), swarm.StringMessage("ask", "x")); err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				if err := <-errs; err != nil {
+					t.Errorf("%v", err)
+				}
+			}
+		})
+	}
 }
