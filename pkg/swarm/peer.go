@@ -239,10 +239,7 @@ func (p *Peer) close(reason error, sendLeave bool) {
 // full, until ctx ends. To a peer that speaks Trystero 0.26 framing, a
 // message over one frame (16348 bytes with no metadata) is offered first
 // and sent once the peer accepts it: Send waits for that answer (at most
-// 30 s; ErrActionRejected, ErrActionCancelled). That answer is read by the
-// peer's own goroutine, so such a Send from a callback of the same peer
-// waits until ctx ends or 30 s pass: send large messages from a goroutine
-// of your own.
+// 30 s; ErrActionRejected, ErrActionCancelled), also from a callback.
 func (p *Peer) Send(ctx context.Context, msg ActionMessage) error {
 	if err := checkUserActionType(msg.Type); err != nil {
 		return fmt.Errorf("failed to send to %s: %w", p.id, err)

@@ -24,9 +24,7 @@ import (
 // OnPeerLeave, OnViolation, OnJoinError and action handlers) run on the
 // goroutine of the peer concerned, one at a time per peer and in the order
 // of that peer's messages; a callback that blocks holds up that peer only.
-// Callbacks may call any method except Room.Close, which waits for them
-// (and see Peer.Send: a large message to a peer speaking Trystero 0.26
-// framing is better sent from another goroutine).
+// Callbacks may call any method except Room.Close, which waits for them.
 type Room struct {
 	cfg      Config
 	log      *slog.Logger
