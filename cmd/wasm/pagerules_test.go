@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -319,5 +320,60 @@ func TestNcryptsecAsNsec(t *testing.T) {
 	o.Passphrase = ""
 	if _, err := o.config(); describeError(invalidInput(err)).Code != codeKeyPassphrase {
 		t.Errorf("no passphrase: %v", err)
+	}
+}
+
+// slowPageCall judges like js/peerset.js judgeRecords with an async rule of
+// 25 ms: one record after the other, all under the call's one timeout.
+func slowPageCall(ctx context.Context, op, arg string, timeout time.Duration) (string, error) {
+	var recs []json.RawMessage
+	if err := json.Unmarshal([]byte(arg), &recs); err != nil {
+		return "", err
+	}
+	need := time.Duration(len(recs)) * 25 * time.Millisecond
+	if need > timeout {
+		time.Sleep(timeout)
+		return "", fmt.Errorf("the page did not answer judge within %v", timeout)
+	}
+	time.Sleep(need)
+	out := make([]any, len(recs))
+	b, _ := json.Marshal(out)
+	return string(b), nil
+}
+
+// TestConcurrentLocalPutsWithAPageRule: 300 puts started together under a
+// page rule of 25 ms a record each get their own judging call (and its 5 s
+// timeout); grouped into one batch for one store transaction, they shared
+// one call and most were refused as unanswered (found in review: 208 of 300).
+func TestConcurrentLocalPutsWithAPageRule(t *testing.T) {
+	o, err := parseOpenOptions(`{"room":"r","moderation":{"preset":"open","rules":[{"name":"slow-async"}]}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := o.config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Rules = newPageJudge(context.Background(), slowPageCall, o.Moderation.Rules, millis(o.Moderation.RuleTimeout)).rules()
+	db, err := peerset.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var failed atomic.Int32
+	var example atomic.Value
+	var wg sync.WaitGroup
+	for i := range 300 {
+		wg.Go(func() {
+			if _, err := db.Put(context.Background(), record.Draft{Text: fmt.Sprintf("record %d", i)}); err != nil {
+				failed.Add(1)
+				example.Store(err.Error())
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("300 puts started together, a page rule of 25 ms a record, timeout 5 s: %d failed (%v)", failed.Load(), example.Load())
+	if failed.Load() > 0 {
+		t.Errorf("%d local puts refused because their batch's judging exceeded the timeout", failed.Load())
 	}
 }

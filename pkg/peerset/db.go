@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/peersetdb/peerset/pkg/merkle"
@@ -159,6 +160,11 @@ type DB struct {
 	snaps        store.Snapshots // the store's snapshots (Config.IndexSnapshot), or nil
 	snapWake     chan struct{}   // a change since the last snapshot
 	fromSnapshot bool            // opened from a current snapshot
+	// snapHold stops snapshots for the rest of this DB's life: the store
+	// may hold events the index dropped (a failed cleanup delete) or what
+	// the index was built from is in doubt (an unreadable snapshot), and a
+	// snapshot would keep that from the next open, which rebuilds instead.
+	snapHold atomic.Bool
 
 	subs    subscribers[Change]
 	rejects subscribers[Rejection]
@@ -523,7 +529,9 @@ func (db *DB) load(ctx context.Context, treeBuilt bool, source func(fn func(reco
 	if len(stale) > 0 {
 		defer db.snapshotChanged()
 		if err := db.store.Delete(ctx, stale...); err != nil {
-			// The set in memory is right; the leftovers are healed next time.
+			// The set in memory is right; the leftovers are healed next time
+			// (by a rebuild: no snapshot may hide them).
+			db.snapHold.Store(true)
 			db.log.Warn("failed to remove superseded records left in the store", "count", len(stale), "err", err)
 		}
 	}

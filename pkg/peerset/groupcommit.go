@@ -2,7 +2,7 @@ package peerset
 
 import (
 	"context"
-	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/peersetdb/peerset/pkg/record"
@@ -32,60 +32,76 @@ type pendingWrite struct {
 }
 
 // commitLocal ingests e, one of this node's events that sign checked,
-// batched with the others that arrive while a batch is being written. The
-// first caller to find no batch in progress writes batches until the queue
-// is empty. A batch is written with ctx's values but not its cancellation:
-// once queued, an event is written even if its caller gives up waiting.
+// batched with the others that arrive while a batch is being written.
+//
+// The first caller to find no batch in progress writes one batch (its own
+// event and those queued before it, at most maxGroup) and, if more queued
+// meanwhile, hands the writing of the rest to a goroutine: no caller waits
+// for more than its own batch. A caller whose ctx ends while its event is
+// still queued takes it out and returns ctx's error (nothing is written); once
+// its batch is being written it waits for that one transaction's outcome, so
+// an error always means the event was not stored.
+//
+// With batch-judging rules (the page's JavaScript rules) each event is
+// judged and written alone, as a peer's would be in a batch of its own: a
+// batch of hundreds of this node's records would keep one judging call
+// waiting for all of them (its timeout counts for the whole batch).
 func (db *DB) commitLocal(ctx context.Context, e *record.Event) error {
+	if db.pipeline.HasPreparers() {
+		return db.ingest(ctx, Origin{}, []*record.Event{e}, []bool{true})[0].Err
+	}
 	g := &db.group
 	p := &pendingWrite{e: e, done: make(chan error, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, p)
-	if g.busy {
+	if !g.busy {
+		g.busy = true
 		g.mu.Unlock()
-		select {
-		case err := <-p.done:
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		db.writeBatch(context.WithoutCancel(ctx))
+		return <-p.done
 	}
-	g.busy = true
-	wctx := context.WithoutCancel(ctx)
-	for len(g.queue) > 0 {
-		n := min(len(g.queue), maxGroup)
-		batch := g.queue[:n:n]
-		g.queue = g.queue[n:]
-		if len(g.queue) == 0 {
-			g.queue = nil
-		}
+	g.mu.Unlock()
+	select {
+	case err := <-p.done:
+		return err
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	if i := slices.Index(g.queue, p); i >= 0 {
+		g.queue = slices.Delete(g.queue, i, i+1)
 		g.mu.Unlock()
-		events := make([]*record.Event, len(batch))
-		verified := make([]bool, len(batch))
+		return ctx.Err()
+	}
+	g.mu.Unlock()
+	return <-p.done // its batch is being written: one transaction
+}
+
+// writeBatch writes the next batch of the queue; if more are queued once it
+// is done, a goroutine writes them (busy stays set until the queue is
+// empty). The caller has set busy.
+func (db *DB) writeBatch(ctx context.Context) {
+	g := &db.group
+	g.mu.Lock()
+	n := min(len(g.queue), maxGroup)
+	batch := slices.Clone(g.queue[:n])
+	g.queue = slices.Delete(g.queue, 0, n)
+	g.mu.Unlock()
+	if n > 0 {
+		events := make([]*record.Event, n)
+		verified := make([]bool, n)
 		for i, w := range batch {
 			events[i], verified[i] = w.e, true
 		}
-		outs := db.ingestGroup(wctx, events, verified)
-		for i, out := range outs {
+		for i, out := range db.ingest(ctx, Origin{}, events, verified) {
 			batch[i].done <- out.Err
 		}
-		g.mu.Lock()
 	}
-	g.busy = false
+	g.mu.Lock()
+	if len(g.queue) == 0 {
+		g.busy = false
+		g.mu.Unlock()
+		return
+	}
 	g.mu.Unlock()
-	return <-p.done
-}
-
-// ingestGroup is ingest of a batch of this node's events; a panic fails the
-// batch instead of leaving its callers and the queue waiting forever.
-func (db *DB) ingestGroup(ctx context.Context, events []*record.Event, verified []bool) (outs []Outcome) {
-	defer func() {
-		if p := recover(); p != nil {
-			outs = make([]Outcome, len(events))
-			for i := range outs {
-				outs[i].Err = fmt.Errorf("internal error while storing this node's records: %v (please report it)", p)
-			}
-		}
-	}()
-	return db.ingest(ctx, Origin{}, events, verified)
+	go db.writeBatch(ctx)
 }

@@ -177,7 +177,9 @@ func (db *DB) ingest(ctx context.Context, origin Origin, events []*record.Event,
 	}
 	if len(toDelete) > 0 {
 		if err := db.store.Delete(ctx, toDelete...); err != nil {
-			// The superseded copies stay on disk; Open removes them next time.
+			// The superseded copies stay on disk; Open removes them next
+			// time (a rebuild: no snapshot may hide them).
+			db.snapHold.Store(true)
 			db.log.Warn("failed to delete superseded records", "count", len(toDelete), "err", err)
 		}
 	}

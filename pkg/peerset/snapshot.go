@@ -87,7 +87,10 @@ func (db *DB) openFromSnapshot(ctx context.Context) bool {
 	data, err := db.snaps.LoadSnapshot(ctx)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
-			db.log.Warn("failed to read the index snapshot: rebuilding the index from the store", "err", err)
+			// Which generation the rebuild starts from is unknown: saving
+			// a snapshot of it could miss another tab's write.
+			db.snapHold.Store(true)
+			db.log.Warn("failed to read the index snapshot: rebuilding the index from the store, and saving none", "err", err)
 		}
 		return false
 	}
@@ -123,17 +126,32 @@ func (db *DB) snapshotChanged() {
 	}
 }
 
+// snapshotGap is the least time between two saves of a snapshot of n
+// bytes: a second per 512 KiB (a room of 50k records: about 10 s), at least
+// snapshotQuiet, so that a room that keeps changing does not rewrite
+// megabytes every second.
+func snapshotGap(n int) time.Duration {
+	return max(snapshotQuiet, time.Duration(n/(512<<10))*time.Second)
+}
+
 // saveSnapshots saves a snapshot after each quiet spell that follows a
-// change, until ctx ends.
+// change (or the end of a load), at most once per snapshotGap, until ctx
+// ends.
 func (db *DB) saveSnapshots(ctx context.Context) {
 	defer db.bgDone.Done()
+	var next time.Time // no save before
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-db.snapWake:
 		}
-		quiet := time.NewTimer(snapshotQuiet)
+		select { // a load in the background ends before a save
+		case <-ctx.Done():
+			return
+		case <-db.loaded:
+		}
+		quiet := time.NewTimer(max(snapshotQuiet, time.Until(next)))
 	wait:
 		for {
 			select {
@@ -141,39 +159,43 @@ func (db *DB) saveSnapshots(ctx context.Context) {
 				quiet.Stop()
 				return
 			case <-db.snapWake:
-				quiet.Reset(snapshotQuiet)
+				quiet.Reset(max(snapshotQuiet, time.Until(next)))
 			case <-quiet.C:
 				break wait
 			}
 		}
-		if err := db.saveSnapshot(ctx); err != nil && ctx.Err() == nil {
+		n, err := db.saveSnapshot(ctx)
+		if err != nil && ctx.Err() == nil {
 			db.log.Warn("failed to save the index snapshot", "err", err)
 		}
+		next = time.Now().Add(snapshotGap(n))
 	}
 }
 
-// saveSnapshot saves the index's summaries as the store's snapshot. It
-// holds the read lock while it does, so that no write of this DB comes
-// between what it serializes and the store's generation it checks.
-func (db *DB) saveSnapshot(ctx context.Context) error {
+// saveSnapshot saves the index's summaries as the store's snapshot and
+// returns its size. It holds the read lock while it does, so that no write
+// of this DB comes between what it serializes and the store's generation it
+// checks.
+func (db *DB) saveSnapshot(ctx context.Context) (int, error) {
 	select {
 	case <-db.loaded:
 	default:
-		return nil // saved once the load is done (it signals)
+		return 0, nil // saveSnapshots waits for the load
 	}
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	if db.loadErr != nil || db.closed {
-		return nil
+	if db.loadErr != nil || db.closed || db.snapHold.Load() {
+		return 0, nil
 	}
 	summaries := make([]record.Summary, 0, db.index.Len())
 	db.index.Each(func(s record.Summary) bool {
 		summaries = append(summaries, s)
 		return true
 	})
-	saved, err := db.snaps.SaveSnapshot(ctx, encodeSnapshot(summaries))
+	data := encodeSnapshot(summaries)
+	saved, err := db.snaps.SaveSnapshot(ctx, data)
 	if err == nil && !saved {
 		db.log.Info("index snapshot not saved: another connection changed the store")
 	}
-	return err
+	return len(data), err
 }

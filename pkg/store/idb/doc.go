@@ -2,7 +2,7 @@
 // syscall/js (Open, DeleteDatabase). Outside js/wasm the package is empty;
 // native peers use pkg/store/bolt.
 //
-// # Schema (version 1, see SchemaVersion)
+// # Schema (version 3, see SchemaVersion)
 //
 // One object store "events" holds one object per event, keyed (keyPath "k")
 // by its item key hex(be64(created_at)) ‖ hex(id), so the primary key order
@@ -15,7 +15,9 @@
 // queries by author, time-ordered) and "address" (on x, present only on
 // addressable events and on deletions, under the address they target:
 // GetByAddress). A second object store "meta" maps metadata keys to
-// Uint8Arrays. Keys are fixed-width lowercase hex strings: they sort like
+// Uint8Arrays (and holds the generation that every write replaces and an
+// index snapshot is checked against: version 3); a third, "summaries"
+// (version 2), each event's summary under its item key. Keys are fixed-width lowercase hex strings: they sort like
 // the bytes they encode, keep every int64 created_at exact, and a page of
 // them crosses into Go as one joined string. A newer schema found at Open
 // fails with ErrSchema; older ones are migrated in the upgrade transaction.

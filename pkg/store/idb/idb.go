@@ -16,7 +16,7 @@ import (
 // SchemaVersion is the IndexedDB version this package creates and reads.
 // A database with an older version is migrated at Open; a newer one is
 // refused with ErrSchema.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Object stores and indexes.
 const (
@@ -48,6 +48,12 @@ var migrations = [SchemaVersion]func(db js.Value){
 	func(db js.Value) {
 		db.Call("createObjectStore", storeSummaries)
 	},
+	// 2 → 3: nothing changes in the stores. Every write now also replaces
+	// the generation (meta "peerset/idb-generation") that keeps an index
+	// snapshot valid; code of schema 2 writes events without it, so it must
+	// not open this database (it is refused with ErrSchema), and a tab
+	// still running it is closed by this upgrade's versionchange.
+	func(js.Value) {},
 }
 
 // Options configure Open. The zero value is ready to use.
