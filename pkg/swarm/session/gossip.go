@@ -27,8 +27,9 @@ import (
 // us are asked for at most MaxInFlightWants iwants at a time; the rest wait
 // in the pending list (bounded) for a want. An iwant may only name ids we
 // announced to that peer within gossipMemory, each answered once: an id we
-// never announced is a protocol violation (a strike), an id sent already
-// over the link a flood strike.
+// never announced is a protocol violation (a strike); an id sent already
+// over the link gets no answer (an honest peer may ask while the record
+// reaches it by a reconciliation's want: no strike).
 const (
 	gossipMemory    = 2 * time.Minute // how long an announcement may be answered
 	gossipMemoryIDs = 4096            // ids remembered per session, both ways
@@ -214,8 +215,13 @@ func (s *session) onIWant(payload []byte, now time.Time) {
 		s.violation(fmt.Errorf("%w: iwant for %d ids we never announced to this peer", ErrProtocolViolation, unannounced))
 		return
 	}
+	// Ids already sent over this link get no answer and no strike: an honest
+	// peer asks for an id it was announced while the record reaches it by
+	// another path over the same link (a reconciliation's want), and the
+	// repeat costs us nothing but the lookup (the session's message rate
+	// bounds those).
 	if repeated > 0 {
-		s.floodStrike(now, fmt.Sprintf("iwant for %d records already sent over this link", repeated))
+		s.update(func(info *SessionInfo) { info.IWantsRepeated += repeated })
 	}
 	if len(ask) == 0 {
 		return

@@ -108,6 +108,7 @@ type SessionInfo struct {
 	RecordsOut              int   // events sent
 	IHavesIn, IHavesOut     int   // gossip announcements received (within budget) and sent
 	IWantsOut               int   // gossip requests sent
+	IWantsRepeated          int   // ids the peer asked for again, already sent over this link (not answered)
 	Reconciliations         int   // reconciliations we started
 	Rounds                  int   // negentropy round trips of those
 	WantsInFlight           int   // ids asked for and not yet answered
