@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/store"
@@ -100,13 +101,7 @@ func (b *snapBacking) current() bool {
 
 func (b *snapBacking) waitCurrent(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !b.current() {
-		if time.Now().After(deadline) {
-			t.Fatal("no current snapshot saved within 30 s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.For(t, "a current snapshot to be saved", 30*time.Second, b.current)
 }
 
 var testKey = func() *record.SecretKey {

@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/swarm"
 	"github.com/peersetdb/peerset/pkg/tracker/trackertest"
 )
@@ -383,19 +385,9 @@ func TestTrackerRestartReconnects(t *testing.T) {
 
 func waitTrackerState(t *testing.T, r *swarm.Room, want ...swarm.TrackerState) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st := r.Trackers()[0]
-		for _, w := range want {
-			if st.State == w {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tracker state %+v, want one of %v", st, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.ForState(t, fmt.Sprintf("the tracker state to be one of %v", want), 10*time.Second, func() bool {
+		return slices.Contains(want, r.Trackers()[0].State)
+	}, func() string { return fmt.Sprintf("%+v", r.Trackers()[0]) })
 }
 
 func TestViolationsAreReportedAndTheRoomKeepsWorking(t *testing.T) {
@@ -489,17 +481,9 @@ func TestDormantRoomAnnouncesPassivelyAndStillAnswers(t *testing.T) {
 
 	// One active peer makes a dormant: its next announce is passive
 	// (left=0, no offers), which the tracker counts as a seeder.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st := a.room.Trackers()[0]
-		if st.Phase == swarm.PhaseDormant && tr.Stats().Seeders == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a did not go dormant: status %+v, tracker %+v", st, tr.Stats())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.ForState(t, "a to go dormant", 10*time.Second, func() bool {
+		return a.room.Trackers()[0].Phase == swarm.PhaseDormant && tr.Stats().Seeders == 1
+	}, func() string { return fmt.Sprintf("status %+v, tracker %+v", a.room.Trackers()[0], tr.Stats()) })
 
 	// A newcomer still gets in: a dormant room has no offers of its own, so
 	// it answers every offer whatever the ids.
@@ -534,11 +518,7 @@ func TestUnvouchedPeersDoNotSilenceTheRoom(t *testing.T) {
 		t.Fatalf("an unvouched peer made the room dormant: %+v", st)
 	}
 	p.Vouch()
-	deadline := time.Now().Add(10 * time.Second)
-	for a.room.Trackers()[0].Phase != swarm.PhaseDormant {
-		if time.Now().After(deadline) {
-			t.Fatalf("a vouched peer did not make the room dormant: %+v", a.room.Trackers()[0])
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.ForState(t, "a vouched peer to make the room dormant", 10*time.Second, func() bool {
+		return a.room.Trackers()[0].Phase == swarm.PhaseDormant
+	}, func() string { return fmt.Sprintf("%+v", a.room.Trackers()[0]) })
 }

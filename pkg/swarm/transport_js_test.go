@@ -12,6 +12,8 @@ import (
 	"syscall/js"
 	"testing"
 	"time"
+
+	"github.com/peersetdb/peerset/internal/testwait"
 )
 
 // The transport bounds of docs/protocol.md that do not depend on a real
@@ -95,13 +97,7 @@ func sealed(t *testing.T, r *Room, sdp string) string {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.For(t, what, 10*time.Second, cond)
 }
 
 func TestBrowserOfferFloodKeepsMaxConnecting(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/merkle"
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/record"
@@ -252,16 +253,10 @@ func connect(t testing.TB, a, b *node, latency time.Duration) (ab, ba *pipeLink)
 	return ab, ba
 }
 
-// waitFor polls cond until it holds or the timeout passes.
+// waitFor is testwait.For with the session tests' timeout.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.For(t, what, waitTimeout, cond)
 }
 
 // waitClosed waits for a session of n with peerID to close and returns its info.
