@@ -226,13 +226,7 @@ func TestIndexSnapshotStale(t *testing.T) {
 			}
 		}},
 		{"written by another tab", func(t *testing.T, b *snapBacking, db *DB) {
-			e, err := record.NewUnsigned(record.Draft{Text: "from the other tab", CreatedAt: time.Now()}, other.Public(), db.RoomID(), record.Limits{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := e.Sign(other); err != nil {
-				t.Fatal(err)
-			}
+			e := signedBy(t, other, db.RoomID(), record.Draft{Text: "from the other tab", CreatedAt: time.Now()})
 			if err := b.conn().Put(context.Background(), e); err != nil {
 				t.Fatal(err)
 			}
@@ -404,18 +398,8 @@ func TestNoSnapshotOverLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().Truncate(time.Second)
-	mk := func(uuid, text string, at time.Time) *record.Event {
-		e, err := record.NewUnsigned(record.Draft{UUID: uuid, Text: text, CreatedAt: at}, other.Public(), db.RoomID(), record.Limits{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Sign(other); err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
 	peer := Origin{PeerID: "peer"}
-	v1 := mk("", "v1", now.Add(-time.Minute))
+	v1 := signedBy(t, other, db.RoomID(), record.Draft{Text: "v1", CreatedAt: now.Add(-time.Minute)})
 	if out := db.Ingest(context.Background(), peer, []*record.Event{v1}); out[0].Err != nil {
 		t.Fatal(out[0].Err)
 	}
@@ -423,7 +407,7 @@ func TestNoSnapshotOverLeftovers(t *testing.T) {
 	r1, _ := record.Parse(v1)
 	ctx, cancel := context.WithCancel(context.Background())
 	conn.cancel.Store(&cancel)
-	if out := db.Ingest(ctx, peer, []*record.Event{mk(r1.UUID, "v2", now)}); !out[0].Stored {
+	if out := db.Ingest(ctx, peer, []*record.Event{signedBy(t, other, db.RoomID(), record.Draft{UUID: r1.UUID, Text: "v2", CreatedAt: now})}); !out[0].Stored {
 		t.Fatal(out[0].Err)
 	}
 	if n := countUUID(t, db, r1.UUID); n != 2 {
@@ -478,14 +462,7 @@ func TestSlowRebuildSavesASnapshot(t *testing.T) {
 	db.Close()
 	// Another tab's write makes the snapshot stale.
 	other, _ := record.GenerateKey()
-	e, err := record.NewUnsigned(record.Draft{Text: "other tab", CreatedAt: time.Now()}, other.Public(), db.RoomID(), record.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Sign(other); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.conn().Put(context.Background(), e); err != nil {
+	if err := b.conn().Put(context.Background(), signedBy(t, other, db.RoomID(), record.Draft{Text: "other tab", CreatedAt: time.Now()})); err != nil {
 		t.Fatal(err)
 	}
 	db2, err := Open(context.Background(), Config{Room: "lobby", Store: slowSummaries{b.conn()}, Key: testKey, IndexSnapshot: true, LoadInBackground: true, Moderation: openModeration()})
@@ -513,4 +490,17 @@ func TestSnapshotGap(t *testing.T) {
 			t.Errorf("snapshotGap(%d) = %v, want %v", tc.bytes, got, tc.want)
 		}
 	}
+}
+
+// signedBy is d as an event of room signed by sk: another tab's or peer's.
+func signedBy(t *testing.T, sk *record.SecretKey, room string, d record.Draft) *record.Event {
+	t.Helper()
+	e, err := record.NewUnsigned(d, sk.Public(), room, record.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Sign(sk); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
