@@ -193,9 +193,11 @@ type MeshStats struct {
 	// Pruned counts the peers closed because the mesh had more than High.
 	Pruned uint64
 	// Known counts the members reachable through a mesh peer (peer
-	// exchange); MeshDials the offers sent through the mesh.
-	Known     int
-	MeshDials uint64
+	// exchange); MeshDials the offers sent through the mesh, MeshAnswers
+	// the answers sent back through it to offers that came that way.
+	Known       int
+	MeshDials   uint64
+	MeshAnswers uint64
 }
 
 // Mesh returns the state of the room's mesh.
@@ -207,5 +209,5 @@ func (r *Room) Mesh() MeshStats {
 	known := len(r.known)
 	r.knownMu.Unlock()
 	return MeshStats{Peers: n, Low: r.cfg.DormantAfterPeers, Degree: r.cfg.MeshDegree, High: r.cfg.MeshHigh, Pruned: r.pruned.Load(),
-		Known: known, MeshDials: r.meshDials.Load()}
+		Known: known, MeshDials: r.meshDials.Load(), MeshAnswers: r.meshAnswers.Load()}
 }

@@ -68,7 +68,11 @@ type meshRoute struct {
 }
 
 func (mr meshRoute) sendAnswer(ctx context.Context, remote, offerID, sealed string) error {
-	return mr.r.sendMeshSignal(ctx, mr.via, MeshSignal{Kind: SDPTypeAnswer, From: mr.r.selfID, To: remote, OfferID: offerID, SDP: sealed, TTL: MaxMeshSignalTTL})
+	err := mr.r.sendMeshSignal(ctx, mr.via, MeshSignal{Kind: SDPTypeAnswer, From: mr.r.selfID, To: remote, OfferID: offerID, SDP: sealed, TTL: MaxMeshSignalTTL})
+	if err == nil {
+		mr.r.meshAnswers.Add(1)
+	}
+	return err
 }
 func (meshRoute) mesh() bool { return true }
 

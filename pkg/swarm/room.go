@@ -61,12 +61,13 @@ type Room struct {
 	pruned     atomic.Uint64
 
 	// Signalling through the mesh (meshsignal.go).
-	knownMu   sync.Mutex
-	known     map[string]knownPeer // members reachable through a mesh peer
-	dialed    map[string]time.Time // members last dialled through the mesh
-	lastPex   time.Time
-	pexSig    string // the mesh the last peer exchange described
-	meshDials atomic.Uint64
+	knownMu     sync.Mutex
+	known       map[string]knownPeer // members reachable through a mesh peer
+	dialed      map[string]time.Time // members last dialled through the mesh
+	lastPex     time.Time
+	pexSig      string // the mesh the last peer exchange described
+	meshDials   atomic.Uint64
+	meshAnswers atomic.Uint64
 
 	banMu  sync.Mutex
 	banned map[string]time.Time // peer id → end of the ban
