@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -89,6 +90,24 @@ func FuzzDecodeWant(f *testing.F) {
 		}
 		if _, err := decodeWant(encodeWant(w), 8); err != nil {
 			t.Fatalf("re-decode: %v", err)
+		}
+	})
+}
+
+func FuzzDecodeIDsMsg(f *testing.F) {
+	f.Add(encodeIDsMsg(idsMsg{IDs: [][32]byte{{1}, {2}}}))
+	f.Add(make([]byte, 64))
+	f.Add([]byte{1})
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		m, err := decodeIDsMsg(ActionIHave, payload, 8)
+		if err != nil {
+			return
+		}
+		if len(m.IDs) == 0 || len(m.IDs) > 8 {
+			t.Fatalf("accepted %d ids", len(m.IDs))
+		}
+		if !bytes.Equal(encodeIDsMsg(m), payload) {
+			t.Fatal("re-encoding differs from the payload")
 		}
 	})
 }

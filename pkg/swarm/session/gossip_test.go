@@ -268,13 +268,23 @@ func TestGossipCodecs(t *testing.T) {
 	if err != nil || len(got.IDs) != 3 || got.IDs[2] != ids[2] {
 		t.Fatalf("round trip: %+v, %v", got, err)
 	}
-	for _, bad := range []string{`{}`, `{"ids":""}`, `{"ids":"AAAA"}`, `[]`, `{"ids":"` + encodeIDs(ids) + `","x":1}`, "{\"ids\":\"\xff\"}"} {
-		if _, err := decodeIDsMsg(ActionIWant, []byte(bad), 8); !errors.Is(err, ErrProtocolViolation) {
-			t.Errorf("%q: %v, want ErrProtocolViolation", bad, err)
+	dup := encodeIDsMsg(idsMsg{IDs: [][32]byte{ids[0], ids[1], ids[0]}})
+	for name, bad := range map[string][]byte{
+		"empty":              {},
+		"not a multiple":     make([]byte, 33),
+		"short":              make([]byte, 31),
+		"duplicate":          dup,
+		"the JSON of a want": []byte(`{"ids":"` + encodeIDs(ids) + `"}`),
+	} {
+		if _, err := decodeIDsMsg(ActionIWant, bad, 8); !errors.Is(err, ErrProtocolViolation) {
+			t.Errorf("%s: %v, want ErrProtocolViolation", name, err)
 		}
 	}
-	if _, err := decodeIDsMsg(ActionIWant, encodeIDsMsg(idsMsg{IDs: randomIDs(9)}), 8); err == nil {
-		t.Error("9 ids accepted with a limit of 8")
+	if got := len(encodeIDsMsg(idsMsg{IDs: ids})); got != 3*32 {
+		t.Errorf("an ihave of 3 ids is %d bytes, want 96 (the ids alone)", got)
+	}
+	if _, err := decodeIDsMsg(ActionIWant, encodeIDsMsg(idsMsg{IDs: randomIDs(9)}), 8); !errors.Is(err, ErrMessageTooLarge) {
+		t.Errorf("9 ids with a limit of 8: %v, want ErrMessageTooLarge", err)
 	}
 }
 

@@ -1,15 +1,11 @@
 package session
 
-import (
-	"encoding/base64"
-	"encoding/json"
-	"fmt"
-)
+import "fmt"
 
 // The gossip messages (docs/protocol.md 4.8): a peer announces the ids of new
 // records to its mesh peers (ihave), which ask for the ones they lack
-// (iwant) and get them in a records message. Both carry one field, "ids":
-// standard padded base64 of 1.. distinct 32-byte ids, like want.
+// (iwant) and get them in a records message. Both carry 1.. distinct 32-byte
+// ids, raw (see idsMsg).
 const (
 	// ActionIHave announces ids of records the sender holds and that the
 	// receiver may lack: at most MaxIHaveIDs.
@@ -21,43 +17,47 @@ const (
 	MaxIHaveIDs = 256
 )
 
-// idsMsg is an ihave or an iwant.
+// idsMsg is an ihave or an iwant. On the wire its payload is the ids
+// themselves, 32 bytes each, back to back (no JSON: gossip sends one small
+// message per record and link, so every byte counts).
 type idsMsg struct {
 	IDs [][idSize]byte
 }
 
 func encodeIDsMsg(m idsMsg) []byte {
-	s := encodeIDs(m.IDs)
-	b, _ := json.Marshal(idsJSON{IDs: &s})
+	b := make([]byte, 0, len(m.IDs)*idSize)
+	for _, id := range m.IDs {
+		b = append(b, id[:]...)
+	}
 	return b
 }
 
 // idsMsgCap is the largest payload of an ihave or iwant of maxIDs ids.
 func idsMsgCap(maxIDs int) int {
-	return base64.StdEncoding.EncodedLen(maxIDs*idSize) + envelopeBytes
+	return maxIDs * idSize
 }
 
 // decodeIDsMsg reads an ihave or iwant (named by action in errors) of
 // 1..maxIDs distinct ids.
 func decodeIDsMsg(action string, payload []byte, maxIDs int) (idsMsg, error) {
 	var m idsMsg
-	if max := idsMsgCap(maxIDs); len(payload) > max {
-		return m, fmt.Errorf("%w: %s of %d bytes, over %d", ErrMessageTooLarge, action, len(payload), max)
-	}
-	var j idsJSON
-	if err := decodeJSON(payload, &j, true); err != nil {
-		return m, err
-	}
-	if j.IDs == nil {
-		return m, fmt.Errorf("%w: %s without ids", ErrProtocolViolation, action)
-	}
-	ids, err := decodeIDs(*j.IDs, maxIDs)
-	if err != nil {
-		return m, err
-	}
-	if len(ids) == 0 {
+	switch {
+	case len(payload) > idsMsgCap(maxIDs):
+		return m, fmt.Errorf("%w: %s of %d bytes, over %d", ErrMessageTooLarge, action, len(payload), idsMsgCap(maxIDs))
+	case len(payload) == 0:
 		return m, fmt.Errorf("%w: empty %s", ErrProtocolViolation, action)
+	case len(payload)%idSize != 0:
+		return m, fmt.Errorf("%w: %s of %d bytes, not a multiple of %d", ErrProtocolViolation, action, len(payload), idSize)
 	}
-	m.IDs = ids
+	m.IDs = make([][idSize]byte, 0, len(payload)/idSize)
+	seen := make(map[[idSize]byte]struct{}, len(payload)/idSize)
+	for i := 0; i < len(payload); i += idSize {
+		id := [idSize]byte(payload[i : i+idSize])
+		if _, dup := seen[id]; dup {
+			return idsMsg{}, fmt.Errorf("%w: duplicate id in %s", ErrProtocolViolation, action)
+		}
+		seen[id] = struct{}{}
+		m.IDs = append(m.IDs, id)
+	}
 	return m, nil
 }
