@@ -354,3 +354,56 @@ func TestHandshakeRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestBannedPeerIsNotReconnectedEverySecond: a peer whose key is banned does
+// not know it and keeps dialing; the victim closes the first session at the
+// hello and then ignores that transport id for a while, instead of setting
+// up a WebRTC connection for it every second or so (a browser tab may create
+// only about 500 in its life).
+func TestBannedPeerIsNotReconnectedEverySecond(t *testing.T) {
+	trk := trackertest.Start(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	bannedSessions := 0
+	opts := testJoinOptions(trk.URL())
+	opts.Session.LedgerConfig = moderation.LedgerConfig{Threshold: 1, Window: time.Hour, BanDuration: time.Hour}
+	opts.Session.OnSessionClosed = func(s session.SessionInfo) {
+		if errors.Is(s.CloseReason, session.ErrBanned) {
+			mu.Lock()
+			bannedSessions++
+			mu.Unlock()
+		}
+	}
+	victim := openNetPeer(t, "victim", nil, "banned-redial")
+	if err := victim.Join(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	banned := openNetPeer(t, "banned", nil, "banned-redial")
+	if banned.handKey == nil {
+		t.Fatal("the peer has no handshake key to ban")
+	}
+	victim.Ledger().Strike(moderation.KeySubject(banned.handKey.Public()), "banned by the test")
+	if err := banned.Join(ctx, testJoinOptions(trk.URL())); err != nil {
+		t.Fatal(err)
+	}
+	testwait.For(t, "the victim to refuse the banned key at the hello", 30*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return bannedSessions > 0
+	})
+	// The banned peer announces every second (testJoinOptions) and would be
+	// answered and connected again each time.
+	time.Sleep(12 * time.Second)
+	mu.Lock()
+	n := bannedSessions
+	mu.Unlock()
+	if n > 2 {
+		t.Errorf("%d sessions with the banned key in 12 s: the victim keeps connecting to a banned peer", n)
+	}
+	t.Logf("%d sessions closed for the banned key", n)
+	for _, s := range victim.Sessions() {
+		if s.PeerID == banned.SelfID() && s.State.Authenticated() {
+			t.Errorf("the banned peer holds an authenticated session: %+v", s)
+		}
+	}
+}

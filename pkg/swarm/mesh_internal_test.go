@@ -4,6 +4,7 @@ package swarm
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -168,4 +169,31 @@ func TestVouchTimeout(t *testing.T) {
 	r.mu.Lock()
 	clear(r.peers)
 	r.mu.Unlock()
+}
+
+// TestBanListIsBounded: the ids a room remembers as banned stay within
+// maxBanned; ended bans go first, then the ban that ends soonest, and a ban
+// still running for an id that stays is kept.
+func TestBanListIsBounded(t *testing.T) {
+	r := &Room{banned: make(map[string]time.Time), peers: make(map[string]*Peer)}
+	r.Ban("long", time.Hour)
+	r.Ban("ended", -time.Second)
+	for i := range maxBanned + 100 {
+		r.Ban(fmt.Sprintf("id%d", i), time.Minute+time.Duration(i)*time.Millisecond)
+	}
+	if n := len(r.banned); n > maxBanned {
+		t.Fatalf("%d banned ids remembered, bound %d", n, maxBanned)
+	}
+	if !r.isBanned("long") {
+		t.Error("the longest ban was forgotten before shorter ones")
+	}
+	if _, ok := r.banned["ended"]; ok {
+		t.Error("an ended ban was kept while the list was full")
+	}
+	if r.isBanned("id0") {
+		t.Error("the ban ending soonest was kept while the list was full")
+	}
+	if !r.isBanned(fmt.Sprintf("id%d", maxBanned+99)) {
+		t.Error("the newest ban was dropped")
+	}
 }

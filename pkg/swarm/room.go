@@ -293,13 +293,31 @@ func (r *Room) Broadcast(ctx context.Context, msg ActionMessage) error {
 	return errors.Join(errs...)
 }
 
+// maxBanned bounds the peer ids a room remembers as banned (Ban).
+const maxBanned = 4096
+
 // Ban disconnects the peer (if connected) and ignores its offers and answers
 // for d. The room never bans by itself: peer ids are whatever a tracker
 // forwards, so a ban is the caller's decision (after authenticating the
 // peer, for instance).
 func (r *Room) Ban(peerID string, d time.Duration) {
+	now := time.Now()
 	r.banMu.Lock()
-	r.banned[peerID] = time.Now().Add(d)
+	if _, ok := r.banned[peerID]; !ok && len(r.banned) >= maxBanned {
+		// Full: forget the bans that ended, else the one that ends first.
+		soonest, soonestAt := "", time.Time{}
+		for id, until := range r.banned {
+			if now.After(until) {
+				delete(r.banned, id)
+			} else if soonest == "" || until.Before(soonestAt) {
+				soonest, soonestAt = id, until
+			}
+		}
+		if len(r.banned) >= maxBanned {
+			delete(r.banned, soonest)
+		}
+	}
+	r.banned[peerID] = now.Add(d)
 	r.banMu.Unlock()
 	r.mu.Lock()
 	p := r.peers[peerID]
