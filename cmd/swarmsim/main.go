@@ -39,6 +39,7 @@ func main() {
 	fs.DurationVar(&o.Latency, "latency", 40*time.Millisecond, "mean one-way link latency")
 	fs.DurationVar(&o.Jitter, "jitter", 0, "latency spread (± around -latency; default half of it)")
 	fs.Float64Var(&o.Loss, "loss", 0, "probability that a message is lost once and retransmitted, in [0, 1)")
+	fs.Float64Var(&o.Unreachable, "unreachable", 0, "fraction of peers behind NATs that no two of them can cross (their records travel through members both reach), in [0, 1]")
 	fs.Float64Var(&o.Churn, "churn", 0, "fraction of peers replaced per simulated minute, for one minute before measuring")
 	fs.Float64Var(&o.Kill, "kill", 0.3, "fraction of peers killed with every tracker in the heal phase (negative: skip it)")
 	fs.IntVar(&o.Probes, "probes", 3, "new records whose spread is measured")

@@ -70,6 +70,12 @@ type MemNetConfig struct {
 	// MaxQueuedBytes bounds what one direction of a link holds undelivered;
 	// past it a send fails. Default 16 MiB.
 	MaxQueuedBytes int
+	// Unreachable is the fraction of rooms (drawn from Seed) behind a NAT
+	// that lets no other such room connect to them directly, as two
+	// symmetric NATs without a TURN server: an offer between two of them
+	// is answered but never connects (the answerer times out). They connect
+	// to every other room. 0 ≤ Unreachable ≤ 1.
+	Unreachable float64
 }
 
 // memOwner is what the MemNet counts for one room.
@@ -96,6 +102,9 @@ var ErrMemNet = errors.New("memnet")
 func NewMemNet(cfg MemNetConfig) (*MemNet, error) {
 	if cfg.Loss < 0 || cfg.Loss >= 1 {
 		return nil, fmt.Errorf("%w: loss %v is not in [0, 1)", ErrInvalidConfig, cfg.Loss)
+	}
+	if cfg.Unreachable < 0 || cfg.Unreachable > 1 {
+		return nil, fmt.Errorf("%w: unreachable fraction %v is not in [0, 1]", ErrInvalidConfig, cfg.Unreachable)
 	}
 	if cfg.Latency < 0 || cfg.Jitter < 0 || cfg.Jitter > cfg.Latency {
 		return nil, fmt.Errorf("%w: latency %v ± %v: both must be ≥ 0 and the jitter at most the latency", ErrInvalidConfig, cfg.Latency, cfg.Jitter)
@@ -221,6 +230,19 @@ func (n *MemNet) isDead(owner string) bool {
 	defer n.mu.Unlock()
 	return n.dead[owner]
 }
+
+// unreachable reports whether owner is behind a NAT that other such owners
+// cannot cross (MemNetConfig.Unreachable).
+func (n *MemNet) unreachable(owner string) bool {
+	if n.cfg.Unreachable <= 0 {
+		return false
+	}
+	return float64(n.hash64("unreachable", owner)>>11)/(1<<53) < n.cfg.Unreachable
+}
+
+// Unreachable reports whether the room with this peer id is behind a NAT
+// that other such rooms cannot cross (MemNetConfig.Unreachable).
+func (n *MemNet) Unreachable(peerID string) bool { return n.unreachable(peerID) }
 
 // hash64 mixes the seed with strings.
 func (n *MemNet) hash64(parts ...string) uint64 {
@@ -542,7 +564,7 @@ func (p *memPeer) acceptAnswer(ctx context.Context, answer string) error {
 	if !ok {
 		return fmt.Errorf("%w: the answer is not for this offer", ErrMemNet)
 	}
-	if n.isDead(a.t.owner) || n.isDead(b.t.owner) {
+	if n.isDead(a.t.owner) || n.isDead(b.t.owner) || (n.unreachable(a.t.owner) && n.unreachable(b.t.owner)) {
 		return nil // never connects: the answerer times out
 	}
 	ab := n.newPipe(a.t.owner, b.t.owner, aID)

@@ -55,7 +55,7 @@ func TestMemPipeOrderedUnderLoss(t *testing.T) {
 }
 
 func TestMemNetConfigRefused(t *testing.T) {
-	for _, c := range []MemNetConfig{{Loss: 1}, {Loss: -0.1}, {Latency: -1}, {Latency: time.Millisecond, Jitter: time.Second}} {
+	for _, c := range []MemNetConfig{{Loss: 1}, {Loss: -0.1}, {Latency: -1}, {Latency: time.Millisecond, Jitter: time.Second}, {Unreachable: -0.5}, {Unreachable: 1.5}} {
 		if _, err := NewMemNet(c); err == nil {
 			t.Errorf("%+v accepted", c)
 		}

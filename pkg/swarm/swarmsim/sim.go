@@ -43,22 +43,32 @@ type Options struct {
 	Latency  time.Duration // mean one-way link latency (default 40 ms)
 	Jitter   time.Duration // ± around Latency (default Latency/2)
 	Loss     float64       // per-message loss probability (retransmitted)
-	Churn    float64       // fraction of peers replaced per simulated minute during the churn phase
-	Kill     float64       // fraction of peers killed, with every tracker, in the heal phase (default 0.3; negative: no heal phase)
-	Probes   int           // new records whose spread is measured (default 3)
-	MaxPeers int           // swarm and session MaxPeers (0: the defaults, 32)
-	JoinOver time.Duration // peers join spread over this (default 30 s)
-	Settle   time.Duration // wait after the last join (default 60 s)
-	Deadline time.Duration // how long one probe may take to reach everyone (default 60 s)
+	// Unreachable is the fraction of peers behind NATs that no two of them
+	// can cross (swarm.MemNetConfig.Unreachable): what passes between two
+	// such peers is carried by members both reach.
+	Unreachable float64
+	Churn       float64       // fraction of peers replaced per simulated minute during the churn phase
+	Kill        float64       // fraction of peers killed, with every tracker, in the heal phase (default 0.3; negative: no heal phase)
+	Probes      int           // new records whose spread is measured (default 3)
+	MaxPeers    int           // swarm and session MaxPeers (0: the defaults, 32)
+	JoinOver    time.Duration // peers join spread over this (default 30 s)
+	Settle      time.Duration // wait after the last join (default 60 s)
+	Deadline    time.Duration // how long one probe may take to reach everyone (default 60 s)
 }
 
 // Result is what a simulation measured. The JSON names are cmd/swarmsim's.
 type Result struct {
-	Peers                int     `json:"peers"`
-	Records              int     `json:"records"`
-	Seed                 uint64  `json:"seed"`
-	LatencyMS            float64 `json:"latency_ms"`
-	Loss                 float64 `json:"loss"`
+	Peers       int     `json:"peers"`
+	Records     int     `json:"records"`
+	Seed        uint64  `json:"seed"`
+	LatencyMS   float64 `json:"latency_ms"`
+	Loss        float64 `json:"loss"`
+	Unreachable float64 `json:"unreachable"`
+	// UnreachablePeers counts the peers behind such NATs;
+	// UnreachableLinksMax the most sessions seen at once between two of them
+	// (a check of the network: always 0).
+	UnreachablePeers     int     `json:"unreachable_peers"`
+	UnreachableLinksMax  int     `json:"unreachable_links_max"`
 	Churn                float64 `json:"churn"`
 	Kill                 float64 `json:"kill"`
 	LinksMax             int     `json:"links_max"`
@@ -90,6 +100,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("swarmsim: records must be ≥ 0, got %d", o.Records)
 	case o.Loss < 0 || o.Loss >= 1:
 		return fmt.Errorf("swarmsim: loss must be in [0, 1), got %v", o.Loss)
+	case o.Unreachable < 0 || o.Unreachable > 1:
+		return fmt.Errorf("swarmsim: unreachable must be in [0, 1], got %v", o.Unreachable)
 	case o.Churn < 0 || o.Churn > 1:
 		return fmt.Errorf("swarmsim: churn must be in [0, 1], got %v", o.Churn)
 	case o.Kill >= 1:
@@ -180,7 +192,7 @@ func Run(opts Options, log io.Writer) (Result, error) {
 	if err := opts.Validate(); err != nil {
 		return Result{}, err
 	}
-	net, err := swarm.NewMemNet(swarm.MemNetConfig{Seed: opts.Seed, Latency: opts.Latency, Jitter: opts.Jitter, Loss: opts.Loss})
+	net, err := swarm.NewMemNet(swarm.MemNetConfig{Seed: opts.Seed, Latency: opts.Latency, Jitter: opts.Jitter, Loss: opts.Loss, Unreachable: opts.Unreachable})
 	if err != nil {
 		return Result{}, err
 	}
@@ -195,7 +207,7 @@ func Run(opts Options, log io.Writer) (Result, error) {
 		actionBytes: make(map[string]uint64),
 	}
 	res := Result{Peers: opts.Peers, Records: opts.Records, Seed: opts.Seed, LatencyMS: float64(opts.Latency) / 1e6,
-		Loss: opts.Loss, Churn: opts.Churn, Kill: opts.Kill, ReachHopsP99: -1, ReachMSP99: -1}
+		Loss: opts.Loss, Unreachable: opts.Unreachable, Churn: opts.Churn, Kill: opts.Kill, ReachHopsP99: -1, ReachMSP99: -1}
 	defer s.shutdown()
 	start := time.Now()
 	if err := s.run(&res); err != nil {
@@ -461,12 +473,24 @@ func (s *sim) sleepSampling(d time.Duration, res *Result) {
 
 func (s *sim) sampleLinks(res *Result) {
 	var n []float64
+	unreachable, between := 0, 0
 	for _, p := range s.alive() {
-		k := len(p.sessions())
+		sessions := p.sessions()
+		k := len(sessions)
 		res.LinksMax = max(res.LinksMax, k)
 		n = append(n, float64(k))
+		if s.net.Unreachable(p.id) {
+			unreachable++
+			for _, id := range sessions {
+				if s.net.Unreachable(id) {
+					between++
+				}
+			}
+		}
 	}
 	res.LinksMean = mean(n)
+	res.UnreachablePeers = max(res.UnreachablePeers, unreachable)
+	res.UnreachableLinksMax = max(res.UnreachableLinksMax, between/2)
 }
 
 func (s *sim) linkSummary() string {

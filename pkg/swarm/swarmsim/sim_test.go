@@ -84,8 +84,36 @@ func TestSmallRoom(t *testing.T) {
 	})
 }
 
+// TestRoomWithUnreachablePeers: half of the peers sit behind NATs that no two
+// of them can cross. They never hold a session with each other, yet every
+// record reaches every peer: the members they both reach carry it (issue 11's
+// relays, by gossip and reconciliation through the mesh).
+func TestRoomWithUnreachablePeers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 24-peer room takes seconds of CPU")
+	}
+	synctest.Test(t, func(t *testing.T) {
+		opts := Options{Peers: 24, Records: 50, Seed: 11, Unreachable: 0.5, Probes: 2, Kill: -1,
+			JoinOver: 10 * time.Second, Settle: 30 * time.Second, Deadline: 30 * time.Second}
+		res, err := Run(opts, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%+v", res)
+		if res.UnreachablePeers < 6 || res.UnreachablePeers > 18 {
+			t.Fatalf("%d of 24 peers unreachable, want about half", res.UnreachablePeers)
+		}
+		if res.UnreachableLinksMax != 0 {
+			t.Errorf("%d sessions between two unreachable peers: the network let them connect", res.UnreachableLinksMax)
+		}
+		if !res.Converged || res.ReachFraction != 1 {
+			t.Errorf("converged %v, a probe reached %.2f of the peers: the mesh did not carry records between unreachable peers", res.Converged, res.ReachFraction)
+		}
+	})
+}
+
 func TestOptionsRefused(t *testing.T) {
-	for _, o := range []Options{{Peers: 1}, {Peers: 10, Loss: 1}, {Peers: 10, Records: -1}, {Peers: 10, Kill: 1}, {Peers: 10, Churn: 2}} {
+	for _, o := range []Options{{Peers: 1}, {Peers: 10, Loss: 1}, {Peers: 10, Records: -1}, {Peers: 10, Kill: 1}, {Peers: 10, Churn: 2}, {Peers: 10, Unreachable: 1.5}} {
 		if err := o.Validate(); err == nil {
 			t.Errorf("%+v accepted", o)
 		}
