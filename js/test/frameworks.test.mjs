@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { gotoReady, screenshot, stats, uniqueRoom, waitConverged, waitFor, withEnv } from './lib/harness.mjs';
+import { gotoReady, screenshot, stats, uniqueRoom, waitConverged, waitFor, waitReady, withEnv } from './lib/harness.mjs';
 import { checkNpm, frameworks, installExample, packPeerset, viteBuild } from './lib/frameworks.mjs';
 
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -123,7 +123,7 @@ for (const name of frameworks) {
     // Joining again opens the room anew: the records are back from IndexedDB
     // and the peers find each other again.
     await a.click('#join');
-    await a.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 30_000 });
+    await waitReady(a);
     assert.equal(await a.evaluate(() => window.db !== window.leftDb && !window.db.closed), true, 'joining again opens a new database');
     await waitFor('tab a to list its records again', async () => Number(await text(a, '#record-count')) === 2, { timeout: 15_000 });
     await waitFor('both tabs to show one peer again', async () => (await shownPeers(a)) === 1 && (await shownPeers(b)) === 1, { timeout: 30_000 });

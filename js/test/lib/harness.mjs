@@ -24,6 +24,17 @@ export const outDir = path.join(repoRoot, 'out');
 export const binDir = process.env.PEERSET_TEST_BIN || path.join(outDir, 'browser-test', 'bin');
 export const chromiumPath = process.env.PEERSET_CHROMIUM || '/usr/bin/chromium';
 
+// timeoutScale multiplies every wait's timeout (waitFor, waitReady,
+// gotoReady, waitLine): PEERSET_TEST_TIMEOUT_SCALE, else 2 on a machine with
+// two CPUs or fewer, where a loaded machine (CI, other builds) stretches
+// WebRTC setup and page loads. A timeout is only a bound on failure: a
+// passing test takes no longer for it.
+export const timeoutScale = (() => {
+  const v = Number(process.env.PEERSET_TEST_TIMEOUT_SCALE);
+  if (Number.isFinite(v) && v > 0) return v;
+  return os.cpus().length <= 2 ? 2 : 1;
+})();
+
 // Flags without which headless Chromium gathers no loopback ICE candidates
 // (with the camera/microphone grant below), plus quiet-browser flags.
 export const chromiumArgs = [
@@ -67,6 +78,7 @@ export function uniqueRoom(prefix) {
 // value; on timeout it fails saying what it waited for and, if given,
 // what state() last returned.
 export async function waitFor(what, check, { timeout = 30_000, interval = 100, state } = {}) {
+  timeout *= timeoutScale;
   const deadline = Date.now() + timeout;
   let lastError;
   for (;;) {
@@ -139,6 +151,7 @@ export class Child {
   // waitLine resolves with the first stdout line (past or future) for which
   // match returns truthy, or fails when the process exits or time runs out.
   waitLine(what, match, timeout = 30_000) {
+    timeout *= timeoutScale;
     for (const line of this.lines) if (match(line)) return Promise.resolve(line);
     return new Promise((resolve, reject) => {
       const done = (fn, value) => {
@@ -372,6 +385,7 @@ export async function gotoReady(page, url, timeout = 30_000) {
 }
 
 export async function waitReady(page, timeout = 30_000) {
+  timeout *= timeoutScale;
   try {
     await page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout });
   } catch (err) {
