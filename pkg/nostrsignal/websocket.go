@@ -1,0 +1,44 @@
+package nostrsignal
+
+import (
+	"context"
+	"errors"
+
+	"github.com/coder/websocket"
+)
+
+// wsConn adapts github.com/coder/websocket (natively, and over the browser's
+// WebSocket in js/wasm) to Conn.
+//
+// TODO: in the browser, coder/websocket queues received messages without a
+// byte bound; the room integration should pass pkg/swarm's bounded browser
+// socket (moving to pkg/wire) as Config.Dial.
+type wsConn struct{ c *websocket.Conn }
+
+func dialWebSocket(ctx context.Context, url string, readLimit int64) (Conn, error) {
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(readLimit)
+	return wsConn{c}, nil
+}
+
+var errBinary = errors.New("relay sent a binary message")
+
+func (w wsConn) Read(ctx context.Context) ([]byte, error) {
+	typ, data, err := w.c.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if typ != websocket.MessageText {
+		return nil, errBinary
+	}
+	return data, nil
+}
+
+func (w wsConn) Write(ctx context.Context, data []byte) error {
+	return w.c.Write(ctx, websocket.MessageText, data)
+}
+
+func (w wsConn) Close() error { return w.c.Close(websocket.StatusNormalClosure, "") }
