@@ -136,7 +136,7 @@ func (c Config) withDefaults() Config {
 		c.MaxMessageBytes = 128 << 10
 	}
 	if c.Dial == nil {
-		c.Dial = dialWebSocket
+		c.Dial = DialWebSocket
 	}
 	if c.Now == nil {
 		c.Now = time.Now

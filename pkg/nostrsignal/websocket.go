@@ -15,7 +15,9 @@ import (
 // socket (moving to pkg/wire) as Config.Dial.
 type wsConn struct{ c *websocket.Conn }
 
-func dialWebSocket(ctx context.Context, url string, readLimit int64) (Conn, error) {
+// DialWebSocket is the default Dialer: github.com/coder/websocket, natively
+// and in js/wasm.
+func DialWebSocket(ctx context.Context, url string, readLimit int64) (Conn, error) {
 	c, _, err := websocket.Dial(ctx, url, nil)
 	if err != nil {
 		return nil, err

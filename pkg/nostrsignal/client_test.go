@@ -1,0 +1,383 @@
+//go:build !js
+
+package nostrsignal_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/nostrrelay"
+	"github.com/peersetdb/peerset/pkg/nostrsignal"
+	"github.com/peersetdb/peerset/pkg/record"
+)
+
+func startRelay(t *testing.T) string {
+	t.Helper()
+	r := nostrrelay.New(nostrrelay.Config{})
+	srv := httptest.NewServer(r)
+	t.Cleanup(func() {
+		r.Close()
+		srv.Close()
+	})
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+// inbox collects the signals a client delivers.
+type inbox struct {
+	mu  sync.Mutex
+	got []nostrsignal.Signal
+	ch  chan struct{}
+}
+
+func newInbox() *inbox { return &inbox{ch: make(chan struct{}, 1)} }
+
+func (in *inbox) add(s nostrsignal.Signal) {
+	in.mu.Lock()
+	in.got = append(in.got, s)
+	in.mu.Unlock()
+	select {
+	case in.ch <- struct{}{}:
+	default:
+	}
+}
+
+// wait returns the first signal matching ok, failing after d.
+func (in *inbox) wait(t *testing.T, d time.Duration, what string, ok func(nostrsignal.Signal) bool) nostrsignal.Signal {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		in.mu.Lock()
+		for _, s := range in.got {
+			if ok(s) {
+				in.mu.Unlock()
+				return s
+			}
+		}
+		in.mu.Unlock()
+		select {
+		case <-in.ch:
+		case <-deadline:
+			t.Fatalf("no %s within %v", what, d)
+		}
+	}
+}
+
+func (in *inbox) all() []nostrsignal.Signal {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return append([]nostrsignal.Signal(nil), in.got...)
+}
+
+func startClient(t *testing.T, cfg nostrsignal.Config) (*nostrsignal.Client, *inbox) {
+	t.Helper()
+	in := newInbox()
+	cfg.OnSignal = in.add
+	if cfg.AppID == "" {
+		cfg.AppID = "peerset-test"
+	}
+	if cfg.MinBackoff == 0 {
+		cfg.MinBackoff, cfg.MaxBackoff = 20*time.Millisecond, 100*time.Millisecond
+	}
+	c, err := nostrsignal.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start(context.Background())
+	t.Cleanup(func() { c.Close() })
+	return c, in
+}
+
+func waitOpen(t *testing.T, c *nostrsignal.Client) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		open := true
+		for _, s := range c.Status() {
+			open = open && s.State == nostrsignal.RelayOpen
+		}
+		if open {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("relays not open: %+v", c.Status())
+}
+
+func TestTwoPeersAnnounceAndExchangeOfferAnswer(t *testing.T) {
+	url := startRelay(t)
+	a, inA := startClient(t, nostrsignal.Config{Relays: []string{url}, Room: "lobby", PeerID: "AAAAAAAAAAAAAAAAAAAA"})
+	b, inB := startClient(t, nostrsignal.Config{Relays: []string{url}, Room: "lobby", PeerID: "BBBBBBBBBBBBBBBBBBBB"})
+	_, inOther := startClient(t, nostrsignal.Config{Relays: []string{url}, Room: "elsewhere", PeerID: "CCCCCCCCCCCCCCCCCCCC"})
+
+	// Each sees the other's room announcement (the warmup announces within
+	// about two seconds of connecting, whichever connected first).
+	isAnnounceFrom := func(id string) func(nostrsignal.Signal) bool {
+		return func(s nostrsignal.Signal) bool { return s.Kind == nostrsignal.Announce && !s.Direct && s.PeerID == id }
+	}
+	sa := inA.wait(t, 10*time.Second, "announcement of B at A", isAnnounceFrom("BBBBBBBBBBBBBBBBBBBB"))
+	inB.wait(t, 10*time.Second, "announcement of A at B", isAnnounceFrom("AAAAAAAAAAAAAAAAAAAA"))
+	if sa.Relay != url || sa.PubKey != b.PubKey() {
+		t.Fatalf("announcement %+v: want relay %s and B's key", sa, url)
+	}
+
+	// A (the smaller id) offers to B through the relay it heard B on; B
+	// answers; both arrive once, addressed, with their fields.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.Send(ctx, sa.Relay, "BBBBBBBBBBBBBBBBBBBB", nostrsignal.Payload{OfferID: "offer1", Offer: "sealed-offer"}); err != nil {
+		t.Fatal(err)
+	}
+	off := inB.wait(t, 5*time.Second, "offer at B", func(s nostrsignal.Signal) bool { return s.Kind == nostrsignal.Offer })
+	if !off.Direct || off.PeerID != "AAAAAAAAAAAAAAAAAAAA" || off.OfferID != "offer1" || off.Sealed != "sealed-offer" || off.PubKey != a.PubKey() {
+		t.Fatalf("offer %+v", off)
+	}
+	if err := b.Send(ctx, off.Relay, off.PeerID, nostrsignal.Payload{OfferID: off.OfferID, Answer: "sealed-answer"}); err != nil {
+		t.Fatal(err)
+	}
+	ans := inA.wait(t, 5*time.Second, "answer at A", func(s nostrsignal.Signal) bool { return s.Kind == nostrsignal.Answer })
+	if !ans.Direct || ans.PeerID != "BBBBBBBBBBBBBBBBBBBB" || ans.OfferID != "offer1" || ans.Sealed != "sealed-answer" {
+		t.Fatalf("answer %+v", ans)
+	}
+	if err := b.Send(ctx, "", off.PeerID, nostrsignal.Payload{OfferID: "offer1", Candidate: "sealed-candidate"}); err != nil {
+		t.Fatal(err)
+	}
+	inA.wait(t, 5*time.Second, "candidate at A", func(s nostrsignal.Signal) bool {
+		return s.Kind == nostrsignal.Candidate && s.Sealed == "sealed-candidate"
+	})
+
+	// Nobody hears their own events, and the other room hears nothing.
+	for _, s := range inA.all() {
+		if s.PeerID == "AAAAAAAAAAAAAAAAAAAA" {
+			t.Fatalf("A heard itself: %+v", s)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := inOther.all(); len(got) != 0 {
+		t.Fatalf("a client in another room received %d signals: %+v", len(got), got[0])
+	}
+	// B received no offer meant for someone else, and A no offer at all.
+	for _, s := range inA.all() {
+		if s.Kind == nostrsignal.Offer {
+			t.Fatalf("A received an offer: %+v", s)
+		}
+	}
+	if st := a.Status()[0]; st.Announces < 2 || st.State != nostrsignal.RelayOpen || st.Received == 0 {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+func TestSendWithoutConnection(t *testing.T) {
+	c, err := nostrsignal.New(nostrsignal.Config{Relays: []string{"ws://127.0.0.1:1"}, AppID: "a", Room: "r", PeerID: "p", OnSignal: func(nostrsignal.Signal) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Send(context.Background(), "", "q", nostrsignal.Payload{Offer: "x"}); !errors.Is(err, nostrsignal.ErrNotConnected) {
+		t.Fatalf("Send before Start: %v", err)
+	}
+	for _, bad := range []nostrsignal.Config{
+		{Relays: []string{"ws://x"}, Room: "r", PeerID: "p", OnSignal: func(nostrsignal.Signal) {}},
+		{Relays: []string{"ws://x"}, AppID: "a", Room: "r", OnSignal: func(nostrsignal.Signal) {}},
+		{AppID: "a", Room: "r", PeerID: "p", OnSignal: func(nostrsignal.Signal) {}},
+		{Relays: []string{"ws://x"}, AppID: "a", Room: "r", PeerID: "p"},
+	} {
+		if _, err := nostrsignal.New(bad); err == nil {
+			t.Fatalf("New(%+v) accepted", bad)
+		}
+	}
+}
+
+// fakeConn is a relay connection whose incoming messages the test writes.
+type fakeConn struct {
+	in     chan []byte
+	out    chan []byte
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newFakeConn() *fakeConn {
+	return &fakeConn{in: make(chan []byte, 64), out: make(chan []byte, 256), closed: make(chan struct{})}
+}
+
+func (f *fakeConn) Read(ctx context.Context) ([]byte, error) {
+	select {
+	case b := <-f.in:
+		return b, nil
+	case <-f.closed:
+		return nil, errors.New("closed")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (f *fakeConn) Write(ctx context.Context, b []byte) error {
+	select {
+	case f.out <- b:
+		return nil
+	case <-f.closed:
+		return errors.New("closed")
+	default:
+		return nil // the test does not read everything
+	}
+}
+
+func (f *fakeConn) Close() error {
+	f.once.Do(func() { close(f.closed) })
+	return nil
+}
+
+func TestForgedAndMismatchedEventsAreDropped(t *testing.T) {
+	const app, room, self = "peerset-test", "lobby", "SSSSSSSSSSSSSSSSSSSS"
+	conns := make(chan *fakeConn, 4)
+	dial := func(ctx context.Context, url string, limit int64) (nostrsignal.Conn, error) {
+		f := newFakeConn()
+		conns <- f
+		return f, nil
+	}
+	c, in := startClient(t, nostrsignal.Config{Relays: []string{"ws://fake"}, AppID: app, Room: room, PeerID: self, Dial: dial})
+	_ = c
+	conn := <-conns
+	// The subscription id is in the first message the client writes.
+	var sub string
+	select {
+	case req := <-conn.out:
+		parts := strings.SplitN(string(req), `"`, 5)
+		if len(parts) < 4 || parts[1] != "REQ" {
+			t.Fatalf("first message %s", req)
+		}
+		sub = parts[3]
+	case <-time.After(5 * time.Second):
+		t.Fatal("no REQ")
+	}
+
+	sk, err := record.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := nostrsignal.RootTopic(app, room)
+	mine := nostrsignal.PeerTopic(app, room, self)
+	now := time.Now().Unix()
+	mk := func(topic string, kind int, created int64, content string) *record.Event {
+		e := &record.Event{Kind: kind, CreatedAt: created, Tags: [][]string{{"x", topic}}, Content: content}
+		if err := e.Sign(sk); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	send := func(subID string, e *record.Event) {
+		conn.in <- append(e.AppendJSON([]byte(fmt.Sprintf(`["EVENT",%q,`, subID))), ']')
+	}
+	announce := func(id string) string { return nostrsignal.Payload{PeerID: id}.Encode() }
+
+	forgedSig := mk(root, nostrsignal.TopicKind(root), now, announce("forged-sig"))
+	forgedSig.Sig[0] ^= 0xff
+	forgedContent := mk(root, nostrsignal.TopicKind(root), now, announce("x"))
+	forgedContent.Content = announce("forged-content") // id no longer matches
+	unsigned := mk(root, nostrsignal.TopicKind(root), now, announce("unsigned"))
+	unsigned.Sig = [64]byte{}
+
+	bad := []struct {
+		name string
+		sub  string
+		ev   *record.Event
+	}{
+		{"signature flipped", sub, forgedSig},
+		{"content changed after signing", sub, forgedContent},
+		{"no signature", sub, unsigned},
+		{"other room's topic", sub, mk(nostrsignal.RootTopic(app, "other"), nostrsignal.TopicKind(nostrsignal.RootTopic(app, "other")), now, announce("other-room"))},
+		{"kind not the topic's", sub, mk(root, nostrsignal.TopicKind(root)+1, now, announce("wrong-kind"))},
+		{"an hour old", sub, mk(root, nostrsignal.TopicKind(root), now-3600, announce("stale"))},
+		{"another subscription", "not-ours", mk(root, nostrsignal.TopicKind(root), now, announce("other-sub"))},
+		{"content not JSON", sub, mk(root, nostrsignal.TopicKind(root), now, "hello")},
+		{"offer on the room topic", sub, mk(root, nostrsignal.TopicKind(root), now, nostrsignal.Payload{PeerID: "broadcast-offer", Offer: "s"}.Encode())},
+		{"our own announcement", sub, mk(root, nostrsignal.TopicKind(root), now, announce(self))},
+	}
+	for _, b := range bad {
+		send(b.sub, b.ev)
+	}
+	conn.in <- []byte(`not json`)
+	conn.in <- []byte(`["EVENT"]`)
+	good := mk(mine, nostrsignal.TopicKind(mine), now, nostrsignal.Payload{PeerID: "honest", OfferID: "o", Offer: "s"}.Encode())
+	send(sub, good)
+
+	s := in.wait(t, 5*time.Second, "the honest offer", func(s nostrsignal.Signal) bool { return s.PeerID == "honest" })
+	if s.Kind != nostrsignal.Offer || !s.Direct || s.Relay != "ws://fake" {
+		t.Fatalf("honest offer %+v", s)
+	}
+	// Messages are handled in order, so every bad one was seen first.
+	if got := in.all(); len(got) != 1 {
+		t.Fatalf("delivered %d signals, want only the honest one: %+v", len(got), got)
+	}
+	st := c.Status()[0]
+	if want := uint64(len(bad) - 1 + 2); st.Dropped != want { // our own event is skipped, not counted
+		t.Fatalf("dropped %d, want %d", st.Dropped, want)
+	}
+
+	// A relay that closes our subscription ends the session: the client
+	// reconnects and subscribes again.
+	conn.in <- []byte(fmt.Sprintf(`["CLOSED",%q,"error: shutting down"]`, sub))
+	select {
+	case conn2 := <-conns:
+		select {
+		case req := <-conn2.out:
+			if !strings.HasPrefix(string(req), `["REQ",`) {
+				t.Fatalf("after reconnect, first message %s", req)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no REQ after reconnect")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reconnect after CLOSED")
+	}
+	if st := c.Status()[0]; !strings.Contains(st.LastError, "shutting down") {
+		t.Fatalf("LastError %q", st.LastError)
+	}
+}
+
+// TestReconnectsAndReannounces: when the connection drops, the client dials
+// again with backoff, subscribes again and announces again, so a peer that
+// joins later still finds it.
+func TestReconnectsAndReannounces(t *testing.T) {
+	url := startRelay(t)
+	var mu sync.Mutex
+	var live []nostrsignal.Conn
+	dials := 0
+	dial := func(ctx context.Context, u string, limit int64) (nostrsignal.Conn, error) {
+		mu.Lock()
+		dials++
+		n := dials
+		mu.Unlock()
+		if n == 2 {
+			return nil, errors.New("refused once") // one failed attempt in between
+		}
+		conn, err := nostrsignal.DialWebSocket(ctx, u, limit)
+		if err == nil {
+			mu.Lock()
+			live = append(live, conn)
+			mu.Unlock()
+		}
+		return conn, err
+	}
+	a, _ := startClient(t, nostrsignal.Config{Relays: []string{url}, Room: "lobby", PeerID: "AAAAAAAAAAAAAAAAAAAA", Dial: dial,
+		Warmup: []time.Duration{50 * time.Millisecond}, AnnounceInterval: 200 * time.Millisecond})
+	waitOpen(t, a)
+	mu.Lock()
+	live[0].Close()
+	mu.Unlock()
+
+	// B joins after the drop and still hears A.
+	_, inB := startClient(t, nostrsignal.Config{Relays: []string{url}, Room: "lobby", PeerID: "BBBBBBBBBBBBBBBBBBBB"})
+	inB.wait(t, 10*time.Second, "A's announcement after A reconnected", func(s nostrsignal.Signal) bool {
+		return s.Kind == nostrsignal.Announce && s.PeerID == "AAAAAAAAAAAAAAAAAAAA"
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if dials < 3 {
+		t.Fatalf("dialled %d times, want at least 3 (first, refused, reconnect)", dials)
+	}
+}
