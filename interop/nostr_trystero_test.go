@@ -5,7 +5,12 @@
 // clients decode what it publishes: its room announcement, the sealed offer
 // it addresses to a peer with a larger id (opened with pkg/swarm's key and
 // checked to be an SDP) and the directed announcement it sends a peer with a
-// smaller id. Not part of make test yet:
+// smaller id. Then pion answers that offer through the relay (sealed, with
+// its candidates in the SDP), applies Trystero's trickled candidates, and the
+// WebRTC data channel Trystero opened comes up on loopback: the signalling
+// is complete end to end. (Trystero's onPeerJoin needs its data-channel
+// handshake, which is the room's business, not this test's.) Not part of
+// make test yet:
 //
 //	cd interop/node && npm ci && cd .. && go test -tags nostrinterop -run TestTrysteroNostr -count=1 .
 package interop
@@ -14,12 +19,16 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http/httptest"
 	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pion/webrtc/v4"
 
 	"github.com/peersetdb/peerset/pkg/nostrrelay"
 	"github.com/peersetdb/peerset/pkg/nostrsignal"
@@ -134,7 +143,7 @@ func TestTrysteroNostrPeerDecodes(t *testing.T) {
 		return c, l
 	}
 	_, lowLog := start(low)
-	_, highLog := start(high)
+	highClient, highLog := start(high)
 
 	fromThem := func(kind nostrsignal.SignalKind, direct bool) func(nostrsignal.Signal) bool {
 		return func(s nostrsignal.Signal) bool { return s.PeerID == theirID && s.Kind == kind && s.Direct == direct }
@@ -163,5 +172,138 @@ func TestTrysteroNostrPeerDecodes(t *testing.T) {
 	if _, found := lowLog.find(fromThem(nostrsignal.Offer, true)); found {
 		t.Fatal("Trystero offered to the peer with the smaller id")
 	}
-	t.Logf("Trystero peer %s: announcement, offer (%d-byte SDP) and directed announcement decoded", theirID, len(sdp))
+
+	// 4. Answer with pion through the relay the offer came by, and feed it
+	// Trystero's trickled candidates until the data channel opens.
+	opened, problems := answerWithPion(t, highClient, highLog, offer, sdp, app, room, theirID)
+	select {
+	case label := <-opened:
+		for _, p := range problems() {
+			t.Error(p)
+		}
+		n := 0
+		highLog.mu.Lock()
+		for _, s := range highLog.got {
+			if s.Kind == nostrsignal.Candidate && s.PeerID == theirID {
+				n++
+			}
+		}
+		highLog.mu.Unlock()
+		t.Logf("%d trickled candidates received (each opened to RTCIceCandidateInit JSON); %d candidates inside the offer SDP", n, strings.Count(sdp, "a=candidate:"))
+		t.Logf("Trystero peer %s: announcement, offer (%d-byte SDP), directed announcement decoded; data channel %q open", theirID, len(sdp), label)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the data channel did not open within 30 s of answering")
+	}
+}
+
+// answerWithPion answers the opened offer sdp from peer them, loopback only,
+// and returns a channel that receives the data channel's label once open,
+// and the problems met applying Trystero's trickled candidates.
+func answerWithPion(t *testing.T, c *nostrsignal.Client, log *signalLog, offer nostrsignal.Signal, sdp, app, room, them string) (<-chan string, func() []string) {
+	t.Helper()
+	var se webrtc.SettingEngine
+	isLoopback := func(ip net.IP) bool { return ip.IsLoopback() }
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetIPFilter(isLoopback)
+	se.SetRemoteIPFilter(isLoopback)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	opened := make(chan string, 1)
+	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+		dc.OnOpen(func() {
+			select {
+			case opened <- dc.Label():
+			default:
+			}
+		})
+	})
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		t.Fatalf("set Trystero's offer: %v", err)
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gathered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("ICE gathering did not complete")
+	}
+	key := swarm.SDPKey("", app, room)
+	sealed, err := swarm.SealSDP(key, pc.LocalDescription().SDP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Send(ctx, offer.Relay, them, nostrsignal.Payload{OfferID: offer.OfferID, Answer: sealed}); err != nil {
+		t.Fatalf("send the answer: %v", err)
+	}
+	// Apply every candidate Trystero trickles for this offer, until the
+	// connection is up or the test ends.
+	done := make(chan struct{})
+	var mu sync.Mutex
+	var problems []string
+	report := func(format string, args ...any) {
+		mu.Lock()
+		problems = append(problems, fmt.Sprintf(format, args...))
+		mu.Unlock()
+	}
+	stopped := make(chan struct{})
+	t.Cleanup(func() {
+		close(done)
+		<-stopped
+	})
+	go func() {
+		defer close(stopped)
+		applied := map[string]bool{}
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			log.mu.Lock()
+			var fresh []nostrsignal.Signal
+			for _, s := range log.got {
+				if s.Kind == nostrsignal.Candidate && s.PeerID == them && !applied[s.Sealed] {
+					applied[s.Sealed] = true
+					fresh = append(fresh, s)
+				}
+			}
+			log.mu.Unlock()
+			for _, s := range fresh {
+				text, err := swarm.OpenSDP(key, s.Sealed)
+				if err != nil {
+					report("open a trickled candidate: %v", err)
+					continue
+				}
+				var cand webrtc.ICECandidateInit
+				if err := json.Unmarshal([]byte(text), &cand); err != nil || cand.Candidate == "" {
+					report("candidate %q is not RTCIceCandidateInit JSON: %v", text, err)
+					continue
+				}
+				// Candidates pion cannot use (other address families) are
+				// not an interop failure.
+				_ = pc.AddICECandidate(cand)
+			}
+			if pc.ConnectionState() == webrtc.PeerConnectionStateConnected {
+				return
+			}
+		}
+	}()
+	return opened, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), problems...)
+	}
 }

@@ -390,8 +390,12 @@ func (r *relay) session(ctx context.Context) error {
 		return fmt.Errorf("dial: %w", err)
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer conn.Close()
+	var announcer sync.WaitGroup
+	defer func() {
+		cancel()
+		conn.Close()
+		announcer.Wait()
+	}()
 	r.mu.Lock()
 	r.conn = conn
 	r.state = RelayOpen
@@ -406,7 +410,11 @@ func (r *relay) session(ctx context.Context) error {
 	if err := r.write(sctx, EncodeReq(sub, cfg.Now().Unix(), r.c.rootTopic, r.c.selfTopic)); err != nil {
 		return err
 	}
-	go r.announceLoop(sctx)
+	announcer.Add(1)
+	go func() {
+		defer announcer.Done()
+		r.announceLoop(sctx)
+	}()
 	for {
 		data, err := conn.Read(sctx)
 		if err != nil {
