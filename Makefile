@@ -18,7 +18,7 @@ GO_LDFLAGS := -X github.com/peersetdb/peerset/pkg/peerset.version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := out/tools/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
-.PHONY: test check-tools vet fmt-check staticcheck test-native test-wasm test-types test-pack test-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-speed bench-idb bench-verify test-browser-go test-worker worker-dev test-browser bench-browser build clean demo wasm wasm-size
+.PHONY: test check-tools vet fmt-check staticcheck test-native test-wasm test-types test-pack test-interop test-nostr-relay-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-speed bench-idb bench-verify test-browser-go test-worker worker-dev test-browser bench-browser build clean demo wasm wasm-size
 
 ## test: vet, native tests, js/wasm tests under Node and in headless Chromium, interop checks
 test: check-tools vet test-native test-wasm test-types test-pack test-browser-go test-interop test-worker test-browser
@@ -66,6 +66,11 @@ test-interop: test-nostr-tools
 
 $(NODE_INTEROP)/node_modules/.package-lock.json: $(NODE_INTEROP)/package.json $(NODE_INTEROP)/package-lock.json
 	cd $(NODE_INTEROP) && npm ci --no-audit --no-fund
+
+## test-nostr-relay-interop: a real Trystero Nostr-strategy peer (Node) meets pkg/nostrsignal through
+## pkg/nostrrelay on loopback, down to an open data channel (not part of `make test` yet)
+test-nostr-relay-interop: $(NODE_INTEROP)/node_modules/.package-lock.json
+	cd interop && $(GO) test -tags nostrinterop -run TestTrysteroNostr -count=1 .
 
 test-nostr-tools: $(NODE_INTEROP)/node_modules/.package-lock.json build
 	cd $(NODE_INTEROP) && PEERSET_BIN="$(CURDIR)/$(BIN)/peerset" node --test nostr-interop.test.mjs
