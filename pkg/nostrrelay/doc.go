@@ -25,7 +25,9 @@
 //     bounds one event's JSON;
 //   - MaxSubscriptions per connection (default 32): a REQ over it is
 //     answered CLOSED "blocked: …"; a REQ holds at most MaxFiltersPerReq
-//     filters of at most MaxFilterValues values each;
+//     filters of at most MaxFilterValues values each, and is itself one
+//     message, so a connection's filters hold at most about
+//     MaxSubscriptions × MaxMessageBytes (4 MiB by default);
 //   - RatePerSecond and Burst (default 20/s, burst 60) per connection: a
 //     message over the rate is answered OK false or CLOSED "rate-limited: …"
 //     (or NOTICE) and otherwise ignored;
@@ -37,6 +39,10 @@
 //   - IdleTimeout (default 5 min): a connection that sends nothing for that
 //     long is closed (Trystero re-announces every 60 s);
 //   - MaxFutureSkew (default 15 min): events dated further ahead are refused.
+//
+// Every event is matched against every subscription of every connection
+// (no index by kind or tag): fine for tests and a small community relay, not
+// for thousands of busy clients.
 //
 // The server is native only (build tag !js); the message decoder
 // (ParseClientMessage) and encoders build everywhere.

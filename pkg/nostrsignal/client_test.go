@@ -381,3 +381,43 @@ func TestReconnectsAndReannounces(t *testing.T) {
 		t.Fatalf("dialled %d times, want at least 3 (first, refused, reconnect)", dials)
 	}
 }
+
+// TestSeveralRelays: a client on two relays meets peers on either one, and
+// answers each through the relay its message came by.
+func TestSeveralRelays(t *testing.T) {
+	r1, r2 := startRelay(t), startRelay(t)
+	a, inA := startClient(t, nostrsignal.Config{Relays: []string{r1, r2, r1}, Room: "lobby", PeerID: "AAAAAAAAAAAAAAAAAAAA"})
+	_, inB := startClient(t, nostrsignal.Config{Relays: []string{r1}, Room: "lobby", PeerID: "BBBBBBBBBBBBBBBBBBBB"})
+	_, inC := startClient(t, nostrsignal.Config{Relays: []string{r2}, Room: "lobby", PeerID: "CCCCCCCCCCCCCCCCCCCC"})
+	if n := len(a.Status()); n != 2 {
+		t.Fatalf("%d relay connections for two distinct URLs", n)
+	}
+	sb := inA.wait(t, 10*time.Second, "B's announcement via r1", func(s nostrsignal.Signal) bool { return s.PeerID == "BBBBBBBBBBBBBBBBBBBB" })
+	sc := inA.wait(t, 10*time.Second, "C's announcement via r2", func(s nostrsignal.Signal) bool { return s.PeerID == "CCCCCCCCCCCCCCCCCCCC" })
+	if sb.Relay != r1 || sc.Relay != r2 {
+		t.Fatalf("B came by %s (want %s), C by %s (want %s)", sb.Relay, r1, sc.Relay, r2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Through r2 only: C gets it, B (on r1 only) cannot.
+	if err := a.Send(ctx, r2, "BBBBBBBBBBBBBBBBBBBB", nostrsignal.Payload{OfferID: "o", Offer: "via-r2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Send(ctx, sc.Relay, "CCCCCCCCCCCCCCCCCCCC", nostrsignal.Payload{OfferID: "o", Offer: "to-c"}); err != nil {
+		t.Fatal(err)
+	}
+	inC.wait(t, 5*time.Second, "offer at C", func(s nostrsignal.Signal) bool { return s.Kind == nostrsignal.Offer && s.Sealed == "to-c" })
+	// Through every relay: B gets it by r1.
+	if err := a.Send(ctx, "", "BBBBBBBBBBBBBBBBBBBB", nostrsignal.Payload{OfferID: "o", Offer: "everywhere"}); err != nil {
+		t.Fatal(err)
+	}
+	inB.wait(t, 5*time.Second, "offer at B", func(s nostrsignal.Signal) bool { return s.Kind == nostrsignal.Offer && s.Sealed == "everywhere" })
+	for _, s := range inB.all() {
+		if s.Sealed == "via-r2" {
+			t.Fatal("B, on r1 only, received a message sent through r2 only")
+		}
+	}
+	if err := a.Send(ctx, "ws://127.0.0.1:1/not-configured", "BBBBBBBBBBBBBBBBBBBB", nostrsignal.Payload{Offer: "x"}); !errors.Is(err, nostrsignal.ErrNotConnected) {
+		t.Fatalf("Send through an unknown relay: %v", err)
+	}
+}
