@@ -421,3 +421,48 @@ func TestSeveralRelays(t *testing.T) {
 		t.Fatalf("Send through an unknown relay: %v", err)
 	}
 }
+
+// TestRateLimitedAnnouncementsPause: a relay answering an announcement
+// "rate-limited:" gets no further announcement for AnnounceInterval, where
+// the warmup would otherwise send one within 200 ms.
+func TestRateLimitedAnnouncementsPause(t *testing.T) {
+	conns := make(chan *fakeConn, 4)
+	dial := func(ctx context.Context, url string, limit int64) (nostrsignal.Conn, error) {
+		f := newFakeConn()
+		conns <- f
+		return f, nil
+	}
+	c, _ := startClient(t, nostrsignal.Config{Relays: []string{"ws://fake"}, Room: "lobby", PeerID: "AAAAAAAAAAAAAAAAAAAA", Dial: dial,
+		Warmup: []time.Duration{200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond}, AnnounceInterval: 3 * time.Second})
+	conn := <-conns
+	nextEvent := func(d time.Duration) (string, bool) {
+		deadline := time.After(d)
+		for {
+			select {
+			case m := <-conn.out:
+				if strings.HasPrefix(string(m), `["EVENT",`) {
+					i := strings.Index(string(m), `"id":"`)
+					return string(m[i+6 : i+70]), true
+				}
+			case <-deadline:
+				return "", false
+			}
+		}
+	}
+	id, ok := nextEvent(5 * time.Second)
+	if !ok {
+		t.Fatal("no first announcement")
+	}
+	conn.in <- []byte(`["OK","` + id + `",false,"rate-limited: slow down"]`)
+	start := time.Now()
+	if _, ok := nextEvent(time.Second); ok {
+		t.Fatalf("announced again %v after a rate-limited answer", time.Since(start))
+	}
+	if st := c.Status()[0]; !strings.Contains(st.LastError, "rate-limited") || st.Announces != 1 {
+		t.Fatalf("status %+v", st)
+	}
+	// The pause ends: announcements resume.
+	if _, ok := nextEvent(5 * time.Second); !ok {
+		t.Fatal("announcements did not resume after the pause")
+	}
+}
