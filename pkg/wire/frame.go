@@ -37,6 +37,8 @@ const (
 	// ChunkPayloadSize is how many payload bytes one data chunk carries.
 	ChunkPayloadSize = MaxChunkSize - ChunkHeaderSize // 16348
 
+	// RoomFramePrefixSize is the size of a room data frame's header: the
+	// kind byte and the room token's u16 length, before the token.
 	RoomFramePrefixSize     = 3
 	presenceFramePrefixSize = 4
 	maxRoomTokenLength      = math.MaxUint16
@@ -176,6 +178,9 @@ type Chunk struct {
 	Payload []byte
 }
 
+// CheckActionType reports whether typ can name an action: 1 to
+// ActionTypeSize bytes of UTF-8 without NUL; errors wrap
+// ErrInvalidActionType.
 func CheckActionType(typ string) error {
 	switch {
 	case typ == "":
