@@ -90,7 +90,7 @@ func TestRulesMatchGoTracker(t *testing.T) {
 	}
 	for key, err := range errorTexts {
 		if got := r.Reasons[key]; got != err.Error() {
-			t.Errorf("rules.json reasons.%s is %q, pkg/swarm says %q: update worker/rules.json", key, got, err.Error())
+			t.Errorf("rules.json reasons.%s is %q, pkg/wire says %q: update worker/rules.json", key, got, err.Error())
 		}
 	}
 	for _, key := range []string{"messageTooLarge", "tooManyOffers", "tooManySwarms", "swarmFull", "peerIdMismatch", "peerIdTaken", "rateLimited"} {
