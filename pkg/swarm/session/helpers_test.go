@@ -42,6 +42,7 @@ type pipeLink struct {
 	mu      sync.Mutex
 	queue   []pipeEvent
 	closed  bool
+	closing bool // Close was called on this end: its loop ends once its queue is delivered
 	started bool
 	signal  chan struct{}
 	done    chan struct{}
@@ -110,15 +111,17 @@ func (p *pipeLink) Send(ctx context.Context, action string, payload []byte) erro
 }
 
 // Close closes both ends; the other end's receiver gets Detach after the
-// messages already in flight.
+// messages already in flight. This end's delivery goroutine ends once it
+// delivered what was in flight to it (so a synctest bubble can end).
 func (p *pipeLink) Close(reason error) {
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	already := p.closed
+	p.closed, p.closing = true, true
+	p.mu.Unlock()
+	p.wake()
+	if already {
 		return
 	}
-	p.closed = true
-	p.mu.Unlock()
 	if reason == nil {
 		reason = errPipeClosed
 	}
@@ -133,6 +136,10 @@ func (p *pipeLink) enqueue(ev pipeEvent) {
 	p.mu.Lock()
 	p.queue = append(p.queue, ev)
 	p.mu.Unlock()
+	p.wake()
+}
+
+func (p *pipeLink) wake() {
 	select {
 	case p.signal <- struct{}{}:
 	default:
@@ -156,7 +163,11 @@ func (p *pipeLink) loop() {
 	for {
 		p.mu.Lock()
 		if len(p.queue) == 0 {
+			closing := p.closing
 			p.mu.Unlock()
+			if closing {
+				return
+			}
 			<-p.signal
 			continue
 		}
