@@ -362,6 +362,52 @@ func pooledRecords(t testing.TB, n int) []*record.Event {
 	return recordPool[:n]
 }
 
+// synctestEpoch is where the clock of every synctest bubble starts.
+var synctestEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+var (
+	bubblePoolOnce sync.Once
+	bubblePool     []*record.Event
+	bubblePoolErr  error
+)
+
+// bubbleRecords is pooledRecords for tests in a synctest bubble: the pool's
+// records are dated by the real clock, in the future of a bubble's, and
+// would be refused there. These are dated before synctestEpoch, like the
+// pool's before now.
+func bubbleRecords(t testing.TB, n int) []*record.Event {
+	t.Helper()
+	if now := time.Now(); now.Before(synctestEpoch) || now.After(synctestEpoch.AddDate(0, 1, 0)) {
+		t.Fatalf("bubbleRecords outside a synctest bubble (the clock says %v)", now)
+	}
+	bubblePoolOnce.Do(func() {
+		keys := make([]*record.SecretKey, 8)
+		for i := range keys {
+			if keys[i], bubblePoolErr = record.GenerateKey(); bubblePoolErr != nil {
+				return
+			}
+		}
+		base := synctestEpoch.Add(-time.Hour)
+		bubblePool = make([]*record.Event, 2200)
+		for i := range bubblePool {
+			bubblePool[i], bubblePoolErr = record.New(record.Draft{
+				Text:      fmt.Sprintf("bubble record %d", i),
+				CreatedAt: base.Add(-time.Duration(i) * 17 * time.Minute),
+			}, keys[i%len(keys)], testRoom, record.Limits{})
+			if bubblePoolErr != nil {
+				return
+			}
+		}
+	})
+	if bubblePoolErr != nil {
+		t.Fatalf("failed to make the bubble record pool: %v", bubblePoolErr)
+	}
+	if n > len(bubblePool) {
+		t.Fatalf("the bubble record pool holds %d records, not %d", len(bubblePool), n)
+	}
+	return bubblePool[:n]
+}
+
 // seed stores valid events in n's replica without verifying them again
 // (verification is what makes the race-detector runs slow).
 func seed(t testing.TB, n *node, events []*record.Event) {
