@@ -46,6 +46,7 @@ type pipeLink struct {
 	started bool
 	signal  chan struct{}
 	done    chan struct{}
+	shut    chan struct{} // closed once this end is closed (by either side)
 
 	bytesSent, msgsSent atomic.Int64
 	byAction            sync.Map // action → *atomic.Int64 of payload bytes sent
@@ -65,8 +66,8 @@ type pipeEvent struct {
 // reach aID, with random DTLS-like fingerprints.
 func newPipe(aID, bID string, latency time.Duration) (ab, ba *pipeLink) {
 	fpA, fpB := randomFingerprint(), randomFingerprint()
-	ab = &pipeLink{remoteID: bID, localFP: fpA, remoteFP: fpB, latency: latency, signal: make(chan struct{}, 1), done: make(chan struct{})}
-	ba = &pipeLink{remoteID: aID, localFP: fpB, remoteFP: fpA, latency: latency, signal: make(chan struct{}, 1), done: make(chan struct{})}
+	ab = &pipeLink{remoteID: bID, localFP: fpA, remoteFP: fpB, latency: latency, signal: make(chan struct{}, 1), done: make(chan struct{}), shut: make(chan struct{})}
+	ba = &pipeLink{remoteID: aID, localFP: fpB, remoteFP: fpA, latency: latency, signal: make(chan struct{}, 1), done: make(chan struct{}), shut: make(chan struct{})}
 	ab.other, ba.other = ba, ab
 	return ab, ba
 }
@@ -117,6 +118,9 @@ func (p *pipeLink) Close(reason error) {
 	p.mu.Lock()
 	already := p.closed
 	p.closed, p.closing = true, true
+	if !already {
+		close(p.shut)
+	}
 	p.mu.Unlock()
 	p.wake()
 	if already {
@@ -127,7 +131,10 @@ func (p *pipeLink) Close(reason error) {
 	}
 	p.closeReason.Store(&reason)
 	p.other.mu.Lock()
-	p.other.closed = true
+	if !p.other.closed {
+		p.other.closed = true
+		close(p.other.shut)
+	}
 	p.other.mu.Unlock()
 	p.other.enqueue(pipeEvent{at: time.Now().Add(p.latency), detach: reason})
 }
@@ -175,7 +182,16 @@ func (p *pipeLink) loop() {
 		p.queue = p.queue[1:]
 		p.mu.Unlock()
 		if d := time.Until(ev.at); d > 0 {
-			time.Sleep(d) // models latency, not an assertion
+			// Models latency, not an assertion. Once the link is closed
+			// what is in flight arrives at once, so that the goroutine
+			// ends without waiting for time to pass (a synctest bubble's
+			// clock stops when the test's function returns).
+			timer := time.NewTimer(d)
+			select {
+			case <-timer.C:
+			case <-p.shut:
+				timer.Stop()
+			}
 		}
 		if ev.detach != nil {
 			p.target.Detach(p, ev.detach)
