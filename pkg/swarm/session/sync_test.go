@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/peersetdb/peerset/pkg/merkle"
@@ -162,26 +163,28 @@ func TestSyncSurvivesPeerClosingMidSync(t *testing.T) {
 // TestSyncUnresponsivePeerDoesNotStall: a peer that reconciles but never
 // answers wants. Its ids time out and are fetched from an honest peer.
 func TestSyncUnresponsivePeerDoesNotStall(t *testing.T) {
-	pool := pooledRecords(t, 120)
-	cfg := quickConfig()
-	cfg.WantTimeout = 300 * time.Millisecond
-	cfg.WantRetries = 1
-	b := newNode(t, "b", cfg)
-	c := newNode(t, "c", quickConfig())
-	seed(t, c, pool)
+	synctest.Test(t, func(t *testing.T) {
+		pool := bubbleRecords(t, 120)
+		cfg := quickConfig()
+		cfg.WantTimeout = 300 * time.Millisecond
+		cfg.WantRetries = 1
+		b := newNode(t, "b", cfg)
+		c := newNode(t, "c", quickConfig())
+		seed(t, c, pool)
 
-	// The silent peer holds the same set as c, answers reconciliation, and
-	// ignores wants. b initiates.
-	silentPeer(t, b, "silent", pool)
-	waitFor(t, "b to ask the silent peer", func() bool {
-		info, _ := b.m.Session("silent")
-		return info.WantsInFlight > 0
-	})
-	connect(t, b, c, 0)
-	waitConverged(t, len(pool), b, c)
-	waitFor(t, "b's session with the silent peer to give up its wants", func() bool {
-		info, _ := b.m.Session("silent")
-		return info.WantsInFlight == 0 && info.Pending == 0
+		// The silent peer holds the same set as c, answers reconciliation, and
+		// ignores wants. b initiates.
+		silentPeer(t, b, "silent", pool)
+		waitFor(t, "b to ask the silent peer", func() bool {
+			info, _ := b.m.Session("silent")
+			return info.WantsInFlight > 0
+		})
+		connect(t, b, c, 0)
+		waitConverged(t, len(pool), b, c)
+		waitFor(t, "b's session with the silent peer to give up its wants", func() bool {
+			info, _ := b.m.Session("silent")
+			return info.WantsInFlight == 0 && info.Pending == 0
+		})
 	})
 }
 
@@ -313,34 +316,45 @@ func TestMissingRangesFollowGranularity(t *testing.T) {
 // TestSyncWithoutNotification: a record stored without LocalChanged (the
 // original's stale-root bug) still spreads, through the idle root announcement.
 func TestSyncWithoutNotification(t *testing.T) {
-	pool := pooledRecords(t, 21)
-	cfg := quickConfig()
-	cfg.IdleRootInterval = 200 * time.Millisecond
-	a := newNode(t, "a", cfg)
-	b := newNode(t, "b", cfg)
-	seed(t, a, pool[:10])
-	seed(t, b, pool[10:20])
-	connect(t, a, b, 0)
-	waitConverged(t, 20, a, b)
-	seed(t, a, pool[20:])
-	waitConverged(t, 21, a, b)
+	synctest.Test(t, func(t *testing.T) {
+		pool := bubbleRecords(t, 21)
+		cfg := quickConfig()
+		cfg.IdleRootInterval = 200 * time.Millisecond
+		a := newNode(t, "a", cfg)
+		b := newNode(t, "b", cfg)
+		seed(t, a, pool[:10])
+		seed(t, b, pool[10:20])
+		connect(t, a, b, 0)
+		waitConverged(t, 20, a, b)
+		seed(t, a, pool[20:])
+		waitConverged(t, 21, a, b)
+	})
 }
 
 // TestRootAnnouncementsAreDebounced: a burst of local changes costs one root.
 func TestRootAnnouncementsAreDebounced(t *testing.T) {
-	cfg := quickConfig()
-	cfg.IdleRootInterval = time.Hour
-	cfg.RootDebounce = 200 * time.Millisecond
-	a := newNode(t, "a", cfg)
-	b := newNode(t, "b", cfg)
-	ab, _ := connect(t, a, b, 0)
-	waitState(t, a, "b", StateIdle)
-	before := ab.sent(ActionRoot)
-	for range 50 {
-		a.m.LocalChanged()
-	}
-	waitFor(t, "the debounced root", func() bool { return ab.sent(ActionRoot) > before })
-	if got := ab.sent(ActionRoot) - before; got != 1 {
-		t.Fatalf("%d roots for one burst of changes", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		cfg := quickConfig()
+		cfg.IdleRootInterval = time.Hour
+		cfg.RootDebounce = 200 * time.Millisecond
+		a := newNode(t, "a", cfg)
+		b := newNode(t, "b", cfg)
+		ab, _ := connect(t, a, b, 0)
+		waitState(t, a, "b", StateIdle)
+		before := ab.sent(ActionRoot)
+		start := time.Now()
+		for range 50 {
+			a.m.LocalChanged()
+		}
+		waitFor(t, "the debounced root", func() bool { return ab.sent(ActionRoot) > before })
+		// On the bubble's clock: the root went out once the debounce
+		// interval had passed, not before it.
+		if waited := time.Since(start); waited < cfg.RootDebounce || waited > 2*cfg.RootDebounce {
+			t.Errorf("the root went out %v after the burst, want RootDebounce %v", waited, cfg.RootDebounce)
+		}
+		synctest.Wait()
+		if got := ab.sent(ActionRoot) - before; got != 1 {
+			t.Fatalf("%d roots for one burst of changes", got)
+		}
+	})
 }
