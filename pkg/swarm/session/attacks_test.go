@@ -277,60 +277,62 @@ func TestOneAuthorOnThreeDevicesConverges(t *testing.T) {
 // quota bounds what one key keeps, and the session's ingest budget bounds
 // what the peer adds in all; the rest waits and is never stored unasked.
 func TestStorageFloodIsBounded(t *testing.T) {
-	cfg := quickConfig()
-	cfg.IngestBurst, cfg.IngestRate = 500, 1
-	cfg.FloodRate, cfg.FloodBurst = 1e6, 1<<20
-	n := withPipeline(newNode(t, "victim", cfg), pipelineFor(t, moderation.PresetStandard()))
-	r := newRawPeer(t, testRoom)
-	link, err := r.dial(t, n, "flooder")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.handshake(t, link)
-	key, _ := record.GenerateKey()
-	now := time.Now()
-	var deletions, records [][]byte
-	for i := range 10000 {
-		uuid, _ := record.NewUUID()
-		d, _ := record.NewDeletion(key, testRoom, uuid, now.Add(-time.Duration(i)*time.Second))
-		deletions = append(deletions, d.AppendJSON(nil))
-	}
-	for i := range 10000 {
-		k, _ := record.GenerateKey()
-		e, _ := record.New(record.Draft{Text: fmt.Sprintf("spam %d", i), CreatedAt: now.Add(-time.Duration(i) * time.Second)}, k, testRoom, record.Limits{})
-		records = append(records, e.AppendJSON(nil))
-	}
-	start := time.Now()
-	sent := 0
-	for _, batch := range [][][]byte{deletions, records} {
-		for i := 0; i < len(batch); i += DefaultMaxBatchRecords {
-			send(t, link, ActionRecords, appendRecords(nil, batch[i:min(i+DefaultMaxBatchRecords, len(batch))], nil))
-			// Keep within the inbox (a faster flood is refused as such).
-			if sent += DefaultMaxBatchRecords; sent%(20*DefaultMaxBatchRecords) == 0 {
-				waitFor(t, "the flood to be handled", func() bool {
-					info, ok := n.m.Session("flooder")
-					if !ok {
-						t.Fatal("the flooder's session closed")
-					}
-					return info.RecordsIn == sent
-				})
+	synctest.Test(t, func(t *testing.T) {
+		cfg := quickConfig()
+		cfg.IngestBurst, cfg.IngestRate = 500, 1
+		cfg.FloodRate, cfg.FloodBurst = 1e6, 1<<20
+		n := withPipeline(newNode(t, "victim", cfg), pipelineFor(t, moderation.PresetStandard()))
+		r := newRawPeer(t, testRoom)
+		link, err := r.dial(t, n, "flooder")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.handshake(t, link)
+		key, _ := record.GenerateKey()
+		now := time.Now()
+		var deletions, records [][]byte
+		for i := range 10000 {
+			uuid, _ := record.NewUUID()
+			d, _ := record.NewDeletion(key, testRoom, uuid, now.Add(-time.Duration(i)*time.Second))
+			deletions = append(deletions, d.AppendJSON(nil))
+		}
+		for i := range 10000 {
+			k, _ := record.GenerateKey()
+			e, _ := record.New(record.Draft{Text: fmt.Sprintf("spam %d", i), CreatedAt: now.Add(-time.Duration(i) * time.Second)}, k, testRoom, record.Limits{})
+			records = append(records, e.AppendJSON(nil))
+		}
+		start := time.Now()
+		sent := 0
+		for _, batch := range [][][]byte{deletions, records} {
+			for i := 0; i < len(batch); i += DefaultMaxBatchRecords {
+				send(t, link, ActionRecords, appendRecords(nil, batch[i:min(i+DefaultMaxBatchRecords, len(batch))], nil))
+				// Keep within the inbox (a faster flood is refused as such).
+				if sent += DefaultMaxBatchRecords; sent%(20*DefaultMaxBatchRecords) == 0 {
+					waitFor(t, "the flood to be handled", func() bool {
+						info, ok := n.m.Session("flooder")
+						if !ok {
+							t.Fatal("the flooder's session closed")
+						}
+						return info.RecordsIn == sent
+					})
+				}
 			}
 		}
-	}
-	elapsed := time.Since(start)
-	_, held := n.replica.Root()
-	deletionsHeld := n.replica.index.DeletionCount(key.Public())
-	info, _ := n.m.Session("flooder")
-	t.Logf("held %d events (%d deletions of one key) of 20,000 in %v; %d throttled", held, deletionsHeld, elapsed, info.RecordsThrottled)
-	if deletionsHeld > moderation.DefaultDeletionQuota {
-		t.Errorf("one key holds %d deletions, over the quota of %d", deletionsHeld, moderation.DefaultDeletionQuota)
-	}
-	if budget := cfg.IngestBurst + DefaultMaxBatchRecords + int(elapsed.Seconds()+1)*int(cfg.IngestRate); held > budget {
-		t.Errorf("held %d events, over the ingest budget of about %d", held, budget)
-	}
-	if info.RecordsThrottled == 0 {
-		t.Error("nothing was throttled")
-	}
+		elapsed := time.Since(start)
+		_, held := n.replica.Root()
+		deletionsHeld := n.replica.index.DeletionCount(key.Public())
+		info, _ := n.m.Session("flooder")
+		t.Logf("held %d events (%d deletions of one key) of 20,000 in %v; %d throttled", held, deletionsHeld, elapsed, info.RecordsThrottled)
+		if deletionsHeld > moderation.DefaultDeletionQuota {
+			t.Errorf("one key holds %d deletions, over the quota of %d", deletionsHeld, moderation.DefaultDeletionQuota)
+		}
+		if budget := cfg.IngestBurst + DefaultMaxBatchRecords + int(elapsed.Seconds()+1)*int(cfg.IngestRate); held > budget {
+			t.Errorf("held %d events, over the ingest budget of about %d", held, budget)
+		}
+		if info.RecordsThrottled == 0 {
+			t.Error("nothing was throttled")
+		}
+	})
 }
 
 // blockingReplica is a MemoryReplica whose Offer waits until release is closed:

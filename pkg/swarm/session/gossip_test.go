@@ -292,28 +292,30 @@ func TestGossipCodecs(t *testing.T) {
 // struck; what the push queue or the budget leaves out reaches the peer
 // through the repair path.
 func TestGossipBurstStaysWithinTheReceiversBudget(t *testing.T) {
-	const n = 2200 // the whole record pool
-	pool := pooledRecords(t, n)
-	a, b := newNode(t, "a", quickConfig()), newNode(t, "b", quickConfig())
-	links := gossipReady(t, [][2]*node{{a, b}})
-	seed(t, a, pool)
-	start := time.Now()
-	// 4,400 pushes at once (each record twice, as a page that writes in a
-	// loop and retries might), more than MaxPushQueue.
-	for range 2 {
-		for i := 0; i < n; i += 200 {
-			a.m.Push(pool[i : i+200]...)
+	synctest.Test(t, func(t *testing.T) {
+		const n = 2200 // the whole record pool
+		pool := bubbleRecords(t, n)
+		a, b := newNode(t, "a", quickConfig()), newNode(t, "b", quickConfig())
+		links := gossipReady(t, [][2]*node{{a, b}})
+		seed(t, a, pool)
+		start := time.Now()
+		// 4,400 pushes at once (each record twice, as a page that writes in a
+		// loop and retries might), more than MaxPushQueue.
+		for range 2 {
+			for i := 0; i < n; i += 200 {
+				a.m.Push(pool[i : i+200]...)
+			}
 		}
-	}
-	waitConverged(t, n, a, b)
-	elapsed := time.Since(start)
-	if info, _ := b.m.Session("a"); info.Strikes != 0 {
-		t.Errorf("b struck a %d times for an honest burst", info.Strikes)
-	}
-	// Each id is 32 bytes in base64 (about 43 characters) in the payload.
-	ids := links[[2]string{"a", "b"}].byActionBytes(ActionIHave) * 3 / 4 / 32
-	if limit := int64(ihaveBurst + ihaveRate*elapsed.Seconds()); ids > limit {
-		t.Errorf("about %d ids announced in %v, over the receiver's budget of %d", ids, elapsed, limit)
-	}
-	t.Logf("%d records converged in %v; about %d announced by gossip, the rest by reconciliation", n, elapsed, ids)
+		waitConverged(t, n, a, b)
+		elapsed := time.Since(start)
+		if info, _ := b.m.Session("a"); info.Strikes != 0 {
+			t.Errorf("b struck a %d times for an honest burst", info.Strikes)
+		}
+		// Each id is 32 bytes in base64 (about 43 characters) in the payload.
+		ids := links[[2]string{"a", "b"}].byActionBytes(ActionIHave) * 3 / 4 / 32
+		if limit := int64(ihaveBurst + ihaveRate*elapsed.Seconds()); ids > limit {
+			t.Errorf("about %d ids announced in %v, over the receiver's budget of %d", ids, elapsed, limit)
+		}
+		t.Logf("%d records converged in %v; about %d announced by gossip, the rest by reconciliation", n, elapsed, ids)
+	})
 }
