@@ -48,37 +48,39 @@ func TestSyncConverges(t *testing.T) {
 }
 
 func TestSyncLaterRecordPropagates(t *testing.T) {
-	pool := pooledRecords(t, 100)
-	a := newNode(t, "a", quickConfig())
-	b := newNode(t, "b", quickConfig())
-	c := newNode(t, "c", quickConfig())
-	seed(t, a, pool[:50])
-	seed(t, b, pool[50:])
-	connect(t, a, b, 0)
-	connect(t, b, c, 0) // a line: records reach c through b
-	waitConverged(t, 100, a, b, c)
+	synctest.Test(t, func(t *testing.T) {
+		pool := bubbleRecords(t, 100)
+		a := newNode(t, "a", quickConfig())
+		b := newNode(t, "b", quickConfig())
+		c := newNode(t, "c", quickConfig())
+		seed(t, a, pool[:50])
+		seed(t, b, pool[50:])
+		connect(t, a, b, 0)
+		connect(t, b, c, 0) // a line: records reach c through b
+		waitConverged(t, 100, a, b, c)
 
-	key, _ := record.GenerateKey()
-	// Fast path: stored locally, then pushed.
-	e1, err := record.New(record.Draft{Text: "fresh"}, key, testRoom, record.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed(t, a, []*record.Event{e1})
-	a.m.Push(e1)
-	waitConverged(t, 101, a, b, c)
+		key, _ := record.GenerateKey()
+		// Fast path: stored locally, then pushed.
+		e1, err := record.New(record.Draft{Text: "fresh"}, key, testRoom, record.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed(t, a, []*record.Event{e1})
+		a.m.Push(e1)
+		waitConverged(t, 101, a, b, c)
 
-	// Root announcement only.
-	e2, err := record.New(record.Draft{Text: "fresher"}, key, testRoom, record.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed(t, c, []*record.Event{e2})
-	c.m.LocalChanged()
-	waitConverged(t, 102, a, b, c)
-	if a.replica.Event(e2.ID) == nil || c.replica.Event(e1.ID) == nil {
-		t.Fatal("new records missing")
-	}
+		// Root announcement only.
+		e2, err := record.New(record.Draft{Text: "fresher"}, key, testRoom, record.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed(t, c, []*record.Event{e2})
+		c.m.LocalChanged()
+		waitConverged(t, 102, a, b, c)
+		if a.replica.Event(e2.ID) == nil || c.replica.Event(e1.ID) == nil {
+			t.Fatal("new records missing")
+		}
+	})
 }
 
 // TestSyncLarge: n common records, d/2 only on each side. It logs the traffic.
