@@ -65,7 +65,7 @@ func (f wireFormat) String() string {
 }
 
 // actionWire is a peer's dual-stack action framing: the Trystero 0.25
-// Reassembler and the Trystero 0.26 receiver and sender, and which of the
+// wire.Reassembler and the Trystero 0.26 receiver and sender, and which of the
 // two the peer speaks. The receiving side belongs to the peer's goroutine;
 // the sending side is safe for concurrent use.
 type actionWire struct {

@@ -182,7 +182,7 @@ type Config struct {
 	// Trackers are ws:// or wss:// WebTorrent tracker URLs, all used at once;
 	// default DefaultTrackers.
 	Trackers []string
-	// PeerID is this peer's 20-character id; default a fresh NewPeerID.
+	// PeerID is this peer's 20-character id; default a fresh wire.NewPeerID.
 	// Use a different id per room: Trystero multiplexes the rooms of one
 	// (app, peer id) over one connection, which this package does not.
 	PeerID string

@@ -15,8 +15,8 @@ import (
 // learns from each mesh peer some of that peer's own mesh peers (a peer
 // exchange, @_pex) and can reach those members without a tracker: it sends
 // them a sealed offer through the mesh peer (@_msig, relayed at most
-// MaxMeshSignalTTL times), and their sealed answer comes back the same way.
-// Offers and answers are sealed exactly as on a tracker (SealSDP with the
+// wire.MaxMeshSignalTTL times), and their sealed answer comes back the same way.
+// Offers and answers are sealed exactly as on a tracker (wire.SealSDP with the
 // room's key) and pass the same checks (one SHA-256 fingerprint, the
 // password, the dedupe), so the connection that follows is an ordinary one:
 // the Trystero handshake, then the application's (the peerset session binds
