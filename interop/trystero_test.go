@@ -23,6 +23,7 @@ import (
 
 	"github.com/peersetdb/peerset/pkg/swarm"
 	"github.com/peersetdb/peerset/pkg/tracker"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 const (
@@ -140,7 +141,7 @@ func TestTrysteroInterop(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			roomName := "room-" + strings.NewReplacer(" ", "-", ",", "").Replace(tc.name)
-			peerID, err := swarm.NewPeerID()
+			peerID, err := wire.NewPeerID()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -201,16 +202,16 @@ func checkTrysteroJoinAndExchange(t *testing.T, g *goRoom, node *nodePeer, start
 			t.Fatalf("Trystero got %q from %s, want %q from %s", e.Action, e.PeerID, m.Type, g.room.SelfID())
 		}
 		switch m.Kind {
-		case swarm.PayloadString:
+		case wire.PayloadString:
 			var s string
 			if err := json.Unmarshal(e.Data, &s); err != nil || e.Kind != "string" || s != string(m.Payload) {
 				t.Fatalf("Trystero got %s %s, want the string %q", e.Kind, e.Data, m.Payload)
 			}
-		case swarm.PayloadJSON:
+		case wire.PayloadJSON:
 			if e.Kind != "json" || !sameJSON(e.Data, m.Payload) {
 				t.Fatalf("Trystero got %s %s, want the JSON %s", e.Kind, e.Data, m.Payload)
 			}
-		case swarm.PayloadBinary:
+		case wire.PayloadBinary:
 			var b64 string
 			if err := json.Unmarshal(e.Data, &b64); err != nil || e.Kind != "binary" {
 				t.Fatalf("Trystero got %s %.80s, want binary", e.Kind, e.Data)
@@ -228,7 +229,7 @@ func checkTrysteroJoinAndExchange(t *testing.T, g *goRoom, node *nodePeer, start
 	}{
 		{nodeCommand{Cmd: "send", Action: "chat", Kind: "string", Data: "hello from Trystero ✓"}, swarm.StringMessage("chat", "hello from Trystero ✓")},
 		{nodeCommand{Cmd: "send", Action: "chat", Kind: "json", Data: map[string]any{"n": 2, "list": []int{1, 2}}},
-			swarm.ActionMessage{Type: "chat", Kind: swarm.PayloadJSON, Payload: []byte(`{"n":2,"list":[1,2]}`)}},
+			swarm.ActionMessage{Type: "chat", Kind: wire.PayloadJSON, Payload: []byte(`{"n":2,"list":[1,2]}`)}},
 		{nodeCommand{Cmd: "send", Action: "blob", Kind: "binary", Data: base64.StdEncoding.EncodeToString(big)}, swarm.BinaryMessage("blob", big)},
 	}
 	for _, s := range sends {
@@ -238,7 +239,7 @@ func checkTrysteroJoinAndExchange(t *testing.T, g *goRoom, node *nodePeer, start
 			t.Fatalf("Go got a %s %s message, want %s %s", got.Type, got.Kind, s.want.Type, s.want.Kind)
 		}
 		same := bytes.Equal(got.Payload, s.want.Payload)
-		if got.Kind == swarm.PayloadJSON {
+		if got.Kind == wire.PayloadJSON {
 			same = sameJSON(got.Payload, s.want.Payload)
 		}
 		if !same {

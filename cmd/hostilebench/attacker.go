@@ -38,6 +38,7 @@ import (
 	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/swarm"
 	"github.com/peersetdb/peerset/pkg/swarm/session"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // Attack names, in the order of the table.
@@ -159,7 +160,7 @@ func runAttacker(cfg attackerConfig, stdin io.Reader, stdout io.Writer) error {
 	}
 	ids := make([]string, peers)
 	for i := range ids {
-		if ids[i], err = swarm.NewPeerID(); err != nil {
+		if ids[i], err = wire.NewPeerID(); err != nil {
 			return err
 		}
 	}

@@ -16,7 +16,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/peersetdb/peerset/internal/trackerclient"
-	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 func TestRunServesAndShutsDown(t *testing.T) {
@@ -42,7 +42,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	}
 
 	c := trackerclient.Dial(ctx, t, url, "a", "0123456789AaBbCcDdEe")
-	if r := c.Announce(swarm.InfoHash("test-app", "room1"), nil); r.Interval != 3 || r.Incomplete != 1 {
+	if r := c.Announce(wire.InfoHash("test-app", "room1"), nil); r.Interval != 3 || r.Incomplete != 1 {
 		t.Fatalf("reply %+v", r)
 	}
 

@@ -20,7 +20,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // ReadTimeout bounds each read, below the test's own deadline, so that a
@@ -33,7 +33,7 @@ const idAlphabet = "0123456789AaBbCcDdEeFfGgHhIiJjKkLlMmNnOoPpQqRrSsTtUuVvWwXxYy
 // RandomID returns a fresh 20-character id in Trystero's alphabet, so that
 // tests sharing a tracker have swarms and peers of their own.
 func RandomID() string {
-	b := make([]byte, swarm.IDLength)
+	b := make([]byte, wire.IDLength)
 	_, _ = rand.Read(b)
 	for i := range b {
 		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
@@ -95,9 +95,9 @@ func (c *Client) SendRaw(data []byte) {
 }
 
 // Send encodes m as the protocol does and sends it.
-func (c *Client) Send(m swarm.TrackerMessage) {
+func (c *Client) Send(m wire.TrackerMessage) {
 	c.T.Helper()
-	data, err := swarm.EncodeTrackerMessage(m)
+	data, err := wire.EncodeTrackerMessage(m)
 	if err != nil {
 		c.T.Fatalf("%s: %v", c.Name, err)
 	}
@@ -127,10 +127,10 @@ func (c *Client) RecvRaw() []byte {
 }
 
 // Recv reads and decodes the next message from the tracker.
-func (c *Client) Recv() swarm.TrackerMessage {
+func (c *Client) Recv() wire.TrackerMessage {
 	c.T.Helper()
 	data := c.RecvRaw()
-	m, err := swarm.DecodeTrackerReply(data)
+	m, err := wire.DecodeTrackerReply(data)
 	if err != nil {
 		c.T.Fatalf("%s: the tracker sent %s: %v", c.Name, data, err)
 	}
@@ -138,7 +138,7 @@ func (c *Client) Recv() swarm.TrackerMessage {
 }
 
 // RecvAs reads the next message and fails the test unless it is a T.
-func RecvAs[T swarm.TrackerMessage](c *Client) T {
+func RecvAs[T wire.TrackerMessage](c *Client) T {
 	c.T.Helper()
 	m := c.Recv()
 	v, ok := m.(T)
@@ -150,12 +150,12 @@ func RecvAs[T swarm.TrackerMessage](c *Client) T {
 
 // Offers returns n offers with ids of prefix (18 characters are kept) and
 // a two-digit number, and sealed SDPs that name them.
-func Offers(prefix string, n int) []swarm.TrackerOffer {
-	out := make([]swarm.TrackerOffer, n)
+func Offers(prefix string, n int) []wire.TrackerOffer {
+	out := make([]wire.TrackerOffer, n)
 	for i := range out {
-		out[i] = swarm.TrackerOffer{
+		out[i] = wire.TrackerOffer{
 			OfferID: fmt.Sprintf("%s%02d", prefix[:min(18, len(prefix))], i),
-			Offer:   swarm.SessionDescription{Type: swarm.SDPTypeOffer, SDP: fmt.Sprintf("sealed-offer-%s-%d", prefix, i)},
+			Offer:   wire.SessionDescription{Type: wire.SDPTypeOffer, SDP: fmt.Sprintf("sealed-offer-%s-%d", prefix, i)},
 		}
 	}
 	return out
@@ -164,10 +164,10 @@ func Offers(prefix string, n int) []swarm.TrackerOffer {
 // Announce sends an announce with offers and returns the reply. Offers are
 // sent to the other peers before the reply, so once it is read they are on
 // their way.
-func (c *Client) Announce(infoHash string, offers []swarm.TrackerOffer) *swarm.AnnounceReply {
+func (c *Client) Announce(infoHash string, offers []wire.TrackerOffer) *wire.AnnounceReply {
 	c.T.Helper()
-	c.Send(swarm.NewOfferAnnounce(infoHash, c.ID, offers))
-	r := RecvAs[*swarm.AnnounceReply](c)
+	c.Send(wire.NewOfferAnnounce(infoHash, c.ID, offers))
+	r := RecvAs[*wire.AnnounceReply](c)
 	if r.InfoHash != infoHash {
 		c.T.Fatalf("%s: reply for %q, want %q", c.Name, r.InfoHash, infoHash)
 	}
@@ -179,20 +179,20 @@ func (c *Client) Announce(infoHash string, offers []swarm.TrackerOffer) *swarm.A
 // message. It leaves the barrier swarm again.
 func (c *Client) ExpectQuiet(barrier string) {
 	c.T.Helper()
-	c.Send(swarm.NewOfferAnnounce(barrier, c.ID, nil))
+	c.Send(wire.NewOfferAnnounce(barrier, c.ID, nil))
 	m := c.Recv()
-	if r, ok := m.(*swarm.AnnounceReply); !ok || r.InfoHash != barrier {
+	if r, ok := m.(*wire.AnnounceReply); !ok || r.InfoHash != barrier {
 		c.T.Fatalf("%s: expected nothing pending, got %T %+v", c.Name, m, m)
 	}
-	c.Send(&swarm.AnnounceRequest{Action: swarm.TrackerActionAnnounce, InfoHash: barrier, PeerID: c.ID, Event: "stopped"})
-	RecvAs[*swarm.AnnounceReply](c)
+	c.Send(&wire.AnnounceRequest{Action: wire.TrackerActionAnnounce, InfoHash: barrier, PeerID: c.ID, Event: "stopped"})
+	RecvAs[*wire.AnnounceReply](c)
 }
 
 // ExpectFailure reads a failure and checks its reason — exactly want, or,
 // when want ends with "…", starting with the rest — and what it answers.
 func (c *Client) ExpectFailure(want, action, infoHash string) {
 	c.T.Helper()
-	f := RecvAs[*swarm.TrackerFailure](c)
+	f := RecvAs[*wire.TrackerFailure](c)
 	if prefix, ok := strings.CutSuffix(want, "…"); ok {
 		if !strings.HasPrefix(f.FailureReason, prefix) {
 			c.T.Errorf("%s: failure reason %q, want it to start with %q", c.Name, f.FailureReason, prefix)

@@ -24,7 +24,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/peersetdb/peerset/internal/testwait"
-	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // spliceTracker is a WebTorrent tracker for one room without a password
@@ -60,8 +60,8 @@ type trackerConn struct {
 	ws *websocket.Conn
 }
 
-func (c *trackerConn) send(m swarm.TrackerMessage) error {
-	data, err := swarm.EncodeTrackerMessage(m)
+func (c *trackerConn) send(m wire.TrackerMessage) error {
+	data, err := wire.EncodeTrackerMessage(m)
 	if err != nil {
 		return err
 	}
@@ -111,8 +111,8 @@ func startSpliceTracker(t *testing.T, appID, room string) *spliceTracker {
 
 	m := &spliceTracker{
 		t:        t,
-		infoHash: swarm.InfoHash(appID, room),
-		key:      swarm.SDPKey("", appID, room),
+		infoHash: wire.InfoHash(appID, room),
+		key:      wire.SDPKey("", appID, room),
 		api:      webrtc.NewAPI(webrtc.WithSettingEngine(se)),
 		cert:     *cert,
 		certFP:   strings.Join(hexes, ":"),
@@ -158,7 +158,7 @@ func (m *spliceTracker) serve(w http.ResponseWriter, r *http.Request) {
 			_ = ws.CloseNow()
 			return
 		}
-		req, err := swarm.DecodeAnnounceRequest(data)
+		req, err := wire.DecodeAnnounceRequest(data)
 		if err != nil || req.InfoHash != m.infoHash {
 			continue
 		}
@@ -174,13 +174,13 @@ func (m *spliceTracker) serve(w http.ResponseWriter, r *http.Request) {
 				to := m.conns[req.ToPeerID]
 				m.mu.Unlock()
 				if to != nil {
-					_ = to.send(&swarm.ForwardedAnswer{Action: swarm.TrackerActionAnnounce, Answer: *req.Answer,
+					_ = to.send(&wire.ForwardedAnswer{Action: wire.TrackerActionAnnounce, Answer: *req.Answer,
 						OfferID: req.OfferID, PeerID: req.PeerID, InfoHash: m.infoHash})
 				}
 			}
 			continue
 		}
-		_ = conn.send(&swarm.AnnounceReply{Action: swarm.TrackerActionAnnounce, Interval: 120, InfoHash: m.infoHash,
+		_ = conn.send(&wire.AnnounceReply{Action: wire.TrackerActionAnnounce, Interval: 120, InfoHash: m.infoHash,
 			Incomplete: peers})
 		for _, o := range req.Offers {
 			if honest {
@@ -193,7 +193,7 @@ func (m *spliceTracker) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // forwardOffer passes an offer on to every other peer, untouched.
-func (m *spliceTracker) forwardOffer(from string, o swarm.TrackerOffer) {
+func (m *spliceTracker) forwardOffer(from string, o wire.TrackerOffer) {
 	m.mu.Lock()
 	var to []*trackerConn
 	for id, c := range m.conns {
@@ -203,13 +203,13 @@ func (m *spliceTracker) forwardOffer(from string, o swarm.TrackerOffer) {
 	}
 	m.mu.Unlock()
 	for _, c := range to {
-		_ = c.send(&swarm.ForwardedOffer{Action: swarm.TrackerActionAnnounce, Offer: o.Offer, OfferID: o.OfferID,
+		_ = c.send(&wire.ForwardedOffer{Action: wire.TrackerActionAnnounce, Offer: o.Offer, OfferID: o.OfferID,
 			PeerID: from, InfoHash: m.infoHash})
 	}
 }
 
 // collect keeps the first offer of each of two peers and then splices them.
-func (m *spliceTracker) collect(from string, o swarm.TrackerOffer) {
+func (m *spliceTracker) collect(from string, o wire.TrackerOffer) {
 	m.mu.Lock()
 	if m.spliced {
 		m.mu.Unlock()
@@ -221,7 +221,7 @@ func (m *spliceTracker) collect(from string, o swarm.TrackerOffer) {
 			return
 		}
 	}
-	sdp, err := swarm.OpenSDP(m.key, o.Offer.SDP)
+	sdp, err := wire.OpenSDP(m.key, o.Offer.SDP)
 	if err != nil {
 		m.mu.Unlock()
 		m.t.Errorf("the splicing tracker cannot open an offer of a room without password: %v", err)
@@ -264,19 +264,19 @@ func (m *spliceTracker) splice(a, c victimOffer) {
 	m.mu.Lock()
 	connA, connC := m.conns[a.peerID], m.conns[c.peerID]
 	m.mu.Unlock()
-	seal := func(sdp string) swarm.SessionDescription {
-		sealed, err := swarm.SealSDP(m.key, sdp)
+	seal := func(sdp string) wire.SessionDescription {
+		sealed, err := wire.SealSDP(m.key, sdp)
 		if err != nil {
 			m.t.Error(err)
 		}
-		return swarm.SessionDescription{Type: swarm.SDPTypeAnswer, SDP: sealed}
+		return wire.SessionDescription{Type: wire.SDPTypeAnswer, SDP: sealed}
 	}
 	// A gets an answer "from C", C one "from A".
-	if err := connA.send(&swarm.ForwardedAnswer{Action: swarm.TrackerActionAnnounce, Answer: seal(toA), OfferID: a.offerID,
+	if err := connA.send(&wire.ForwardedAnswer{Action: wire.TrackerActionAnnounce, Answer: seal(toA), OfferID: a.offerID,
 		PeerID: c.peerID, InfoHash: m.infoHash}); err != nil {
 		m.t.Errorf("failed to send the rewritten answer: %v", err)
 	}
-	if err := connC.send(&swarm.ForwardedAnswer{Action: swarm.TrackerActionAnnounce, Answer: seal(toC), OfferID: c.offerID,
+	if err := connC.send(&wire.ForwardedAnswer{Action: wire.TrackerActionAnnounce, Answer: seal(toC), OfferID: c.offerID,
 		PeerID: a.peerID, InfoHash: m.infoHash}); err != nil {
 		m.t.Errorf("failed to send the rewritten answer: %v", err)
 	}

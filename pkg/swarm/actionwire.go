@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // ActionWire chooses the action framing a room sends (Config.ActionWire).
@@ -63,13 +65,13 @@ func (f wireFormat) String() string {
 }
 
 // actionWire is a peer's dual-stack action framing: the Trystero 0.25
-// Reassembler and the Trystero 0.26 receiver and sender, and which of the
+// wire.Reassembler and the Trystero 0.26 receiver and sender, and which of the
 // two the peer speaks. The receiving side belongs to the peer's goroutine;
 // the sending side is safe for concurrent use.
 type actionWire struct {
 	peer   *Peer
-	legacy *Reassembler
-	recv   *Receiver26
+	legacy *wire.Reassembler
+	recv   *wire.Receiver26
 
 	mu      sync.Mutex
 	remote  wireFormat // detected from the peer's first action frame
@@ -88,7 +90,7 @@ type actionWire struct {
 
 func newActionWire(p *Peer) *actionWire {
 	cfg := p.room.cfg
-	limits := ReassemblerLimits{
+	limits := wire.ReassemblerLimits{
 		MaxMessageSize:     cfg.MaxMessageBytes,
 		MaxPartialMessages: cfg.MaxPartialMessages,
 		MaxPartialBytes:    cfg.MaxPartialBytes,
@@ -96,8 +98,8 @@ func newActionWire(p *Peer) *actionWire {
 	}
 	w := &actionWire{
 		peer:   p,
-		legacy: NewReassembler(limits),
-		recv:   NewReceiver26(limits),
+		legacy: wire.NewReassembler(limits),
+		recv:   wire.NewReceiver26(limits),
 		send:   wire025,
 		offers: make(map[uint32]chan error),
 		order:  make(chan struct{}, 1),
@@ -126,7 +128,7 @@ func (w *actionWire) Expire(now time.Time) int {
 	replies := w.recv.Expire(now)
 	w.sendControl(replies)
 	for _, r := range replies {
-		if Wire26Kind(r[1]) == Wire26Rejected {
+		if wire.Wire26Kind(r[1]) == wire.Wire26Rejected {
 			n++
 		}
 	}
@@ -150,7 +152,7 @@ func (w *actionWire) Reset() {
 func (w *actionWire) sendControl(frames [][]byte) {
 	p := w.peer
 	for _, f := range frames {
-		frame, err := EncodeRoomFrame(p.room.token, f)
+		frame, err := wire.EncodeRoomFrame(p.room.token, f)
 		if err != nil {
 			continue
 		}
@@ -178,20 +180,20 @@ func (w *actionWire) sendControl(frames [][]byte) {
 // rejected, cancelled) belong to a transfer in 0.26 framing, which either
 // side may have started, and are checked against it instead.
 func (w *actionWire) add(data []byte) (ActionMessage, bool, error) {
-	if len(data) == 0 || data[0] != Wire26Version {
+	if len(data) == 0 || data[0] != wire.Wire26Version {
 		if err := w.saw(wire025); err != nil {
 			return ActionMessage{}, false, err
 		}
 		return w.legacy.Add(data)
 	}
-	f, err := DecodeFrame26(data)
+	f, err := wire.DecodeFrame26(data)
 	if err != nil {
 		return ActionMessage{}, false, err
 	}
 	switch f.Kind {
-	case Wire26Accepted, Wire26Rejected:
+	case wire.Wire26Accepted, wire.Wire26Rejected:
 		return ActionMessage{}, false, w.answer(f)
-	case Wire26Inline, Wire26Offer:
+	case wire.Wire26Inline, wire.Wire26Offer:
 		if err := w.saw(wire026); err != nil {
 			return ActionMessage{}, false, err
 		}
@@ -232,9 +234,9 @@ func (w *actionWire) resendHandshake() {
 	p := w.peer
 	switch {
 	case p.localPassed:
-		p.sendInternal(StringMessage(ActionHSReady, ""))
+		p.sendInternal(StringMessage(wire.ActionHSReady, ""))
 	case p.challenge != "":
-		msg, err := JSONMessage(ActionHSData, PasswordHandshakeMessage{Kind: PasswordHandshakeChallenge, Challenge: p.challenge})
+		msg, err := JSONMessage(wire.ActionHSData, wire.PasswordHandshakeMessage{Kind: wire.PasswordHandshakeChallenge, Challenge: p.challenge})
 		if err == nil {
 			p.sendInternal(msg)
 		}
@@ -253,18 +255,18 @@ func (p *Peer) ActionWire() ActionWire {
 // answer hands the receiver's answer to the offer waiting for it. An
 // answer for an offer that ended already is ignored (it crossed our
 // cancellation); one for an id we never offered is a violation.
-func (w *actionWire) answer(f Frame26) error {
+func (w *actionWire) answer(f wire.Frame26) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c, ok := w.offers[f.ID]
 	if !ok {
 		if f.ID >= w.nextID {
-			return fmt.Errorf("%w: %s for transfer %d, which we never offered", ErrMalformedChunk, f.Kind, f.ID)
+			return fmt.Errorf("%w: %s for transfer %d, which we never offered", wire.ErrMalformedChunk, f.Kind, f.ID)
 		}
 		return nil
 	}
 	delete(w.offers, f.ID)
-	if f.Kind == Wire26Accepted {
+	if f.Kind == wire.Wire26Accepted {
 		c <- nil
 	} else {
 		c <- fmt.Errorf("%w: %.200q", ErrActionRejected, f.Reason)
@@ -288,11 +290,11 @@ func (w *actionWire) sends026() bool {
 // telling the peer (cancelled).
 func (p *Peer) sendMessage026(ctx context.Context, msg ActionMessage) error {
 	w := p.reassembler
-	internal := strings.HasPrefix(msg.Type, InternalActionPrefix)
-	if internal && Message26Fits(msg) {
+	internal := strings.HasPrefix(msg.Type, wire.InternalActionPrefix)
+	if internal && wire.Message26Fits(msg) {
 		// From the peer's goroutine too (pong, @_hsready): never behind
 		// an offer that waits for this goroutine to read its answer.
-		frame, _, err := EncodeMessage26(msg, 0)
+		frame, _, err := wire.EncodeMessage26(msg, 0)
 		if err != nil {
 			return err
 		}
@@ -306,8 +308,8 @@ func (p *Peer) sendMessage026(ctx context.Context, msg ActionMessage) error {
 		return fmt.Errorf("failed to send %q to %s: %w", msg.Type, p.id, ErrPeerNotActive)
 	}
 	defer func() { <-w.order }()
-	if Message26Fits(msg) {
-		frame, _, err := EncodeMessage26(msg, 0)
+	if wire.Message26Fits(msg) {
+		frame, _, err := wire.EncodeMessage26(msg, 0)
 		if err != nil {
 			return err
 		}
@@ -318,7 +320,7 @@ func (p *Peer) sendMessage026(ctx context.Context, msg ActionMessage) error {
 	id := w.nextID
 	w.nextID++
 	w.mu.Unlock()
-	offer, chunks, err := EncodeMessage26(msg, id)
+	offer, chunks, err := wire.EncodeMessage26(msg, id)
 	if err != nil {
 		return err
 	}
@@ -332,7 +334,7 @@ func (p *Peer) sendMessage026(ctx context.Context, msg ActionMessage) error {
 		delete(w.offers, id)
 		w.mu.Unlock()
 		if waiting {
-			w.sendControl([][]byte{control26(Wire26Cancelled, id, "")})
+			w.sendControl([][]byte{cancelled26(id)})
 		}
 	}
 	if err := p.sendWrapped(ctx, msg.Type, offer); err != nil {
@@ -358,13 +360,13 @@ func (p *Peer) sendMessage026(ctx context.Context, msg ActionMessage) error {
 	p.room.log.Debug("action offer accepted", "peer", p.id, "type", msg.Type, "bytes", len(msg.Payload), "chunks", len(chunks))
 	frames := make([][]byte, len(chunks))
 	for i, c := range chunks {
-		if frames[i], err = EncodeRoomFrame(p.room.token, c); err != nil {
+		if frames[i], err = wire.EncodeRoomFrame(p.room.token, c); err != nil {
 			return err
 		}
 	}
 	if err := p.sendFrames(ctx, frames...); err != nil {
 		if ctx.Err() != nil {
-			w.sendControl([][]byte{control26(Wire26Cancelled, id, "")})
+			w.sendControl([][]byte{cancelled26(id)})
 		}
 		return fmt.Errorf("failed to send %q to %s: %w", msg.Type, p.id, err)
 	}
@@ -372,17 +374,23 @@ func (p *Peer) sendMessage026(ctx context.Context, msg ActionMessage) error {
 	return nil
 }
 
+// cancelled26 is the Trystero 0.26 frame that cancels our transfer id.
+func cancelled26(id uint32) []byte {
+	b, _ := wire.AppendFrame26(nil, wire.Frame26{Kind: wire.Wire26Cancelled, ID: id})
+	return b
+}
+
 // sendWrapped sends one action frame in its room envelope; an inline frame
 // is a whole message.
 func (p *Peer) sendWrapped(ctx context.Context, typ string, frame []byte) error {
-	f, err := EncodeRoomFrame(p.room.token, frame)
+	f, err := wire.EncodeRoomFrame(p.room.token, frame)
 	if err != nil {
 		return err
 	}
 	if err := p.sendFrames(ctx, f); err != nil {
 		return fmt.Errorf("failed to send %q to %s: %w", typ, p.id, err)
 	}
-	if frame[1]&0x0f == byte(Wire26Inline) {
+	if frame[1]&0x0f == byte(wire.Wire26Inline) {
 		p.messagesOut.Add(1)
 	}
 	return nil

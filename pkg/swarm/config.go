@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/url"
 	"time"
+
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // Defaults of Config (trystero-wire.md §2.6, §4, §5.4 for the Trystero ones).
@@ -23,16 +25,16 @@ const (
 	// DefaultMaxMessageBytes bounds one reassembled action message: the
 	// peerset session's largest message (a records batch, 512 KiB by
 	// default) with room to spare.
-	DefaultMaxMessageBytes = 640 << 10
+	DefaultMaxMessageBytes = wire.DefaultMaxMessageBytes
 	// DefaultMaxPartialMessages bounds the action messages of one peer that
 	// may be partially received at once.
-	DefaultMaxPartialMessages = 4
+	DefaultMaxPartialMessages = wire.DefaultMaxPartialMessages
 	// DefaultMaxPartialBytes bounds the bytes that the partially received
 	// messages of one peer may hold together.
-	DefaultMaxPartialBytes = 1 << 20
+	DefaultMaxPartialBytes = wire.DefaultMaxPartialBytes
 	// DefaultPartialTimeout: a partially received message that gets no
 	// chunk for this long is dropped.
-	DefaultPartialTimeout = 10 * time.Second
+	DefaultPartialTimeout = wire.DefaultPartialTimeout
 	// DefaultDormantAfterPeers is how many active peers make a room dormant:
 	// the mesh's low watermark (gossipsub's D_low). Below it the room offers
 	// connections to the trackers; at it and above it only answers.
@@ -180,7 +182,7 @@ type Config struct {
 	// Trackers are ws:// or wss:// WebTorrent tracker URLs, all used at once;
 	// default DefaultTrackers.
 	Trackers []string
-	// PeerID is this peer's 20-character id; default a fresh NewPeerID.
+	// PeerID is this peer's 20-character id; default a fresh wire.NewPeerID.
 	// Use a different id per room: Trystero multiplexes the rooms of one
 	// (app, peer id) over one connection, which this package does not.
 	PeerID string
@@ -325,14 +327,14 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	if c.PeerID == "" {
-		id, err := NewPeerID()
+		id, err := wire.NewPeerID()
 		if err != nil {
 			return c, fmt.Errorf("failed to create a peer id: %w", err)
 		}
 		c.PeerID = id
 	}
-	if !IsValidID(c.PeerID) {
-		return c, fmt.Errorf("%w: PeerID must be %d ASCII characters", ErrInvalidConfig, IDLength)
+	if !wire.IsValidID(c.PeerID) {
+		return c, fmt.Errorf("%w: PeerID must be %d ASCII characters", ErrInvalidConfig, wire.IDLength)
 	}
 	if c.ICEServers == nil {
 		c.ICEServers = DefaultICEServers()

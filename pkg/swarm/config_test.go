@@ -6,6 +6,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 func TestConfigDefaults(t *testing.T) {
@@ -20,7 +22,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Errorf("Trackers = %v", c.Trackers)
 	case len(c.ICEServers) != 4:
 		t.Errorf("ICEServers = %v", c.ICEServers)
-	case !IsValidID(c.PeerID):
+	case !wire.IsValidID(c.PeerID):
 		t.Errorf("PeerID = %q", c.PeerID)
 	case c.MaxPeers != DefaultMaxPeers || c.MaxMessageBytes != DefaultMaxMessageBytes:
 		t.Errorf("limits = %d, %d", c.MaxPeers, c.MaxMessageBytes)
@@ -144,7 +146,7 @@ func TestRoomWithoutNetwork(t *testing.T) {
 	if err := r.Handle("@_ping", func(*Peer, ActionMessage) {}); !errors.Is(err, ErrReservedAction) {
 		t.Errorf("Handle(@_ping) = %v, want ErrReservedAction", err)
 	}
-	if err := r.Handle("this-action-type-is-longer-than-32-bytes", func(*Peer, ActionMessage) {}); !errors.Is(err, ErrInvalidActionType) {
+	if err := r.Handle("this-action-type-is-longer-than-32-bytes", func(*Peer, ActionMessage) {}); !errors.Is(err, wire.ErrInvalidActionType) {
 		t.Errorf("Handle(long type) = %v, want ErrInvalidActionType", err)
 	}
 	if err := r.Handle("chat", func(*Peer, ActionMessage) {}); err != nil {

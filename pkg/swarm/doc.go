@@ -31,15 +31,14 @@
 // MaxPartialBytes per peer, each for at most PartialTimeout without
 // progress. The room never bans anyone by itself.
 //
-// The wire-level groundwork: room topics and ids (topic.go), the sealed SDP
-// format (seal.go), the tracker messages (tracker_msg.go), the room frame
-// and Trystero 0.25 action-chunk codecs (frame.go), the Trystero 0.26
-// action frames and their receiver (frame26.go), the per-peer choice
-// between the two (actionwire.go) and Trystero's internal actions
-// (actions.go). Everything builds for js/wasm; the platform differences live
-// in webrtc_other.go (pion), peerconnection_js.go and datachannel_js.go (the
-// browser's WebRTC), websocket_*.go, behind the small transport seam of
-// rtc.go. MemNet (memnet.go) is a second implementation of that seam, in
-// memory with per-link latency and loss, for pkg/swarm/swarmsim; only
-// MemNet.NewRoom selects it, never a Config.
+// The wire formats (room topics and ids, the sealed SDP format, the tracker
+// messages, Trystero 0.25 and 0.26 action framing, Trystero's internal actions
+// and the mesh signalling payloads) are pkg/wire's; actionwire.go makes the
+// per-peer choice between the two action framings. Everything builds for
+// js/wasm; the platform differences live in webrtc_other.go (pion),
+// peerconnection_js.go and datachannel_js.go (the browser's WebRTC),
+// websocket_*.go, behind the small transport seam of rtc.go. MemNet
+// (memnet.go) is a second implementation of that seam, in memory with per-link
+// latency and loss, for pkg/swarm/swarmsim; only MemNet.NewRoom selects it,
+// never a Config.
 package swarm

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // Hooks for the external tests of this package.
@@ -44,9 +46,9 @@ func RoomTokenOf(r *Room) string { return r.token }
 // InjectOfferForTest makes r handle a forwarded offer as if its first
 // tracker had relayed it.
 func InjectOfferForTest(r *Room, fromPeerID, offerID, sealedSDP string) error {
-	data, err := EncodeTrackerMessage(&ForwardedOffer{
-		Action:   TrackerActionAnnounce,
-		Offer:    SessionDescription{Type: SDPTypeOffer, SDP: sealedSDP},
+	data, err := wire.EncodeTrackerMessage(&wire.ForwardedOffer{
+		Action:   wire.TrackerActionAnnounce,
+		Offer:    wire.SessionDescription{Type: wire.SDPTypeOffer, SDP: sealedSDP},
 		OfferID:  offerID,
 		PeerID:   fromPeerID,
 		InfoHash: r.infoHash,

@@ -11,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // abandonedOfferSDP is a real offer whose peer connection is closed at
@@ -61,7 +62,7 @@ func TestHalfOpenOfferFloodCannotLockOutHonestPeers(t *testing.T) {
 	cfgV.AnnounceSteady = time.Second
 	victim := newTestPeer(t, cfgV)
 
-	sealed, err := swarm.SealSDP(swarm.SDPKey(cfgV.Password, cfgV.AppID, cfgV.Room), abandonedOfferSDP(t))
+	sealed, err := wire.SealSDP(wire.SDPKey(cfgV.Password, cfgV.AppID, cfgV.Room), abandonedOfferSDP(t))
 	if err != nil {
 		t.Fatal(err)
 	}

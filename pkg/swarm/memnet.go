@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // MemNet is an in-memory network for simulations (cmd/swarmsim): rooms
@@ -132,7 +134,7 @@ func NewMemNet(cfg MemNetConfig) (*MemNet, error) {
 // ServeTracker.
 func (n *MemNet) NewRoom(cfg Config) (*Room, error) {
 	if cfg.PeerID == "" {
-		id, err := NewPeerID()
+		id, err := wire.NewPeerID()
 		if err != nil {
 			return nil, err
 		}

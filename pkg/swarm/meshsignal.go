@@ -7,14 +7,16 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // Signalling through the mesh (issue 11): once a room holds a mesh peer, it
 // learns from each mesh peer some of that peer's own mesh peers (a peer
 // exchange, @_pex) and can reach those members without a tracker: it sends
 // them a sealed offer through the mesh peer (@_msig, relayed at most
-// MaxMeshSignalTTL times), and their sealed answer comes back the same way.
-// Offers and answers are sealed exactly as on a tracker (SealSDP with the
+// wire.MaxMeshSignalTTL times), and their sealed answer comes back the same way.
+// Offers and answers are sealed exactly as on a tracker (wire.SealSDP with the
 // room's key) and pass the same checks (one SHA-256 fingerprint, the
 // password, the dedupe), so the connection that follows is an ordinary one:
 // the Trystero handshake, then the application's (the peerset session binds
@@ -58,7 +60,7 @@ type trackerRoute struct{ t *trackerClient }
 
 func (tr trackerRoute) sendAnswer(ctx context.Context, remote, offerID, sealed string) error {
 	r := tr.t.room
-	return tr.t.send(ctx, NewAnswerAnnounce(r.infoHash, r.selfID, remote, offerID, SessionDescription{Type: SDPTypeAnswer, SDP: sealed}))
+	return tr.t.send(ctx, wire.NewAnswerAnnounce(r.infoHash, r.selfID, remote, offerID, wire.SessionDescription{Type: wire.SDPTypeAnswer, SDP: sealed}))
 }
 func (trackerRoute) mesh() bool { return false }
 
@@ -68,7 +70,7 @@ type meshRoute struct {
 }
 
 func (mr meshRoute) sendAnswer(ctx context.Context, remote, offerID, sealed string) error {
-	err := mr.r.sendMeshSignal(ctx, mr.via, MeshSignal{Kind: SDPTypeAnswer, From: mr.r.selfID, To: remote, OfferID: offerID, SDP: sealed, TTL: MaxMeshSignalTTL})
+	err := mr.r.sendMeshSignal(ctx, mr.via, wire.MeshSignal{Kind: wire.SDPTypeAnswer, From: mr.r.selfID, To: remote, OfferID: offerID, SDP: sealed, TTL: wire.MaxMeshSignalTTL})
 	if err == nil {
 		mr.r.meshAnswers.Add(1)
 	}
@@ -102,15 +104,15 @@ func (r *Room) onMeshMessage(p *Peer, msg ActionMessage) {
 		return
 	}
 	switch msg.Type {
-	case ActionPeerExchange:
-		m, err := DecodePeerExchange(msg.Payload)
+	case wire.ActionPeerExchange:
+		m, err := wire.DecodePeerExchange(msg.Payload)
 		if err != nil {
 			p.violation(err)
 			return
 		}
 		r.learnPeers(p.id, m.Peers, now)
-	case ActionMeshSignal:
-		m, err := DecodeMeshSignal(msg.Payload)
+	case wire.ActionMeshSignal:
+		m, err := wire.DecodeMeshSignal(msg.Payload)
 		if err != nil {
 			p.violation(err)
 			return
@@ -142,16 +144,16 @@ func (r *Room) learnPeers(via string, ids []string, now time.Time) {
 }
 
 // handleMeshSignal takes a signal for us, or relays it one hop closer.
-func (r *Room) handleMeshSignal(via string, m MeshSignal) {
+func (r *Room) handleMeshSignal(via string, m wire.MeshSignal) {
 	if m.From == r.selfID || !r.seen.mark("mesh:"+m.Kind+":"+m.OfferID+":"+m.From, time.Now()) || r.isBanned(m.From) {
 		return
 	}
 	if m.To == r.selfID {
-		sd := SessionDescription{Type: m.Kind, SDP: m.SDP}
-		if m.Kind == SDPTypeOffer {
-			r.handleOffer(meshRoute{r: r, via: via}, &ForwardedOffer{Offer: sd, OfferID: m.OfferID, PeerID: m.From})
+		sd := wire.SessionDescription{Type: m.Kind, SDP: m.SDP}
+		if m.Kind == wire.SDPTypeOffer {
+			r.handleOffer(meshRoute{r: r, via: via}, &wire.ForwardedOffer{Offer: sd, OfferID: m.OfferID, PeerID: m.From})
 		} else {
-			r.handleAnswer(&ForwardedAnswer{Answer: sd, OfferID: m.OfferID, PeerID: m.From})
+			r.handleAnswer(&wire.ForwardedAnswer{Answer: sd, OfferID: m.OfferID, PeerID: m.From})
 		}
 		return
 	}
@@ -167,14 +169,14 @@ func (r *Room) handleMeshSignal(via string, m MeshSignal) {
 }
 
 // sendMeshSignal sends m to the mesh peer to.
-func (r *Room) sendMeshSignal(ctx context.Context, to string, m MeshSignal) error {
+func (r *Room) sendMeshSignal(ctx context.Context, to string, m wire.MeshSignal) error {
 	r.mu.Lock()
 	p := r.peers[to]
 	r.mu.Unlock()
 	if p == nil || !r.isMeshPeer(p) {
 		return fmt.Errorf("%s is no mesh peer of ours", to)
 	}
-	msg, err := JSONMessage(ActionMeshSignal, m)
+	msg, err := JSONMessage(wire.ActionMeshSignal, m)
 	if err != nil {
 		return err
 	}
@@ -278,7 +280,7 @@ func (r *Room) exchangePeers(now time.Time, mesh []*Peer, ids []string) {
 		r.meshRandMu.Lock()
 		r.meshRand.Shuffle(len(others), func(i, j int) { others[i], others[j] = others[j], others[i] })
 		r.meshRandMu.Unlock()
-		msg, err := JSONMessage(ActionPeerExchange, PeerExchange{Peers: others[:min(len(others), MaxExchangePeers)]})
+		msg, err := JSONMessage(wire.ActionPeerExchange, wire.PeerExchange{Peers: others[:min(len(others), wire.MaxExchangePeers)]})
 		if err != nil {
 			continue
 		}
@@ -318,7 +320,7 @@ func (r *Room) dialViaMesh(target, via string) {
 	r.offers[o.id] = o
 	r.mu.Unlock()
 	r.meshDials.Add(1)
-	if err := r.sendMeshSignal(ctx, via, MeshSignal{Kind: SDPTypeOffer, From: r.selfID, To: target, OfferID: o.id, SDP: o.sealed, TTL: 1}); err != nil {
+	if err := r.sendMeshSignal(ctx, via, wire.MeshSignal{Kind: wire.SDPTypeOffer, From: r.selfID, To: target, OfferID: o.id, SDP: o.sealed, TTL: 1}); err != nil {
 		r.log.Debug("mesh offer not sent", "to", target, "via", via, "err", err)
 		return // the offer is replaced after offerRetention like any other
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // floodRoom is a started room with a password whose tracker cannot be
@@ -36,7 +38,7 @@ func floodRoom(t testing.TB) (*Room, *trackerClient) {
 // wrongPasswordOffer is a well-formed offer sealed with another password.
 func wrongPasswordOffer(t testing.TB) string {
 	t.Helper()
-	sealed, err := SealSDP(SDPKey("wrong", "flood-test", "flood"), pionLikeOffer)
+	sealed, err := wire.SealSDP(wire.SDPKey("wrong", "flood-test", "flood"), pionLikeOffer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,10 +66,10 @@ func waitSignalsIdle(t *testing.T, r *Room, n int) {
 	t.Logf("%d signals handled, %d dropped as the queue was full", r.signalsHandled.Load(), r.signalsDropped.Load())
 }
 
-func floodOffer(r *Room, sealed string, i int) *ForwardedOffer {
-	return &ForwardedOffer{
-		Action:   TrackerActionAnnounce,
-		Offer:    SessionDescription{Type: SDPTypeOffer, SDP: sealed},
+func floodOffer(r *Room, sealed string, i int) *wire.ForwardedOffer {
+	return &wire.ForwardedOffer{
+		Action:   wire.TrackerActionAnnounce,
+		Offer:    wire.SessionDescription{Type: wire.SDPTypeOffer, SDP: sealed},
 		OfferID:  floodID('o', i),
 		PeerID:   floodID('p', i),
 		InfoHash: r.infoHash,
@@ -102,7 +104,7 @@ func TestOfferFloodWithWrongPasswordIsLinear(t *testing.T) {
 	// Offers that open (in a room without a password anyone can seal them)
 	// go through the dedupe, which stays within its cap, and are refused at
 	// their fingerprint, still at constant cost.
-	right, err := SealSDP(SDPKey("right", "flood-test", "flood"), strings.ReplaceAll(pionLikeOffer, "a=fingerprint:", "a=x-fp:"))
+	right, err := wire.SealSDP(wire.SDPKey("right", "flood-test", "flood"), strings.ReplaceAll(pionLikeOffer, "a=fingerprint:", "a=x-fp:"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +117,7 @@ func TestOfferFloodWithWrongPasswordIsLinear(t *testing.T) {
 	peak := base
 	const n = 100_000
 	for i := range n {
-		data, err := EncodeTrackerMessage(floodOffer(r, sealed, i))
+		data, err := wire.EncodeTrackerMessage(floodOffer(r, sealed, i))
 		if err != nil {
 			t.Fatal(err)
 		}

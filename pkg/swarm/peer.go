@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // PeerState is where a peer is in its life.
@@ -262,7 +264,7 @@ func (p *Peer) Ping(ctx context.Context) (time.Duration, error) {
 	p.mu.Lock()
 	p.pings = append(p.pings, pingWaiter{sent: time.Now(), reply: reply})
 	p.mu.Unlock()
-	if err := p.sendMessage(ctx, StringMessage(ActionPing, "")); err != nil {
+	if err := p.sendMessage(ctx, StringMessage(wire.ActionPing, "")); err != nil {
 		return 0, fmt.Errorf("failed to ping %s: %w", p.id, err)
 	}
 	select {
@@ -401,21 +403,21 @@ func (p *Peer) deliver(data []byte, isString bool) {
 // answer, handled; anything else (an answer to no offer of ours included:
 // the peer's goroutine names the violation) goes through the inbox.
 func (p *Peer) answerEarly(data []byte) bool {
-	if len(data) < roomFramePrefixSize || FrameKind(data[0]) != FrameRoomData {
+	if len(data) < wire.RoomFramePrefixSize || wire.FrameKind(data[0]) != wire.FrameRoomData {
 		return false
 	}
 	n := int(binary.BigEndian.Uint16(data[1:3]))
-	chunk := data[min(len(data), roomFramePrefixSize+n):]
-	if len(chunk) < 2 || chunk[0] != Wire26Version {
+	chunk := data[min(len(data), wire.RoomFramePrefixSize+n):]
+	if len(chunk) < 2 || chunk[0] != wire.Wire26Version {
 		return false
 	}
-	if k := Wire26Kind(chunk[1] & 0x0f); k != Wire26Accepted && k != Wire26Rejected {
+	if k := wire.Wire26Kind(chunk[1] & 0x0f); k != wire.Wire26Accepted && k != wire.Wire26Rejected {
 		return false
 	}
-	if string(data[roomFramePrefixSize:roomFramePrefixSize+n]) != p.room.token {
+	if string(data[wire.RoomFramePrefixSize:wire.RoomFramePrefixSize+n]) != p.room.token {
 		return false
 	}
-	f, err := DecodeFrame26(chunk)
+	f, err := wire.DecodeFrame26(chunk)
 	if err != nil || p.reassembler.answer(f) != nil {
 		return false
 	}
@@ -442,7 +444,7 @@ func (p *Peer) answer(ctx context.Context, route answerRoute, offerID, remoteSDP
 		return fmt.Errorf("failed to create answer: our own %w", err)
 	}
 	p.setFingerprints(localFP, remoteFP)
-	sealed, err := SealSDP(p.room.sdpKey, localSDP)
+	sealed, err := wire.SealSDP(p.room.sdpKey, localSDP)
 	if err != nil {
 		return err
 	}
@@ -634,8 +636,8 @@ func (p *Peer) finish(reason error, sendLeave bool) {
 	wasActive := p.State() == PeerActive
 	if sendLeave && p.opened {
 		ctx, cancel := context.WithTimeout(context.Background(), leaveFlushTimeout)
-		_ = p.sendMessage(ctx, StringMessage(ActionLeave, ""))
-		if frame, err := EncodePresenceFrame(r.token, false); err == nil {
+		_ = p.sendMessage(ctx, StringMessage(wire.ActionLeave, ""))
+		if frame, err := wire.EncodePresenceFrame(r.token, false); err == nil {
 			_ = p.sendFrames(ctx, frame)
 		}
 		p.waitFlushed(ctx)
@@ -722,7 +724,7 @@ func (p *Peer) handleInbound(in inboundMessage) {
 		p.violation(fmt.Errorf("%w (%d bytes)", ErrTextMessage, len(in.data)))
 		return
 	}
-	f, err := DecodeFrame(in.data)
+	f, err := wire.DecodeFrame(in.data)
 	if err != nil {
 		p.violation(err)
 		return
@@ -730,12 +732,12 @@ func (p *Peer) handleInbound(in inboundMessage) {
 	if f.RoomToken != p.room.token {
 		// Trystero announces every room of its app with presence frames:
 		// presence for other rooms is normal, data is not.
-		if f.Kind == FrameRoomData {
+		if f.Kind == wire.FrameRoomData {
 			p.violation(fmt.Errorf("%w: %.16q", ErrUnknownRoomToken, f.RoomToken))
 		}
 		return
 	}
-	if f.Kind == FramePresence {
+	if f.Kind == wire.FramePresence {
 		if !f.Present {
 			p.failure = ErrPeerLeft
 		}
@@ -755,23 +757,23 @@ func (p *Peer) handleInbound(in inboundMessage) {
 
 func (p *Peer) dispatch(msg ActionMessage) {
 	switch msg.Type {
-	case ActionHSData:
+	case wire.ActionHSData:
 		p.handleHandshakeData(msg)
-	case ActionHSReady:
+	case wire.ActionHSReady:
 		p.remoteReady = true
 		p.maybeActivate()
-	case ActionLeave:
+	case wire.ActionLeave:
 		p.failure = ErrPeerLeft
-	case ActionPing:
+	case wire.ActionPing:
 		if p.State() == PeerActive {
-			p.sendInternal(StringMessage(ActionPong, ""))
+			p.sendInternal(StringMessage(wire.ActionPong, ""))
 		}
-	case ActionPong:
+	case wire.ActionPong:
 		p.handlePong()
-	case ActionMeshSignal, ActionPeerExchange:
+	case wire.ActionMeshSignal, wire.ActionPeerExchange:
 		p.room.onMeshMessage(p, msg)
 	default:
-		if strings.HasPrefix(msg.Type, InternalActionPrefix) {
+		if strings.HasPrefix(msg.Type, wire.InternalActionPrefix) {
 			// @_signal, @_stream, @_track, @_response: media and
 			// request/response, which a data-only peer does not use.
 			return
@@ -790,7 +792,7 @@ func (p *Peer) dispatch(msg ActionMessage) {
 // @_hsready at once.
 func (p *Peer) startHandshake() {
 	r := p.room
-	if frame, err := EncodePresenceFrame(r.token, true); err == nil {
+	if frame, err := wire.EncodePresenceFrame(r.token, true); err == nil {
 		ctx, cancel := context.WithTimeout(p.ctx, r.cfg.HandshakeTimeout)
 		if err := p.sendFrames(ctx, frame); err != nil {
 			r.log.Debug("failed to send presence", "peer", p.id, "err", err)
@@ -800,14 +802,14 @@ func (p *Peer) startHandshake() {
 	switch {
 	case r.cfg.challengePassword() == "":
 		p.passLocalCheck()
-	case IsHandshakeInitiator(r.selfID, p.id):
-		c, err := NewHandshakeChallenge()
+	case wire.IsHandshakeInitiator(r.selfID, p.id):
+		c, err := wire.NewHandshakeChallenge()
 		if err != nil {
 			p.failure = err
 			return
 		}
 		p.challenge = c
-		msg, err := JSONMessage(ActionHSData, PasswordHandshakeMessage{Kind: PasswordHandshakeChallenge, Challenge: c})
+		msg, err := JSONMessage(wire.ActionHSData, wire.PasswordHandshakeMessage{Kind: wire.PasswordHandshakeChallenge, Challenge: c})
 		if err != nil {
 			p.failure = err
 			return
@@ -823,27 +825,27 @@ func (p *Peer) handleHandshakeData(msg ActionMessage) {
 	if p.localPassed || password == "" {
 		return // Trystero ignores handshake data once its check is done
 	}
-	var hs PasswordHandshakeMessage
-	if msg.Kind != PayloadJSON || json.Unmarshal(msg.Payload, &hs) != nil {
+	var hs wire.PasswordHandshakeMessage
+	if msg.Kind != wire.PayloadJSON || json.Unmarshal(msg.Payload, &hs) != nil {
 		p.failure = fmt.Errorf("%w: %w", ErrPasswordMismatch, ErrHandshakeProtocol)
 		return
 	}
-	if IsHandshakeInitiator(r.selfID, p.id) {
-		want := PasswordHandshakeHash(p.challenge, password, r.cfg.AppID, r.cfg.Room)
-		if hs.Kind != PasswordHandshakeResponse || hs.Hash != want {
+	if wire.IsHandshakeInitiator(r.selfID, p.id) {
+		want := wire.PasswordHandshakeHash(p.challenge, password, r.cfg.AppID, r.cfg.Room)
+		if hs.Kind != wire.PasswordHandshakeResponse || hs.Hash != want {
 			p.failure = ErrPasswordMismatch
 			return
 		}
 		p.passLocalCheck()
 		return
 	}
-	if hs.Kind != PasswordHandshakeChallenge || hs.Challenge == "" {
+	if hs.Kind != wire.PasswordHandshakeChallenge || hs.Challenge == "" {
 		p.failure = fmt.Errorf("%w: %w", ErrPasswordMismatch, ErrHandshakeProtocol)
 		return
 	}
-	reply, err := JSONMessage(ActionHSData, PasswordHandshakeMessage{
-		Kind: PasswordHandshakeResponse,
-		Hash: PasswordHandshakeHash(hs.Challenge, password, r.cfg.AppID, r.cfg.Room),
+	reply, err := JSONMessage(wire.ActionHSData, wire.PasswordHandshakeMessage{
+		Kind: wire.PasswordHandshakeResponse,
+		Hash: wire.PasswordHandshakeHash(hs.Challenge, password, r.cfg.AppID, r.cfg.Room),
 	})
 	if err != nil {
 		p.failure = err
@@ -857,7 +859,7 @@ func (p *Peer) handleHandshakeData(msg ActionMessage) {
 // the peer with @_hsready.
 func (p *Peer) passLocalCheck() {
 	p.localPassed = true
-	p.sendInternal(StringMessage(ActionHSReady, ""))
+	p.sendInternal(StringMessage(wire.ActionHSReady, ""))
 	p.maybeActivate()
 }
 
@@ -887,7 +889,7 @@ func (p *Peer) sendPing() {
 	}
 	p.pings = append(p.pings, pingWaiter{sent: time.Now()})
 	p.mu.Unlock()
-	p.sendInternal(StringMessage(ActionPing, ""))
+	p.sendInternal(StringMessage(wire.ActionPing, ""))
 }
 
 func (p *Peer) handlePong() {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // heapInUse returns the live heap after two collections.
@@ -46,8 +47,8 @@ func TestPartialMessageFloodStaysWithinBudgetAndExpires(t *testing.T) {
 	limit := swarm.DefaultMaxMessageBytes
 	budget := swarm.DefaultMaxPartialBytes
 	size := limit - 1
-	chunks := (size + swarm.ChunkPayloadSize - 1) / swarm.ChunkPayloadSize
-	payload := make([]byte, swarm.ChunkPayloadSize)
+	chunks := (size + wire.ChunkPayloadSize - 1) / wire.ChunkPayloadSize
+	payload := make([]byte, wire.ChunkPayloadSize)
 
 	before := heapInUse()
 	bytesIn := pa.Stats().BytesIn
@@ -55,11 +56,11 @@ func TestPartialMessageFloodStaysWithinBudgetAndExpires(t *testing.T) {
 	for i := range types {
 		typ := "park-" + string(rune('A'+i/26)) + string(rune('a'+i%26))
 		for c := range chunks - 1 { // every chunk but the last
-			chunk, err := swarm.AppendChunk(nil, swarm.Chunk{Type: typ, Flags: swarm.FlagBinary | swarm.FlagJSON, Progress: uint8(c), Payload: payload})
+			chunk, err := wire.AppendChunk(nil, wire.Chunk{Type: typ, Flags: wire.FlagBinary | wire.FlagJSON, Progress: uint8(c), Payload: payload})
 			if err != nil {
 				t.Fatal(err)
 			}
-			frame, err := swarm.EncodeRoomFrame(token, chunk)
+			frame, err := wire.EncodeRoomFrame(token, chunk)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // Room is a joined room: it announces itself to the trackers, connects to
@@ -33,7 +35,7 @@ type Room struct {
 	token    string
 	sdpKey   [32]byte
 	net      transport // platform WebRTC and WebSockets, or a MemNet
-	encoder  *ActionEncoder
+	encoder  *wire.ActionEncoder
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -108,11 +110,11 @@ func newRoom(cfg Config, net transport) (*Room, error) {
 	r := &Room{
 		cfg:      cfg,
 		selfID:   cfg.PeerID,
-		infoHash: InfoHash(cfg.AppID, cfg.Room),
-		token:    RoomToken(cfg.AppID, cfg.Room),
-		sdpKey:   SDPKey(cfg.Password, cfg.AppID, cfg.Room),
+		infoHash: wire.InfoHash(cfg.AppID, cfg.Room),
+		token:    wire.RoomToken(cfg.AppID, cfg.Room),
+		sdpKey:   wire.SDPKey(cfg.Password, cfg.AppID, cfg.Room),
 		net:      net,
-		encoder:  NewActionEncoder(),
+		encoder:  wire.NewActionEncoder(),
 		ctx:      ctx,
 		cancel:   cancel,
 		peers:    make(map[string]*Peer),
@@ -205,10 +207,10 @@ func (r *Room) Handle(actionType string, h func(p *Peer, msg ActionMessage)) err
 }
 
 func checkUserActionType(typ string) error {
-	if strings.HasPrefix(typ, InternalActionPrefix) {
+	if strings.HasPrefix(typ, wire.InternalActionPrefix) {
 		return fmt.Errorf("%w: %q", ErrReservedAction, typ)
 	}
-	return checkActionType(typ)
+	return wire.CheckActionType(typ)
 }
 
 // OnPeerJoin sets the callback run when a peer becomes active: the data

@@ -21,6 +21,7 @@ import (
 	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/swarm"
 	"github.com/peersetdb/peerset/pkg/tracker/trackertest"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // joinTimeout bounds how long a test waits for peers to find each other.
@@ -233,7 +234,7 @@ func TestTwoRoomsConnectExchangeAndLeave(t *testing.T) {
 	if st := pb.Stats(); st.MessagesOut < 3 || st.BytesOut < 40<<10 || st.MessagesIn < 3 || st.ConnectedAt.IsZero() {
 		t.Fatalf("stats look wrong: %+v", st)
 	}
-	if err := pb.Send(t.Context(), swarm.StringMessage(swarm.ActionLeave, "")); !errors.Is(err, swarm.ErrReservedAction) {
+	if err := pb.Send(t.Context(), swarm.StringMessage(wire.ActionLeave, "")); !errors.Is(err, swarm.ErrReservedAction) {
 		t.Fatalf("sending an internal type: %v, want ErrReservedAction", err)
 	}
 
@@ -400,23 +401,23 @@ func TestViolationsAreReportedAndTheRoomKeepsWorking(t *testing.T) {
 	pb := a.waitJoin(t)
 	b.waitJoin(t)
 	token := swarm.RoomTokenOf(a.room)
-	otherToken := swarm.RoomToken("other-app", "other-room")
+	otherToken := wire.RoomToken("other-app", "other-room")
 
-	chunk := func(typ string, flags swarm.ChunkFlags, payload []byte) []byte {
-		c, err := swarm.AppendChunk(nil, swarm.Chunk{Type: typ, Flags: flags, Progress: 255, Payload: payload})
+	chunk := func(typ string, flags wire.ChunkFlags, payload []byte) []byte {
+		c, err := wire.AppendChunk(nil, wire.Chunk{Type: typ, Flags: flags, Progress: 255, Payload: payload})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
 	frame := func(token string, c []byte) []byte {
-		f, err := swarm.EncodeRoomFrame(token, c)
+		f, err := wire.EncodeRoomFrame(token, c)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return f
 	}
-	presenceOther, err := swarm.EncodePresenceFrame(otherToken, true)
+	presenceOther, err := wire.EncodePresenceFrame(otherToken, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,16 +427,16 @@ func TestViolationsAreReportedAndTheRoomKeepsWorking(t *testing.T) {
 		send func() error
 		want error // nil: no violation expected
 	}{
-		{"unknown frame kind", func() error { return swarm.SendRawForTest(t.Context(), pb, []byte{9, 9, 9, 9}) }, swarm.ErrMalformedFrame},
-		{"short frame", func() error { return swarm.SendRawForTest(t.Context(), pb, []byte{1}) }, swarm.ErrMalformedFrame},
+		{"unknown frame kind", func() error { return swarm.SendRawForTest(t.Context(), pb, []byte{9, 9, 9, 9}) }, wire.ErrMalformedFrame},
+		{"short frame", func() error { return swarm.SendRawForTest(t.Context(), pb, []byte{1}) }, wire.ErrMalformedFrame},
 		{"text message", func() error { return swarm.SendTextForTest(pb, "hello") }, swarm.ErrTextMessage},
 		{"data for another room", func() error {
-			return swarm.SendRawForTest(t.Context(), pb, frame(otherToken, chunk("chat", swarm.FlagLast, []byte("x"))))
+			return swarm.SendRawForTest(t.Context(), pb, frame(otherToken, chunk("chat", wire.FlagLast, []byte("x"))))
 		}, swarm.ErrUnknownRoomToken},
-		{"truncated chunk", func() error { return swarm.SendRawForTest(t.Context(), pb, frame(token, []byte("short"))) }, swarm.ErrMalformedChunk},
+		{"truncated chunk", func() error { return swarm.SendRawForTest(t.Context(), pb, frame(token, []byte("short"))) }, wire.ErrMalformedChunk},
 		{"JSON that is not JSON", func() error {
-			return swarm.SendRawForTest(t.Context(), pb, frame(token, chunk("chat", swarm.FlagLast|swarm.FlagJSON, []byte("{nope"))))
-		}, swarm.ErrInvalidPayload},
+			return swarm.SendRawForTest(t.Context(), pb, frame(token, chunk("chat", wire.FlagLast|wire.FlagJSON, []byte("{nope"))))
+		}, wire.ErrInvalidPayload},
 		{"message over the receiver's limit", func() error {
 			return pb.Send(t.Context(), swarm.BinaryMessage("chat", make([]byte, 48<<10)))
 		}, swarm.ErrMessageTooLarge},

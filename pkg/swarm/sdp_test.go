@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // pionLikeOffer is an offer as native pion writes it (loopback candidates):
@@ -110,11 +112,11 @@ func TestOfferWithTwoFingerprintsIsRefused(t *testing.T) {
 	r.OnJoinError(func(_ string, err error) { got = append(got, err) })
 	spliced := strings.Replace(pionLikeOffer, "a=fingerprint:sha-256 ", "a=fingerprint:sha-384 "+digest384+"\r\na=x-was:", 1) +
 		"a=fingerprint:sha-256 " + digest256 + "\r\n"
-	sealed, err := SealSDP(r.sdpKey, spliced)
+	sealed, err := wire.SealSDP(r.sdpKey, spliced)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.handleOffer(trackerRoute{r.trackers[0]}, &ForwardedOffer{Action: TrackerActionAnnounce, Offer: SessionDescription{Type: SDPTypeOffer, SDP: sealed},
+	r.handleOffer(trackerRoute{r.trackers[0]}, &wire.ForwardedOffer{Action: wire.TrackerActionAnnounce, Offer: wire.SessionDescription{Type: wire.SDPTypeOffer, SDP: sealed},
 		OfferID: "offer000000000000000", PeerID: "aaaaaaaaaaaaaaaaaaaa", InfoHash: r.infoHash})
 	if len(got) != 1 || !errors.Is(got[0], ErrFingerprint) || !strings.Contains(got[0].Error(), "sha-384 at session level") {
 		t.Fatalf("join errors %v, want one ErrFingerprint naming the sha-384 fingerprint", got)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // pendingOffer is one of our outstanding offers: a peer connection with its
@@ -27,7 +29,7 @@ func (o *pendingOffer) discard() {
 // newOffer creates a peer connection with Trystero's data channel and a
 // complete (non-trickle) sealed offer.
 func (r *Room) newOffer(ctx context.Context) (*pendingOffer, error) {
-	id, err := NewOfferID()
+	id, err := wire.NewOfferID()
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +49,7 @@ func (r *Room) newOffer(ctx context.Context) (*pendingOffer, error) {
 	if err != nil {
 		return fail(fmt.Errorf("failed to create offer: our own %w", err))
 	}
-	sealed, err := SealSDP(r.sdpKey, localSDP)
+	sealed, err := wire.SealSDP(r.sdpKey, localSDP)
 	if err != nil {
 		return fail(err)
 	}
@@ -57,7 +59,7 @@ func (r *Room) newOffer(ctx context.Context) (*pendingOffer, error) {
 // announceOffers prepares an announce: it prunes old offers, tops the pool
 // up to offerPoolSize and returns the offers to send, or passive=true when
 // the room should announce without offers (dormant or full).
-func (r *Room) announceOffers(ctx context.Context) (offers []TrackerOffer, passive bool) {
+func (r *Room) announceOffers(ctx context.Context) (offers []wire.TrackerOffer, passive bool) {
 	r.fillMu.Lock()
 	defer r.fillMu.Unlock()
 
@@ -118,7 +120,7 @@ func (r *Room) announceOffers(ctx context.Context) (offers []TrackerOffer, passi
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, o := range r.offers {
-		offers = append(offers, TrackerOffer{OfferID: o.id, Offer: SessionDescription{Type: SDPTypeOffer, SDP: o.sealed}})
+		offers = append(offers, wire.TrackerOffer{OfferID: o.id, Offer: wire.SessionDescription{Type: wire.SDPTypeOffer, SDP: o.sealed}})
 	}
 	return offers, false
 }
@@ -215,17 +217,17 @@ func (d *signalDedupe) len() int {
 // connection: at most MaxConnecting of them are set up at once (the oldest
 // makes room) and none when MaxPeers connections are open or the mesh has
 // MeshHigh peers (counting the connections being set up).
-func (r *Room) handleOffer(route answerRoute, m *ForwardedOffer) {
+func (r *Room) handleOffer(route answerRoute, m *wire.ForwardedOffer) {
 	remote := m.PeerID
 	if remote == r.selfID {
 		return
 	}
-	remoteSDP, err := OpenSDP(r.sdpKey, m.Offer.SDP)
+	remoteSDP, err := wire.OpenSDP(r.sdpKey, m.Offer.SDP)
 	if err != nil {
 		r.reportJoinError(remote, fmt.Errorf("failed to open offer: %w", err))
 		return
 	}
-	if !r.seen.mark(SDPTypeOffer+":"+m.OfferID+":"+remote, time.Now()) || r.isBanned(remote) {
+	if !r.seen.mark(wire.SDPTypeOffer+":"+m.OfferID+":"+remote, time.Now()) || r.isBanned(remote) {
 		return
 	}
 	remoteFP, err := sdpFingerprint(remoteSDP)
@@ -275,7 +277,7 @@ func (r *Room) handleOffer(route answerRoute, m *ForwardedOffer) {
 }
 
 // handleAnswer connects one of our offers to the peer that answered it.
-func (r *Room) handleAnswer(m *ForwardedAnswer) {
+func (r *Room) handleAnswer(m *wire.ForwardedAnswer) {
 	remote := m.PeerID
 	if remote == r.selfID {
 		return
@@ -286,7 +288,7 @@ func (r *Room) handleAnswer(m *ForwardedAnswer) {
 	if o == nil || r.isBanned(remote) {
 		return
 	}
-	remoteSDP, err := OpenSDP(r.sdpKey, m.Answer.SDP)
+	remoteSDP, err := wire.OpenSDP(r.sdpKey, m.Answer.SDP)
 	if err != nil {
 		r.reportJoinError(remote, fmt.Errorf("failed to open answer: %w", err))
 		return

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // TrackerState is the state of a tracker connection.
@@ -297,7 +299,7 @@ func (t *trackerClient) nextDelay(attempt int) time.Duration {
 func (t *trackerClient) announce(ctx context.Context) error {
 	r := t.room
 	offers, passive := r.announceOffers(ctx)
-	msg := NewOfferAnnounce(r.infoHash, r.selfID, offers)
+	msg := wire.NewOfferAnnounce(r.infoHash, r.selfID, offers)
 	msg.Numwant = offerPoolSize
 	if passive {
 		var seeding int64
@@ -314,8 +316,8 @@ func (t *trackerClient) announce(ctx context.Context) error {
 }
 
 // send writes one message to the tracker.
-func (t *trackerClient) send(ctx context.Context, m TrackerMessage) error {
-	data, err := EncodeTrackerMessage(m)
+func (t *trackerClient) send(ctx context.Context, m wire.TrackerMessage) error {
+	data, err := wire.EncodeTrackerMessage(m)
 	if err != nil {
 		return err
 	}
@@ -336,30 +338,30 @@ func (t *trackerClient) send(ctx context.Context, m TrackerMessage) error {
 // dispatch handles one tracker message.
 func (t *trackerClient) dispatch(data []byte) {
 	r := t.room
-	msg, err := DecodeTrackerReply(data)
+	msg, err := wire.DecodeTrackerReply(data)
 	if err != nil {
 		r.log.Debug("ignoring tracker message", "tracker", t.url, "err", err)
 		return
 	}
 	switch m := msg.(type) {
-	case *AnnounceReply:
+	case *wire.AnnounceReply:
 		if m.InfoHash == r.infoHash {
 			t.interval.Store(int64(m.Interval))
 		}
-	case *ForwardedOffer:
+	case *wire.ForwardedOffer:
 		if m.InfoHash == r.infoHash {
 			r.enqueueSignal(func() { r.handleOffer(trackerRoute{t}, m) })
 		}
-	case *ForwardedAnswer:
+	case *wire.ForwardedAnswer:
 		if m.InfoHash == r.infoHash {
 			r.enqueueSignal(func() { r.handleAnswer(m) })
 		}
-	case *TrackerFailure:
+	case *wire.TrackerFailure:
 		t.mu.Lock()
 		t.lastErr = "tracker failure: " + m.FailureReason
 		t.mu.Unlock()
 		r.log.Debug("tracker failure", "tracker", t.url, "reason", m.FailureReason)
-	case *TrackerWarning:
+	case *wire.TrackerWarning:
 		r.log.Debug("tracker warning", "tracker", t.url, "warning", m.WarningMessage)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/peersetdb/peerset/internal/testwait"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // The transport bounds of docs/protocol.md that do not depend on a real
@@ -88,7 +89,7 @@ func jsRoom(t *testing.T, cfg Config) *Room {
 
 func sealed(t *testing.T, r *Room, sdp string) string {
 	t.Helper()
-	s, err := SealSDP(r.sdpKey, sdp)
+	s, err := wire.SealSDP(r.sdpKey, sdp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,8 +184,8 @@ func TestBrowserRefusesSDPsWithoutOneSHA256Fingerprint(t *testing.T) {
 
 func forwardedOffer(t *testing.T, r *Room, peerID, offerID, sealedSDP string) []byte {
 	t.Helper()
-	data, err := EncodeTrackerMessage(&ForwardedOffer{
-		Action: TrackerActionAnnounce, Offer: SessionDescription{Type: SDPTypeOffer, SDP: sealedSDP},
+	data, err := wire.EncodeTrackerMessage(&wire.ForwardedOffer{
+		Action: wire.TrackerActionAnnounce, Offer: wire.SessionDescription{Type: wire.SDPTypeOffer, SDP: sealedSDP},
 		OfferID: offerID, PeerID: peerID, InfoHash: r.infoHash,
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // big is a payload that needs an offer and the receiver's accepted in
@@ -130,13 +131,13 @@ func expectViolation(t *testing.T, tp *testPeer, want error) error {
 	return nil
 }
 
-func rawSend(t *testing.T, from *swarm.Peer, token string, frame swarm.Frame26) {
+func rawSend(t *testing.T, from *swarm.Peer, token string, frame wire.Frame26) {
 	t.Helper()
-	b, err := swarm.AppendFrame26(nil, frame)
+	b, err := wire.AppendFrame26(nil, frame)
 	if err != nil {
 		t.Fatal(err)
 	}
-	room, err := swarm.EncodeRoomFrame(token, b)
+	room, err := wire.EncodeRoomFrame(token, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,25 +157,25 @@ func TestActionWire026HostileInput(t *testing.T) {
 	pb, pa := a.waitJoin(t), b.waitJoin(t)
 	token := swarm.RoomTokenOf(a.room)
 
-	rawSend(t, pb, token, swarm.Frame26{Kind: swarm.Wire26Offer, Type: "chat", Format: swarm.PayloadBinary, ID: 1 << 30, Size: 3 << 20})
+	rawSend(t, pb, token, wire.Frame26{Kind: wire.Wire26Offer, Type: "chat", Format: wire.PayloadBinary, ID: 1 << 30, Size: 3 << 20})
 	expectViolation(t, b, swarm.ErrMessageTooLarge)
-	rawSend(t, pb, token, swarm.Frame26{Kind: swarm.Wire26Accepted, ID: 1 << 31})
-	expectViolation(t, b, swarm.ErrMalformedChunk)
-	rawSend(t, pb, token, swarm.Frame26{Kind: swarm.Wire26Chunk, ID: 12345, Payload: []byte{1}})
-	expectViolation(t, b, swarm.ErrMalformedChunk)
+	rawSend(t, pb, token, wire.Frame26{Kind: wire.Wire26Accepted, ID: 1 << 31})
+	expectViolation(t, b, wire.ErrMalformedChunk)
+	rawSend(t, pb, token, wire.Frame26{Kind: wire.Wire26Chunk, ID: 12345, Payload: []byte{1}})
+	expectViolation(t, b, wire.ErrMalformedChunk)
 
 	// A flood of cancellations for transfers that do not exist costs
 	// nothing to keep: no violation, nothing held.
 	for i := range 2000 {
-		rawSend(t, pb, token, swarm.Frame26{Kind: swarm.Wire26Cancelled, ID: uint32(i)})
+		rawSend(t, pb, token, wire.Frame26{Kind: wire.Wire26Cancelled, ID: uint32(i)})
 	}
 	// Offers that are never followed by chunks are held (metadata only)
 	// until PartialTimeout, at most MaxPartialMessages of them.
 	for i := range 6 {
-		rawSend(t, pb, token, swarm.Frame26{Kind: swarm.Wire26Offer, Type: "chat", Format: swarm.PayloadBinary, ID: uint32(100 + i), Size: 100 << 10, Meta: []byte(`{"pad":"` + string(bytes.Repeat([]byte("x"), 1000)) + `"}`)})
+		rawSend(t, pb, token, wire.Frame26{Kind: wire.Wire26Offer, Type: "chat", Format: wire.PayloadBinary, ID: uint32(100 + i), Size: 100 << 10, Meta: []byte(`{"pad":"` + string(bytes.Repeat([]byte("x"), 1000)) + `"}`)})
 	}
-	expectViolation(t, b, swarm.ErrTooManyPartialMessages)
-	expectViolation(t, b, swarm.ErrTooManyPartialMessages)
+	expectViolation(t, b, wire.ErrTooManyPartialMessages)
+	expectViolation(t, b, wire.ErrTooManyPartialMessages)
 	if held := swarm.PartialBytesForTest(pa); held > 4*1100 {
 		t.Fatalf("b holds %d bytes for 4 waiting offers", held)
 	}
@@ -189,18 +190,18 @@ func TestActionWire026HostileInput(t *testing.T) {
 
 	// A change of framing is allowed once (a peer whose first frames
 	// crossed ours), a second one is a violation.
-	chunk, err := swarm.AppendChunk(nil, swarm.Chunk{Type: "chat", Flags: swarm.FlagLast, Progress: 255, Payload: []byte("in 0.25")})
+	chunk, err := wire.AppendChunk(nil, wire.Chunk{Type: "chat", Flags: wire.FlagLast, Progress: 255, Payload: []byte("in 0.25")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	frame, _ := swarm.EncodeRoomFrame(token, chunk)
+	frame, _ := wire.EncodeRoomFrame(token, chunk)
 	if err := swarm.SendRawForTest(t.Context(), pb, frame); err != nil {
 		t.Fatal(err)
 	}
 	if got := b.waitMessage(t); string(got.msg.Payload) != "in 0.25" {
 		t.Fatalf("got %q", got.msg.Payload)
 	}
-	rawSend(t, pb, token, swarm.Frame26{Kind: swarm.Wire26Inline, Type: "chat", Payload: []byte("back to 0.26")})
+	rawSend(t, pb, token, wire.Frame26{Kind: wire.Wire26Inline, Type: "chat", Payload: []byte("back to 0.26")})
 	expectViolation(t, b, swarm.ErrIncompatibleActionWire)
 	select {
 	case m := <-b.messages:

@@ -16,7 +16,7 @@ import (
 
 	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/internal/trackerclient"
-	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // fakeClock is a Server.now that moves only when told to.
@@ -155,8 +155,8 @@ func TestSwarmFloodFromOneAddressDoesNotLockOutHonestPeers(t *testing.T) {
 					}
 					break
 				}
-				c.Send(swarm.NewOfferAnnounce(hashA, c.ID, nil))
-				if _, ok := c.Recv().(*swarm.AnnounceReply); ok {
+				c.Send(wire.NewOfferAnnounce(hashA, c.ID, nil))
+				if _, ok := c.Recv().(*wire.AnnounceReply); ok {
 					attackers++
 				}
 			}
@@ -164,16 +164,16 @@ func TestSwarmFloodFromOneAddressDoesNotLockOutHonestPeers(t *testing.T) {
 			if err != nil {
 				t.Fatalf("honest peer refused (%d): %v", status, err)
 			}
-			honest.Send(swarm.NewOfferAnnounce(hashA, honest.ID, nil))
+			honest.Send(wire.NewOfferAnnounce(hashA, honest.ID, nil))
 			switch m := honest.Recv().(type) {
-			case *swarm.AnnounceReply:
+			case *wire.AnnounceReply:
 				if !tc.honestJoins {
 					t.Fatalf("honest peer joined beside %d attacker sockets; the unprotected case should reproduce the lock-out", attackers)
 				}
 				if m.Incomplete != attackers+1 {
 					t.Errorf("reply %+v, want %d incomplete", m, attackers+1)
 				}
-			case *swarm.TrackerFailure:
+			case *wire.TrackerFailure:
 				if tc.honestJoins || m.FailureReason != reasonSwarmFull {
 					t.Fatalf("honest peer refused with %q after %d attacker sockets", m.FailureReason, attackers)
 				}
@@ -208,15 +208,15 @@ func TestIdleMembersMakeRoomInAFullSwarm(t *testing.T) {
 			x.Announce(hashA, nil) // x keeps announcing; y and z went silent
 			clock.advance(tc.wait - 30*time.Second)
 			honest := tt.dial(t, "honest")
-			honest.Send(swarm.NewOfferAnnounce(hashA, honest.ID, nil))
+			honest.Send(wire.NewOfferAnnounce(hashA, honest.ID, nil))
 			m := honest.Recv()
 			if !tc.honestJoins {
-				if f, ok := m.(*swarm.TrackerFailure); !ok || f.FailureReason != reasonSwarmFull {
+				if f, ok := m.(*wire.TrackerFailure); !ok || f.FailureReason != reasonSwarmFull {
 					t.Fatalf("got %T %+v, want %q", m, m, reasonSwarmFull)
 				}
 				return
 			}
-			if r, ok := m.(*swarm.AnnounceReply); !ok || r.Incomplete != 2 {
+			if r, ok := m.(*wire.AnnounceReply); !ok || r.Incomplete != 2 {
 				t.Fatalf("got %T %+v, want a reply counting x and the new peer", m, m)
 			}
 			if st := tt.srv.Stats(); st.Peers != 2 || st.Connections != 4 {
@@ -236,12 +236,12 @@ func TestMessageRateLimit(t *testing.T) {
 	for range 3 {
 		c.Announce(hashA, nil)
 	}
-	c.Send(swarm.NewOfferAnnounce(hashA, c.ID, nil))
-	if f := trackerclient.RecvAs[*swarm.TrackerFailure](c); f.FailureReason != reasonRateLimited {
+	c.Send(wire.NewOfferAnnounce(hashA, c.ID, nil))
+	if f := trackerclient.RecvAs[*wire.TrackerFailure](c); f.FailureReason != reasonRateLimited {
 		t.Fatalf("failure %q, want %q", f.FailureReason, reasonRateLimited)
 	}
 	// More in the same second are dropped without another failure.
-	c.Send(swarm.NewOfferAnnounce(hashB, c.ID, nil))
+	c.Send(wire.NewOfferAnnounce(hashB, c.ID, nil))
 	c.SendRaw([]byte("garbage"))
 	testwait.For(t, "the tracker to drop both", 5*time.Second, func() bool { return tt.srv.rateDropped.Load() == 3 })
 	clock.advance(time.Second) // one token
@@ -269,9 +269,9 @@ func TestSendQueueIsBoundedInBytes(t *testing.T) {
 		if i == 4000 { // 128 MiB: far past any socket buffer
 			t.Fatalf("victim still connected after %d offers of %d bytes: %+v", i, len(sdp), tt.srv.Stats())
 		}
-		o := []swarm.TrackerOffer{{OfferID: offerID(i), Offer: swarm.SessionDescription{Type: "offer", SDP: sdp}}}
-		sender.Send(swarm.NewOfferAnnounce(hashA, sender.ID, o))
-		trackerclient.RecvAs[*swarm.AnnounceReply](sender)
+		o := []wire.TrackerOffer{{OfferID: offerID(i), Offer: wire.SessionDescription{Type: "offer", SDP: sdp}}}
+		sender.Send(wire.NewOfferAnnounce(hashA, sender.ID, o))
+		trackerclient.RecvAs[*wire.AnnounceReply](sender)
 		if tt.srv.Stats().Connections == 1 {
 			t.Logf("victim cut off after %d offers of %d bytes", i+1, len(sdp))
 			return
@@ -287,8 +287,8 @@ func TestDeadHolderIsProbedAndItsPeerIDFreed(t *testing.T) {
 	old := tt.dial(t, "a")
 	old.Announce(hashA, nil) // then it never reads: pings go unanswered
 	fresh := tt.dial(t, "a")
-	fresh.Send(swarm.NewOfferAnnounce(hashA, fresh.ID, nil))
-	if f := trackerclient.RecvAs[*swarm.TrackerFailure](fresh); f.FailureReason != reasonPeerIDTaken {
+	fresh.Send(wire.NewOfferAnnounce(hashA, fresh.ID, nil))
+	if f := trackerclient.RecvAs[*wire.TrackerFailure](fresh); f.FailureReason != reasonPeerIDTaken {
 		t.Fatalf("failure %q, want %q", f.FailureReason, reasonPeerIDTaken)
 	}
 	waitForStats(t, tt, func(s Stats) bool { return s.Connections == 1 && s.Peers == 0 })

@@ -21,7 +21,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // Config tunes a Server. Zero fields take the values of DefaultConfig;
@@ -631,8 +631,8 @@ func (s *Server) enqueue(c *conn, msg []byte) {
 	}
 }
 
-func (s *Server) encodeAndEnqueue(c *conn, m swarm.TrackerMessage) {
-	data, err := swarm.EncodeTrackerMessage(m)
+func (s *Server) encodeAndEnqueue(c *conn, m wire.TrackerMessage) {
+	data, err := wire.EncodeTrackerMessage(m)
 	if err != nil {
 		// Everything relayed was validated on the way in.
 		c.log.Error("failed to encode tracker message", "err", err)
@@ -642,18 +642,18 @@ func (s *Server) encodeAndEnqueue(c *conn, m swarm.TrackerMessage) {
 }
 
 func (s *Server) sendFailure(c *conn, reason string) {
-	s.encodeAndEnqueue(c, &swarm.TrackerFailure{FailureReason: reason})
+	s.encodeAndEnqueue(c, &wire.TrackerFailure{FailureReason: reason})
 }
 
 func (s *Server) sendAnnounceFailure(c *conn, infoHash, reason string) {
-	s.encodeAndEnqueue(c, &swarm.TrackerFailure{Action: swarm.TrackerActionAnnounce, FailureReason: reason, InfoHash: infoHash})
+	s.encodeAndEnqueue(c, &wire.TrackerFailure{Action: wire.TrackerActionAnnounce, FailureReason: reason, InfoHash: infoHash})
 }
 
 // handleMessage processes one client message. Forwarded offers are queued
 // before the sender's reply, so a client that has its reply knows its offers
 // are on their way.
 func (s *Server) handleMessage(c *conn, data []byte) {
-	req, err := swarm.DecodeAnnounceRequest(data)
+	req, err := wire.DecodeAnnounceRequest(data)
 	if err != nil {
 		c.log.Debug("bad request", "err", err)
 		s.sendFailure(c, err.Error())
@@ -692,8 +692,8 @@ func (s *Server) handleMessage(c *conn, data []byte) {
 		targets := s.randomOthersLocked(req.InfoHash, req.PeerID, len(req.Offers))
 		for i, target := range targets {
 			o := req.Offers[i]
-			s.encodeAndEnqueue(target, &swarm.ForwardedOffer{
-				Action:   swarm.TrackerActionAnnounce,
+			s.encodeAndEnqueue(target, &wire.ForwardedOffer{
+				Action:   wire.TrackerActionAnnounce,
 				Offer:    o.Offer,
 				OfferID:  o.OfferID,
 				PeerID:   req.PeerID,
@@ -711,8 +711,8 @@ func (s *Server) handleMessage(c *conn, data []byte) {
 			log.Debug("answer for an unknown peer", "to_peer_id", req.ToPeerID)
 			return
 		}
-		s.encodeAndEnqueue(to.conn, &swarm.ForwardedAnswer{
-			Action:   swarm.TrackerActionAnnounce,
+		s.encodeAndEnqueue(to.conn, &wire.ForwardedAnswer{
+			Action:   wire.TrackerActionAnnounce,
 			Answer:   *req.Answer,
 			OfferID:  req.OfferID,
 			PeerID:   req.PeerID,
@@ -730,7 +730,7 @@ func (s *Server) handleMessage(c *conn, data []byte) {
 // another connection announcing it is refused (and the holder is probed
 // with a ping, so that a dead one is noticed soon), otherwise whoever learnt
 // a peer_id from a forwarded offer could take the answers meant for it.
-func (s *Server) joinLocked(c *conn, req *swarm.AnnounceRequest) string {
+func (s *Server) joinLocked(c *conn, req *wire.AnnounceRequest) string {
 	now := s.now()
 	sw := s.swarms[req.InfoHash]
 	if sw != nil {
@@ -829,7 +829,7 @@ func (s *Server) removeConn(c *conn) {
 }
 
 func (s *Server) replyLocked(c *conn, infoHash string) {
-	reply := &swarm.AnnounceReply{Action: swarm.TrackerActionAnnounce, Interval: s.Interval(), InfoHash: infoHash}
+	reply := &wire.AnnounceReply{Action: wire.TrackerActionAnnounce, Interval: s.Interval(), InfoHash: infoHash}
 	if sw := s.swarms[infoHash]; sw != nil {
 		reply.Complete = sw.seeders
 		reply.Incomplete = len(sw.peers) - sw.seeders

@@ -19,7 +19,7 @@ import (
 
 	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/internal/trackerclient"
-	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // Test ids: 20 ASCII characters each.
@@ -68,10 +68,10 @@ func (tt *testTracker) dial(t *testing.T, name string) *client {
 	return trackerclient.Dial(testContext(t), t, tt.url, name, peerID(name))
 }
 
-func offers(ids ...int) []swarm.TrackerOffer {
-	var out []swarm.TrackerOffer
+func offers(ids ...int) []wire.TrackerOffer {
+	var out []wire.TrackerOffer
 	for _, id := range ids {
-		out = append(out, swarm.TrackerOffer{OfferID: offerID(id), Offer: swarm.SessionDescription{Type: swarm.SDPTypeOffer, SDP: fmt.Sprintf("sealed-%d", id)}})
+		out = append(out, wire.TrackerOffer{OfferID: offerID(id), Offer: wire.SessionDescription{Type: wire.SDPTypeOffer, SDP: fmt.Sprintf("sealed-%d", id)}})
 	}
 	return out
 }
@@ -86,8 +86,8 @@ func TestTwoPeersOfferReachesTheOther(t *testing.T) {
 	if r := b.Announce(hashA, offers(1, 2, 3)); r.Incomplete != 2 {
 		t.Fatalf("second reply %+v", r)
 	}
-	got := trackerclient.RecvAs[*swarm.ForwardedOffer](a)
-	want := &swarm.ForwardedOffer{Action: "announce", Offer: offers(1)[0].Offer, OfferID: offerID(1), PeerID: b.ID, InfoHash: hashA}
+	got := trackerclient.RecvAs[*wire.ForwardedOffer](a)
+	want := &wire.ForwardedOffer{Action: "announce", Offer: offers(1)[0].Offer, OfferID: offerID(1), PeerID: b.ID, InfoHash: hashA}
 	if *got != *want {
 		t.Errorf("forwarded %+v, want %+v", got, want)
 	}
@@ -105,7 +105,7 @@ func TestThreePeersOffersGoToDistinctOthers(t *testing.T) {
 		if r := c.Announce(hashA, offers(10*round+1, 10*round+2, 10*round+3)); r.Incomplete != 3 {
 			t.Fatalf("reply %+v", r)
 		}
-		oa, ob := trackerclient.RecvAs[*swarm.ForwardedOffer](a), trackerclient.RecvAs[*swarm.ForwardedOffer](b)
+		oa, ob := trackerclient.RecvAs[*wire.ForwardedOffer](a), trackerclient.RecvAs[*wire.ForwardedOffer](b)
 		if oa.PeerID != c.ID || ob.PeerID != c.ID {
 			t.Errorf("offers from %q and %q, want %q", oa.PeerID, ob.PeerID, c.ID)
 		}
@@ -128,10 +128,10 @@ func TestAnswerReachesOnlyToPeer(t *testing.T) {
 	b.Announce(hashA, nil)
 	c.Announce(hashA, nil)
 
-	answer := swarm.SessionDescription{Type: swarm.SDPTypeAnswer, SDP: "sealed-answer"}
-	c.Send(swarm.NewAnswerAnnounce(hashA, c.ID, a.ID, offerID(7), answer))
-	got := trackerclient.RecvAs[*swarm.ForwardedAnswer](a)
-	want := &swarm.ForwardedAnswer{Action: "announce", Answer: answer, OfferID: offerID(7), PeerID: c.ID, InfoHash: hashA}
+	answer := wire.SessionDescription{Type: wire.SDPTypeAnswer, SDP: "sealed-answer"}
+	c.Send(wire.NewAnswerAnnounce(hashA, c.ID, a.ID, offerID(7), answer))
+	got := trackerclient.RecvAs[*wire.ForwardedAnswer](a)
+	want := &wire.ForwardedAnswer{Action: "announce", Answer: answer, OfferID: offerID(7), PeerID: c.ID, InfoHash: hashA}
 	if *got != *want {
 		t.Errorf("forwarded %+v, want %+v", got, want)
 	}
@@ -141,7 +141,7 @@ func TestAnswerReachesOnlyToPeer(t *testing.T) {
 	c.ExpectQuiet(hashC)
 
 	// An answer to an unknown peer is dropped silently.
-	c.Send(swarm.NewAnswerAnnounce(hashA, c.ID, peerID("nobody"), offerID(8), answer))
+	c.Send(wire.NewAnswerAnnounce(hashA, c.ID, peerID("nobody"), offerID(8), answer))
 	c.ExpectQuiet(hashC)
 }
 
@@ -153,7 +153,7 @@ func TestSwarmsAreIsolated(t *testing.T) {
 		t.Fatalf("reply %+v: b should be alone in its swarm", r)
 	}
 	// An answer names a peer of another swarm: not forwarded.
-	b.Send(swarm.NewAnswerAnnounce(hashB, b.ID, a.ID, offerID(1), swarm.SessionDescription{Type: "answer", SDP: "x"}))
+	b.Send(wire.NewAnswerAnnounce(hashB, b.ID, a.ID, offerID(1), wire.SessionDescription{Type: "answer", SDP: "x"}))
 	a.ExpectQuiet(hashC)
 	b.ExpectQuiet(hashC)
 	if st := tt.srv.Stats(); st.Swarms != 2 || st.Peers != 2 || st.Connections != 2 {
@@ -197,8 +197,8 @@ func TestStoppedEventLeavesSwarm(t *testing.T) {
 	a, b := tt.dial(t, "a"), tt.dial(t, "b")
 	a.Announce(hashA, nil)
 	b.Announce(hashA, nil)
-	a.Send(&swarm.AnnounceRequest{Action: "announce", InfoHash: hashA, PeerID: a.ID, Event: "stopped"})
-	if r := trackerclient.RecvAs[*swarm.AnnounceReply](a); r.Incomplete != 1 {
+	a.Send(&wire.AnnounceRequest{Action: "announce", InfoHash: hashA, PeerID: a.ID, Event: "stopped"})
+	if r := trackerclient.RecvAs[*wire.AnnounceReply](a); r.Incomplete != 1 {
 		t.Errorf("reply to stopped %+v", r)
 	}
 	b.Announce(hashA, offers(1))
@@ -209,7 +209,7 @@ func TestSeedersAreComplete(t *testing.T) {
 	tt := startTracker(t, Config{Interval: 1500 * time.Millisecond})
 	a, b := tt.dial(t, "a"), tt.dial(t, "b")
 	a.SendRaw([]byte(fmt.Sprintf(`{"action":"announce","info_hash":%q,"peer_id":%q,"left":0,"numwant":3,"offers":[]}`, hashA, a.ID)))
-	if r := trackerclient.RecvAs[*swarm.AnnounceReply](a); r.Complete != 1 || r.Incomplete != 0 || r.Interval != 2 {
+	if r := trackerclient.RecvAs[*wire.AnnounceReply](a); r.Complete != 1 || r.Incomplete != 0 || r.Interval != 2 {
 		t.Errorf("passive reply %+v, want complete 1 and interval 2", r)
 	}
 	if r := b.Announce(hashA, nil); r.Complete != 1 || r.Incomplete != 1 {
@@ -231,8 +231,8 @@ func TestPeerIDTakeoverIsRefused(t *testing.T) {
 	thief := tt.dial(t, "thief")
 	thief.ID = a.ID // announces A's peer_id from its own socket
 	for _, offerIDs := range [][]int{nil, {1, 2}} {
-		thief.Send(swarm.NewOfferAnnounce(hashA, thief.ID, offers(offerIDs...)))
-		f := trackerclient.RecvAs[*swarm.TrackerFailure](thief)
+		thief.Send(wire.NewOfferAnnounce(hashA, thief.ID, offers(offerIDs...)))
+		f := trackerclient.RecvAs[*wire.TrackerFailure](thief)
 		if f.FailureReason != reasonPeerIDTaken || f.InfoHash != hashA {
 			t.Fatalf("thief got %+v, want failure %q for %s", f, reasonPeerIDTaken, hashA)
 		}
@@ -242,16 +242,16 @@ func TestPeerIDTakeoverIsRefused(t *testing.T) {
 	if r := c.Announce(hashA, nil); r.Incomplete != 2 {
 		t.Errorf("reply %+v, want 2 incomplete (a and c)", r)
 	}
-	answer := swarm.SessionDescription{Type: swarm.SDPTypeAnswer, SDP: "sealed-answer-for-a"}
-	c.Send(swarm.NewAnswerAnnounce(hashA, c.ID, a.ID, offerID(9), answer))
-	if got := trackerclient.RecvAs[*swarm.ForwardedAnswer](a); got.Answer != answer || got.PeerID != c.ID {
+	answer := wire.SessionDescription{Type: wire.SDPTypeAnswer, SDP: "sealed-answer-for-a"}
+	c.Send(wire.NewAnswerAnnounce(hashA, c.ID, a.ID, offerID(9), answer))
+	if got := trackerclient.RecvAs[*wire.ForwardedAnswer](a); got.Answer != answer || got.PeerID != c.ID {
 		t.Errorf("a got %+v, want c's answer", got)
 	}
 	a.ExpectQuiet(hashC)
 	thief.ExpectQuiet(hashC)
 	// A "stopped" from the thief's socket does not remove A either.
-	thief.Send(&swarm.AnnounceRequest{Action: "announce", InfoHash: hashA, PeerID: a.ID, Event: "stopped"})
-	trackerclient.RecvAs[*swarm.AnnounceReply](thief)
+	thief.Send(&wire.AnnounceRequest{Action: "announce", InfoHash: hashA, PeerID: a.ID, Event: "stopped"})
+	trackerclient.RecvAs[*wire.AnnounceReply](thief)
 	if r := c.Announce(hashA, nil); r.Incomplete != 2 {
 		t.Errorf("reply %+v after the thief's stopped, want 2 incomplete", r)
 	}
@@ -276,7 +276,7 @@ func TestLimits(t *testing.T) {
 		{
 			name:   "too many offers",
 			cfg:    Config{MaxOffersPerAnnounce: 2},
-			send:   func(c *client) { c.Send(swarm.NewOfferAnnounce(hashA, c.ID, offers(1, 2, 3))) },
+			send:   func(c *client) { c.Send(wire.NewOfferAnnounce(hashA, c.ID, offers(1, 2, 3))) },
 			reason: reasonTooManyOffers,
 		},
 		{
@@ -285,7 +285,7 @@ func TestLimits(t *testing.T) {
 			send: func(c *client) {
 				c.Announce(hashA, nil)
 				c.Announce(hashB, nil)
-				c.Send(swarm.NewOfferAnnounce("dddddddddddddddddddd", c.ID, nil))
+				c.Send(wire.NewOfferAnnounce("dddddddddddddddddddd", c.ID, nil))
 			},
 			reason: reasonTooManySwarms,
 			retry:  hashA,
@@ -297,7 +297,7 @@ func TestLimits(t *testing.T) {
 				tt.dial(t, "x").Announce(hashA, nil)
 				tt.dial(t, "y").Announce(hashA, nil)
 			},
-			send:   func(c *client) { c.Send(swarm.NewOfferAnnounce(hashA, c.ID, nil)) },
+			send:   func(c *client) { c.Send(wire.NewOfferAnnounce(hashA, c.ID, nil)) },
 			reason: reasonSwarmFull,
 		},
 		{
@@ -312,7 +312,7 @@ func TestLimits(t *testing.T) {
 			name: "second peer_id in one swarm",
 			send: func(c *client) {
 				c.Announce(hashA, nil)
-				c.Send(swarm.NewOfferAnnounce(hashA, peerID("other"), nil))
+				c.Send(wire.NewOfferAnnounce(hashA, peerID("other"), nil))
 			},
 			reason: reasonPeerIDMismatch,
 		},
@@ -326,7 +326,7 @@ func TestLimits(t *testing.T) {
 			bystander := tt.dial(t, "bystander")
 			c := tt.dial(t, "c")
 			tc.send(c)
-			f := trackerclient.RecvAs[*swarm.TrackerFailure](c)
+			f := trackerclient.RecvAs[*wire.TrackerFailure](c)
 			if f.FailureReason != tc.reason {
 				t.Errorf("failure reason %q, want %q", f.FailureReason, tc.reason)
 			}
@@ -373,7 +373,7 @@ func TestMalformedRequestsGetFailureReasons(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c.T = t
 			c.SendRaw([]byte(tc.data))
-			f := trackerclient.RecvAs[*swarm.TrackerFailure](c)
+			f := trackerclient.RecvAs[*wire.TrackerFailure](c)
 			if !strings.HasPrefix(f.FailureReason, tc.reason) {
 				t.Errorf("failure reason %q, want prefix %q", f.FailureReason, tc.reason)
 			}

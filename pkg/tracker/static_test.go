@@ -13,7 +13,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/peersetdb/peerset/internal/trackerclient"
-	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // writeFiles creates files (path → content) under a temporary directory.
@@ -106,7 +106,7 @@ func TestStaticFilesBesideTheTracker(t *testing.T) {
 	if r := b.Announce(hashA, offers(1)); r.Incomplete != 2 {
 		t.Fatalf("announce beside static files: %+v", r)
 	}
-	if got := trackerclient.RecvAs[*swarm.ForwardedOffer](a); got.PeerID != b.ID {
+	if got := trackerclient.RecvAs[*wire.ForwardedOffer](a); got.PeerID != b.ID {
 		t.Errorf("offer from %q, want %q", got.PeerID, b.ID)
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // statsByWalk computes Stats the way the tracker did before it kept
@@ -50,8 +50,8 @@ func fakeConn(s *Server) *conn {
 
 func testHash(i int) string { return fmt.Sprintf("swarm-%014d", i) }
 
-func announceReq(infoHash, peerID string, seeding bool) *swarm.AnnounceRequest {
-	req := &swarm.AnnounceRequest{Action: "announce", InfoHash: infoHash, PeerID: peerID}
+func announceReq(infoHash, peerID string, seeding bool) *wire.AnnounceRequest {
+	req := &wire.AnnounceRequest{Action: "announce", InfoHash: infoHash, PeerID: peerID}
 	if seeding {
 		req.Left = []byte("0")
 	}

@@ -1,5 +1,5 @@
-// Decoding and validating client announces, mirroring pkg/swarm's
-// DecodeAnnounceRequest (tracker_msg.go): the same checks in the same order
+// Decoding and validating client announces, mirroring pkg/wire's
+// DecodeAnnounceRequest (pkg/wire/tracker_msg.go): the same checks in the same order
 // with the same failure texts (rules.json "reasons"). Only the detail after
 // "malformed tracker message: " differs, since Go's JSON errors cannot be
 // reproduced word for word.
@@ -19,7 +19,7 @@ function malformed(detail) {
   return new AnnounceError(`${reasons.malformed}: ${detail}`);
 }
 
-// isValidId: exactly idLength ASCII characters (swarm.IsValidID).
+// isValidId: exactly idLength ASCII characters (wire.IsValidID).
 export function isValidId(s) {
   if (typeof s !== "string" || s.length !== rules.idLength) return false;
   for (let i = 0; i < s.length; i++) {

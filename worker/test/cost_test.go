@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/peersetdb/peerset/internal/trackerclient"
-	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // storageCounters is the Durable Object's GET /stats/storage: SQLite rows
@@ -40,8 +40,8 @@ func TestWorkerStorageWritesOnlyWhenMembershipChanges(t *testing.T) {
 	a, b := dial(t, url, "a"), dial(t, url, "b")
 	zero := int64(0)
 	seed := func(c *client) {
-		c.Send(&swarm.OfferAnnounce{Action: "announce", InfoHash: hash, PeerID: c.ID, Left: &zero, Offers: []swarm.TrackerOffer{}})
-		trackerclient.RecvAs[*swarm.AnnounceReply](c)
+		c.Send(&wire.OfferAnnounce{Action: "announce", InfoHash: hash, PeerID: c.ID, Left: &zero, Offers: []wire.TrackerOffer{}})
+		trackerclient.RecvAs[*wire.AnnounceReply](c)
 	}
 	steps := []struct {
 		name      string
@@ -63,20 +63,20 @@ func TestWorkerStorageWritesOnlyWhenMembershipChanges(t *testing.T) {
 			for range 5 {
 				offers := trackerclient.Offers(trackerclient.RandomID(), 1)
 				b.Announce(hash, offers)
-				trackerclient.RecvAs[*swarm.ForwardedOffer](a)
-				a.Send(swarm.NewAnswerAnnounce(hash, a.ID, b.ID, offers[0].OfferID, swarm.SessionDescription{Type: "answer", SDP: "x"}))
-				trackerclient.RecvAs[*swarm.ForwardedAnswer](b)
+				trackerclient.RecvAs[*wire.ForwardedOffer](a)
+				a.Send(wire.NewAnswerAnnounce(hash, a.ID, b.ID, offers[0].OfferID, wire.SessionDescription{Type: "answer", SDP: "x"}))
+				trackerclient.RecvAs[*wire.ForwardedAnswer](b)
 			}
 		}, false},
 		{"a takeover of a's peer_id, refused", func() {
 			thief := dial(t, url, "thief")
 			thief.ID = a.ID
-			thief.Send(swarm.NewOfferAnnounce(hash, thief.ID, nil))
+			thief.Send(wire.NewOfferAnnounce(hash, thief.ID, nil))
 			thief.ExpectFailure(loadRules(t).Reasons["peerIdTaken"], "announce", hash)
 		}, false},
 		{"a stops", func() {
-			a.Send(&swarm.AnnounceRequest{Action: "announce", InfoHash: hash, PeerID: a.ID, Event: "stopped"})
-			trackerclient.RecvAs[*swarm.AnnounceReply](a)
+			a.Send(&wire.AnnounceRequest{Action: "announce", InfoHash: hash, PeerID: a.ID, Event: "stopped"})
+			trackerclient.RecvAs[*wire.AnnounceReply](a)
 		}, true},
 	}
 	for _, s := range steps {

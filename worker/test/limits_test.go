@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/peersetdb/peerset/internal/trackerclient"
-	"github.com/peersetdb/peerset/pkg/swarm"
 	"github.com/peersetdb/peerset/pkg/tracker"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // smallLimits are caps small enough to reach in a test, set the same way on
@@ -97,7 +97,7 @@ func checkLimits(t *testing.T, url, stats string) {
 			mustDial(t, fmt.Sprintf("x%d", i), "127.0.0.11").Announce(hash, nil)
 		}
 		x := mustDial(t, "x-last", "127.0.0.11")
-		x.Send(swarm.NewOfferAnnounce(hash, x.ID, nil))
+		x.Send(wire.NewOfferAnnounce(hash, x.ID, nil))
 		x.ExpectFailure(rules.Reasons["swarmFull"], "announce", hash)
 		if _, status, err := dialFrom(t, url, "x-over", "127.0.0.11"); err == nil || status != http.StatusTooManyRequests {
 			t.Fatalf("5th socket from one address: status %d, err %v; want 429", status, err)
@@ -123,7 +123,7 @@ func checkLimits(t *testing.T, url, stats string) {
 		for range l.burst {
 			c.Announce(hash, nil)
 		}
-		c.Send(swarm.NewOfferAnnounce(hash, c.ID, nil))
+		c.Send(wire.NewOfferAnnounce(hash, c.ID, nil))
 		c.ExpectFailure(rules.Reasons["rateLimited"], "", "")
 		// Other connections have buckets of their own.
 		mustDial(t, "other", "127.0.0.32").Announce(hash, nil)
@@ -137,7 +137,7 @@ func checkLimits(t *testing.T, url, stats string) {
 			c.Announce(hash, nil)
 		}
 		honest := mustDial(t, "honest", "127.0.0.44")
-		honest.Send(swarm.NewOfferAnnounce(hash, honest.ID, nil))
+		honest.Send(wire.NewOfferAnnounce(hash, honest.ID, nil))
 		honest.ExpectFailure(rules.Reasons["swarmFull"], "announce", hash)
 		// x keeps announcing; y and z stay silent past the idle timeout.
 		deadline := time.Now().Add(l.idle + 500*time.Millisecond)

@@ -13,9 +13,9 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/peersetdb/peerset/internal/trackerclient"
-	"github.com/peersetdb/peerset/pkg/swarm"
 	"github.com/peersetdb/peerset/pkg/tracker"
 	"github.com/peersetdb/peerset/pkg/tracker/trackertest"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // The same protocol checks run against pkg/tracker (in process) and the
@@ -68,8 +68,8 @@ func checkProtocol(t *testing.T, url, stats string) {
 			t.Fatalf("first reply %+v, want 1 incomplete, 0 complete, interval %d", r, rules.IntervalSeconds)
 		}
 		zero := int64(0)
-		b.Send(&swarm.OfferAnnounce{Action: "announce", InfoHash: hash, PeerID: b.ID, Left: &zero, Offers: []swarm.TrackerOffer{}})
-		if r := trackerclient.RecvAs[*swarm.AnnounceReply](b); r.Incomplete != 1 || r.Complete != 1 {
+		b.Send(&wire.OfferAnnounce{Action: "announce", InfoHash: hash, PeerID: b.ID, Left: &zero, Offers: []wire.TrackerOffer{}})
+		if r := trackerclient.RecvAs[*wire.AnnounceReply](b); r.Incomplete != 1 || r.Complete != 1 {
 			t.Fatalf("reply to a seeder %+v, want 1 incomplete and 1 complete", r)
 		}
 	})
@@ -82,8 +82,8 @@ func checkProtocol(t *testing.T, url, stats string) {
 		if r := b.Announce(hash, offers); r.Incomplete != 2 {
 			t.Fatalf("reply %+v, want 2 incomplete", r)
 		}
-		got := trackerclient.RecvAs[*swarm.ForwardedOffer](a)
-		want := swarm.ForwardedOffer{Action: "announce", Offer: offers[0].Offer, OfferID: offers[0].OfferID, PeerID: b.ID, InfoHash: hash}
+		got := trackerclient.RecvAs[*wire.ForwardedOffer](a)
+		want := wire.ForwardedOffer{Action: "announce", Offer: offers[0].Offer, OfferID: offers[0].OfferID, PeerID: b.ID, InfoHash: hash}
 		if *got != want {
 			t.Errorf("forwarded %+v, want %+v", *got, want)
 		}
@@ -102,7 +102,7 @@ func checkProtocol(t *testing.T, url, stats string) {
 			if r := c.Announce(hash, offers); r.Incomplete != 3 {
 				t.Fatalf("round %d: reply %+v, want 3 incomplete", round, r)
 			}
-			oa, ob := trackerclient.RecvAs[*swarm.ForwardedOffer](a), trackerclient.RecvAs[*swarm.ForwardedOffer](b)
+			oa, ob := trackerclient.RecvAs[*wire.ForwardedOffer](a), trackerclient.RecvAs[*wire.ForwardedOffer](b)
 			if oa.PeerID != c.ID || ob.PeerID != c.ID {
 				t.Errorf("round %d: offers from %q and %q, want %q", round, oa.PeerID, ob.PeerID, c.ID)
 			}
@@ -125,15 +125,15 @@ func checkProtocol(t *testing.T, url, stats string) {
 			p.Announce(hash, nil)
 		}
 		offerID := trackerclient.RandomID()
-		answer := swarm.SessionDescription{Type: swarm.SDPTypeAnswer, SDP: "sealed-answer"}
-		c.Send(swarm.NewAnswerAnnounce(hash, c.ID, a.ID, offerID, answer))
-		got := trackerclient.RecvAs[*swarm.ForwardedAnswer](a)
-		want := swarm.ForwardedAnswer{Action: "announce", Answer: answer, OfferID: offerID, PeerID: c.ID, InfoHash: hash}
+		answer := wire.SessionDescription{Type: wire.SDPTypeAnswer, SDP: "sealed-answer"}
+		c.Send(wire.NewAnswerAnnounce(hash, c.ID, a.ID, offerID, answer))
+		got := trackerclient.RecvAs[*wire.ForwardedAnswer](a)
+		want := wire.ForwardedAnswer{Action: "announce", Answer: answer, OfferID: offerID, PeerID: c.ID, InfoHash: hash}
 		if *got != want {
 			t.Errorf("forwarded %+v, want %+v", *got, want)
 		}
 		// An answer to a peer the swarm does not know goes nowhere.
-		c.Send(swarm.NewAnswerAnnounce(hash, c.ID, trackerclient.RandomID(), trackerclient.RandomID(), answer))
+		c.Send(wire.NewAnswerAnnounce(hash, c.ID, trackerclient.RandomID(), trackerclient.RandomID(), answer))
 		a.ExpectQuiet(trackerclient.RandomID())
 		b.ExpectQuiet(trackerclient.RandomID())
 		c.ExpectQuiet(trackerclient.RandomID())
@@ -179,7 +179,7 @@ func checkProtocol(t *testing.T, url, stats string) {
 			a.ExpectFailure(tc.want, "", "")
 		}
 		// Too many offers: a failure about this announce, and no membership.
-		a.Send(swarm.NewOfferAnnounce(hash, a.ID, trackerclient.Offers(trackerclient.RandomID(), rules.MaxOffersPerAnnounce+1)))
+		a.Send(wire.NewOfferAnnounce(hash, a.ID, trackerclient.Offers(trackerclient.RandomID(), rules.MaxOffersPerAnnounce+1)))
 		a.ExpectFailure(r["tooManyOffers"], "announce", hash)
 		if reply := a.Announce(hash, trackerclient.Offers(trackerclient.RandomID(), rules.MaxOffersPerAnnounce)); reply.Incomplete != 1 {
 			t.Errorf("reply after the failures %+v, want 1 incomplete", reply)
@@ -190,7 +190,7 @@ func checkProtocol(t *testing.T, url, stats string) {
 		a := dial(t, url, "a")
 		hash := trackerclient.RandomID()
 		a.Announce(hash, nil)
-		a.Send(swarm.NewOfferAnnounce(hash, trackerclient.RandomID(), nil))
+		a.Send(wire.NewOfferAnnounce(hash, trackerclient.RandomID(), nil))
 		a.ExpectFailure(rules.Reasons["peerIdMismatch"], "announce", hash)
 	})
 
@@ -200,20 +200,20 @@ func checkProtocol(t *testing.T, url, stats string) {
 			a.Announce(trackerclient.RandomID(), nil)
 		}
 		hash := trackerclient.RandomID()
-		a.Send(swarm.NewOfferAnnounce(hash, a.ID, nil))
+		a.Send(wire.NewOfferAnnounce(hash, a.ID, nil))
 		a.ExpectFailure(rules.Reasons["tooManySwarms"], "announce", hash)
 	})
 
 	t.Run("message size limits", func(t *testing.T) {
 		a := dial(t, url, "a")
 		hash := trackerclient.RandomID()
-		msg, _ := swarm.EncodeTrackerMessage(swarm.NewOfferAnnounce(hash, a.ID, nil))
+		msg, _ := wire.EncodeTrackerMessage(wire.NewOfferAnnounce(hash, a.ID, nil))
 		padded := append(slices.Clone(msg), []byte(strings.Repeat(" ", int(rules.MaxMessageBytes)+1-len(msg)))...)
 		a.SendRaw(padded)
 		a.ExpectFailure(rules.Reasons["messageTooLarge"], "", "")
 		// Exactly the limit is fine.
 		a.SendRaw(padded[:rules.MaxMessageBytes])
-		if r := trackerclient.RecvAs[*swarm.AnnounceReply](a); r.InfoHash != hash {
+		if r := trackerclient.RecvAs[*wire.AnnounceReply](a); r.InfoHash != hash {
 			t.Fatalf("reply %+v", r)
 		}
 		// Past the hard limit the tracker closes the connection (1009).
@@ -232,8 +232,8 @@ func checkProtocol(t *testing.T, url, stats string) {
 		a, b := dial(t, url, "a"), dial(t, url, "b")
 		a.Announce(hash, nil)
 		b.Announce(hash, nil)
-		a.Send(&swarm.AnnounceRequest{Action: "announce", InfoHash: hash, PeerID: a.ID, Event: "stopped"})
-		if r := trackerclient.RecvAs[*swarm.AnnounceReply](a); r.Incomplete != 1 {
+		a.Send(&wire.AnnounceRequest{Action: "announce", InfoHash: hash, PeerID: a.ID, Event: "stopped"})
+		if r := trackerclient.RecvAs[*wire.AnnounceReply](a); r.Incomplete != 1 {
 			t.Fatalf("reply to stopped %+v, want 1 incomplete (b)", r)
 		}
 		b.Announce(hash, trackerclient.Offers(trackerclient.RandomID(), 3))
@@ -249,16 +249,16 @@ func checkProtocol(t *testing.T, url, stats string) {
 		c.Announce(hash, nil)
 		thief := dial(t, url, "thief")
 		thief.ID = a.ID
-		thief.Send(swarm.NewOfferAnnounce(hash, thief.ID, trackerclient.Offers(trackerclient.RandomID(), 2)))
+		thief.Send(wire.NewOfferAnnounce(hash, thief.ID, trackerclient.Offers(trackerclient.RandomID(), 2)))
 		thief.ExpectFailure(rules.Reasons["peerIdTaken"], "announce", hash)
 		if r := c.Announce(hash, nil); r.Incomplete != 2 {
 			t.Fatalf("reply %+v, want 2 incomplete (a and c)", r)
 		}
-		answer := swarm.SessionDescription{Type: swarm.SDPTypeAnswer, SDP: "sealed-answer-for-a"}
+		answer := wire.SessionDescription{Type: wire.SDPTypeAnswer, SDP: "sealed-answer-for-a"}
 		offerID := trackerclient.RandomID()
-		c.Send(swarm.NewAnswerAnnounce(hash, c.ID, a.ID, offerID, answer))
-		got := trackerclient.RecvAs[*swarm.ForwardedAnswer](a)
-		if want := (swarm.ForwardedAnswer{Action: "announce", Answer: answer, OfferID: offerID, PeerID: c.ID, InfoHash: hash}); *got != want {
+		c.Send(wire.NewAnswerAnnounce(hash, c.ID, a.ID, offerID, answer))
+		got := trackerclient.RecvAs[*wire.ForwardedAnswer](a)
+		if want := (wire.ForwardedAnswer{Action: "announce", Answer: answer, OfferID: offerID, PeerID: c.ID, InfoHash: hash}); *got != want {
 			t.Errorf("a got %+v, want %+v", *got, want)
 		}
 		a.ExpectQuiet(trackerclient.RandomID())
@@ -266,11 +266,11 @@ func checkProtocol(t *testing.T, url, stats string) {
 		// Once a's socket closes, its peer_id is free again.
 		_ = a.WS.Close(websocket.StatusNormalClosure, "")
 		waitFor(t, "a's peer_id to be free", func() (bool, string) {
-			thief.Send(swarm.NewOfferAnnounce(hash, thief.ID, nil))
+			thief.Send(wire.NewOfferAnnounce(hash, thief.ID, nil))
 			switch m := thief.Recv().(type) {
-			case *swarm.AnnounceReply:
+			case *wire.AnnounceReply:
 				return m.Incomplete == 2, "incomplete " + itoa(m.Incomplete)
-			case *swarm.TrackerFailure:
+			case *wire.TrackerFailure:
 				return false, m.FailureReason
 			default:
 				t.Fatalf("thief got %T %+v", m, m)
@@ -312,8 +312,8 @@ func checkProtocol(t *testing.T, url, stats string) {
 		a, b := dial(t, url, "a"), dial(t, url, "b")
 		a.Announce(hash, nil)
 		zero := int64(0)
-		b.Send(&swarm.OfferAnnounce{Action: "announce", InfoHash: hash, PeerID: b.ID, Left: &zero, Offers: []swarm.TrackerOffer{}})
-		trackerclient.RecvAs[*swarm.AnnounceReply](b)
+		b.Send(&wire.OfferAnnounce{Action: "announce", InfoHash: hash, PeerID: b.ID, Left: &zero, Offers: []wire.TrackerOffer{}})
+		trackerclient.RecvAs[*wire.AnnounceReply](b)
 		if err := getJSON(ctx, stats, &st); err != nil {
 			t.Fatal(err)
 		}

@@ -14,8 +14,8 @@ import (
 	"testing"
 
 	"github.com/peersetdb/peerset/internal/trackerclient"
-	"github.com/peersetdb/peerset/pkg/swarm"
 	"github.com/peersetdb/peerset/pkg/tracker"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // rules mirrors worker/rules.json (the Go worker's Rules type lives in
@@ -72,7 +72,7 @@ func TestRulesMatchGoTracker(t *testing.T) {
 		{"announceRate (x1000)", int64(r.AnnounceRate * 1000), int64(d.AnnounceRate * 1000)},
 		{"announceBurst", int64(r.AnnounceBurst), int64(d.AnnounceBurst)},
 		{"memberIdleTimeoutSeconds", int64(r.MemberIdleTimeoutSecs), int64(d.MemberIdleTimeout.Seconds())},
-		{"idLength", int64(r.IDLength), swarm.IDLength},
+		{"idLength", int64(r.IDLength), wire.IDLength},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -80,17 +80,17 @@ func TestRulesMatchGoTracker(t *testing.T) {
 		}
 	}
 	errorTexts := map[string]error{
-		"malformed":                 swarm.ErrMalformedTrackerMessage,
-		"invalidAction":             swarm.ErrUnknownTrackerAction,
-		"invalidInfoHash":           swarm.ErrInvalidInfoHash,
-		"invalidPeerId":             swarm.ErrInvalidPeerID,
-		"invalidToPeerId":           swarm.ErrInvalidToPeerID,
-		"invalidOfferId":            swarm.ErrInvalidOfferID,
-		"invalidSessionDescription": swarm.ErrInvalidSessionDescription,
+		"malformed":                 wire.ErrMalformedTrackerMessage,
+		"invalidAction":             wire.ErrUnknownTrackerAction,
+		"invalidInfoHash":           wire.ErrInvalidInfoHash,
+		"invalidPeerId":             wire.ErrInvalidPeerID,
+		"invalidToPeerId":           wire.ErrInvalidToPeerID,
+		"invalidOfferId":            wire.ErrInvalidOfferID,
+		"invalidSessionDescription": wire.ErrInvalidSessionDescription,
 	}
 	for key, err := range errorTexts {
 		if got := r.Reasons[key]; got != err.Error() {
-			t.Errorf("rules.json reasons.%s is %q, pkg/swarm says %q: update worker/rules.json", key, got, err.Error())
+			t.Errorf("rules.json reasons.%s is %q, pkg/wire says %q: update worker/rules.json", key, got, err.Error())
 		}
 	}
 	for _, key := range []string{"messageTooLarge", "tooManyOffers", "tooManySwarms", "swarmFull", "peerIdMismatch", "peerIdTaken", "rateLimited"} {
@@ -111,7 +111,7 @@ func TestRulesSwarmFullReasonMatchesGoTracker(t *testing.T) {
 	hash := trackerclient.RandomID()
 	a, b := dial(t, url, "a"), dial(t, url, "b")
 	a.Announce(hash, nil)
-	b.Send(swarm.NewOfferAnnounce(hash, b.ID, nil))
+	b.Send(wire.NewOfferAnnounce(hash, b.ID, nil))
 	b.ExpectFailure(r.Reasons["swarmFull"], "announce", hash)
 }
 

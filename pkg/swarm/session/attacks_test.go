@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/peersetdb/peerset/pkg/merkle"
@@ -276,60 +277,62 @@ func TestOneAuthorOnThreeDevicesConverges(t *testing.T) {
 // quota bounds what one key keeps, and the session's ingest budget bounds
 // what the peer adds in all; the rest waits and is never stored unasked.
 func TestStorageFloodIsBounded(t *testing.T) {
-	cfg := quickConfig()
-	cfg.IngestBurst, cfg.IngestRate = 500, 1
-	cfg.FloodRate, cfg.FloodBurst = 1e6, 1<<20
-	n := withPipeline(newNode(t, "victim", cfg), pipelineFor(t, moderation.PresetStandard()))
-	r := newRawPeer(t, testRoom)
-	link, err := r.dial(t, n, "flooder")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.handshake(t, link)
-	key, _ := record.GenerateKey()
-	now := time.Now()
-	var deletions, records [][]byte
-	for i := range 10000 {
-		uuid, _ := record.NewUUID()
-		d, _ := record.NewDeletion(key, testRoom, uuid, now.Add(-time.Duration(i)*time.Second))
-		deletions = append(deletions, d.AppendJSON(nil))
-	}
-	for i := range 10000 {
-		k, _ := record.GenerateKey()
-		e, _ := record.New(record.Draft{Text: fmt.Sprintf("spam %d", i), CreatedAt: now.Add(-time.Duration(i) * time.Second)}, k, testRoom, record.Limits{})
-		records = append(records, e.AppendJSON(nil))
-	}
-	start := time.Now()
-	sent := 0
-	for _, batch := range [][][]byte{deletions, records} {
-		for i := 0; i < len(batch); i += DefaultMaxBatchRecords {
-			send(t, link, ActionRecords, appendRecords(nil, batch[i:min(i+DefaultMaxBatchRecords, len(batch))], nil))
-			// Keep within the inbox (a faster flood is refused as such).
-			if sent += DefaultMaxBatchRecords; sent%(20*DefaultMaxBatchRecords) == 0 {
-				waitFor(t, "the flood to be handled", func() bool {
-					info, ok := n.m.Session("flooder")
-					if !ok {
-						t.Fatal("the flooder's session closed")
-					}
-					return info.RecordsIn == sent
-				})
+	synctest.Test(t, func(t *testing.T) {
+		cfg := quickConfig()
+		cfg.IngestBurst, cfg.IngestRate = 500, 1
+		cfg.FloodRate, cfg.FloodBurst = 1e6, 1<<20
+		n := withPipeline(newNode(t, "victim", cfg), pipelineFor(t, moderation.PresetStandard()))
+		r := newRawPeer(t, testRoom)
+		link, err := r.dial(t, n, "flooder")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.handshake(t, link)
+		key, _ := record.GenerateKey()
+		now := time.Now()
+		var deletions, records [][]byte
+		for i := range 10000 {
+			uuid, _ := record.NewUUID()
+			d, _ := record.NewDeletion(key, testRoom, uuid, now.Add(-time.Duration(i)*time.Second))
+			deletions = append(deletions, d.AppendJSON(nil))
+		}
+		for i := range 10000 {
+			k, _ := record.GenerateKey()
+			e, _ := record.New(record.Draft{Text: fmt.Sprintf("spam %d", i), CreatedAt: now.Add(-time.Duration(i) * time.Second)}, k, testRoom, record.Limits{})
+			records = append(records, e.AppendJSON(nil))
+		}
+		start := time.Now()
+		sent := 0
+		for _, batch := range [][][]byte{deletions, records} {
+			for i := 0; i < len(batch); i += DefaultMaxBatchRecords {
+				send(t, link, ActionRecords, appendRecords(nil, batch[i:min(i+DefaultMaxBatchRecords, len(batch))], nil))
+				// Keep within the inbox (a faster flood is refused as such).
+				if sent += DefaultMaxBatchRecords; sent%(20*DefaultMaxBatchRecords) == 0 {
+					waitFor(t, "the flood to be handled", func() bool {
+						info, ok := n.m.Session("flooder")
+						if !ok {
+							t.Fatal("the flooder's session closed")
+						}
+						return info.RecordsIn == sent
+					})
+				}
 			}
 		}
-	}
-	elapsed := time.Since(start)
-	_, held := n.replica.Root()
-	deletionsHeld := n.replica.index.DeletionCount(key.Public())
-	info, _ := n.m.Session("flooder")
-	t.Logf("held %d events (%d deletions of one key) of 20,000 in %v; %d throttled", held, deletionsHeld, elapsed, info.RecordsThrottled)
-	if deletionsHeld > moderation.DefaultDeletionQuota {
-		t.Errorf("one key holds %d deletions, over the quota of %d", deletionsHeld, moderation.DefaultDeletionQuota)
-	}
-	if budget := cfg.IngestBurst + DefaultMaxBatchRecords + int(elapsed.Seconds()+1)*int(cfg.IngestRate); held > budget {
-		t.Errorf("held %d events, over the ingest budget of about %d", held, budget)
-	}
-	if info.RecordsThrottled == 0 {
-		t.Error("nothing was throttled")
-	}
+		elapsed := time.Since(start)
+		_, held := n.replica.Root()
+		deletionsHeld := n.replica.index.DeletionCount(key.Public())
+		info, _ := n.m.Session("flooder")
+		t.Logf("held %d events (%d deletions of one key) of 20,000 in %v; %d throttled", held, deletionsHeld, elapsed, info.RecordsThrottled)
+		if deletionsHeld > moderation.DefaultDeletionQuota {
+			t.Errorf("one key holds %d deletions, over the quota of %d", deletionsHeld, moderation.DefaultDeletionQuota)
+		}
+		if budget := cfg.IngestBurst + DefaultMaxBatchRecords + int(elapsed.Seconds()+1)*int(cfg.IngestRate); held > budget {
+			t.Errorf("held %d events, over the ingest budget of about %d", held, budget)
+		}
+		if info.RecordsThrottled == 0 {
+			t.Error("nothing was throttled")
+		}
+	})
 }
 
 // blockingReplica is a MemoryReplica whose Offer waits until release is closed:
@@ -393,119 +396,125 @@ func TestSlowReplicaBoundsQueuedBytes(t *testing.T) {
 // 1,000 times. After the first answers they are reported missing, the peer is
 // struck, and the bytes sent stay bounded.
 func TestRepeatedWantIsNotAnsweredAgain(t *testing.T) {
-	cfg := quickConfig()
-	cfg.FloodRate, cfg.FloodBurst = 1e6, 1<<20
-	cfg.LedgerConfig = moderation.LedgerConfig{Threshold: 1 << 20}
-	n := newNode(t, "victim", cfg)
-	pool := pooledRecords(t, 256)
-	seed(t, n, pool)
-	r := newRawPeer(t, testRoom)
-	link, err := r.dial(t, n, "leech")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.handshake(t, link)
-	ids := make([][32]byte, len(pool))
-	var size int64
-	for i, e := range pool {
-		ids[i] = e.ID
-		size += int64(len(e.AppendJSON(nil)))
-	}
-	back := n.m.session("leech").link.(*pipeLink)
-	var answers atomic.Int64
-	for range 1000 {
-		send(t, link, ActionWant, encodeWant(wantMsg{IDs: ids}))
-	}
-	waitFor(t, "every want to be answered or deferred", func() bool {
-		info, _ := n.m.Session("leech")
-		answers.Store(back.sent(ActionRecords))
-		return info.MessagesIn >= 1000+2 // the hello and the auth
+	synctest.Test(t, func(t *testing.T) {
+		cfg := quickConfig()
+		cfg.FloodRate, cfg.FloodBurst = 1e6, 1<<20
+		cfg.LedgerConfig = moderation.LedgerConfig{Threshold: 1 << 20}
+		n := newNode(t, "victim", cfg)
+		pool := bubbleRecords(t, 256)
+		seed(t, n, pool)
+		r := newRawPeer(t, testRoom)
+		link, err := r.dial(t, n, "leech")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.handshake(t, link)
+		ids := make([][32]byte, len(pool))
+		var size int64
+		for i, e := range pool {
+			ids[i] = e.ID
+			size += int64(len(e.AppendJSON(nil)))
+		}
+		back := n.m.session("leech").link.(*pipeLink)
+		var answers atomic.Int64
+		for range 1000 {
+			send(t, link, ActionWant, encodeWant(wantMsg{IDs: ids}))
+		}
+		waitFor(t, "every want to be answered or deferred", func() bool {
+			info, _ := n.m.Session("leech")
+			answers.Store(back.sent(ActionRecords))
+			return info.MessagesIn >= 1000+2 // the hello and the auth
+		})
+		time.Sleep(200 * time.Millisecond)
+		sent := back.byActionBytes(ActionRecords)
+		t.Logf("1000 wants of %d records (%d bytes): %d bytes of records sent", len(ids), size, sent)
+		if limit := int64(maxResends)*size*2 + 1<<20; sent > limit {
+			t.Errorf("sent %d bytes, over %d", sent, limit)
+		}
+		if s := n.m.Ledger().Strikes(moderation.KeySubject(r.key.Public())); len(s) == 0 {
+			t.Error("the repeated wants earned no strike")
+		}
 	})
-	time.Sleep(200 * time.Millisecond)
-	sent := back.byActionBytes(ActionRecords)
-	t.Logf("1000 wants of %d records (%d bytes): %d bytes of records sent", len(ids), size, sent)
-	if limit := int64(maxResends)*size*2 + 1<<20; sent > limit {
-		t.Errorf("sent %d bytes, over %d", sent, limit)
-	}
-	if s := n.m.Ledger().Strikes(moderation.KeySubject(r.key.Public())); len(s) == 0 {
-		t.Error("the repeated wants earned no strike")
-	}
 }
 
 // TestNegAmplificationIsBudgeted (M3): 20-byte reconciliation messages that
 // each ask for a full frame of ids get answers only within the upload budget.
 func TestNegAmplificationIsBudgeted(t *testing.T) {
-	cfg := quickConfig()
-	cfg.FloodRate, cfg.FloodBurst = 1e6, 1<<20
-	cfg.UploadBurst, cfg.UploadRate = 1<<20, 64<<10
-	n := newNode(t, "victim", cfg)
-	seed(t, n, pooledRecords(t, 2000))
-	r := newRawPeer(t, testRoom)
-	link, err := r.dial(t, n, "amplifier")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.handshake(t, link)
-	ask := merkle.Message{Ranges: []merkle.Range{{Upper: merkle.MaxBound, Mode: merkle.ModeIDList}}}.Encode()
-	start := time.Now()
-	for i := range 2000 {
-		send(t, link, ActionNeg, encodeNeg(negMsg{SID: uint32(i + 1), Msg: ask}))
-	}
-	waitFor(t, "the negs to arrive", func() bool {
-		info, _ := n.m.Session("amplifier")
-		return info.MessagesIn >= 2002
+	synctest.Test(t, func(t *testing.T) {
+		cfg := quickConfig()
+		cfg.FloodRate, cfg.FloodBurst = 1e6, 1<<20
+		cfg.UploadBurst, cfg.UploadRate = 1<<20, 64<<10
+		n := newNode(t, "victim", cfg)
+		seed(t, n, bubbleRecords(t, 2000))
+		r := newRawPeer(t, testRoom)
+		link, err := r.dial(t, n, "amplifier")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.handshake(t, link)
+		ask := merkle.Message{Ranges: []merkle.Range{{Upper: merkle.MaxBound, Mode: merkle.ModeIDList}}}.Encode()
+		start := time.Now()
+		for i := range 2000 {
+			send(t, link, ActionNeg, encodeNeg(negMsg{SID: uint32(i + 1), Msg: ask}))
+		}
+		waitFor(t, "the negs to arrive", func() bool {
+			info, _ := n.m.Session("amplifier")
+			return info.MessagesIn >= 2002
+		})
+		time.Sleep(300 * time.Millisecond)
+		back := n.m.session("amplifier").link.(*pipeLink)
+		sent := back.byActionBytes(ActionNegReply)
+		elapsed := time.Since(start)
+		limit := int64(cfg.UploadBurst) + int64(elapsed.Seconds()+1)*int64(cfg.UploadRate) + 2*int64(DefaultFrameSizeLimit)
+		t.Logf("2000 negs of %d bytes: %d bytes of replies in %v (budget about %d)", len(ask), sent, elapsed, limit)
+		if sent > limit {
+			t.Errorf("sent %d bytes of replies, over the budget of %d", sent, limit)
+		}
+		// Asking on and on while the budget is spent is a flood.
+		if s := n.m.Ledger().Strikes(moderation.KeySubject(r.key.Public())); len(s) == 0 {
+			t.Error("the peer draining the upload budget earned no strike")
+		}
 	})
-	time.Sleep(300 * time.Millisecond)
-	back := n.m.session("amplifier").link.(*pipeLink)
-	sent := back.byActionBytes(ActionNegReply)
-	elapsed := time.Since(start)
-	limit := int64(cfg.UploadBurst) + int64(elapsed.Seconds()+1)*int64(cfg.UploadRate) + 2*int64(DefaultFrameSizeLimit)
-	t.Logf("2000 negs of %d bytes: %d bytes of replies in %v (budget about %d)", len(ask), sent, elapsed, limit)
-	if sent > limit {
-		t.Errorf("sent %d bytes of replies, over the budget of %d", sent, limit)
-	}
-	// Asking on and on while the budget is spent is a flood.
-	if s := n.m.Ledger().Strikes(moderation.KeySubject(r.key.Public())); len(s) == 0 {
-		t.Error("the peer draining the upload budget earned no strike")
-	}
 }
 
 // TestRulesDifferBackOff: peers whose rules differ never reach equal roots.
 // They say so (RulesDiffer) and reconcile less and less often instead of
-// every IdleRootInterval.
+// every IdleRootInterval. It runs on synctest's fake clock.
 func TestRulesDifferBackOff(t *testing.T) {
 	for _, digests := range []bool{true, false} {
 		t.Run(fmt.Sprintf("digests=%v", digests), func(t *testing.T) {
-			cfg := quickConfig()
-			cfg.IdleRootInterval = 100 * time.Millisecond
-			cfg.MaxSyncBackoff = time.Minute
-			strict, open := cfg, cfg
-			if digests {
-				strict.RulesDigest, open.RulesDigest = "standard-rules", "open-rules"
-			}
-			a := withPipeline(newNode(t, "standard", strict), pipelineFor(t, moderation.PresetStandard()))
-			b := newNode(t, "open", open)
-			key, _ := record.GenerateKey()
-			rude, _ := record.New(record.Draft{Text: "you are a shit"}, key, testRoom, record.Limits{})
-			seed(t, b, append([]*record.Event{rude}, pooledRecords(t, 20)...))
-			connect(t, a, b, 0)
-			waitFor(t, "the session to report that the rules differ", func() bool {
-				info, ok := a.m.Session("open")
-				return ok && info.RulesDiffer
+			synctest.Test(t, func(t *testing.T) {
+				cfg := quickConfig()
+				cfg.IdleRootInterval = 100 * time.Millisecond
+				cfg.MaxSyncBackoff = time.Minute
+				strict, open := cfg, cfg
+				if digests {
+					strict.RulesDigest, open.RulesDigest = "standard-rules", "open-rules"
+				}
+				a := withPipeline(newNode(t, "standard", strict), pipelineFor(t, moderation.PresetStandard()))
+				b := newNode(t, "open", open)
+				key, _ := record.GenerateKey()
+				rude, _ := record.New(record.Draft{Text: "you are a shit"}, key, testRoom, record.Limits{})
+				seed(t, b, append([]*record.Event{rude}, bubbleRecords(t, 20)...))
+				connect(t, a, b, 0)
+				waitFor(t, "the session to report that the rules differ", func() bool {
+					info, ok := a.m.Session("open")
+					return ok && info.RulesDiffer
+				})
+				time.Sleep(3 * time.Second)
+				ia, _ := a.m.Session("open")
+				ib, _ := b.m.Session("standard")
+				runs := ia.Reconciliations + ib.Reconciliations
+				t.Logf("reconciliations in about 3 s: %d (backoff %v)", runs, max(ia.SyncBackoff, ib.SyncBackoff))
+				// Without backoff: one every IdleRootInterval, about 30 (each side
+				// backs off on its own, so about 2 × log2(3 s / 100 ms) with it).
+				if runs > 16 {
+					t.Errorf("%d reconciliations", runs)
+				}
+				if _, count := a.replica.Root(); count != 20 {
+					t.Errorf("the standard peer holds %d records, want the 20 it accepts", count)
+				}
 			})
-			time.Sleep(3 * time.Second)
-			ia, _ := a.m.Session("open")
-			ib, _ := b.m.Session("standard")
-			runs := ia.Reconciliations + ib.Reconciliations
-			t.Logf("reconciliations in about 3 s: %d (backoff %v)", runs, max(ia.SyncBackoff, ib.SyncBackoff))
-			// Without backoff: one every IdleRootInterval, about 30 (each side
-			// backs off on its own, so about 2 × log2(3 s / 100 ms) with it).
-			if runs > 16 {
-				t.Errorf("%d reconciliations", runs)
-			}
-			if _, count := a.replica.Root(); count != 20 {
-				t.Errorf("the standard peer holds %d records, want the 20 it accepts", count)
-			}
 		})
 	}
 }

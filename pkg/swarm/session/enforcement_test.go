@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/peersetdb/peerset/pkg/merkle"
@@ -168,34 +169,36 @@ func TestFloodIsStruck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := tt.cfg
-			cfg.LedgerConfig = moderation.LedgerConfig{Threshold: 1}
-			n := newNode(t, "node", cfg)
-			r := newRawPeer(t, testRoom)
-			link, err := r.dial(t, n, "raw")
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.handshake(t, link)
-			root := encodeRoot(rootMsg{})
-			s := n.m.session("raw")
-			if s == nil {
-				t.Fatal("no session")
-			}
-			// Deliver straight from here, faster than the session drains its inbox.
-			var lastErr error
-			for range 2000 {
-				if lastErr = n.m.Deliver(s.link, ActionRoot, root); lastErr != nil {
-					break
+			synctest.Test(t, func(t *testing.T) {
+				cfg := tt.cfg
+				cfg.LedgerConfig = moderation.LedgerConfig{Threshold: 1}
+				n := newNode(t, "node", cfg)
+				r := newRawPeer(t, testRoom)
+				link, err := r.dial(t, n, "raw")
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			if !errors.Is(lastErr, ErrFlood) {
-				t.Fatalf("Deliver error %v, want ErrFlood", lastErr)
-			}
-			info := waitClosed(t, n, "raw")
-			if !errors.Is(info.CloseReason, ErrBanned) || !strings.Contains(info.CloseReason.Error(), tt.reason) {
-				t.Fatalf("close reason %v, want a ban for %q", info.CloseReason, tt.reason)
-			}
+				r.handshake(t, link)
+				root := encodeRoot(rootMsg{})
+				s := n.m.session("raw")
+				if s == nil {
+					t.Fatal("no session")
+				}
+				// Deliver straight from here, faster than the session drains its inbox.
+				var lastErr error
+				for range 2000 {
+					if lastErr = n.m.Deliver(s.link, ActionRoot, root); lastErr != nil {
+						break
+					}
+				}
+				if !errors.Is(lastErr, ErrFlood) {
+					t.Fatalf("Deliver error %v, want ErrFlood", lastErr)
+				}
+				info := waitClosed(t, n, "raw")
+				if !errors.Is(info.CloseReason, ErrBanned) || !strings.Contains(info.CloseReason.Error(), tt.reason) {
+					t.Fatalf("close reason %v, want a ban for %q", info.CloseReason, tt.reason)
+				}
+			})
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/peersetdb/peerset/pkg/moderation"
@@ -175,6 +176,8 @@ func TestHandshakeRefusals(t *testing.T) {
 	}
 }
 
+// TestHandshakeTimeouts runs on synctest's fake clock, as do the other
+// tests of timers here (session time limits, the handshake grace).
 func TestHandshakeTimeouts(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -185,26 +188,35 @@ func TestHandshakeTimeouts(t *testing.T) {
 		{"no hello", Config{HandshakeTimeout: 150 * time.Millisecond}, false, ErrHandshakeTimeout},
 		{"no auth", Config{ChallengeTimeout: 150 * time.Millisecond}, true, ErrChallengeTimeout},
 	}
+	const timeout = 150 * time.Millisecond
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n := newNode(t, "node", tt.cfg)
-			r := newRawPeer(t, testRoom)
-			link, err := r.dial(t, n, "raw")
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.next(t, ActionHello)
-			if tt.sendHi {
-				send(t, link, ActionHello, r.hello())
-				r.next(t, ActionAuth)
-			}
-			info := waitClosed(t, n, "raw")
-			if !errors.Is(info.CloseReason, tt.wantErr) {
-				t.Fatalf("close reason %v, want %v", info.CloseReason, tt.wantErr)
-			}
-			if bye := r.waitDetached(t); bye.Code != ByeTimeout {
-				t.Fatalf("bye code %q, want %q", bye.Code, ByeTimeout)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				n := newNode(t, "node", tt.cfg)
+				r := newRawPeer(t, testRoom)
+				link, err := r.dial(t, n, "raw")
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.next(t, ActionHello)
+				start := time.Now()
+				if tt.sendHi {
+					send(t, link, ActionHello, r.hello())
+					r.next(t, ActionAuth)
+				}
+				info := waitClosed(t, n, "raw")
+				if !errors.Is(info.CloseReason, tt.wantErr) {
+					t.Fatalf("close reason %v, want %v", info.CloseReason, tt.wantErr)
+				}
+				// On the bubble's clock the timeout is kept exactly: not
+				// before it, and not much after.
+				if waited := time.Since(start); waited < timeout || waited > 2*timeout {
+					t.Fatalf("closed %v after the peer went quiet, want the %v timeout", waited, timeout)
+				}
+				if bye := r.waitDetached(t); bye.Code != ByeTimeout {
+					t.Fatalf("bye code %q, want %q", bye.Code, ByeTimeout)
+				}
+			})
 		})
 	}
 }
@@ -293,78 +305,92 @@ func TestMaxPeers(t *testing.T) {
 // MaxPendingSessions slots of their own, the oldest is ended for a newcomer
 // once it had HandshakeGrace, and authenticated peers keep theirs.
 func TestStalledHandshakesCannotTakeEverySlot(t *testing.T) {
-	cfg := quickConfig()
-	cfg.MaxPeers, cfg.MaxPendingSessions = 2, 3
-	cfg.HandshakeTimeout, cfg.HandshakeGrace = time.Minute, 200*time.Millisecond
-	n := newNode(t, "node", cfg)
-	early := newNode(t, "early", quickConfig())
-	connect(t, n, early, 0)
-	waitState(t, n, "early", StateIdle)
-	refused := 0
-	for i := range 10 {
-		r := newRawPeer(t, testRoom)
-		if _, err := r.dial(t, n, fmt.Sprintf("stalled-%d", i)); errors.Is(err, ErrTooManyPeers) {
-			refused++ // every pending handshake is younger than the grace
-		} else if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if refused == 0 {
-		t.Error("no newcomer was refused while the pending handshakes were young")
-	}
-	time.Sleep(cfg.HandshakeGrace) // the stalled ones had their chance
-	waitFor(t, "the stalled handshakes to be cut to MaxPendingSessions", func() bool {
-		pending := 0
-		for _, info := range n.m.Sessions() {
-			if !info.State.Authenticated() {
-				pending++
+	synctest.Test(t, func(t *testing.T) {
+		cfg := quickConfig()
+		cfg.MaxPeers, cfg.MaxPendingSessions = 2, 3
+		cfg.HandshakeTimeout, cfg.HandshakeGrace = time.Minute, 200*time.Millisecond
+		n := newNode(t, "node", cfg)
+		early := newNode(t, "early", quickConfig())
+		connect(t, n, early, 0)
+		waitState(t, n, "early", StateIdle)
+		refused := 0
+		for i := range 10 {
+			r := newRawPeer(t, testRoom)
+			if _, err := r.dial(t, n, fmt.Sprintf("stalled-%d", i)); errors.Is(err, ErrTooManyPeers) {
+				refused++ // every pending handshake is younger than the grace
+			} else if err != nil {
+				t.Fatal(err)
 			}
 		}
-		return pending <= 3
+		if refused == 0 {
+			t.Error("no newcomer was refused while the pending handshakes were young")
+		}
+		time.Sleep(cfg.HandshakeGrace) // the stalled ones had their chance
+		waitFor(t, "the stalled handshakes to be cut to MaxPendingSessions", func() bool {
+			pending := 0
+			for _, info := range n.m.Sessions() {
+				if !info.State.Authenticated() {
+					pending++
+				}
+			}
+			return pending <= 3
+		})
+		honest := newNodeInRoom(t, "honest", quickConfig(), testRoom, nil)
+		connect(t, n, honest, 0)
+		waitState(t, n, "honest", StateIdle)
+		waitState(t, n, "early", StateIdle)
 	})
-	honest := newNodeInRoom(t, "honest", quickConfig(), testRoom, nil)
-	connect(t, n, honest, 0)
-	waitState(t, n, "honest", StateIdle)
-	waitState(t, n, "early", StateIdle)
 }
 
 func TestMaxPeerSessionTime(t *testing.T) {
-	cfg := quickConfig()
-	cfg.MaxPeerSessionTime = 300 * time.Millisecond
-	a := newNode(t, "a", cfg)
-	b := newNode(t, "b", quickConfig())
-	connect(t, a, b, 0)
-	info := waitClosed(t, a, "b")
-	if !errors.Is(info.CloseReason, ErrPeerSessionExpired) {
-		t.Fatalf("close reason %v, want ErrPeerSessionExpired", info.CloseReason)
-	}
-	var bye *ByeError
-	if info := waitClosed(t, b, "a"); !errors.As(info.CloseReason, &bye) || bye.Code != ByeExpired {
-		t.Fatalf("b's close reason %v, want a bye %q", info.CloseReason, ByeExpired)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		cfg := quickConfig()
+		cfg.MaxPeerSessionTime = 300 * time.Millisecond
+		a := newNode(t, "a", cfg)
+		b := newNode(t, "b", quickConfig())
+		start := time.Now()
+		connect(t, a, b, 0)
+		info := waitClosed(t, a, "b")
+		if waited := time.Since(start); waited < cfg.MaxPeerSessionTime || waited > 2*cfg.MaxPeerSessionTime {
+			t.Fatalf("the session ended after %v, want MaxPeerSessionTime %v", waited, cfg.MaxPeerSessionTime)
+		}
+		if !errors.Is(info.CloseReason, ErrPeerSessionExpired) {
+			t.Fatalf("close reason %v, want ErrPeerSessionExpired", info.CloseReason)
+		}
+		var bye *ByeError
+		if info := waitClosed(t, b, "a"); !errors.As(info.CloseReason, &bye) || bye.Code != ByeExpired {
+			t.Fatalf("b's close reason %v, want a bye %q", info.CloseReason, ByeExpired)
+		}
+	})
 }
 
 func TestMaxClientSessionTime(t *testing.T) {
-	cfg := quickConfig()
-	cfg.MaxClientSessionTime = 400 * time.Millisecond
-	a := newNode(t, "a", cfg)
-	b := newNode(t, "b", quickConfig())
-	connect(t, a, b, 0)
-	select {
-	case <-a.m.Done():
-	case <-time.After(waitTimeout):
-		t.Fatal("client session did not expire")
-	}
-	if !errors.Is(a.m.Err(), ErrClientSessionExpired) {
-		t.Fatalf("Err() = %v", a.m.Err())
-	}
-	if info := waitClosed(t, a, "b"); !errors.Is(info.CloseReason, ErrClientSessionExpired) {
-		t.Fatalf("close reason %v", info.CloseReason)
-	}
-	r := newRawPeer(t, testRoom)
-	if _, err := r.dial(t, a, "late"); !errors.Is(err, ErrClientSessionExpired) {
-		t.Fatalf("attach after expiry: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		cfg := quickConfig()
+		cfg.MaxClientSessionTime = 400 * time.Millisecond
+		a := newNode(t, "a", cfg)
+		b := newNode(t, "b", quickConfig())
+		start := time.Now()
+		connect(t, a, b, 0)
+		select {
+		case <-a.m.Done():
+		case <-time.After(waitTimeout):
+			t.Fatal("client session did not expire")
+		}
+		if waited := time.Since(start); waited < cfg.MaxClientSessionTime || waited > 2*cfg.MaxClientSessionTime {
+			t.Fatalf("the client session ended after %v, want MaxClientSessionTime %v", waited, cfg.MaxClientSessionTime)
+		}
+		if !errors.Is(a.m.Err(), ErrClientSessionExpired) {
+			t.Fatalf("Err() = %v", a.m.Err())
+		}
+		if info := waitClosed(t, a, "b"); !errors.Is(info.CloseReason, ErrClientSessionExpired) {
+			t.Fatalf("close reason %v", info.CloseReason)
+		}
+		r := newRawPeer(t, testRoom)
+		if _, err := r.dial(t, a, "late"); !errors.Is(err, ErrClientSessionExpired) {
+			t.Fatalf("attach after expiry: %v", err)
+		}
+	})
 }
 
 func TestCloseIsIdempotent(t *testing.T) {

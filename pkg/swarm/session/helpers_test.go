@@ -42,9 +42,11 @@ type pipeLink struct {
 	mu      sync.Mutex
 	queue   []pipeEvent
 	closed  bool
+	closing bool // Close was called on this end: its loop ends once its queue is delivered
 	started bool
 	signal  chan struct{}
 	done    chan struct{}
+	shut    chan struct{} // closed once this end is closed (by either side)
 
 	bytesSent, msgsSent atomic.Int64
 	byAction            sync.Map // action → *atomic.Int64 of payload bytes sent
@@ -64,8 +66,8 @@ type pipeEvent struct {
 // reach aID, with random DTLS-like fingerprints.
 func newPipe(aID, bID string, latency time.Duration) (ab, ba *pipeLink) {
 	fpA, fpB := randomFingerprint(), randomFingerprint()
-	ab = &pipeLink{remoteID: bID, localFP: fpA, remoteFP: fpB, latency: latency, signal: make(chan struct{}, 1), done: make(chan struct{})}
-	ba = &pipeLink{remoteID: aID, localFP: fpB, remoteFP: fpA, latency: latency, signal: make(chan struct{}, 1), done: make(chan struct{})}
+	ab = &pipeLink{remoteID: bID, localFP: fpA, remoteFP: fpB, latency: latency, signal: make(chan struct{}, 1), done: make(chan struct{}), shut: make(chan struct{})}
+	ba = &pipeLink{remoteID: aID, localFP: fpB, remoteFP: fpA, latency: latency, signal: make(chan struct{}, 1), done: make(chan struct{}), shut: make(chan struct{})}
 	ab.other, ba.other = ba, ab
 	return ab, ba
 }
@@ -110,21 +112,29 @@ func (p *pipeLink) Send(ctx context.Context, action string, payload []byte) erro
 }
 
 // Close closes both ends; the other end's receiver gets Detach after the
-// messages already in flight.
+// messages already in flight. This end's delivery goroutine ends once it
+// delivered what was in flight to it (so a synctest bubble can end).
 func (p *pipeLink) Close(reason error) {
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	already := p.closed
+	p.closed, p.closing = true, true
+	if !already {
+		close(p.shut)
+	}
+	p.mu.Unlock()
+	p.wake()
+	if already {
 		return
 	}
-	p.closed = true
-	p.mu.Unlock()
 	if reason == nil {
 		reason = errPipeClosed
 	}
 	p.closeReason.Store(&reason)
 	p.other.mu.Lock()
-	p.other.closed = true
+	if !p.other.closed {
+		p.other.closed = true
+		close(p.other.shut)
+	}
 	p.other.mu.Unlock()
 	p.other.enqueue(pipeEvent{at: time.Now().Add(p.latency), detach: reason})
 }
@@ -133,6 +143,10 @@ func (p *pipeLink) enqueue(ev pipeEvent) {
 	p.mu.Lock()
 	p.queue = append(p.queue, ev)
 	p.mu.Unlock()
+	p.wake()
+}
+
+func (p *pipeLink) wake() {
 	select {
 	case p.signal <- struct{}{}:
 	default:
@@ -156,7 +170,11 @@ func (p *pipeLink) loop() {
 	for {
 		p.mu.Lock()
 		if len(p.queue) == 0 {
+			closing := p.closing
 			p.mu.Unlock()
+			if closing {
+				return
+			}
 			<-p.signal
 			continue
 		}
@@ -164,7 +182,16 @@ func (p *pipeLink) loop() {
 		p.queue = p.queue[1:]
 		p.mu.Unlock()
 		if d := time.Until(ev.at); d > 0 {
-			time.Sleep(d) // models latency, not an assertion
+			// Models latency, not an assertion. Once the link is closed
+			// what is in flight arrives at once, so that the goroutine
+			// ends without waiting for time to pass (a synctest bubble's
+			// clock stops when the test's function returns).
+			timer := time.NewTimer(d)
+			select {
+			case <-timer.C:
+			case <-p.shut:
+				timer.Stop()
+			}
 		}
 		if ev.detach != nil {
 			p.target.Detach(p, ev.detach)
@@ -349,6 +376,52 @@ func pooledRecords(t testing.TB, n int) []*record.Event {
 		t.Fatalf("the record pool holds %d records, not %d", len(recordPool), n)
 	}
 	return recordPool[:n]
+}
+
+// synctestEpoch is where the clock of every synctest bubble starts.
+var synctestEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+var (
+	bubblePoolOnce sync.Once
+	bubblePool     []*record.Event
+	bubblePoolErr  error
+)
+
+// bubbleRecords is pooledRecords for tests in a synctest bubble: the pool's
+// records are dated by the real clock, in the future of a bubble's, and
+// would be refused there. These are dated before synctestEpoch, like the
+// pool's before now.
+func bubbleRecords(t testing.TB, n int) []*record.Event {
+	t.Helper()
+	if now := time.Now(); now.Before(synctestEpoch) || now.After(synctestEpoch.AddDate(0, 1, 0)) {
+		t.Fatalf("bubbleRecords outside a synctest bubble (the clock says %v)", now)
+	}
+	bubblePoolOnce.Do(func() {
+		keys := make([]*record.SecretKey, 8)
+		for i := range keys {
+			if keys[i], bubblePoolErr = record.GenerateKey(); bubblePoolErr != nil {
+				return
+			}
+		}
+		base := synctestEpoch.Add(-time.Hour)
+		bubblePool = make([]*record.Event, 2200)
+		for i := range bubblePool {
+			bubblePool[i], bubblePoolErr = record.New(record.Draft{
+				Text:      fmt.Sprintf("bubble record %d", i),
+				CreatedAt: base.Add(-time.Duration(i) * 17 * time.Minute),
+			}, keys[i%len(keys)], testRoom, record.Limits{})
+			if bubblePoolErr != nil {
+				return
+			}
+		}
+	})
+	if bubblePoolErr != nil {
+		t.Fatalf("failed to make the bubble record pool: %v", bubblePoolErr)
+	}
+	if n > len(bubblePool) {
+		t.Fatalf("the bubble record pool holds %d records, not %d", len(bubblePool), n)
+	}
+	return bubblePool[:n]
 }
 
 // seed stores valid events in n's replica without verifying them again

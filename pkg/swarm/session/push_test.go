@@ -2,6 +2,7 @@ package session
 
 import (
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -16,42 +17,44 @@ import (
 // records messages, a tenth of what it lacks: it must converge without a
 // strike and without the initiator sending anything twice.
 func TestPushesFitTheReceiversInbox(t *testing.T) {
-	const n = 2000
-	pool := pooledRecords(t, n)
-	for attempt := 1; ; attempt++ {
-		cfg := quickConfig()
-		full := newNode(t, "full", cfg)
-		small := cfg
-		small.MaxBatchBytes = MinBatchBytes
-		small.InboxBytes = 8 * MinBatchBytes
-		empty := newNode(t, "empty", small)
-		seed(t, full, pool)
-		ab, _ := connect(t, full, empty, time.Millisecond)
-		waitFor(t, "the handshake", func() bool {
-			info, ok := empty.m.Session("full")
-			return ok && info.State.Authenticated()
-		})
-		info, _ := empty.m.Session("full")
-		if info.Initiator {
-			// The roles follow the handshake nonces: try again until the
-			// empty node is the responder, the case this test is about.
-			if attempt == 20 {
-				t.Fatal("the empty node was the initiator 20 times in a row")
+	synctest.Test(t, func(t *testing.T) {
+		const n = 2000
+		pool := bubbleRecords(t, n)
+		for attempt := 1; ; attempt++ {
+			cfg := quickConfig()
+			full := newNode(t, "full", cfg)
+			small := cfg
+			small.MaxBatchBytes = MinBatchBytes
+			small.InboxBytes = 8 * MinBatchBytes
+			empty := newNode(t, "empty", small)
+			seed(t, full, pool)
+			ab, _ := connect(t, full, empty, time.Millisecond)
+			waitFor(t, "the handshake", func() bool {
+				info, ok := empty.m.Session("full")
+				return ok && info.State.Authenticated()
+			})
+			info, _ := empty.m.Session("full")
+			if info.Initiator {
+				// The roles follow the handshake nonces: try again until the
+				// empty node is the responder, the case this test is about.
+				if attempt == 20 {
+					t.Fatal("the empty node was the initiator 20 times in a row")
+				}
+				ab.Close(nil)
+				full.m.Close()
+				empty.m.Close()
+				continue
 			}
-			ab.Close(nil)
-			full.m.Close()
-			empty.m.Close()
-			continue
+			waitConverged(t, n, full, empty)
+			info, _ = empty.m.Session("full")
+			if info.Strikes != 0 {
+				t.Fatalf("the receiver struck the pushing peer %d times: its pushes overflowed the inbox", info.Strikes)
+			}
+			if info.RecordsIn != n {
+				t.Errorf("received %d records for %d missing: pushed twice", info.RecordsIn, n)
+			}
+			t.Logf("converged after %d attempts to draw the roles; %d bytes in %d messages", attempt, ab.bytesSent.Load(), ab.msgsSent.Load())
+			return
 		}
-		waitConverged(t, n, full, empty)
-		info, _ = empty.m.Session("full")
-		if info.Strikes != 0 {
-			t.Fatalf("the receiver struck the pushing peer %d times: its pushes overflowed the inbox", info.Strikes)
-		}
-		if info.RecordsIn != n {
-			t.Errorf("received %d records for %d missing: pushed twice", info.RecordsIn, n)
-		}
-		t.Logf("converged after %d attempts to draw the roles; %d bytes in %d messages", attempt, ab.bytesSent.Load(), ab.msgsSent.Load())
-		return
-	}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/peersetdb/peerset/pkg/merkle"
@@ -47,37 +48,39 @@ func TestSyncConverges(t *testing.T) {
 }
 
 func TestSyncLaterRecordPropagates(t *testing.T) {
-	pool := pooledRecords(t, 100)
-	a := newNode(t, "a", quickConfig())
-	b := newNode(t, "b", quickConfig())
-	c := newNode(t, "c", quickConfig())
-	seed(t, a, pool[:50])
-	seed(t, b, pool[50:])
-	connect(t, a, b, 0)
-	connect(t, b, c, 0) // a line: records reach c through b
-	waitConverged(t, 100, a, b, c)
+	synctest.Test(t, func(t *testing.T) {
+		pool := bubbleRecords(t, 100)
+		a := newNode(t, "a", quickConfig())
+		b := newNode(t, "b", quickConfig())
+		c := newNode(t, "c", quickConfig())
+		seed(t, a, pool[:50])
+		seed(t, b, pool[50:])
+		connect(t, a, b, 0)
+		connect(t, b, c, 0) // a line: records reach c through b
+		waitConverged(t, 100, a, b, c)
 
-	key, _ := record.GenerateKey()
-	// Fast path: stored locally, then pushed.
-	e1, err := record.New(record.Draft{Text: "fresh"}, key, testRoom, record.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed(t, a, []*record.Event{e1})
-	a.m.Push(e1)
-	waitConverged(t, 101, a, b, c)
+		key, _ := record.GenerateKey()
+		// Fast path: stored locally, then pushed.
+		e1, err := record.New(record.Draft{Text: "fresh"}, key, testRoom, record.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed(t, a, []*record.Event{e1})
+		a.m.Push(e1)
+		waitConverged(t, 101, a, b, c)
 
-	// Root announcement only.
-	e2, err := record.New(record.Draft{Text: "fresher"}, key, testRoom, record.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed(t, c, []*record.Event{e2})
-	c.m.LocalChanged()
-	waitConverged(t, 102, a, b, c)
-	if a.replica.Event(e2.ID) == nil || c.replica.Event(e1.ID) == nil {
-		t.Fatal("new records missing")
-	}
+		// Root announcement only.
+		e2, err := record.New(record.Draft{Text: "fresher"}, key, testRoom, record.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed(t, c, []*record.Event{e2})
+		c.m.LocalChanged()
+		waitConverged(t, 102, a, b, c)
+		if a.replica.Event(e2.ID) == nil || c.replica.Event(e1.ID) == nil {
+			t.Fatal("new records missing")
+		}
+	})
 }
 
 // TestSyncLarge: n common records, d/2 only on each side. It logs the traffic.
@@ -162,26 +165,28 @@ func TestSyncSurvivesPeerClosingMidSync(t *testing.T) {
 // TestSyncUnresponsivePeerDoesNotStall: a peer that reconciles but never
 // answers wants. Its ids time out and are fetched from an honest peer.
 func TestSyncUnresponsivePeerDoesNotStall(t *testing.T) {
-	pool := pooledRecords(t, 120)
-	cfg := quickConfig()
-	cfg.WantTimeout = 300 * time.Millisecond
-	cfg.WantRetries = 1
-	b := newNode(t, "b", cfg)
-	c := newNode(t, "c", quickConfig())
-	seed(t, c, pool)
+	synctest.Test(t, func(t *testing.T) {
+		pool := bubbleRecords(t, 120)
+		cfg := quickConfig()
+		cfg.WantTimeout = 300 * time.Millisecond
+		cfg.WantRetries = 1
+		b := newNode(t, "b", cfg)
+		c := newNode(t, "c", quickConfig())
+		seed(t, c, pool)
 
-	// The silent peer holds the same set as c, answers reconciliation, and
-	// ignores wants. b initiates.
-	silentPeer(t, b, "silent", pool)
-	waitFor(t, "b to ask the silent peer", func() bool {
-		info, _ := b.m.Session("silent")
-		return info.WantsInFlight > 0
-	})
-	connect(t, b, c, 0)
-	waitConverged(t, len(pool), b, c)
-	waitFor(t, "b's session with the silent peer to give up its wants", func() bool {
-		info, _ := b.m.Session("silent")
-		return info.WantsInFlight == 0 && info.Pending == 0
+		// The silent peer holds the same set as c, answers reconciliation, and
+		// ignores wants. b initiates.
+		silentPeer(t, b, "silent", pool)
+		waitFor(t, "b to ask the silent peer", func() bool {
+			info, _ := b.m.Session("silent")
+			return info.WantsInFlight > 0
+		})
+		connect(t, b, c, 0)
+		waitConverged(t, len(pool), b, c)
+		waitFor(t, "b's session with the silent peer to give up its wants", func() bool {
+			info, _ := b.m.Session("silent")
+			return info.WantsInFlight == 0 && info.Pending == 0
+		})
 	})
 }
 
@@ -313,34 +318,45 @@ func TestMissingRangesFollowGranularity(t *testing.T) {
 // TestSyncWithoutNotification: a record stored without LocalChanged (the
 // original's stale-root bug) still spreads, through the idle root announcement.
 func TestSyncWithoutNotification(t *testing.T) {
-	pool := pooledRecords(t, 21)
-	cfg := quickConfig()
-	cfg.IdleRootInterval = 200 * time.Millisecond
-	a := newNode(t, "a", cfg)
-	b := newNode(t, "b", cfg)
-	seed(t, a, pool[:10])
-	seed(t, b, pool[10:20])
-	connect(t, a, b, 0)
-	waitConverged(t, 20, a, b)
-	seed(t, a, pool[20:])
-	waitConverged(t, 21, a, b)
+	synctest.Test(t, func(t *testing.T) {
+		pool := bubbleRecords(t, 21)
+		cfg := quickConfig()
+		cfg.IdleRootInterval = 200 * time.Millisecond
+		a := newNode(t, "a", cfg)
+		b := newNode(t, "b", cfg)
+		seed(t, a, pool[:10])
+		seed(t, b, pool[10:20])
+		connect(t, a, b, 0)
+		waitConverged(t, 20, a, b)
+		seed(t, a, pool[20:])
+		waitConverged(t, 21, a, b)
+	})
 }
 
 // TestRootAnnouncementsAreDebounced: a burst of local changes costs one root.
 func TestRootAnnouncementsAreDebounced(t *testing.T) {
-	cfg := quickConfig()
-	cfg.IdleRootInterval = time.Hour
-	cfg.RootDebounce = 200 * time.Millisecond
-	a := newNode(t, "a", cfg)
-	b := newNode(t, "b", cfg)
-	ab, _ := connect(t, a, b, 0)
-	waitState(t, a, "b", StateIdle)
-	before := ab.sent(ActionRoot)
-	for range 50 {
-		a.m.LocalChanged()
-	}
-	waitFor(t, "the debounced root", func() bool { return ab.sent(ActionRoot) > before })
-	if got := ab.sent(ActionRoot) - before; got != 1 {
-		t.Fatalf("%d roots for one burst of changes", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		cfg := quickConfig()
+		cfg.IdleRootInterval = time.Hour
+		cfg.RootDebounce = 200 * time.Millisecond
+		a := newNode(t, "a", cfg)
+		b := newNode(t, "b", cfg)
+		ab, _ := connect(t, a, b, 0)
+		waitState(t, a, "b", StateIdle)
+		before := ab.sent(ActionRoot)
+		start := time.Now()
+		for range 50 {
+			a.m.LocalChanged()
+		}
+		waitFor(t, "the debounced root", func() bool { return ab.sent(ActionRoot) > before })
+		// On the bubble's clock: the root went out once the debounce
+		// interval had passed, not before it.
+		if waited := time.Since(start); waited < cfg.RootDebounce || waited > 2*cfg.RootDebounce {
+			t.Errorf("the root went out %v after the burst, want RootDebounce %v", waited, cfg.RootDebounce)
+		}
+		synctest.Wait()
+		if got := ab.sent(ActionRoot) - before; got != 1 {
+			t.Fatalf("%d roots for one burst of changes", got)
+		}
+	})
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/peersetdb/peerset/pkg/swarm"
 	"github.com/peersetdb/peerset/pkg/swarm/session"
 	"github.com/peersetdb/peerset/pkg/tracker"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // Options describe one simulation.
@@ -351,7 +352,7 @@ type peer struct {
 }
 
 func (s *sim) startPeer() (*peer, error) {
-	id, err := swarm.NewPeerID()
+	id, err := wire.NewPeerID()
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package swarm
+package wire
 
 import (
 	"bytes"
@@ -37,7 +37,9 @@ const (
 	// ChunkPayloadSize is how many payload bytes one data chunk carries.
 	ChunkPayloadSize = MaxChunkSize - ChunkHeaderSize // 16348
 
-	roomFramePrefixSize     = 3
+	// RoomFramePrefixSize is the size of a room data frame's header: the
+	// kind byte and the room token's u16 length, before the token.
+	RoomFramePrefixSize     = 3
 	presenceFramePrefixSize = 4
 	maxRoomTokenLength      = math.MaxUint16
 )
@@ -96,7 +98,7 @@ func EncodeRoomFrame(roomToken string, chunk []byte) ([]byte, error) {
 	if err := checkRoomToken(roomToken); err != nil {
 		return nil, fmt.Errorf("failed to encode room frame: %w", err)
 	}
-	out := make([]byte, 0, roomFramePrefixSize+len(roomToken)+len(chunk))
+	out := make([]byte, 0, RoomFramePrefixSize+len(roomToken)+len(chunk))
 	out = append(out, byte(FrameRoomData))
 	out = binary.BigEndian.AppendUint16(out, uint16(len(roomToken)))
 	out = append(out, roomToken...)
@@ -120,19 +122,19 @@ func EncodePresenceFrame(roomToken string, present bool) ([]byte, error) {
 
 // DecodeFrame decodes a data-channel message. Errors wrap ErrMalformedFrame.
 func DecodeFrame(data []byte) (Frame, error) {
-	if len(data) < roomFramePrefixSize {
+	if len(data) < RoomFramePrefixSize {
 		return Frame{}, fmt.Errorf("failed to decode frame: %w: %d bytes", ErrMalformedFrame, len(data))
 	}
 	switch FrameKind(data[0]) {
 	case FrameRoomData:
 		n := int(binary.BigEndian.Uint16(data[1:3]))
-		if n == 0 || len(data) < roomFramePrefixSize+n {
+		if n == 0 || len(data) < RoomFramePrefixSize+n {
 			return Frame{}, fmt.Errorf("failed to decode room frame: %w: token length %d, frame %d bytes", ErrMalformedFrame, n, len(data))
 		}
 		return Frame{
 			Kind:      FrameRoomData,
-			RoomToken: string(data[roomFramePrefixSize : roomFramePrefixSize+n]),
-			Chunk:     data[roomFramePrefixSize+n:],
+			RoomToken: string(data[RoomFramePrefixSize : RoomFramePrefixSize+n]),
+			Chunk:     data[RoomFramePrefixSize+n:],
 		}, nil
 	case FramePresence:
 		if len(data) < presenceFramePrefixSize {
@@ -176,7 +178,10 @@ type Chunk struct {
 	Payload []byte
 }
 
-func checkActionType(typ string) error {
+// CheckActionType reports whether typ can name an action: 1 to
+// ActionTypeSize bytes of UTF-8 without NUL; errors wrap
+// ErrInvalidActionType.
+func CheckActionType(typ string) error {
 	switch {
 	case typ == "":
 		return fmt.Errorf("%w: empty", ErrInvalidActionType)
@@ -192,7 +197,7 @@ func checkActionType(typ string) error {
 
 // AppendChunk appends the wire form of c to dst.
 func AppendChunk(dst []byte, c Chunk) ([]byte, error) {
-	if err := checkActionType(c.Type); err != nil {
+	if err := CheckActionType(c.Type); err != nil {
 		return dst, fmt.Errorf("failed to encode chunk: %w", err)
 	}
 	var header [ChunkHeaderSize]byte
@@ -337,7 +342,7 @@ func MarshalJSValue(v any) ([]byte, error) {
 }
 
 func (m ActionMessage) validate() error {
-	if err := checkActionType(m.Type); err != nil {
+	if err := CheckActionType(m.Type); err != nil {
 		return err
 	}
 	switch m.Kind {
@@ -461,6 +466,23 @@ type ReassemblerLimits struct {
 	// long is dropped (see Expire).
 	PartialTimeout time.Duration
 }
+
+// Defaults of ReassemblerLimits, also pkg/swarm's Config defaults.
+const (
+	// DefaultMaxMessageBytes bounds one reassembled action message: the
+	// peerset session's largest message (a records batch, 512 KiB by
+	// default) with room to spare.
+	DefaultMaxMessageBytes = 640 << 10
+	// DefaultMaxPartialMessages bounds the action messages of one peer that
+	// may be partially received at once.
+	DefaultMaxPartialMessages = 4
+	// DefaultMaxPartialBytes bounds the bytes that the partially received
+	// messages of one peer may hold together.
+	DefaultMaxPartialBytes = 1 << 20
+	// DefaultPartialTimeout: a partially received message that gets no
+	// chunk for this long is dropped.
+	DefaultPartialTimeout = 10 * time.Second
+)
 
 // DefaultReassemblerLimits are used for zero fields of ReassemblerLimits.
 var DefaultReassemblerLimits = ReassemblerLimits{

@@ -1,4 +1,4 @@
-package swarm
+package wire
 
 import (
 	"bytes"
@@ -149,7 +149,7 @@ func AppendFrame26(dst []byte, f Frame26) ([]byte, error) {
 	}
 	switch f.Kind {
 	case Wire26Inline, Wire26Offer:
-		if err := checkActionType(f.Type); err != nil {
+		if err := CheckActionType(f.Type); err != nil {
 			return fail("%w", err)
 		}
 		if f.Format > PayloadBinary {

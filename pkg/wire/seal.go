@@ -1,4 +1,4 @@
-package swarm
+package wire
 
 import (
 	"crypto/aes"
