@@ -32,9 +32,10 @@ type freshResult struct {
 	BytesOut     int64   `json:"bytes_out"`
 	Rounds       int     `json:"rounds"`
 	Sessions     int     `json:"sessions"`
-	CPU          float64 `json:"cpu_s"`    // user + system, process start → synced
-	CPUSync      float64 `json:"cpu_sync"` // of it, from the first session on
-	HWM          uint64  `json:"hwm"`      // VmHWM at the end
+	CPU          float64 `json:"cpu_s"`     // user + system, process start → synced
+	CPUSync      float64 `json:"cpu_sync"`  // of it, from the first session on
+	WaitSync     float64 `json:"wait_sync"` // from the first session on, time its threads waited for a CPU
+	HWM          uint64  `json:"hwm"`       // VmHWM at the end
 }
 
 // Lifted ingest budget of a fresh peer: the sync is bounded by the
@@ -67,7 +68,7 @@ func runFresh(trackerURL, path string, want int, root string, timeout time.Durat
 		return err
 	}
 	var res freshResult
-	var cpuAtSession time.Duration
+	var cpuAtSession, waitAtSession time.Duration
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -82,6 +83,7 @@ func runFresh(trackerURL, path string, want int, root string, timeout time.Durat
 				if s.State.Authenticated() {
 					res.FirstSession = time.Since(start).Seconds()
 					cpuAtSession = selfCPU()
+					waitAtSession, _ = procWait(os.Getpid())
 				}
 			}
 		}
@@ -89,6 +91,8 @@ func runFresh(trackerURL, path string, want int, root string, timeout time.Durat
 			res.Synced = time.Since(start).Seconds()
 			cpu := selfCPU()
 			res.CPU, res.CPUSync = cpu.Seconds(), (cpu - cpuAtSession).Seconds()
+			wait, _ := procWait(os.Getpid())
+			res.WaitSync = (wait - waitAtSession).Seconds()
 			res.Records, res.Root = s.Records, s.Root
 			break
 		}

@@ -235,6 +235,7 @@ func run(ctx context.Context, c config) (string, *result, error) {
 	defer os.RemoveAll(dir)
 	logf("%d fresh peer(s) syncing %d records", c.fresh, c.n)
 	syncCPU0, _ := procCPU(sd.pid())
+	syncWait0, _ := procWait(sd.pid())
 	benchCPU0, _ := procCPU(os.Getpid())
 	syncSampler := sampleRSS(sd.pid(), 100*time.Millisecond)
 	syncStart := time.Now()
@@ -274,6 +275,7 @@ func run(ctx context.Context, c config) (string, *result, error) {
 	syncWall := time.Since(syncStart)
 	syncRSS := syncSampler.Peak()
 	syncCPU1, _ := procCPU(sd.pid())
+	syncWait1, _ := procWait(sd.pid())
 	benchCPU1, _ := procCPU(os.Getpid())
 	hwm, _ := procStatus(sd.pid(), "VmHWM:")
 	if syncErr != nil {
@@ -303,22 +305,27 @@ func run(ctx context.Context, c config) (string, *result, error) {
 	fmt.Fprintf(&b, "| sent to the idle peers (data-channel bytes) | %.0f B/s (%.1f B/s per peer) |\n", float64(idleBytes1-idleBytes0)/idleWall.Seconds(), float64(idleBytes1-idleBytes0)/idleWall.Seconds()/float64(max(1, len(sims))))
 	fmt.Fprintf(&b, "| RSS peak during the sync | %s |\n", mib(syncRSS))
 	fmt.Fprintf(&b, "| RSS high-water mark (VmHWM, whole run) | %s |\n", mib(hwm))
-	seederUtil := (syncCPU1 - syncCPU0).Seconds() / syncWall.Seconds()
-	fmt.Fprintf(&b, "| CPU during the sync | %.1f s over %.1f s: %.2f cores |\n", (syncCPU1 - syncCPU0).Seconds(), syncWall.Seconds(), seederUtil)
+	seederCPU := (syncCPU1 - syncCPU0).Seconds()
+	fmt.Fprintf(&b, "| CPU during the sync | %.1f s over %.1f s: %.2f cores (waited %.1f s for a CPU) |\n", seederCPU, syncWall.Seconds(), seederCPU/syncWall.Seconds(), (syncWait1 - syncWait0).Seconds())
 	benchUtil := (benchCPU1 - benchCPU0).Seconds() / syncWall.Seconds()
 	fmt.Fprintf(&b, "| (this process meanwhile: trackers, simulated peers) | %.2f cores |\n", benchUtil)
 	fmt.Fprintf(&b, "| raw pion data channel on loopback, 16 KiB / 64 KiB messages | %.1f / %.1f MiB/s |\n", raw16/(1<<20), raw64/(1<<20))
-	b.WriteString("\n| fresh peer | first session | full sync | records/s | received | received/s | CPU during the sync | RSS peak |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	var maxFreshUtil, rate float64
+	b.WriteString("\n| fresh peer | first session | full sync | records/s | received | received/s | CPU during the sync | CPU per record | waited for a CPU | RSS peak |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	var v bound
+	v.raw, v.cores, v.seederCPU, v.bench = raw16, runtime.NumCPU(), seederCPU, benchUtil
 	for i, r := range res.fresh {
 		syncS := r.Synced - r.FirstSession
-		util := r.CPUSync / syncS
-		maxFreshUtil = max(maxFreshUtil, util)
-		rate += float64(r.BytesIn) / syncS
-		fmt.Fprintf(&b, "| %d | %.2f s | %.1f s | %.0f | %.1f MiB | %.1f MiB/s | %.1f s: %.2f cores | %s |\n",
-			i+1, r.FirstSession, r.Synced, float64(r.Records)/syncS, float64(r.BytesIn)/(1<<20), float64(r.BytesIn)/syncS/(1<<20), r.CPUSync, util, mib(r.HWM))
+		fmt.Fprintf(&b, "| %d | %.2f s | %.1f s | %.0f | %.1f MiB | %.2f MiB/s | %.1f s: %.2f cores | %.0f µs | %.1f s | %s |\n",
+			i+1, r.FirstSession, r.Synced, float64(r.Records)/syncS, float64(r.BytesIn)/(1<<20), float64(r.BytesIn)/syncS/(1<<20),
+			r.CPUSync, r.CPUSync/syncS, 1e6*r.CPUSync/float64(r.Records), r.WaitSync, mib(r.HWM))
+		v.records += r.Records
+		v.bytes += r.BytesIn
+		v.freshCPU += r.CPUSync
+		v.wall = max(v.wall, syncS)
 	}
-	fmt.Fprintf(&b, "\n%s\n", verdict(rate, raw16, seederUtil, maxFreshUtil, benchUtil, runtime.NumCPU()))
+	if len(res.fresh) > 0 {
+		fmt.Fprintf(&b, "\n%s\n", v.verdict())
+	}
 	table := b.String()
 	if c.out != "" {
 		if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err == nil {
@@ -328,27 +335,44 @@ func run(ctx context.Context, c config) (string, *result, error) {
 	return table, res, nil
 }
 
-// verdict says which resource bounded the sync: the link when the sync came
-// near the raw data channel's throughput, else the busiest process's CPU
-// (a process near one core is bound by a goroutine that does not spread;
-// the machine near its cores is bound by CPU).
-func verdict(rate, raw, seeder, fresh, bench float64, cores int) string {
-	total := seeder + fresh + bench
-	s := fmt.Sprintf("Bound: the sync moved %.1f MiB/s of session payload, %.0f %% of the raw data channel's %.1f MiB/s (16 KiB messages, as the swarm sends); CPU during the sync: seeder %.2f, fresh peer %.2f, this process %.2f cores, %.2f of %d. ",
-		rate/(1<<20), 100*rate/raw, raw/(1<<20), seeder, fresh, bench, total, cores)
-	switch {
-	case rate >= 0.7*raw:
-		return s + "**The link bounds the sync.**"
-	case total >= 0.85*float64(cores):
-		return s + "**The CPU bounds the sync** (the cores are busy; the link had room)."
-	case fresh >= 0.85 || seeder >= 0.85:
-		who := "the fresh peer"
-		if seeder > fresh {
-			who = "the seeder"
-		}
-		return s + fmt.Sprintf("**The CPU of %s bounds the sync** (about one core busy; the link had room).", who)
+// bound is what the verdict weighs: the records and bytes the fresh peers
+// received over wall seconds, the CPU seconds each side spent on them, and
+// the raw data channel's bytes per second.
+type bound struct {
+	records             int
+	bytes               int64
+	wall                float64
+	seederCPU, freshCPU float64 // seconds
+	bench               float64 // cores
+	raw                 float64
+	cores               int
+}
+
+// verdict says which resource bounds the sync, from three ceilings in
+// records per second: what the raw data channel carries at the sync's
+// bytes per record, and what the seeder's and the fresh peers' CPU seconds
+// per record allow with every core of the machine to themselves.
+func (v bound) verdict() string {
+	perRecord := float64(v.bytes) / float64(v.records)
+	achieved := float64(v.records) / v.wall
+	link := v.raw / perRecord
+	seeder := float64(v.cores) * float64(v.records) / v.seederCPU
+	fresh := float64(v.cores) * float64(v.records) / v.freshCPU
+	s := fmt.Sprintf("Bound: the sync took %.0f records/s (%.2f MiB/s, %.0f B per record). Ceilings, in records/s: the raw data channel %.0f (%.1f MiB/s); "+
+		"the seeder's CPU %.0f and the fresh peer's %.0f, each with all %d cores to itself (%.0f and %.0f µs of CPU per record). ",
+		achieved, achieved*perRecord/(1<<20), perRecord, link, v.raw/(1<<20), seeder, fresh, v.cores, 1e6*v.seederCPU/float64(v.records), 1e6*v.freshCPU/float64(v.records))
+	lowest, who := link, "the link"
+	if seeder < lowest {
+		lowest, who = seeder, "the seeder's CPU"
 	}
-	return s + "**Neither the link nor a saturated CPU: the sync is bound by round trips and flow control** (want windows, batch sizes)."
+	if fresh < lowest {
+		lowest, who = fresh, "the fresh peer's CPU"
+	}
+	s += fmt.Sprintf("The lowest is **%s**", who)
+	if who != "the link" {
+		s += fmt.Sprintf(": the sync is limited by the CPU, not the link (%.1f× below it)", link/lowest)
+	}
+	return s + "."
 }
 
 func startTracker() (string, func(), error) {

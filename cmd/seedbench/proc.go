@@ -105,3 +105,29 @@ func (s *sampler) Peak() uint64 {
 	close(s.stop)
 	return <-s.done
 }
+
+// procWait returns how long the threads of process pid were runnable but
+// waited for a CPU (the run delay of /proc/PID/task/*/schedstat; threads
+// that exited are not counted): on a shared machine, the time the process
+// lost to others.
+func procWait(pid int) (time.Duration, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0, fmt.Errorf("failed to read the threads of process %d (Linux only): %w", pid, err)
+	}
+	var total time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if err != nil {
+			continue // the thread exited meanwhile
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 2 {
+			continue
+		}
+		if ns, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+			total += time.Duration(ns)
+		}
+	}
+	return total, nil
+}
