@@ -368,7 +368,8 @@ func (v bound) verdict() string {
 	if fresh < lowest {
 		lowest, who = fresh, "the fresh peer's CPU"
 	}
-	s += fmt.Sprintf("The lowest is **%s**", who)
+	both := float64(v.cores) * float64(v.records) / (v.seederCPU + v.freshCPU)
+	s += fmt.Sprintf("Both ends sharing this machine's cores: %.0f. The lowest ceiling is **%s**", both, who)
 	if who != "the link" {
 		s += fmt.Sprintf(": the sync is limited by the CPU, not the link (%.1f× below it)", link/lowest)
 	}
