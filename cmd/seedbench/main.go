@@ -174,8 +174,8 @@ func run(ctx context.Context, c config) (string, *result, error) {
 	if seederRoot != root {
 		return "", nil, fmt.Errorf("the seeder's root %s is not the file's %s", seederRoot, root)
 	}
-	rssLoaded, _ := procStatus(sd.pid(), "VmRSS:")
-	logf("seeder %s holds %d records (root %.12s…), loaded in %v, RSS %d MiB", seederID, records, root, loaded.Round(time.Millisecond), rssLoaded>>20)
+	rssLoaded, _ := readRSS(sd.pid())
+	logf("seeder %s holds %d records (root %.12s…), loaded in %v, RSS %v", seederID, records, root, loaded.Round(time.Millisecond), rssLoaded)
 
 	// The simulated peers.
 	set := &sharedSet{tree: rf.tree, ids: rf.ids}
@@ -257,8 +257,8 @@ func run(ctx context.Context, c config) (string, *result, error) {
 			case <-progressDone:
 				return
 			case <-t.C:
-				rss, _ := procStatus(sd.pid(), "VmRSS:")
-				logf("sync running for %v; seeder RSS %d MiB", time.Since(syncStart).Round(time.Second), rss>>20)
+				r, _ := readRSS(sd.pid())
+				logf("sync running for %v; seeder RSS %v", time.Since(syncStart).Round(time.Second), r)
 			}
 		}
 	}()
@@ -298,12 +298,12 @@ func run(ctx context.Context, c config) (string, *result, error) {
 		fmt.Fprintf(&b, "| signing and writing the room (this run) | %.1f s (%.0f records/s) |\n", rf.generated.Seconds(), float64(c.n)/rf.generated.Seconds())
 	}
 	fmt.Fprintf(&b, "| start until every record is loaded | %.1f s |\n", loaded.Seconds())
-	fmt.Fprintf(&b, "| RSS, records loaded, no peer | %s |\n", mib(rssLoaded))
+	fmt.Fprintf(&b, "| RSS, records loaded, no peer | %v |\n", rssLoaded)
 	fmt.Fprintf(&b, "| simulated peers attached (authenticated sessions) | %d of %d in %.1f s; the seeder reports %d peers |\n", len(sims), c.peers, attachTook.Seconds(), seederPeers)
-	fmt.Fprintf(&b, "| RSS, peers idle (peak over %.0f s) | %s |\n", idleWall.Seconds(), mib(idleRSS))
+	fmt.Fprintf(&b, "| RSS, peers idle (peak over %.0f s) | %v |\n", idleWall.Seconds(), idleRSS)
 	fmt.Fprintf(&b, "| CPU, peers idle | %.1f %% of one core |\n", 100*(idleCPU1-idleCPU0).Seconds()/idleWall.Seconds())
 	fmt.Fprintf(&b, "| sent to the idle peers (data-channel bytes) | %.0f B/s (%.1f B/s per peer) |\n", float64(idleBytes1-idleBytes0)/idleWall.Seconds(), float64(idleBytes1-idleBytes0)/idleWall.Seconds()/float64(max(1, len(sims))))
-	fmt.Fprintf(&b, "| RSS peak during the sync | %s |\n", mib(syncRSS))
+	fmt.Fprintf(&b, "| RSS peak during the sync | %v |\n", syncRSS)
 	fmt.Fprintf(&b, "| RSS high-water mark (VmHWM, whole run) | %s |\n", mib(hwm))
 	seederCPU := (syncCPU1 - syncCPU0).Seconds()
 	fmt.Fprintf(&b, "| CPU during the sync | %.1f s over %.1f s: %.2f cores (waited %.1f s for a CPU) |\n", seederCPU, syncWall.Seconds(), seederCPU/syncWall.Seconds(), (syncWait1 - syncWait0).Seconds())

@@ -73,21 +73,41 @@ func loadAvg() float64 {
 	return v
 }
 
-// sampler polls a process's RSS until stopped and keeps the largest.
+// rss is a process's resident set: its total, and the anonymous (heap,
+// stacks) and file-backed (the bbolt file's mapped pages, the binary) parts.
+type rss struct{ total, anon, file uint64 }
+
+func readRSS(pid int) (rss, error) {
+	var r rss
+	var err error
+	if r.total, err = procStatus(pid, "VmRSS:"); err != nil {
+		return r, err
+	}
+	r.anon, _ = procStatus(pid, "RssAnon:")
+	r.file, _ = procStatus(pid, "RssFile:")
+	return r, nil
+}
+
+func (r rss) String() string {
+	return fmt.Sprintf("%.0f MiB (anonymous %.0f, file-backed %.0f)", float64(r.total)/(1<<20), float64(r.anon)/(1<<20), float64(r.file)/(1<<20))
+}
+
+// sampler polls a process's RSS until stopped and keeps the largest of
+// each part.
 type sampler struct {
 	stop chan struct{}
-	done chan uint64
+	done chan rss
 }
 
 func sampleRSS(pid int, every time.Duration) *sampler {
-	s := &sampler{stop: make(chan struct{}), done: make(chan uint64, 1)}
+	s := &sampler{stop: make(chan struct{}), done: make(chan rss, 1)}
 	go func() {
-		var peak uint64
+		var peak rss
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
-			if rss, err := procStatus(pid, "VmRSS:"); err == nil {
-				peak = max(peak, rss)
+			if r, err := readRSS(pid); err == nil {
+				peak = rss{max(peak.total, r.total), max(peak.anon, r.anon), max(peak.file, r.file)}
 			}
 			select {
 			case <-s.stop:
@@ -100,8 +120,9 @@ func sampleRSS(pid int, every time.Duration) *sampler {
 	return s
 }
 
-// Peak stops the sampler and returns the largest RSS seen.
-func (s *sampler) Peak() uint64 {
+// Peak stops the sampler and returns the largest RSS seen (each part's
+// own peak: they need not be simultaneous).
+func (s *sampler) Peak() rss {
 	close(s.stop)
 	return <-s.done
 }
