@@ -18,7 +18,7 @@ GO_LDFLAGS := -X github.com/peersetdb/peerset/pkg/peerset.version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := out/tools/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 
-.PHONY: test check-tools vet fmt-check staticcheck test-native test-wasm test-types test-pack test-interop test-nostr-relay-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-speed bench-idb bench-verify test-browser-go test-worker worker-dev test-browser bench-browser build clean demo wasm wasm-size
+.PHONY: test check-tools vet fmt-check staticcheck test-native test-wasm test-types test-pack test-interop test-nostr-relay-interop test-nostr-tools bench bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-speed bench-idb bench-verify bench-seed test-browser-go test-worker worker-dev test-browser bench-browser build clean demo wasm wasm-size
 
 ## test: vet, native tests, js/wasm tests under Node and in headless Chromium, interop checks
 test: check-tools vet test-native test-wasm test-types test-pack test-browser-go test-interop test-worker test-browser
@@ -79,7 +79,7 @@ build:
 	$(GO) build -ldflags '$(GO_LDFLAGS)' -o $(BIN)/peerset ./cmd/peerset
 
 ## bench: every benchmark table (see README for the numbers)
-bench: bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-speed bench-idb bench-browser bench-verify
+bench: bench-go bench-wasm bench-recon bench-records bench-sync bench-hostile bench-memory bench-speed bench-idb bench-browser bench-verify bench-seed
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./pkg/...
@@ -101,6 +101,12 @@ bench-sync:
 ## before the compact index (MEMBENCH_RECORDS=N to change the size)
 bench-memory:
 	scripts/memory-bench.sh
+
+## bench-seed: a native seeder (`peerset join` on bbolt, 1M signed records) serving 100 simulated peers over
+## pion while a fresh peer does a full sync: RSS, CPU, time, bytes, beside a raw pion data channel (markdown
+## table, also out/seed-bench.md; SEEDBENCH_ARGS="-n 20000 -peers 10" to change; the room's file is kept in out/)
+bench-seed: build
+	$(GO) run ./cmd/seedbench -peerset $(BIN)/peerset $(SEEDBENCH_ARGS)
 
 ## bench-speed: ingest of a first sync, "Query newest 50" warm and after a reopen, and the reopen,
 ## beside the build before the compact index (SPEEDBENCH_RECORDS=N, SPEEDBENCH_ROUNDS=N)

@@ -4,8 +4,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -138,5 +140,43 @@ func TestErrorsNamePeersetOnce(t *testing.T) {
 	want := "peerset: the store belongs to another room: it holds \"peerset/a\", not peerset/b\n"
 	if code != 1 || errOut != want {
 		t.Errorf("put into another room's store: exit %d, stderr %q; want exit 1, %q", code, errOut, want)
+	}
+}
+
+// TestJoinMeshFlags: --max-peers, --mesh-high and --upload-rate reach the
+// join options, their absence leaves the defaults, and values out of range
+// are usage errors that name the flag.
+func TestJoinMeshFlags(t *testing.T) {
+	parse := func(args ...string) (peerset.JoinOptions, error) {
+		fs := newFlagSet("join test")
+		var j joinFlags
+		j.register(fs)
+		if err := parseFlags(fs, args); err != nil {
+			return peerset.JoinOptions{}, err
+		}
+		return j.options()
+	}
+	opts, err := parse("--max-peers", "150", "--mesh-high", "-1", "--upload-rate", "1e9", "--tracker", "ws://127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.MaxPeers != 150 || opts.Swarm == nil || opts.Swarm.MeshHigh != -1 || opts.Session.UploadRate != 1e9 || !slices.Equal(opts.Trackers, []string{"ws://127.0.0.1:1"}) {
+		t.Fatalf("options %+v (swarm %+v)", opts, opts.Swarm)
+	}
+	if opts, err = parse("--mesh-high", "20"); err != nil || opts.Swarm == nil || opts.Swarm.MeshHigh != 20 || opts.MaxPeers != 0 {
+		t.Fatalf("--mesh-high 20 under the default cap: %+v, %v", opts, err)
+	}
+	if opts, err = parse(); err != nil || opts.MaxPeers != 0 || opts.Swarm != nil || opts.Session.UploadRate != 0 || len(opts.Trackers) == 0 {
+		t.Fatalf("no flags: %+v, %v", opts, err)
+	}
+	for _, bad := range [][]string{
+		{"--max-peers", "-1"}, {"--mesh-high", "-2"}, {"--mesh-high", "40"}, {"--max-peers", "10", "--mesh-high", "11"},
+		{"--upload-rate", "-5"}, {"--max-peers", "many"},
+	} {
+		_, err := parse(bad...)
+		flagName := bad[len(bad)-2]
+		if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), strings.TrimLeft(flagName, "-")) {
+			t.Errorf("%v: %v, want a usage error naming %s", bad, err, flagName)
+		}
 	}
 }

@@ -7,7 +7,7 @@
 //	peerset record new --nsec N --room R --text T [--app A] [--link U] [--lat X --lon Y] [--uuid U]
 //	peerset record verify [--room R] [--app A] < event.json
 //	peerset put --db PATH --room R --text T [--nsec N] [--link U] [--lat X --lon Y] [--uuid U]
-//	peerset join --db PATH --room R [--tracker URL]... [--nsec N] [--password P] [--ephemeral] [--json] [--ice-loopback]
+//	peerset join --db PATH --room R [--tracker URL]... [--nsec N] [--password P] [--ephemeral] [--json] [--ice-loopback] [--max-peers N] [--mesh-high N]
 //	peerset version (or --version)
 package main
 
@@ -35,9 +35,12 @@ const usage = `usage:
               [MODERATION]
                                           add a record to a database file, offline
   peerset join --db PATH --room R [--app A] [--tracker URL]... [--nsec N] [--password P] [--ephemeral] [--json]
-               [--ice-loopback] [--ingest-burst N] [--ingest-rate R] [MODERATION]
+               [--ice-loopback] [--ingest-burst N] [--ingest-rate R] [--max-peers N] [--mesh-high N|-1]
+               [--upload-rate BYTES] [MODERATION]
                                           an always-on peer until Ctrl-C; --json prints
-                                          {"peers","records","root"} every second plus event lines
+                                          {"peers","records","root"} every second plus event lines;
+                                          a seeder serving many peers raises --max-peers and sets
+                                          --mesh-high -1 (no mesh bound below --max-peers)
   peerset import --db PATH --room R [--app A] [--nsec N] [MODERATION] < events.jsonl
                                           verify, moderate and store NIP-01 events (one per line) as a
                                           peer's; prints {"stored","refused","invalid","byRule"} last

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -192,28 +193,80 @@ type joinEvent struct {
 	Error  string `json:"error,omitempty"`
 }
 
+// joinFlags are the flags of join beyond the database's.
+type joinFlags struct {
+	trackers    stringList
+	password    string
+	jsonOut     bool
+	ephemeral   bool
+	loopback    bool
+	ingestBurst int
+	ingestRate  float64
+	maxPeers    int
+	meshHigh    int
+	uploadRate  float64
+}
+
+func (j *joinFlags) register(fs *flag.FlagSet) {
+	fs.Var(&j.trackers, "tracker", "a ws:// or wss:// tracker URL (repeatable); default: public trackers")
+	fs.StringVar(&j.password, "password", "", "the room password")
+	fs.BoolVar(&j.jsonOut, "json", false, "print a status line every second and one line per event, as JSON")
+	fs.BoolVar(&j.ephemeral, "ephemeral", false, "prove a fresh key on every connection, so that peers learn no long-term key (records this node wrote keep their author)")
+	fs.BoolVar(&j.loopback, "ice-loopback", false, "gather ICE candidates on loopback only, with no STUN servers (for tests in loopback-only namespaces)")
+	fs.IntVar(&j.ingestBurst, "ingest-burst", 0, fmt.Sprintf("records one peer may add at once (default %d)", session.DefaultIngestBurst))
+	fs.Float64Var(&j.ingestRate, "ingest-rate", 0, fmt.Sprintf("records per second one peer may add after --ingest-burst (default %d)", session.DefaultIngestRate))
+	fs.IntVar(&j.maxPeers, "max-peers", 0, fmt.Sprintf("open connections and authenticated sessions at most, the hard cap (default %d)", swarm.DefaultMaxPeers))
+	fs.IntVar(&j.meshHigh, "mesh-high", 0, fmt.Sprintf("mesh peers at which this node answers no more offers, and above which it prunes (default %d, and at most --max-peers; -1: no bound but --max-peers, a full mesh, e.g. for a seeder serving many peers)", swarm.DefaultMeshHigh))
+	fs.Float64Var(&j.uploadRate, "upload-rate", 0, fmt.Sprintf("bytes per second this node sends one peer on its requests, after a burst of %d MiB (default %d MiB/s)", session.DefaultUploadBurst>>20, session.DefaultUploadRate>>20))
+}
+
+// options checks the flags and returns the JoinOptions they describe.
+func (j *joinFlags) options() (peerset.JoinOptions, error) {
+	var opts peerset.JoinOptions
+	switch {
+	case j.ingestBurst < 0 || j.ingestRate < 0:
+		return opts, fmt.Errorf("%w: --ingest-burst and --ingest-rate must not be negative", errUsage)
+	case j.maxPeers < 0:
+		return opts, fmt.Errorf("%w: --max-peers %d is negative", errUsage, j.maxPeers)
+	case j.meshHigh < -1:
+		return opts, fmt.Errorf("%w: --mesh-high %d: want a positive number, or -1 for no bound", errUsage, j.meshHigh)
+	case j.uploadRate < 0:
+		return opts, fmt.Errorf("%w: --upload-rate must not be negative", errUsage)
+	}
+	if maxPeers := cmp.Or(j.maxPeers, swarm.DefaultMaxPeers); j.meshHigh > maxPeers {
+		return opts, fmt.Errorf("%w: --mesh-high %d is above --max-peers %d", errUsage, j.meshHigh, maxPeers)
+	}
+	opts = peerset.JoinOptions{Trackers: j.trackers, Password: j.password, LoopbackCandidates: j.loopback, MaxPeers: j.maxPeers,
+		Session: session.Config{IngestBurst: j.ingestBurst, IngestRate: j.ingestRate, UploadRate: j.uploadRate}}
+	if j.meshHigh != 0 {
+		opts.Swarm = &swarm.Config{MeshHigh: j.meshHigh}
+	}
+	if j.loopback {
+		opts.ICEServers = []webrtc.ICEServer{}
+	}
+	if len(j.trackers) == 0 {
+		opts.Trackers = swarm.DefaultTrackers()
+	}
+	return opts, nil
+}
+
 // cmdJoin is an always-on peer until SIGINT or SIGTERM.
 func cmdJoin(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("join")
 	var f dbFlags
 	f.register(fs)
-	var trackers stringList
-	fs.Var(&trackers, "tracker", "a ws:// or wss:// tracker URL (repeatable); default: public trackers")
-	password := fs.String("password", "", "the room password")
-	jsonOut := fs.Bool("json", false, "print a status line every second and one line per event, as JSON")
-	ephemeral := fs.Bool("ephemeral", false, "prove a fresh key on every connection, so that peers learn no long-term key (records this node wrote keep their author)")
-	loopback := fs.Bool("ice-loopback", false, "gather ICE candidates on loopback only, with no STUN servers (for tests in loopback-only namespaces)")
-	ingestBurst := fs.Int("ingest-burst", 0, fmt.Sprintf("records one peer may add at once (default %d)", session.DefaultIngestBurst))
-	ingestRate := fs.Float64("ingest-rate", 0, fmt.Sprintf("records per second one peer may add after --ingest-burst (default %d)", session.DefaultIngestRate))
+	var j joinFlags
+	j.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *ingestBurst < 0 || *ingestRate < 0 {
-		return fmt.Errorf("%w: --ingest-burst and --ingest-rate must not be negative", errUsage)
+	opts, err := j.options()
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if *ephemeral {
+	if j.ephemeral {
 		f.identity = peerset.IdentityEphemeral
 	}
 	db, err := f.open(ctx)
@@ -224,7 +277,7 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 
 	var mu sync.Mutex // serialises output lines
 	emit := func(v any) {
-		if !*jsonOut {
+		if !j.jsonOut {
 			return
 		}
 		mu.Lock()
@@ -240,21 +293,13 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 	})
 	defer unsubscribe()
 
-	opts := peerset.JoinOptions{Trackers: trackers, Password: *password, LoopbackCandidates: *loopback,
-		Session: session.Config{IngestBurst: *ingestBurst, IngestRate: *ingestRate}}
-	if *loopback {
-		opts.ICEServers = []webrtc.ICEServer{}
-	}
-	if len(trackers) == 0 {
-		opts.Trackers = swarm.DefaultTrackers()
-	}
 	if err := db.Join(ctx, opts); err != nil {
 		return err
 	}
 	emit(joinEvent{Event: "joined", Peer: db.SelfID()})
-	if !*jsonOut {
+	if !j.jsonOut {
 		who := "key " + db.Key().Npub()
-		if *ephemeral {
+		if j.ephemeral {
 			who = "a fresh key per connection"
 		}
 		fmt.Fprintf(stderr, "peerset: joined %s/%s as %s (%s); Ctrl-C to stop\n", f.app, f.room, db.SelfID(), who)
