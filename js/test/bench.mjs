@@ -47,7 +47,8 @@
 // "bare-sync" is the first sync into the page without UI and the ingest
 // alone, without the demo, reloads and forwarded channels of "sync"),
 // PEERSET_BENCH_PUTS (default 1000), PEERSET_BENCH_COMPARE (a build tree
-// measured beside this one by put and reopen), PEERSET_BENCH_SETTLE_MS (default 5000: the wait before an
+// measured beside this one by put, reopen and bare-sync: its js/dist,
+// js/test/fixtures and examples/demo), PEERSET_BENCH_SETTLE_MS (default 5000: the wait before an
 // RSS reading).
 
 import { spawnSync } from 'node:child_process';
