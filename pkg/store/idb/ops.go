@@ -668,8 +668,10 @@ func (s *Store) Summaries(ctx context.Context, fn func(record.Summary, bool) err
 	}
 }
 
-// summariesPageSize is the number of stored objects per page of Summaries.
-const summariesPageSize = 2048
+// summariesPageSize is the number of stored objects per page of Summaries:
+// reading whole objects costs per object, and larger pages measured no
+// faster (2048 took 1.5–2.3× as long as 512 for 20k events, under load).
+const summariesPageSize = 512
 
 // summaryFields is the replacer of JSON.stringify that keeps, of each
 // stored object, the item key and the summary.
