@@ -252,7 +252,19 @@
       }
     }
 
-    detach() { this.port.onmessage = null; }
+    // detach: Go let go of the channel. The page's end is told to close the
+    // data channel (it would otherwise stay open, forwarding into a port
+    // nobody reads), and the port is closed once that message is out.
+    detach() {
+      this.port.onmessage = null;
+      clearTimeout(this.ackTimer);
+      this.ackTimer = 0;
+      if (this.state !== 'closed') {
+        this.state = 'closed';
+        this.port.postMessage({ k: 'x' });
+      }
+      setTimeout(() => this.port.close(), 0);
+    }
 
     send(u8) {
       if (this.state !== 'open') throw new DOMException(`data channel is ${this.state}`, 'InvalidStateError');
@@ -542,6 +554,8 @@
       start(port, service) {
         startEngine(port, () => new LocalRTCHost(service));
       },
+      // For the tests (js/test/port-channel.test.mjs).
+      PortChannel,
     };
   }
 })();

@@ -557,7 +557,7 @@ export interface DataChannelCounts {
 }
 
 /** A record added or removed (replaced by a new version, deleted, expired). */
-export interface RecordEvent {
+export interface RecordChange {
   record: PeersetRecord;
   uuid: string;
   removed: boolean;
@@ -565,7 +565,28 @@ export interface RecordEvent {
   origin: string;
   /** For an added record: how many peers were known to hold it when it was added (the sender, at least). Absent when removed. */
   heldBy?: number;
+  overflow?: undefined;
 }
+
+/**
+ * Changes that were not reported one by one: the page fell so far behind
+ * the engine (more than 10,000 changes or about 8 MiB of them waiting to
+ * reach it) that they were dropped. `missed` counts them; query again
+ * (`db.query`) to see where the records stand. Later changes are reported
+ * as usual.
+ */
+export interface RecordsOverflow {
+  overflow: true;
+  missed: number;
+  record?: undefined;
+  uuid?: undefined;
+  removed?: undefined;
+  origin?: undefined;
+  heldBy?: undefined;
+}
+
+/** What a `'record'` listener gets: a change, or an overflow (query again). */
+export type RecordEvent = RecordChange | RecordsOverflow;
 
 /** A peer session appeared, changed state or closed. */
 export type PeerEvent = PeerSession;

@@ -417,7 +417,10 @@ function askPersistence() {
 // the other listeners. The engine sends batches ('record' during a sync,
 // 'reject' at most every 100 ms); each listener still gets one call per
 // item. 'reject' items are bounded on the engine's side: past 10 per peer
-// and second they arrive as summaries ({ suppressed: n, ... }).
+// and second they arrive as summaries ({ suppressed: n, ... }). 'record'
+// items are bounded too: when more than 10,000 changes (or about 8 MiB)
+// wait to reach the page, they are dropped and one { overflow: true,
+// missed: n } item says so (query again).
 class EventHub {
   listeners = new Map(EVENT_TYPES.map((t) => [t, new Set()]));
 

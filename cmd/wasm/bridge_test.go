@@ -260,7 +260,7 @@ func TestMarshalChangesLeavesDeletionsOut(t *testing.T) {
 		{Event: r.Event, Origin: peerset.Origin{PeerID: "peer-a"}},
 		{Event: del},
 		{Event: r.Event, Removed: true},
-	})
+	}, 0)
 	if err != nil || n != 2 {
 		t.Fatalf("marshalChanges: %d, %v", n, err)
 	}
@@ -271,7 +271,7 @@ func TestMarshalChangesLeavesDeletionsOut(t *testing.T) {
 	if got[0].Origin != "peer-a" || got[0].Removed || got[0].UUID != r.UUID || got[1].Origin != "local" || !got[1].Removed {
 		t.Errorf("changes %+v", got)
 	}
-	if _, n, _ := marshalChanges([]peerset.Change{{Event: del}}); n != 0 {
+	if _, n, _ := marshalChanges([]peerset.Change{{Event: del}}, 0); n != 0 {
 		t.Errorf("a lone deletion gave %d record events", n)
 	}
 }
@@ -528,3 +528,104 @@ func TestRejectEventJSON(t *testing.T) {
 		t.Errorf("summary over several peers: %v", several)
 	}
 }
+
+// The record changes waiting for the page are bounded in count and bytes:
+// past a bound the queue is dropped and the next batch starts with one
+// overflow item counting what was dropped; later changes queue as usual.
+func TestRecordQueueOverflowsIntoOneSignal(t *testing.T) {
+	sk, _ := record.GenerateKey()
+	change := func(i int, text string) peerset.Change {
+		r := newRecord(t, sk, record.Draft{Text: text, UUID: uuidOf(i)})
+		return peerset.Change{Event: r.Event}
+	}
+	q := newRecordQueue(5, 1<<20)
+	for i := range 5 {
+		q.add(change(i, "fits"))
+	}
+	if n, _ := q.len(); n != 5 {
+		t.Fatalf("%d queued, want 5", n)
+	}
+	q.add(change(5, "one too many")) // the count bound: all six are dropped
+	if n, bytes := q.len(); n != 0 || bytes != 0 {
+		t.Fatalf("after the overflow %d changes (%d bytes) queued, want none", n, bytes)
+	}
+	q.add(change(6, "after"))
+	batch, missed, more := q.take(200)
+	if missed != 6 || len(batch) != 1 || more {
+		t.Fatalf("take = %d changes, missed %d, more %v; want 1, 6, false", len(batch), missed, more)
+	}
+	b, n, err := marshalChanges(batch, missed)
+	if err != nil || n != 2 {
+		t.Fatalf("marshalChanges: %d items, %v", n, err)
+	}
+	var items []map[string]any
+	if err := json.Unmarshal(b, &items); err != nil {
+		t.Fatal(err)
+	}
+	if items[0]["overflow"] != true || items[0]["missed"] != float64(6) || items[0]["record"] != nil {
+		t.Errorf("first item %v, want the overflow signal", items[0])
+	}
+	if items[1]["uuid"] != uuidOf(6) {
+		t.Errorf("second item %v, want the change queued after the overflow", items[1])
+	}
+	if _, missed, _ := q.take(200); missed != 0 {
+		t.Errorf("the overflow was reported twice (missed %d)", missed)
+	}
+
+	// The byte bound: big records pass it before the count bound.
+	big := strings.Repeat("x", 40_000)
+	qb := newRecordQueue(1000, 100_000)
+	qb.add(change(1, big))
+	qb.add(change(2, big))
+	if n, bytes := qb.len(); n != 2 || bytes > 100_000 {
+		t.Fatalf("%d queued (%d bytes), want 2 within the bound", n, bytes)
+	}
+	qb.add(change(3, big))
+	if n, _ := qb.len(); n != 0 {
+		t.Errorf("%d queued past the byte bound, want none", n)
+	}
+	if _, missed, _ := qb.take(200); missed != 3 {
+		t.Errorf("missed %d, want 3", missed)
+	}
+
+	// Deletion events never become 'record' events, so they take no room.
+	del, err := record.NewDeletion(sk, record.RoomID("peerset", "r"), uuidOf(1), time.Unix(1700000001, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	qd := newRecordQueue(1, 1<<20)
+	qd.add(peerset.Change{Event: del})
+	qd.add(change(1, "kept"))
+	if batch, missed, _ := qd.take(10); len(batch) != 1 || missed != 0 {
+		t.Errorf("take = %d, missed %d; want the record alone", len(batch), missed)
+	}
+
+	// Pages of a long queue come out in order, and the bytes go back to 0.
+	ql := newRecordQueue(1000, 1<<30)
+	for i := range 450 {
+		ql.add(change(i, "page"))
+	}
+	var uuids []string
+	for {
+		batch, _, more := ql.take(200)
+		for _, c := range batch {
+			r, err := record.Parse(c.Event)
+			if err != nil {
+				t.Fatal(err)
+			}
+			uuids = append(uuids, r.UUID)
+		}
+		if !more {
+			break
+		}
+	}
+	if len(uuids) != 450 || uuids[0] != uuidOf(0) || uuids[449] != uuidOf(449) {
+		t.Errorf("%d changes taken, first %v last %v", len(uuids), uuids[:1], uuids[len(uuids)-1:])
+	}
+	if n, bytes := ql.len(); n != 0 || bytes != 0 {
+		t.Errorf("after taking all: %d changes, %d bytes", n, bytes)
+	}
+}
+
+// uuidOf is a valid record UUID numbered i.
+func uuidOf(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }

@@ -72,9 +72,8 @@ type handle struct {
 	closeErr  error
 	stops     []func()
 
-	recordsMu   sync.Mutex
-	recordQueue []peerset.Change
-	recordWake  chan struct{}
+	records    *recordQueue // bounded: see recordQueue
+	recordWake chan struct{}
 
 	rejects *rejectBatcher
 }
@@ -126,7 +125,7 @@ func openHandle(parent context.Context, optionsJSON string, emit, page js.Value)
 	}
 	ctx, cancel := pageCtx, stopPage
 	h := &handle{db: db, opts: o, ctx: ctx, cancel: cancel, emit: emit, recordWake: make(chan struct{}, 1),
-		rejects: newRejectBatcher(rejectBatchMax)}
+		records: newRecordQueue(maxQueuedRecordChanges, maxQueuedRecordBytes), rejects: newRejectBatcher(rejectBatchMax)}
 	for _, t := range eventTypes {
 		h.listening.Store(t, new(atomic.Bool))
 	}
@@ -278,14 +277,13 @@ func (h *handle) send(t string, payload []byte) {
 	h.emit.Invoke(t, string(payload))
 }
 
-// onChange queues a record change for the record pump.
+// onChange queues a record change for the record pump (bounded: past the
+// bounds the queue is dropped and the page told to query again).
 func (h *handle) onChange(c peerset.Change) {
 	if !h.isListening(eventRecord) {
 		return
 	}
-	h.recordsMu.Lock()
-	h.recordQueue = append(h.recordQueue, c)
-	h.recordsMu.Unlock()
+	h.records.add(c)
 	select {
 	case h.recordWake <- struct{}{}:
 	default:
@@ -302,16 +300,8 @@ func (h *handle) pumpRecords() {
 		case <-h.recordWake:
 		}
 		for {
-			h.recordsMu.Lock()
-			n := min(len(h.recordQueue), maxRecordEventBatch)
-			batch := h.recordQueue[:n:n]
-			h.recordQueue = h.recordQueue[n:]
-			more := len(h.recordQueue) > 0
-			if !more {
-				h.recordQueue = nil
-			}
-			h.recordsMu.Unlock()
-			if b, count, err := marshalChanges(batch); err == nil && count > 0 {
+			batch, missed, more := h.records.take(maxRecordEventBatch)
+			if b, count, err := marshalChanges(batch, missed); err == nil && count > 0 {
 				h.send(eventRecord, b)
 			}
 			if !more || h.ctx.Err() != nil {

@@ -187,11 +187,18 @@ type recordEventJSON struct {
 
 // marshalChanges encodes the record changes of a batch as 'record' events
 // (recordEventJSON); deletion events themselves are left out: what they
-// remove is reported as removed.
-func marshalChanges(changes []peerset.Change) ([]byte, int, error) {
-	b := make([]byte, 0, 1024*len(changes)+2)
+// remove is reported as removed. When missed changes were dropped before
+// them (recordQueue), the batch starts with { overflow: true, missed: n }.
+func marshalChanges(changes []peerset.Change, missed int) ([]byte, int, error) {
+	b := make([]byte, 0, 1024*len(changes)+40)
 	b = append(b, '[')
 	n := 0
+	if missed > 0 {
+		b = append(b, `{"overflow":true,"missed":`...)
+		b = strconv.AppendInt(b, int64(missed), 10)
+		b = append(b, '}')
+		n++
+	}
 	for _, c := range changes {
 		if c.Event == nil || c.Event.Kind != record.KindRecord {
 			continue

@@ -878,6 +878,12 @@ async function openDB(s) {
 
   stopListening = [
     db.on('record', (e) => {
+      if (e.overflow) {
+        // Changes were dropped on their way to the page: read the list again.
+        db.query({ limit: MAX_LIST }).then(resetList, () => {});
+        queueRender();
+        return;
+      }
       if (e.removed) {
         listRemove(e.record);
       } else {

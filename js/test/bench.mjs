@@ -47,7 +47,8 @@
 // "bare-sync" is the first sync into the page without UI and the ingest
 // alone, without the demo, reloads and forwarded channels of "sync"),
 // PEERSET_BENCH_PUTS (default 1000), PEERSET_BENCH_COMPARE (a build tree
-// measured beside this one by put and reopen), PEERSET_BENCH_SETTLE_MS (default 5000: the wait before an
+// measured beside this one by put, reopen and bare-sync: its js/dist,
+// js/test/fixtures and examples/demo), PEERSET_BENCH_SETTLE_MS (default 5000: the wait before an
 // RSS reading).
 
 import { spawnSync } from 'node:child_process';
@@ -57,6 +58,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 
+import { chromiumCPU, workerThreadsCPU } from './lib/cpu.mjs';
 import { Child, Env, gotoReady, nowhereTracker, outDir, putMany, repoRoot, runBinary, sleep, stats, uniqueRoom, waitFor } from './lib/harness.mjs';
 
 const runs = Number(process.env.PEERSET_BENCH_RUNS || 3);
@@ -174,15 +176,20 @@ function mainThread(page, from, to) {
 
 const taskNote = (m) => (m.count ? `${m.count} (${ms(m.total)} in all), longest ${ms(m.longest)}` : 'none');
 
+// cpuNote: CPU time per record (µs), of all of Chromium's processes (IndexedDB's
+// backend included) and of its dedicated-worker threads (the engine's), from /proc.
+const cpuNote = (c, n) => `${Math.round((c.all * 1000) / n).toLocaleString('en-US')} µs all of Chromium / ${Math.round((c.worker * 1000) / n).toLocaleString('en-US')} µs the engine's worker`;
+
 // firstSync seeds n records into a native peer and lets it sync them into
 // a fresh tab: page 'bare' (the API without UI) or 'demo', params passed to
 // the page (transfer=0 forwards the data channels). With reopen, the demo
 // tab is then reloaded alone with the records in IndexedDB, and after a
 // browser restart. Returns the seeded database file and room for reuse.
-async function firstSync(n, { page: kind = 'bare', params = {}, reopen = false } = {}) {
+async function firstSync(n, { page: kind = 'bare', params = {}, reopen = false, tree = '', build = '' } = {}) {
   const env = new Env(`first sync ${n}`);
   const k = `${n / 1000}k`;
-  const label = `${kind === 'bare' ? 'page without UI' : 'demo'}${params.transfer === '0' ? ', channels forwarded' : ''}`;
+  const label = `${kind === 'bare' ? 'page without UI' : 'demo'}${params.transfer === '0' ? ', channels forwarded' : ''}${build ? `, ${build}` : ''}`;
+  const treePath = tree ? `/${tree}` : '';
   try {
     const room = uniqueRoom(`bench-${n}`);
     const { ws, http } = await env.server();
@@ -196,7 +203,7 @@ async function firstSync(n, { page: kind = 'bare', params = {}, reopen = false }
     const page = env.watch(await profile.newPage(), `sync ${n} ${label}`);
     await page.addInitScript(installMainThreadWatch);
     const q = new URLSearchParams({ room, ...params });
-    const url = kind === 'bare' ? `${http}/js/test/fixtures/bare.html?${q}` : await env.demoURL({ room, params });
+    const url = kind === 'bare' ? `${http}${treePath}/js/test/fixtures/bare.html?${q}` : await env.demoURL({ room, params });
     await gotoReady(page, url);
     const ready = await page.evaluate(() => performance.now());
     const open = await mainThread(page, 0, ready);
@@ -204,6 +211,9 @@ async function firstSync(n, { page: kind = 'bare', params = {}, reopen = false }
     // The first sync: the native peer brings the n records into the tab.
     const start = await page.evaluate(() => performance.now());
     t = Date.now();
+    const load0 = loadavg();
+    const cpu0 = chromiumCPU();
+    const worker0 = workerThreadsCPU();
     const native = env.spawnNiced('peerset join', 'peerset', ['join', '--db', dbFile, '--room', room, '--tracker', ws, '--json', '--ice-loopback', '--moderation', 'open']);
     await waitFor('the native peer to connect', async () => (await stats(page)).peers >= 1, { timeout: 60_000, interval: 100 });
     const connected = Date.now() - t;
@@ -211,28 +221,33 @@ async function firstSync(n, { page: kind = 'bare', params = {}, reopen = false }
       timeout: 900_000, interval: 500, state: async () => { const st = await stats(page); return { records: st.records, peers: st.peers }; },
     });
     const synced = Date.now() - t;
+    const syncCPU = { all: chromiumCPU() - cpu0, worker: workerThreadsCPU() - worker0 };
     const end = await page.evaluate(() => performance.now());
     const sync = await mainThread(page, start, end);
     const rate = Math.round(n / ((synced - connected) / 1000));
     row(`first sync of ${k} records from a native peer (${label})`, `${rate.toLocaleString('en-US')} records/s`, n === 20_000 && kind === 'bare' && !params.transfer ? '≥ 2,500 records/s' : '',
-      `${s(synced)} from the peer's start, connected after ${ms(connected)}`);
+      `${s(synced)} from the peer's start, connected after ${ms(connected)}; CPU per record ${cpuNote(syncCPU, n)}; load ${load0} → ${loadavg()}`);
     row(`long main-thread tasks during the ${k} sync (${label})`, taskNote(sync), n === 20_000 ? 'none > 50 ms' : '', `longest gap between animation frames ${ms(sync.gap)}`);
     row(`long main-thread tasks while opening (${label})`, taskNote(open), 'none > 50 ms', `navigation → ready ${ms(ready)}`);
     await native.stop();
 
     if (kind === 'bare' && !params.transfer) {
       // The same records again, through the engine alone (no network).
-      await page.goto(`${http}/js/test/fixtures/bare.html?${new URLSearchParams({ room, db: `${room}-import`, tracker: nowhereTracker })}`);
+      await page.goto(`${http}${treePath}/js/test/fixtures/bare.html?${new URLSearchParams({ room, db: `${room}-import`, tracker: nowhereTracker })}`);
       await page.waitForSelector('body[data-ready="1"]', { state: 'attached' });
       const json = readFileSync(eventsFile, 'utf8');
-      const r = await page.evaluate(async (json) => {
-        const { importEvents } = await import('/js/dist/testing.js');
+      const iload0 = loadavg();
+      const icpu0 = chromiumCPU();
+      const iworker0 = workerThreadsCPU();
+      const r = await page.evaluate(async ({ json, testing }) => {
+        const { importEvents } = await import(testing);
         const t = performance.now();
         const res = await importEvents(window.db, json);
         return { ms: performance.now() - t, stored: res.stored };
-      }, json);
+      }, { json, testing: `${treePath}/js/dist/testing.js` });
+      const ingestCPU = { all: chromiumCPU() - icpu0, worker: workerThreadsCPU() - iworker0 };
       row(`ingest alone: ${k} records through db._importEvents (${label})`, `${Math.round(r.stored / (r.ms / 1000)).toLocaleString('en-US')} records/s`, '',
-        'parse, verify, moderate, store in IndexedDB; no network: the ceiling of a first sync');
+        `parse, verify, moderate, store in IndexedDB; no network: the ceiling of a first sync; CPU per record ${cpuNote(ingestCPU, r.stored)}; load ${iload0} → ${loadavg()}`);
     }
     if (!reopen) return;
     await waitFor('the tab to see the native peer leave', async () => (await stats(page)).peers === 0, { timeout: 30_000 }).catch(() => {});
@@ -676,7 +691,12 @@ if (parts.has('tabs')) await threeTabs(tabRecords);
 if (parts.has('put')) await putLoop();
 if (parts.has('reopen')) for (const n of sizes) await reopenOnly(n);
 if (parts.has('bare-sync')) { // the first sync into the page without UI and the ingest alone, nothing else
-  for (const n of sizes) await firstSync(n, { page: 'bare' });
+  // With PEERSET_BENCH_COMPARE, each build in turn, runs times.
+  for (const n of sizes) {
+    for (let round = 0; round < (compareRoot ? runs : 1); round++) {
+      for (const b of builds()) await firstSync(n, { page: 'bare', tree: b.tree, build: compareRoot ? b.name : '' });
+    }
+  }
 }
 if (parts.has('sync')) {
   for (const n of sizes) {

@@ -66,7 +66,16 @@ export function peersetStore(options) {
       db = await open(openOptions(key));
       if (!active) return; // the stop function below closes it
       current = db;
-      stops.push(db.on('record', ({ record, removed }) => {
+      stops.push(db.on('record', ({ record, removed, overflow }) => {
+        if (overflow) {
+          // Changes were dropped on their way to the page: read them all again.
+          db.query({}).then((all) => {
+            live.clear();
+            for (const r of all) live.set(r.id, r);
+            scheduleFlush();
+          }, () => {});
+          return;
+        }
         if (removed) {
           live.delete(record.id);
           if (seeding) removedWhileSeeding.add(record.id);

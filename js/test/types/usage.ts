@@ -50,6 +50,11 @@ export async function tour(): Promise<void> {
   const heldCount: number | undefined = s.held[rec.uuid];
 
   const stop: () => void = db.on('record', (e: RecordEvent) => {
+    if (e.overflow) {
+      const missed: number = e.missed;
+      console.log('query again', missed);
+      return;
+    }
     const n: number | undefined = e.heldBy;
     if (!e.removed) console.log(e.record.text, n);
   });

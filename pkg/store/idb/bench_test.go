@@ -265,3 +265,20 @@ func rawUpgrade(b *testing.B, name string, upgrade func(db js.Value)) js.Value {
 	}
 	return req.Get("result")
 }
+
+// BenchmarkSummaries20k measures what an open without a current snapshot
+// reads in the background: the summaries of 20,000 stored events.
+func BenchmarkSummaries20k(b *testing.B) {
+	const n = 20_000
+	name := filled(b, n)
+	ctx := context.Background()
+	s := openNamed(b, name, Options{})
+	defer s.Close()
+	for b.Loop() {
+		seen := 0
+		if err := s.Summaries(ctx, func(record.Summary, bool) error { seen++; return nil }); err != nil || seen != n {
+			b.Fatalf("Summaries: %d, %v", seen, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/summary")
+}

@@ -2,41 +2,51 @@
 // syscall/js (Open, DeleteDatabase). Outside js/wasm the package is empty;
 // native peers use pkg/store/bolt.
 //
-// # Schema (version 3, see SchemaVersion)
+// # Schema (version 4, see SchemaVersion)
 //
 // One object store "events" holds one object per event, keyed (keyPath "k")
 // by its item key hex(be64(created_at)) ‖ hex(id), so the primary key order
 // is the (created_at, id) order and Items reads nothing but primary keys:
 //
 //	{k: item key, i: hex(id), a: hex(pubkey) ‖ item key, n: kind,
-//	 x: [kind, hex(pubkey), uuid], j: the event's NIP-01 JSON}
+//	 x: [kind, hex(pubkey), uuid], s: summary, j: the event's NIP-01 JSON}
 //
-// with indexes "id" (unique, on i: Get, GetMany, Delete), "author" (on a:
-// queries by author, time-ordered) and "address" (on x, present only on
-// addressable events and on deletions, under the address they target:
-// GetByAddress). A second object store "meta" maps metadata keys to
-// Uint8Arrays (and holds the generation that every write replaces and an
-// index snapshot is checked against: version 3); a third, "summaries"
-// (version 2), each event's summary under its item key. Keys are fixed-width lowercase hex strings: they sort like
-// the bytes they encode, keep every int64 created_at exact, and a page of
-// them crosses into Go as one joined string. A newer schema found at Open
-// fails with ErrSchema; older ones are migrated in the upgrade transaction.
+// with indexes "id" (unique, on i: Get, GetMany, Delete, and an id stored
+// once), "author" (on a: queries by author, time-ordered) and "address" (on
+// x, present only on addressable events and on deletions, under the address
+// they target: GetByAddress). The summary s is hex(store.AppendStoredSummary):
+// what Summaries reads, without decoding the event (a page of objects is
+// projected onto k and s by JSON.stringify in the browser). A second object
+// store "meta" maps metadata keys to Uint8Arrays, and holds the generation
+// (a string) that every write of events replaces and an index snapshot is
+// checked against (see Snapshots). Keys are fixed-width lowercase hex
+// strings: they sort like the bytes they encode, keep every int64
+// created_at exact, and a page of them crosses into Go as one joined string.
+//
+// Versions: 1 created "events" and "meta"; 2 added a "summaries" store (each
+// event's item key ‖ summary under its item key, written beside the event:
+// a second request per stored event); 3 added the generation; 4 moves each
+// summary into its event's object and drops the summaries store, so that
+// storing an event is one request. Older databases are migrated in Open's
+// upgrade transaction (from 3, every event is rewritten with the summary of
+// its row, or, if it has none, of its JSON); a failing step rolls the
+// whole upgrade back and leaves the database as it was. A newer schema found
+// at Open fails with ErrSchema.
 //
 // # Transactions
 //
-// Every call is one transaction, or one per page for Items, Scan and long
-// queries, so that no transaction outlives a callback. Put is one
-// read-write transaction of add requests (an id already stored keeps its
-// first copy), each followed by a write of the event's summary (schema 2's
-// "summaries" store; no request waits for another, no callback re-enters
-// Go per event), committed as soon as its requests are queued
-// (IDBTransaction.commit), and returns after the transaction's complete
-// event, with durability "strict" unless Options.RelaxedDurability (which
-// the browser build sets: the browser has written the batch, without
-// waiting for the operating system to flush it). A canceled context
-// aborts a running transaction. A store closes itself when another tab
-// upgrades or deletes the database (versionchange), so that it never
-// blocks it; its calls then fail with an error wrapping store.ErrClosed.
+// Every call is one transaction, or one per page for Items, Scan,
+// Summaries and long queries, so that no transaction outlives a callback.
+// Put is one read-write transaction of add requests, one per event (an id
+// already stored keeps its first copy), plus the generation's replacement,
+// committed as soon as its requests are queued (IDBTransaction.commit),
+// and returns after the transaction's complete event, with durability
+// "strict" unless Options.RelaxedDurability (which the browser build sets:
+// the browser has written the batch, without waiting for the operating
+// system to flush it). A canceled context aborts a running transaction. A
+// store closes itself when another tab upgrades or deletes the database
+// (versionchange), so that it never blocks it; its calls then fail with an
+// error wrapping store.ErrClosed.
 //
 // # Snapshots
 //

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall/js"
@@ -16,11 +17,13 @@ import (
 // SchemaVersion is the IndexedDB version this package creates and reads.
 // A database with an older version is migrated at Open; a newer one is
 // refused with ErrSchema.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // Object stores and indexes.
 const (
-	storeEvents    = "events"
+	storeEvents = "events"
+	// storeSummaries held each event's summary from schema 2 to 3; schema
+	// 4 keeps it in the event's object (field "s") and drops the store.
 	storeSummaries = "summaries"
 	storeMeta      = "meta"
 	indexID        = "id"
@@ -28,14 +31,22 @@ const (
 	indexAddress   = "address"
 )
 
+// A migration upgrades a database by one version inside the versionchange
+// transaction tx of Open. A synchronous step returns after queueing its
+// requests; an asynchronous one (3 → 4) goes on in request callbacks,
+// registered in h, and reports a failure through fail, which aborts the
+// upgrade. The browser commits the upgrade only after every step's requests
+// are done, and rolls all of them back if any fails: the database then
+// stays at its old version with everything it held.
+type migration func(db, tx js.Value, h *handlers, fail func(error))
+
 // migrations[v] upgrades a database from version v to v+1. They run inside
 // the versionchange transaction of Open, from the stored version up to
-// SchemaVersion; a failing step aborts the upgrade and leaves the database
-// as it was.
-var migrations = [SchemaVersion]func(db js.Value){
+// SchemaVersion.
+var migrations = [SchemaVersion]migration{
 	// 0 → 1: events keyed by item key, with the id, author and address
 	// indexes; metadata values (Uint8Array) under out-of-line string keys.
-	func(db js.Value) {
+	func(db, _ js.Value, _ *handlers, _ func(error)) {
 		events := db.Call("createObjectStore", storeEvents, map[string]any{"keyPath": "k"})
 		events.Call("createIndex", indexID, "i", map[string]any{"unique": true})
 		events.Call("createIndex", indexAuthor, "a")
@@ -43,9 +54,9 @@ var migrations = [SchemaVersion]func(db js.Value){
 		db.Call("createObjectStore", storeMeta)
 	},
 	// 1 → 2: each event's summary beside it, under its item key, so that
-	// Summaries reads no event; filled for older events by the first
-	// Summaries call (see fillSummaries).
-	func(db js.Value) {
+	// Summaries reads no event (filled for older events by schema 2 and 3's
+	// first Summaries call, or by the step to 4).
+	func(db, _ js.Value, _ *handlers, _ func(error)) {
 		db.Call("createObjectStore", storeSummaries)
 	},
 	// 2 → 3: nothing changes in the stores. Every write now also replaces
@@ -53,7 +64,102 @@ var migrations = [SchemaVersion]func(db js.Value){
 	// snapshot valid; code of schema 2 writes events without it, so it must
 	// not open this database (it is refused with ErrSchema), and a tab
 	// still running it is closed by this upgrade's versionchange.
-	func(js.Value) {},
+	func(js.Value, js.Value, *handlers, func(error)) {},
+	// 3 → 4: each event's summary moves into its object (field "s"), so
+	// that a Put is one request per event instead of two; the summaries
+	// store is dropped. See migrateSummaries.
+	migrateSummaries,
+}
+
+// migrationPageSize is the number of events the step to schema 4 reads and
+// rewrites per request.
+const migrationPageSize = 1024
+
+// failMigrationAfter, when not negative, makes the step to schema 4 fail
+// after that many pages (a test hook: what a failing upgrade keeps).
+var failMigrationAfter = -1
+
+// migrateSummaries is the step from schema 3 to 4, inside the upgrade
+// transaction: pages of events in item key order (getAll), each with the
+// summaries stored under the same key range; every event is put again with
+// its summary in the field "s" (the hex of store.AppendStoredSummary, the
+// part of a schema 3 summary value after the item key). An event without a
+// summary row (stored by schema 1, never filled in) gets the summary of its
+// JSON, or, when that does not decode, none (its kind only). Then the
+// summaries store is deleted.
+func migrateSummaries(db, tx js.Value, h *handlers, fail func(error)) {
+	events, sums := tx.Call("objectStore", storeEvents), tx.Call("objectStore", storeSummaries)
+	var (
+		page          js.Value // the events of the current page
+		lower         js.Value // the key of the last event rewritten
+		pages         int
+		eventsRequest js.Value
+		sumsRequest   js.Value
+	)
+	abort := func(err error) {
+		fail(err)
+		_ = try(func() { tx.Call("abort") })
+	}
+	var next func()
+	onSummaries := js.FuncOf(func(js.Value, []js.Value) any {
+		if err := try(func() {
+			rows := map[string]string{}
+			values := sumsRequest.Get("result")
+			if values.Length() > 0 {
+				for v := range strings.SplitSeq(values.Call("join", ",").String(), ",") {
+					if len(v) > itemKeyLen {
+						rows[v[:itemKeyLen]] = v[itemKeyLen:]
+					}
+				}
+			}
+			n := page.Length()
+			for i := range n {
+				v := page.Index(i)
+				k := stringOrEmpty(v.Get("k"))
+				s, ok := rows[k]
+				if !ok || !isHex(s) {
+					s = summaryFromObject(k, v)
+				}
+				v.Set("s", s)
+				events.Call("put", v)
+				lower = v.Get("k")
+			}
+			pages++
+			if failMigrationAfter >= 0 && pages > failMigrationAfter {
+				panic(js.Error{Value: js.ValueOf(map[string]any{"name": "AbortError", "message": "test: the migration fails"})})
+			}
+			next()
+		}); err != nil {
+			abort(err)
+		}
+		return nil
+	})
+	onEvents := js.FuncOf(func(js.Value, []js.Value) any {
+		if err := try(func() {
+			page = eventsRequest.Get("result")
+			n := page.Length()
+			if n == 0 {
+				db.Call("deleteObjectStore", storeSummaries)
+				return
+			}
+			first, last := page.Index(0).Get("k"), page.Index(n-1).Get("k")
+			sumsRequest = sums.Call("getAll", jsKeyRange.Call("bound", first, last))
+			sumsRequest.Set("onsuccess", onSummaries)
+		}); err != nil {
+			abort(err)
+		}
+		return nil
+	})
+	*h = append(*h, onSummaries, onEvents)
+	next = func() {
+		r := js.Undefined()
+		if !lower.IsUndefined() {
+			r = jsKeyRange.Call("lowerBound", lower, true)
+		}
+		eventsRequest = events.Call("getAll", r, migrationPageSize)
+		eventsRequest.Set("onsuccess", onEvents)
+	}
+	next()
 }
 
 // Options configure Open. The zero value is ready to use.
@@ -111,20 +217,31 @@ func Open(ctx context.Context, name string, opts Options) (*Store, error) {
 	}
 	done := make(chan error, 1)
 	blocked := make(chan struct{}, 1)
-	var upgradeErr error
+	var (
+		upgradeMu  sync.Mutex
+		upgradeErr error
+	)
+	setUpgradeErr := func(err error) {
+		upgradeMu.Lock()
+		defer upgradeMu.Unlock()
+		if upgradeErr == nil {
+			upgradeErr = err
+		}
+	}
 	var h handlers
 	h.on(req, "upgradeneeded", func(ev js.Value) {
-		db := req.Get("result")
+		db, tx := req.Get("result"), req.Get("transaction")
 		from := ev.Get("oldVersion").Int()
-		upgradeErr = try(func() {
+		err := try(func() {
 			for v := from; v < SchemaVersion; v++ {
-				migrations[v](db)
+				migrations[v](db, tx, &h, setUpgradeErr)
 			}
 		})
-		if upgradeErr != nil {
-			req.Get("transaction").Call("abort")
+		if err != nil {
+			setUpgradeErr(err)
+			tx.Call("abort")
 		}
-	}, func(err error) { upgradeErr = err })
+	}, setUpgradeErr)
 	h.on(req, "success", func(js.Value) { signal(done, nil) }, func(err error) { signal(done, err) })
 	h.on(req, "error", func(ev js.Value) {
 		ev.Call("preventDefault")
@@ -137,9 +254,11 @@ func Open(ctx context.Context, name string, opts Options) (*Store, error) {
 		select {
 		case err := <-done:
 			h.release()
+			upgradeMu.Lock()
 			if upgradeErr != nil {
 				err = fmt.Errorf("failed to migrate to schema version %d: %w", SchemaVersion, upgradeErr)
 			}
+			upgradeMu.Unlock()
 			if err != nil {
 				return nil, fmt.Errorf("failed to open IndexedDB database %q: %w", name, err)
 			}

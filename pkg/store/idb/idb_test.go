@@ -4,8 +4,11 @@ package idb
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -277,6 +280,9 @@ func TestSchemaIsCreated(t *testing.T) {
 	if key := tx.Call("objectStore", storeEvents).Get("keyPath").String(); key != "k" {
 		t.Errorf("events key path = %q, want k", key)
 	}
+	if db.Get("objectStoreNames").Call("contains", storeSummaries).Bool() {
+		t.Errorf("a new database has the %q store, which schema 4 dropped", storeSummaries)
+	}
 }
 
 // TestVersionChangeClosesTheStore checks that a store steps aside when the
@@ -413,20 +419,21 @@ func TestPersisted(t *testing.T) {
 	t.Logf("persistent storage granted: %v", want)
 }
 
-// TestVersion1DatabasesGetSummaries: a database written at schema 1 (events
-// only) opens at schema 2, and its first Summaries call writes the summaries
-// of the events it already held, an undecodable one included (without one).
-func TestVersion1DatabasesGetSummaries(t *testing.T) {
-	name := databaseName(t)
-	g := storetest.NewGenerator(t, 2, 9)
-	events := g.Records(300, 1000, 500)
-	events = append(events, g.Note(1, 999), g.Deletion(0, 2000, events[0].TagValue(record.TagUUID)))
-
-	// Schema 1, written as the earlier version did.
-	req := js.Global().Get("indexedDB").Call("open", name, 1)
+// oldDatabase writes a database at an older schema version (1 to 3) as the
+// code of that version did: events objects without the summary field and,
+// from version 2, a summary row per event in the summaries store (the item
+// key, then the hex of its stored summary), except for the events in
+// noRow. extra objects are added as they are. meta values are written too.
+func oldDatabase(t *testing.T, name string, version int, events []*record.Event, noRow map[[32]byte]bool, extra []js.Value, meta map[string][]byte) {
+	t.Helper()
+	req := js.Global().Get("indexedDB").Call("open", name, version)
 	done := make(chan error, 1)
 	var h handlers
-	h.on(req, "upgradeneeded", func(js.Value) { migrations[0](req.Get("result")) }, nil)
+	h.on(req, "upgradeneeded", func(js.Value) {
+		for v := range version {
+			migrations[v](req.Get("result"), req.Get("transaction"), nil, nil)
+		}
+	}, nil)
 	h.on(req, "success", func(js.Value) { signal(done, nil) }, nil)
 	h.on(req, "error", func(js.Value) { signal(done, domError(req.Get("error"))) }, nil)
 	if err := <-done; err != nil {
@@ -434,39 +441,78 @@ func TestVersion1DatabasesGetSummaries(t *testing.T) {
 	}
 	h.release()
 	db := req.Get("result")
-	tx := db.Call("transaction", []any{storeEvents}, "readwrite")
-	objects := js.Global().Get("JSON").Call("parse", string(appendBatchJSON(nil, events)))
-	for i := range events {
-		tx.Call("objectStore", storeEvents).Call("add", objects.Index(i))
+	defer db.Call("close")
+	stores := []any{storeEvents, storeMeta}
+	if version >= 2 {
+		stores = append(stores, storeSummaries)
 	}
-	broken := objects.Index(0)
-	broken.Set("k", itemKey(3000, [32]byte{0xbb}))
-	broken.Set("i", idHex([32]byte{0xbb}))
-	broken.Set("j", "{not json")
-	tx.Call("objectStore", storeEvents).Call("add", broken)
-	txDone := make(chan struct{})
+	tx := db.Call("transaction", stores, "readwrite")
+	objects := js.Global().Get("JSON").Call("parse", string(appendBatchJSON(nil, events)))
+	for i, e := range events {
+		o := objects.Index(i)
+		o.Delete("s")
+		tx.Call("objectStore", storeEvents).Call("add", o)
+		if version >= 2 && !noRow[e.ID] {
+			row := itemKey(e.CreatedAt, e.ID) + hex.EncodeToString(store.AppendStoredSummary(nil, e))
+			tx.Call("objectStore", storeSummaries).Call("put", row, itemKey(e.CreatedAt, e.ID))
+		}
+	}
+	for _, o := range extra {
+		tx.Call("objectStore", storeEvents).Call("add", o)
+	}
+	for k, v := range meta {
+		b := jsUint8.New(len(v))
+		js.CopyBytesToJS(b, v)
+		tx.Call("objectStore", storeMeta).Call("put", b, k)
+	}
+	txDone := make(chan error, 1)
 	var th handlers
-	th.on(tx, "complete", func(js.Value) { close(txDone) }, nil)
-	<-txDone
+	th.on(tx, "complete", func(js.Value) { signal(txDone, nil) }, nil)
+	th.on(tx, "abort", func(js.Value) { signal(txDone, domError(tx.Get("error"))) }, nil)
+	if err := <-txDone; err != nil {
+		t.Fatalf("writing the schema %d database: %v", version, err)
+	}
 	th.release()
-	db.Call("close")
+}
 
-	s := openNamed(t, name, Options{})
-	defer s.Close()
+// brokenObject is a stored object whose event JSON does not parse, under
+// its own key and id, as a damaged database may hold.
+func brokenObject(createdAt int64, id [32]byte, kind int) js.Value {
+	return js.ValueOf(map[string]any{
+		"k": itemKey(createdAt, id), "i": idHex(id), "a": strings.Repeat("0", 64) + itemKey(createdAt, id),
+		"n": kind, "j": "{not json",
+	})
+}
+
+// checkSummaries checks that Summaries reports exactly the summaries of
+// events, in item key order, plus the broken ones (no summary: their id,
+// time and kind).
+func checkSummaries(t *testing.T, s *Store, events []*record.Event, broken map[[32]byte]record.Summary) {
+	t.Helper()
 	want := map[[32]byte]*record.Event{}
 	for _, e := range events {
 		want[e.ID] = e
 	}
 	n := 0
+	var last store.Item
 	err := s.Summaries(context.Background(), func(sum record.Summary, ok bool) error {
+		it := store.Item{CreatedAt: sum.CreatedAt, ID: sum.ID}
+		if n > 0 && last.Compare(it) >= 0 {
+			return fmt.Errorf("summary %x after %x: not in item order", it.ID, last.ID)
+		}
+		last = it
 		n++
-		if sum.ID == [32]byte{0xbb} {
-			if ok || sum.CreatedAt != 3000 {
-				return fmt.Errorf("the undecodable event's summary: %+v, %v", sum, ok)
+		if b, isBroken := broken[sum.ID]; isBroken {
+			if ok || sum != b {
+				return fmt.Errorf("the undecodable event's summary: %+v, %v; want %+v, false", sum, ok, b)
 			}
 			return nil
 		}
-		if w, wok := store.SummaryOf(want[sum.ID]); sum != w || ok != wok {
+		e, known := want[sum.ID]
+		if !known {
+			return fmt.Errorf("a summary of an event never stored: %x", sum.ID)
+		}
+		if w, wok := store.SummaryOf(e); sum != w || ok != wok {
 			return fmt.Errorf("summary %+v (%v), want %+v (%v)", sum, ok, w, wok)
 		}
 		return nil
@@ -474,7 +520,215 @@ func TestVersion1DatabasesGetSummaries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != len(events)+1 {
-		t.Fatalf("%d summaries, want %d", n, len(events)+1)
+	if n != len(events)+len(broken) {
+		t.Fatalf("%d summaries, want %d", n, len(events)+len(broken))
+	}
+}
+
+// objectStoreNames lists the object stores of the database called name, and
+// returns its version, through a connection of its own.
+func objectStoreNames(t *testing.T, name string) (int, []string) {
+	t.Helper()
+	db := rawOpen(t, name, 0)
+	defer db.Call("close")
+	names := db.Get("objectStoreNames")
+	var out []string
+	for i := range names.Length() {
+		out = append(out, names.Index(i).String())
+	}
+	return db.Get("version").Int(), out
+}
+
+// TestVersion1DatabasesGetSummaries: a database written at schema 1 (events
+// only) opens at the current schema with the summary of every event it
+// held, an undecodable one included (without one).
+func TestVersion1DatabasesGetSummaries(t *testing.T) {
+	name := databaseName(t)
+	g := storetest.NewGenerator(t, 2, 9)
+	events := g.Records(300, 1000, 500)
+	events = append(events, g.Note(1, 999), g.Deletion(0, 2000, events[0].TagValue(record.TagUUID)))
+	brokenID := [32]byte{0xbb}
+	oldDatabase(t, name, 1, events, nil, []js.Value{brokenObject(3000, brokenID, 1)}, nil)
+
+	s := openNamed(t, name, Options{})
+	defer s.Close()
+	checkSummaries(t, s, events, map[[32]byte]record.Summary{brokenID: {ID: brokenID, CreatedAt: 3000, Kind: 1}})
+}
+
+// TestVersion3DatabasesMigrate: a database written at schema 3 (a summary
+// row per event beside it, except where schema 1 left none) opens at schema
+// 4: the summaries are in the events' objects, the summaries store is gone,
+// the events, the metadata and a current index snapshot are kept, and the
+// store reads and writes as usual.
+func TestVersion3DatabasesMigrate(t *testing.T) {
+	ctx := context.Background()
+	name := databaseName(t)
+	g := storetest.NewGenerator(t, 3, 10)
+	events := g.Records(2500, 1000, 5000) // more than two migration pages
+	events = append(events, g.Note(1, 999), g.Deletion(0, 7000, events[0].TagValue(record.TagUUID)))
+	noRow := map[[32]byte]bool{events[5].ID: true, events[1500].ID: true}
+	brokenID := [32]byte{0xcc}
+	gen := "0123456789abcdef"
+	snapshot := append(binary.BigEndian.AppendUint64(nil, genNumber(gen)), "snapshot data"...)
+	oldDatabase(t, name, 3, events, noRow, []js.Value{brokenObject(4000, brokenID, 30023)}, map[string][]byte{
+		"node/key":   []byte("kept"),
+		metaSnapshot: snapshot,
+	})
+	// The generation is stored as a string, not bytes.
+	db := rawOpen(t, name, 0)
+	tx := db.Call("transaction", []any{storeMeta}, "readwrite")
+	tx.Call("objectStore", storeMeta).Call("put", gen, metaGeneration)
+	txDone := make(chan struct{})
+	var th handlers
+	th.on(tx, "complete", func(js.Value) { close(txDone) }, nil)
+	<-txDone
+	th.release()
+	db.Call("close")
+	if v, names := objectStoreNames(t, name); v != 3 || !slices.Contains(names, storeSummaries) {
+		t.Fatalf("the old database: version %d, stores %v", v, names)
+	}
+
+	s := openNamed(t, name, Options{})
+	defer s.Close()
+	if v, names := objectStoreNames(t, name); v != SchemaVersion || slices.Contains(names, storeSummaries) {
+		t.Errorf("after Open: version %d, stores %v; want %d without %q", v, names, SchemaVersion, storeSummaries)
+	}
+	broken := map[[32]byte]record.Summary{brokenID: {ID: brokenID, CreatedAt: 4000, Kind: 30023}}
+	checkSummaries(t, s, events, broken)
+	// Every object carries its summary now: no event is decoded to read it.
+	objects, err := s.readPage(ctx, func(t *txn) js.Value { return t.store(storeEvents).Call("getAll") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range objects.Length() {
+		o := objects.Index(i)
+		if !isHex(stringOrEmpty(o.Get("s"))) || stringOrEmpty(o.Get("s")) == "" {
+			t.Fatalf("object %s has no summary field after the migration", stringOrEmpty(o.Get("k")))
+		}
+	}
+	if n, err := s.Count(ctx); err != nil || n != len(events)+1 {
+		t.Errorf("Count = %d, %v; want %d", n, err, len(events)+1)
+	}
+	if v, err := s.GetMeta(ctx, "node/key"); err != nil || string(v) != "kept" {
+		t.Errorf("GetMeta = %q, %v", v, err)
+	}
+	if data, err := s.LoadSnapshot(ctx); err != nil || string(data) != "snapshot data" {
+		t.Errorf("LoadSnapshot = %q, %v; want the snapshot saved at schema 3, still current", data, err)
+	}
+	if got, err := s.Get(ctx, events[1500].ID); err != nil || got.ID != events[1500].ID {
+		t.Errorf("Get = %v, %v", got, err)
+	}
+	more := g.Records(10, 9000, 10)
+	if err := s.Put(ctx, more...); err != nil {
+		t.Fatalf("Put after the migration: %v", err)
+	}
+	if err := s.Delete(ctx, events[0].ID, brokenID); err != nil {
+		t.Fatalf("Delete after the migration: %v", err)
+	}
+	checkSummaries(t, s, append(slices.Clone(events[1:]), more...), nil)
+}
+
+// TestFailedMigrationKeepsTheDatabase: when the step to schema 4 fails
+// half-way, Open fails and the database is left at schema 3 with all it
+// held; a later Open migrates it.
+func TestFailedMigrationKeepsTheDatabase(t *testing.T) {
+	name := databaseName(t)
+	g := storetest.NewGenerator(t, 2, 11)
+	events := g.Records(2500, 1000, 5000)
+	oldDatabase(t, name, 3, events, nil, nil, nil)
+
+	failMigrationAfter = 1 // the second page fails, after the first was rewritten
+	s, err := Open(context.Background(), name, Options{})
+	failMigrationAfter = -1
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded although the migration failed")
+	}
+	if !strings.Contains(err.Error(), "failed to migrate to schema version 4") {
+		t.Errorf("Open: err = %v, want it to say the migration failed", err)
+	}
+	v, names := objectStoreNames(t, name)
+	if v != 3 || !slices.Contains(names, storeSummaries) {
+		t.Fatalf("after the failed migration: version %d, stores %v; want schema 3 as it was", v, names)
+	}
+	db := rawOpen(t, name, 0)
+	tx := db.Call("transaction", []any{storeEvents, storeSummaries}, "readonly")
+	objects := tx.Call("objectStore", storeEvents).Call("getAll")
+	rows := tx.Call("objectStore", storeSummaries).Call("count")
+	txDone := make(chan struct{})
+	var th handlers
+	th.on(tx, "complete", func(js.Value) { close(txDone) }, nil)
+	<-txDone
+	th.release()
+	db.Call("close")
+	if n := objects.Get("result").Length(); n != len(events) {
+		t.Errorf("%d events left, want %d", n, len(events))
+	}
+	if n := rows.Get("result").Int(); n != len(events) {
+		t.Errorf("%d summary rows left, want %d", n, len(events))
+	}
+	for i := range objects.Get("result").Length() {
+		if !objects.Get("result").Index(i).Get("s").IsUndefined() {
+			t.Fatal("an event kept a summary field written by the rolled back migration")
+		}
+	}
+
+	s = openNamed(t, name, Options{})
+	defer s.Close()
+	checkSummaries(t, s, events, nil)
+}
+
+// TestSummariesOfDamagedObjects: objects whose summary field is missing or
+// malformed get the summary of their event JSON.
+func TestSummariesOfDamagedObjects(t *testing.T) {
+	ctx := context.Background()
+	s := openNamed(t, databaseName(t), Options{})
+	defer s.Close()
+	g := storetest.NewGenerator(t, 2, 12)
+	events := g.Records(30, 1000, 50)
+	if err := s.Put(ctx, events...); err != nil {
+		t.Fatal(err)
+	}
+	objects := js.Global().Get("JSON").Call("parse", string(appendBatchJSON(nil, events[:3])))
+	objects.Index(0).Delete("s")
+	objects.Index(1).Set("s", "zz not hex")
+	objects.Index(2).Set("s", "00")
+	for i := range 3 {
+		tx, err := s.write(false, storeEvents)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx.store(storeEvents).Call("put", objects.Index(i))
+		if err := tx.wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkSummaries(t, s, events, nil)
+}
+
+func TestParseSummaryPage(t *testing.T) {
+	k := strings.Repeat("a", itemKeyLen)
+	tests := []struct {
+		page string
+		n    int
+		want []string
+	}{
+		{`[]`, 0, []string{}},
+		{`[{"k":"` + k + `","s":"0001"}]`, 1, []string{k, "0001"}},
+		{`[{"k":"` + k + `"},{"k":"` + k + `","s":"ff"}]`, 2, []string{k, "", k, "ff"}},
+		{`[{"k":"` + k + `","s":"0001"}]`, 2, nil},           // fewer than n
+		{`[{"k":"` + k + `","s":"0001"},{"k":"0"}]`, 1, nil}, // more than n
+		{`[{"k":"` + k + `","s":"AB"}]`, 1, nil},             // not lowercase hex
+		{`[{"k":"\"x","s":"00"}]`, 1, nil},
+		{`[{"k":1,"s":"00"}]`, 1, nil},
+		{`[{"s":"00","k":"` + k + `"}]`, 1, nil},
+		{`{"k":"` + k + `"}`, 1, nil},
+		{``, 0, nil},
+	}
+	for _, tt := range tests {
+		got, ok := parseSummaryPage(tt.page, tt.n)
+		if (tt.want != nil) != ok || (ok && !slices.Equal(got, tt.want)) {
+			t.Errorf("parseSummaryPage(%q, %d) = %q, %v; want %q", tt.page, tt.n, got, ok, tt.want)
+		}
 	}
 }

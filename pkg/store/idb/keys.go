@@ -90,6 +90,7 @@ func addressKey(a record.Address) []any {
 //
 //	{"k": item key, "i": hex(id), "a": author key, "n": kind,
 //	 "x": [kind, hex(pubkey), uuid] (addressable events and deletions only),
+//	 "s": hex(store.AppendStoredSummary), the event's summary,
 //	 "j": the event's NIP-01 JSON (store.EncodeEvent) as a string}
 func appendBatchJSON(dst []byte, events []*record.Event) []byte {
 	dst = append(dst, '[')
@@ -115,38 +116,11 @@ func appendBatchJSON(dst []byte, events []*record.Event) []byte {
 			dst = record.AppendJSONString(dst, addr.UUID)
 			dst = append(dst, ']')
 		}
-		dst = append(dst, `,"j":`...)
+		dst = append(dst, `,"s":"`...)
+		dst = hex.AppendEncode(dst, store.AppendStoredSummary(nil, e))
+		dst = append(dst, `","j":`...)
 		dst = record.AppendJSONString(dst, string(store.EncodeEvent(e)))
 		dst = append(dst, '}')
 	}
 	return append(dst, ']')
-}
-
-// summaryValue is the stored form of an event's summary, under its item key
-// in the summaries store: the item key, then hex(store.AppendStoredSummary),
-// so that a page of them crosses into Go as one joined string.
-func summaryValue(e *record.Event) string {
-	b := appendItemKey(make([]byte, 0, itemKeyLen+2*record.SummaryBytes), e.CreatedAt, e.ID)
-	return string(hex.AppendEncode(b, store.AppendStoredSummary(nil, e)))
-}
-
-// parseSummaryValue reads a summaryValue back. An empty summary part (an
-// event that could not be decoded when the summaries were filled) reads as
-// no summary.
-func parseSummaryValue(v string) (record.Summary, bool, error) {
-	if len(v) < itemKeyLen {
-		return record.Summary{}, false, fmt.Errorf("malformed summary %q", v)
-	}
-	it, err := parseItemKey(v[:itemKeyLen])
-	if err != nil {
-		return record.Summary{}, false, err
-	}
-	if len(v) == itemKeyLen {
-		return record.Summary{ID: it.ID, CreatedAt: it.CreatedAt}, false, nil
-	}
-	b, err := hex.DecodeString(v[itemKeyLen:])
-	if err != nil {
-		return record.Summary{}, false, fmt.Errorf("malformed summary of %x: %w", it.ID, err)
-	}
-	return store.ParseStoredSummary(it.ID, it.CreatedAt, b)
 }

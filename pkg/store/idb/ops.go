@@ -4,6 +4,7 @@ package idb
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -29,11 +30,12 @@ var (
 )
 
 // Put implements store.Store. The batch is one read-write transaction of
-// add requests and their summaries, committed at once (see putObjects); a
-// batch holding an id already stored is written again the slower way, in
-// which the add of that id fails with ConstraintError, ignored, and the
-// first copy stays. Put returns after the transaction's complete event,
-// with durability "strict" unless Options.RelaxedDurability.
+// add requests, one per event (its summary is a field of its object),
+// committed at once (see putObjects); a batch holding an id already stored
+// is written again the slower way, in which the add of that id fails with
+// ConstraintError, ignored, and the first copy stays. Put returns after the
+// transaction's complete event, with durability "strict" unless
+// Options.RelaxedDurability.
 func (s *Store) Put(ctx context.Context, events ...*record.Event) error {
 	if err := store.CheckBatch(events); err != nil {
 		return err
@@ -49,12 +51,12 @@ func (s *Store) Put(ctx context.Context, events ...*record.Event) error {
 	if err := try(func() { objects = jsJSON.Call("parse", batch) }); err != nil {
 		return failure(fmt.Sprintf("put %d events", len(events)), err)
 	}
-	err := s.putObjects(ctx, events, objects, true)
+	err := s.putObjects(ctx, objects, true)
 	if errors.Is(err, errConstraintAfterCommit) {
 		// An id already stored: Chromium aborts a committed transaction
 		// whose request fails, even when the error is handled. Again, the
 		// way that keeps the first copy.
-		err = s.putObjects(ctx, events, objects, false)
+		err = s.putObjects(ctx, objects, false)
 	}
 	if err != nil {
 		return failure(fmt.Sprintf("put %d events", len(events)), err)
@@ -66,78 +68,56 @@ func (s *Store) Put(ctx context.Context, events ...*record.Event) error {
 // once aborted because an add found its id already stored.
 var errConstraintAfterCommit = errors.New("an id already stored aborted a transaction committed at once")
 
-// putObjects adds the stored objects of events and their summaries in one
-// read-write transaction. With commitAtOnce it asks the browser to commit
-// right after the requests (IDBTransaction.commit: one round trip to the
-// browser's storage instead of two), and puts each summary beside its add;
-// a batch holding an id already stored then fails with
-// errConstraintAfterCommit. Without it, each summary is added beside its event
-// (an id already stored fails both adds: the first copy keeps its summary).
-func (s *Store) putObjects(ctx context.Context, events []*record.Event, objects js.Value, commitAtOnce bool) error {
-	// Committed at once, a failing add must abort the transaction (its
-	// error is not handled), or the summary put beside it would replace
-	// the first copy's.
+// putObjects adds the stored objects (an array) in one read-write
+// transaction, with the generation's replacement. With commitAtOnce it asks
+// the browser to commit right after the requests (IDBTransaction.commit: one
+// round trip to the browser's storage instead of two), and a batch holding
+// an id already stored fails with errConstraintAfterCommit. Without it, the
+// add of an id already stored fails with ConstraintError, which is ignored:
+// the first copy stays, summary included, even when the new copy's content
+// differs (a store does not verify ids).
+func (s *Store) putObjects(ctx context.Context, objects js.Value, commitAtOnce bool) error {
 	if err := s.loadGeneration(ctx); err != nil {
 		return err
 	}
-	t, err := s.write(!commitAtOnce, storeEvents, storeSummaries, storeMeta)
+	t, err := s.write(!commitAtOnce, storeEvents, storeMeta)
 	if err != nil {
 		return err
 	}
-	sums := t.store(storeSummaries)
+	var constraint atomic.Bool
 	if commitAtOnce {
-		var constraint atomic.Bool
 		t.handlers.on(t.tx, "error", func(ev js.Value) {
 			if stringProperty(ev.Get("target").Get("error"), "name") == "ConstraintError" {
 				constraint.Store(true)
 			}
 		}, nil)
-		err = try(func() {
-			os := t.store(storeEvents)
-			for i, e := range events {
-				os.Call("add", objects.Index(i))
-				sums.Call("put", summaryValue(e), itemKey(e.CreatedAt, e.ID))
-			}
-			s.bumpGeneration(t)
-		})
-		if err != nil {
-			return t.fail(err)
-		}
-		t.commit()
-		if err := t.wait(ctx); err != nil {
-			if constraint.Load() {
-				return errConstraintAfterCommit
-			}
-			return err
-		}
-		return nil
 	}
-	// Each event's summary goes in beside it, in the same loop: no request
-	// waits for another, and no callback re-enters Go per event. Both are
-	// adds under the same item key (an id covers created_at): for an id
-	// already stored both fail (ConstraintError, ignored), so the first
-	// copy keeps its summary even when the new copy's content differs (a
-	// store does not verify ids). One case is left: an event stored by
-	// schema 1, whose summary Summaries has not filled in yet, put again
-	// with other content under its id gets that content's summary; the
-	// facade opens with Summaries and puts verified events only.
 	err = try(func() {
 		os := t.store(storeEvents)
-		for i, e := range events {
+		for i := range objects.Length() {
 			os.Call("add", objects.Index(i))
-			sums.Call("add", summaryValue(e), itemKey(e.CreatedAt, e.ID))
 		}
 		s.bumpGeneration(t)
 	})
 	if err != nil {
 		return t.fail(err)
 	}
-	return t.wait(ctx)
+	if commitAtOnce {
+		t.commit()
+	}
+	if err := t.wait(ctx); err != nil {
+		if constraint.Load() {
+			return errConstraintAfterCommit
+		}
+		return err
+	}
+	return nil
 }
 
 // Delete implements store.Store: one read-write transaction that looks up
 // each id's primary key in the id index and deletes it; IndexedDB updates
-// the indexes, so a corrupt event is removed like any other.
+// the indexes, so a corrupt event is removed like any other (and its
+// summary with it: it is a field of the event's object).
 func (s *Store) Delete(ctx context.Context, ids ...[32]byte) error {
 	if err := s.begin(ctx); err != nil {
 		return err
@@ -149,18 +129,17 @@ func (s *Store) Delete(ctx context.Context, ids ...[32]byte) error {
 	if err := s.loadGeneration(ctx); err != nil {
 		return failure(what, err)
 	}
-	t, err := s.write(false, storeEvents, storeSummaries, storeMeta)
+	t, err := s.write(false, storeEvents, storeMeta)
 	if err != nil {
 		return failure(what, err)
 	}
-	events, sums := t.store(storeEvents), t.store(storeSummaries)
+	events := t.store(storeEvents)
 	// One handler serves every lookup: it runs when a primary key arrives
 	// and queues the deletes in the same transaction.
 	onKey := js.FuncOf(func(this js.Value, _ []js.Value) any {
 		_ = try(func() {
 			if key := this.Get("result"); key.Type() == js.TypeString {
 				events.Call("delete", key)
-				sums.Call("delete", key)
 			}
 		})
 		return nil
@@ -615,120 +594,166 @@ func (s *Store) Scan(ctx context.Context, fn func(*record.Event) error) error {
 	}
 }
 
-// Summaries implements store.Store: pages of the summaries store (getAll),
-// joined into one string by the browser, without reading any event. A
-// database migrated from schema 1 gets its summaries written the first time.
+// Summaries implements store.Store: pages of stored objects (getAll), from
+// which the browser keeps only the item key and the summary (JSON.stringify
+// with the replacer ["k", "s"]: one string per page into Go), without
+// decoding any event. An object without a well-formed summary (written by
+// hand, or damaged) gets the summary of its event JSON, or none.
 func (s *Store) Summaries(ctx context.Context, fn func(record.Summary, bool) error) error {
 	if err := s.begin(ctx); err != nil {
 		return err
-	}
-	if err := s.fillSummaries(ctx); err != nil {
-		return failure("write the summaries of older events", err)
 	}
 	r := keyRange{}
 	type entry struct {
 		s  record.Summary
 		ok bool
 	}
-	page := make([]entry, 0, itemsPageSize)
+	page := make([]entry, 0, summariesPageSize)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		values, err := s.readPageOf(ctx, storeSummaries, func(t *txn) js.Value {
-			return t.store(storeSummaries).Call("getAll", r.js(), itemsPageSize)
+		objects, err := s.readPage(ctx, func(t *txn) js.Value {
+			return t.store(storeEvents).Call("getAll", r.js(), summariesPageSize)
 		})
 		if err != nil {
 			return failure("read summaries", err)
 		}
-		n := values.Length()
+		n := objects.Length()
 		if n == 0 {
 			return nil
 		}
+		var projected string
+		if err := try(func() { projected = jsJSON.Call("stringify", objects, summaryFields).String() }); err != nil {
+			return failure("read summaries", err)
+		}
+		fields, ok := parseSummaryPage(projected, n)
 		page = page[:0]
 		last := ""
-		for v := range strings.SplitSeq(values.Call("join", ",").String(), ",") {
-			sum, ok, err := parseSummaryValue(v)
+		for i := range n {
+			var k, sum string
+			if ok {
+				k, sum = fields[2*i], fields[2*i+1]
+			} else {
+				v := objects.Index(i)
+				k, sum = stringOrEmpty(v.Get("k")), stringOrEmpty(v.Get("s"))
+			}
+			it, err := parseItemKey(k)
 			if err != nil {
 				return failure("read summaries", fmt.Errorf("%w: %w", store.ErrCorrupt, err))
 			}
-			page = append(page, entry{sum, ok})
-			last = v[:itemKeyLen]
+			e := entry{}
+			b, err := hex.DecodeString(sum)
+			if err == nil {
+				e.s, e.ok, err = store.ParseStoredSummary(it.ID, it.CreatedAt, b)
+			}
+			if err != nil || sum == "" {
+				b, _ = hex.DecodeString(summaryFromObject(k, objects.Index(i)))
+				if e.s, e.ok, err = store.ParseStoredSummary(it.ID, it.CreatedAt, b); err != nil {
+					return failure("read summaries", fmt.Errorf("%w: %w", store.ErrCorrupt, err))
+				}
+			}
+			page = append(page, e)
+			last = k
 		}
 		for _, e := range page {
 			if err := fn(e.s, e.ok); err != nil {
 				return err
 			}
 		}
-		if n < itemsPageSize {
+		if n < summariesPageSize {
 			return nil
 		}
 		r.lower, r.lowerOpen = last, true
 	}
 }
 
-// fillSummaries writes the summaries a database migrated from schema 1 lacks:
-// when the summaries store holds fewer entries than the events store, it is
-// rebuilt from the events (an event that no longer decodes gets an empty
-// summary). It runs once per database.
-func (s *Store) fillSummaries(ctx context.Context) error {
-	t, err := s.read(storeEvents, storeSummaries)
-	if err != nil {
-		return err
+// summariesPageSize is the number of stored objects per page of Summaries:
+// reading whole objects costs per object, and larger pages measured no
+// faster (2048 took 1.5–2.3× as long as 512 for 20k events, under load).
+const summariesPageSize = 512
+
+// summaryFields is the replacer of JSON.stringify that keeps, of each
+// stored object, the item key and the summary.
+var summaryFields = js.ValueOf([]any{"k", "s"})
+
+// parseSummaryPage reads what JSON.stringify(objects, ["k", "s"]) wrote for
+// n objects whose keys and summaries are hex strings: k and s of each, in
+// order ("" for a summary left out). It returns false for anything else
+// (a key or summary that is not such a string), and the caller then reads
+// the objects one by one.
+func parseSummaryPage(p string, n int) ([]string, bool) {
+	out := make([]string, 0, 2*n)
+	if len(p) < 2 || p[0] != '[' || p[len(p)-1] != ']' {
+		return nil, false
 	}
-	var events, summaries js.Value
-	if err := try(func() {
-		events, summaries = t.store(storeEvents).Call("count"), t.store(storeSummaries).Call("count")
-	}); err != nil {
-		return t.fail(err)
-	}
-	if err := t.wait(ctx); err != nil {
-		return err
-	}
-	if events.Get("result").Int() == summaries.Get("result").Int() {
-		return nil
-	}
-	var keys []string
-	if err := s.Items(ctx, func(createdAt int64, id [32]byte) error {
-		keys = append(keys, itemKey(createdAt, id))
-		return nil
-	}); err != nil {
-		return err
-	}
-	values := make(map[string]string, len(keys))
-	err = s.Scan(ctx, func(e *record.Event) error {
-		values[itemKey(e.CreatedAt, e.ID)] = summaryValue(e)
-		return nil
-	})
-	var corrupt *store.CorruptError
-	if err != nil && !errors.As(err, &corrupt) {
-		return err
-	}
-	for len(keys) > 0 {
-		batch := keys[:min(len(keys), 1024)]
-		keys = keys[len(batch):]
-		t, err := s.write(false, storeSummaries)
-		if err != nil {
-			return err
-		}
-		err = try(func() {
-			sums := t.store(storeSummaries)
-			for _, k := range batch {
-				v, ok := values[k]
-				if !ok {
-					v = k // undecodable: no summary
-				}
-				sums.Call("put", v, k)
+	p = p[1 : len(p)-1]
+	for i := range n {
+		if i > 0 {
+			if p == "" || p[0] != ',' {
+				return nil, false
 			}
-		})
-		if err != nil {
-			return t.fail(err)
+			p = p[1:]
 		}
-		if err := t.wait(ctx); err != nil {
-			return err
+		const kOpen = `{"k":"`
+		if !strings.HasPrefix(p, kOpen) {
+			return nil, false
+		}
+		p = p[len(kOpen):]
+		end := strings.IndexByte(p, '"')
+		if end < 0 || !isHex(p[:end]) {
+			return nil, false
+		}
+		k := p[:end]
+		p = p[end+1:]
+		sum := ""
+		const sOpen = `,"s":"`
+		if strings.HasPrefix(p, sOpen) {
+			p = p[len(sOpen):]
+			end := strings.IndexByte(p, '"')
+			if end < 0 || !isHex(p[:end]) {
+				return nil, false
+			}
+			sum = p[:end]
+			p = p[end+1:]
+		}
+		if p == "" || p[0] != '}' {
+			return nil, false
+		}
+		p = p[1:]
+		out = append(out, k, sum)
+	}
+	return out, p == ""
+}
+
+// isHex reports whether s is lowercase hex digits only.
+func isHex(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
 		}
 	}
-	return nil
+	return true
+}
+
+// summaryFromObject is the summary field ("s") of a stored object under
+// item key k that has none, or a malformed one: the hex of
+// store.AppendStoredSummary of its event JSON or, when that does not decode
+// (or k is no item key), of its kind alone (the field "n"; 0 if not a
+// valid kind).
+func summaryFromObject(k string, v js.Value) string {
+	if it, err := parseItemKey(k); err == nil {
+		if e, err := decodeJSONField(it.ID, v); err == nil {
+			return hex.EncodeToString(store.AppendStoredSummary(nil, e))
+		}
+	}
+	kind := 0
+	if n := v.Get("n"); n.Type() == js.TypeNumber {
+		if f := n.Float(); f >= 0 && f <= 0xffff && f == float64(int(f)) {
+			kind = int(f)
+		}
+	}
+	return hex.EncodeToString([]byte{byte(kind >> 8), byte(kind)})
 }
 
 // Count implements store.Store (IDBObjectStore.count).
