@@ -61,14 +61,14 @@ test-wasm:
 test-browser-go:
 	scripts/browser-go-test.sh
 
-test-interop: test-nostr-tools
+test-interop: test-nostr-tools test-nostr-relay-interop
 	cd interop && $(GO) test ./...
 
 $(NODE_INTEROP)/node_modules/.package-lock.json: $(NODE_INTEROP)/package.json $(NODE_INTEROP)/package-lock.json
 	cd $(NODE_INTEROP) && npm ci --no-audit --no-fund
 
 ## test-nostr-relay-interop: a real Trystero Nostr-strategy peer (Node) meets pkg/nostrsignal through
-## pkg/nostrrelay on loopback, down to an open data channel (not part of `make test` yet)
+## pkg/nostrrelay on loopback, down to an open data channel (part of test-interop)
 test-nostr-relay-interop: $(NODE_INTEROP)/node_modules/.package-lock.json
 	cd interop && $(GO) test -tags nostrinterop -run TestTrysteroNostr -count=1 .
 
