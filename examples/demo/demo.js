@@ -17,6 +17,7 @@
 
 const MODULE_URL = '../../js/dist/peerset.js';
 const MAX_LIST = 1000; // newest records kept for the list (the DB holds them all)
+const FIRST_SCREEN = 100; // records read at open before the page is ready
 const ROW_HEIGHT = 52; // px, as --row-h in demo.css
 const STATS_INTERVAL = 500; // ms
 const MAX_BUCKETS_SHOWN = 60;
@@ -363,7 +364,7 @@ const byAddress = new Map(); // author/uuid → record shown
 const freshIds = new Map(); // id → when it arrived live
 let selectedId = null;
 let renderQueued = false;
-let removedSinceReload = false; // the list may have room for older records
+let listShort = false; // the list may have room for older records (removals, or the first screenful at open)
 let renderedAt = 0;
 let renderedView = '';
 let shownRows = new Map(); // record id → its row element, for the rows in view
@@ -402,7 +403,7 @@ function positionOf(r) {
 function listRemove(r) {
   const cur = byAddress.get(addressOf(r));
   if (!cur || cur.id !== r.id) return;
-  removedSinceReload = true;
+  listShort = true;
   const i = positionOf(cur);
   if (list[i] === cur) list.splice(i, 1);
   else list.splice(list.indexOf(cur), 1);
@@ -755,7 +756,7 @@ async function refreshStats() {
     } else {
       setText($('#record-count'), fmt.format(st.records));
     }
-    if (removedSinceReload && list.length < Math.min(MAX_LIST, st.records)) reloadListSoon();
+    if (listShort && list.length < Math.min(MAX_LIST, st.records)) reloadListSoon();
     queueRender();
   } catch (err) {
     if (err.code !== 'closed') showError(err.message);
@@ -768,14 +769,15 @@ async function refreshStats() {
   }
 }
 
-// After removals the kept window may have room for older records.
+// After removals, or the first screenful read at open, the kept window may
+// have room for older records: read the whole window again.
 let reloadTimer = 0;
 function reloadListSoon() {
   if (reloadTimer) return;
   reloadTimer = setTimeout(async () => {
     reloadTimer = 0;
     if (!db || db.closed) return;
-    removedSinceReload = false;
+    listShort = false;
     try {
       resetList(await db.query({ limit: MAX_LIST }));
     } catch (err) {
@@ -929,8 +931,11 @@ async function openDB(s) {
   renderSignIn();
   activity(`opened room “${s.room}” ${db.readOnly ? 'as an anonymous reader' : `as ${shortKey(db.key)}`}${s.offline ? ' (offline)' : ''}`, 'ok');
   // Ready once the page shows the stored state, not just once the DB is open.
+  // One screenful first (a query of the whole window costs about half a
+  // second at open); the rest of the window follows (reloadListSoon).
   await refreshStats();
-  resetList(await db.query({ limit: MAX_LIST }));
+  resetList(await db.query({ limit: FIRST_SCREEN }));
+  listShort = true;
   setReady(true);
 }
 
