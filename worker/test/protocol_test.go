@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/internal/trackerclient"
 	"github.com/peersetdb/peerset/pkg/tracker"
 	"github.com/peersetdb/peerset/pkg/tracker/trackertest"
@@ -331,18 +332,14 @@ func checkProtocol(t *testing.T, url, stats string) {
 	})
 }
 
-// waitFor polls check for up to 10 s; it fails with the last state seen.
+// waitFor polls check for up to 10 s (internal/testwait); it fails with the
+// last state seen.
 func waitFor(t *testing.T, what string, check func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var last string
+	testwait.ForState(t, what, 10*time.Second, func() bool {
 		ok, state := check()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s (last: %s)", what, state)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		last = state
+		return ok
+	}, func() string { return last })
 }
