@@ -12,15 +12,15 @@ import (
 	"github.com/peersetdb/peerset/pkg/store/idb"
 )
 
-// idbOpenTimeout bounds the wait for another tab that holds the database
-// open at an older schema version.
-const idbOpenTimeout = 30 * time.Second
+// idbBlockedTimeout bounds the wait for another tab that holds the database
+// open at an older schema version. A migration that has started is not
+// bounded: a large store may take longer to migrate, and a reload would
+// throw its work away (the browser rolls the upgrade back).
+const idbBlockedTimeout = 30 * time.Second
 
 // openIndexedDB opens the IndexedDB store named name.
 func openIndexedDB(ctx context.Context, name string) (store.Store, error) {
-	ctx, cancel := context.WithTimeout(ctx, idbOpenTimeout)
-	defer cancel()
-	st, err := idb.Open(ctx, name, idb.Options{RelaxedDurability: true})
+	st, err := idb.Open(ctx, name, idb.Options{RelaxedDurability: true, BlockedTimeout: idbBlockedTimeout})
 	switch {
 	case err == nil:
 		return st, nil

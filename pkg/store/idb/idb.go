@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall/js"
+	"time"
 
 	"github.com/peersetdb/peerset/pkg/store"
 )
@@ -170,6 +171,13 @@ type Options struct {
 	// writes. By default writes use durability "strict", so that Put
 	// returns only once the batch is on disk.
 	RelaxedDurability bool
+	// BlockedTimeout bounds the wait for another tab that holds the database
+	// open at an older schema version (the "blocked" event) until the
+	// upgrade starts; then Open fails with an error wrapping ErrBlocked. A
+	// migration that has started is not bounded by it: it runs to its end
+	// (or until ctx ends), however long a large store takes. 0: only ctx
+	// bounds the wait.
+	BlockedTimeout time.Duration
 }
 
 // Store is a store.Store on an IndexedDB database. It is safe for concurrent
@@ -199,8 +207,8 @@ var _ store.Store = (*Store)(nil)
 // page, to keep the site's storage persistent (see Persisted).
 //
 // If another tab holds the database open at an older schema version and
-// does not close it, Open waits for it until ctx ends and then fails with
-// an error wrapping ErrBlocked.
+// does not close it, Open waits for it until ctx ends, or for
+// opts.BlockedTimeout, and then fails with an error wrapping ErrBlocked.
 func Open(ctx context.Context, name string, opts Options) (*Store, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("failed to open IndexedDB database %q: %w", name, err)
@@ -217,6 +225,7 @@ func Open(ctx context.Context, name string, opts Options) (*Store, error) {
 	}
 	done := make(chan error, 1)
 	blocked := make(chan struct{}, 1)
+	upgrading := make(chan struct{}, 1)
 	var (
 		upgradeMu  sync.Mutex
 		upgradeErr error
@@ -230,6 +239,7 @@ func Open(ctx context.Context, name string, opts Options) (*Store, error) {
 	}
 	var h handlers
 	h.on(req, "upgradeneeded", func(ev js.Value) {
+		signal(upgrading, struct{}{})
 		db, tx := req.Get("result"), req.Get("transaction")
 		from := ev.Get("oldVersion").Int()
 		err := try(func() {
@@ -249,7 +259,21 @@ func Open(ctx context.Context, name string, opts Options) (*Store, error) {
 	}, func(err error) { signal(done, err) })
 	h.on(req, "blocked", func(js.Value) { signal(blocked, struct{}{}) }, nil)
 
-	wasBlocked := false
+	wasBlocked, upgradeStarted := false, false
+	var blockedFor <-chan time.Time // runs from "blocked" until the upgrade starts
+	giveUp := func(err error) (*Store, error) {
+		// The request goes on: close what it opens, then let go.
+		go func() {
+			if err := <-done; err == nil {
+				req.Get("result").Call("close")
+			}
+			h.release()
+		}()
+		if wasBlocked {
+			return nil, fmt.Errorf("failed to open IndexedDB database %q: %w (%w): close the other tabs of this site, or reload them", name, ErrBlocked, err)
+		}
+		return nil, fmt.Errorf("failed to open IndexedDB database %q: %w", name, err)
+	}
 	for {
 		select {
 		case err := <-done:
@@ -265,18 +289,15 @@ func Open(ctx context.Context, name string, opts Options) (*Store, error) {
 			return newStore(name, req.Get("result"), opts), nil
 		case <-blocked:
 			wasBlocked = true
-		case <-ctx.Done():
-			// The request goes on: close what it opens, then let go.
-			go func() {
-				if err := <-done; err == nil {
-					req.Get("result").Call("close")
-				}
-				h.release()
-			}()
-			if wasBlocked {
-				return nil, fmt.Errorf("failed to open IndexedDB database %q: %w (%w): close the other tabs of this site, or reload them", name, ErrBlocked, ctx.Err())
+			if opts.BlockedTimeout > 0 && blockedFor == nil && !upgradeStarted {
+				blockedFor = time.After(opts.BlockedTimeout)
 			}
-			return nil, fmt.Errorf("failed to open IndexedDB database %q: %w", name, ctx.Err())
+		case <-upgrading:
+			upgradeStarted, blockedFor = true, nil
+		case <-blockedFor:
+			return giveUp(fmt.Errorf("waited %v", opts.BlockedTimeout))
+		case <-ctx.Done():
+			return giveUp(ctx.Err())
 		}
 	}
 }

@@ -732,3 +732,20 @@ func TestParseSummaryPage(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockedOpenTimesOut: Options.BlockedTimeout bounds the wait for a
+// connection at an older version that never steps aside, with an error
+// saying what to do, while ctx alone would wait on.
+func TestBlockedOpenTimesOut(t *testing.T) {
+	name := databaseName(t)
+	holder := rawOpen(t, name, SchemaVersion-1) // an older tab: no versionchange handler
+	defer holder.Call("close")
+	start := time.Now()
+	_, err := Open(context.Background(), name, Options{BlockedTimeout: 300 * time.Millisecond})
+	if !errors.Is(err, ErrBlocked) || !strings.Contains(err.Error(), "close the other tabs") {
+		t.Fatalf("Open while an older connection holds the database: err = %v, want ErrBlocked", err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("gave up after %v, before the 300 ms BlockedTimeout", d)
+	}
+}
