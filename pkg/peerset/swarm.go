@@ -42,10 +42,6 @@ type JoinOptions struct {
 	Swarm *swarm.Config
 }
 
-// transportBanMax bounds how long the transport id of a peer whose key is
-// banned is ignored (see Join).
-const transportBanMax = 2 * time.Minute
-
 // online is the DB's swarm state while joined.
 type online struct {
 	room        *swarm.Room
@@ -92,29 +88,6 @@ func (db *DB) Join(ctx context.Context, opts JoinOptions) error {
 		}
 		if userAuthenticated != nil {
 			userAuthenticated(info)
-		}
-	}
-	// A session that ended with a banned key: its transport id gets no
-	// answer and no offer for a while, so that a banned peer (which does not
-	// know it) cannot make us set up a connection a second, only to close it
-	// after the hello (a browser tab may create only about 500 peer
-	// connections in its life). The id is whatever the peer claimed, so the
-	// pause is short: someone connecting under another peer's id with a
-	// banned key silences that id for at most transportBanMax, and records
-	// still reach us from the rest of the mesh.
-	userClosed := scfg.OnSessionClosed
-	scfg.OnSessionClosed = func(info session.SessionInfo) {
-		if errors.Is(info.CloseReason, session.ErrBanned) && net.room != nil {
-			d := transportBanMax
-			if _, until := net.mgr.Ledger().Banned(moderation.KeySubject(info.PubKey)); !until.IsZero() {
-				d = min(d, time.Until(until))
-			}
-			if d > 0 {
-				net.room.Ban(info.PeerID, d)
-			}
-		}
-		if userClosed != nil {
-			userClosed(info)
 		}
 	}
 	scfg.EphemeralKeys = db.handKey == nil
