@@ -32,7 +32,7 @@ import (
 
 	"github.com/peersetdb/peerset/pkg/nostrrelay"
 	"github.com/peersetdb/peerset/pkg/nostrsignal"
-	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 type signalLog struct {
@@ -158,7 +158,7 @@ func TestTrysteroNostrPeerDecodes(t *testing.T) {
 	if len(offer.OfferID) != 12 {
 		t.Errorf("offer id %q: Trystero's are 12 characters", offer.OfferID)
 	}
-	sdp, err := swarm.OpenSDP(swarm.SDPKey("", app, room), offer.Sealed)
+	sdp, err := wire.OpenSDP(wire.SDPKey("", app, room), offer.Sealed)
 	if err != nil {
 		t.Fatalf("open the sealed offer: %v", err)
 	}
@@ -238,8 +238,8 @@ func answerWithPion(t *testing.T, c *nostrsignal.Client, log *signalLog, offer n
 	case <-time.After(10 * time.Second):
 		t.Fatal("ICE gathering did not complete")
 	}
-	key := swarm.SDPKey("", app, room)
-	sealed, err := swarm.SealSDP(key, pc.LocalDescription().SDP)
+	key := wire.SDPKey("", app, room)
+	sealed, err := wire.SealSDP(key, pc.LocalDescription().SDP)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func answerWithPion(t *testing.T, c *nostrsignal.Client, log *signalLog, offer n
 			}
 			log.mu.Unlock()
 			for _, s := range fresh {
-				text, err := swarm.OpenSDP(key, s.Sealed)
+				text, err := wire.OpenSDP(key, s.Sealed)
 				if err != nil {
 					report("open a trickled candidate: %v", err)
 					continue

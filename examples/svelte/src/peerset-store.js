@@ -1,6 +1,7 @@
 import { readable } from 'svelte/store';
 import { open } from 'peerset';
 
+import { liveRecords } from '../../shared/live-records.js';
 import { openOptions, optionsKey, takeTurn } from '../../shared/room-options.js';
 
 const idle = { db: null, records: [], stats: null, error: null };
@@ -26,7 +27,6 @@ export function peersetStore(options) {
     let active = true;
     let db = null;
     let statsTimer = null;
-    let flushTimer = null;
     const stops = [];
     setValue = update;
 
@@ -35,21 +35,6 @@ export function peersetStore(options) {
     // component destroyed and created again, two stores of one room).
     const { previous, done: endTurn } = takeTurn(key);
 
-    // The live records by event id: an update arrives as the new version
-    // added and the old one removed, each with its own id.
-    const live = new Map();
-    let seeding = true;
-    const removedWhileSeeding = new Set();
-
-    const flush = () => {
-      flushTimer = null;
-      if (!active) return;
-      const records = [...live.values()].sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1));
-      update((v) => ({ ...v, records }));
-    };
-    const scheduleFlush = () => {
-      flushTimer ??= setTimeout(flush, 30);
-    };
     const refreshStats = async () => {
       if (!active || !db || db.closed) return;
       try {
@@ -66,34 +51,17 @@ export function peersetStore(options) {
       db = await open(openOptions(key));
       if (!active) return; // the stop function below closes it
       current = db;
-      stops.push(db.on('record', ({ record, removed, overflow }) => {
-        if (overflow) {
-          // Changes were dropped on their way to the page: read them all again.
-          db.query({}).then((all) => {
-            live.clear();
-            for (const r of all) live.set(r.id, r);
-            scheduleFlush();
-          }, () => {});
-          return;
-        }
-        if (removed) {
-          live.delete(record.id);
-          if (seeding) removedWhileSeeding.add(record.id);
-        } else {
-          live.set(record.id, record);
-        }
-        scheduleFlush();
-      }));
+      // The live records (examples/shared/live-records.js): followed
+      // through 'record' events, read again whole after an overflow.
+      const live = liveRecords(db, () => {
+        if (active) update((v) => ({ ...v, records: live.records() }));
+      });
+      stops.push(live.stop);
       stops.push(db.on('peer', refreshStats));
       set({ ...idle, db });
-      const existing = await db.query({});
+      await live.ready;
       if (!active) return;
-      for (const record of existing) {
-        if (!removedWhileSeeding.has(record.id) && !live.has(record.id)) live.set(record.id, record);
-      }
-      seeding = false;
-      removedWhileSeeding.clear();
-      flush();
+      update((v) => ({ ...v, records: live.records() }));
       await refreshStats();
       statsTimer = setInterval(refreshStats, 1000);
     };
@@ -108,7 +76,6 @@ export function peersetStore(options) {
       setValue = null;
       for (const stop of stops) stop();
       clearInterval(statsTimer);
-      clearTimeout(flushTimer);
       set(idle);
       running
         .then(() => db?.close())
