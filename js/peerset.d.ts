@@ -569,11 +569,12 @@ export interface RecordChange {
 }
 
 /**
- * Changes that were not reported one by one: the page fell so far behind
- * the engine (more than 10,000 changes or about 8 MiB of them waiting to
- * reach it) that they were dropped. `missed` counts them; query again
- * (`db.query`) to see where the records stand. Later changes are reported
- * as usual.
+ * Changes that were not reported one by one: the engine fell so far behind
+ * in handing them to the page (more than 10,000 changes or about 8 MiB of
+ * them queued in the engine) that it dropped them. `missed` counts them;
+ * query again (`db.query`) to see where the records stand. Later changes
+ * are reported as usual. (The bound is the engine's queue: changes already
+ * handed to the page wait in its message queue until its listeners run.)
  */
 export interface RecordsOverflow {
   overflow: true;

@@ -430,6 +430,42 @@ function resetList(records) {
   queueRender();
 }
 
+// readList reads the newest limit records into the list. Changes keep
+// arriving while the query runs and may reach the page before its result
+// that missed them: the ones that arrive meanwhile are noted and applied
+// again over the result (a record removed meanwhile stays out, one added
+// meanwhile stays in).
+let listReads = 0;
+const removedDuringRead = new Map(); // address → removed record
+const addedDuringRead = new Map(); // address → added record
+async function readList(limit) {
+  const forDb = db;
+  listReads++;
+  try {
+    const records = await forDb.query({ limit });
+    if (db !== forDb) return;
+    resetList(records);
+    for (const r of removedDuringRead.values()) listRemove(r);
+    for (const r of addedDuringRead.values()) listAdd(r);
+  } finally {
+    if (--listReads === 0) {
+      removedDuringRead.clear();
+      addedDuringRead.clear();
+    }
+  }
+}
+
+function noteDuringRead(r, removed) {
+  if (listReads === 0) return;
+  const addr = addressOf(r);
+  if (removed) {
+    removedDuringRead.set(addr, r);
+    addedDuringRead.delete(addr);
+  } else {
+    addedDuringRead.set(addr, r);
+  }
+}
+
 function queueRender() {
   if (renderQueued) return;
   renderQueued = true;
@@ -779,7 +815,7 @@ function reloadListSoon() {
     if (!db || db.closed) return;
     listShort = false;
     try {
-      resetList(await db.query({ limit: MAX_LIST }));
+      await readList(MAX_LIST);
     } catch (err) {
       if (err.code !== 'closed') showError(err.message);
     }
@@ -882,10 +918,10 @@ async function openDB(s) {
     db.on('record', (e) => {
       if (e.overflow) {
         // Changes were dropped on their way to the page: read the list again.
-        db.query({ limit: MAX_LIST }).then(resetList, () => {});
-        queueRender();
+        readList(MAX_LIST).catch((err) => { if (err.code !== 'closed') showError(err.message); });
         return;
       }
+      noteDuringRead(e.record, e.removed);
       if (e.removed) {
         listRemove(e.record);
       } else {
@@ -934,7 +970,7 @@ async function openDB(s) {
   // One screenful first (a query of the whole window costs about half a
   // second at open); the rest of the window follows (reloadListSoon).
   await refreshStats();
-  resetList(await db.query({ limit: FIRST_SCREEN }));
+  await readList(FIRST_SCREEN);
   listShort = true;
   setReady(true);
 }
