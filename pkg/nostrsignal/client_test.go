@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/nostrrelay"
 	"github.com/peersetdb/peerset/pkg/nostrsignal"
 	"github.com/peersetdb/peerset/pkg/record"
@@ -95,18 +96,14 @@ func startClient(t *testing.T, cfg nostrsignal.Config) (*nostrsignal.Client, *in
 
 func waitOpen(t *testing.T, c *nostrsignal.Client) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		open := true
+	testwait.ForState(t, "every relay open", 5*time.Second, func() bool {
 		for _, s := range c.Status() {
-			open = open && s.State == nostrsignal.RelayOpen
+			if s.State != nostrsignal.RelayOpen {
+				return false
+			}
 		}
-		if open {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("relays not open: %+v", c.Status())
+		return true
+	}, func() string { return fmt.Sprintf("%+v", c.Status()) })
 }
 
 func TestTwoPeersAnnounceAndExchangeOfferAnswer(t *testing.T) {

@@ -104,18 +104,15 @@ func (h *hostile) hello(p *swarm.Peer, nonce *[32]byte) {
 // waitHello waits for p's hello.
 func (h *hostile) waitHello(p *swarm.Peer) session.Hello {
 	h.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	var hm session.Hello
+	testwait.For(h.t, "a hello from "+p.ID(), 20*time.Second, func() bool {
 		h.mu.Lock()
-		hm, ok := h.hellos[p.ID()]
-		h.mu.Unlock()
-		if ok {
-			return hm
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	h.t.Fatalf("no hello from %s", p.ID())
-	return session.Hello{}
+		defer h.mu.Unlock()
+		var ok bool
+		hm, ok = h.hellos[p.ID()]
+		return ok
+	})
+	return hm
 }
 
 // auth is our answer to their hello: the auth payload signed by sk over the

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/swarm"
 	"github.com/peersetdb/peerset/pkg/wire"
 )
@@ -77,13 +78,9 @@ func TestHalfOpenOfferFloodCannotLockOutHonestPeers(t *testing.T) {
 	for range swarm.DefaultMaxPeers {
 		fake()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for swarm.ConnectingPeersForTest(victim.room) < 8 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the victim answered only %d fake offers", swarm.ConnectingPeersForTest(victim.room))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.ForState(t, "the victim to answer 8 fake offers", 10*time.Second, func() bool {
+		return swarm.ConnectingPeersForTest(victim.room) >= 8
+	}, func() string { return fmt.Sprintf("%d answered", swarm.ConnectingPeersForTest(victim.room)) })
 	stop := make(chan struct{})
 	flooded := make(chan int) // the most connections seen being set up
 	go func() {

@@ -3,10 +3,12 @@
 package swarm_test
 
 import (
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/swarm"
 	"github.com/peersetdb/peerset/pkg/wire"
 )
@@ -70,13 +72,9 @@ func TestPartialMessageFloodStaysWithinBudgetAndExpires(t *testing.T) {
 			sent += uint64(len(frame))
 		}
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for pa.Stats().BytesIn-bytesIn < sent {
-		if time.Now().After(deadline) {
-			t.Fatalf("b received %d of %d bytes", pa.Stats().BytesIn-bytesIn, sent)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testwait.ForState(t, fmt.Sprintf("b to receive the %d bytes sent", sent), 60*time.Second, func() bool {
+		return pa.Stats().BytesIn-bytesIn >= sent
+	}, func() string { return fmt.Sprintf("%d received", pa.Stats().BytesIn-bytesIn) })
 	held := swarm.PartialBytesForTest(pa)
 	grown := int64(heapInUse()) - int64(before)
 	t.Logf("sent %d MiB of unfinished messages; b holds %d partial bytes, heap grew %.1f MiB (budget %d KiB, limit %d KiB)",
@@ -90,13 +88,9 @@ func TestPartialMessageFloodStaysWithinBudgetAndExpires(t *testing.T) {
 
 	// The parked messages make no progress: they are dropped after
 	// PartialTimeout, and the heap comes back down.
-	deadline = time.Now().Add(cfgB.PartialTimeout + 10*time.Second)
-	for swarm.PartialBytesForTest(pa) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("b still holds %d partial bytes %v after the flood", swarm.PartialBytesForTest(pa), time.Since(deadline.Add(-cfgB.PartialTimeout-10*time.Second)))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testwait.ForState(t, "the partial messages to be dropped", cfgB.PartialTimeout+10*time.Second, func() bool {
+		return swarm.PartialBytesForTest(pa) == 0
+	}, func() string { return fmt.Sprintf("%d partial bytes held", swarm.PartialBytesForTest(pa)) })
 	if after := int64(heapInUse()) - int64(before); after > margin {
 		t.Errorf("heap still %d bytes above the start after the partials expired", after)
 	}

@@ -5,11 +5,13 @@ package test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/internal/trackerclient"
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/peerset"
@@ -87,24 +89,19 @@ func TestWorkerTwoNativePeersConverge(t *testing.T) {
 // waitConverged waits until every peer holds want records and one root.
 func waitConverged(t *testing.T, timeout time.Duration, want int, peers []*peerset.DB) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok := true
+	testwait.ForState(t, fmt.Sprintf("%d records and one root at every peer", want), timeout, func() bool {
 		root := peers[0].Root()
 		for _, p := range peers {
 			if p.Stats().Records != want || p.Root() != root {
-				ok = false
+				return false
 			}
 		}
-		if ok {
-			return
+		return true
+	}, func() string {
+		var b strings.Builder
+		for i, p := range peers {
+			fmt.Fprintf(&b, "\npeer %d: %+v sessions=%d trackers=%+v", i, p.Stats(), len(p.Sessions()), p.Trackers())
 		}
-		if time.Now().After(deadline) {
-			for i, p := range peers {
-				t.Logf("peer %d: %+v sessions=%d trackers=%+v", i, p.Stats(), len(p.Sessions()), p.Trackers())
-			}
-			t.Fatalf("peers did not converge to %d records and one root within %v", want, timeout)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return b.String()
+	})
 }
