@@ -76,12 +76,14 @@ type Store struct {
 	reads  atomic.Int64 // events read by id since the file was last released
 }
 
-// readsBeforeRelease is how many events read by id (Get, GetMany, Query) make
-// the store drop the file's pages from the process's resident set
-// (releaseMapped): a peer serving a big room reads events all over the file,
-// and through the kernel's fault-around each read maps up to 64 KiB, so
-// without it a seeder of 1M records counted most of its 1.6 GB file in its
-// RSS. 1,024 reads map at most about 64 MiB; the release costs one madvise.
+// readsBeforeRelease is how many events or index entries read (Get, GetMany,
+// Query, and the pages of Items, Summaries and Scan) make the store drop the
+// file's pages from the process's resident set (releaseMapped): a peer
+// serving a big room reads events all over the file, and through the
+// kernel's fault-around each read maps up to 64 KiB, so without it a seeder
+// of 1M records counted most of its 1.6 GB file in its RSS, and opening it
+// (a scan of the time index) did too until the scan ended. 1,024 reads map
+// at most about 64 MiB; the release costs one madvise.
 var readsBeforeRelease int64 = 1024
 
 // noteReads counts events read by id and releases the mapped file past
@@ -694,6 +696,7 @@ func (s *Store) Items(ctx context.Context, fn func(createdAt int64, id [32]byte)
 				return err
 			}
 		}
+		s.noteReads(n)
 		if n < itemsPageSize {
 			s.releaseMapped()
 			return nil
@@ -731,6 +734,7 @@ func (s *Store) Summaries(ctx context.Context, fn func(record.Summary, bool) err
 				return err
 			}
 		}
+		s.noteReads(n)
 		if n < itemsPageSize {
 			s.releaseMapped()
 			return nil
@@ -763,6 +767,7 @@ func (s *Store) Scan(ctx context.Context, fn func(*record.Event) error) error {
 				return err
 			}
 		}
+		s.noteReads(n)
 		if n < scanPageSize {
 			s.releaseMapped()
 			return corrupt.OrNil()
