@@ -55,7 +55,7 @@ func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event)
 		}
 		return out
 	}
-	return db.ingest(ctx, origin, events, verifyInParallel(events))
+	return db.ingest(ctx, origin, events, db.verifyBatch(events))
 }
 
 // ingest is Ingest once the index is loaded, with the ids and signatures
@@ -265,20 +265,24 @@ func summaryEvent(s record.Summary) *record.Event {
 // several cores before the batch is ingested.
 const minParallelVerify = 32
 
-// verifyInParallel checks the ids and signatures of a batch on every core
-// (the biggest cost of ingesting), outside the DB's lock, and reports which
-// passed; the pipeline then skips the signature of those. It returns nil
-// when there is one core (js/wasm) or the batch is small: the pipeline
-// checks everything then.
-// verifySerially is verifyInParallel on one thread (js/wasm), handing the
-// thread back every YieldEvery events like the checks that follow.
+// minVerifyChunk is the fewest events whose signatures are checked together
+// (record.VerifyBatch) between two yields on one thread: a smaller batch
+// gains little over checking each alone.
+const minVerifyChunk = 64
+
+// verifySerially checks the ids and signatures of a batch on one thread
+// (js/wasm), as record.VerifyBatch batches of YieldEvery events (at least
+// minVerifyChunk), handing the thread back between them like the checks
+// that follow.
 func (db *DB) verifySerially(events []*record.Event) []bool {
 	ok := make([]bool, len(events))
-	for i, e := range events {
-		if db.cfg.Yield != nil && i > 0 && i%db.cfg.YieldEvery == 0 {
+	chunk := max(db.cfg.YieldEvery, minVerifyChunk)
+	for start := 0; start < len(events); start += chunk {
+		if db.cfg.Yield != nil && start > 0 {
 			db.cfg.Yield()
 		}
-		ok[i] = e != nil && e.Verify() == nil
+		end := min(start+chunk, len(events))
+		record.VerifyBatchInto(events[start:end], ok[start:end])
 	}
 	return ok
 }
@@ -293,19 +297,22 @@ func (db *DB) verifyBatch(events []*record.Event) []bool {
 	return db.verifySerially(events)
 }
 
+// verifyInParallel checks the ids and signatures of a batch on every core
+// (the biggest cost of ingesting), outside the DB's lock, one contiguous
+// record.VerifyBatch per core, and reports which passed; the pipeline then
+// skips the signature of those. It returns nil when there is one core
+// (js/wasm) or the batch is small: the pipeline checks everything then.
 func verifyInParallel(events []*record.Event) []bool {
 	workers := runtime.GOMAXPROCS(0)
 	if workers < 2 || len(events) < minParallelVerify {
 		return nil
 	}
 	ok := make([]bool, len(events))
+	per := (len(events) + workers - 1) / workers
 	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(events); i += workers {
-				ok[i] = events[i] != nil && events[i].Verify() == nil
-			}
-		})
+	for start := 0; start < len(events); start += per {
+		end := min(start+per, len(events))
+		wg.Go(func() { record.VerifyBatchInto(events[start:end], ok[start:end]) })
 	}
 	wg.Wait()
 	return ok
