@@ -17,7 +17,8 @@
 // included, and the engine's worker thread, from /proc) survive the
 // machine's other load; the wall times printed beside them do not.
 //
-// Environment: PEERSET_PROFILE_PARTS (default "import,sync"),
+// Environment: PEERSET_PROFILE_PARTS (default "import,sync"; also "put" and
+// "put-together": db.put one after the other or all at once),
 // PEERSET_PROFILE_RECORDS (default 20000), PEERSET_PROFILE_TOP (rows per
 // table, default 30), PEERSET_PROFILE_INTERVAL_US (sampling interval,
 // default 1000).
@@ -119,7 +120,7 @@ function report(phase, summary, wallMs, extra) {
   return lines.join('\n');
 }
 
-async function profiled(page, phase, body) {
+async function profiled(page, phase, body, count = n) {
   const send = await workerSession(page);
   await send('Profiler.enable');
   await send('Profiler.setSamplingInterval', { interval: intervalUs });
@@ -138,7 +139,7 @@ async function profiled(page, phase, body) {
   // CPU time (from /proc) per record: robust under the machine's load,
   // unlike wall times. Chromium's processes include IndexedDB's backend.
   note += `; Chromium's busiest threads (process type / thread: CPU s): ${threads.map(([k, v]) => `${k}: ${(v / 1000).toFixed(1)}`).join(', ')}`;
-  note += `; CPU: Chromium ${(cpu / 1000).toFixed(1)} s (${Math.round((cpu * 1000) / n)} µs per record), the engine's worker thread ${(worker / 1000).toFixed(1)} s (${Math.round((worker * 1000) / n)} µs per record)`;
+  note += `; CPU: Chromium ${(cpu / 1000).toFixed(1)} s (${Math.round((cpu * 1000) / count)} µs per record), the engine's worker thread ${(worker / 1000).toFixed(1)} s (${Math.round((worker * 1000) / count)} µs per record)`;
   await mkdir(profileDir, { recursive: true });
   const file = path.join(profileDir, `${phase}.cpuprofile`);
   await writeFile(file, JSON.stringify(profile));
@@ -174,6 +175,27 @@ try {
       if (r.stored !== n) throw new Error(`importEvents stored ${r.stored} of ${n}`);
       return `${n} records through importEvents (peerset/testing) in ${(r.ms / 1000).toFixed(2)} s (${Math.round(n / (r.ms / 1000))} records/s)`;
     }));
+  }
+
+  if (parts.has('put') || parts.has('put-together')) {
+    // Puts of this tab's own records: n sequential db.put ('put') or n
+    // started together ('put-together', group commit), n = min(records, 2000).
+    const puts = Math.min(n, 2000);
+    for (const kind of ['put', 'put-together'].filter((k) => parts.has(k))) {
+      const context = await env.persistentContext(http);
+      const page = env.watch(await context.newPage(), kind);
+      await gotoReady(page, `${http}/js/test/fixtures/bare.html?${new URLSearchParams({ room: `${room}-${kind}`, tracker: nowhereTracker })}`);
+      await page.evaluate(async () => { for (let i = 0; i < 20; i++) await window.db.put({ text: `warm-up ${i}` }); });
+      out.push(await profiled(page, kind, async () => {
+        const ms = await page.evaluate(async ({ puts, together }) => {
+          const t = performance.now();
+          if (together) await Promise.all(Array.from({ length: puts }, (_, i) => window.db.put({ text: `profiled put #${i}` })));
+          else for (let i = 0; i < puts; i++) await window.db.put({ text: `profiled put #${i}` });
+          return performance.now() - t;
+        }, { puts, together: kind === 'put-together' });
+        return `${puts} puts (${kind === 'put' ? 'one after the other' : 'started together'}) in ${(ms / 1000).toFixed(2)} s (${Math.round(puts / (ms / 1000))} puts/s)`;
+      }, puts));
+    }
   }
 
   if (parts.has('sync')) {
