@@ -22,7 +22,8 @@
 // {t:'rtc-r', seq, ok, v|e}, {t:'rtc-state', pc, state}, {t:'rtc-channel',
 // pc, channel | port + state}, {t:'page-r', seq, ok, v|e}. Engine → page:
 // {t:'ready'}, {t:'fatal', error}, {t:'result', id, ok, v|e}, {t:'ev', h,
-// type, json}, {t:'rtc', op, seq, pc, a}, {t:'page', cb, seq, op, a} (a
+// type, json, q} (acknowledged by the page with {t:'ev-ack'}; q: events in
+// flight once it was posted), {t:'rtc', op, seq, pc, a}, {t:'page', cb, seq, op, a} (a
 // custom rule's or the signer's work, for the page's callbacks cb).
 (function () {
   'use strict';
@@ -35,6 +36,12 @@
   // Bytes received over a forwarded channel are acknowledged to the page at
   // most this often (ms), so that it can bound what it has in flight.
   const ACK_DELAY = 10;
+  // Events (db.on) posted to the page and not yet acknowledged: past either
+  // bound the engine's senders wait (emit returns a promise), so a page whose
+  // main thread is busy holds back the engine's event pumps, whose own
+  // queues are bounded, instead of piling messages up in its own queue.
+  const EVENTS_IN_FLIGHT = 32;
+  const EVENT_BYTES_IN_FLIGHT = 4 << 20;
 
   function errorInfo(err) {
     if (err && typeof err === 'object') {
@@ -485,8 +492,35 @@
     };
   }
 
+  // eventFlow bounds the events in flight to the page (EVENTS_IN_FLIGHT,
+  // EVENT_BYTES_IN_FLIGHT): emit posts one and returns undefined, or, past a
+  // bound, a promise that resolves once the page has acknowledged enough.
+  function eventFlow(post) {
+    const sizes = []; // of the events in flight, oldest first
+    let bytes = 0;
+    let waiters = [];
+    const full = () => sizes.length >= EVENTS_IN_FLIGHT || bytes >= EVENT_BYTES_IN_FLIGHT;
+    return {
+      emit(h, type, json) {
+        sizes.push(json.length);
+        bytes += json.length;
+        post({ t: 'ev', h, type, json, q: sizes.length });
+        return full() ? new Promise((resolve) => waiters.push(resolve)) : undefined;
+      },
+      ack() {
+        if (sizes.length > 0) bytes -= sizes.shift();
+        if (!full() && waiters.length > 0) {
+          const ready = waiters;
+          waiters = [];
+          for (const resolve of ready) resolve();
+        }
+      },
+    };
+  }
+
   function startEngine(port, makeHost) {
     const post = (m, transfer) => port.postMessage(m, transfer ?? []);
+    const events = eventFlow(post);
     const host = makeHost(post);
     const page = pageCalls(post);
     const handles = new Map(); // id → the Go handle object
@@ -498,7 +532,7 @@
         if (m === 'generateKey') return bridge.generateKey();
         if (m === 'open') {
           const id = ++nextHandle;
-          const emit = (type, json) => post({ t: 'ev', h: id, type, json });
+          const emit = (type, json) => events.emit(id, type, json);
           const handle = await bridge.open(a[0], emit, a[1] ? page.caller(a[1]) : undefined);
           handles.set(id, handle);
           return { h: id, info: handle.info };
@@ -539,6 +573,9 @@
         case 'listen':
           handles.get(msg.h)?.listen(msg.type, msg.on);
           break;
+        case 'ev-ack':
+          events.ack();
+          break;
       }
     };
     return host;
@@ -554,8 +591,10 @@
       start(port, service) {
         startEngine(port, () => new LocalRTCHost(service));
       },
-      // For the tests (js/test/port-channel.test.mjs).
+      // For the tests (js/test/port-channel.test.mjs, event-flow.test.mjs).
       PortChannel,
+      eventFlow,
+      limits: { EVENTS_IN_FLIGHT, EVENT_BYTES_IN_FLIGHT },
     };
   }
 })();

@@ -544,6 +544,12 @@ export interface EngineInfo {
   thread: 'worker' | 'page';
   /** Data channels handed to the engine so far, by path. */
   dataChannels: DataChannelCounts;
+  /**
+   * The most event messages (`db.on`) the engine has had waiting for this page at once. The engine keeps
+   * at most 32 messages (or 4 MiB) in flight and then waits for the page to take them, so a page whose
+   * main thread is busy holds back the events instead of queueing them without bound.
+   */
+  eventsInFlightHigh: number;
 }
 
 /** Data channels handed to the engine so far, by path (see `InitializeOptions.transferChannels`). */
@@ -573,8 +579,9 @@ export interface RecordChange {
  * in handing them to the page (more than 10,000 changes or about 8 MiB of
  * them queued in the engine) that it dropped them. `missed` counts them;
  * query again (`db.query`) to see where the records stand. Later changes
- * are reported as usual. (The bound is the engine's queue: changes already
- * handed to the page wait in its message queue until its listeners run.)
+ * are reported as usual. (Changes handed to the page wait in its message
+ * queue until its listeners run; the engine keeps at most 32 such messages,
+ * or 4 MiB of them, in flight, and holds the rest back in its own queue.)
  */
 export interface RecordsOverflow {
   overflow: true;

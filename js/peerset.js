@@ -141,6 +141,7 @@ function loadScript(url) {
 class Engine {
   pending = new Map(); // call id → { resolve, reject }
   nextCall = 0;
+  eventsInFlightHigh = 0; // the most events the engine had in flight to this page
   hubs = new Map(); // database handle → EventHub
   failure = null;
   ready = false;
@@ -193,7 +194,14 @@ class Engine {
         return;
       }
       case 'ev':
-        this.hubs.get(m.h)?.emit(m.type, m.json);
+        // Acknowledged once dispatched: the engine keeps at most a few
+        // events in flight (js/engine.js, eventFlow).
+        this.eventsInFlightHigh = Math.max(this.eventsInFlightHigh, m.q ?? 0);
+        try {
+          this.hubs.get(m.h)?.emit(m.type, m.json);
+        } finally {
+          if (!this.failure) this.post({ t: 'ev-ack' });
+        }
         return;
       case 'rtc':
         this.rtc.handle(m);
@@ -260,7 +268,7 @@ class Engine {
   // describe says where the engine runs and how data channels reached it.
   describe() {
     const { transferred, forwarded, onPage } = this.rtc.counts;
-    return { thread: this.worker ? 'worker' : 'page', dataChannels: { transferred, forwarded, onPage } };
+    return { thread: this.worker ? 'worker' : 'page', dataChannels: { transferred, forwarded, onPage }, eventsInFlightHigh: this.eventsInFlightHigh };
   }
 }
 

@@ -268,13 +268,21 @@ func (h *handle) isListening(t string) bool {
 
 // send calls emit(type, payload); a listener's exception must not take the
 // goroutine down (the shim dispatches asynchronously, so it should not
-// throw at all).
+// throw at all). When the page has too many events in flight emit returns
+// a promise (js/engine.js, eventFlow), and send waits for it: the sender's
+// own queue (records, rejections) is bounded, the page's would not be.
 func (h *handle) send(t string, payload []byte) {
 	if h.ctx.Err() != nil {
 		return
 	}
-	defer func() { _ = recover() }()
-	h.emit.Invoke(t, string(payload))
+	var credit js.Value
+	func() {
+		defer func() { _ = recover() }()
+		credit = h.emit.Invoke(t, string(payload))
+	}()
+	if credit.Type() == js.TypeObject && credit.Get("then").Type() == js.TypeFunction {
+		_, _ = awaitPromise(h.ctx, credit)
+	}
 }
 
 // onChange queues a record change for the record pump (bounded: past the
