@@ -159,6 +159,7 @@ type DB struct {
 	loadErr error         // why loading failed; set before loaded is closed
 
 	snaps        store.Snapshots // the store's snapshots (Config.IndexSnapshot), or nil
+	sigsChecked  atomic.Int64    // events whose signatures verifyBatch checked (for tests)
 	snapWake     chan struct{}   // a change since the last snapshot
 	fromSnapshot bool            // opened from a current snapshot
 	// snapHold stops snapshots for the rest of this DB's life: the store

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -302,5 +303,64 @@ func TestLoadInBackground(t *testing.T) {
 		if n, _ := st.Count(ctx); n != 53 {
 			t.Errorf("store %d holds %d events, want 53", i, n)
 		}
+	}
+}
+
+// A peer that sends records this node already holds costs no signature
+// checks: they are refused as duplicates first (and repeats within a batch
+// are checked once); a forgery claiming a held record's id is a duplicate
+// too, a harmless one, and never stored.
+func TestHeldEventsCostNoSignatureChecks(t *testing.T) {
+	ctx := context.Background()
+	open := moderation.PresetOpen()
+	a := openTest(t, Config{Moderation: &open})
+	b := openTest(t, Config{Moderation: &open})
+	var events []*record.Event
+	for i := range 40 {
+		r, err := a.Put(ctx, record.Draft{Text: fmt.Sprintf("held %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, r.Event)
+	}
+	for _, o := range b.Ingest(ctx, Origin{PeerID: "a"}, events) {
+		if !o.Stored {
+			t.Fatalf("first ingest: %+v", o)
+		}
+	}
+	before := b.sigsChecked.Load()
+	bad := *events[3]
+	bad.Sig[10] ^= 1
+	again := append(slices.Clone(events), &bad)
+	for i, o := range b.Ingest(ctx, Origin{PeerID: "a"}, again) {
+		if o.Stored || !o.Harmless() {
+			t.Fatalf("held event %d sent again: %+v", i, o)
+		}
+	}
+	if n := b.sigsChecked.Load() - before; n != 0 {
+		t.Fatalf("%d signatures checked for 41 held events, want 0", n)
+	}
+	// New events, each sent three times in one batch: checked once each.
+	var fresh []*record.Event
+	for i := range 10 {
+		r, err := a.Put(ctx, record.Draft{Text: fmt.Sprintf("new %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c1, c2 := *r.Event, *r.Event
+		fresh = append(fresh, r.Event, &c1, &c2)
+	}
+	before = b.sigsChecked.Load()
+	stored := 0
+	for _, o := range b.Ingest(ctx, Origin{PeerID: "a"}, fresh) {
+		if o.Stored {
+			stored++
+		}
+	}
+	if n := b.sigsChecked.Load() - before; n != 10 || stored != 10 {
+		t.Fatalf("10 new events sent three times: %d signatures checked, %d stored; want 10 and 10", n, stored)
+	}
+	if a.Root() != b.Root() {
+		t.Fatal("roots differ")
 	}
 }

@@ -55,7 +55,52 @@ func (db *DB) Ingest(ctx context.Context, origin Origin, events []*record.Event)
 		}
 		return out
 	}
-	return db.ingest(ctx, origin, events, db.verifyBatch(events))
+	return db.ingest(ctx, origin, events, db.verifyNew(events))
+}
+
+// verifyNew checks the ids and signatures of the events of a batch that
+// this node does not hold yet (verifyBatch), and reports which passed. An
+// event it already holds stays unverified: the pipeline refuses it as a
+// duplicate before any signature check, so a peer that sends records we
+// hold costs no signature checks. An event repeated in the batch (same id,
+// author and signature) has its signature checked once.
+func (db *DB) verifyNew(events []*record.Event) []bool {
+	verified := make([]bool, len(events))
+	type sig struct {
+		id  [32]byte
+		pub record.PublicKey
+		sig [64]byte
+	}
+	first := make(map[sig]int, len(events))
+	fresh := make([]*record.Event, 0, len(events))
+	at := make([]int, 0, len(events))
+	var repeats [][2]int // (event, its first copy in fresh)
+	db.mu.RLock()
+	for i, e := range events {
+		if e == nil || db.index.Has(e.ID) {
+			continue
+		}
+		k := sig{e.ID, e.PubKey, e.Sig}
+		if j, seen := first[k]; seen {
+			repeats = append(repeats, [2]int{i, j})
+			continue
+		}
+		first[k] = len(fresh)
+		fresh = append(fresh, e)
+		at = append(at, i)
+	}
+	db.mu.RUnlock()
+	ok := db.verifyBatch(fresh)
+	for k, i := range at {
+		verified[i] = ok[k]
+	}
+	for _, r := range repeats {
+		e := events[r[0]]
+		// Same signature over the same id: the same verdict, if this
+		// copy's content hashes to that id too.
+		verified[r[0]] = ok[r[1]] && e.CheckWellFormed() == nil && e.ComputeID() == e.ID
+	}
+	return verified
 }
 
 // ingest is Ingest once the index is loaded, with the ids and signatures
@@ -265,18 +310,18 @@ func summaryEvent(s record.Summary) *record.Event {
 // several cores before the batch is ingested.
 const minParallelVerify = 32
 
-// minVerifyChunk is the fewest events whose signatures are checked together
-// (record.VerifyBatch) between two yields on one thread: a smaller batch
-// gains little over checking each alone.
-const minVerifyChunk = 64
+// maxVerifyChunk bounds one record.VerifyBatch call natively: memory grows
+// with a batch (about 430 bytes an event), its speed no longer does.
+const maxVerifyChunk = 2048
 
-// verifySerially checks the ids and signatures of a batch on one thread
-// (js/wasm), as record.VerifyBatch batches of YieldEvery events (at least
-// minVerifyChunk), handing the thread back between them like the checks
-// that follow.
+// verifySerially checks the ids and signatures of a batch on one thread (a
+// small batch, or js/wasm), as record.VerifyBatch batches of YieldEvery
+// events, handing the thread back between them like the checks that
+// follow (a batch that holds a forgery is checked again one by one, within
+// the same chunk).
 func (db *DB) verifySerially(events []*record.Event) []bool {
 	ok := make([]bool, len(events))
-	chunk := max(db.cfg.YieldEvery, minVerifyChunk)
+	chunk := max(db.cfg.YieldEvery, 1)
 	for start := 0; start < len(events); start += chunk {
 		if db.cfg.Yield != nil && start > 0 {
 			db.cfg.Yield()
@@ -291,6 +336,7 @@ func (db *DB) verifySerially(events []*record.Event) []bool {
 // serially (handing the thread back like the checks that follow) where
 // there is one core or the batch is small.
 func (db *DB) verifyBatch(events []*record.Event) []bool {
+	db.sigsChecked.Add(int64(len(events)))
 	if ok := verifyInParallel(events); ok != nil {
 		return ok
 	}
@@ -298,21 +344,30 @@ func (db *DB) verifyBatch(events []*record.Event) []bool {
 }
 
 // verifyInParallel checks the ids and signatures of a batch on every core
-// (the biggest cost of ingesting), outside the DB's lock, one contiguous
-// record.VerifyBatch per core, and reports which passed; the pipeline then
-// skips the signature of those. It returns nil when there is one core
-// (js/wasm) or the batch is small: the pipeline checks everything then.
+// (the biggest cost of ingesting), outside the DB's lock, as record.
+// VerifyBatch chunks of at most maxVerifyChunk shared out among the cores,
+// and reports which passed. It returns nil when there is one core (js/wasm)
+// or the batch is small (below minParallelVerify).
 func verifyInParallel(events []*record.Event) []bool {
 	workers := runtime.GOMAXPROCS(0)
 	if workers < 2 || len(events) < minParallelVerify {
 		return nil
 	}
 	ok := make([]bool, len(events))
-	per := (len(events) + workers - 1) / workers
-	var wg sync.WaitGroup
+	per := min((len(events)+workers-1)/workers, maxVerifyChunk)
+	chunks := make(chan int, (len(events)+per-1)/per)
 	for start := 0; start < len(events); start += per {
-		end := min(start+per, len(events))
-		wg.Go(func() { record.VerifyBatchInto(events[start:end], ok[start:end]) })
+		chunks <- start
+	}
+	close(chunks)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for start := range chunks {
+				end := min(start+per, len(events))
+				record.VerifyBatchInto(events[start:end], ok[start:end])
+			}
+		})
 	}
 	wg.Wait()
 	return ok

@@ -22,10 +22,12 @@ import (
 // where R_i = lift_x(r_i) and P_i = lift_x(P_i). That is one multi-scalar
 // multiplication (Pippenger's bucket method here) instead of u double
 // multiplications, and the terms of one author's signatures share their
-// point: Σ over that author of a_i·e_i is one scalar. A batch that fails is
-// checked signature by signature, so the result is always exactly each
-// event's Verify; a batch holding a forgery costs one batch more than
-// checking each alone.
+// point: Σ over that author of a_i·e_i is one scalar. Signatures that
+// cannot hold on their face (s ≥ n, r not the x of a curve point, an
+// author key that is not one) are failed at once and left out of the sum.
+// A batch whose sum fails is checked signature by signature, so the result
+// is always exactly each event's Verify; such a batch (it holds a forgery)
+// costs one batch more than checking each alone.
 
 // minBatchVerify is the smallest batch checked as a batch; smaller ones are
 // checked one by one (the multi-scalar multiplication's fixed cost would
@@ -69,14 +71,15 @@ func VerifyBatchInto(events []*Event, ok []bool) {
 		e := events[i]
 		sigs[k] = batchSig{pub: e.PubKey, msg: e.ID, sig: e.Sig}
 	}
-	if verifySignatureBatch(sigs) {
-		for _, i := range candidates {
-			ok[i] = true
+	plausible := make([]bool, len(sigs))
+	if verifySignatureBatch(sigs, plausible) {
+		for k, i := range candidates {
+			ok[i] = plausible[k]
 		}
 		return
 	}
-	for _, i := range candidates {
-		ok[i] = events[i].VerifySignature() == nil
+	for k, i := range candidates {
+		ok[i] = plausible[k] && events[i].VerifySignature() == nil
 	}
 }
 
@@ -140,22 +143,43 @@ type msmTerm struct {
 	scalar [32]byte                // big-endian
 }
 
-// verifySignatureBatch reports whether every signature of sigs holds (see
-// the comment at the top of the file). False means at least one does not,
-// or a value is out of range; the caller then checks each alone.
-func verifySignatureBatch(sigs []batchSig) bool {
+// verifySignatureBatch checks the signatures of sigs together (see the
+// comment at the top of the file). It sets plausible[i] false for those
+// that cannot hold on their face (s ≥ n, r not the x of a curve point, a
+// key that is not one: BIP-340 fails them too) and true for the others,
+// and reports whether all of those others hold; false means at least one
+// does not, and the caller checks them one by one.
+func verifySignatureBatch(sigs []batchSig, plausible []bool) bool {
 	rng := batchRandom()
 	terms := make([]msmTerm, 0, len(sigs)+len(sigs)/2)
-	authors := make(map[PublicKey]int, 16) // index in terms
+	authors := make(map[PublicKey]int, 16) // index in terms; -1: not a key
 	var sSum secp256k1.ModNScalar
 	var rnd [16]byte
 	for i := range sigs {
 		sg := &sigs[i]
+		plausible[i] = false
 		r := (*[32]byte)(sg.sig[:32])
 		var s secp256k1.ModNScalar
 		if s.SetBytes((*[32]byte)(sg.sig[32:])) != 0 {
-			return false // s ≥ n
+			continue // s ≥ n
 		}
+		var R msmTerm
+		if !liftX(r, &R.point) {
+			continue // r ≥ p, or not the x of a point
+		}
+		k, seen := authors[sg.pub]
+		if seen && k < 0 {
+			continue // a key that is not one
+		}
+		var P msmTerm
+		if !seen {
+			pub := [32]byte(sg.pub)
+			if !liftX(&pub, &P.point) {
+				authors[sg.pub] = -1
+				continue
+			}
+		}
+		plausible[i] = true
 		// a_i: 128 random bits, never zero.
 		var a secp256k1.ModNScalar
 		for a.IsZero() {
@@ -169,34 +193,25 @@ func verifySignatureBatch(sigs []batchSig) bool {
 		sSum.Add(&as)
 
 		// −R_i with a_i.
-		t := msmTerm{}
-		if !liftX(r, &t.point) {
-			return false
-		}
-		t.point.Y.Negate(1).Normalize()
-		a.PutBytes(&t.scalar)
-		terms = append(terms, t)
+		R.point.Y.Negate(1).Normalize()
+		a.PutBytes(&R.scalar)
+		terms = append(terms, R)
 
 		// −P_i with a_i·e_i, summed per author.
 		e := challenge(r, &sg.pub, &sg.msg)
 		var ae secp256k1.ModNScalar
 		ae.Mul2(&a, &e)
-		if k, seen := authors[sg.pub]; seen {
+		if seen {
 			var sum secp256k1.ModNScalar
 			sum.SetBytes(&terms[k].scalar)
 			sum.Add(&ae)
 			sum.PutBytes(&terms[k].scalar)
 			continue
 		}
-		p := msmTerm{}
-		pub := [32]byte(sg.pub)
-		if !liftX(&pub, &p.point) {
-			return false
-		}
-		p.point.Y.Negate(1).Normalize()
-		ae.PutBytes(&p.scalar)
+		P.point.Y.Negate(1).Normalize()
+		ae.PutBytes(&P.scalar)
 		authors[sg.pub] = len(terms)
-		terms = append(terms, p)
+		terms = append(terms, P)
 	}
 	var sum, sG secp256k1.JacobianPoint
 	multiScalarMult(terms, &sum)

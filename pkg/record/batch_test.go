@@ -80,6 +80,20 @@ func TestVerifyBatchMatchesVerify(t *testing.T) {
 		{name: "s is the curve order", n: 64, spoil: func(es []*Event) { copy(es[63].Sig[32:], curveOrder) }},
 		{name: "pubkey not on the curve", n: 64, spoil: func(es []*Event) { es[9].PubKey = PublicKey{0xee, 0xfd, 0xea, 0x4c} }},
 		{name: "pubkey of another author", n: 64, spoil: func(es []*Event) { es[9].PubKey = es[10].PubKey }},
+		// The id recomputed after the change: the event reaches the batch.
+		{name: "pubkey not on the curve, id recomputed", n: 64, spoil: func(es []*Event) {
+			es[9].PubKey = PublicKey{0xee, 0xfd, 0xea, 0x4c}
+			es[9].ID = es[9].ComputeID()
+		}},
+		{name: "pubkey of another author, id recomputed", n: 64, spoil: func(es []*Event) {
+			es[9].PubKey = es[10].PubKey
+			es[9].ID = es[9].ComputeID()
+		}},
+		{name: "content changed, id recomputed", n: 64, spoil: func(es []*Event) {
+			es[20].Content += "!"
+			es[20].ID = es[20].ComputeID()
+		}},
+		{name: "an implausible signature among valid ones", n: 64, spoil: func(es []*Event) { copy(es[33].Sig[:32], fieldPrime) }},
 		{name: "signature of another event", n: 64, spoil: func(es []*Event) { es[2].Sig = es[3].Sig }},
 		{name: "valid signature, other key and id", n: 64, spoil: func(es []*Event) {
 			es[30].ID, es[30].Sig = other.ID, other.Sig
@@ -157,8 +171,15 @@ func TestSignatureBatchBIP340Vectors(t *testing.T) {
 				sigs = append(sigs, batchSig{pub: e.PubKey, msg: e.ID, sig: e.Sig})
 			}
 			sigs = append(sigs[:pos], append([]batchSig{v}, sigs[pos:]...)...)
-			if got := verifySignatureBatch(sigs); got != want {
-				t.Errorf("vector %s at %d: batch = %v, want %v (%s)", row[0], pos, got, want, row[7])
+			plausible := make([]bool, len(sigs))
+			holds := verifySignatureBatch(sigs, plausible)
+			for k, p := range plausible {
+				if k != pos && !p {
+					t.Errorf("vector %s at %d: valid signature %d failed on its face", row[0], pos, k)
+				}
+			}
+			if got := holds && plausible[pos]; got != want {
+				t.Errorf("vector %s at %d: batch = %v (plausible %v), want %v (%s)", row[0], pos, holds, plausible[pos], want, row[7])
 			}
 		}
 		seen++
@@ -273,4 +294,38 @@ func BenchmarkVerifyBatch(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*tc.n)/1e3, "µs/event")
 		})
 	}
+}
+
+// FuzzSignatureBatch puts one arbitrary (key, message, signature) among
+// valid signatures: the batch must judge it as VerifyHash does, and the
+// valid ones as valid.
+func FuzzSignatureBatch(f *testing.F) {
+	valid := signedEvents(f, 12, 3)
+	f.Add(valid[0].PubKey[:], valid[0].ID[:], valid[0].Sig[:])
+	f.Add(valid[1].PubKey[:], valid[2].ID[:], valid[1].Sig[:])
+	f.Add(make([]byte, 32), make([]byte, 32), make([]byte, 64))
+	f.Fuzz(func(t *testing.T, pub, msg, sig []byte) {
+		if len(pub) != 32 || len(msg) != 32 || len(sig) != 64 {
+			return
+		}
+		x := batchSig{pub: PublicKey(pub), msg: [32]byte(msg), sig: [64]byte(sig)}
+		want := x.pub.VerifyHash(x.msg, x.sig) == nil
+		sigs := []batchSig{x}
+		for _, e := range valid {
+			sigs = append(sigs, batchSig{pub: e.PubKey, msg: e.ID, sig: e.Sig})
+		}
+		plausible := make([]bool, len(sigs))
+		holds := verifySignatureBatch(sigs, plausible)
+		if got := holds && plausible[0]; got != want {
+			t.Fatalf("batch = %v (plausible %v), VerifyHash = %v", holds, plausible[0], want)
+		}
+		for k := 1; k < len(sigs); k++ {
+			if !plausible[k] {
+				t.Fatalf("valid signature %d failed on its face", k)
+			}
+		}
+		if !want && plausible[0] && holds {
+			t.Fatal("an invalid signature passed the batch")
+		}
+	})
 }
