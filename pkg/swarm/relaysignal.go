@@ -108,7 +108,7 @@ func (c relaySocket) Read(ctx context.Context) ([]byte, error) {
 }
 
 func (c relaySocket) Write(ctx context.Context, data []byte) error { return c.s.writeText(ctx, data) }
-func (c relaySocket) Close() error                                  { return c.s.closeNow() }
+func (c relaySocket) Close() error                                 { return c.s.closeNow() }
 
 // newRelaySignals prepares the relay client of r (nil without relays).
 func newRelaySignals(r *Room) (*relaySignals, error) {
