@@ -45,6 +45,9 @@ type nodePeerConfig struct {
 	Trackers []string `json:"trackers"`
 	Password string   `json:"password,omitempty"`
 	Actions  []string `json:"actions"`
+	// Strategy is "torrent" (the default) or "nostr" (Trackers are then
+	// Nostr relays).
+	Strategy string `json:"strategy,omitempty"`
 }
 
 // nodeEvent is one line the Node peer prints.
