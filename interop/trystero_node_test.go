@@ -20,7 +20,7 @@ import (
 const trysteroPeerScript = "node/trystero-peer.mjs"
 
 // trysteroNodeDeps are the npm packages the Node peer imports.
-var trysteroNodeDeps = []string{"@trystero-p2p/torrent", "werift", "ws"}
+var trysteroNodeDeps = []string{"@trystero-p2p/torrent", "@trystero-p2p/nostr", "werift", "ws"}
 
 // requireNodeDeps fails the test, with the way out, when Node or the npm
 // packages are missing: the interop test must not pass by skipping.

@@ -91,3 +91,11 @@ func RelayQueuesForTest(r *Room) (offers, offering, early int) {
 
 // RelayLimitsForTest returns maxRelayOffers and maxEarlyCandidateSets.
 func RelayLimitsForTest() (offers, early int) { return maxRelayOffers, maxEarlyCandidateSets }
+
+// CandidatesAppliedForTest counts the trickled candidates r applied.
+func CandidatesAppliedForTest(r *Room) uint64 {
+	if r.relays == nil {
+		return 0
+	}
+	return r.relays.candidatesApplied.Load()
+}

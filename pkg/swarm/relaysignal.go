@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/peersetdb/peerset/pkg/nostrsignal"
@@ -72,6 +73,8 @@ type relaySignals struct {
 	budget   tokenBucket // replies to announcements
 
 	lastActive int // active peers at the last tick (owned by relayLoop)
+
+	candidatesApplied atomic.Uint64 // trickled candidates the platform accepted
 }
 
 // earlyCandidates are candidates for an offer we have not handled yet (the
@@ -445,6 +448,8 @@ func (p *Peer) applyCandidates(pc peerConn, cands []iceCandidate) {
 	for _, c := range cands {
 		if err := pc.addCandidate(ctx, c); err != nil {
 			p.room.log.Debug("remote candidate not applied", "peer", p.id, "err", err)
+		} else if rs := p.room.relays; rs != nil {
+			rs.candidatesApplied.Add(1)
 		}
 	}
 }
