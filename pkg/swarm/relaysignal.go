@@ -255,10 +255,14 @@ func (r *Room) handleRelaySignal(s nostrsignal.Signal) {
 }
 
 // relayAnnounced answers an announcement: an offer when our id is the
-// smaller, else a directed announcement so that the peer offers.
+// smaller, else a directed announcement so that the peer offers. A passive
+// peer (full) is left alone: it would answer nobody.
 func (r *Room) relayAnnounced(s nostrsignal.Signal) {
 	rs := r.relays
 	remote := s.PeerID
+	if s.Passive {
+		return
+	}
 	r.mu.Lock()
 	if r.closed || r.peers[remote] != nil || r.relayOfferToLocked(remote) || r.relayPassiveLocked() {
 		r.mu.Unlock()

@@ -136,6 +136,18 @@ func TestRelayAnnouncementRules(t *testing.T) {
 			t.Fatalf("%d directed announcements tried, want 1 (log %q)", sent, logs.lines)
 		}
 	})
+	t.Run("a passive peer is left alone", func(t *testing.T) {
+		r, logs := relayTestRoom(t, low)
+		r.relayAnnounced(nostrsignal.Signal{Kind: nostrsignal.Announce, PeerID: high, Relay: "ws://127.0.0.1:1", Passive: true})
+		r2, logs2 := relayTestRoom(t, high)
+		r2.relayAnnounced(nostrsignal.Signal{Kind: nostrsignal.Announce, PeerID: low, Relay: "ws://127.0.0.1:1", Passive: true})
+		r.mu.Lock()
+		offering, offers := len(r.relays.offering), len(r.relays.offers)
+		r.mu.Unlock()
+		if offering+offers != 0 || logs.has("directed announcement") || logs2.has("directed announcement") {
+			t.Fatalf("answered a passive announcement: %d offers, logs %q %q", offering+offers, logs.lines, logs2.lines)
+		}
+	})
 	t.Run("full room is passive", func(t *testing.T) {
 		r, _ := relayTestRoom(t, low)
 		r.cfg.MaxPeers = 0 // no slot at all
