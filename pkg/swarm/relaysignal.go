@@ -38,8 +38,13 @@ import (
 // candidates wait at most maxPendingCandidates per connection (and for
 // maxEarlyCandidateSets offers not seen yet, relayEarlyTTL).
 const (
-	maxRelayOffers        = 8
-	relayOfferTTL         = 30 * time.Second
+	maxRelayOffers = 8
+	relayOfferTTL  = 30 * time.Second
+	// relayOfferRetry: an offer to a peer unanswered for this long no
+	// longer stops another (through another relay, maybe: one relay may
+	// drop what we send) nor the peer's own offer (Trystero drops an
+	// unanswered offer after 0.9 × 5333 ms).
+	relayOfferRetry       = 5 * time.Second
 	relayReplyRate        = 5 // offers and directed announcements per second
 	relayReplyBurst       = 20
 	maxPendingCandidates  = 16
@@ -221,14 +226,18 @@ func (r *Room) relayPassiveLocked() bool {
 	return r.openCountLocked() >= r.cfg.MaxPeers || r.meshFullLocked()
 }
 
-// relayOfferToLocked reports whether we have an offer out to peer, or are
-// making one.
+// relayOfferToLocked reports whether we are making an offer to peer, or
+// have one out to it sent less than relayOfferRetry ago.
 func (r *Room) relayOfferToLocked(peer string) bool {
+	if r.relays == nil {
+		return false
+	}
 	if r.relays.offering[peer] {
 		return true
 	}
+	now := time.Now()
 	for _, o := range r.relays.offers {
-		if o.to == peer {
+		if o.to == peer && now.Sub(o.created) < relayOfferRetry {
 			return true
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/peersetdb/peerset/pkg/nostrsignal"
 	"github.com/peersetdb/peerset/pkg/wire"
@@ -159,4 +160,50 @@ func TestRelayAnnouncementRules(t *testing.T) {
 			t.Fatalf("a full room offered (%d, %d)", offering, offers)
 		}
 	})
+}
+
+// TestRelayStaleOfferAllowsAnother: an offer to a peer unanswered for
+// relayOfferRetry (maybe dropped by a relay) no longer stops a new offer on
+// its next announcement, nor the peer's own offer; a fresh one does.
+func TestRelayStaleOfferAllowsAnother(t *testing.T) {
+	low, high := "0"+strings.Repeat("a", 19), "z"+strings.Repeat("a", 19)
+	for _, tc := range []struct {
+		name      string
+		age       time.Duration
+		wantAgain bool
+	}{
+		{"fresh offer", 0, false},
+		{"stale offer", relayOfferRetry + time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			withOldOffer := func() (*Room, *logLines) {
+				r, logs := relayTestRoom(t, low)
+				pc, err := r.newPeerConnection()
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.mu.Lock()
+				r.relays.offers["old"] = &pendingOffer{id: "old", pc: pc, to: high, relay: "ws://127.0.0.1:1", created: time.Now().Add(-tc.age)}
+				r.mu.Unlock()
+				return r, logs
+			}
+			r, _ := withOldOffer()
+			r.relayAnnounced(nostrsignal.Signal{Kind: nostrsignal.Announce, PeerID: high, Relay: "ws://127.0.0.1:2"})
+			r.mu.Lock()
+			again := r.relays.offering[high] || len(r.relays.offers) > 1
+			r.mu.Unlock()
+			if again != tc.wantAgain {
+				t.Fatalf("offered again: %v, want %v", again, tc.wantAgain)
+			}
+			r, logs := withOldOffer() // a room that heard no announcement: only the old offer decides
+			sealed, err := wire.SealSDP(r.sdpKey, memSDP("remote.9"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.handleRelaySignal(nostrsignal.Signal{Kind: nostrsignal.Offer, Relay: "ws://127.0.0.1:1", PeerID: high, Direct: true, OfferID: "theirs", Sealed: sealed})
+			if answered := logs.has("answering offer"); answered != tc.wantAgain {
+				t.Fatalf("their offer answered: %v, want %v (log %q)", answered, tc.wantAgain, logs.lines)
+			}
+		})
+	}
 }
