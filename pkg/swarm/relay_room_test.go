@@ -46,18 +46,6 @@ func relayConfig(t *testing.T, room string, relays ...string) swarm.Config {
 	return cfg
 }
 
-func waitRelayOpen(t *testing.T, r *swarm.Room, url string) {
-	t.Helper()
-	testwait.ForState(t, "relay "+url+" open", 10*time.Second, func() bool {
-		for _, s := range r.Relays() {
-			if s.URL == url && s.State == swarm.RelayOpen {
-				return true
-			}
-		}
-		return false
-	}, func() string { return fmt.Sprintf("%+v", r.Relays()) })
-}
-
 func TestRelayOnlyRoomsConnectAndExchange(t *testing.T) {
 	relay := startRelay(t)
 	a := newTestPeer(t, relayConfig(t, roomName(t), relay), "chat", "blob")
