@@ -67,8 +67,8 @@ test-interop: test-nostr-tools test-nostr-relay-interop
 $(NODE_INTEROP)/node_modules/.package-lock.json: $(NODE_INTEROP)/package.json $(NODE_INTEROP)/package-lock.json
 	cd $(NODE_INTEROP) && npm ci --no-audit --no-fund
 
-## test-nostr-relay-interop: a real Trystero Nostr-strategy peer (Node) meets pkg/nostrsignal through
-## pkg/nostrrelay on loopback, down to an open data channel (part of test-interop)
+## test-nostr-relay-interop: a real Trystero Nostr-strategy peer (Node) meets pkg/nostrsignal, then a
+## native relay-only room, through pkg/nostrrelay on loopback, down to messages (part of test-interop)
 test-nostr-relay-interop: $(NODE_INTEROP)/node_modules/.package-lock.json
 	cd interop && $(GO) test -tags nostrinterop -run TestTrysteroNostr -count=1 .
 

@@ -20,7 +20,7 @@ import (
 const trysteroPeerScript = "node/trystero-peer.mjs"
 
 // trysteroNodeDeps are the npm packages the Node peer imports.
-var trysteroNodeDeps = []string{"@trystero-p2p/torrent", "werift", "ws"}
+var trysteroNodeDeps = []string{"@trystero-p2p/torrent", "@trystero-p2p/nostr", "werift", "ws"}
 
 // requireNodeDeps fails the test, with the way out, when Node or the npm
 // packages are missing: the interop test must not pass by skipping.
@@ -45,6 +45,9 @@ type nodePeerConfig struct {
 	Trackers []string `json:"trackers"`
 	Password string   `json:"password,omitempty"`
 	Actions  []string `json:"actions"`
+	// Strategy is "torrent" (the default) or "nostr" (Trackers are then
+	// Nostr relays).
+	Strategy string `json:"strategy,omitempty"`
 }
 
 // nodeEvent is one line the Node peer prints.

@@ -43,7 +43,7 @@ type goRoom struct {
 
 func startGoRoom(t *testing.T, trackerURL, roomName, password, peerID string, wire swarm.ActionWire) *goRoom {
 	t.Helper()
-	cfg := swarm.Config{
+	return startGoRoomConfig(t, swarm.Config{
 		AppID:              trysteroAppID,
 		Room:               roomName,
 		Password:           password,
@@ -52,7 +52,13 @@ func startGoRoom(t *testing.T, trackerURL, roomName, password, peerID string, wi
 		ICEServers:         []webrtc.ICEServer{},
 		LoopbackCandidates: true,
 		ActionWire:         wire,
-	}
+	})
+}
+
+// startGoRoomConfig starts a Go room on cfg (loopback only: the caller
+// gives the trackers or relays, no ICE servers).
+func startGoRoomConfig(t *testing.T, cfg swarm.Config) *goRoom {
+	t.Helper()
 	if os.Getenv("PEERSET_TEST_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -173,7 +179,7 @@ func checkTrysteroJoinAndExchange(t *testing.T, g *goRoom, node *nodePeer, start
 	case je := <-g.joinErrors:
 		t.Fatalf("the Go room refused the Trystero peer: %v", je)
 	case <-time.After(trysteroJoinWithin):
-		t.Fatalf("the Trystero peer did not join the Go room within %v (trackers %+v)", trysteroJoinWithin, g.room.Trackers())
+		t.Fatalf("the Trystero peer did not join the Go room within %v (trackers %+v, relays %+v)", trysteroJoinWithin, g.room.Trackers(), g.room.Relays())
 	}
 	if peer.ID() != node.selfID {
 		t.Fatalf("joined peer %s, want the Trystero peer %s", peer.ID(), node.selfID)

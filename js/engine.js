@@ -302,7 +302,7 @@
 
   // --- the WebRTC host (pkg/swarm/peerconnection_js.go): create(iceServers,
   // gatherMs) → pc with listen(onState, onChannel), offer(), answer(sdp),
-  // accept(sdp), close().
+  // accept(sdp), candidate(json), close().
 
   class HostPC {
     onState = null;
@@ -340,6 +340,7 @@
     offer() { return this.host.request('offer', this.id, []); }
     answer(sdp) { return this.host.request('answer', this.id, [sdp]); }
     accept(sdp) { return this.host.request('accept', this.id, [sdp]); }
+    candidate(json) { return this.host.request('candidate', this.id, [json]); }
 
     close() {
       if (this.closed) return;

@@ -222,9 +222,17 @@ export interface OpenOptions {
   appId?: string;
   /**
    * WebTorrent tracker URLs (`wss://…` or `ws://…`) used to find peers, all
-   * at once. Default: a list of public trackers.
+   * at once. Default: a list of public trackers, unless `relays` are given
+   * (then none).
    */
   trackers?: string[];
+  /**
+   * Nostr relay URLs (`wss://…` or `ws://…`) to find peers through, beside
+   * the trackers (Trystero's Nostr strategy, so Trystero apps using it meet
+   * this room too). Given without `trackers`, the room uses relays only.
+   * Default: none.
+   */
+  relays?: string[];
   /** The room password: peers with another password never connect. */
   password?: string;
   /**
@@ -467,6 +475,24 @@ export interface TrackerStatus {
   lastAnnounce?: number;
 }
 
+/** A Nostr relay connection's state: `'closed'` while it waits to reconnect (or the room is closed). */
+export type RelayState = 'connecting' | 'open' | 'closed';
+
+/** One Nostr relay connection. */
+export interface RelayStatus {
+  url: string;
+  state: RelayState;
+  /** The last connection error, rejection or NOTICE from the relay. */
+  lastError?: string;
+  reconnectAttempts: number;
+  announces: number;
+  lastAnnounce?: number;
+  /** Signals received from peers through this relay, verified. */
+  received: number;
+  /** Events refused: bad signature, wrong topic or kind, stale, malformed. */
+  dropped: number;
+}
+
 /** One time bucket of the record set. */
 export interface Bucket extends TimeRange {
   count: number;
@@ -516,6 +542,7 @@ export interface Stats {
   /** How this node's secret key is kept: see `KeyStorage`. */
   keyStorage: KeyStorage;
   trackers: TrackerStatus[];
+  relays: RelayStatus[];
   sessions: PeerSession[];
   /** Per-bucket view (day buckets when the granularity is 'none'). */
   buckets: Bucket[];

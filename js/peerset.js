@@ -905,6 +905,12 @@ class RTCService {
     await this.entry(id).pc.setRemoteDescription({ type: 'answer', sdp });
   }
 
+  // candidate adds a remote ICE candidate trickled through a Nostr relay
+  // (RTCIceCandidateInit as JSON, checked by the engine).
+  async candidate(id, json) {
+    await this.entry(id).pc.addIceCandidate(JSON.parse(json));
+  }
+
   // localSDP waits until ICE gathering is complete (signalling is
   // non-trickle), at most gatherMs, and returns the local description.
   async localSDP(e) {

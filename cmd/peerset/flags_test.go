@@ -14,6 +14,7 @@ import (
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/peerset"
 	"github.com/peersetdb/peerset/pkg/record"
+	"github.com/peersetdb/peerset/pkg/swarm"
 )
 
 // TestPutModerationFlags: --pow mines the proof of work the room requires,
@@ -140,6 +141,51 @@ func TestErrorsNamePeersetOnce(t *testing.T) {
 	want := "peerset: the store belongs to another room: it holds \"peerset/a\", not peerset/b\n"
 	if code != 1 || errOut != want {
 		t.Errorf("put into another room's store: exit %d, stderr %q; want exit 1, %q", code, errOut, want)
+	}
+}
+
+// TestJoinSignallingFlags: --tracker and --relay are repeatable; relays
+// alone mean no tracker, neither means the public trackers; a URL that is
+// not ws:// or wss:// is a usage error naming its flag.
+func TestJoinSignallingFlags(t *testing.T) {
+	parse := func(args ...string) (peerset.JoinOptions, error) {
+		fs := newFlagSet("join test")
+		var j joinFlags
+		j.register(fs)
+		if err := parseFlags(fs, args); err != nil {
+			return peerset.JoinOptions{}, err
+		}
+		return j.options()
+	}
+	tests := []struct {
+		name             string
+		args             []string
+		trackers, relays []string
+		badFlag          string
+	}{
+		{"neither: public trackers", nil, swarm.DefaultTrackers(), nil, ""},
+		{"relays only", []string{"--relay", "ws://127.0.0.1:1", "--relay", "wss://relay.example.org"}, nil, []string{"ws://127.0.0.1:1", "wss://relay.example.org"}, ""},
+		{"both", []string{"--tracker", "ws://127.0.0.1:2", "--relay", "ws://127.0.0.1:1"}, []string{"ws://127.0.0.1:2"}, []string{"ws://127.0.0.1:1"}, ""},
+		{"bad relay", []string{"--relay", "https://relay.example.org"}, nil, nil, "--relay"},
+		{"relay without host", []string{"--relay", "wss://"}, nil, nil, "--relay"},
+		{"bad tracker", []string{"--tracker", "udp://127.0.0.1:1"}, nil, nil, "--tracker"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			opts, err := parse(tc.args...)
+			if tc.badFlag != "" {
+				if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), tc.badFlag) {
+					t.Fatalf("%v, want a usage error naming %s", err, tc.badFlag)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(opts.Trackers, tc.trackers) || !slices.Equal(opts.Relays, tc.relays) {
+				t.Fatalf("trackers %v, relays %v; want %v and %v", opts.Trackers, opts.Relays, tc.trackers, tc.relays)
+			}
+		})
 	}
 }
 

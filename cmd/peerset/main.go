@@ -7,7 +7,7 @@
 //	peerset record new --nsec N --room R --text T [--app A] [--link U] [--lat X --lon Y] [--uuid U]
 //	peerset record verify [--room R] [--app A] < event.json
 //	peerset put --db PATH --room R --text T [--nsec N] [--link U] [--lat X --lon Y] [--uuid U]
-//	peerset join --db PATH --room R [--tracker URL]... [--nsec N] [--password P] [--ephemeral] [--json] [--ice-loopback] [--max-peers N] [--mesh-high N]
+//	peerset join --db PATH --room R [--tracker URL]... [--relay URL]... [--nsec N] [--password P] [--ephemeral] [--json] [--ice-loopback] [--max-peers N] [--mesh-high N]
 //	peerset version (or --version)
 package main
 
@@ -34,7 +34,7 @@ const usage = `usage:
   peerset put --db PATH --room R [--app A] [--nsec N] [--text T] [--link URL] [--lat X --lon Y] [--uuid U]
               [MODERATION]
                                           add a record to a database file, offline
-  peerset join --db PATH --room R [--app A] [--tracker URL]... [--nsec N] [--password P] [--ephemeral] [--json]
+  peerset join --db PATH --room R [--app A] [--tracker URL]... [--relay URL]... [--nsec N] [--password P] [--ephemeral] [--json]
                [--ice-loopback] [--ingest-burst N] [--ingest-rate R] [--max-peers N] [--mesh-high N|-1]
                [--upload-rate BYTES] [MODERATION]
                                           an always-on peer until Ctrl-C; --json prints

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -196,6 +197,7 @@ type joinEvent struct {
 // joinFlags are the flags of join beyond the database's.
 type joinFlags struct {
 	trackers    stringList
+	relays      stringList
 	password    string
 	jsonOut     bool
 	ephemeral   bool
@@ -208,7 +210,8 @@ type joinFlags struct {
 }
 
 func (j *joinFlags) register(fs *flag.FlagSet) {
-	fs.Var(&j.trackers, "tracker", "a ws:// or wss:// tracker URL (repeatable); default: public trackers")
+	fs.Var(&j.trackers, "tracker", "a ws:// or wss:// tracker URL (repeatable); default: public trackers, unless --relay is given")
+	fs.Var(&j.relays, "relay", "a ws:// or wss:// Nostr relay URL to signal through, Trystero's Nostr strategy (repeatable); with no --tracker, relays only")
 	fs.StringVar(&j.password, "password", "", "the room password")
 	fs.BoolVar(&j.jsonOut, "json", false, "print a status line every second and one line per event, as JSON")
 	fs.BoolVar(&j.ephemeral, "ephemeral", false, "prove a fresh key on every connection, so that peers learn no long-term key (records this node wrote keep their author)")
@@ -233,10 +236,20 @@ func (j *joinFlags) options() (peerset.JoinOptions, error) {
 	case j.uploadRate < 0:
 		return opts, fmt.Errorf("%w: --upload-rate must not be negative", errUsage)
 	}
+	for _, flagURLs := range []struct {
+		name string
+		urls []string
+	}{{"tracker", j.trackers}, {"relay", j.relays}} {
+		for _, raw := range flagURLs.urls {
+			if u, err := url.Parse(raw); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+				return opts, fmt.Errorf("%w: --%s %q: want a ws:// or wss:// URL", errUsage, flagURLs.name, raw)
+			}
+		}
+	}
 	if maxPeers := cmp.Or(j.maxPeers, swarm.DefaultMaxPeers); j.meshHigh > maxPeers {
 		return opts, fmt.Errorf("%w: --mesh-high %d is above --max-peers %d", errUsage, j.meshHigh, maxPeers)
 	}
-	opts = peerset.JoinOptions{Trackers: j.trackers, Password: j.password, LoopbackCandidates: j.loopback, MaxPeers: j.maxPeers,
+	opts = peerset.JoinOptions{Trackers: j.trackers, Relays: j.relays, Password: j.password, LoopbackCandidates: j.loopback, MaxPeers: j.maxPeers,
 		Session: session.Config{IngestBurst: j.ingestBurst, IngestRate: j.ingestRate, UploadRate: j.uploadRate}}
 	if j.meshHigh != 0 {
 		opts.Swarm = &swarm.Config{MeshHigh: j.meshHigh}
@@ -244,7 +257,7 @@ func (j *joinFlags) options() (peerset.JoinOptions, error) {
 	if j.loopback {
 		opts.ICEServers = []webrtc.ICEServer{}
 	}
-	if len(j.trackers) == 0 {
+	if len(j.trackers) == 0 && len(j.relays) == 0 {
 		opts.Trackers = swarm.DefaultTrackers()
 	}
 	return opts, nil

@@ -51,6 +51,9 @@ func TestParseOpenOptionsRefusesWhatCannotWork(t *testing.T) {
 		{`{"room":"r","granularity":"week"}`, `unknown granularity "week"`},
 		{`{"room":"r","storage":"localStorage"}`, `unknown storage "localStorage"`},
 		{`{"room":"r","trackers":["https://tracker.example"]}`, "not a WebSocket URL"},
+		{`{"room":"r","relays":["https://relay.example"]}`, `relay "https://relay.example" is not a WebSocket URL`},
+		{`{"room":"r","relays":["wss://"]}`, `relay "wss://" is not a WebSocket URL`},
+		{`{"room":"r","relays":"wss://relay.example"}`, "failed to read the options"},
 		{`{"room":"r","iceServers":[{"urls":5}]}`, "urls must be"},
 		{`not json`, "failed to read the options"},
 	}
@@ -70,6 +73,32 @@ func TestDatabaseNameSeparatesAppAndRoom(t *testing.T) {
 	}
 	if got := (openOptions{AppID: "x", Room: "y", DatabaseName: "mine"}).databaseName(); got != "mine" {
 		t.Errorf("databaseName with an explicit name = %q", got)
+	}
+}
+
+// TestRelaysFromJavaScript: open({ relays }) reaches the join options; relays
+// alone mean no tracker; with trackers both are used.
+func TestRelaysFromJavaScript(t *testing.T) {
+	tests := []struct {
+		json             string
+		trackers, relays string
+	}{
+		{`{"room":"r","relays":["ws://127.0.0.1:7000","wss://relay.example"]}`, "", "ws://127.0.0.1:7000,wss://relay.example"},
+		{`{"room":"r","relays":["ws://127.0.0.1:7000"],"trackers":["ws://127.0.0.1:8000"]}`, "ws://127.0.0.1:8000", "ws://127.0.0.1:7000"},
+		{`{"room":"r","relays":[]}`, strings.Join(swarm.DefaultTrackers(), ","), ""},
+	}
+	for _, tc := range tests {
+		o, err := parseOpenOptions(tc.json)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.json, err)
+		}
+		j := o.joinOptions()
+		if got := strings.Join(j.Trackers, ","); got != tc.trackers {
+			t.Errorf("%s: trackers %q, want %q", tc.json, got, tc.trackers)
+		}
+		if got := strings.Join(j.Relays, ","); got != tc.relays {
+			t.Errorf("%s: relays %q, want %q", tc.json, got, tc.relays)
+		}
 	}
 }
 

@@ -33,6 +33,7 @@ type openOptions struct {
 	Room        string          `json:"room"`
 	AppID       string          `json:"appId"`
 	Trackers    []string        `json:"trackers"`
+	Relays      []string        `json:"relays"` // Nostr relays; given alone, no tracker
 	Password    string          `json:"password"`
 	Nsec        string          `json:"nsec"`
 	Passphrase  string          `json:"passphrase"`
@@ -200,6 +201,11 @@ func parseOpenOptions(data string) (openOptions, error) {
 			return o, fmt.Errorf("tracker %q is not a WebSocket URL: trackers look like wss://tracker.example/announce", u)
 		}
 	}
+	for _, u := range o.Relays {
+		if !strings.HasPrefix(u, "ws://") && !strings.HasPrefix(u, "wss://") || len(u) <= len("wss://") {
+			return o, fmt.Errorf("relay %q is not a WebSocket URL: Nostr relays look like wss://relay.example", u)
+		}
+	}
 	return o, nil
 }
 
@@ -259,11 +265,12 @@ func (o openOptions) config() (peerset.Config, error) {
 func (o openOptions) joinOptions() peerset.JoinOptions {
 	opts := peerset.JoinOptions{
 		Trackers: o.Trackers,
+		Relays:   o.Relays,
 		Password: o.Password,
 		MaxPeers: o.MaxPeers,
 		Session:  o.Session.config(),
 	}
-	if opts.Trackers == nil {
+	if opts.Trackers == nil && len(o.Relays) == 0 {
 		opts.Trackers = swarm.DefaultTrackers()
 	}
 	if o.ICEServers != nil {

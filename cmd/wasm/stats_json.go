@@ -161,6 +161,31 @@ func toTrackerJSON(t swarm.TrackerStatus) trackerJSON {
 	}
 }
 
+// relayJSON is one Nostr relay connection in stats().
+type relayJSON struct {
+	URL               string `json:"url"`
+	State             string `json:"state"`
+	LastError         string `json:"lastError,omitempty"`
+	ReconnectAttempts int    `json:"reconnectAttempts"`
+	Announces         uint64 `json:"announces"`
+	LastAnnounce      int64  `json:"lastAnnounce,omitempty"`
+	Received          uint64 `json:"received"`
+	Dropped           uint64 `json:"dropped"`
+}
+
+func toRelayJSON(r swarm.RelayStatus) relayJSON {
+	return relayJSON{
+		URL:               r.URL,
+		State:             string(r.State),
+		LastError:         r.LastError,
+		ReconnectAttempts: r.ReconnectAttempts,
+		Announces:         r.Announces,
+		LastAnnounce:      unixMilli(r.LastAnnounce),
+		Received:          r.Received,
+		Dropped:           r.Dropped,
+	}
+}
+
 // bucketJSON is one time bucket of the per-bucket view.
 type bucketJSON struct {
 	Start       int64  `json:"start"`
@@ -187,6 +212,7 @@ type statsJSON struct {
 	Storage       string            `json:"storage"`
 	KeyStorage    string            `json:"keyStorage"` // peerset.KeyStorage: "clear" means readable by any script of the origin
 	Trackers      []trackerJSON     `json:"trackers"`
+	Relays        []relayJSON       `json:"relays"`
 	Sessions      []sessionJSONView `json:"sessions"`
 	Buckets       []bucketJSON      `json:"buckets"`
 	MissingRanges []rangeJSON       `json:"missingRanges"`
@@ -218,10 +244,14 @@ func snapshotStats(db *peerset.DB, o openOptions, online bool, rtt func(peerID s
 		Storage:     o.Storage,
 		KeyStorage:  string(db.KeyStorage()),
 		Trackers:    []trackerJSON{},
+		Relays:      []relayJSON{},
 		Sessions:    []sessionJSONView{},
 	}
 	for _, t := range db.Trackers() {
 		out.Trackers = append(out.Trackers, toTrackerJSON(t))
+	}
+	for _, r := range db.Relays() {
+		out.Relays = append(out.Relays, toRelayJSON(r))
 	}
 	sessions := db.Sessions()
 	for _, s := range sessions {

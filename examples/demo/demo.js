@@ -2,7 +2,8 @@
 // several tabs (or browsers) to watch them keep one record set in sync.
 //
 // Query parameters: room, tracker (repeatable or comma-separated; default
-// the server this page came from), moderation, granularity, app, password,
+// the server this page came from, unless relays are given), relay (Nostr
+// relays, repeatable or comma-separated; default none), moderation, granularity, app, password,
 // offline=1, handshakeTimeout, challengeTimeout, idleRootInterval, maxPeers;
 // and where the engine runs: worker=0 (on this page, not in a Worker),
 // transfer=0 (data channels forwarded over a MessagePort rather than
@@ -44,14 +45,17 @@ function readSettings(params) {
     const v = params.get(name);
     return v === null || v === '' || !Number.isFinite(Number(v)) ? undefined : Number(v);
   };
-  const trackers = params.getAll('tracker').flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+  const list = (name) => params.getAll(name).flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+  const trackers = list('tracker');
+  const relays = list('relay');
   return {
     room: params.get('room') || 'lobby',
     appId: params.get('app') || undefined,
     password: params.get('password') || undefined,
     moderation: params.get('moderation') || 'standard',
     granularity: params.get('granularity') || 'day',
-    trackers: trackers.length ? trackers : [`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`],
+    trackers: trackers.length || relays.length ? trackers : [`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`],
+    relays,
     offline: params.get('offline') === '1',
     handshakeTimeout: num('handshakeTimeout'),
     challengeTimeout: num('challengeTimeout'),
@@ -73,6 +77,8 @@ function settingsToParams(s) {
   params.delete('tracker');
   const own = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`;
   if (!(s.trackers.length === 1 && s.trackers[0] === own)) for (const t of s.trackers) params.append('tracker', t);
+  params.delete('relay');
+  for (const r of s.relays) params.append('relay', r);
   set('handshakeTimeout', s.handshakeTimeout);
   set('challengeTimeout', s.challengeTimeout);
   set('idleRootInterval', s.idleRootInterval);
@@ -94,6 +100,7 @@ function fillSettingsForm(s) {
   $('#set-idle').value = s.idleRootInterval ?? '';
   $('#set-maxpeers').value = s.maxPeers ?? '';
   $('#set-trackers').value = s.trackers.join('\n');
+  $('#set-relays').value = s.relays.join('\n');
   $('#set-badwords').value = s.badWords.join('\n');
   $('#set-linkhosts').value = s.linkHosts.join('\n');
   $('#set-quota').value = s.quota ?? '';
@@ -114,6 +121,7 @@ function readSettingsForm() {
     idleRootInterval: num('#set-idle'),
     maxPeers: num('#set-maxpeers'),
     trackers: $('#set-trackers').value.split(/[\s,]+/).map((t) => t.trim()).filter(Boolean),
+    relays: $('#set-relays').value.split(/[\s,]+/).map((t) => t.trim()).filter(Boolean),
     passphrase: $('#set-passphrase').value || undefined,
     badWords: $('#set-badwords').value.split('\n').map((w) => w.trim()).filter(Boolean),
     linkHosts: $('#set-linkhosts').value.split(/[\s,]+/).map((h) => h.trim()).filter(Boolean),
@@ -133,6 +141,7 @@ function openOptions(s) {
     moderation: moderationOption(s),
     granularity: s.granularity,
     trackers: s.trackers,
+    relays: s.relays,
     // A local demo: host candidates only, no public STUN server.
     iceServers: [],
     offline: s.offline,
@@ -628,6 +637,10 @@ function drawTrackers(body, st) {
     body.append(el('tr', { class: 'empty' }, el('td', { colSpan: 4 }, 'offline: not looking for peers')));
     return;
   }
+  if (st.trackers.length === 0) {
+    body.append(el('tr', { class: 'empty' }, el('td', { colSpan: 4 }, 'no trackers: Nostr relays only')));
+    return;
+  }
   for (const t of st.trackers) {
     const state = t.state === 'open' ? 'open' : t.lastError ? 'error' : t.state;
     body.append(el('tr', { title: t.lastError ? `last error: ${t.lastError}` : '' },
@@ -635,6 +648,26 @@ function drawTrackers(body, st) {
       el('td', {}, stateBadge(state)),
       el('td', {}, t.phase || '—'),
       el('td', { class: 'num' }, fmt.format(t.announces))));
+  }
+}
+
+function renderRelays(st) {
+  const table = $('#relay-table');
+  const relays = st.relays ?? [];
+  table.hidden = relays.length === 0;
+  const body = table.querySelector('tbody');
+  renderOnChange(body, { online: st.online, relays: relays.map((r) => [r.url, r.state, r.lastError, r.received, r.announces]) }, () => drawRelays(body, st));
+}
+
+function drawRelays(body, st) {
+  body.replaceChildren();
+  for (const r of st.relays ?? []) {
+    const state = r.state === 'open' ? 'open' : r.lastError ? 'error' : r.state;
+    body.append(el('tr', { title: r.lastError ? `last error: ${r.lastError}` : '' },
+      el('td', { class: 'url mono', title: r.url }, r.url),
+      el('td', {}, stateBadge(state)),
+      el('td', { class: 'num', title: `${fmt.format(r.dropped)} refused` }, fmt.format(r.received)),
+      el('td', { class: 'num' }, fmt.format(r.announces))));
   }
 }
 
@@ -746,7 +779,7 @@ function renderClient(st) {
   setText($('#room-name'), st.room);
   setText($('#app-id'), st.appId);
   const pill = $('#status-pill');
-  const openTrackers = st.trackers.filter((t) => t.state === 'open').length;
+  const openTrackers = st.trackers.filter((t) => t.state === 'open').length + (st.relays ?? []).filter((r) => r.state === 'open').length;
   let pillClass;
   let pillText;
   if (!st.online) {
@@ -757,7 +790,7 @@ function renderClient(st) {
     pillText = `online · ${st.peers} peer${st.peers === 1 ? '' : 's'}`;
   } else if (openTrackers === 0) {
     pillClass = 'pill pill-bad';
-    pillText = 'no tracker reachable';
+    pillText = (st.relays ?? []).length ? 'no tracker or relay reachable' : 'no tracker reachable';
   } else {
     pillClass = 'pill pill-wait';
     pillText = 'online · looking for peers';
@@ -787,6 +820,7 @@ async function refreshStats() {
     if (!inBurst(now) || now - panelsAt >= 1000) {
       panelsAt = now;
       renderTrackers(st);
+      renderRelays(st);
       renderPeers(st);
       renderRecordStatus(st);
     } else {

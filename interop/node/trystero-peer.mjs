@@ -1,8 +1,11 @@
-// A real Trystero peer (@trystero-p2p/torrent 0.25.4, the torrent strategy)
-// driven over standard input/output, for interop/trystero_test.go.
+// A real Trystero peer (@trystero-p2p/torrent 0.25.4, the torrent strategy,
+// or @trystero-p2p/nostr 0.25.4 with strategy "nostr") driven over standard
+// input/output, for interop/trystero_test.go and interop/nostr_room_test.go.
 //
 // Usage: node trystero-peer.mjs '<config JSON>'
-//   config: {appId, roomId, trackers: [ws URLs], password?, actions: [types]}
+//   config: {appId, roomId, trackers: [ws URLs], password?, actions: [types],
+//            strategy?: "torrent" | "nostr"}
+//   With "nostr", trackers are the Nostr relays (relayConfig.urls).
 //
 // It joins the room with werift as the WebRTC implementation, only on
 // loopback (127.0.0.1 host candidates, no ICE servers), and speaks JSON
@@ -20,11 +23,17 @@
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import { RTCPeerConnection } from 'werift';
-import { joinRoom, selfId } from '@trystero-p2p/torrent';
 
 globalThis.WebSocket = WebSocket;
 
 const config = JSON.parse(process.argv[2] ?? '{}');
+if (!Array.isArray(config.trackers) || config.trackers.length === 0) {
+  throw new Error('config.trackers must list at least one URL: the defaults are public servers');
+}
+const strategies = { torrent: '@trystero-p2p/torrent', nostr: '@trystero-p2p/nostr' };
+const strategy = strategies[config.strategy ?? 'torrent'];
+if (!strategy) throw new Error(`unknown strategy ${config.strategy}`);
+const { joinRoom, selfId } = await import(strategy);
 const emit = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
 
 // werift options: gather a 127.0.0.1 host candidate and only ever pair

@@ -85,7 +85,8 @@ type Config struct {
 	// Key signs our events; nil means a fresh random key for this client,
 	// as Trystero uses one per session.
 	Key *record.SecretKey
-	// Passive marks our announcements {"passive": true}.
+	// Passive marks our announcements {"passive": true} from the start;
+	// Client.SetPassive changes it later.
 	Passive bool
 	// OnSignal receives every verified signal, from the relay's read
 	// goroutine: it must return quickly.
@@ -187,11 +188,20 @@ type Client struct {
 	rootTopic string
 	selfTopic string
 
+	passive atomic.Bool
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	relays []*relay
 }
+
+// SetPassive marks our later announcements and messages {"passive": true}
+// (a room that is full), or stops marking them.
+func (c *Client) SetPassive(passive bool) { c.passive.Store(passive) }
+
+// Passive reports whether our messages are marked passive.
+func (c *Client) Passive() bool { return c.passive.Load() }
 
 // New checks cfg and returns a client; Start connects it.
 func New(cfg Config) (*Client, error) {
@@ -214,6 +224,7 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 	c := &Client{cfg: cfg, key: key, rootTopic: RootTopic(cfg.AppID, cfg.Room), selfTopic: PeerTopic(cfg.AppID, cfg.Room, cfg.PeerID)}
+	c.passive.Store(cfg.Passive)
 	seen := map[string]bool{}
 	for _, u := range cfg.Relays {
 		if seen[u] {
@@ -280,7 +291,7 @@ func (c *Client) Send(ctx context.Context, relayURL, to string, p Payload) error
 		return fmt.Errorf("nostrsignal: send to %s: %w", to, ErrClosed)
 	}
 	p.PeerID = c.cfg.PeerID
-	if c.cfg.Passive {
+	if c.passive.Load() {
 		p.Passive = true
 	}
 	ev, err := NewEvent(c.key, PeerTopic(c.cfg.AppID, c.cfg.Room, to), p.Encode(), c.cfg.Now().Unix())
@@ -492,7 +503,7 @@ func (r *relay) announce(ctx context.Context) {
 	if paused {
 		return
 	}
-	p := Payload{PeerID: cfg.PeerID, Passive: cfg.Passive}
+	p := Payload{PeerID: cfg.PeerID, Passive: r.c.passive.Load()}
 	ev, err := NewEvent(r.c.key, r.c.rootTopic, p.Encode(), now.Unix())
 	if err != nil {
 		r.setErr(err.Error())

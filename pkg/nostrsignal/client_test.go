@@ -463,3 +463,37 @@ func TestRateLimitedAnnouncementsPause(t *testing.T) {
 		t.Fatal("announcements did not resume after the pause")
 	}
 }
+
+// TestSetPassive: a client marked passive announces and sends with
+// "passive": true, and stops when unmarked.
+func TestSetPassive(t *testing.T) {
+	url := startRelay(t)
+	a, _ := startClient(t, nostrsignal.Config{Relays: []string{url}, Room: "lobby", PeerID: "AAAAAAAAAAAAAAAAAAAA", Warmup: []time.Duration{}, AnnounceInterval: time.Hour})
+	_, inB := startClient(t, nostrsignal.Config{Relays: []string{url}, Room: "lobby", PeerID: "BBBBBBBBBBBBBBBBBBBB"})
+	waitOpen(t, a)
+	if a.Passive() {
+		t.Fatal("a client is passive without Config.Passive")
+	}
+	for _, passive := range []bool{true, false} {
+		a.SetPassive(passive)
+		if a.Passive() != passive {
+			t.Fatalf("Passive() = %v after SetPassive(%v)", a.Passive(), passive)
+		}
+		id := fmt.Sprintf("offer-%v", passive)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := a.Send(ctx, "", "BBBBBBBBBBBBBBBBBBBB", nostrsignal.Payload{OfferID: id, Offer: "sealed"})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := inB.wait(t, 5*time.Second, "offer "+id, func(s nostrsignal.Signal) bool { return s.Kind == nostrsignal.Offer && s.OfferID == id })
+		if got.Passive != passive {
+			t.Fatalf("offer sent with SetPassive(%v) arrived with passive %v", passive, got.Passive)
+		}
+	}
+	a.SetPassive(true)
+	a.Reannounce()
+	inB.wait(t, 5*time.Second, "a passive announcement", func(s nostrsignal.Signal) bool {
+		return s.Kind == nostrsignal.Announce && s.PeerID == "AAAAAAAAAAAAAAAAAAAA" && s.Passive
+	})
+}

@@ -1,3 +1,5 @@
+//go:build !js
+
 package nostrsignal
 
 import (
@@ -7,16 +9,12 @@ import (
 	"github.com/coder/websocket"
 )
 
-// wsConn adapts github.com/coder/websocket (natively, and over the browser's
-// WebSocket in js/wasm) to Conn.
-//
-// TODO: in the browser, coder/websocket queues received messages without a
-// byte bound; the room integration should pass pkg/swarm's bounded browser
-// socket (moving to pkg/wire) as Config.Dial.
+// wsConn adapts github.com/coder/websocket to Conn (native builds only: in
+// js/wasm a room passes its own byte-bounded browser socket as Config.Dial,
+// see websocket_js.go).
 type wsConn struct{ c *websocket.Conn }
 
-// DialWebSocket is the default Dialer: github.com/coder/websocket, natively
-// and in js/wasm.
+// DialWebSocket is the default Dialer natively: github.com/coder/websocket.
 func DialWebSocket(ctx context.Context, url string, readLimit int64) (Conn, error) {
 	c, _, err := websocket.Dial(ctx, url, nil)
 	if err != nil {

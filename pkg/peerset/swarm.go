@@ -20,8 +20,12 @@ var ErrAlreadyJoined = errors.New("already joined")
 // JoinOptions configure how a DB joins its room's swarm.
 type JoinOptions struct {
 	// Trackers are ws:// or wss:// WebTorrent tracker URLs; nil means
-	// swarm.DefaultTrackers (public trackers).
+	// swarm.DefaultTrackers (public trackers) when no Relays are given, and
+	// none when some are.
 	Trackers []string
+	// Relays are ws:// or wss:// Nostr relay URLs to signal through
+	// (Trystero's Nostr strategy) beside the trackers; nil means none.
+	Relays []string
 	// Password seals signalling and is checked by every peer (Trystero's
 	// room password); peers with another password never connect.
 	Password string
@@ -104,6 +108,9 @@ func (db *DB) Join(ctx context.Context, opts JoinOptions) error {
 	tcfg.Password = opts.Password
 	if opts.Trackers != nil {
 		tcfg.Trackers = opts.Trackers
+	}
+	if opts.Relays != nil {
+		tcfg.Relays = opts.Relays
 	}
 	if opts.PeerID != "" {
 		tcfg.PeerID = opts.PeerID
@@ -287,6 +294,17 @@ func (db *DB) Trackers() []swarm.TrackerStatus {
 		return nil
 	}
 	return net.room.Trackers()
+}
+
+// Relays returns the state of each Nostr relay connection while joined.
+func (db *DB) Relays() []swarm.RelayStatus {
+	db.mu.RLock()
+	net := db.net
+	db.mu.RUnlock()
+	if net == nil {
+		return nil
+	}
+	return net.room.Relays()
 }
 
 // SelfID returns the transport peer id while joined, else "".

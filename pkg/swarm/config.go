@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/peersetdb/peerset/pkg/wire"
@@ -179,9 +180,15 @@ type Config struct {
 	// Password, when set, seals the SDPs and runs Trystero's password
 	// challenge. Peers with another password never become active.
 	Password string
-	// Trackers are ws:// or wss:// WebTorrent tracker URLs, all used at once;
-	// default DefaultTrackers.
+	// Trackers are ws:// or wss:// WebTorrent tracker URLs, all used at once.
+	// nil means DefaultTrackers when no Relays are given, and none when
+	// some are (a room signalling through relays only).
 	Trackers []string
+	// Relays are ws:// or wss:// Nostr relay URLs, all used at once beside
+	// the trackers: the room signals through them with Trystero's Nostr
+	// strategy (docs/nostr-signalling.md). Peers found through a relay,
+	// a tracker or the mesh join the same room. Default none.
+	Relays []string
 	// PeerID is this peer's 20-character id; default a fresh wire.NewPeerID.
 	// Use a different id per room: Trystero multiplexes the rooms of one
 	// (app, peer id) over one connection, which this package does not.
@@ -313,17 +320,22 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Room == "" {
 		return c, fmt.Errorf("%w: Room is required", ErrInvalidConfig)
 	}
-	if c.Trackers == nil {
+	if c.Trackers == nil && len(c.Relays) == 0 {
 		c.Trackers = DefaultTrackers()
 	}
-	if len(c.Trackers) == 0 {
-		return c, fmt.Errorf("%w: no trackers", ErrInvalidConfig)
+	if len(c.Trackers) == 0 && len(c.Relays) == 0 {
+		return c, fmt.Errorf("%w: no trackers and no relays: give at least one tracker or relay URL", ErrInvalidConfig)
 	}
-	c.Trackers = append([]string(nil), c.Trackers...)
+	c.Trackers = slices.Clone(c.Trackers)
+	c.Relays = slices.Clone(c.Relays)
 	for _, raw := range c.Trackers {
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		if !isWebSocketURL(raw) {
 			return c, fmt.Errorf("%w: tracker %q is not a ws:// or wss:// URL", ErrInvalidConfig, raw)
+		}
+	}
+	for _, raw := range c.Relays {
+		if !isWebSocketURL(raw) {
+			return c, fmt.Errorf("%w: relay %q is not a ws:// or wss:// URL (a Nostr relay, e.g. wss://relay.example.org)", ErrInvalidConfig, raw)
 		}
 	}
 	if c.PeerID == "" {
@@ -395,6 +407,12 @@ func (c Config) withDefaults() (Config, error) {
 		c.disconnectedTimeout = defaultDisconnected
 	}
 	return c, nil
+}
+
+// isWebSocketURL reports whether raw is a ws:// or wss:// URL with a host.
+func isWebSocketURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "ws" || u.Scheme == "wss") && u.Host != ""
 }
 
 // meshDefaults fills in and checks the mesh bounds: DormantAfterPeers (low)

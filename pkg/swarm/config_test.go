@@ -42,6 +42,32 @@ func TestConfigDefaults(t *testing.T) {
 	}
 }
 
+// TestConfigSignallers: trackers only is the default; relays only, and both,
+// are valid.
+func TestConfigSignallers(t *testing.T) {
+	tests := []struct {
+		name             string
+		cfg              Config
+		trackers, relays int
+	}{
+		{"default: trackers only", Config{Room: "r"}, 3, 0},
+		{"relays only", Config{Room: "r", Relays: []string{"ws://127.0.0.1:1", "wss://relay.example.org/"}}, 0, 2},
+		{"relays, explicitly no trackers", Config{Room: "r", Trackers: []string{}, Relays: []string{"ws://127.0.0.1:1"}}, 0, 1},
+		{"both", Config{Room: "r", Trackers: []string{"ws://127.0.0.1:2"}, Relays: []string{"ws://127.0.0.1:1"}}, 1, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := tc.cfg.withDefaults()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.Trackers) != tc.trackers || len(c.Relays) != tc.relays {
+				t.Errorf("trackers %v, relays %v; want %d and %d", c.Trackers, c.Relays, tc.trackers, tc.relays)
+			}
+		})
+	}
+}
+
 func TestConfigRejects(t *testing.T) {
 	tests := []struct {
 		name string
@@ -51,6 +77,11 @@ func TestConfigRejects(t *testing.T) {
 		{"no trackers", Config{Room: "r", Trackers: []string{}}},
 		{"http tracker", Config{Room: "r", Trackers: []string{"http://127.0.0.1:8000"}}},
 		{"tracker without host", Config{Room: "r", Trackers: []string{"ws://"}}},
+		{"no trackers, empty relays", Config{Room: "r", Trackers: []string{}, Relays: []string{}}},
+		{"http relay", Config{Room: "r", Relays: []string{"https://relay.example.org"}}},
+		{"relay without host", Config{Room: "r", Relays: []string{"wss://"}}},
+		{"relay not a URL", Config{Room: "r", Relays: []string{"relay.example.org"}}},
+		{"good relay, bad tracker", Config{Room: "r", Relays: []string{"ws://127.0.0.1:1"}, Trackers: []string{"udp://127.0.0.1:1"}}},
 		{"short peer id", Config{Room: "r", PeerID: "abc"}},
 		{"non-ASCII peer id", Config{Room: "r", PeerID: "ééééééééééaaaaaaaaaa"[:20]}},
 	}

@@ -14,6 +14,9 @@
 // MeshHigh, prunes down to MeshDegree above it), signals through the mesh
 // with DormantNeedsVouch (meshsignal.go: peer exchange, sealed offers and
 // answers relayed by vouched mesh peers, so a room heals without trackers),
+// signals through Nostr relays with Config.Relays (relaysignal.go: Trystero
+// 0.25.4's Nostr strategy over pkg/nostrsignal, beside or instead of the
+// trackers, trickled candidates applied),
 // runs one pion PeerConnection per remote peer with Trystero's "data"
 // channel and room frames, actions in Trystero 0.25 or 0.26 framing (chosen
 // per peer by the first byte of its first action; Config.ActionWire says

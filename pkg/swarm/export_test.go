@@ -77,3 +77,25 @@ func ConnectingPeersForTest(r *Room) int {
 // PartialBytesForTest returns the bytes p's reassembler holds in partial
 // messages.
 func PartialBytesForTest(p *Peer) int { return int(p.partialBytes.Load()) }
+
+// RelayQueuesForTest returns what r holds for relay signalling: offers out,
+// offers being made, and offers whose candidates came first.
+func RelayQueuesForTest(r *Room) (offers, offering, early int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.relays == nil {
+		return 0, 0, 0
+	}
+	return len(r.relays.offers), len(r.relays.offering), len(r.relays.early)
+}
+
+// RelayLimitsForTest returns maxRelayOffers and maxEarlyCandidateSets.
+func RelayLimitsForTest() (offers, early int) { return maxRelayOffers, maxEarlyCandidateSets }
+
+// CandidatesAppliedForTest counts the trickled candidates r applied.
+func CandidatesAppliedForTest(r *Room) uint64 {
+	if r.relays == nil {
+		return 0
+	}
+	return r.relays.candidatesApplied.Load()
+}

@@ -544,6 +544,9 @@ func (p *memPeer) createAnswer(ctx context.Context, offer string) (string, error
 	return memSDP(id), nil
 }
 
+// addCandidate accepts any candidate: a MemNet has no ICE.
+func (p *memPeer) addCandidate(context.Context, iceCandidate) error { return nil }
+
 func (p *memPeer) acceptAnswer(ctx context.Context, answer string) error {
 	n := p.t.net
 	remoteID, err := memEndpoint(answer)

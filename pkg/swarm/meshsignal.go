@@ -53,8 +53,17 @@ type knownPeer struct {
 // answerRoute sends our sealed answer back to the peer that offered.
 type answerRoute interface {
 	sendAnswer(ctx context.Context, remote, offerID, sealed string) error
-	mesh() bool // the offer came through the mesh, not a tracker
+	kind() routeKind // where the offer came from
 }
+
+// routeKind says where an offer came from: the glare rule differs.
+type routeKind int
+
+const (
+	routeTracker routeKind = iota
+	routeMesh
+	routeRelay
+)
 
 type trackerRoute struct{ t *trackerClient }
 
@@ -62,7 +71,7 @@ func (tr trackerRoute) sendAnswer(ctx context.Context, remote, offerID, sealed s
 	r := tr.t.room
 	return tr.t.send(ctx, wire.NewAnswerAnnounce(r.infoHash, r.selfID, remote, offerID, wire.SessionDescription{Type: wire.SDPTypeAnswer, SDP: sealed}))
 }
-func (trackerRoute) mesh() bool { return false }
+func (trackerRoute) kind() routeKind { return routeTracker }
 
 type meshRoute struct {
 	r   *Room
@@ -76,7 +85,7 @@ func (mr meshRoute) sendAnswer(ctx context.Context, remote, offerID, sealed stri
 	}
 	return err
 }
-func (meshRoute) mesh() bool { return true }
+func (meshRoute) kind() routeKind { return routeMesh }
 
 // meshSignalling reports whether the room signals through the mesh.
 func (r *Room) meshSignalling() bool {
@@ -292,8 +301,11 @@ func (r *Room) exchangePeers(now time.Time, mesh []*Peer, ids []string) {
 	}
 }
 
-// anyTrackerOpen reports whether some tracker connection is open.
+// anyTrackerOpen reports whether some tracker or relay connection is open.
 func (r *Room) anyTrackerOpen() bool {
+	if r.anyRelayOpen() {
+		return true
+	}
 	for _, t := range r.trackers {
 		if t.status().State == TrackerOpen {
 			return true

@@ -63,6 +63,7 @@ type Peer struct {
 	room    *Room
 	id      string
 	offerer bool      // we sent the offer
+	offerID string    // the offer of the exchange (set before run; candidates name it)
 	created time.Time // when the offer/answer exchange started
 
 	ctx    context.Context // cancelled when the peer starts closing
@@ -97,6 +98,8 @@ type Peer struct {
 	pings       []pingWaiter
 	activeAt    time.Time
 	closeReason error
+	remoteSet   bool           // the remote description is applied
+	cands       []iceCandidate // trickled candidates waiting for remoteSet
 
 	// Owned by the run goroutine.
 	release     func()
@@ -439,6 +442,7 @@ func (p *Peer) answer(ctx context.Context, route answerRoute, offerID, remoteSDP
 	if err != nil {
 		return err
 	}
+	p.remoteApplied()
 	localFP, err := sdpFingerprint(localSDP)
 	if err != nil {
 		return fmt.Errorf("failed to create answer: our own %w", err)
@@ -460,7 +464,11 @@ func (p *Peer) connectOffer(ctx context.Context, o *pendingOffer, remoteSDP, rem
 	p.attachConnection(o.pc)
 	p.attachDataChannel(o.dc)
 	p.setFingerprints(o.fingerprint, remoteFP)
-	return o.pc.acceptAnswer(ctx, remoteSDP)
+	if err := o.pc.acceptAnswer(ctx, remoteSDP); err != nil {
+		return err
+	}
+	p.remoteApplied()
+	return nil
 }
 
 func (p *Peer) isOpen() bool {

@@ -27,6 +27,7 @@ import (
 //	pc.offer()        → Promise<SDP>    opens the "data" channel (onChannel), offer, gathering done
 //	pc.answer(sdp)    → Promise<SDP>    applies an offer, answer, gathering done
 //	pc.accept(sdp)    → Promise         applies the answer to our offer
+//	pc.candidate(json) → Promise        adds a trickled remote ICE candidate (RTCIceCandidateInit JSON)
 //	pc.close()
 //	ch.listen(onOpen, onClose, onMessage(Uint8Array|string), onLow)
 //	ch.send(Uint8Array), ch.sendText(string), ch.close()
@@ -197,6 +198,18 @@ func (p *rtcPeer) acceptAnswer(ctx context.Context, answer string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("failed to apply answer: %w", err)
+	}
+	return nil
+}
+
+// addCandidate applies a trickled remote ICE candidate on the host.
+func (p *rtcPeer) addCandidate(ctx context.Context, c iceCandidate) error {
+	promise, err := jsCall(p.v, "candidate", c.json())
+	if err == nil {
+		_, err = await(ctx, promise)
+	}
+	if err != nil {
+		return fmt.Errorf("failed to add ICE candidate: %w", err)
 	}
 	return nil
 }

@@ -81,6 +81,7 @@ type Room struct {
 	offers      map[string]*pendingOffer // outstanding offers by offer id
 	glareKickAt time.Time                // last announce asked for by the glare rule
 	trackers    []*trackerClient
+	relays      *relaySignals // nil without Config.Relays (relaysignal.go)
 }
 
 type roomCallbacks struct {
@@ -133,6 +134,10 @@ func newRoom(cfg Config, net transport) (*Room, error) {
 	for _, u := range cfg.Trackers {
 		r.trackers = append(r.trackers, newTrackerClient(r, u))
 	}
+	if r.relays, err = newRelaySignals(r); err != nil {
+		cancel()
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -159,8 +164,12 @@ func (r *Room) Start(ctx context.Context) error {
 	for _, t := range r.trackers {
 		r.wg.Go(func() { t.run(r.ctx) })
 	}
+	if r.relays != nil {
+		r.relays.client.Start(r.ctx)
+		r.wg.Go(r.relayLoop)
+	}
 	r.wg.Go(r.meshLoop)
-	r.log.Debug("room started", "trackers", len(r.trackers))
+	r.log.Debug("room started", "trackers", len(r.trackers), "relays", len(r.cfg.Relays))
 	return nil
 }
 
@@ -364,8 +373,12 @@ func (r *Room) Close() error {
 	for _, p := range r.peers {
 		peers = append(peers, p)
 	}
-	offers := r.offers
+	offers := slices.Collect(maps.Values(r.offers))
 	r.offers = make(map[string]*pendingOffer)
+	if r.relays != nil {
+		offers = slices.AppendSeq(offers, maps.Values(r.relays.offers))
+		r.relays.offers = make(map[string]*pendingOffer)
+	}
 	r.mu.Unlock()
 
 	for _, p := range peers {
@@ -375,6 +388,9 @@ func (r *Room) Close() error {
 		<-p.done
 	}
 	r.cancel()
+	if r.relays != nil {
+		_ = r.relays.client.Close() // waits for its connections to end
+	}
 	r.wg.Wait()
 	for _, o := range offers {
 		o.discard()

@@ -12,13 +12,15 @@ import (
 //
 //	rtcAPI      newRTCAPI(Config), newPeer(iceServers)
 //	rtcPeer     createOffer(ctx), createAnswer(ctx, offer), acceptAnswer(ctx, answer),
-//	            onStateChange(f), onDataChannel(f), state(), close()
+//	            addCandidate(ctx, c), onStateChange(f), onDataChannel(f), state(), close()
 //	rtcChannel  onOpen(f), onClose(f), onLowWater(n, f), bufferedAmount(),
 //	            isOpen(), send(b), sendText(s), close()
 //	onDataChannelMessage(channel, done, deliver, overflow)
 //
-// Signalling is non-trickle: an SDP carries its ICE candidates once
-// gathering is complete (or after gatherTimeout).
+// Our signalling is non-trickle: an SDP carries its ICE candidates once
+// gathering is complete (or after gatherTimeout). Remote candidates trickled
+// after an SDP (Trystero's Nostr strategy) are applied with addCandidate,
+// once the remote description is set.
 
 // connState is a peer connection's state, as RTCPeerConnection's
 // connectionState names it.
@@ -69,6 +71,9 @@ type peerConn interface {
 	createOffer(ctx context.Context) (dataChannel, string, error)
 	createAnswer(ctx context.Context, offer string) (string, error)
 	acceptAnswer(ctx context.Context, answer string) error
+	// addCandidate applies a trickled remote ICE candidate; the remote
+	// description must be set.
+	addCandidate(ctx context.Context, c iceCandidate) error
 	onStateChange(f func())
 	onDataChannel(f func(dataChannel))
 	state() connState

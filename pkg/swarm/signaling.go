@@ -18,6 +18,11 @@ type pendingOffer struct {
 	fingerprint string // of our local SDP (sdpFingerprint)
 	sealed      string
 	created     time.Time
+	// Offers sent through a relay go to one peer (to) by one relay, and
+	// keep the candidates that peer trickles before its answer is handled
+	// (at most maxPendingCandidates; guarded by Room.mu).
+	to, relay string
+	cands     []iceCandidate
 }
 
 func (o *pendingOffer) discard() {
@@ -199,6 +204,14 @@ func (d *signalDedupe) popLocked() {
 	d.n--
 }
 
+// has reports whether key was marked within the window, without marking it.
+func (d *signalDedupe) has(key string, now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	at, ok := d.seen[key]
+	return ok && now.Sub(at) < d.window
+}
+
 // len returns how many entries are remembered.
 func (d *signalDedupe) len() int {
 	d.mu.Lock()
@@ -249,7 +262,13 @@ func (r *Room) handleOffer(route answerRoute, m *wire.ForwardedOffer) {
 		r.mu.Unlock()
 		r.log.Debug("mesh full: not answering offer", "peer", remote, "mesh_high", r.cfg.MeshHigh)
 		return
-	case !route.mesh() && r.selfID < remote && len(r.offers) > 0:
+	case route.kind() == routeRelay && r.selfID < remote && r.relayOfferToLocked(remote):
+		// Glare through a relay: we offered to this peer too, and the
+		// smaller id's offer wins (Trystero's rule): it answers ours.
+		r.mu.Unlock()
+		r.log.Debug("leaving relay offer to the glare rule", "peer", remote)
+		return
+	case route.kind() == routeTracker && r.selfID < remote && len(r.offers) > 0:
 		// The other peer answers our offers: make sure it gets some soon
 		// (not too often, whatever the number of newcomers).
 		kick := time.Since(r.glareKickAt) >= glareKickSpacing
@@ -265,6 +284,10 @@ func (r *Room) handleOffer(route answerRoute, m *wire.ForwardedOffer) {
 	}
 	preempted := r.makeRoomToConnectLocked()
 	p := r.newPeerLocked(remote, false)
+	p.offerID = m.OfferID
+	if route.kind() == routeRelay {
+		p.cands = r.takeEarlyCandidatesLocked(remote, m.OfferID)
+	}
 	r.wg.Go(func() {
 		p.run(func(ctx context.Context) error { return p.answer(ctx, route, m.OfferID, remoteSDP, remoteFP) })
 	})
@@ -283,9 +306,9 @@ func (r *Room) handleAnswer(m *wire.ForwardedAnswer) {
 		return
 	}
 	r.mu.Lock()
-	o := r.offers[m.OfferID]
+	o := r.offerLocked(m.OfferID)
 	r.mu.Unlock()
-	if o == nil || r.isBanned(remote) {
+	if o == nil || (o.to != "" && o.to != remote) || r.isBanned(remote) {
 		return
 	}
 	remoteSDP, err := wire.OpenSDP(r.sdpKey, m.Answer.SDP)
@@ -300,7 +323,7 @@ func (r *Room) handleAnswer(m *wire.ForwardedAnswer) {
 	}
 
 	r.mu.Lock()
-	if r.closed || r.offers[m.OfferID] != o {
+	if r.closed || r.offerLocked(m.OfferID) != o {
 		r.mu.Unlock()
 		return
 	}
@@ -322,9 +345,11 @@ func (r *Room) handleAnswer(m *wire.ForwardedAnswer) {
 		replaced = existing
 		delete(r.peers, remote)
 	}
-	delete(r.offers, o.id)
+	r.deleteOfferLocked(o)
 	preempted := r.makeRoomToConnectLocked()
 	p := r.newPeerLocked(remote, true)
+	p.offerID = o.id
+	p.cands, o.cands = o.cands, nil
 	r.wg.Go(func() {
 		p.run(func(ctx context.Context) error { return p.connectOffer(ctx, o, remoteSDP, remoteFP) })
 	})
@@ -337,6 +362,30 @@ func (r *Room) handleAnswer(m *wire.ForwardedAnswer) {
 		preempted.close(ErrConnectPreempted, false)
 	}
 	r.log.Debug("offer answered", "peer", remote, "offer", o.id)
-	// Replace the claimed offer soon, while warming up or steady.
-	r.kickAnnounce()
+	if o.to == "" {
+		// Replace the claimed offer soon, while warming up or steady.
+		r.kickAnnounce()
+	}
+}
+
+// offerLocked finds one of our outstanding offers: the tracker pool (and
+// mesh dials), or the offers sent through a relay.
+func (r *Room) offerLocked(id string) *pendingOffer {
+	if o := r.offers[id]; o != nil {
+		return o
+	}
+	if r.relays != nil {
+		return r.relays.offers[id]
+	}
+	return nil
+}
+
+// deleteOfferLocked forgets o, wherever it is kept.
+func (r *Room) deleteOfferLocked(o *pendingOffer) {
+	if r.offers[o.id] == o {
+		delete(r.offers, o.id)
+	}
+	if r.relays != nil && r.relays.offers[o.id] == o {
+		delete(r.relays.offers, o.id)
+	}
 }

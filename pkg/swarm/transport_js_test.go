@@ -28,10 +28,12 @@ import (
 // fakeHost is a WebRTC host (see peerconnection_js.go) whose connections
 // answer every offer with answerSDP and never connect.
 type fakeHost struct {
-	answerSDP string
-	created   atomic.Int64
-	closed    atomic.Int64
-	funcs     []js.Func
+	answerSDP  string
+	created    atomic.Int64
+	closed     atomic.Int64
+	funcs      []js.Func
+	mu         sync.Mutex
+	candidates []string // the JSON given to pc.candidate
 }
 
 func (h *fakeHost) install(t *testing.T) {
@@ -45,6 +47,12 @@ func (h *fakeHost) install(t *testing.T) {
 		h.fn(pc, "answer", func(js.Value, []js.Value) any { return resolved(h.answerSDP) })
 		h.fn(pc, "offer", func(js.Value, []js.Value) any { return resolved(h.answerSDP) })
 		h.fn(pc, "accept", func(js.Value, []js.Value) any { return resolved(nil) })
+		h.fn(pc, "candidate", func(_ js.Value, args []js.Value) any {
+			h.mu.Lock()
+			h.candidates = append(h.candidates, args[0].String())
+			h.mu.Unlock()
+			return resolved(nil)
+		})
 		h.fn(pc, "close", func(js.Value, []js.Value) any { h.closed.Add(1); return nil })
 		return pc
 	})
@@ -139,6 +147,8 @@ func TestBrowserOffersSeenAreHandledOnce(t *testing.T) {
 		r.trackers[0].dispatch(forwardedOffer(t, r, "b0000000000000000001", "b0000000000000000001", offer))
 	}
 	waitUntil(t, "the offers handled", func() bool { return r.signalsHandled.Load() >= 5 })
+	// The answering peer makes its connection on its own goroutine.
+	waitUntil(t, "the answer's peer connection", func() bool { return host.created.Load() >= 1 })
 	if n := host.created.Load(); n != 1 {
 		t.Fatalf("%d peer connections for one offer forwarded 5 times, want 1", n)
 	}

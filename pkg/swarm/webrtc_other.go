@@ -112,6 +112,15 @@ func (p *rtcPeer) acceptAnswer(ctx context.Context, answer string) error {
 	return nil
 }
 
+// addCandidate applies a trickled remote ICE candidate.
+func (p *rtcPeer) addCandidate(_ context.Context, c iceCandidate) error {
+	if err := p.pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid,
+		SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}); err != nil {
+		return fmt.Errorf("failed to add ICE candidate: %w", err)
+	}
+	return nil
+}
+
 // onStateChange calls f whenever the connection state changes.
 func (p *rtcPeer) onStateChange(f func()) {
 	p.pc.OnConnectionStateChange(func(webrtc.PeerConnectionState) { f() })

@@ -67,6 +67,7 @@ build_go_binaries() {
 	mkdir -p "$dir"
 	"$GO" build -o "$dir/tracker" ./cmd/tracker
 	"$GO" build -o "$dir/peerset" ./cmd/peerset
+	"$GO" build -o "$dir/nostrrelay" ./cmd/nostrrelay
 	"$GO" build -o "$dir/hostile" ./js/test/hostile
 	"$GO" build -o "$dir/seed" ./js/test/seed
 }

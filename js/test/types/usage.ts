@@ -7,7 +7,7 @@ import * as peerset from '../../peerset.js';
 import type {
   AnnouncePhase, DB, ErrorCode, EventType, Holders, ImportResult, KeyPair, ModerationRule, Nip07Signer, NostrEvent,
   OpenOptions, PeersetError, PeersetRecord, PutInput, QueryOptions, RecordEvent, RejectEvent, SessionState, Stats,
-  StorageKind, TrackerState,
+  RelayState, RelayStatus, StorageKind, TrackerState,
 } from '../../peerset.js';
 import { exportEvents, importEvents } from '../../testing.js';
 
@@ -30,6 +30,7 @@ export async function tour(): Promise<void> {
     granularity: 'day',
     maxPeers: 8,
     session: { handshakeTimeout: 5000 },
+    relays: ['wss://relay.example.org'],
   };
   const db: DB = await peerset.open(options);
 
@@ -45,6 +46,9 @@ export async function tour(): Promise<void> {
   const states: SessionState[] = s.sessions.map((p) => p.state);
   const trackers: [TrackerState, AnnouncePhase][] = s.trackers.map((t) => [t.state, t.phase]);
   if (states[0] === 'syncing' || trackers[0]?.[1] === 'dormant') console.log(s.engine.dataChannels.forwarded);
+  const relays: RelayStatus[] = s.relays;
+  const relayStates: RelayState[] = relays.map((r) => r.state);
+  if (relayStates[0] === 'open') console.log(relays[0]?.received, relays[0]?.dropped, relays[0]?.lastError ?? '');
   const kind: EventType = 'sync';
   db.on(kind, (e) => console.log(e.progress));
   const heldCount: number | undefined = s.held[rec.uuid];

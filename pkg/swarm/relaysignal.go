@@ -1,0 +1,468 @@
+package swarm
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/nostrsignal"
+	"github.com/peersetdb/peerset/pkg/wire"
+)
+
+// Signalling through Nostr relays (Config.Relays): a room with relays runs a
+// pkg/nostrsignal client beside its tracker clients, speaking Trystero
+// 0.25.4's Nostr strategy (docs/nostr-signalling.md §6):
+//
+//   - on an announcement from P (on the room topic, or directed to us), the
+//     peer with the smaller id offers: if ours is smaller we send P a sealed
+//     offer through the relay the announcement came by; otherwise we send P
+//     a directed announcement there, so that P offers;
+//   - an offer is answered through the relay it came by, unless we offer to
+//     P ourselves and our id is smaller (the glare rule: P answers ours);
+//   - answers and trickled ICE candidates are applied to the matching offer.
+//
+// Offers and answers are sealed with the room's key and pass the same
+// checks as a tracker's (handleOffer, handleAnswer: dedupe, one SHA-256
+// fingerprint bound to the session, MaxConnecting, MaxPeers, MeshHigh), so
+// a peer found through a relay is an ordinary peer of the one room. A full
+// room (MaxPeers open or the mesh at MeshHigh) is passive: its announcements
+// say so and it answers nobody's announcement.
+//
+// Bounds: relay signals share the room's signal queue (signalQueueSize,
+// dropped when full); announcements are answered at most once per peer per
+// signalDedupeWindow and at most relayReplyRate a second over all peers;
+// at most maxRelayOffers offers are being made and at most maxRelayOffers
+// are out, each for relayOfferTTL (a new one evicts the oldest);
+// candidates wait at most maxPendingCandidates per connection (and for
+// maxEarlyCandidateSets offers not seen yet, relayEarlyTTL).
+const (
+	maxRelayOffers = 8
+	relayOfferTTL  = 30 * time.Second
+	// relayOfferRetry: an offer to a peer unanswered for this long no
+	// longer stops another (through another relay, maybe: one relay may
+	// drop what we send) nor the peer's own offer (Trystero drops an
+	// unanswered offer after 0.9 × 5333 ms).
+	relayOfferRetry       = 5 * time.Second
+	relayReplyRate        = 5 // offers and directed announcements per second
+	relayReplyBurst       = 20
+	maxPendingCandidates  = 16
+	maxEarlyCandidateSets = 32
+	relayEarlyTTL         = 10 * time.Second
+	relayTick             = time.Second
+	relaySendTimeout      = 5 * time.Second
+)
+
+// RelayStatus describes one relay connection (pkg/nostrsignal).
+type RelayStatus = nostrsignal.RelayStatus
+
+// RelayState is the state of a relay connection.
+type RelayState = nostrsignal.RelayState
+
+// Relay connection states.
+const (
+	RelayConnecting = nostrsignal.RelayConnecting
+	RelayOpen       = nostrsignal.RelayOpen
+	RelayClosed     = nostrsignal.RelayClosed
+)
+
+// relaySignals is the relay side of a room; its maps are guarded by Room.mu.
+type relaySignals struct {
+	client   *nostrsignal.Client
+	offers   map[string]*pendingOffer // our offers sent through a relay, by offer id
+	offering map[string]bool          // peers an offer is being made for
+	early    map[string]*earlyCandidates
+
+	budgetMu sync.Mutex
+	budget   tokenBucket // replies to announcements
+
+	lastActive int // active peers at the last tick (owned by relayLoop)
+
+	candidatesApplied atomic.Uint64 // trickled candidates the platform accepted
+}
+
+// earlyCandidates are candidates for an offer we have not handled yet (the
+// signal workers may take a candidate before the offer it follows).
+type earlyCandidates struct {
+	at    time.Time
+	cands []iceCandidate
+}
+
+// relayRoute answers an offer through the relay it came by.
+type relayRoute struct {
+	r   *Room
+	url string
+}
+
+func (rr relayRoute) sendAnswer(ctx context.Context, remote, offerID, sealed string) error {
+	return rr.r.relays.client.Send(ctx, rr.url, remote, nostrsignal.Payload{OfferID: offerID, Answer: sealed})
+}
+func (relayRoute) kind() routeKind { return routeRelay }
+
+// relaySocket adapts a room transport's WebSocket (coder/websocket
+// natively, the byte-bounded browser socket in js/wasm) to nostrsignal.Conn.
+type relaySocket struct{ s trackerSocket }
+
+func (c relaySocket) Read(ctx context.Context) ([]byte, error) {
+	data, text, err := c.s.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !text {
+		return nil, fmt.Errorf("relay sent a binary message (%d bytes): Nostr relays speak text", len(data))
+	}
+	return data, nil
+}
+
+func (c relaySocket) Write(ctx context.Context, data []byte) error { return c.s.writeText(ctx, data) }
+func (c relaySocket) Close() error                                 { return c.s.closeNow() }
+
+// newRelaySignals prepares the relay client of r (nil without relays).
+func newRelaySignals(r *Room) (*relaySignals, error) {
+	if len(r.cfg.Relays) == 0 {
+		return nil, nil
+	}
+	rs := &relaySignals{
+		offers:   make(map[string]*pendingOffer),
+		offering: make(map[string]bool),
+		early:    make(map[string]*earlyCandidates),
+		budget:   tokenBucket{rate: relayReplyRate, burst: relayReplyBurst, tokens: relayReplyBurst},
+	}
+	c, err := nostrsignal.New(nostrsignal.Config{
+		Relays: r.cfg.Relays,
+		AppID:  r.cfg.AppID,
+		Room:   r.cfg.Room,
+		PeerID: r.selfID,
+		OnSignal: func(s nostrsignal.Signal) {
+			r.enqueueSignal(func() { r.handleRelaySignal(s) })
+		},
+		Dial: func(ctx context.Context, url string, readLimit int64) (nostrsignal.Conn, error) {
+			dctx, cancel := context.WithTimeout(ctx, trackerDialTimeout)
+			defer cancel()
+			s, err := r.net.dial(dctx, url, readLimit)
+			if err != nil {
+				return nil, err
+			}
+			return relaySocket{s}, nil
+		},
+		Warmup:     r.cfg.AnnounceWarmup,
+		MinBackoff: r.cfg.TrackerReconnectMin,
+		MaxBackoff: r.cfg.TrackerReconnectMax,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	rs.client = c
+	return rs, nil
+}
+
+// Relays returns the status of every relay connection (none without
+// Config.Relays).
+func (r *Room) Relays() []RelayStatus {
+	if r.relays == nil {
+		return []RelayStatus{}
+	}
+	return r.relays.client.Status()
+}
+
+// anyRelayOpen reports whether some relay connection is open.
+func (r *Room) anyRelayOpen() bool {
+	if r.relays == nil {
+		return false
+	}
+	for _, s := range r.relays.client.Status() {
+		if s.State == RelayOpen {
+			return true
+		}
+	}
+	return false
+}
+
+// relayLoop expires relay offers and early candidates, keeps the passive
+// mark in step with the room's slots, and announces again (warm-up) after an
+// active peer left, as Trystero does.
+func (r *Room) relayLoop() {
+	rs := r.relays
+	tick := time.NewTicker(relayTick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		var stale []*pendingOffer
+		r.mu.Lock()
+		for id, o := range rs.offers {
+			if now.Sub(o.created) > relayOfferTTL {
+				stale = append(stale, o)
+				delete(rs.offers, id)
+			}
+		}
+		for k, e := range rs.early {
+			if now.Sub(e.at) > relayEarlyTTL {
+				delete(rs.early, k)
+			}
+		}
+		full := r.relayPassiveLocked()
+		active := r.activeCountLocked()
+		r.mu.Unlock()
+		for _, o := range stale {
+			o.discard()
+		}
+		rs.client.SetPassive(full)
+		if active < rs.lastActive && !full {
+			rs.client.Reannounce()
+		}
+		rs.lastActive = active
+	}
+}
+
+// relayPassiveLocked reports whether the room takes no new peer: MaxPeers
+// connections open, or the mesh at MeshHigh.
+func (r *Room) relayPassiveLocked() bool {
+	return r.openCountLocked() >= r.cfg.MaxPeers || r.meshFullLocked()
+}
+
+// relayOfferToLocked reports whether we are making an offer to peer, or
+// have one out to it sent less than relayOfferRetry ago.
+func (r *Room) relayOfferToLocked(peer string) bool {
+	if r.relays == nil {
+		return false
+	}
+	if r.relays.offering[peer] {
+		return true
+	}
+	now := time.Now()
+	for _, o := range r.relays.offers {
+		if o.to == peer && now.Sub(o.created) < relayOfferRetry {
+			return true
+		}
+	}
+	return false
+}
+
+// handleRelaySignal handles one verified relay signal on a signal worker.
+func (r *Room) handleRelaySignal(s nostrsignal.Signal) {
+	if s.PeerID == r.selfID || !wire.IsValidID(s.PeerID) || r.isBanned(s.PeerID) {
+		return
+	}
+	switch s.Kind {
+	case nostrsignal.Announce:
+		r.relayAnnounced(s)
+	case nostrsignal.Offer:
+		r.handleOffer(relayRoute{r: r, url: s.Relay}, &wire.ForwardedOffer{
+			Offer: wire.SessionDescription{Type: wire.SDPTypeOffer, SDP: s.Sealed}, OfferID: s.OfferID, PeerID: s.PeerID})
+	case nostrsignal.Answer:
+		r.handleAnswer(&wire.ForwardedAnswer{
+			Answer: wire.SessionDescription{Type: wire.SDPTypeAnswer, SDP: s.Sealed}, OfferID: s.OfferID, PeerID: s.PeerID})
+	case nostrsignal.Candidate:
+		r.relayCandidate(s)
+	}
+}
+
+// relayAnnounced answers an announcement: an offer when our id is the
+// smaller, else a directed announcement so that the peer offers. A passive
+// peer (full) is left alone: it would answer nobody.
+func (r *Room) relayAnnounced(s nostrsignal.Signal) {
+	rs := r.relays
+	remote := s.PeerID
+	if s.Passive {
+		return
+	}
+	r.mu.Lock()
+	if r.closed || r.peers[remote] != nil || r.relayOfferToLocked(remote) || r.relayPassiveLocked() {
+		r.mu.Unlock()
+		return
+	}
+	lead := r.selfID < remote
+	if lead && len(rs.offering) >= maxRelayOffers {
+		r.mu.Unlock()
+		r.log.Debug("too many relay offers being made: not offering", "peer", remote, "max", maxRelayOffers)
+		return
+	}
+	r.mu.Unlock()
+	key := "relay-announce:" + remote
+	if r.seen.has(key, time.Now()) {
+		return // answered within the window (several relays, the warm-up)
+	}
+	rs.budgetMu.Lock()
+	ok := rs.budget.allow(time.Now())
+	rs.budgetMu.Unlock()
+	if !ok {
+		r.signalsDropped.Add(1)
+		r.log.Debug("relay announcements beyond the reply budget: ignoring one", "peer", remote)
+		return
+	}
+	r.seen.mark(key, time.Now())
+	if !lead {
+		ctx, cancel := context.WithTimeout(r.ctx, relaySendTimeout)
+		defer cancel()
+		if err := rs.client.Send(ctx, s.Relay, remote, nostrsignal.Payload{}); err != nil {
+			r.log.Debug("directed announcement not sent", "peer", remote, "relay", s.Relay, "err", err)
+		}
+		return
+	}
+	r.mu.Lock()
+	if r.closed || r.peers[remote] != nil || r.relayOfferToLocked(remote) || len(rs.offering) >= maxRelayOffers {
+		r.mu.Unlock()
+		return
+	}
+	rs.offering[remote] = true
+	r.mu.Unlock()
+	r.wg.Go(func() { r.offerThroughRelay(remote, s.Relay) })
+}
+
+// offerThroughRelay sends remote a fresh offer through the relay at url.
+func (r *Room) offerThroughRelay(remote, url string) {
+	rs := r.relays
+	ctx, cancel := context.WithTimeout(r.ctx, gatherTimeout+relaySendTimeout)
+	defer cancel()
+	o, err := r.newOffer(ctx)
+	r.mu.Lock()
+	delete(rs.offering, remote)
+	if err == nil && (r.closed || r.peers[remote] != nil) {
+		r.mu.Unlock()
+		o.discard()
+		return
+	}
+	var evicted *pendingOffer
+	if err == nil {
+		o.to, o.relay = remote, url
+		if len(rs.offers) >= maxRelayOffers {
+			// Full (peers that never answer, maybe invented by a relay):
+			// the oldest offer makes room, so that a flood delays honest
+			// peers but cannot lock them out.
+			for _, x := range rs.offers {
+				if evicted == nil || x.created.Before(evicted.created) {
+					evicted = x
+				}
+			}
+			delete(rs.offers, evicted.id)
+		}
+		rs.offers[o.id] = o
+	}
+	r.mu.Unlock()
+	if evicted != nil {
+		evicted.discard()
+	}
+	if err != nil {
+		r.log.Debug("failed to create a relay offer", "peer", remote, "err", err)
+		return
+	}
+	sctx, scancel := context.WithTimeout(r.ctx, relaySendTimeout)
+	defer scancel()
+	if err := rs.client.Send(sctx, url, remote, nostrsignal.Payload{OfferID: o.id, Offer: o.sealed}); err != nil {
+		r.log.Debug("relay offer not sent", "peer", remote, "relay", url, "err", err)
+		r.mu.Lock()
+		drop := rs.offers[o.id] == o
+		delete(rs.offers, o.id)
+		r.mu.Unlock()
+		if drop {
+			o.discard()
+		}
+		return
+	}
+	r.log.Debug("offer sent through a relay", "peer", remote, "relay", url, "offer", o.id)
+}
+
+// relayCandidate applies a trickled candidate to the connection of its
+// offer, or keeps it (bounded) until that connection is ready.
+func (r *Room) relayCandidate(s nostrsignal.Signal) {
+	text, err := wire.OpenSDP(r.sdpKey, s.Sealed)
+	if err != nil {
+		return // another password: the offer or answer it follows fails the same way, reported there
+	}
+	c, err := parseCandidate(text)
+	if err != nil {
+		r.log.Debug("ignoring a relay candidate", "peer", s.PeerID, "err", err)
+		return
+	}
+	rs := r.relays
+	r.mu.Lock()
+	if p := r.peers[s.PeerID]; p != nil {
+		r.mu.Unlock()
+		if p.offerID == s.OfferID {
+			p.addRemoteCandidate(c)
+		}
+		return
+	}
+	defer r.mu.Unlock()
+	if o := rs.offers[s.OfferID]; o != nil {
+		if o.to == s.PeerID && len(o.cands) < maxPendingCandidates {
+			o.cands = append(o.cands, c)
+		}
+		return
+	}
+	key := s.PeerID + "\x00" + s.OfferID
+	e := rs.early[key]
+	if e == nil {
+		if len(rs.early) >= maxEarlyCandidateSets {
+			return
+		}
+		e = &earlyCandidates{at: time.Now()}
+		rs.early[key] = e
+	}
+	if len(e.cands) < maxPendingCandidates {
+		e.cands = append(e.cands, c)
+	}
+}
+
+// takeEarlyCandidatesLocked returns (and forgets) the candidates that came
+// for the offer offerID of peer before the offer did.
+func (r *Room) takeEarlyCandidatesLocked(peer, offerID string) []iceCandidate {
+	if r.relays == nil {
+		return nil
+	}
+	key := peer + "\x00" + offerID
+	e := r.relays.early[key]
+	if e == nil {
+		return nil
+	}
+	delete(r.relays.early, key)
+	return e.cands
+}
+
+// addRemoteCandidate applies c once the remote description is set; until
+// then at most maxPendingCandidates wait.
+func (p *Peer) addRemoteCandidate(c iceCandidate) {
+	p.mu.Lock()
+	pc := p.pc
+	if pc == nil || !p.remoteSet {
+		if len(p.cands) < maxPendingCandidates {
+			p.cands = append(p.cands, c)
+		}
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	p.applyCandidates(pc, []iceCandidate{c})
+}
+
+// remoteApplied marks the remote description set and applies the
+// candidates that waited for it.
+func (p *Peer) remoteApplied() {
+	p.mu.Lock()
+	p.remoteSet = true
+	cands := p.cands
+	p.cands = nil
+	pc := p.pc
+	p.mu.Unlock()
+	if len(cands) > 0 && pc != nil {
+		p.applyCandidates(pc, cands)
+	}
+}
+
+func (p *Peer) applyCandidates(pc peerConn, cands []iceCandidate) {
+	ctx, cancel := context.WithTimeout(p.ctx, relaySendTimeout)
+	defer cancel()
+	for _, c := range cands {
+		if err := pc.addCandidate(ctx, c); err != nil {
+			p.room.log.Debug("remote candidate not applied", "peer", p.id, "err", err)
+		} else if rs := p.room.relays; rs != nil {
+			rs.candidatesApplied.Add(1)
+		}
+	}
+}

@@ -1,0 +1,209 @@
+package swarm
+
+// Tests without the network, run natively and under js/wasm: the rules of
+// relay signalling on a room that is not started (its sends fail, which
+// does not matter here: the decisions are logged before anything is sent).
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/nostrsignal"
+	"github.com/peersetdb/peerset/pkg/wire"
+)
+
+// logLines records the messages of a room's debug log.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logLines) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	l.lines = append(l.lines, r.Message)
+	l.mu.Unlock()
+	return nil
+}
+func (l *logLines) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logLines) WithGroup(string) slog.Handler      { return l }
+
+func (l *logLines) has(msg string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.lines {
+		if strings.Contains(s, msg) {
+			return true
+		}
+	}
+	return false
+}
+
+func relayTestRoom(t *testing.T, selfID string) (*Room, *logLines) {
+	t.Helper()
+	n, err := NewMemNet(MemNetConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logLines{}
+	r, err := n.NewRoom(Config{Room: "glare", PeerID: selfID, Relays: []string{"ws://127.0.0.1:1"}, Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r, logs
+}
+
+// TestRelayGlare: an offer from a peer we are offering to ourselves is
+// left to the glare rule when our id is the smaller (the peer answers ours)
+// and answered otherwise, as Trystero does; without an offer of ours it is
+// always answered.
+func TestRelayGlare(t *testing.T) {
+	low, high := "0"+strings.Repeat("a", 19), "z"+strings.Repeat("a", 19)
+	tests := []struct {
+		name         string
+		self, remote string
+		weOffer      bool
+		wantAnswer   bool
+	}{
+		{"we offer too, our id smaller: glare, ignored", low, high, true, false},
+		{"we offer too, our id larger: answered", high, low, true, true},
+		{"no offer of ours, our id smaller: answered", low, high, false, true},
+		{"no offer of ours, our id larger: answered", high, low, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, logs := relayTestRoom(t, tc.self)
+			if tc.weOffer {
+				r.mu.Lock()
+				r.relays.offering[tc.remote] = true
+				r.mu.Unlock()
+			}
+			sealed, err := wire.SealSDP(r.sdpKey, memSDP("remote.1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.handleRelaySignal(nostrsignal.Signal{Kind: nostrsignal.Offer, Relay: "ws://127.0.0.1:1", PeerID: tc.remote, Direct: true, OfferID: "offer1", Sealed: sealed})
+			answered, glare := logs.has("answering offer"), logs.has("glare rule")
+			if answered != tc.wantAnswer || glare == tc.wantAnswer {
+				t.Fatalf("answered %v, left to the glare rule %v; want answered %v (log %q)", answered, glare, tc.wantAnswer, logs.lines)
+			}
+		})
+	}
+}
+
+// TestRelayAnnouncementRules: the smaller id offers, the larger sends a
+// directed announcement; a full room answers no announcement; one peer's
+// repeated announcements are answered once.
+func TestRelayAnnouncementRules(t *testing.T) {
+	low, high := "0"+strings.Repeat("a", 19), "z"+strings.Repeat("a", 19)
+	t.Run("smaller id offers", func(t *testing.T) {
+		r, _ := relayTestRoom(t, low)
+		r.relayAnnounced(nostrsignal.Signal{Kind: nostrsignal.Announce, PeerID: high, Relay: "ws://127.0.0.1:1"})
+		r.mu.Lock()
+		_, offering := r.relays.offering[high]
+		n := len(r.relays.offers)
+		r.mu.Unlock()
+		if !offering && n == 0 {
+			t.Fatal("no offer made or being made to the larger id")
+		}
+	})
+	t.Run("larger id sends a directed announcement, once", func(t *testing.T) {
+		r, logs := relayTestRoom(t, high)
+		for range 3 {
+			r.relayAnnounced(nostrsignal.Signal{Kind: nostrsignal.Announce, PeerID: low, Relay: "ws://127.0.0.1:1"})
+		}
+		r.mu.Lock()
+		offering, offers := len(r.relays.offering), len(r.relays.offers)
+		r.mu.Unlock()
+		if offering+offers != 0 {
+			t.Fatalf("the larger id offered (%d, %d)", offering, offers)
+		}
+		// The relay is not connected: the directed announcement fails to
+		// go out, once (the repeats are within the dedupe window).
+		logs.mu.Lock()
+		sent := 0
+		for _, l := range logs.lines {
+			if strings.Contains(l, "directed announcement") {
+				sent++
+			}
+		}
+		logs.mu.Unlock()
+		if sent != 1 {
+			t.Fatalf("%d directed announcements tried, want 1 (log %q)", sent, logs.lines)
+		}
+	})
+	t.Run("a passive peer is left alone", func(t *testing.T) {
+		r, logs := relayTestRoom(t, low)
+		r.relayAnnounced(nostrsignal.Signal{Kind: nostrsignal.Announce, PeerID: high, Relay: "ws://127.0.0.1:1", Passive: true})
+		r2, logs2 := relayTestRoom(t, high)
+		r2.relayAnnounced(nostrsignal.Signal{Kind: nostrsignal.Announce, PeerID: low, Relay: "ws://127.0.0.1:1", Passive: true})
+		r.mu.Lock()
+		offering, offers := len(r.relays.offering), len(r.relays.offers)
+		r.mu.Unlock()
+		if offering+offers != 0 || logs.has("directed announcement") || logs2.has("directed announcement") {
+			t.Fatalf("answered a passive announcement: %d offers, logs %q %q", offering+offers, logs.lines, logs2.lines)
+		}
+	})
+	t.Run("full room is passive", func(t *testing.T) {
+		r, _ := relayTestRoom(t, low)
+		r.cfg.MaxPeers = 0 // no slot at all
+		r.relayAnnounced(nostrsignal.Signal{Kind: nostrsignal.Announce, PeerID: high, Relay: "ws://127.0.0.1:1"})
+		r.mu.Lock()
+		offering, offers := len(r.relays.offering), len(r.relays.offers)
+		r.mu.Unlock()
+		if offering+offers != 0 {
+			t.Fatalf("a full room offered (%d, %d)", offering, offers)
+		}
+	})
+}
+
+// TestRelayStaleOfferAllowsAnother: an offer to a peer unanswered for
+// relayOfferRetry (maybe dropped by a relay) no longer stops a new offer on
+// its next announcement, nor the peer's own offer; a fresh one does.
+func TestRelayStaleOfferAllowsAnother(t *testing.T) {
+	low, high := "0"+strings.Repeat("a", 19), "z"+strings.Repeat("a", 19)
+	for _, tc := range []struct {
+		name      string
+		age       time.Duration
+		wantAgain bool
+	}{
+		{"fresh offer", 0, false},
+		{"stale offer", relayOfferRetry + time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			withOldOffer := func() (*Room, *logLines) {
+				r, logs := relayTestRoom(t, low)
+				pc, err := r.newPeerConnection()
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.mu.Lock()
+				r.relays.offers["old"] = &pendingOffer{id: "old", pc: pc, to: high, relay: "ws://127.0.0.1:1", created: time.Now().Add(-tc.age)}
+				r.mu.Unlock()
+				return r, logs
+			}
+			r, _ := withOldOffer()
+			r.relayAnnounced(nostrsignal.Signal{Kind: nostrsignal.Announce, PeerID: high, Relay: "ws://127.0.0.1:2"})
+			r.mu.Lock()
+			again := r.relays.offering[high] || len(r.relays.offers) > 1
+			r.mu.Unlock()
+			if again != tc.wantAgain {
+				t.Fatalf("offered again: %v, want %v", again, tc.wantAgain)
+			}
+			r, logs := withOldOffer() // a room that heard no announcement: only the old offer decides
+			sealed, err := wire.SealSDP(r.sdpKey, memSDP("remote.9"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.handleRelaySignal(nostrsignal.Signal{Kind: nostrsignal.Offer, Relay: "ws://127.0.0.1:1", PeerID: high, Direct: true, OfferID: "theirs", Sealed: sealed})
+			if answered := logs.has("answering offer"); answered != tc.wantAgain {
+				t.Fatalf("their offer answered: %v, want %v (log %q)", answered, tc.wantAgain, logs.lines)
+			}
+		})
+	}
+}
