@@ -596,7 +596,9 @@ func TestApplyChanges(t *testing.T) {
 	}
 	add := func(s record.Summary) store.Change { return store.Change{Summary: s, HasSummary: true} }
 	bareAdd := func(n byte) store.Change { return store.Change{Summary: record.Summary{ID: [32]byte{n}}} }
-	del := func(n byte) store.Change { return store.Change{Removed: true, Summary: record.Summary{ID: [32]byte{n}}} }
+	del := func(n byte) store.Change {
+		return store.Change{Removed: true, Summary: record.Summary{ID: [32]byte{n}}}
+	}
 	ids := func(ss []record.Summary) string {
 		var out []string
 		for _, s := range ss {
