@@ -568,8 +568,8 @@ func TestIndexSnapshotJournal(t *testing.T) {
 			}
 
 			db2 := openSnap(t, b, background)
-			if !db2.fromSnapshot {
-				t.Fatal("the snapshot and its journal were not used")
+			if !db2.fromSnapshot || db2.Stats().IndexFrom != "snapshot" {
+				t.Fatalf("the snapshot and its journal were not used (IndexFrom %q)", db2.Stats().IndexFrom)
 			}
 			if db2.Root() != before {
 				t.Fatalf("root after reopening %s, before %s", db2.Root(), before)
