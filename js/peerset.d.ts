@@ -524,6 +524,12 @@ export interface Stats {
   deletions: number;
   /** The index is still being rebuilt after open(): `records` counts every stored event (deletions included) until then; writes wait for it. */
   loading: boolean;
+  /**
+   * How open() built the index: `'snapshot'`, from the index snapshot kept in IndexedDB and the changes
+   * made since it was saved (one value and a short journal: fast), or `'store'`, from every stored record
+   * (the first open, or after the snapshot was dropped or damaged: slower, in the background).
+   */
+  indexFrom: 'snapshot' | 'store';
   /** Fingerprint of the whole set (hex): equal sets have equal roots. */
   root: string;
   /** This node's public key (npub); '' when read-only. */

@@ -199,7 +199,8 @@ type statsJSON struct {
 	Peers         int               `json:"peers"` // authenticated sessions
 	Records       int               `json:"records"`
 	Deletions     int               `json:"deletions"`
-	Loading       bool              `json:"loading"` // the index is still being rebuilt; records counts every stored event
+	Loading       bool              `json:"loading"`   // the index is still being rebuilt; records counts every stored event
+	IndexFrom     string            `json:"indexFrom"` // "snapshot" or "store": how the open built the index
 	Root          string            `json:"root"`
 	Key           string            `json:"key"`
 	PeerID        string            `json:"peerId"`
@@ -230,6 +231,7 @@ func snapshotStats(db *peerset.DB, o openOptions, online bool, rtt func(peerID s
 		Records:     st.Records,
 		Deletions:   st.Deletions,
 		Loading:     st.Loading,
+		IndexFrom:   st.IndexFrom,
 		Root:        st.Root,
 		Key:         keyOf(db),
 		Held:        st.Held,

@@ -130,19 +130,22 @@ test('a key kept in the clear is announced, with a warning readable at 390 px; a
 // snapshotState reads, from the page, the engine's index snapshot in
 // IndexedDB (pkg/store/idb: meta 'peerset/idb-snapshot', the 8-byte
 // generation it was saved at, then the data) and says whether it is current
-// (the generation is still 'peerset/idb-generation'); with damage, it
-// flips a byte of the data first.
+// (the generation is still 'peerset/idb-generation') and how many rows the
+// journal of changes since it holds (schema 5); with damage, it flips a
+// byte of the data first.
 function snapshotStateOf(page, name, damage = false) {
   return page.evaluate(({ name, damage }) => new Promise((resolve, reject) => {
     const open = indexedDB.open(name);
     open.onerror = () => reject(open.error);
     open.onsuccess = () => {
       const idb = open.result;
-      const tx = idb.transaction(['meta'], 'readwrite');
+      const tx = idb.transaction(['meta', 'journal'], 'readwrite');
       const meta = tx.objectStore('meta');
       const gen = meta.get('peerset/idb-generation');
       const snap = meta.get('peerset/idb-snapshot');
+      const rows = tx.objectStore('journal').count();
       let state;
+      rows.onsuccess = () => { state.journal = rows.result; };
       snap.onsuccess = () => {
         const v = snap.result;
         if (!(v instanceof Uint8Array) || typeof gen.result !== 'string') { state = { exists: Boolean(v), current: false }; return; }
@@ -160,7 +163,7 @@ function snapshotStateOf(page, name, damage = false) {
   }), { name, damage });
 }
 
-test('a reload opens from the index snapshot when it is current, and rebuilds when it is stale or damaged', { timeout: 150_000 }, withEnv(async (env) => {
+test('a reload opens from the index snapshot and the journal of changes since, and rebuilds when the snapshot is damaged', { timeout: 150_000 }, withEnv(async (env) => {
   const room = uniqueRoom('snapshot');
   const { http } = await env.server();
   const profile = await env.persistentContext(http);
@@ -177,19 +180,24 @@ test('a reload opens from the index snapshot when it is current, and rebuilds wh
   assert.equal(now.records, 30, 'reopened from the snapshot: 30 records');
   assert.equal(now.root, saved.root, 'the same root as before the reload');
   assert.equal(now.loading, false, 'from a current snapshot the index is loaded at ready');
+  assert.equal(now.indexFrom, 'snapshot');
 
-  // Stale: a write changes the generation in its own transaction, and the
-  // reload comes before the next save.
+  // A write after the snapshot: it changes the generation and adds a row to
+  // the journal in its own transaction, and the reload comes before the
+  // next save. The reload opens from the snapshot and the journal.
   await putMany(tab, 1, 'after the snapshot');
-  const stale = await state();
-  assert.equal(stale.current, false, 'a write makes the snapshot stale at once');
+  const behind = await state();
+  assert.equal(behind.current, false, 'a write changes the generation at once');
+  assert.equal(behind.journal, 1, 'and adds one journal row');
   const before = await stats(tab);
   await tab.reload({ waitUntil: 'domcontentloaded' });
   await waitReady(tab);
-  await waitFor('the index rebuilt from the store', async () => !(await stats(tab)).loading, { timeout: 30_000 });
   now = await stats(tab);
-  assert.equal(now.records, 31, 'the stale snapshot was not used: 31 records');
+  assert.equal(now.indexFrom, 'snapshot', 'the snapshot and its journal were used');
+  assert.equal(now.loading, false, 'the index is loaded at ready');
+  assert.equal(now.records, 31, 'the write after the snapshot is there: 31 records');
   assert.equal(now.root, before.root, 'the same root as before the reload');
+  await waitFor('a new snapshot, and the journal emptied', async () => { const st = await state(); return st.current && st.journal === 0; }, { timeout: 30_000 });
 
   // Damaged: current by its generation, but a byte of it flipped.
   await waitFor('a current snapshot again', async () => (await state()).current, { timeout: 30_000 });
@@ -198,7 +206,8 @@ test('a reload opens from the index snapshot when it is current, and rebuilds wh
   await waitReady(tab);
   await waitFor('the index rebuilt from the store', async () => !(await stats(tab)).loading, { timeout: 30_000 });
   now = await stats(tab);
-  assert.equal(now.records, 31, 'the damaged snapshot was not used: 31 records');
+  assert.equal(now.indexFrom, 'store', 'the damaged snapshot was not used');
+  assert.equal(now.records, 31, 'rebuilt from the store: 31 records');
   assert.equal(now.root, before.root, 'the same root as before the reload');
   await waitFor('a new snapshot saved after the rebuild', async () => (await state()).current, { timeout: 30_000 });
 }));

@@ -87,6 +87,10 @@ type Stats struct {
 	// Loading: the index is still being rebuilt (Config.LoadInBackground);
 	// until then Records counts every stored event and Deletions is 0.
 	Loading bool
+	// IndexFrom says how this open built the index: "snapshot" (the
+	// store's index snapshot and its changes since: Config.IndexSnapshot)
+	// or "store" (every stored event's summary).
+	IndexFrom string
 	// Held maps this node's live records (by UUID) to how many peers are
 	// known to hold their current version (see Holders), for a "held by N
 	// peers" view. It covers this node's records that the DB tracks (see
@@ -99,7 +103,10 @@ func (db *DB) stats() Stats {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	s := Stats{Records: db.counts.records, Deletions: db.counts.deletions, Root: db.tree.Root().String(),
-		RoomID: db.roomID, Moderation: db.pipeline.Config().Preset}
+		RoomID: db.roomID, Moderation: db.pipeline.Config().Preset, IndexFrom: "store"}
+	if db.fromSnapshot {
+		s.IndexFrom = "snapshot"
+	}
 	if !db.ReadOnly() {
 		s.Author = db.author.Npub()
 	}

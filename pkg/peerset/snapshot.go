@@ -16,8 +16,9 @@ import (
 
 // The index snapshot (Config.IndexSnapshot): the summaries of every event
 // the index keeps, in one value that a store implementing store.Snapshots
-// keeps valid only while its events stay as they were. Opening from it
-// reads one value instead of every stored key and summary. Its form:
+// keeps with the changes made to its events since (or reports stale).
+// Opening from it reads one value (and the changes) instead of every
+// stored key and summary. Its form:
 //
 //	magic (8 bytes) ‖ count (4, big-endian) ‖
 //	count × (id (32) ‖ created_at (8, big-endian) ‖ record.AppendSummary (68)) ‖
@@ -81,10 +82,62 @@ func decodeSnapshot(b []byte) ([]record.Summary, error) {
 	return out, nil
 }
 
+// applyChanges brings the summaries of a snapshot up to date with the
+// store's changes since it was saved (store.Snapshot.Changes, oldest
+// first): it returns the summaries of the events stored now, sorted by
+// (created_at, id), and the ids of those added without a summary (the
+// load drops them, as it does those the store yields without one).
+func applyChanges(summaries []record.Summary, changes []store.Change) (kept []record.Summary, bare [][32]byte) {
+	if len(changes) == 0 {
+		return summaries, nil
+	}
+	type state struct {
+		at      int  // index in summaries (-1: none)
+		present bool // stored now
+	}
+	states := make(map[[32]byte]state, len(summaries)+len(changes))
+	for i, s := range summaries {
+		states[s.ID] = state{at: i, present: true}
+	}
+	for _, c := range changes {
+		id := c.Summary.ID
+		st, known := states[id]
+		switch {
+		case c.Removed:
+			if known {
+				st.present = false
+				states[id] = st
+			}
+		case known && st.present:
+			// Stored already: the store keeps the first copy.
+		case c.HasSummary:
+			states[id] = state{at: len(summaries), present: true}
+			summaries = append(summaries, c.Summary)
+		default:
+			states[id] = state{at: -1, present: true}
+		}
+	}
+	kept = make([]record.Summary, 0, len(summaries))
+	for i, s := range summaries {
+		if st := states[s.ID]; st.present && st.at == i {
+			kept = append(kept, s)
+		}
+	}
+	for id, st := range states {
+		if st.present && st.at < 0 {
+			bare = append(bare, id)
+		}
+	}
+	slices.SortFunc(kept, func(a, b record.Summary) int { return itemOf(a).Compare(itemOf(b)) })
+	slices.SortFunc(bare, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	return kept, bare
+}
+
 // openFromSnapshot builds the index and the tree from the store's snapshot
-// when there is a current one that decodes, and reports whether it did.
+// and the changes since, when there is one that decodes, and reports
+// whether it did.
 func (db *DB) openFromSnapshot(ctx context.Context) bool {
-	data, err := db.snaps.LoadSnapshot(ctx)
+	snap, err := db.snaps.LoadSnapshot(ctx)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			// Which generation the rebuild starts from is unknown: saving
@@ -94,14 +147,20 @@ func (db *DB) openFromSnapshot(ctx context.Context) bool {
 		}
 		return false
 	}
-	summaries, err := decodeSnapshot(data)
+	summaries, err := decodeSnapshot(snap.Data)
 	if err != nil {
 		db.log.Warn("ignoring the index snapshot: rebuilding the index from the store", "err", err)
 		return false
 	}
+	summaries, bare := applyChanges(summaries, snap.Changes)
 	if err := db.load(ctx, false, func(fn func(record.Summary, bool) error) error {
 		for _, s := range summaries {
 			if err := fn(s, true); err != nil {
+				return err
+			}
+		}
+		for _, id := range bare {
+			if err := fn(record.Summary{ID: id}, false); err != nil {
 				return err
 			}
 		}
@@ -111,6 +170,9 @@ func (db *DB) openFromSnapshot(ctx context.Context) bool {
 		return true
 	}
 	db.fromSnapshot = true
+	if len(snap.Changes) > 0 {
+		db.snapshotChanged() // a new snapshot, and the journal starts over
+	}
 	return true
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,7 +28,14 @@ type snapBacking struct {
 	snap    []byte
 	snapGen int
 	saves   int
+	// With journal, the backing keeps the changes since the snapshot, as
+	// pkg/store/idb does since schema 5, and LoadSnapshot returns them.
+	journal bool
+	changes []store.Change
+	refuse  bool // SaveSnapshot saves nothing (as if another tab wrote)
 }
+
+var _ store.Snapshots = (*snapConn)(nil)
 
 type snapConn struct {
 	store.Store
@@ -59,6 +67,15 @@ func (c *snapConn) Put(ctx context.Context, events ...*record.Event) error {
 		return err
 	}
 	c.bump()
+	c.b.mu.Lock()
+	defer c.b.mu.Unlock()
+	for _, e := range events {
+		s, ok := store.SummaryOf(e)
+		if !ok {
+			s = record.Summary{ID: e.ID, CreatedAt: e.CreatedAt, Kind: e.Kind}
+		}
+		c.b.changes = append(c.b.changes, store.Change{Summary: s, HasSummary: ok})
+	}
 	return nil
 }
 
@@ -67,6 +84,11 @@ func (c *snapConn) Delete(ctx context.Context, ids ...[32]byte) error {
 		return err
 	}
 	c.bump()
+	c.b.mu.Lock()
+	defer c.b.mu.Unlock()
+	for _, id := range ids {
+		c.b.changes = append(c.b.changes, store.Change{Removed: true, Summary: record.Summary{ID: id}})
+	}
 	return nil
 }
 
@@ -78,18 +100,26 @@ func (c *snapConn) SaveSnapshot(_ context.Context, data []byte) (bool, error) {
 	if c.foreign || c.b.gen != c.known {
 		return false, nil
 	}
+	if c.b.refuse {
+		return false, nil
+	}
 	c.b.snap, c.b.snapGen = append([]byte(nil), data...), c.b.gen
+	c.b.changes = nil
 	c.b.saves++
 	return true, nil
 }
 
-func (c *snapConn) LoadSnapshot(context.Context) ([]byte, error) {
+func (c *snapConn) LoadSnapshot(context.Context) (store.Snapshot, error) {
 	c.b.mu.Lock()
 	defer c.b.mu.Unlock()
-	if c.b.snap == nil || c.b.snapGen != c.b.gen {
-		return nil, fmt.Errorf("no current snapshot: %w", store.ErrNotFound)
+	if c.b.snap == nil || (!c.b.journal && c.b.snapGen != c.b.gen) {
+		return store.Snapshot{}, fmt.Errorf("no current snapshot: %w", store.ErrNotFound)
 	}
-	return append([]byte(nil), c.b.snap...), nil
+	snap := store.Snapshot{Data: append([]byte(nil), c.b.snap...)}
+	if c.b.journal {
+		snap.Changes = slices.Clone(c.b.changes)
+	}
+	return snap, nil
 }
 
 // current reports whether a snapshot of the latest generation is saved.
@@ -503,4 +533,103 @@ func signedBy(t *testing.T, sk *record.SecretKey, room string, d record.Draft) *
 		t.Fatal(err)
 	}
 	return e
+}
+
+// TestIndexSnapshotJournal: with a store that journals the changes made
+// since its snapshot (pkg/store/idb since schema 5), a reopen after writes
+// that no snapshot followed still opens from the snapshot, and holds those
+// writes (new records, new versions, deletions): the same root and counts
+// as an index rebuilt from the store. The next snapshot starts the journal
+// over.
+func TestIndexSnapshotJournal(t *testing.T) {
+	for _, background := range []bool{false, true} {
+		t.Run(fmt.Sprintf("LoadInBackground=%v", background), func(t *testing.T) {
+			ctx := context.Background()
+			b := newSnapBacking()
+			b.journal = true
+			db := openSnap(t, b, background)
+			fillSnap(t, db, 12)
+			b.waitCurrent(t)
+			b.mu.Lock()
+			b.refuse = true // no snapshot from here on: every change stays in the journal
+			b.mu.Unlock()
+			fillSnap(t, db, 8) // new records, a new version, a deletion
+			if _, err := db.Put(ctx, record.Draft{Text: "the last one"}); err != nil {
+				t.Fatal(err)
+			}
+			before, stats := db.Root(), db.Stats()
+			db.Close()
+			b.mu.Lock()
+			pending := len(b.changes)
+			b.refuse = false
+			b.mu.Unlock()
+			if pending == 0 {
+				t.Fatal("no change journaled after the snapshot: the test checks nothing")
+			}
+
+			db2 := openSnap(t, b, background)
+			if !db2.fromSnapshot || db2.Stats().IndexFrom != "snapshot" {
+				t.Fatalf("the snapshot and its journal were not used (IndexFrom %q)", db2.Stats().IndexFrom)
+			}
+			if db2.Root() != before {
+				t.Fatalf("root after reopening %s, before %s", db2.Root(), before)
+			}
+			if s := db2.Stats(); s.Records != stats.Records || s.Deletions != stats.Deletions {
+				t.Fatalf("stats after reopening %+v, before %+v", s, stats)
+			}
+			checkSame(t, db2, b)
+			// The journal was applied: a new snapshot follows, and empties it.
+			testwait.For(t, "a snapshot that takes the journal in", 30*time.Second, func() bool {
+				b.mu.Lock()
+				defer b.mu.Unlock()
+				return len(b.changes) == 0 && b.snapGen == b.gen
+			})
+		})
+	}
+}
+
+// TestApplyChanges: a snapshot's summaries and the changes since give the
+// summaries of what is stored now.
+func TestApplyChanges(t *testing.T) {
+	sum := func(n byte, at int64) record.Summary {
+		return record.Summary{ID: [32]byte{n}, CreatedAt: at, Kind: record.KindRecord}
+	}
+	add := func(s record.Summary) store.Change { return store.Change{Summary: s, HasSummary: true} }
+	bareAdd := func(n byte) store.Change { return store.Change{Summary: record.Summary{ID: [32]byte{n}}} }
+	del := func(n byte) store.Change {
+		return store.Change{Removed: true, Summary: record.Summary{ID: [32]byte{n}}}
+	}
+	ids := func(ss []record.Summary) string {
+		var out []string
+		for _, s := range ss {
+			out = append(out, fmt.Sprint(s.ID[0]))
+		}
+		return fmt.Sprint(out)
+	}
+	base := []record.Summary{sum(1, 10), sum(2, 20), sum(3, 30)}
+	tests := []struct {
+		name    string
+		changes []store.Change
+		kept    string
+		bare    int
+	}{
+		{"none", nil, "[1 2 3]", 0},
+		{"an add, in time order", []store.Change{add(sum(4, 15))}, "[1 4 2 3]", 0},
+		{"an add of an id stored (the first copy stays)", []store.Change{add(sum(2, 99))}, "[1 2 3]", 0},
+		{"a removal", []store.Change{del(2)}, "[1 3]", 0},
+		{"a removal of an unknown id", []store.Change{del(9)}, "[1 2 3]", 0},
+		{"removed, then added again", []store.Change{del(2), add(sum(2, 20))}, "[1 2 3]", 0},
+		{"added, then removed", []store.Change{add(sum(5, 50)), del(5)}, "[1 2 3]", 0},
+		{"an event without a summary", []store.Change{bareAdd(6)}, "[1 2 3]", 1},
+		{"an event without a summary, then removed", []store.Change{bareAdd(6), del(6)}, "[1 2 3]", 0},
+		{"the same add twice", []store.Change{add(sum(7, 5)), add(sum(7, 5))}, "[7 1 2 3]", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kept, bare := applyChanges(slices.Clone(base), tt.changes)
+			if ids(kept) != tt.kept || len(bare) != tt.bare {
+				t.Fatalf("kept %s, %d bare; want %s, %d", ids(kept), len(bare), tt.kept, tt.bare)
+			}
+		})
+	}
 }

@@ -18,7 +18,7 @@ import (
 // SchemaVersion is the IndexedDB version this package creates and reads.
 // A database with an older version is migrated at Open; a newer one is
 // refused with ErrSchema.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // Object stores and indexes.
 const (
@@ -27,9 +27,12 @@ const (
 	// 4 keeps it in the event's object (field "s") and drops the store.
 	storeSummaries = "summaries"
 	storeMeta      = "meta"
-	indexID        = "id"
-	indexAuthor    = "author"
-	indexAddress   = "address"
+	// storeJournal (schema 5): one row per transaction that changed events
+	// since the snapshot was saved (see snapshot.go).
+	storeJournal = "journal"
+	indexID      = "id"
+	indexAuthor  = "author"
+	indexAddress = "address"
 )
 
 // A migration upgrades a database by one version inside the versionchange
@@ -70,6 +73,15 @@ var migrations = [SchemaVersion]migration{
 	// that a Put is one request per event instead of two; the summaries
 	// store is dropped. See migrateSummaries.
 	migrateSummaries,
+	// 4 → 5: a journal of the changes made since the snapshot, written by
+	// each change in its own transaction, brings a snapshot up to date
+	// when it is loaded. A schema 4 snapshot has no journal of what
+	// changed after it: it is dropped (the next open rebuilds the index
+	// from the events and saves a new one).
+	func(db, tx js.Value, _ *handlers, _ func(error)) {
+		db.Call("createObjectStore", storeJournal, map[string]any{"autoIncrement": true})
+		tx.Call("objectStore", storeMeta).Call("delete", metaSnapshot)
+	},
 }
 
 // migrationPageSize is the number of events the step to schema 4 reads and
@@ -198,6 +210,9 @@ type Store struct {
 	gen      string
 	genKnown bool
 	foreign  bool
+	// journaled counts the changes this Store wrote to the journal since
+	// it opened or last cleared it (see journalLimit).
+	journaled int
 }
 
 var _ store.Store = (*Store)(nil)

@@ -51,12 +51,13 @@ func (s *Store) Put(ctx context.Context, events ...*record.Event) error {
 	if err := try(func() { objects = jsJSON.Call("parse", batch) }); err != nil {
 		return failure(fmt.Sprintf("put %d events", len(events)), err)
 	}
-	err := s.putObjects(ctx, objects, true)
+	row := addedRow(events)
+	err := s.putObjects(ctx, objects, row, true)
 	if errors.Is(err, errConstraintAfterCommit) {
 		// An id already stored: Chromium aborts a committed transaction
 		// whose request fails, even when the error is handled. Again, the
 		// way that keeps the first copy.
-		err = s.putObjects(ctx, objects, false)
+		err = s.putObjects(ctx, objects, row, false)
 	}
 	if err != nil {
 		return failure(fmt.Sprintf("put %d events", len(events)), err)
@@ -69,18 +70,18 @@ func (s *Store) Put(ctx context.Context, events ...*record.Event) error {
 var errConstraintAfterCommit = errors.New("an id already stored aborted a transaction committed at once")
 
 // putObjects adds the stored objects (an array) in one read-write
-// transaction, with the generation's replacement. With commitAtOnce it asks
+// transaction, with the generation's replacement and the journal's row. With commitAtOnce it asks
 // the browser to commit right after the requests (IDBTransaction.commit: one
 // round trip to the browser's storage instead of two), and a batch holding
 // an id already stored fails with errConstraintAfterCommit. Without it, the
 // add of an id already stored fails with ConstraintError, which is ignored:
 // the first copy stays, summary included, even when the new copy's content
 // differs (a store does not verify ids).
-func (s *Store) putObjects(ctx context.Context, objects js.Value, commitAtOnce bool) error {
+func (s *Store) putObjects(ctx context.Context, objects js.Value, row journalRow, commitAtOnce bool) error {
 	if err := s.loadGeneration(ctx); err != nil {
 		return err
 	}
-	t, err := s.write(!commitAtOnce, storeEvents, storeMeta)
+	t, err := s.write(!commitAtOnce, storeEvents, storeMeta, storeJournal)
 	if err != nil {
 		return err
 	}
@@ -97,7 +98,7 @@ func (s *Store) putObjects(ctx context.Context, objects js.Value, commitAtOnce b
 		for i := range objects.Length() {
 			os.Call("add", objects.Index(i))
 		}
-		s.bumpGeneration(t)
+		s.bumpGeneration(t, row)
 	})
 	if err != nil {
 		return t.fail(err)
@@ -129,7 +130,7 @@ func (s *Store) Delete(ctx context.Context, ids ...[32]byte) error {
 	if err := s.loadGeneration(ctx); err != nil {
 		return failure(what, err)
 	}
-	t, err := s.write(false, storeEvents, storeMeta)
+	t, err := s.write(false, storeEvents, storeMeta, storeJournal)
 	if err != nil {
 		return failure(what, err)
 	}
@@ -150,7 +151,7 @@ func (s *Store) Delete(ctx context.Context, ids ...[32]byte) error {
 		for _, id := range ids {
 			byID.Call("getKey", idHex(id)).Set("onsuccess", onKey)
 		}
-		s.bumpGeneration(t)
+		s.bumpGeneration(t, removedRow(ids))
 	})
 	if err != nil {
 		return failure(what, t.fail(err))

@@ -3,89 +3,175 @@
 package idb
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/store"
 	"github.com/peersetdb/peerset/pkg/store/storetest"
 )
 
-// TestSnapshots: a snapshot is current until events change, through this
-// Store or another connection (a second Store on the same database stands
-// in for another tab); a Store that missed another connection's change
-// saves none; reopening finds a current snapshot.
+// snapshotChecks are the helpers of the snapshot tests: changes are written
+// "+n" (events[n] added) and "-n" (removed), in order.
+type snapshotChecks struct {
+	t      *testing.T
+	events []*record.Event
+}
+
+func (c snapshotChecks) changes(ch []store.Change) string {
+	var parts []string
+	for _, x := range ch {
+		n := -1
+		for i, e := range c.events {
+			if e.ID == x.Summary.ID {
+				n = i
+			}
+		}
+		sign := "+"
+		if x.Removed {
+			sign = "-"
+		} else if !x.HasSummary {
+			sign = "+?"
+		} else if want, _ := store.SummaryOf(c.events[n]); want != x.Summary {
+			sign = "+!" // a summary that differs from the event's
+		}
+		parts = append(parts, sign+strconv.Itoa(n))
+	}
+	return strings.Join(parts, " ")
+}
+
+func (c snapshotChecks) notFound(what string, s *Store) {
+	c.t.Helper()
+	if snap, err := s.LoadSnapshot(context.Background()); !errors.Is(err, store.ErrNotFound) {
+		c.t.Fatalf("%s: LoadSnapshot = %q (%s), %v; want ErrNotFound", what, snap.Data, c.changes(snap.Changes), err)
+	}
+}
+
+func (c snapshotChecks) current(what string, s *Store, data, changes string) {
+	c.t.Helper()
+	snap, err := s.LoadSnapshot(context.Background())
+	if err != nil || string(snap.Data) != data || c.changes(snap.Changes) != changes {
+		c.t.Fatalf("%s: LoadSnapshot = %q with changes %q, %v; want %q with %q", what, snap.Data, c.changes(snap.Changes), err, data, changes)
+	}
+}
+
+func (c snapshotChecks) save(what string, s *Store, data string, want bool) {
+	c.t.Helper()
+	if saved, err := s.SaveSnapshot(context.Background(), []byte(data)); err != nil || saved != want {
+		c.t.Fatalf("%s: SaveSnapshot = %v, %v; want %v", what, saved, err, want)
+	}
+}
+
+// TestSnapshots: a snapshot comes with the journal of the changes made
+// since it was saved, through this Store or another connection (a second
+// Store on the same database stands in for another tab); saving one clears
+// the journal; a Store that missed another connection's change saves none;
+// reopening finds the snapshot and its journal.
 func TestSnapshots(t *testing.T) {
 	ctx := context.Background()
 	name := databaseName(t)
 	g := storetest.NewGenerator(t, 3, 7)
 	events := g.Records(6, 1000, 10)
-	notFound := func(what string, s *Store) {
-		t.Helper()
-		if data, err := s.LoadSnapshot(ctx); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("%s: LoadSnapshot = %q, %v; want ErrNotFound", what, data, err)
-		}
-	}
-	current := func(what string, s *Store, want []byte) {
-		t.Helper()
-		if data, err := s.LoadSnapshot(ctx); err != nil || !bytes.Equal(data, want) {
-			t.Fatalf("%s: LoadSnapshot = %q, %v; want %q", what, data, err, want)
-		}
-	}
-	save := func(what string, s *Store, data []byte, want bool) {
-		t.Helper()
-		if saved, err := s.SaveSnapshot(ctx, data); err != nil || saved != want {
-			t.Fatalf("%s: SaveSnapshot = %v, %v; want %v", what, saved, err, want)
-		}
-	}
+	c := snapshotChecks{t, events}
 
 	a := openNamed(t, name, Options{})
-	notFound("a new database", a)
-	save("a new database", a, []byte("empty"), true)
-	current("a new database", a, []byte("empty"))
+	c.notFound("a new database", a)
+	c.save("a new database", a, "empty", true)
+	c.current("a new database", a, "empty", "")
 	if err := a.Put(ctx, events[:3]...); err != nil {
 		t.Fatal(err)
 	}
-	notFound("after a Put", a)
-	save("after a Put", a, []byte("three"), true)
+	c.current("after a Put", a, "empty", "+0 +1 +2")
+	c.save("after a Put", a, "three", true)
+	c.current("after a save", a, "three", "")
 	if err := a.Delete(ctx, events[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	notFound("after a Delete", a)
-	save("after a Delete", a, []byte("two"), true)
-	// A put of an id already stored (the slow path) changes the generation too.
+	c.current("after a Delete", a, "three", "-0")
+	if err := a.Delete(ctx); err != nil { // nothing: no transaction
+		t.Fatal(err)
+	}
+	c.save("after a Delete", a, "two", true)
+	// A put of an id already stored (the slow path) is journaled too; the
+	// id stored already appears again.
 	if err := a.Put(ctx, events[1], events[3]); err != nil {
 		t.Fatal(err)
 	}
-	notFound("after a Put with an id already stored", a)
-	save("after a Put with an id already stored", a, []byte("three again"), true)
+	c.current("after a Put with an id already stored", a, "two", "+1 +3")
+	c.save("after a Put with an id already stored", a, "three again", true)
 	a.Close()
 
-	// Reopened (a reload): the snapshot is current.
+	// Reopened (a reload): the snapshot, nothing after it.
 	a = openNamed(t, name, Options{})
-	current("reopened", a, []byte("three again"))
-	// Another tab writes: the snapshot is stale for both, and a, which did
-	// not see that write, saves none any more; b can.
+	c.current("reopened", a, "three again", "")
+	// Another tab writes: both see its change in the journal; a, which did
+	// not see that write, saves no snapshot any more; b can.
 	b := openNamed(t, name, Options{})
-	current("another tab", b, []byte("three again"))
 	if err := b.Put(ctx, events[4]); err != nil {
 		t.Fatal(err)
 	}
-	notFound("after another tab's Put", a)
-	save("a, which missed b's write", a, []byte("a's view"), false)
+	c.current("a, after another tab's Put", a, "three again", "+4")
+	c.current("b, after its Put", b, "three again", "+4")
+	c.save("a, which missed b's write", a, "a's view", false)
 	if err := a.Put(ctx, events[5]); err != nil {
 		t.Fatal(err)
 	}
-	save("a, after its own write that followed b's", a, []byte("a's view"), false)
-	notFound("after a's refused save", a)
-	// b missed a's write now.
-	save("b, which missed a's write", b, []byte("b's view"), false)
+	c.current("after both tabs wrote", a, "three again", "+4 +5")
+	c.save("a, after its own write that followed b's", a, "a's view", false)
+	c.save("b, which missed a's write", b, "b's view", false)
 	a.Close()
 	b.Close()
-	c := openNamed(t, name, Options{})
-	defer c.Close()
-	notFound("reopened after both tabs wrote", c)
-	save("a fresh connection", c, []byte("c's view"), true)
-	current("a fresh connection", c, []byte("c's view"))
+	d := openNamed(t, name, Options{})
+	defer d.Close()
+	c.current("reopened after both tabs wrote", d, "three again", "+4 +5")
+	c.save("a fresh connection", d, "d's view", true)
+	c.current("a fresh connection", d, "d's view", "")
+}
+
+// TestJournalLimit: a Store that would journal more than journalLimit
+// changes drops the snapshot and the journal instead (the next open
+// rebuilds); a new snapshot starts the journal again. A damaged journal
+// row makes the snapshot unusable, never wrong.
+func TestJournalLimit(t *testing.T) {
+	ctx := context.Background()
+	defer func(n int) { journalLimit = n }(journalLimit)
+	journalLimit = 3
+	g := storetest.NewGenerator(t, 3, 9)
+	events := g.Records(6, 1000, 10)
+	c := snapshotChecks{t, events}
+	s := openNamed(t, databaseName(t), Options{})
+	defer s.Close()
+	c.save("a new database", s, "s", true)
+	if err := s.Put(ctx, events[0], events[1]); err != nil {
+		t.Fatal(err)
+	}
+	c.current("two changes", s, "s", "+0 +1")
+	if err := s.Put(ctx, events[2], events[3]); err != nil {
+		t.Fatal(err)
+	}
+	c.notFound("past the limit", s)
+	if err := s.Put(ctx, events[4]); err != nil {
+		t.Fatal(err)
+	}
+	c.notFound("a change after the journal was dropped: still no snapshot", s)
+	c.save("a new snapshot", s, "t", true)
+	if err := s.Delete(ctx, events[4].ID); err != nil {
+		t.Fatal(err)
+	}
+	c.current("the journal again", s, "t", "-4")
+
+	// A damaged row.
+	tx, err := s.write(false, storeJournal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx.store(storeJournal).Call("add", "a0123,not a row")
+	tx.commit()
+	if err := tx.wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.notFound("a damaged journal row", s)
 }
