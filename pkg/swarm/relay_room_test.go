@@ -27,7 +27,7 @@ import (
 
 // startRelay serves a pkg/nostrrelay relay on loopback and returns its
 // ws:// URL.
-func startRelay(t *testing.T) string {
+func startRelay(t testing.TB) string {
 	t.Helper()
 	r := nostrrelay.New(nostrrelay.Config{})
 	srv := httptest.NewServer(r)
@@ -39,7 +39,7 @@ func startRelay(t *testing.T) string {
 }
 
 // relayConfig is testConfig with relays and no tracker.
-func relayConfig(t *testing.T, room string, relays ...string) swarm.Config {
+func relayConfig(t testing.TB, room string, relays ...string) swarm.Config {
 	cfg := testConfig(t, "", room)
 	cfg.Trackers = nil
 	cfg.Relays = relays
@@ -274,5 +274,39 @@ func TestHostileRelayIsBounded(t *testing.T) {
 	h.waitJoin(t)
 	if offers, offering, early := swarm.RelayQueuesForTest(victim.room); offers > maxOffers || offering > maxOffers || early > maxEarly {
 		t.Fatalf("after the flood: %d offers, %d being made, %d early candidate sets", offers, offering, early)
+	}
+}
+
+// BenchmarkFirstSession measures signalling: the time from two rooms'
+// start until both have their session, through a loopback tracker or a
+// loopback Nostr relay (pion on loopback, a fresh tracker or relay and room
+// each time). It reports ms/session; the README has the table.
+func BenchmarkFirstSession(b *testing.B) {
+	for _, via := range []string{"tracker", "relay"} {
+		b.Run(via, func(b *testing.B) {
+			var total time.Duration
+			n := 0
+			for b.Loop() {
+				room := fmt.Sprintf("%s-%d", roomName(b), n)
+				var cfg func() swarm.Config
+				if via == "tracker" {
+					url := startTracker(b).URL()
+					cfg = func() swarm.Config { return testConfig(b, url, room) }
+				} else {
+					url := startRelay(b)
+					cfg = func() swarm.Config { return relayConfig(b, room, url) }
+				}
+				start := time.Now()
+				x := newTestPeer(b, cfg())
+				y := newTestPeer(b, cfg())
+				x.waitJoin(b)
+				y.waitJoin(b)
+				total += time.Since(start)
+				n++
+				_ = x.room.Close()
+				_ = y.room.Close()
+			}
+			b.ReportMetric(float64(total.Milliseconds())/float64(n), "ms/session")
+		})
 	}
 }

@@ -27,7 +27,7 @@ import (
 // joinTimeout bounds how long a test waits for peers to find each other.
 const joinTimeout = 20 * time.Second
 
-func startTracker(t *testing.T) *trackertest.Tracker { return trackertest.Start(t) }
+func startTracker(t testing.TB) *trackertest.Tracker { return trackertest.Start(t) }
 
 // received is one action message delivered to a test peer.
 type received struct {
@@ -56,7 +56,7 @@ type testPeer struct {
 }
 
 // testConfig is the loopback-only base configuration of the tests.
-func testConfig(t *testing.T, trackerURL, room string) swarm.Config {
+func testConfig(t testing.TB, trackerURL, room string) swarm.Config {
 	cfg := swarm.Config{
 		AppID:               "peerset-test",
 		Room:                room,
@@ -73,11 +73,11 @@ func testConfig(t *testing.T, trackerURL, room string) swarm.Config {
 }
 
 // roomName gives each test its own room (and so its own info_hash).
-func roomName(t *testing.T) string {
+func roomName(t testing.TB) string {
 	return strings.ReplaceAll(t.Name(), "/", "-")
 }
 
-func newTestPeer(t *testing.T, cfg swarm.Config, actionTypes ...string) *testPeer {
+func newTestPeer(t testing.TB, cfg swarm.Config, actionTypes ...string) *testPeer {
 	t.Helper()
 	tp := &testPeer{
 		joins:      make(chan *swarm.Peer, 16),
@@ -120,7 +120,7 @@ func newTestPeer(t *testing.T, cfg swarm.Config, actionTypes ...string) *testPee
 }
 
 // waitJoin waits for the next OnPeerJoin.
-func (tp *testPeer) waitJoin(t *testing.T) *swarm.Peer {
+func (tp *testPeer) waitJoin(t testing.TB) *swarm.Peer {
 	t.Helper()
 	select {
 	case p := <-tp.joins:
