@@ -103,8 +103,8 @@ func openHandle(parent context.Context, optionsJSON string, emit, page js.Value)
 	// Ready once the tree is rebuilt from the stored keys; the moderation
 	// index follows in the background (writes wait for it).
 	cfg.LoadInBackground = true
-	// Reopening reads one snapshot of the index when it is current
-	// (IndexedDB keeps it valid: pkg/store/idb).
+	// Reopening reads one snapshot of the index and the journal of changes
+	// since it was saved (pkg/store/idb).
 	cfg.IndexSnapshot = true
 	st, err := openStore(parent, o)
 	if err != nil {

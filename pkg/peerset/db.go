@@ -116,10 +116,10 @@ type Config struct {
 	// IndexSnapshot, with a store that implements store.Snapshots (the
 	// browser's IndexedDB store), keeps a snapshot of the index in the
 	// store, saved after each quiet second that follows a change (at most
-	// once per second per 512 KiB of snapshot), and opens from it when it is
-	// current: one value read instead of every
-	// stored key and summary. A stale snapshot (the store's events changed
-	// after it was saved, by this DB or another tab) or a damaged one is
+	// once per second per 512 KiB of snapshot), and opens from it and the
+	// store's changes since it was saved (its journal): one value and a few
+	// rows read instead of every stored key and summary. A snapshot the
+	// store cannot bring up to date (store.ErrNotFound) or a damaged one is
 	// ignored and the index rebuilt from the store, as without it.
 	IndexSnapshot bool
 

@@ -77,6 +77,11 @@ func decodeSnapshot(b []byte) ([]record.Summary, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", errSnapshotCorrupt, err)
 		}
+		// encodeSnapshot sorts by (created_at, id): anything else (a
+		// repeated id) is not a snapshot it wrote.
+		if len(out) > 0 && itemOf(out[len(out)-1]).Compare(itemOf(s)) >= 0 {
+			return nil, fmt.Errorf("%w: entries out of order", errSnapshotCorrupt)
+		}
 		out = append(out, s)
 	}
 	return out, nil

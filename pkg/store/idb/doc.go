@@ -51,10 +51,12 @@
 // # Snapshots
 //
 // The Store implements store.Snapshots: every transaction that changes
-// events (Put, Delete) also replaces a random generation in the meta store
-// and checks the one it replaces; a snapshot (one value in the meta store)
-// is valid while the generation it was saved at stays, and a Store that saw
-// another connection's change saves none.
+// events (Put, Delete) also replaces a random generation in the meta store,
+// checks the one it replaces, and adds a row to the journal saying what it
+// changed (schema 5). A snapshot (one value in the meta store) and the
+// journal's rows after it are the events as they are; saving a snapshot
+// clears the journal, and a Store that saw another connection's change
+// saves none (snapshot.go has the details and the bounds).
 //
 // A quota refusal is reported as ErrQuotaExceeded, wrapped with what the
 // user can do. Open asks once per page for persistent storage; Persisted

@@ -210,9 +210,11 @@ type Store struct {
 	gen      string
 	genKnown bool
 	foreign  bool
-	// journaled counts the changes this Store wrote to the journal since
-	// it opened or last cleared it (see journalLimit).
-	journaled int
+	// journaled counts the journal's changes: those LoadSnapshot read and
+	// those this Store added since (see journalLimit). usesSnapshots: the
+	// caller loaded a snapshot; until then this Store journals nothing.
+	journaled     int
+	usesSnapshots bool
 }
 
 var _ store.Store = (*Store)(nil)

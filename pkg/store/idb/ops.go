@@ -138,11 +138,13 @@ func (s *Store) Delete(ctx context.Context, ids ...[32]byte) error {
 	// One handler serves every lookup: it runs when a primary key arrives
 	// and queues the deletes in the same transaction.
 	onKey := js.FuncOf(func(this js.Value, _ []js.Value) any {
-		_ = try(func() {
+		if err := try(func() {
 			if key := this.Get("result"); key.Type() == js.TypeString {
 				events.Call("delete", key)
 			}
-		})
+		}); err != nil {
+			t.abort() // the journal's row says it was deleted
+		}
 		return nil
 	})
 	t.handlers = append(t.handlers, onKey)

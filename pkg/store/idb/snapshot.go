@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash/crc32"
 	"strings"
 	"syscall/js"
 
@@ -29,11 +30,19 @@ import (
 // that saves a snapshot clears the journal. So the snapshot and the
 // journal's rows, in key order (the order the transactions committed in),
 // are always the events as they are, whichever connection changed them:
-// LoadSnapshot returns both. A Store that has journaled more than
-// journalLimit changes since it opened or cleared the journal (another tab
-// keeps it from saving snapshots) clears the journal and drops the
-// snapshot in its next change instead: the next open then rebuilds the
-// index from the events.
+// LoadSnapshot returns both. Each row also carries the generation its
+// transaction wrote and a CRC-32 of itself: the last row's generation must
+// be the current one (with no rows, the snapshot's must), so a missing or
+// damaged row makes the snapshot unusable (the open rebuilds), never wrong.
+//
+// Bounds: a Store counts the journal's changes from what LoadSnapshot read
+// plus what it added since; past journalLimit it clears the journal and
+// drops the snapshot in its next change instead (the next open rebuilds),
+// so the journal holds at most about journalLimit changes per tab that
+// keeps writing. A Store whose caller does not use snapshots (it has
+// called neither LoadSnapshot nor SaveSnapshot) journals nothing: each of
+// its changes drops the snapshot and clears the journal, so that no
+// snapshot is left that misses a change.
 const (
 	metaGeneration = "peerset/idb-generation"
 	metaSnapshot   = "peerset/idb-snapshot"
@@ -48,28 +57,46 @@ func newGeneration() string {
 	return hex.EncodeToString(b[:])
 }
 
-// journalLimit bounds the journal: the changes one Store may add to it
-// before it clears it (and the snapshot) instead.
-var journalLimit = 100_000
+// journalLimit bounds the journal: the changes a Store counts in it (those
+// LoadSnapshot read and those it added since) before it clears it, and the
+// snapshot, instead. About 220 bytes a change.
+var journalLimit = 20_000
 
 // Journal rows: 'a' then the added events as item key ‖ stored summary
-// (hex), or 'r' then the removed ids (hex); entries separated by commas.
+// (hex), or 'r' then the removed ids (hex), entries separated by commas;
+// the body is preceded by the generation the row's transaction wrote (16
+// hex digits) and followed by '|' and the CRC-32 (IEEE) of everything
+// before it (8 hex digits).
 const (
 	journalAdded   = 'a'
 	journalRemoved = 'r'
+	genHexLen      = 16
+	crcHexLen      = 8
 )
 
-// journalRow is one transaction's row of the journal and how many changes
-// it holds.
+// journalRow is one transaction's row of the journal (without its
+// generation and checksum: see seal) and how many changes it holds.
 type journalRow struct {
-	text    string
+	kind    byte
+	body    string
 	changes int
+}
+
+// seal returns the row as stored, for a transaction writing gen.
+func (r journalRow) seal(gen string) string {
+	b := make([]byte, 0, 1+genHexLen+len(r.body)+1+crcHexLen)
+	b = append(b, r.kind)
+	b = append(b, gen...)
+	b = append(b, r.body...)
+	sum := crc32.ChecksumIEEE(b)
+	b = append(b, '|')
+	b = hex.AppendEncode(b, binary.BigEndian.AppendUint32(nil, sum))
+	return string(b)
 }
 
 // addedRow is the journal row of a Put of events.
 func addedRow(events []*record.Event) journalRow {
-	b := make([]byte, 0, 1+len(events)*(itemKeyLen+2*record.SummaryBytes+1))
-	b = append(b, journalAdded)
+	b := make([]byte, 0, len(events)*(itemKeyLen+2*record.SummaryBytes+1))
 	for i, e := range events {
 		if i > 0 {
 			b = append(b, ',')
@@ -77,28 +104,38 @@ func addedRow(events []*record.Event) journalRow {
 		b = appendItemKey(b, e.CreatedAt, e.ID)
 		b = hex.AppendEncode(b, store.AppendStoredSummary(nil, e))
 	}
-	return journalRow{text: string(b), changes: len(events)}
+	return journalRow{kind: journalAdded, body: string(b), changes: len(events)}
 }
 
 // removedRow is the journal row of a Delete of ids.
 func removedRow(ids [][32]byte) journalRow {
-	b := make([]byte, 0, 1+len(ids)*(idHexLen+1))
-	b = append(b, journalRemoved)
+	b := make([]byte, 0, len(ids)*(idHexLen+1))
 	for i, id := range ids {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = hex.AppendEncode(b, id[:])
 	}
-	return journalRow{text: string(b), changes: len(ids)}
+	return journalRow{kind: journalRemoved, body: string(b), changes: len(ids)}
 }
 
-// parseJournalRow appends the changes of one journal row to dst.
-func parseJournalRow(dst []store.Change, row string) ([]store.Change, error) {
-	if row == "" {
-		return dst, fmt.Errorf("%w: an empty journal row", store.ErrCorrupt)
+// openJournalRow checks a stored row's checksum and returns its kind,
+// generation and body.
+func openJournalRow(row string) (kind byte, gen, body string, err error) {
+	if len(row) < 1+genHexLen+1+crcHexLen || row[len(row)-crcHexLen-1] != '|' {
+		return 0, "", "", fmt.Errorf("%w: a journal row of %d bytes", store.ErrCorrupt, len(row))
 	}
-	kind, body := row[0], row[1:]
+	head, sum := row[:len(row)-crcHexLen-1], row[len(row)-crcHexLen:]
+	var want [4]byte
+	if _, err := hex.Decode(want[:], []byte(sum)); err != nil || binary.BigEndian.Uint32(want[:]) != crc32.ChecksumIEEE([]byte(head)) {
+		return 0, "", "", fmt.Errorf("%w: a journal row's checksum does not match", store.ErrCorrupt)
+	}
+	return head[0], head[1 : 1+genHexLen], head[1+genHexLen:], nil
+}
+
+// parseJournalRow appends the changes of one journal row (kind and body)
+// to dst.
+func parseJournalRow(dst []store.Change, kind byte, body string) ([]store.Change, error) {
 	if body == "" {
 		return dst, nil
 	}
@@ -150,15 +187,16 @@ func (s *Store) bumpGeneration(t *txn, row journalRow) {
 	prev := meta.Call("get", metaGeneration)
 	meta.Call("put", next, metaGeneration)
 	s.mu.Lock()
-	clear := s.journaled+row.changes > journalLimit
+	clear := !s.usesSnapshots || s.journaled+row.changes > journalLimit
 	s.mu.Unlock()
 	journal := t.store(storeJournal)
 	if clear {
-		// Too long: no snapshot, no journal (the next open rebuilds).
+		// No snapshot user, or too long: no snapshot, no journal (the
+		// next open rebuilds).
 		meta.Call("delete", metaSnapshot)
 		journal.Call("clear")
 	} else {
-		journal.Call("add", row.text)
+		journal.Call("add", row.seal(next))
 	}
 	t.completed = func() {
 		seen := stringOrEmpty(prev.Get("result"))
@@ -204,8 +242,13 @@ func (s *Store) SaveSnapshot(ctx context.Context, data []byte) (bool, error) {
 	if err := s.begin(ctx); err != nil {
 		return false, err
 	}
-	if err := s.loadGeneration(ctx); err != nil {
-		return false, failure("save a snapshot", err)
+	s.mu.Lock()
+	loaded := s.usesSnapshots
+	s.mu.Unlock()
+	if !loaded {
+		// The generation this Store's caller saw is not known: it may
+		// have read events after another tab's change.
+		return false, nil
 	}
 	s.mu.Lock()
 	gen, foreign := s.gen, s.foreign
@@ -225,14 +268,17 @@ func (s *Store) SaveSnapshot(ctx context.Context, data []byte) (bool, error) {
 	saved := false
 	var req js.Value
 	onGen := js.FuncOf(func(js.Value, []js.Value) any {
-		_ = try(func() {
+		if err := try(func() {
 			if v := req.Get("result"); v.Type() == js.TypeString && v.String() == gen || (v.IsUndefined() && gen == "") {
-				t.store(storeMeta).Call("put", bytes, metaSnapshot)
 				// The snapshot holds every change: the journal starts over.
 				t.store(storeJournal).Call("clear")
+				t.store(storeMeta).Call("put", bytes, metaSnapshot)
 				saved = true
 			}
-		})
+		}); err != nil {
+			saved = false
+			t.abort() // neither the clear nor the snapshot alone
+		}
 		return nil
 	})
 	t.handlers = append(t.handlers, onGen)
@@ -259,6 +305,9 @@ func (s *Store) LoadSnapshot(ctx context.Context) (store.Snapshot, error) {
 	if err := s.begin(ctx); err != nil {
 		return store.Snapshot{}, err
 	}
+	s.mu.Lock()
+	s.usesSnapshots = true
+	s.mu.Unlock()
 	t, err := s.read(storeMeta, storeJournal)
 	if err != nil {
 		return store.Snapshot{}, failure("load the snapshot", err)
@@ -290,6 +339,7 @@ func (s *Store) LoadSnapshot(ctx context.Context) (store.Snapshot, error) {
 	value := make([]byte, v.Length())
 	js.CopyBytesToGo(value, v)
 	snap := store.Snapshot{Data: value[8:]}
+	last := fmt.Sprintf("%016x", binary.BigEndian.Uint64(value)) // the generation the snapshot was saved at
 	var rows []string
 	if err := try(func() {
 		list := journalReq.Get("result")
@@ -303,9 +353,23 @@ func (s *Store) LoadSnapshot(ctx context.Context) (store.Snapshot, error) {
 		return store.Snapshot{}, failure("load the snapshot's journal", err)
 	}
 	for _, row := range rows {
-		if snap.Changes, err = parseJournalRow(snap.Changes, row); err != nil {
+		kind, rowGen, body, err := openJournalRow(row)
+		if err == nil {
+			snap.Changes, err = parseJournalRow(snap.Changes, kind, body)
+		}
+		if err != nil {
 			return store.Snapshot{}, fmt.Errorf("the snapshot's journal is damaged (%w): %w", err, store.ErrNotFound)
 		}
+		last = rowGen
+	}
+	if last != fmt.Sprintf("%016x", genNumber(gen)) {
+		return store.Snapshot{}, fmt.Errorf("the snapshot's journal does not reach the current generation: %w", store.ErrNotFound)
+	}
+	s.mu.Lock()
+	s.journaled = len(snap.Changes)
+	s.mu.Unlock()
+	if len(snap.Changes) > journalLimit {
+		return store.Snapshot{}, fmt.Errorf("the snapshot's journal holds %d changes, more than %d: %w", len(snap.Changes), journalLimit, store.ErrNotFound)
 	}
 	return snap, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"syscall/js"
 	"testing"
 
 	"github.com/peersetdb/peerset/pkg/record"
@@ -108,8 +109,10 @@ func TestSnapshots(t *testing.T) {
 	a = openNamed(t, name, Options{})
 	c.current("reopened", a, "three again", "")
 	// Another tab writes: both see its change in the journal; a, which did
-	// not see that write, saves no snapshot any more; b can.
+	// not see that write, saves no snapshot any more; b can. (A Store's
+	// caller loads the snapshot first, as peerset.DB does.)
 	b := openNamed(t, name, Options{})
+	c.current("another tab", b, "three again", "")
 	if err := b.Put(ctx, events[4]); err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +147,7 @@ func TestJournalLimit(t *testing.T) {
 	c := snapshotChecks{t, events}
 	s := openNamed(t, databaseName(t), Options{})
 	defer s.Close()
+	c.notFound("a new database", s)
 	c.save("a new database", s, "s", true)
 	if err := s.Put(ctx, events[0], events[1]); err != nil {
 		t.Fatal(err)
@@ -163,15 +167,75 @@ func TestJournalLimit(t *testing.T) {
 	}
 	c.current("the journal again", s, "t", "-4")
 
-	// A damaged row.
-	tx, err := s.write(false, storeJournal)
-	if err != nil {
+	// Rows that are not what the transactions wrote: the snapshot is
+	// unusable, never wrong.
+	rawRows := func(what string, rows func(js.Value)) {
+		t.Helper()
+		tx, err := s.write(false, storeJournal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows(tx.store(storeJournal))
+		tx.commit()
+		if err := tx.wait(ctx); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	var stored []string
+	rawRows("read the rows", func(j js.Value) {
+		req := j.Call("getAll")
+		req.Set("onsuccess", js.FuncOf(func(js.Value, []js.Value) any {
+			list := req.Get("result")
+			for i := range list.Length() {
+				stored = append(stored, list.Index(i).String())
+			}
+			return nil
+		}))
+	})
+	if len(stored) != 1 {
+		t.Fatalf("%d journal rows, want 1", len(stored))
+	}
+	row := stored[0]
+	flipped := []byte(row)
+	flipped[30] ^= 1 // a hex digit of the body
+	for _, tc := range []struct{ what, row string }{
+		{"a row that is not one", "a0123,not a row"},
+		{"a row with a flipped digit", string(flipped)},
+	} {
+		rawRows(tc.what, func(j js.Value) { j.Call("clear"); j.Call("add", tc.row) })
+		c.notFound(tc.what, s)
+	}
+	rawRows("a missing row", func(j js.Value) { j.Call("clear") })
+	c.notFound("a journal that misses the last change", s)
+	rawRows("the row back", func(j js.Value) { j.Call("clear"); j.Call("add", row) })
+	c.current("the row back", s, "t", "-4")
+}
+
+// TestStoreWithoutSnapshotsJournalsNothing: a connection whose caller never
+// loads a snapshot (peerset.DB without IndexSnapshot) writes no journal
+// rows; its changes drop the snapshot, so that another tab's snapshot
+// cannot miss them.
+func TestStoreWithoutSnapshotsJournalsNothing(t *testing.T) {
+	ctx := context.Background()
+	name := databaseName(t)
+	g := storetest.NewGenerator(t, 3, 13)
+	events := g.Records(3, 1000, 10)
+	c := snapshotChecks{t, events}
+	a := openNamed(t, name, Options{})
+	defer a.Close()
+	c.notFound("a new database", a)
+	c.save("a new database", a, "a", true)
+	if err := a.Put(ctx, events[0]); err != nil {
 		t.Fatal(err)
 	}
-	tx.store(storeJournal).Call("add", "a0123,not a row")
-	tx.commit()
-	if err := tx.wait(ctx); err != nil {
+	c.current("a's write", a, "a", "+0")
+	plain := openNamed(t, name, Options{})
+	defer plain.Close()
+	if saved, err := plain.SaveSnapshot(ctx, []byte("plain")); err != nil || saved {
+		t.Fatalf("SaveSnapshot before any LoadSnapshot = %v, %v; want false", saved, err)
+	}
+	if err := plain.Put(ctx, events[1]); err != nil {
 		t.Fatal(err)
 	}
-	c.notFound("a damaged journal row", s)
+	c.notFound("after a write by a connection that uses no snapshots", a)
 }
