@@ -296,13 +296,13 @@ func multiScalarMult(terms []msmTerm, result *secp256k1.JacobianPoint) {
 		for i := range buckets {
 			buckets[i] = secp256k1.JacobianPoint{}
 		}
-		used := false
+		top := 0 // the highest digit used in this window
 		for i := range terms {
 			d := digit(&terms[i].scalar, w*c, c)
 			if d == 0 {
 				continue
 			}
-			used = true
+			top = max(top, d)
 			b := &buckets[d-1]
 			if isInfinity(b) {
 				*b = terms[i].point
@@ -311,12 +311,12 @@ func multiScalarMult(terms []msmTerm, result *secp256k1.JacobianPoint) {
 			secp256k1.AddNonConst(b, &terms[i].point, &tmp)
 			*b = tmp
 		}
-		if !used {
+		if top == 0 {
 			continue
 		}
-		// Σ d·bucket_d as running sums from the top bucket down.
+		// Σ d·bucket_d as running sums from the top bucket used down.
 		var running, acc secp256k1.JacobianPoint
-		for d := nb - 1; d >= 0; d-- {
+		for d := top - 1; d >= 0; d-- {
 			if !isInfinity(&buckets[d]) {
 				secp256k1.AddNonConst(&running, &buckets[d], &tmp)
 				running = tmp
