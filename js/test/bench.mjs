@@ -44,6 +44,7 @@
 // PEERSET_BENCH_SIZES (default "20000,50000"), PEERSET_BENCH_TABS_RECORDS
 // (default 1000), PEERSET_BENCH_PARTS (default "size,rss,tabs,sync": the
 // parts to run; also "put" and "reopen", see putLoop and reopenOnly;
+// "idb-layout", IndexedDB alone in two layouts, see idbLayout;
 // "bare-sync" is the first sync into the page without UI and the ingest
 // alone, without the demo, reloads and forwarded channels of "sync"),
 // PEERSET_BENCH_PUTS (default 1000), PEERSET_BENCH_COMPARE (a build tree
@@ -685,6 +686,42 @@ async function rendererRSS() {
 
 const started = Date.now();
 const loadBefore = loadavg();
+// idbLayout: IndexedDB alone (fixtures/idb-layout.html): N events in
+// transactions of 512, stored as pkg/store/idb stores them (one object per
+// event, three indexes) or as one object per transaction with multiEntry
+// indexes; events/s and Chromium's CPU per event (the events are made in
+// the page too, the same for both).
+async function idbLayout() {
+  const n = Number(process.env.PEERSET_BENCH_LAYOUT_EVENTS || 20000);
+  const env = new Env('idb-layout');
+  try {
+    const { http } = await env.server();
+    const context = await env.freshContext(http);
+    const page = env.watch(await context.newPage(), 'idb-layout');
+    await page.goto(`${http}/js/test/fixtures/idb-layout.html`);
+    await waitFor('the layout page', () => page.evaluate(() => window.ready === true), { timeout: 30_000 });
+    const results = new Map();
+    for (let round = 0; round < runs; round++) {
+      for (const chunked of [false, true]) {
+        const c0 = chromiumCPU();
+        const ms = await page.evaluate(([c, n]) => window.store(c, n, 512), [chunked, n]);
+        const cpu = chromiumCPU() - c0;
+        const key = chunked ? 'one object per 512 events, multiEntry indexes' : 'one object per event, three indexes (pkg/store/idb today)';
+        if (!results.has(key)) results.set(key, []);
+        results.get(key).push({ rate: n / (ms / 1000), cpu: (cpu * 1000) / n });
+        console.error(`bench: idb-layout ${key}: ${Math.round(n / (ms / 1000))} events/s, ${Math.round((cpu * 1000) / n)} µs of Chromium CPU per event; load ${loadavg()}`);
+      }
+    }
+    for (const [key, rs] of results) {
+      row(`IndexedDB alone, ${n.toLocaleString('en-US')} events in transactions of 512: ${key}`, `${Math.round(median(rs.map((r) => r.rate))).toLocaleString('en-US')} events/s`, '',
+        `median of ${rs.length} (${rs.map((r) => Math.round(r.rate)).join(', ')}); Chromium CPU per event ${rs.map((r) => Math.round(r.cpu)).join(', ')} µs (making the events included)`);
+    }
+  } finally {
+    await env.close();
+  }
+}
+
+if (parts.has('idb-layout')) await idbLayout();
 if (parts.has('size')) await wasmSizes();
 if (parts.has('rss')) await rendererRSS();
 if (parts.has('tabs')) await threeTabs(tabRecords);
