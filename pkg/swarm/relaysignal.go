@@ -17,8 +17,9 @@ import (
 //
 //   - on an announcement from P (on the room topic, or directed to us), the
 //     peer with the smaller id offers: if ours is smaller we send P a sealed
-//     offer through the relay the announcement came by; otherwise we send P
-//     a directed announcement there, so that P offers;
+//     offer through every open relay (one relay may forge P's announcement
+//     and drop our offers); otherwise we send P a directed announcement
+//     through the relay the announcement came by, so that P offers;
 //   - an offer is answered through the relay it came by, unless we offer to
 //     P ourselves and our id is smaller (the glare rule: P answers ours);
 //   - answers and trickled ICE candidates are applied to the matching offer.
@@ -354,7 +355,12 @@ func (r *Room) offerThroughRelay(remote, url string) {
 	}
 	sctx, scancel := context.WithTimeout(r.ctx, relaySendTimeout)
 	defer scancel()
-	if err := rs.client.Send(sctx, url, remote, nostrsignal.Payload{OfferID: o.id, Offer: o.sealed}); err != nil {
+	// Through every open relay, not only the one the announcement came by:
+	// a hostile relay can forge remote's announcement and drop what we
+	// send, and must not keep us from reaching remote through another. The
+	// sealed offer is the same everywhere; the receiver keeps the first
+	// copy (handleOffer's dedupe by offer id, as Trystero's by peer).
+	if err := rs.client.Send(sctx, "", remote, nostrsignal.Payload{OfferID: o.id, Offer: o.sealed}); err != nil {
 		r.log.Debug("relay offer not sent", "peer", remote, "relay", url, "err", err)
 		r.mu.Lock()
 		drop := rs.offers[o.id] == o

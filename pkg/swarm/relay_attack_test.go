@@ -1,0 +1,125 @@
+//go:build !js
+
+// Attacks by a hostile Nostr relay on a room's relay signalling (the
+// hostile relays are written here and served on loopback; honest peers use
+// the real pkg/nostrrelay relay).
+package swarm_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/peersetdb/peerset/internal/testwait"
+	"github.com/peersetdb/peerset/pkg/nostrsignal"
+	"github.com/peersetdb/peerset/pkg/record"
+)
+
+// announcingRelay serves a relay that, once subscribed, sends the room a root
+// announcement from each id next() returns (nil: none) every period,
+// signed with its own key, and swallows everything it is sent, counting the
+// offers. It returns its URL and the count of offers swallowed.
+func announcingRelay(t *testing.T, appID, room string, period time.Duration, next func() string) (string, *atomic.Int64) {
+	t.Helper()
+	key, err := record.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := nostrsignal.RootTopic(appID, room)
+	var offers atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		c, err := websocket.Accept(w, req, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := req.Context()
+		var sub string
+		for sub == "" {
+			_, data, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			var msg []json.RawMessage
+			if json.Unmarshal(data, &msg) == nil && len(msg) >= 3 && string(msg[0]) == `"REQ"` {
+				_ = json.Unmarshal(msg[1], &sub)
+			}
+		}
+		go func() {
+			for {
+				_, d, err := c.Read(ctx)
+				if err != nil {
+					return
+				}
+				if strings.Contains(string(d), `offer`) {
+					offers.Add(1)
+				}
+			}
+		}()
+		tk := time.NewTicker(period)
+		defer tk.Stop()
+		for {
+			if id := next(); id != "" {
+				ev, err := nostrsignal.NewEvent(key, root, `{"peerId":"`+id+`"}`, time.Now().Unix())
+				if err != nil {
+					return
+				}
+				msg := string(append(ev.AppendJSON([]byte(`["EVENT",`+mustJSON(sub)+`,`)), ']'))
+				if c.Write(ctx, websocket.MessageText, []byte(msg)) != nil {
+					return
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http"), &offers
+}
+
+// waitJoinOf waits up to within for tp to join a peer with the given id.
+func waitJoinOf(t *testing.T, tp *testPeer, id string, within time.Duration) {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case p := <-tp.joins:
+			if p.ID() == id {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("%s did not join %s within %v; relays %+v", tp.room.SelfID(), id, within, tp.room.Relays())
+		}
+	}
+}
+
+// TestRelayForgedAnnouncementDoesNotLockOutPeer: a hostile relay forges the
+// announcement of an honest peer H every 250 ms and swallows our offers;
+// our offers also go through the honest relay, and we connect to H there.
+func TestRelayForgedAnnouncementDoesNotLockOutPeer(t *testing.T) {
+	name := roomName(t)
+	honest := startRelay(t)
+	victimID := "0" + randomID(19) // the smaller id: the victim offers
+	hID := "z" + randomID(19)
+	hostile, swallowed := announcingRelay(t, "peerset-test", name, 250*time.Millisecond, func() string { return hID })
+	cfg := relayConfig(t, name, hostile, honest)
+	cfg.PeerID = victimID
+	victim := newTestPeer(t, cfg, "chat")
+	// The attack is on: the victim offered to the forged H, and the hostile
+	// relay swallowed it.
+	testwait.For(t, "an offer to the forged peer", 10*time.Second, func() bool { return swallowed.Load() > 0 })
+
+	hcfg := relayConfig(t, name, honest)
+	hcfg.PeerID = hID
+	_ = newTestPeer(t, hcfg, "chat")
+	waitJoinOf(t, victim, hID, 20*time.Second)
+}
