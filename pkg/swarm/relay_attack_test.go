@@ -123,3 +123,42 @@ func TestRelayForgedAnnouncementDoesNotLockOutPeer(t *testing.T) {
 	_ = newTestPeer(t, hcfg, "chat")
 	waitJoinOf(t, victim, hID, 20*time.Second)
 }
+
+// TestRelayAnnouncementFloodKeepsHonestPeer: a relay sends about 100
+// announcements of invented peers a second for the whole test; it spends
+// only its own reply budget (relayNewRate a second, bursts of
+// relayNewBurst), and an honest peer on another relay still joins.
+func TestRelayAnnouncementFloodKeepsHonestPeer(t *testing.T) {
+	for _, prefix := range []string{"z", "0"} { // we offer to the invented peers; they would offer to us
+		t.Run("prefix="+prefix, func(t *testing.T) {
+			name := roomName(t)
+			honest := startRelay(t)
+			hostile, offers := announcingRelay(t, "peerset-test", name, 10*time.Millisecond, func() string { return prefix + randomID(19) })
+			cfg := relayConfig(t, name, hostile, honest)
+			cfg.PeerID = "1" + randomID(19)
+			victim := newTestPeer(t, cfg, "chat")
+			start := time.Now()
+			received := func() uint64 {
+				for _, s := range victim.room.Relays() {
+					if s.URL == hostile {
+						return s.Received
+					}
+				}
+				return 0
+			}
+			testwait.For(t, "the flood to be under way", 10*time.Second, func() bool { return received() >= 200 })
+
+			hcfg := relayConfig(t, name, honest)
+			hcfg.PeerID = "y" + randomID(19) // above the victim: the victim offers
+			h := newTestPeer(t, hcfg, "chat")
+			waitJoinOf(t, victim, h.room.SelfID(), 20*time.Second)
+			// The flood cost at most the hostile relay's budget for new
+			// peers (8 at once, 2 a second), and our offer to h.
+			elapsed := time.Since(start).Seconds()
+			if limit := 8 + 2*elapsed + 2; prefix == "z" && float64(offers.Load()) > limit {
+				t.Fatalf("%d offers made to invented peers in %.1f s, want at most %.0f", offers.Load(), elapsed, limit)
+			}
+			t.Logf("%d announcements received from the hostile relay, %d offers to it, in %.1f s", received(), offers.Load(), elapsed)
+		})
+	}
+}

@@ -32,8 +32,12 @@ import (
 // say so and it answers nobody's announcement.
 //
 // Bounds: relay signals share the room's signal queue (signalQueueSize,
-// dropped when full); announcements are answered at most once per peer per
-// signalDedupeWindow and at most relayReplyRate a second over all peers;
+// dropped when full); announcements are answered at most once per peer and
+// relay per signalDedupeWindow; each relay has its own reply budget (so a
+// relay flooding invented peers spends only its own): relayReplyRate a
+// second for directed announcements and peers it announced before (at most
+// maxRelayHeard remembered per relay, relayHeardTTL), relayNewRate a second
+// for new peers on the room topic;
 // at most maxRelayOffers offers are being made and at most maxRelayOffers
 // are out, each for relayOfferTTL (a new one evicts the oldest);
 // candidates wait at most maxPendingCandidates per connection (and for
@@ -46,8 +50,12 @@ const (
 	// drop what we send) nor the peer's own offer (Trystero drops an
 	// unanswered offer after 0.9 × 5333 ms).
 	relayOfferRetry       = 5 * time.Second
-	relayReplyRate        = 5 // offers and directed announcements per second
+	relayReplyRate        = 5 // replies per second and relay: directed announcements, peers heard before
 	relayReplyBurst       = 20
+	relayNewRate          = 2 // replies per second and relay: new peers on the room topic
+	relayNewBurst         = 8
+	maxRelayHeard         = 256
+	relayHeardTTL         = 2 * time.Minute
 	maxPendingCandidates  = 16
 	maxEarlyCandidateSets = 32
 	relayEarlyTTL         = 10 * time.Second
@@ -76,11 +84,45 @@ type relaySignals struct {
 	early    map[string]*earlyCandidates
 
 	budgetMu sync.Mutex
-	budget   tokenBucket // replies to announcements
+	budgets  map[string]*relayBudget // by relay URL, one per configured relay
 
 	lastActive int // active peers at the last tick (owned by relayLoop)
 
 	candidatesApplied atomic.Uint64 // trickled candidates the platform accepted
+}
+
+// relayBudget is one relay's budget for replies to announcements:
+// directed announcements and peers it announced before go first.
+type relayBudget struct {
+	known, fresh tokenBucket
+	heard        map[string]time.Time // peers announced through this relay (maxRelayHeard)
+}
+
+// allow reports whether an announcement from peer (direct: on our own
+// topic) may be answered now, and remembers peer.
+func (b *relayBudget) allow(peer string, direct bool, now time.Time) bool {
+	at, ok := b.heard[peer]
+	known := direct || (ok && now.Sub(at) < relayHeardTTL)
+	if !ok && len(b.heard) >= maxRelayHeard {
+		for id, t := range b.heard {
+			if now.Sub(t) >= relayHeardTTL {
+				delete(b.heard, id)
+			}
+		}
+		for id := range b.heard {
+			if len(b.heard) < maxRelayHeard {
+				break
+			}
+			delete(b.heard, id) // full of live ids (a flood): forget one
+		}
+	}
+	if !ok || known {
+		b.heard[peer] = now
+	}
+	if known {
+		return b.known.allow(now)
+	}
+	return b.fresh.allow(now)
 }
 
 // earlyCandidates are candidates for an offer we have not handled yet (the
@@ -128,7 +170,14 @@ func newRelaySignals(r *Room) (*relaySignals, error) {
 		offers:   make(map[string]*pendingOffer),
 		offering: make(map[string]bool),
 		early:    make(map[string]*earlyCandidates),
-		budget:   tokenBucket{rate: relayReplyRate, burst: relayReplyBurst, tokens: relayReplyBurst},
+		budgets:  make(map[string]*relayBudget, len(r.cfg.Relays)),
+	}
+	for _, u := range r.cfg.Relays {
+		rs.budgets[u] = &relayBudget{
+			known: tokenBucket{rate: relayReplyRate, burst: relayReplyBurst, tokens: relayReplyBurst},
+			fresh: tokenBucket{rate: relayNewRate, burst: relayNewBurst, tokens: relayNewBurst},
+			heard: make(map[string]time.Time),
+		}
 	}
 	c, err := nostrsignal.New(nostrsignal.Config{
 		Relays: r.cfg.Relays,
@@ -285,16 +334,21 @@ func (r *Room) relayAnnounced(s nostrsignal.Signal) {
 		return
 	}
 	r.mu.Unlock()
-	key := "relay-announce:" + remote
+	// Per relay: a relay that forges remote's announcements and drops our
+	// replies must not silence the real ones through another relay.
+	key := "relay-announce:" + s.Relay + "\x00" + remote
 	if r.seen.has(key, time.Now()) {
-		return // answered within the window (several relays, the warm-up)
+		return // answered within the window (the warm-up)
 	}
 	rs.budgetMu.Lock()
-	ok := rs.budget.allow(time.Now())
+	ok := false
+	if b := rs.budgets[s.Relay]; b != nil {
+		ok = b.allow(remote, s.Direct, time.Now())
+	}
 	rs.budgetMu.Unlock()
 	if !ok {
 		r.signalsDropped.Add(1)
-		r.log.Debug("relay announcements beyond the reply budget: ignoring one", "peer", remote)
+		r.log.Debug("relay announcements beyond the relay's reply budget: ignoring one", "peer", remote, "relay", s.Relay)
 		return
 	}
 	r.seen.mark(key, time.Now())

@@ -6,6 +6,7 @@ package swarm
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -50,7 +51,7 @@ func relayTestRoom(t *testing.T, selfID string) (*Room, *logLines) {
 		t.Fatal(err)
 	}
 	logs := &logLines{}
-	r, err := n.NewRoom(Config{Room: "glare", PeerID: selfID, Relays: []string{"ws://127.0.0.1:1"}, Logger: slog.New(logs)})
+	r, err := n.NewRoom(Config{Room: "glare", PeerID: selfID, Relays: []string{"ws://127.0.0.1:1", "ws://127.0.0.1:2"}, Logger: slog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,5 +206,55 @@ func TestRelayStaleOfferAllowsAnother(t *testing.T) {
 				t.Fatalf("their offer answered: %v, want %v (log %q)", answered, tc.wantAgain, logs.lines)
 			}
 		})
+	}
+}
+
+// TestRelayBudgetDirectAndHeardGoFirst: invented peers flooding one relay's
+// room topic exhaust its budget for new peers only; a directed
+// announcement, and a peer that relay announced before, are still answered.
+func TestRelayBudgetDirectAndHeardGoFirst(t *testing.T) {
+	b := &relayBudget{
+		known: tokenBucket{rate: relayReplyRate, burst: relayReplyBurst, tokens: relayReplyBurst},
+		fresh: tokenBucket{rate: relayNewRate, burst: relayNewBurst, tokens: relayNewBurst},
+		heard: make(map[string]time.Time),
+	}
+	now := time.Unix(1000, 0)
+	if !b.allow("honest", false, now) {
+		t.Fatal("the first announcement of a new peer was refused")
+	}
+	allowed := 0
+	for i := range 10 * maxRelayHeard {
+		if b.allow(fmt.Sprintf("fake%05d", i), false, now) {
+			allowed++
+		}
+	}
+	if allowed != relayNewBurst-1 {
+		t.Fatalf("%d invented peers answered at once, want %d", allowed, relayNewBurst-1)
+	}
+	if len(b.heard) > maxRelayHeard {
+		t.Fatalf("%d peers remembered, at most %d", len(b.heard), maxRelayHeard)
+	}
+	if !b.allow("someone", true, now) {
+		t.Fatal("a directed announcement was refused after a flood of new peers")
+	}
+	if len(b.heard) != maxRelayHeard {
+		t.Fatalf("%d peers remembered after the flood, want %d", len(b.heard), maxRelayHeard)
+	}
+	// Fewer invented peers than it remembers: the peer heard before goes
+	// first.
+	b = &relayBudget{
+		known: tokenBucket{rate: relayReplyRate, burst: relayReplyBurst, tokens: relayReplyBurst},
+		fresh: tokenBucket{rate: relayNewRate, burst: relayNewBurst, tokens: relayNewBurst},
+		heard: make(map[string]time.Time),
+	}
+	b.allow("honest", false, now)
+	for i := range maxRelayHeard / 2 {
+		b.allow(fmt.Sprintf("fake%05d", i), false, now)
+	}
+	if b.allow("another", false, now) {
+		t.Fatal("a new peer was answered beyond the budget for new peers")
+	}
+	if !b.allow("honest", false, now) {
+		t.Fatal("a peer heard before was refused after a flood of new peers")
 	}
 }
