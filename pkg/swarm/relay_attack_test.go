@@ -7,6 +7,7 @@ package swarm_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,6 +20,8 @@ import (
 	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/nostrsignal"
 	"github.com/peersetdb/peerset/pkg/record"
+	"github.com/peersetdb/peerset/pkg/swarm"
+	"github.com/peersetdb/peerset/pkg/wire"
 )
 
 // announcingRelay serves a relay that, once subscribed, sends the room a root
@@ -160,5 +163,129 @@ func TestRelayAnnouncementFloodKeepsHonestPeer(t *testing.T) {
 			}
 			t.Logf("%d announcements received from the hostile relay, %d offers to it, in %.1f s", received(), offers.Load(), elapsed)
 		})
+	}
+}
+
+// pushRelay serves a relay that, once subscribed, sends each content
+// pushed on the channel as an event on the peer topic of victim (signed
+// with its own key), and reads and ignores what it is sent.
+func pushRelay(t *testing.T, appID, room, victim string) (string, chan<- string) {
+	t.Helper()
+	key, err := record.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic := nostrsignal.PeerTopic(appID, room, victim)
+	ch := make(chan string, 4096)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		c, err := websocket.Accept(w, req, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := req.Context()
+		var sub string
+		for sub == "" {
+			_, data, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			var msg []json.RawMessage
+			if json.Unmarshal(data, &msg) == nil && len(msg) >= 3 && string(msg[0]) == `"REQ"` {
+				_ = json.Unmarshal(msg[1], &sub)
+			}
+		}
+		go func() {
+			for {
+				if _, _, err := c.Read(ctx); err != nil {
+					return
+				}
+			}
+		}()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case content := <-ch:
+				ev, err := nostrsignal.NewEvent(key, topic, content, time.Now().Unix())
+				if err != nil {
+					return
+				}
+				msg := string(append(ev.AppendJSON([]byte(`["EVENT",`+mustJSON(sub)+`,`)), ']'))
+				if c.Write(ctx, websocket.MessageText, []byte(msg)) != nil {
+					return
+				}
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http"), ch
+}
+
+func relayStatus(r *swarm.Room, url string) swarm.RelayStatus {
+	for _, s := range r.Relays() {
+		if s.URL == url {
+			return s
+		}
+	}
+	return swarm.RelayStatus{}
+}
+
+// TestRelayCandidatesAfterOpenAreRefused: a relay injects 3,000 trickled
+// candidates (sealed with the room's key, for the right offer id) into a
+// connection that is open: none is applied, each is counted as dropped,
+// and the connection stays up.
+func TestRelayCandidatesAfterOpenAreRefused(t *testing.T) {
+	const n = 3000
+	name := roomName(t)
+	honest := startRelay(t)
+	victimID := "0" + randomID(19)
+	hostile, push := pushRelay(t, "peerset-test", name, victimID)
+	cfg := relayConfig(t, name, honest, hostile)
+	cfg.PeerID = victimID
+	victim := newTestPeer(t, cfg, "chat")
+	b := newTestPeer(t, relayConfig(t, name, honest), "chat")
+	p := victim.waitJoin(t)
+	b.waitJoin(t)
+	offerID := swarm.PeerOfferIDForTest(p)
+	applied0 := swarm.CandidatesAppliedForTest(victim.room)
+	dropped0 := swarm.CandidatesDroppedForTest(victim.room)
+	queue0 := swarm.SignalsDroppedForTest(victim.room)
+	st0 := relayStatus(victim.room, hostile)
+
+	key := wire.SDPKey("", "peerset-test", name) // no password: anyone can seal
+	for i := range n {
+		c := fmt.Sprintf(`{"candidate":"candidate:%d 1 udp 2122260223 127.0.0.%d %d typ host","sdpMid":"0"}`, i, 1+i%250, 1024+i)
+		if i%2 == 1 {
+			c = fmt.Sprintf(`{"candidate":"candidate:%d 1 udp 2122260223 %s.local %d typ host","sdpMid":"0"}`, i, randomID(12), 1024+i)
+		}
+		sealed, err := wire.SealSDP(key, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		push <- `{"peerId":"` + p.ID() + `","offerId":"` + offerID + `","candidate":"` + sealed + `"}`
+	}
+	// Every candidate the client delivered was refused or dropped as the
+	// signal queue was full; the client may have refused some itself.
+	testwait.ForState(t, "every injected candidate to be handled", 20*time.Second, func() bool {
+		st := relayStatus(victim.room, hostile)
+		if st.Received+st.Dropped-st0.Received-st0.Dropped < n {
+			return false
+		}
+		handled := swarm.CandidatesDroppedForTest(victim.room) - dropped0 + swarm.SignalsDroppedForTest(victim.room) - queue0 +
+			swarm.CandidatesAppliedForTest(victim.room) - applied0
+		return handled >= st.Received-st0.Received
+	}, func() string {
+		return fmt.Sprintf("status %+v, %d dropped, %d applied", relayStatus(victim.room, hostile),
+			swarm.CandidatesDroppedForTest(victim.room)-dropped0, swarm.CandidatesAppliedForTest(victim.room)-applied0)
+	})
+	if applied := swarm.CandidatesAppliedForTest(victim.room) - applied0; applied != 0 {
+		t.Fatalf("%d candidates applied to an open connection, want 0", applied)
+	}
+	if dropped := swarm.CandidatesDroppedForTest(victim.room) - dropped0; dropped == 0 {
+		t.Fatal("no injected candidate counted as dropped")
+	}
+	if st := p.State(); st != swarm.PeerActive {
+		t.Fatalf("the connection is %v after the injection", st)
 	}
 }

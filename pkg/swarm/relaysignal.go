@@ -40,8 +40,11 @@ import (
 // for new peers on the room topic;
 // at most maxRelayOffers offers are being made and at most maxRelayOffers
 // are out, each for relayOfferTTL (a new one evicts the oldest);
-// candidates wait at most maxPendingCandidates per connection (and for
-// maxEarlyCandidateSets offers not seen yet, relayEarlyTTL).
+// candidates are taken only for a connection set up through a relay, until
+// it opens, at most maxRelayCandidates per connection (maxMDNSCandidates
+// .local ones) of which maxPendingCandidates wait for the remote
+// description (and for maxEarlyCandidateSets offers not seen yet,
+// relayEarlyTTL); the rest are dropped (candidatesDropped).
 const (
 	maxRelayOffers = 8
 	relayOfferTTL  = 30 * time.Second
@@ -57,6 +60,8 @@ const (
 	maxRelayHeard         = 256
 	relayHeardTTL         = 2 * time.Minute
 	maxPendingCandidates  = 16
+	maxRelayCandidates    = 32 // trickled candidates taken per connection, in all
+	maxMDNSCandidates     = 4  // of which .local (mDNS) ones
 	maxEarlyCandidateSets = 32
 	relayEarlyTTL         = 10 * time.Second
 	relayTick             = time.Second
@@ -89,6 +94,7 @@ type relaySignals struct {
 	lastActive int // active peers at the last tick (owned by relayLoop)
 
 	candidatesApplied atomic.Uint64 // trickled candidates the platform accepted
+	candidatesDropped atomic.Uint64 // trickled candidates refused (route, open, over a bound)
 }
 
 // relayBudget is one relay's budget for replies to announcements:
@@ -444,15 +450,19 @@ func (r *Room) relayCandidate(s nostrsignal.Signal) {
 	r.mu.Lock()
 	if p := r.peers[s.PeerID]; p != nil {
 		r.mu.Unlock()
-		if p.offerID == s.OfferID {
-			p.addRemoteCandidate(c)
+		// Only for a connection set up through a relay (not one a
+		// tracker or a mesh peer brought), for its offer, until it opens.
+		if !p.viaRelay || p.offerID != s.OfferID || !p.addRemoteCandidate(c) {
+			rs.candidatesDropped.Add(1)
 		}
 		return
 	}
 	defer r.mu.Unlock()
 	if o := rs.offers[s.OfferID]; o != nil {
-		if o.to == s.PeerID && len(o.cands) < maxPendingCandidates {
+		if o.to == s.PeerID && len(o.cands) < maxPendingCandidates && (!c.isMDNS() || countMDNS(o.cands) < maxMDNSCandidates) {
 			o.cands = append(o.cands, c)
+		} else {
+			rs.candidatesDropped.Add(1)
 		}
 		return
 	}
@@ -460,13 +470,16 @@ func (r *Room) relayCandidate(s nostrsignal.Signal) {
 	e := rs.early[key]
 	if e == nil {
 		if len(rs.early) >= maxEarlyCandidateSets {
+			rs.candidatesDropped.Add(1)
 			return
 		}
 		e = &earlyCandidates{at: time.Now()}
 		rs.early[key] = e
 	}
-	if len(e.cands) < maxPendingCandidates {
+	if len(e.cands) < maxPendingCandidates && (!c.isMDNS() || countMDNS(e.cands) < maxMDNSCandidates) {
 		e.cands = append(e.cands, c)
+	} else {
+		rs.candidatesDropped.Add(1)
 	}
 }
 
@@ -486,19 +499,36 @@ func (r *Room) takeEarlyCandidatesLocked(peer, offerID string) []iceCandidate {
 }
 
 // addRemoteCandidate applies c once the remote description is set; until
-// then at most maxPendingCandidates wait.
-func (p *Peer) addRemoteCandidate(c iceCandidate) {
+// then at most maxPendingCandidates wait. It refuses c (false) once the
+// connection is open, or past maxRelayCandidates (maxMDNSCandidates .local
+// ones) for the connection.
+func (p *Peer) addRemoteCandidate(c iceCandidate) bool {
 	p.mu.Lock()
+	mdns := c.isMDNS()
+	if p.isOpen() || p.candsIn >= maxRelayCandidates || (mdns && p.mdnsIn >= maxMDNSCandidates) {
+		p.mu.Unlock()
+		return false
+	}
 	pc := p.pc
 	if pc == nil || !p.remoteSet {
-		if len(p.cands) < maxPendingCandidates {
+		ok := len(p.cands) < maxPendingCandidates
+		if ok {
 			p.cands = append(p.cands, c)
+			p.candsIn++
+			if mdns {
+				p.mdnsIn++
+			}
 		}
 		p.mu.Unlock()
-		return
+		return ok
+	}
+	p.candsIn++
+	if mdns {
+		p.mdnsIn++
 	}
 	p.mu.Unlock()
 	p.applyCandidates(pc, []iceCandidate{c})
+	return true
 }
 
 // remoteApplied marks the remote description set and applies the

@@ -258,3 +258,45 @@ func TestRelayBudgetDirectAndHeardGoFirst(t *testing.T) {
 		t.Fatal("a peer heard before was refused after a flood of new peers")
 	}
 }
+
+// TestRelayCandidatesBoundedPerConnection: a connection being set up
+// through a relay takes at most maxPendingCandidates waiting candidates,
+// maxMDNSCandidates of them .local; one set up another way (a tracker, the
+// mesh) takes no relay candidate. The rest are counted as dropped.
+func TestRelayCandidatesBoundedPerConnection(t *testing.T) {
+	low, high := "0"+strings.Repeat("a", 19), "z"+strings.Repeat("a", 19)
+	for _, viaRelay := range []bool{true, false} {
+		r, _ := relayTestRoom(t, low)
+		r.mu.Lock()
+		p := r.newPeerLocked(high, false)
+		p.offerID, p.viaRelay = "the-offer", viaRelay
+		r.mu.Unlock()
+		t.Cleanup(func() { // (p never ran: Close must not wait for it)
+			r.mu.Lock()
+			delete(r.peers, high)
+			r.mu.Unlock()
+		})
+		const n = 500
+		for i := range n {
+			c := fmt.Sprintf(`{"candidate":"candidate:%d 1 udp 2122260223 %s %d typ host","sdpMid":"0"}`, i, map[bool]string{true: "x.local", false: "127.0.0.1"}[i%2 == 0], 1024+i)
+			sealed, err := wire.SealSDP(r.sdpKey, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.relayCandidate(nostrsignal.Signal{Kind: nostrsignal.Candidate, PeerID: high, Direct: true, OfferID: "the-offer", Sealed: sealed, Relay: "ws://127.0.0.1:1"})
+		}
+		p.mu.Lock()
+		kept, mdns := len(p.cands), countMDNS(p.cands)
+		p.mu.Unlock()
+		want := 0
+		if viaRelay {
+			want = maxPendingCandidates
+		}
+		if kept != want || mdns > maxMDNSCandidates {
+			t.Fatalf("via relay %v: %d candidates kept (%d .local), want %d (at most %d .local)", viaRelay, kept, mdns, want, maxMDNSCandidates)
+		}
+		if d := r.relays.candidatesDropped.Load(); d != uint64(n-kept) {
+			t.Fatalf("via relay %v: %d dropped, want %d", viaRelay, d, n-kept)
+		}
+	}
+}

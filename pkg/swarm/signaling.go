@@ -286,7 +286,9 @@ func (r *Room) handleOffer(route answerRoute, m *wire.ForwardedOffer) {
 	p := r.newPeerLocked(remote, false)
 	p.offerID = m.OfferID
 	if route.kind() == routeRelay {
+		p.viaRelay = true
 		p.cands = r.takeEarlyCandidatesLocked(remote, m.OfferID)
+		p.candsIn = len(p.cands)
 	}
 	r.wg.Go(func() {
 		p.run(func(ctx context.Context) error { return p.answer(ctx, route, m.OfferID, remoteSDP, remoteFP) })
@@ -349,7 +351,9 @@ func (r *Room) handleAnswer(m *wire.ForwardedAnswer) {
 	preempted := r.makeRoomToConnectLocked()
 	p := r.newPeerLocked(remote, true)
 	p.offerID = o.id
+	p.viaRelay = o.relay != ""
 	p.cands, o.cands = o.cands, nil
+	p.candsIn = len(p.cands)
 	r.wg.Go(func() {
 		p.run(func(ctx context.Context) error { return p.connectOffer(ctx, o, remoteSDP, remoteFP) })
 	})
