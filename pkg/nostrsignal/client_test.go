@@ -469,8 +469,9 @@ func TestRateLimitedAnnouncementsPause(t *testing.T) {
 func TestSetPassive(t *testing.T) {
 	url := startRelay(t)
 	a, _ := startClient(t, nostrsignal.Config{Relays: []string{url}, Room: "lobby", PeerID: "AAAAAAAAAAAAAAAAAAAA", Warmup: []time.Duration{}, AnnounceInterval: time.Hour})
-	_, inB := startClient(t, nostrsignal.Config{Relays: []string{url}, Room: "lobby", PeerID: "BBBBBBBBBBBBBBBBBBBB"})
+	b, inB := startClient(t, nostrsignal.Config{Relays: []string{url}, Room: "lobby", PeerID: "BBBBBBBBBBBBBBBBBBBB"})
 	waitOpen(t, a)
+	waitOpen(t, b)
 	if a.Passive() {
 		t.Fatal("a client is passive without Config.Passive")
 	}
@@ -495,5 +496,114 @@ func TestSetPassive(t *testing.T) {
 	a.Reannounce()
 	inB.wait(t, 5*time.Second, "a passive announcement", func(s nostrsignal.Signal) bool {
 		return s.Kind == nostrsignal.Announce && s.PeerID == "AAAAAAAAAAAAAAAAAAAA" && s.Passive
+	})
+}
+
+// TestRelayInboundFloodIsBoundedBeforeVerifying: a relay sends 1,000
+// signed announcements at once, 500 events for another topic, then replays
+// 200 of the announcements: the cheap checks and the replay memory cost no
+// signature check, at most the inbound budget (100 at once, 50 a second)
+// are verified, and an honest announcement after the flood is delivered.
+func TestRelayInboundFloodIsBoundedBeforeVerifying(t *testing.T) {
+	const app, room, self = "peerset-test", "lobby", "SSSSSSSSSSSSSSSSSSSS"
+	conns := make(chan *fakeConn, 4)
+	dial := func(ctx context.Context, url string, limit int64) (nostrsignal.Conn, error) {
+		f := newFakeConn()
+		conns <- f
+		return f, nil
+	}
+	c, in := startClient(t, nostrsignal.Config{Relays: []string{"ws://fake"}, AppID: app, Room: room, PeerID: self, Dial: dial})
+	conn := <-conns
+	var sub string
+	select {
+	case req := <-conn.out:
+		parts := strings.SplitN(string(req), `"`, 5)
+		if len(parts) < 4 || parts[1] != "REQ" {
+			t.Fatalf("first message %s", req)
+		}
+		sub = parts[3]
+	case <-time.After(5 * time.Second):
+		t.Fatal("no REQ")
+	}
+	sk, err := record.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := nostrsignal.RootTopic(app, room)
+	other := nostrsignal.RootTopic(app, "other")
+	now := time.Now().Unix()
+	mkAt := func(topic, id string, created int64) []byte {
+		e := &record.Event{Kind: nostrsignal.TopicKind(topic), CreatedAt: created, Tags: [][]string{{"x", topic}}, Content: nostrsignal.Payload{PeerID: id}.Encode()}
+		if err := e.Sign(sk); err != nil {
+			t.Fatal(err)
+		}
+		return append(e.AppendJSON([]byte(fmt.Sprintf(`["EVENT",%q,`, sub))), ']')
+	}
+	mk := func(topic, id string) []byte { return mkAt(topic, id, now) }
+	const flood, wrong, replays = 1000, 500, 200
+	announcements := make([][]byte, flood)
+	for i := range announcements {
+		announcements[i] = mk(root, fmt.Sprintf("F%019d", i))
+	}
+	wrongTopic := make([][]byte, wrong)
+	for i := range wrongTopic {
+		wrongTopic[i] = mk(other, fmt.Sprintf("W%019d", i))
+	}
+	status := func() nostrsignal.RelayStatus { return c.Status()[0] }
+
+	start := time.Now()
+	for _, m := range wrongTopic {
+		conn.in <- m
+	}
+	testwait.For(t, "the events for another topic to be dropped", 10*time.Second, func() bool { return status().Dropped >= wrong })
+	if st := status(); st.Verified != 0 {
+		t.Fatalf("%d signatures checked for events for another topic, want 0 (%+v)", st.Verified, st)
+	}
+	for _, m := range announcements {
+		conn.in <- m
+	}
+	testwait.ForState(t, "the flood to be handled", 10*time.Second, func() bool {
+		st := status()
+		return st.Received+st.Dropped >= wrong+flood
+	}, func() string { return fmt.Sprintf("%+v", status()) })
+	st := status()
+	elapsed := time.Since(start).Seconds()
+	if limit := 100 + 50*elapsed + 1; float64(st.Verified) > limit || st.RateLimited == 0 {
+		t.Fatalf("%d of %d signatures checked in %.2f s (%d rate-limited), want at most %.0f", st.Verified, flood, elapsed, st.RateLimited, limit)
+	}
+	// Replays of delivered events cost no check.
+	verified := st.Verified
+	delivered := 0
+	for _, s := range in.all() {
+		var n int
+		if _, err := fmt.Sscanf(s.PeerID, "F%d", &n); err == nil && n < replays {
+			delivered++
+		}
+	}
+	for i := range replays {
+		conn.in <- announcements[i]
+	}
+	testwait.ForState(t, "the replays to be handled", 10*time.Second, func() bool {
+		st := status()
+		return st.Received+st.Dropped+st.Replayed >= wrong+flood+replays
+	}, func() string { return fmt.Sprintf("%+v", status()) })
+	if st := status(); st.Replayed != uint64(delivered) || st.Verified-verified > uint64(replays-delivered) {
+		t.Fatalf("replays: %+v (verified %d before, %d delivered)", st, verified, delivered)
+	}
+	// An honest peer announcing (again, as peers do) after the flood is
+	// delivered.
+	i := 0
+	testwait.For(t, "an honest announcement after the flood", 10*time.Second, func() bool {
+		for _, s := range in.all() {
+			if s.PeerID == "HONESTHONESTHONEST00" {
+				return true
+			}
+		}
+		select {
+		case conn.in <- mkAt(root, "HONESTHONESTHONEST00", now+int64(i)):
+			i++
+		default:
+		}
+		return false
 	})
 }
