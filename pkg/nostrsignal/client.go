@@ -286,7 +286,7 @@ func New(cfg Config) (*Client, error) {
 			continue
 		}
 		seen[u] = true
-		c.relays = append(c.relays, &relay{c: c, url: u, kick: make(chan struct{}, 1), state: RelayClosed,
+		c.relays = append(c.relays, &relay{c: c, url: u, kick: make(chan struct{}, 1), state: RelayClosed, writeSem: make(chan struct{}, 1),
 			inbound: inboundBucket{rate: cfg.InboundRate, burst: float64(cfg.InboundBurst), tokens: float64(cfg.InboundBurst)}})
 	}
 	return c, nil
@@ -355,18 +355,30 @@ func (c *Client) Send(ctx context.Context, relayURL, to string, p Payload) error
 		return fmt.Errorf("nostrsignal: send to %s: %w", to, err)
 	}
 	msg := EncodeEventMessage(ev)
-	sent := 0
-	var lastErr error
+	// Through every relay at once: one that stopped reading must not hold
+	// up the others until ctx ends.
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		sent    int
+		lastErr error
+	)
 	for _, r := range c.relays {
 		if relayURL != "" && r.url != relayURL {
 			continue
 		}
-		if err := r.write(ctx, msg); err != nil {
-			lastErr = err
-			continue
-		}
-		sent++
+		wg.Go(func() {
+			err := r.write(ctx, msg)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				lastErr = err
+			} else {
+				sent++
+			}
+		})
 	}
+	wg.Wait()
 	if sent == 0 {
 		if lastErr == nil {
 			lastErr = ErrNotConnected
@@ -386,7 +398,7 @@ type relay struct {
 	rateLimited, verified, replayed atomic.Uint64
 	inbound                         inboundBucket // owned by the session's read loop
 
-	writeMu sync.Mutex // serialises writes on conn
+	writeSem chan struct{} // one token: serialises writes on conn (a wait ends with ctx)
 
 	mu           sync.Mutex
 	conn         Conn
@@ -515,8 +527,12 @@ func (r *relay) write(ctx context.Context, msg []byte) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.c.cfg.WriteTimeout)
 	defer cancel()
-	r.writeMu.Lock()
-	defer r.writeMu.Unlock()
+	select {
+	case r.writeSem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("%s: write: waiting for an earlier write: %w", r.url, ctx.Err())
+	}
+	defer func() { <-r.writeSem }()
 	if err := conn.Write(ctx, msg); err != nil {
 		return fmt.Errorf("%s: write: %w", r.url, err)
 	}

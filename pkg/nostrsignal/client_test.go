@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -606,4 +607,64 @@ func TestRelayInboundFloodIsBoundedBeforeVerifying(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// stuckConn is a relay connection that takes the REQ and then never
+// finishes a write until its context ends.
+type stuckConn struct {
+	*fakeConn
+	writes atomic.Int64
+}
+
+func (s *stuckConn) Write(ctx context.Context, b []byte) error {
+	if s.writes.Add(1) == 1 {
+		return nil // the REQ
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestRelaySendNotHeldByStuckRelay: a Send through every relay is not held
+// up by a relay that stopped reading: the honest relay gets the event, and
+// Send returns when its context ends, even for writes queued behind the
+// stuck one.
+func TestRelaySendNotHeldByStuckRelay(t *testing.T) {
+	honest := startRelay(t)
+	stuck := &stuckConn{fakeConn: newFakeConn()}
+	dial := func(ctx context.Context, url string, limit int64) (nostrsignal.Conn, error) {
+		if url == "ws://stuck" {
+			return stuck, nil
+		}
+		return nostrsignal.DialWebSocket(ctx, url, limit)
+	}
+	a, _ := startClient(t, nostrsignal.Config{Relays: []string{"ws://stuck", honest}, Room: "lobby", PeerID: "AAAAAAAAAAAAAAAAAAAA", Dial: dial, Warmup: []time.Duration{}, AnnounceInterval: time.Hour})
+	b, inB := startClient(t, nostrsignal.Config{Relays: []string{honest}, Room: "lobby", PeerID: "BBBBBBBBBBBBBBBBBBBB"})
+	waitOpen(t, a)
+	waitOpen(t, b)
+	var wg sync.WaitGroup
+	errs := make(chan error, 5)
+	for i := range 5 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			errs <- a.Send(ctx, "", "BBBBBBBBBBBBBBBBBBBB", nostrsignal.Payload{OfferID: fmt.Sprint("o", i), Offer: "sealed"})
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Send held past its context by a stuck relay")
+	}
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Send through an honest and a stuck relay: %v", err)
+		}
+	}
+	for i := range 5 {
+		id := fmt.Sprint("o", i)
+		inB.wait(t, 5*time.Second, "offer "+id, func(s nostrsignal.Signal) bool { return s.Kind == nostrsignal.Offer && s.OfferID == id })
+	}
 }

@@ -66,6 +66,10 @@ const (
 	relayEarlyTTL         = 10 * time.Second
 	relayTick             = time.Second
 	relaySendTimeout      = 5 * time.Second
+	// relaySendsPerRelay bounds the directed announcements being sent
+	// through one relay, off the signal workers (a relay that stopped
+	// reading holds each for relaySendTimeout); more are dropped.
+	relaySendsPerRelay = 4
 )
 
 // RelayStatus describes one relay connection (pkg/nostrsignal).
@@ -90,6 +94,9 @@ type relaySignals struct {
 
 	budgetMu sync.Mutex
 	budgets  map[string]*relayBudget // by relay URL, one per configured relay
+
+	sending      map[string]chan struct{} // by relay URL: relaySendsPerRelay tokens
+	sendsDropped atomic.Uint64            // directed announcements dropped (too many being sent)
 
 	lastActive int // active peers at the last tick (owned by relayLoop)
 
@@ -177,8 +184,10 @@ func newRelaySignals(r *Room) (*relaySignals, error) {
 		offering: make(map[string]bool),
 		early:    make(map[string]*earlyCandidates),
 		budgets:  make(map[string]*relayBudget, len(r.cfg.Relays)),
+		sending:  make(map[string]chan struct{}, len(r.cfg.Relays)),
 	}
 	for _, u := range r.cfg.Relays {
+		rs.sending[u] = make(chan struct{}, relaySendsPerRelay)
 		rs.budgets[u] = &relayBudget{
 			known: tokenBucket{rate: relayReplyRate, burst: relayReplyBurst, tokens: relayReplyBurst},
 			fresh: tokenBucket{rate: relayNewRate, burst: relayNewBurst, tokens: relayNewBurst},
@@ -359,11 +368,24 @@ func (r *Room) relayAnnounced(s nostrsignal.Signal) {
 	}
 	r.seen.mark(key, time.Now())
 	if !lead {
-		ctx, cancel := context.WithTimeout(r.ctx, relaySendTimeout)
-		defer cancel()
-		if err := rs.client.Send(ctx, s.Relay, remote, nostrsignal.Payload{}); err != nil {
-			r.log.Debug("directed announcement not sent", "peer", remote, "relay", s.Relay, "err", err)
+		// Off the signal worker: a relay that stopped reading must not
+		// hold up the tracker's and the mesh's signals.
+		sem := rs.sending[s.Relay]
+		select {
+		case sem <- struct{}{}:
+		default:
+			rs.sendsDropped.Add(1)
+			r.log.Debug("too many directed announcements being sent through a relay: dropping one", "peer", remote, "relay", s.Relay)
+			return
 		}
+		r.wg.Go(func() {
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(r.ctx, relaySendTimeout)
+			defer cancel()
+			if err := rs.client.Send(ctx, s.Relay, remote, nostrsignal.Payload{}); err != nil {
+				r.log.Debug("directed announcement not sent", "peer", remote, "relay", s.Relay, "err", err)
+			}
+		})
 		return
 	}
 	r.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/nostrsignal"
 	"github.com/peersetdb/peerset/pkg/wire"
 )
@@ -125,16 +126,22 @@ func TestRelayAnnouncementRules(t *testing.T) {
 			t.Fatalf("the larger id offered (%d, %d)", offering, offers)
 		}
 		// The relay is not connected: the directed announcement fails to
-		// go out, once (the repeats are within the dedupe window).
-		logs.mu.Lock()
-		sent := 0
-		for _, l := range logs.lines {
-			if strings.Contains(l, "directed announcement") {
-				sent++
+		// go out (off the signal worker), once (the repeats are within the
+		// dedupe window).
+		count := func() int {
+			logs.mu.Lock()
+			defer logs.mu.Unlock()
+			sent := 0
+			for _, l := range logs.lines {
+				if strings.Contains(l, "directed announcement") {
+					sent++
+				}
 			}
+			return sent
 		}
-		logs.mu.Unlock()
-		if sent != 1 {
+		testwait.For(t, "a directed announcement tried", 5*time.Second, func() bool { return count() > 0 })
+		r.wg.Wait() // (the room is not started: only the sends are in it)
+		if sent := count(); sent != 1 {
 			t.Fatalf("%d directed announcements tried, want 1 (log %q)", sent, logs.lines)
 		}
 	})
