@@ -100,11 +100,16 @@ type Config struct {
 	Warmup           []time.Duration
 	AnnounceInterval time.Duration
 	// MinBackoff and MaxBackoff bound the reconnection delay (default 1 s
-	// and 60 s; doubled per failed attempt, with jitter). A relay that
+	// and 60 s; doubled per failed attempt, with jitter). A connection
+	// counts as a success (the delay starts again from MinBackoff) only if
+	// it delivered a valid event or the end of stored events (EOSE) of our
+	// subscription, or lasted HealthySession (default 30 s): a relay that
+	// accepts and closes at once is retried ever more slowly. A relay that
 	// answers "rate-limited:" to an announcement gets no announcement for
 	// max(AnnounceInterval, twice the last such pause), at most
 	// MaxRateLimitPause (default 15 min).
 	MinBackoff, MaxBackoff time.Duration
+	HealthySession         time.Duration
 	MaxRateLimitPause      time.Duration
 	// MaxMessageBytes bounds one relay message (default 128 KiB).
 	MaxMessageBytes int
@@ -137,6 +142,7 @@ func (c Config) withDefaults() Config {
 	dur(&c.AnnounceInterval, time.Minute)
 	dur(&c.MinBackoff, time.Second)
 	dur(&c.MaxBackoff, time.Minute)
+	dur(&c.HealthySession, 30*time.Second)
 	dur(&c.MaxRateLimitPause, 15*time.Minute)
 	dur(&c.MaxAge, 5*time.Minute)
 	dur(&c.WriteTimeout, 10*time.Second)
@@ -409,6 +415,7 @@ type relay struct {
 	pauseUntil   time.Time     // no announcements before (rate-limited)
 	pause        time.Duration // the last rate-limit pause
 	pending      map[[32]byte]bool
+	healthy      bool // this session delivered an event or EOSE
 }
 
 func (r *relay) status() RelayStatus {
@@ -429,13 +436,18 @@ func (r *relay) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		r.mu.Lock()
 		r.state = RelayConnecting
+		r.healthy = false
 		r.mu.Unlock()
+		start := time.Now()
 		err := r.session(ctx)
 		r.mu.Lock()
 		r.state = RelayClosed
 		r.conn = nil
 		if err != nil && ctx.Err() == nil {
 			r.lastErr = err.Error()
+		}
+		if r.healthy || time.Since(start) >= r.c.cfg.HealthySession {
+			r.attempts = 0 // a working session: start again from MinBackoff
 		}
 		r.attempts++
 		attempt := r.attempts
@@ -481,7 +493,6 @@ func (r *relay) session(ctx context.Context) error {
 	r.mu.Lock()
 	r.conn = conn
 	r.state = RelayOpen
-	r.attempts = 0
 	r.pending = map[[32]byte]bool{}
 	r.mu.Unlock()
 
@@ -637,7 +648,12 @@ func (r *relay) dispatch(ctx context.Context, sub string, data []byte) error {
 		r.c.markSeen(ev.ID)
 		s.Relay = r.url
 		r.received.Add(1)
+		r.markHealthy()
 		r.c.cfg.OnSignal(*s)
+	case "EOSE":
+		if m.SubID == sub {
+			r.markHealthy()
+		}
 	case "OK":
 		r.handleOK(m)
 	case "CLOSED":
@@ -648,6 +664,12 @@ func (r *relay) dispatch(ctx context.Context, sub string, data []byte) error {
 		r.setErr("notice: " + m.Message)
 	}
 	return nil
+}
+
+func (r *relay) markHealthy() {
+	r.mu.Lock()
+	r.healthy = true
+	r.mu.Unlock()
 }
 
 func (r *relay) handleOK(m RelayMessage) {

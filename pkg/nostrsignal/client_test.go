@@ -668,3 +668,55 @@ func TestRelaySendNotHeldByStuckRelay(t *testing.T) {
 		inB.wait(t, 5*time.Second, "offer "+id, func(s nostrsignal.Signal) bool { return s.Kind == nostrsignal.Offer && s.OfferID == id })
 	}
 }
+
+// TestRelayReconnectBackoffGrowsForInstantClose: a relay that accepts the
+// connection and closes it at once is retried ever more slowly (the
+// backoff is not reset by a dial); one whose sessions deliver the end of
+// stored events (EOSE) before closing is retried from MinBackoff.
+func TestRelayReconnectBackoffGrowsForInstantClose(t *testing.T) {
+	const minBackoff = 20 * time.Millisecond
+	for _, eose := range []bool{false, true} {
+		t.Run(fmt.Sprint("eose=", eose), func(t *testing.T) {
+			var mu sync.Mutex
+			var dials []time.Time
+			dial := func(ctx context.Context, url string, limit int64) (nostrsignal.Conn, error) {
+				mu.Lock()
+				dials = append(dials, time.Now())
+				mu.Unlock()
+				f := newFakeConn()
+				go func() {
+					if eose {
+						select {
+						case req := <-f.out: // the REQ: answer its EOSE
+							parts := strings.SplitN(string(req), `"`, 5)
+							if len(parts) >= 4 {
+								f.in <- []byte(`["EOSE","` + parts[3] + `"]`)
+							}
+						case <-time.After(5 * time.Second):
+						}
+						time.Sleep(10 * time.Millisecond) // (the EOSE is read before the close)
+					}
+					f.Close()
+				}()
+				return f, nil
+			}
+			c, _ := startClient(t, nostrsignal.Config{Relays: []string{"ws://flaky"}, Room: "lobby", PeerID: "AAAAAAAAAAAAAAAAAAAA", Dial: dial,
+				MinBackoff: minBackoff, MaxBackoff: 2 * time.Second})
+			count := func() int { mu.Lock(); defer mu.Unlock(); return len(dials) }
+			testwait.For(t, "7 connections", 15*time.Second, func() bool { return count() >= 7 })
+			mu.Lock()
+			gap := dials[6].Sub(dials[5])
+			mu.Unlock()
+			attempts := c.Status()[0].ReconnectAttempts
+			if !eose {
+				// After 6 failures the backoff is minBackoff×2^5, jittered
+				// down to half at most.
+				if want := minBackoff * 16; gap < want || attempts < 6 {
+					t.Fatalf("7th connection %v after the 6th (want at least %v), %d attempts counted", gap, want, attempts)
+				}
+			} else if attempts > 1 || gap > time.Second {
+				t.Fatalf("sessions that delivered EOSE: %d attempts counted, 7th connection %v after the 6th", attempts, gap)
+			}
+		})
+	}
+}
