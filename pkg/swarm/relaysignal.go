@@ -44,7 +44,8 @@ import (
 // it opens, at most maxRelayCandidates per connection (maxMDNSCandidates
 // .local ones) of which maxPendingCandidates wait for the remote
 // description (and for maxEarlyCandidateSets offers not seen yet,
-// relayEarlyTTL); the rest are dropped (candidatesDropped).
+// relayEarlyTTL, the oldest set evicted for a new one); the rest are
+// dropped (candidatesDropped).
 const (
 	maxRelayOffers = 8
 	relayOfferTTL  = 30 * time.Second
@@ -492,8 +493,17 @@ func (r *Room) relayCandidate(s nostrsignal.Signal) {
 	e := rs.early[key]
 	if e == nil {
 		if len(rs.early) >= maxEarlyCandidateSets {
-			rs.candidatesDropped.Add(1)
-			return
+			// Full (candidates for offers that never come, maybe
+			// invented by a relay): the oldest set makes room, so that a
+			// flood cannot keep an honest peer's candidates out.
+			var oldest string
+			for k, x := range rs.early {
+				if oldest == "" || x.at.Before(rs.early[oldest].at) {
+					oldest = k
+				}
+			}
+			rs.candidatesDropped.Add(uint64(len(rs.early[oldest].cands)))
+			delete(rs.early, oldest)
 		}
 		e = &earlyCandidates{at: time.Now()}
 		rs.early[key] = e

@@ -307,3 +307,30 @@ func TestRelayCandidatesBoundedPerConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestRelayEarlyCandidatesEvictOldest: candidates for offers not seen yet
+// fill at most maxEarlyCandidateSets sets; a flood of candidates for
+// invented offers evicts the oldest sets and cannot keep out the
+// candidates of an offer that then arrives.
+func TestRelayEarlyCandidatesEvictOldest(t *testing.T) {
+	low, high := "0"+strings.Repeat("a", 19), "z"+strings.Repeat("a", 19)
+	r, _ := relayTestRoom(t, low)
+	send := func(offerID string) {
+		sealed, err := wire.SealSDP(r.sdpKey, `{"candidate":"candidate:1 1 udp 2122260223 127.0.0.1 9 typ host","sdpMid":"0"}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.relayCandidate(nostrsignal.Signal{Kind: nostrsignal.Candidate, PeerID: high, Direct: true, OfferID: offerID, Sealed: sealed, Relay: "ws://127.0.0.1:1"})
+	}
+	for i := range 10 * maxEarlyCandidateSets {
+		send(fmt.Sprint("invented-", i))
+	}
+	send("honest")
+	r.mu.Lock()
+	sets := len(r.relays.early)
+	got := r.takeEarlyCandidatesLocked(high, "honest")
+	r.mu.Unlock()
+	if sets > maxEarlyCandidateSets || len(got) != 1 {
+		t.Fatalf("%d early candidate sets (at most %d); the honest offer's: %d candidates, want 1", sets, maxEarlyCandidateSets, len(got))
+	}
+}
