@@ -37,7 +37,8 @@ import (
 // relay flooding invented peers spends only its own): relayReplyRate a
 // second for directed announcements and peers it announced before (at most
 // maxRelayHeard remembered per relay, relayHeardTTL), relayNewRate a second
-// for new peers on the room topic;
+// for new peers on the room topic; relayOfferRate offers a second are
+// taken from each relay (bursts of relayOfferBurst);
 // at most maxRelayOffers offers are being made and at most maxRelayOffers
 // are out, each for relayOfferTTL (a new one evicts the oldest);
 // candidates are taken only for a connection set up through a relay, until
@@ -58,6 +59,8 @@ const (
 	relayReplyBurst       = 20
 	relayNewRate          = 2 // replies per second and relay: new peers on the room topic
 	relayNewBurst         = 8
+	relayOfferRate        = 5 // offers taken per second and relay
+	relayOfferBurst       = 10
 	maxRelayHeard         = 256
 	relayHeardTTL         = 2 * time.Minute
 	maxPendingCandidates  = 16
@@ -109,6 +112,7 @@ type relaySignals struct {
 // directed announcements and peers it announced before go first.
 type relayBudget struct {
 	known, fresh tokenBucket
+	offers       tokenBucket          // offers taken (each may cost an answer)
 	heard        map[string]time.Time // peers announced through this relay (maxRelayHeard)
 }
 
@@ -190,9 +194,10 @@ func newRelaySignals(r *Room) (*relaySignals, error) {
 	for _, u := range r.cfg.Relays {
 		rs.sending[u] = make(chan struct{}, relaySendsPerRelay)
 		rs.budgets[u] = &relayBudget{
-			known: tokenBucket{rate: relayReplyRate, burst: relayReplyBurst, tokens: relayReplyBurst},
-			fresh: tokenBucket{rate: relayNewRate, burst: relayNewBurst, tokens: relayNewBurst},
-			heard: make(map[string]time.Time),
+			known:  tokenBucket{rate: relayReplyRate, burst: relayReplyBurst, tokens: relayReplyBurst},
+			fresh:  tokenBucket{rate: relayNewRate, burst: relayNewBurst, tokens: relayNewBurst},
+			offers: tokenBucket{rate: relayOfferRate, burst: relayOfferBurst, tokens: relayOfferBurst},
+			heard:  make(map[string]time.Time),
 		}
 	}
 	c, err := nostrsignal.New(nostrsignal.Config{
@@ -319,6 +324,20 @@ func (r *Room) handleRelaySignal(s nostrsignal.Signal) {
 	case nostrsignal.Announce:
 		r.relayAnnounced(s)
 	case nostrsignal.Offer:
+		// Each relay's offers have their own budget: one relay's flood
+		// of offers (from invented peers) cannot crowd out another's.
+		rs := r.relays
+		rs.budgetMu.Lock()
+		ok := false
+		if b := rs.budgets[s.Relay]; b != nil {
+			ok = b.offers.allow(time.Now())
+		}
+		rs.budgetMu.Unlock()
+		if !ok {
+			r.signalsDropped.Add(1)
+			r.log.Debug("relay offers beyond the relay's budget: ignoring one", "peer", s.PeerID, "relay", s.Relay)
+			return
+		}
 		r.handleOffer(relayRoute{r: r, url: s.Relay}, &wire.ForwardedOffer{
 			Offer: wire.SessionDescription{Type: wire.SDPTypeOffer, SDP: s.Sealed}, OfferID: s.OfferID, PeerID: s.PeerID})
 	case nostrsignal.Answer:

@@ -334,3 +334,41 @@ func TestRelayEarlyCandidatesEvictOldest(t *testing.T) {
 		t.Fatalf("%d early candidate sets (at most %d); the honest offer's: %d candidates, want 1", sets, maxEarlyCandidateSets, len(got))
 	}
 }
+
+// TestRelayOfferBudgetPerRelay: a relay flooding offers from invented
+// peers gets at most its own budget answered; an offer through another
+// relay is still answered.
+func TestRelayOfferBudgetPerRelay(t *testing.T) {
+	r, logs := relayTestRoom(t, "z"+strings.Repeat("a", 19))
+	answered := func() int {
+		logs.mu.Lock()
+		defer logs.mu.Unlock()
+		n := 0
+		for _, l := range logs.lines {
+			if strings.Contains(l, "answering offer") {
+				n++
+			}
+		}
+		return n
+	}
+	offer := func(relay, peer string) {
+		sealed, err := wire.SealSDP(r.sdpKey, memSDP(peer+".1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.handleRelaySignal(nostrsignal.Signal{Kind: nostrsignal.Offer, Relay: relay, PeerID: peer, Direct: true, OfferID: "o-" + peer, Sealed: sealed})
+	}
+	start := time.Now()
+	for i := range 100 {
+		offer("ws://127.0.0.1:1", fmt.Sprintf("0%019d", i))
+	}
+	limit := relayOfferBurst + int(time.Since(start).Seconds()*relayOfferRate) + 1
+	if n := answered(); n > limit || n == 0 {
+		t.Fatalf("%d of 100 offers through one relay answered, want 1 to %d", n, limit)
+	}
+	before := answered()
+	offer("ws://127.0.0.1:2", "1"+strings.Repeat("b", 19))
+	if answered() != before+1 {
+		t.Fatalf("an offer through another relay was not answered after one relay's flood (log %q)", logs.lines)
+	}
+}
