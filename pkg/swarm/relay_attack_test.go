@@ -231,12 +231,12 @@ func relayStatus(r *swarm.Room, url string) swarm.RelayStatus {
 	return swarm.RelayStatus{}
 }
 
-// TestRelayCandidatesAfterOpenAreRefused: a relay injects 3,000 trickled
+// TestRelayCandidatesAfterOpenAreRefused: a relay injects 1,000 trickled
 // candidates (sealed with the room's key, for the right offer id) into a
 // connection that is open: none is applied, each is counted as dropped,
 // and the connection stays up.
 func TestRelayCandidatesAfterOpenAreRefused(t *testing.T) {
-	const n = 3000
+	const n = 1000
 	name := roomName(t)
 	honest := startRelay(t)
 	victimID := "0" + randomID(19)
@@ -282,8 +282,10 @@ func TestRelayCandidatesAfterOpenAreRefused(t *testing.T) {
 	if applied := swarm.CandidatesAppliedForTest(victim.room) - applied0; applied != 0 {
 		t.Fatalf("%d candidates applied to an open connection, want 0", applied)
 	}
-	if dropped := swarm.CandidatesDroppedForTest(victim.room) - dropped0; dropped == 0 {
-		t.Fatal("no injected candidate counted as dropped")
+	// The client verifies 100 at once, then 50 a second: at least those
+	// reached the room and were refused there.
+	if dropped := swarm.CandidatesDroppedForTest(victim.room) - dropped0; dropped < 100 {
+		t.Fatalf("%d injected candidates refused by the room, want at least 100", dropped)
 	}
 	if st := p.State(); st != swarm.PeerActive {
 		t.Fatalf("the connection is %v after the injection", st)

@@ -104,14 +104,16 @@ func TestRelayGlare(t *testing.T) {
 func TestRelayAnnouncementRules(t *testing.T) {
 	low, high := "0"+strings.Repeat("a", 19), "z"+strings.Repeat("a", 19)
 	t.Run("smaller id offers", func(t *testing.T) {
-		r, _ := relayTestRoom(t, low)
+		r, logs := relayTestRoom(t, low)
 		r.relayAnnounced(nostrsignal.Signal{Kind: nostrsignal.Announce, PeerID: high, Relay: "ws://127.0.0.1:1"})
 		r.mu.Lock()
 		_, offering := r.relays.offering[high]
 		n := len(r.relays.offers)
 		r.mu.Unlock()
-		if !offering && n == 0 {
-			t.Fatal("no offer made or being made to the larger id")
+		// (The room is not started: the offer may already have failed to
+		// go out.)
+		if !offering && n == 0 && !logs.has("relay offer not sent") && !logs.has("failed to create a relay offer") {
+			t.Fatalf("no offer made or being made to the larger id (log %q)", logs.lines)
 		}
 	})
 	t.Run("larger id sends a directed announcement, once", func(t *testing.T) {
