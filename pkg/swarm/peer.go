@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/wire"
 )
 
@@ -99,10 +100,12 @@ type Peer struct {
 	pings       []pingWaiter
 	activeAt    time.Time
 	closeReason error
-	remoteSet   bool           // the remote description is applied
-	cands       []iceCandidate // trickled candidates waiting for remoteSet
-	candsIn     int            // trickled candidates taken (at most maxRelayCandidates)
-	mdnsIn      int            // of which .local (mDNS) ones (at most maxMDNSCandidates)
+	remoteSet   bool             // the remote description is applied
+	cands       []iceCandidate   // trickled candidates waiting for remoteSet
+	candsIn     int              // trickled candidates taken (at most maxRelayCandidates)
+	mdnsIn      int              // of which .local (mDNS) ones (at most maxMDNSCandidates)
+	relayKey    record.PublicKey // the Nostr key of the relay offer or answer: candidates must share it
+	relayKeySet bool
 
 	// Owned by the run goroutine.
 	release     func()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/peersetdb/peerset/pkg/nostrsignal"
+	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/wire"
 )
 
@@ -147,6 +148,7 @@ func (b *relayBudget) allow(peer string, direct bool, now time.Time) bool {
 // signal workers may take a candidate before the offer it follows).
 type earlyCandidates struct {
 	at    time.Time
+	key   record.PublicKey // the Nostr key of its first candidate: all must share it
 	cands []iceCandidate
 }
 
@@ -154,6 +156,7 @@ type earlyCandidates struct {
 type relayRoute struct {
 	r   *Room
 	url string
+	key record.PublicKey // the Nostr key that signed the offer: its candidates must be signed with it
 }
 
 func (rr relayRoute) sendAnswer(ctx context.Context, remote, offerID, sealed string) error {
@@ -338,11 +341,22 @@ func (r *Room) handleRelaySignal(s nostrsignal.Signal) {
 			r.log.Debug("relay offers beyond the relay's budget: ignoring one", "peer", s.PeerID, "relay", s.Relay)
 			return
 		}
-		r.handleOffer(relayRoute{r: r, url: s.Relay}, &wire.ForwardedOffer{
+		r.handleOffer(relayRoute{r: r, url: s.Relay, key: s.PubKey}, &wire.ForwardedOffer{
 			Offer: wire.SessionDescription{Type: wire.SDPTypeOffer, SDP: s.Sealed}, OfferID: s.OfferID, PeerID: s.PeerID})
 	case nostrsignal.Answer:
 		r.handleAnswer(&wire.ForwardedAnswer{
 			Answer: wire.SessionDescription{Type: wire.SDPTypeAnswer, SDP: s.Sealed}, OfferID: s.OfferID, PeerID: s.PeerID})
+		// The answerer's later candidates must be signed with the key
+		// that signed its answer (Trystero uses one key per session).
+		r.mu.Lock()
+		if p := r.peers[s.PeerID]; p != nil && p.offerID == s.OfferID && p.viaRelay {
+			p.mu.Lock()
+			if !p.relayKeySet {
+				p.relayKey, p.relayKeySet = s.PubKey, true
+			}
+			p.mu.Unlock()
+		}
+		r.mu.Unlock()
 	case nostrsignal.Candidate:
 		r.relayCandidate(s)
 	}
@@ -494,7 +508,7 @@ func (r *Room) relayCandidate(s nostrsignal.Signal) {
 		r.mu.Unlock()
 		// Only for a connection set up through a relay (not one a
 		// tracker or a mesh peer brought), for its offer, until it opens.
-		if !p.viaRelay || p.offerID != s.OfferID || !p.addRemoteCandidate(c) {
+		if !p.viaRelay || p.offerID != s.OfferID || !p.addRemoteCandidate(c, s.PubKey) {
 			rs.candidatesDropped.Add(1)
 		}
 		return
@@ -510,6 +524,10 @@ func (r *Room) relayCandidate(s nostrsignal.Signal) {
 	}
 	key := s.PeerID + "\x00" + s.OfferID
 	e := rs.early[key]
+	if e != nil && e.key != s.PubKey {
+		rs.candidatesDropped.Add(1) // signed by another key than the set's first
+		return
+	}
 	if e == nil {
 		if len(rs.early) >= maxEarlyCandidateSets {
 			// Full (candidates for offers that never come, maybe
@@ -524,7 +542,7 @@ func (r *Room) relayCandidate(s nostrsignal.Signal) {
 			rs.candidatesDropped.Add(uint64(len(rs.early[oldest].cands)))
 			delete(rs.early, oldest)
 		}
-		e = &earlyCandidates{at: time.Now()}
+		e = &earlyCandidates{at: time.Now(), key: s.PubKey}
 		rs.early[key] = e
 	}
 	if len(e.cands) < maxPendingCandidates && (!c.isMDNS() || countMDNS(e.cands) < maxMDNSCandidates) {
@@ -535,17 +553,22 @@ func (r *Room) relayCandidate(s nostrsignal.Signal) {
 }
 
 // takeEarlyCandidatesLocked returns (and forgets) the candidates that came
-// for the offer offerID of peer before the offer did.
-func (r *Room) takeEarlyCandidatesLocked(peer, offerID string) []iceCandidate {
+// for the offer offerID of peer before the offer did, if signed with key
+// (the offer's).
+func (r *Room) takeEarlyCandidatesLocked(peer, offerID string, key record.PublicKey) []iceCandidate {
 	if r.relays == nil {
 		return nil
 	}
-	key := peer + "\x00" + offerID
-	e := r.relays.early[key]
+	k := peer + "\x00" + offerID
+	e := r.relays.early[k]
 	if e == nil {
 		return nil
 	}
-	delete(r.relays.early, key)
+	delete(r.relays.early, k)
+	if e.key != key {
+		r.relays.candidatesDropped.Add(uint64(len(e.cands)))
+		return nil
+	}
 	return e.cands
 }
 
@@ -553,9 +576,13 @@ func (r *Room) takeEarlyCandidatesLocked(peer, offerID string) []iceCandidate {
 // then at most maxPendingCandidates wait. It refuses c (false) once the
 // connection is open, or past maxRelayCandidates (maxMDNSCandidates .local
 // ones) for the connection.
-func (p *Peer) addRemoteCandidate(c iceCandidate) bool {
+func (p *Peer) addRemoteCandidate(c iceCandidate, key record.PublicKey) bool {
 	p.mu.Lock()
 	mdns := c.isMDNS()
+	if p.relayKeySet && p.relayKey != key {
+		p.mu.Unlock()
+		return false // not signed by the key of the peer's offer or answer
+	}
 	if p.isOpen() || p.candsIn >= maxRelayCandidates || (mdns && p.mdnsIn >= maxMDNSCandidates) {
 		p.mu.Unlock()
 		return false

@@ -15,6 +15,7 @@ import (
 
 	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/nostrsignal"
+	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/wire"
 )
 
@@ -330,7 +331,7 @@ func TestRelayEarlyCandidatesEvictOldest(t *testing.T) {
 	send("honest")
 	r.mu.Lock()
 	sets := len(r.relays.early)
-	got := r.takeEarlyCandidatesLocked(high, "honest")
+	got := r.takeEarlyCandidatesLocked(high, "honest", record.PublicKey{})
 	r.mu.Unlock()
 	if sets > maxEarlyCandidateSets || len(got) != 1 {
 		t.Fatalf("%d early candidate sets (at most %d); the honest offer's: %d candidates, want 1", sets, maxEarlyCandidateSets, len(got))
@@ -372,5 +373,61 @@ func TestRelayOfferBudgetPerRelay(t *testing.T) {
 	offer("ws://127.0.0.1:2", "1"+strings.Repeat("b", 19))
 	if answered() != before+1 {
 		t.Fatalf("an offer through another relay was not answered after one relay's flood (log %q)", logs.lines)
+	}
+}
+
+// TestRelayCandidatesBoundToOfferKey: trickled candidates count only if
+// signed with the Nostr key of the offer or answer of their connection; a
+// relay forging them with its own key gets them dropped, before and after
+// the offer arrives.
+func TestRelayCandidatesBoundToOfferKey(t *testing.T) {
+	low, high := "0"+strings.Repeat("a", 19), "z"+strings.Repeat("a", 19)
+	newKey := func() record.PublicKey {
+		k, err := record.GenerateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k.Public()
+	}
+	peerKey, forger := newKey(), newKey()
+	r, _ := relayTestRoom(t, low)
+	cand := func(offerID string, key record.PublicKey) {
+		sealed, err := wire.SealSDP(r.sdpKey, `{"candidate":"candidate:1 1 udp 2122260223 127.0.0.1 9 typ host","sdpMid":"0"}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.relayCandidate(nostrsignal.Signal{Kind: nostrsignal.Candidate, PeerID: high, Direct: true, OfferID: offerID, Sealed: sealed, Relay: "ws://127.0.0.1:1", PubKey: key})
+	}
+	// Before the offer: a forged set is not handed to the offer.
+	cand("early", forger)
+	cand("early", peerKey) // another key than the set's first: dropped
+	r.mu.Lock()
+	got := r.takeEarlyCandidatesLocked(high, "early", peerKey)
+	r.mu.Unlock()
+	if len(got) != 0 {
+		t.Fatalf("%d candidates signed by another key handed to the offer", len(got))
+	}
+	// A connection set up by an offer signed with peerKey.
+	r.mu.Lock()
+	p := r.newPeerLocked(high, false)
+	p.offerID, p.viaRelay, p.relayKey, p.relayKeySet = "the-offer", true, peerKey, true
+	r.mu.Unlock()
+	t.Cleanup(func() {
+		r.mu.Lock()
+		delete(r.peers, high)
+		r.mu.Unlock()
+	})
+	for range 10 {
+		cand("the-offer", forger)
+	}
+	cand("the-offer", peerKey)
+	p.mu.Lock()
+	kept := len(p.cands)
+	p.mu.Unlock()
+	if kept != 1 {
+		t.Fatalf("%d candidates kept, want 1 (only the one signed with the offer's key)", kept)
+	}
+	if d := r.relays.candidatesDropped.Load(); d != 12 {
+		t.Fatalf("%d candidates dropped, want 12", d)
 	}
 }

@@ -287,7 +287,9 @@ func (r *Room) handleOffer(route answerRoute, m *wire.ForwardedOffer) {
 	p.offerID = m.OfferID
 	if route.kind() == routeRelay {
 		p.viaRelay = true
-		p.cands = r.takeEarlyCandidatesLocked(remote, m.OfferID)
+		rr, _ := route.(relayRoute)
+		p.relayKey, p.relayKeySet = rr.key, true
+		p.cands = r.takeEarlyCandidatesLocked(remote, m.OfferID, rr.key)
 		p.candsIn = len(p.cands)
 	}
 	r.wg.Go(func() {
