@@ -6,6 +6,7 @@ package swarm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -429,5 +430,47 @@ func TestRelayCandidatesBoundToOfferKey(t *testing.T) {
 	}
 	if d := r.relays.candidatesDropped.Load(); d != 12 {
 		t.Fatalf("%d candidates dropped, want 12", d)
+	}
+}
+
+// TestRelayReplayedOfferSDPRefused: a sealed offer lifted from its message
+// and sent again under another peer id or offer id is refused; the same
+// offer again under its own ids (an honest resend) is not.
+func TestRelayReplayedOfferSDPRefused(t *testing.T) {
+	r, logs := relayTestRoom(t, "z"+strings.Repeat("a", 19))
+	sealed, err := wire.SealSDP(r.sdpKey, memSDP("remote.1")+"a=ice-ufrag:abcd\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var joinErrs []error
+	r.OnJoinError(func(_ string, err error) {
+		mu.Lock()
+		joinErrs = append(joinErrs, err)
+		mu.Unlock()
+	})
+	offer := func(peer, offerID string) {
+		r.handleRelaySignal(nostrsignal.Signal{Kind: nostrsignal.Offer, Relay: "ws://127.0.0.1:1", PeerID: peer, Direct: true, OfferID: offerID, Sealed: sealed})
+	}
+	honest := "0" + strings.Repeat("b", 19)
+	offer(honest, "first")
+	if !logs.has("answering offer") {
+		t.Fatalf("the first offer was not answered (log %q)", logs.lines)
+	}
+	offer("1"+strings.Repeat("c", 19), "first") // another peer id
+	offer(honest, "second")                     // another offer id
+	n := 0
+	mu.Lock()
+	for _, err := range joinErrs {
+		if errors.Is(err, errReplayedOffer) {
+			n++
+		}
+	}
+	mu.Unlock()
+	if n != 2 {
+		t.Fatalf("%d replays refused, want 2 (join errors %v)", n, joinErrs)
+	}
+	if err := r.sdpOrigins.check("fp", "abcd", honest, "first", time.Now()); err != nil {
+		t.Fatalf("an honest resend (same ids) refused: %v", err)
 	}
 }
