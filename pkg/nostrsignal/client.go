@@ -100,11 +100,16 @@ type Config struct {
 	Warmup           []time.Duration
 	AnnounceInterval time.Duration
 	// MinBackoff and MaxBackoff bound the reconnection delay (default 1 s
-	// and 60 s; doubled per failed attempt, with jitter). A relay that
+	// and 60 s; doubled per failed attempt, with jitter). A connection
+	// counts as a success (the delay starts again from MinBackoff) only if
+	// it delivered a valid event or the end of stored events (EOSE) of our
+	// subscription, or lasted HealthySession (default 30 s): a relay that
+	// accepts and closes at once is retried ever more slowly. A relay that
 	// answers "rate-limited:" to an announcement gets no announcement for
 	// max(AnnounceInterval, twice the last such pause), at most
 	// MaxRateLimitPause (default 15 min).
 	MinBackoff, MaxBackoff time.Duration
+	HealthySession         time.Duration
 	MaxRateLimitPause      time.Duration
 	// MaxMessageBytes bounds one relay message (default 128 KiB).
 	MaxMessageBytes int
@@ -114,6 +119,13 @@ type Config struct {
 	MaxAge time.Duration
 	// WriteTimeout bounds each write to a relay (default 10 s).
 	WriteTimeout time.Duration
+	// InboundRate and InboundBurst bound the events of each relay whose
+	// signature is checked (default 50 a second, bursts of 100): the cheap
+	// checks (subscription, topic, kind, age, payload, an id seen already)
+	// come first; past the bound an event is dropped unverified
+	// (RelayStatus.RateLimited).
+	InboundRate  float64
+	InboundBurst int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -130,9 +142,16 @@ func (c Config) withDefaults() Config {
 	dur(&c.AnnounceInterval, time.Minute)
 	dur(&c.MinBackoff, time.Second)
 	dur(&c.MaxBackoff, time.Minute)
+	dur(&c.HealthySession, 30*time.Second)
 	dur(&c.MaxRateLimitPause, 15*time.Minute)
 	dur(&c.MaxAge, 5*time.Minute)
 	dur(&c.WriteTimeout, 10*time.Second)
+	if c.InboundRate <= 0 {
+		c.InboundRate = 50
+	}
+	if c.InboundBurst <= 0 {
+		c.InboundBurst = 100
+	}
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = 128 << 10
 	}
@@ -167,8 +186,13 @@ type RelayStatus struct {
 	Announces         uint64
 	LastAnnounce      time.Time
 	// Received counts signals delivered; Dropped counts events refused
-	// (bad signature, wrong topic or kind, stale, malformed content).
-	Received, Dropped uint64
+	// (bad signature, wrong topic or kind, stale, malformed content, over
+	// the inbound rate); of these RateLimited were over the inbound rate
+	// (Config.InboundRate). Verified counts signatures checked, Replayed
+	// events seen already (dropped unverified, not counted as dropped).
+	Received, Dropped     uint64
+	RateLimited, Verified uint64
+	Replayed              uint64
 }
 
 // ErrNotConnected means no relay connection was open to send through.
@@ -194,6 +218,42 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	relays []*relay
+
+	seenMu sync.Mutex
+	seen   map[[32]byte]time.Time // verified event ids (maxSeenEvents), until MaxAge
+}
+
+// maxSeenEvents bounds the verified event ids remembered: a replay, or the
+// same event through a second relay, costs no signature check.
+const maxSeenEvents = 4096
+
+// seenEvent reports whether the event id was verified already.
+func (c *Client) seenEvent(id [32]byte) bool {
+	c.seenMu.Lock()
+	defer c.seenMu.Unlock()
+	at, ok := c.seen[id]
+	return ok && c.cfg.Now().Sub(at) <= 2*c.cfg.MaxAge
+}
+
+// markSeen remembers a verified event id.
+func (c *Client) markSeen(id [32]byte) {
+	c.seenMu.Lock()
+	defer c.seenMu.Unlock()
+	now := c.cfg.Now()
+	if len(c.seen) >= maxSeenEvents {
+		for k, at := range c.seen {
+			if now.Sub(at) > 2*c.cfg.MaxAge {
+				delete(c.seen, k)
+			}
+		}
+		for k := range c.seen {
+			if len(c.seen) < maxSeenEvents {
+				break
+			}
+			delete(c.seen, k) // full of fresh ids: forget one (costs one more check)
+		}
+	}
+	c.seen[id] = now
 }
 
 // SetPassive marks our later announcements and messages {"passive": true}
@@ -223,7 +283,8 @@ func New(cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("nostrsignal: failed to make a signing key: %w", err)
 		}
 	}
-	c := &Client{cfg: cfg, key: key, rootTopic: RootTopic(cfg.AppID, cfg.Room), selfTopic: PeerTopic(cfg.AppID, cfg.Room, cfg.PeerID)}
+	c := &Client{cfg: cfg, key: key, rootTopic: RootTopic(cfg.AppID, cfg.Room), selfTopic: PeerTopic(cfg.AppID, cfg.Room, cfg.PeerID),
+		seen: make(map[[32]byte]time.Time)}
 	c.passive.Store(cfg.Passive)
 	seen := map[string]bool{}
 	for _, u := range cfg.Relays {
@@ -231,7 +292,8 @@ func New(cfg Config) (*Client, error) {
 			continue
 		}
 		seen[u] = true
-		c.relays = append(c.relays, &relay{c: c, url: u, kick: make(chan struct{}, 1), state: RelayClosed})
+		c.relays = append(c.relays, &relay{c: c, url: u, kick: make(chan struct{}, 1), state: RelayClosed, writeSem: make(chan struct{}, 1),
+			inbound: inboundBucket{rate: cfg.InboundRate, burst: float64(cfg.InboundBurst), tokens: float64(cfg.InboundBurst)}})
 	}
 	return c, nil
 }
@@ -299,18 +361,30 @@ func (c *Client) Send(ctx context.Context, relayURL, to string, p Payload) error
 		return fmt.Errorf("nostrsignal: send to %s: %w", to, err)
 	}
 	msg := EncodeEventMessage(ev)
-	sent := 0
-	var lastErr error
+	// Through every relay at once: one that stopped reading must not hold
+	// up the others until ctx ends.
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		sent    int
+		lastErr error
+	)
 	for _, r := range c.relays {
 		if relayURL != "" && r.url != relayURL {
 			continue
 		}
-		if err := r.write(ctx, msg); err != nil {
-			lastErr = err
-			continue
-		}
-		sent++
+		wg.Go(func() {
+			err := r.write(ctx, msg)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				lastErr = err
+			} else {
+				sent++
+			}
+		})
 	}
+	wg.Wait()
 	if sent == 0 {
 		if lastErr == nil {
 			lastErr = ErrNotConnected
@@ -326,9 +400,11 @@ type relay struct {
 	url  string
 	kick chan struct{}
 
-	announces, received, dropped atomic.Uint64
+	announces, received, dropped    atomic.Uint64
+	rateLimited, verified, replayed atomic.Uint64
+	inbound                         inboundBucket // owned by the session's read loop
 
-	writeMu sync.Mutex // serialises writes on conn
+	writeSem chan struct{} // one token: serialises writes on conn (a wait ends with ctx)
 
 	mu           sync.Mutex
 	conn         Conn
@@ -339,13 +415,15 @@ type relay struct {
 	pauseUntil   time.Time     // no announcements before (rate-limited)
 	pause        time.Duration // the last rate-limit pause
 	pending      map[[32]byte]bool
+	healthy      bool // this session delivered an event or EOSE
 }
 
 func (r *relay) status() RelayStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return RelayStatus{URL: r.url, State: r.state, LastError: r.lastErr, ReconnectAttempts: r.attempts,
-		Announces: r.announces.Load(), LastAnnounce: r.lastAnnounce, Received: r.received.Load(), Dropped: r.dropped.Load()}
+		Announces: r.announces.Load(), LastAnnounce: r.lastAnnounce, Received: r.received.Load(), Dropped: r.dropped.Load(),
+		RateLimited: r.rateLimited.Load(), Verified: r.verified.Load(), Replayed: r.replayed.Load()}
 }
 
 func (r *relay) setErr(msg string) {
@@ -358,13 +436,18 @@ func (r *relay) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		r.mu.Lock()
 		r.state = RelayConnecting
+		r.healthy = false
 		r.mu.Unlock()
+		start := time.Now()
 		err := r.session(ctx)
 		r.mu.Lock()
 		r.state = RelayClosed
 		r.conn = nil
 		if err != nil && ctx.Err() == nil {
 			r.lastErr = err.Error()
+		}
+		if r.healthy || time.Since(start) >= r.c.cfg.HealthySession {
+			r.attempts = 0 // a working session: start again from MinBackoff
 		}
 		r.attempts++
 		attempt := r.attempts
@@ -410,7 +493,6 @@ func (r *relay) session(ctx context.Context) error {
 	r.mu.Lock()
 	r.conn = conn
 	r.state = RelayOpen
-	r.attempts = 0
 	r.pending = map[[32]byte]bool{}
 	r.mu.Unlock()
 
@@ -456,8 +538,12 @@ func (r *relay) write(ctx context.Context, msg []byte) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.c.cfg.WriteTimeout)
 	defer cancel()
-	r.writeMu.Lock()
-	defer r.writeMu.Unlock()
+	select {
+	case r.writeSem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("%s: write: waiting for an earlier write: %w", r.url, ctx.Err())
+	}
+	defer func() { <-r.writeSem }()
 	if err := conn.Write(ctx, msg); err != nil {
 		return fmt.Errorf("%s: write: %w", r.url, err)
 	}
@@ -537,7 +623,7 @@ func (r *relay) dispatch(ctx context.Context, sub string, data []byte) error {
 			r.dropped.Add(1)
 			return nil
 		}
-		s, err := r.c.verify(m.Event)
+		ev, s, err := r.c.check(m.Event)
 		if err != nil {
 			r.dropped.Add(1)
 			return nil
@@ -545,9 +631,29 @@ func (r *relay) dispatch(ctx context.Context, sub string, data []byte) error {
 		if s == nil {
 			return nil // our own event
 		}
+		if r.c.seenEvent(ev.ID) {
+			r.replayed.Add(1)
+			return nil // a replay, or the same event through another relay
+		}
+		if !r.inbound.allow(r.c.cfg.Now()) {
+			r.rateLimited.Add(1)
+			r.dropped.Add(1)
+			return nil
+		}
+		r.verified.Add(1)
+		if err := ev.Verify(); err != nil {
+			r.dropped.Add(1)
+			return nil
+		}
+		r.c.markSeen(ev.ID)
 		s.Relay = r.url
 		r.received.Add(1)
+		r.markHealthy()
 		r.c.cfg.OnSignal(*s)
+	case "EOSE":
+		if m.SubID == sub {
+			r.markHealthy()
+		}
 	case "OK":
 		r.handleOK(m)
 	case "CLOSED":
@@ -558,6 +664,12 @@ func (r *relay) dispatch(ctx context.Context, sub string, data []byte) error {
 		r.setErr("notice: " + m.Message)
 	}
 	return nil
+}
+
+func (r *relay) markHealthy() {
+	r.mu.Lock()
+	r.healthy = true
+	r.mu.Unlock()
 }
 
 func (r *relay) handleOK(m RelayMessage) {
@@ -583,35 +695,46 @@ func (r *relay) handleOK(m RelayMessage) {
 	}
 }
 
-// verify checks an incoming event: id and signature, one of our two
-// topics in its x tag with the matching kind, fresh, and a payload Trystero
-// would act on from another peer. It returns nil, nil for our own events.
+// verify checks an incoming event: the cheap checks of check, then its id
+// and signature. It returns nil, nil for our own events.
 func (c *Client) verify(raw []byte) (*Signal, error) {
-	ev, err := record.ParseEvent(raw, c.cfg.MaxMessageBytes)
-	if err != nil {
+	ev, s, err := c.check(raw)
+	if err != nil || s == nil {
 		return nil, err
 	}
 	if err := ev.Verify(); err != nil {
 		return nil, err
 	}
+	return s, nil
+}
+
+// check does the cheap checks of an incoming event, before its signature
+// is: one of our two topics in its x tag with the matching kind, fresh,
+// and a payload Trystero would act on from another peer. It returns a nil
+// Signal for our own events.
+func (c *Client) check(raw []byte) (*record.Event, *Signal, error) {
+	ev, err := record.ParseEvent(raw, c.cfg.MaxMessageBytes)
+	if err != nil {
+		return nil, nil, err
+	}
 	topic := ev.TagValue(topicTag)
 	direct := topic == c.selfTopic
 	if !direct && topic != c.rootTopic {
-		return nil, errors.New("event for another topic")
+		return nil, nil, errors.New("event for another topic")
 	}
 	if ev.Kind != TopicKind(topic) {
-		return nil, errors.New("event kind does not match its topic")
+		return nil, nil, errors.New("event kind does not match its topic")
 	}
 	created := time.Unix(ev.CreatedAt, 0)
 	if age := c.cfg.Now().Sub(created); age > c.cfg.MaxAge || age < -c.cfg.MaxAge {
-		return nil, errors.New("stale event")
+		return nil, nil, errors.New("stale event")
 	}
 	p, err := DecodePayload(ev.Content)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if p.PeerID == c.cfg.PeerID {
-		return nil, nil
+		return ev, nil, nil
 	}
 	s := &Signal{PeerID: p.PeerID, Direct: direct, OfferID: p.OfferID, Passive: p.Passive, PubKey: ev.PubKey, CreatedAt: created}
 	// Trystero's precedence: offer, then candidate, then answer.
@@ -626,9 +749,27 @@ func (c *Client) verify(raw []byte) (*Signal, error) {
 		s.Kind = Announce
 	}
 	if s.Kind != Announce && !direct {
-		return nil, errors.New("offer, answer or candidate on the room topic")
+		return nil, nil, errors.New("offer, answer or candidate on the room topic")
 	}
-	return s, nil
+	return ev, s, nil
+}
+
+// inboundBucket allows rate events a second on average, burst at once.
+type inboundBucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func (b *inboundBucket) allow(now time.Time) bool {
+	if !b.last.IsZero() {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
 func hexDecode(dst []byte, s string) error {

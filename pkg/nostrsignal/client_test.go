@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -469,8 +470,9 @@ func TestRateLimitedAnnouncementsPause(t *testing.T) {
 func TestSetPassive(t *testing.T) {
 	url := startRelay(t)
 	a, _ := startClient(t, nostrsignal.Config{Relays: []string{url}, Room: "lobby", PeerID: "AAAAAAAAAAAAAAAAAAAA", Warmup: []time.Duration{}, AnnounceInterval: time.Hour})
-	_, inB := startClient(t, nostrsignal.Config{Relays: []string{url}, Room: "lobby", PeerID: "BBBBBBBBBBBBBBBBBBBB"})
+	b, inB := startClient(t, nostrsignal.Config{Relays: []string{url}, Room: "lobby", PeerID: "BBBBBBBBBBBBBBBBBBBB"})
 	waitOpen(t, a)
+	waitOpen(t, b)
 	if a.Passive() {
 		t.Fatal("a client is passive without Config.Passive")
 	}
@@ -496,4 +498,225 @@ func TestSetPassive(t *testing.T) {
 	inB.wait(t, 5*time.Second, "a passive announcement", func(s nostrsignal.Signal) bool {
 		return s.Kind == nostrsignal.Announce && s.PeerID == "AAAAAAAAAAAAAAAAAAAA" && s.Passive
 	})
+}
+
+// TestRelayInboundFloodIsBoundedBeforeVerifying: a relay sends 1,000
+// signed announcements at once, 500 events for another topic, then replays
+// 200 of the announcements: the cheap checks and the replay memory cost no
+// signature check, at most the inbound budget (100 at once, 50 a second)
+// are verified, and an honest announcement after the flood is delivered.
+func TestRelayInboundFloodIsBoundedBeforeVerifying(t *testing.T) {
+	const app, room, self = "peerset-test", "lobby", "SSSSSSSSSSSSSSSSSSSS"
+	conns := make(chan *fakeConn, 4)
+	dial := func(ctx context.Context, url string, limit int64) (nostrsignal.Conn, error) {
+		f := newFakeConn()
+		conns <- f
+		return f, nil
+	}
+	c, in := startClient(t, nostrsignal.Config{Relays: []string{"ws://fake"}, AppID: app, Room: room, PeerID: self, Dial: dial})
+	conn := <-conns
+	var sub string
+	select {
+	case req := <-conn.out:
+		parts := strings.SplitN(string(req), `"`, 5)
+		if len(parts) < 4 || parts[1] != "REQ" {
+			t.Fatalf("first message %s", req)
+		}
+		sub = parts[3]
+	case <-time.After(5 * time.Second):
+		t.Fatal("no REQ")
+	}
+	sk, err := record.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := nostrsignal.RootTopic(app, room)
+	other := nostrsignal.RootTopic(app, "other")
+	now := time.Now().Unix()
+	mkAt := func(topic, id string, created int64) []byte {
+		e := &record.Event{Kind: nostrsignal.TopicKind(topic), CreatedAt: created, Tags: [][]string{{"x", topic}}, Content: nostrsignal.Payload{PeerID: id}.Encode()}
+		if err := e.Sign(sk); err != nil {
+			t.Fatal(err)
+		}
+		return append(e.AppendJSON([]byte(fmt.Sprintf(`["EVENT",%q,`, sub))), ']')
+	}
+	mk := func(topic, id string) []byte { return mkAt(topic, id, now) }
+	const flood, wrong, replays = 1000, 500, 200
+	announcements := make([][]byte, flood)
+	for i := range announcements {
+		announcements[i] = mk(root, fmt.Sprintf("F%019d", i))
+	}
+	wrongTopic := make([][]byte, wrong)
+	for i := range wrongTopic {
+		wrongTopic[i] = mk(other, fmt.Sprintf("W%019d", i))
+	}
+	status := func() nostrsignal.RelayStatus { return c.Status()[0] }
+
+	start := time.Now()
+	for _, m := range wrongTopic {
+		conn.in <- m
+	}
+	testwait.For(t, "the events for another topic to be dropped", 10*time.Second, func() bool { return status().Dropped >= wrong })
+	if st := status(); st.Verified != 0 {
+		t.Fatalf("%d signatures checked for events for another topic, want 0 (%+v)", st.Verified, st)
+	}
+	for _, m := range announcements {
+		conn.in <- m
+	}
+	testwait.ForState(t, "the flood to be handled", 10*time.Second, func() bool {
+		st := status()
+		return st.Received+st.Dropped >= wrong+flood
+	}, func() string { return fmt.Sprintf("%+v", status()) })
+	st := status()
+	elapsed := time.Since(start).Seconds()
+	if limit := 100 + 50*elapsed + 1; float64(st.Verified) > limit || st.RateLimited == 0 {
+		t.Fatalf("%d of %d signatures checked in %.2f s (%d rate-limited), want at most %.0f", st.Verified, flood, elapsed, st.RateLimited, limit)
+	}
+	// Replays of delivered events cost no check.
+	verified := st.Verified
+	delivered := 0
+	for _, s := range in.all() {
+		var n int
+		if _, err := fmt.Sscanf(s.PeerID, "F%d", &n); err == nil && n < replays {
+			delivered++
+		}
+	}
+	for i := range replays {
+		conn.in <- announcements[i]
+	}
+	testwait.ForState(t, "the replays to be handled", 10*time.Second, func() bool {
+		st := status()
+		return st.Received+st.Dropped+st.Replayed >= wrong+flood+replays
+	}, func() string { return fmt.Sprintf("%+v", status()) })
+	if st := status(); st.Replayed != uint64(delivered) || st.Verified-verified > uint64(replays-delivered) {
+		t.Fatalf("replays: %+v (verified %d before, %d delivered)", st, verified, delivered)
+	}
+	// An honest peer announcing (again, as peers do) after the flood is
+	// delivered.
+	i := 0
+	testwait.For(t, "an honest announcement after the flood", 10*time.Second, func() bool {
+		for _, s := range in.all() {
+			if s.PeerID == "HONESTHONESTHONEST00" {
+				return true
+			}
+		}
+		select {
+		case conn.in <- mkAt(root, "HONESTHONESTHONEST00", now+int64(i)):
+			i++
+		default:
+		}
+		return false
+	})
+}
+
+// stuckConn is a relay connection that takes the REQ and then never
+// finishes a write until its context ends.
+type stuckConn struct {
+	*fakeConn
+	writes atomic.Int64
+}
+
+func (s *stuckConn) Write(ctx context.Context, b []byte) error {
+	if s.writes.Add(1) == 1 {
+		return nil // the REQ
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestRelaySendNotHeldByStuckRelay: a Send through every relay is not held
+// up by a relay that stopped reading: the honest relay gets the event, and
+// Send returns when its context ends, even for writes queued behind the
+// stuck one.
+func TestRelaySendNotHeldByStuckRelay(t *testing.T) {
+	honest := startRelay(t)
+	stuck := &stuckConn{fakeConn: newFakeConn()}
+	dial := func(ctx context.Context, url string, limit int64) (nostrsignal.Conn, error) {
+		if url == "ws://stuck" {
+			return stuck, nil
+		}
+		return nostrsignal.DialWebSocket(ctx, url, limit)
+	}
+	a, _ := startClient(t, nostrsignal.Config{Relays: []string{"ws://stuck", honest}, Room: "lobby", PeerID: "AAAAAAAAAAAAAAAAAAAA", Dial: dial, Warmup: []time.Duration{}, AnnounceInterval: time.Hour})
+	b, inB := startClient(t, nostrsignal.Config{Relays: []string{honest}, Room: "lobby", PeerID: "BBBBBBBBBBBBBBBBBBBB"})
+	waitOpen(t, a)
+	waitOpen(t, b)
+	var wg sync.WaitGroup
+	errs := make(chan error, 5)
+	for i := range 5 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			errs <- a.Send(ctx, "", "BBBBBBBBBBBBBBBBBBBB", nostrsignal.Payload{OfferID: fmt.Sprint("o", i), Offer: "sealed"})
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Send held past its context by a stuck relay")
+	}
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Send through an honest and a stuck relay: %v", err)
+		}
+	}
+	for i := range 5 {
+		id := fmt.Sprint("o", i)
+		inB.wait(t, 5*time.Second, "offer "+id, func(s nostrsignal.Signal) bool { return s.Kind == nostrsignal.Offer && s.OfferID == id })
+	}
+}
+
+// TestRelayReconnectBackoffGrowsForInstantClose: a relay that accepts the
+// connection and closes it at once is retried ever more slowly (the
+// backoff is not reset by a dial); one whose sessions deliver the end of
+// stored events (EOSE) before closing is retried from MinBackoff.
+func TestRelayReconnectBackoffGrowsForInstantClose(t *testing.T) {
+	const minBackoff = 20 * time.Millisecond
+	for _, eose := range []bool{false, true} {
+		t.Run(fmt.Sprint("eose=", eose), func(t *testing.T) {
+			var mu sync.Mutex
+			var dials []time.Time
+			dial := func(ctx context.Context, url string, limit int64) (nostrsignal.Conn, error) {
+				mu.Lock()
+				dials = append(dials, time.Now())
+				mu.Unlock()
+				f := newFakeConn()
+				go func() {
+					if eose {
+						select {
+						case req := <-f.out: // the REQ: answer its EOSE
+							parts := strings.SplitN(string(req), `"`, 5)
+							if len(parts) >= 4 {
+								f.in <- []byte(`["EOSE","` + parts[3] + `"]`)
+							}
+						case <-time.After(5 * time.Second):
+						}
+						time.Sleep(10 * time.Millisecond) // (the EOSE is read before the close)
+					}
+					f.Close()
+				}()
+				return f, nil
+			}
+			c, _ := startClient(t, nostrsignal.Config{Relays: []string{"ws://flaky"}, Room: "lobby", PeerID: "AAAAAAAAAAAAAAAAAAAA", Dial: dial,
+				MinBackoff: minBackoff, MaxBackoff: 2 * time.Second})
+			count := func() int { mu.Lock(); defer mu.Unlock(); return len(dials) }
+			testwait.For(t, "7 connections", 15*time.Second, func() bool { return count() >= 7 })
+			mu.Lock()
+			gap := dials[6].Sub(dials[5])
+			mu.Unlock()
+			attempts := c.Status()[0].ReconnectAttempts
+			if !eose {
+				// After 6 failures the backoff is minBackoff×2^5, jittered
+				// down to half at most.
+				if want := minBackoff * 16; gap < want || attempts < 6 {
+					t.Fatalf("7th connection %v after the 6th (want at least %v), %d attempts counted", gap, want, attempts)
+				}
+			} else if attempts > 1 || gap > time.Second {
+				t.Fatalf("sessions that delivered EOSE: %d attempts counted, 7th connection %v after the 6th", attempts, gap)
+			}
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Trickled ICE candidates. Trystero's Nostr strategy sends its candidates
@@ -58,6 +59,25 @@ func parseCandidate(text string) (iceCandidate, error) {
 		return iceCandidate{}, fmt.Errorf("%w: neither sdpMid nor sdpMLineIndex", errBadCandidate)
 	}
 	return c, nil
+}
+
+// isMDNS reports whether c's address is an mDNS name (x.local): resolving
+// one costs a multicast query, so a connection takes only a few.
+func (c iceCandidate) isMDNS() bool {
+	// candidate:<foundation> <component> <transport> <priority> <address> ...
+	f := strings.Fields(c.Candidate)
+	return len(f) > 4 && strings.HasSuffix(strings.ToLower(f[4]), ".local")
+}
+
+// countMDNS counts the mDNS candidates of cs.
+func countMDNS(cs []iceCandidate) int {
+	n := 0
+	for _, c := range cs {
+		if c.isMDNS() {
+			n++
+		}
+	}
+	return n
 }
 
 // json is the candidate as the browser's addIceCandidate takes it.

@@ -99,3 +99,17 @@ func CandidatesAppliedForTest(r *Room) uint64 {
 	}
 	return r.relays.candidatesApplied.Load()
 }
+
+// PeerOfferIDForTest returns the offer id of p's exchange.
+func PeerOfferIDForTest(p *Peer) string { return p.offerID }
+
+// CandidatesDroppedForTest counts the trickled candidates r refused.
+func CandidatesDroppedForTest(r *Room) uint64 {
+	if r.relays == nil {
+		return 0
+	}
+	return r.relays.candidatesDropped.Load()
+}
+
+// SignalsDroppedForTest counts the signals r dropped as its queue was full.
+func SignalsDroppedForTest(r *Room) uint64 { return r.signalsDropped.Load() }

@@ -5,6 +5,7 @@ package swarm_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,14 +64,22 @@ func TestHalfOpenOfferFloodCannotLockOutHonestPeers(t *testing.T) {
 	cfgV.AnnounceSteady = time.Second
 	victim := newTestPeer(t, cfgV)
 
-	sealed, err := wire.SealSDP(wire.SDPKey(cfgV.Password, cfgV.AppID, cfgV.Room), abandonedOfferSDP(t))
-	if err != nil {
-		t.Fatal(err)
+	sdp := abandonedOfferSDP(t)
+	i := strings.Index(sdp, "a=ice-ufrag:")
+	if i < 0 {
+		t.Fatal("no ice-ufrag in the offer")
 	}
 	fakes := 0
 	fake := func() {
 		fakes++
 		id := fmt.Sprintf("0fake%015d", fakes)
+		// Each with its own ufrag: the same SDP under other ids is refused
+		// as a replay (TestRelayReplayedOfferSDPRefused).
+		fresh := sdp[:i] + fmt.Sprintf("a=ice-ufrag:f%07d\r\na=x-old-", fakes) + sdp[i+2:]
+		sealed, err := wire.SealSDP(wire.SDPKey(cfgV.Password, cfgV.AppID, cfgV.Room), fresh)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := swarm.InjectOfferForTest(victim.room, id, id, sealed); err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/wire"
 )
 
@@ -60,11 +61,12 @@ type PeerStats struct {
 // Peer is a remote peer of a room, from the offer/answer exchange until it
 // leaves. Its methods are safe for concurrent use.
 type Peer struct {
-	room    *Room
-	id      string
-	offerer bool      // we sent the offer
-	offerID string    // the offer of the exchange (set before run; candidates name it)
-	created time.Time // when the offer/answer exchange started
+	room     *Room
+	id       string
+	offerer  bool      // we sent the offer
+	offerID  string    // the offer of the exchange (set before run; candidates name it)
+	viaRelay bool      // the offer or answer went through a relay (set before run): relay candidates apply
+	created  time.Time // when the offer/answer exchange started
 
 	ctx    context.Context // cancelled when the peer starts closing
 	cancel context.CancelFunc
@@ -98,8 +100,12 @@ type Peer struct {
 	pings       []pingWaiter
 	activeAt    time.Time
 	closeReason error
-	remoteSet   bool           // the remote description is applied
-	cands       []iceCandidate // trickled candidates waiting for remoteSet
+	remoteSet   bool             // the remote description is applied
+	cands       []iceCandidate   // trickled candidates waiting for remoteSet
+	candsIn     int              // trickled candidates taken (at most maxRelayCandidates)
+	mdnsIn      int              // of which .local (mDNS) ones (at most maxMDNSCandidates)
+	relayKey    record.PublicKey // the Nostr key of the relay offer or answer: candidates must share it
+	relayKeySet bool
 
 	// Owned by the run goroutine.
 	release     func()

@@ -202,8 +202,12 @@ func TestRelayTrickledCandidates(t *testing.T) {
 			case <-time.After(joinTimeout):
 				t.Fatalf("the data channel did not open (room relays %+v)", room.room.Relays())
 			}
-			testwait.For(t, "the room to apply trickled candidates", 10*time.Second, func() bool {
-				return swarm.CandidatesAppliedForTest(room.room) > 0
+			// Candidates are applied until the connection opens; under load
+			// it may open first (on peer-reflexive candidates), and later
+			// ones are refused (TestRelayCandidatesBoundedPerConnection
+			// shows those before the opening are kept).
+			testwait.For(t, "the room to take trickled candidates", 10*time.Second, func() bool {
+				return swarm.CandidatesAppliedForTest(room.room)+swarm.CandidatesDroppedForTest(room.room) > 0
 			})
 		})
 	}

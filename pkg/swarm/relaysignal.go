@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/peersetdb/peerset/pkg/nostrsignal"
+	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/wire"
 )
 
@@ -17,8 +18,9 @@ import (
 //
 //   - on an announcement from P (on the room topic, or directed to us), the
 //     peer with the smaller id offers: if ours is smaller we send P a sealed
-//     offer through the relay the announcement came by; otherwise we send P
-//     a directed announcement there, so that P offers;
+//     offer through every open relay (one relay may forge P's announcement
+//     and drop our offers); otherwise we send P a directed announcement
+//     through the relay the announcement came by, so that P offers;
 //   - an offer is answered through the relay it came by, unless we offer to
 //     P ourselves and our id is smaller (the glare rule: P answers ours);
 //   - answers and trickled ICE candidates are applied to the matching offer.
@@ -31,12 +33,21 @@ import (
 // say so and it answers nobody's announcement.
 //
 // Bounds: relay signals share the room's signal queue (signalQueueSize,
-// dropped when full); announcements are answered at most once per peer per
-// signalDedupeWindow and at most relayReplyRate a second over all peers;
+// dropped when full); announcements are answered at most once per peer and
+// relay per signalDedupeWindow; each relay has its own reply budget (so a
+// relay flooding invented peers spends only its own): relayReplyRate a
+// second for directed announcements and peers it announced before (at most
+// maxRelayHeard remembered per relay, relayHeardTTL), relayNewRate a second
+// for new peers on the room topic; relayOfferRate offers a second are
+// taken from each relay (bursts of relayOfferBurst);
 // at most maxRelayOffers offers are being made and at most maxRelayOffers
 // are out, each for relayOfferTTL (a new one evicts the oldest);
-// candidates wait at most maxPendingCandidates per connection (and for
-// maxEarlyCandidateSets offers not seen yet, relayEarlyTTL).
+// candidates are taken only for a connection set up through a relay, until
+// it opens, at most maxRelayCandidates per connection (maxMDNSCandidates
+// .local ones) of which maxPendingCandidates wait for the remote
+// description (and for maxEarlyCandidateSets offers not seen yet,
+// relayEarlyTTL, the oldest set evicted for a new one); the rest are
+// dropped (candidatesDropped).
 const (
 	maxRelayOffers = 8
 	relayOfferTTL  = 30 * time.Second
@@ -45,13 +56,25 @@ const (
 	// drop what we send) nor the peer's own offer (Trystero drops an
 	// unanswered offer after 0.9 × 5333 ms).
 	relayOfferRetry       = 5 * time.Second
-	relayReplyRate        = 5 // offers and directed announcements per second
+	relayReplyRate        = 5 // replies per second and relay: directed announcements, peers heard before
 	relayReplyBurst       = 20
+	relayNewRate          = 2 // replies per second and relay: new peers on the room topic
+	relayNewBurst         = 8
+	relayOfferRate        = 5 // offers taken per second and relay
+	relayOfferBurst       = 10
+	maxRelayHeard         = 256
+	relayHeardTTL         = 2 * time.Minute
 	maxPendingCandidates  = 16
+	maxRelayCandidates    = 32 // trickled candidates taken per connection, in all
+	maxMDNSCandidates     = 4  // of which .local (mDNS) ones
 	maxEarlyCandidateSets = 32
 	relayEarlyTTL         = 10 * time.Second
 	relayTick             = time.Second
 	relaySendTimeout      = 5 * time.Second
+	// relaySendsPerRelay bounds the directed announcements being sent
+	// through one relay, off the signal workers (a relay that stopped
+	// reading holds each for relaySendTimeout); more are dropped.
+	relaySendsPerRelay = 4
 )
 
 // RelayStatus describes one relay connection (pkg/nostrsignal).
@@ -75,17 +98,57 @@ type relaySignals struct {
 	early    map[string]*earlyCandidates
 
 	budgetMu sync.Mutex
-	budget   tokenBucket // replies to announcements
+	budgets  map[string]*relayBudget // by relay URL, one per configured relay
+
+	sending      map[string]chan struct{} // by relay URL: relaySendsPerRelay tokens
+	sendsDropped atomic.Uint64            // directed announcements dropped (too many being sent)
 
 	lastActive int // active peers at the last tick (owned by relayLoop)
 
 	candidatesApplied atomic.Uint64 // trickled candidates the platform accepted
+	candidatesDropped atomic.Uint64 // trickled candidates refused (route, open, over a bound)
+}
+
+// relayBudget is one relay's budget for replies to announcements:
+// directed announcements and peers it announced before go first.
+type relayBudget struct {
+	known, fresh tokenBucket
+	offers       tokenBucket          // offers taken (each may cost an answer)
+	heard        map[string]time.Time // peers announced through this relay (maxRelayHeard)
+}
+
+// allow reports whether an announcement from peer (direct: on our own
+// topic) may be answered now, and remembers peer.
+func (b *relayBudget) allow(peer string, direct bool, now time.Time) bool {
+	at, ok := b.heard[peer]
+	known := direct || (ok && now.Sub(at) < relayHeardTTL)
+	if !ok && len(b.heard) >= maxRelayHeard {
+		for id, t := range b.heard {
+			if now.Sub(t) >= relayHeardTTL {
+				delete(b.heard, id)
+			}
+		}
+		for id := range b.heard {
+			if len(b.heard) < maxRelayHeard {
+				break
+			}
+			delete(b.heard, id) // full of live ids (a flood): forget one
+		}
+	}
+	if !ok || known {
+		b.heard[peer] = now
+	}
+	if known {
+		return b.known.allow(now)
+	}
+	return b.fresh.allow(now)
 }
 
 // earlyCandidates are candidates for an offer we have not handled yet (the
 // signal workers may take a candidate before the offer it follows).
 type earlyCandidates struct {
 	at    time.Time
+	key   record.PublicKey // the Nostr key of its first candidate: all must share it
 	cands []iceCandidate
 }
 
@@ -93,6 +156,7 @@ type earlyCandidates struct {
 type relayRoute struct {
 	r   *Room
 	url string
+	key record.PublicKey // the Nostr key that signed the offer: its candidates must be signed with it
 }
 
 func (rr relayRoute) sendAnswer(ctx context.Context, remote, offerID, sealed string) error {
@@ -127,7 +191,17 @@ func newRelaySignals(r *Room) (*relaySignals, error) {
 		offers:   make(map[string]*pendingOffer),
 		offering: make(map[string]bool),
 		early:    make(map[string]*earlyCandidates),
-		budget:   tokenBucket{rate: relayReplyRate, burst: relayReplyBurst, tokens: relayReplyBurst},
+		budgets:  make(map[string]*relayBudget, len(r.cfg.Relays)),
+		sending:  make(map[string]chan struct{}, len(r.cfg.Relays)),
+	}
+	for _, u := range r.cfg.Relays {
+		rs.sending[u] = make(chan struct{}, relaySendsPerRelay)
+		rs.budgets[u] = &relayBudget{
+			known:  tokenBucket{rate: relayReplyRate, burst: relayReplyBurst, tokens: relayReplyBurst},
+			fresh:  tokenBucket{rate: relayNewRate, burst: relayNewBurst, tokens: relayNewBurst},
+			offers: tokenBucket{rate: relayOfferRate, burst: relayOfferBurst, tokens: relayOfferBurst},
+			heard:  make(map[string]time.Time),
+		}
 	}
 	c, err := nostrsignal.New(nostrsignal.Config{
 		Relays: r.cfg.Relays,
@@ -253,11 +327,36 @@ func (r *Room) handleRelaySignal(s nostrsignal.Signal) {
 	case nostrsignal.Announce:
 		r.relayAnnounced(s)
 	case nostrsignal.Offer:
-		r.handleOffer(relayRoute{r: r, url: s.Relay}, &wire.ForwardedOffer{
+		// Each relay's offers have their own budget: one relay's flood
+		// of offers (from invented peers) cannot crowd out another's.
+		rs := r.relays
+		rs.budgetMu.Lock()
+		ok := false
+		if b := rs.budgets[s.Relay]; b != nil {
+			ok = b.offers.allow(time.Now())
+		}
+		rs.budgetMu.Unlock()
+		if !ok {
+			r.signalsDropped.Add(1)
+			r.log.Debug("relay offers beyond the relay's budget: ignoring one", "peer", s.PeerID, "relay", s.Relay)
+			return
+		}
+		r.handleOffer(relayRoute{r: r, url: s.Relay, key: s.PubKey}, &wire.ForwardedOffer{
 			Offer: wire.SessionDescription{Type: wire.SDPTypeOffer, SDP: s.Sealed}, OfferID: s.OfferID, PeerID: s.PeerID})
 	case nostrsignal.Answer:
 		r.handleAnswer(&wire.ForwardedAnswer{
 			Answer: wire.SessionDescription{Type: wire.SDPTypeAnswer, SDP: s.Sealed}, OfferID: s.OfferID, PeerID: s.PeerID})
+		// The answerer's later candidates must be signed with the key
+		// that signed its answer (Trystero uses one key per session).
+		r.mu.Lock()
+		if p := r.peers[s.PeerID]; p != nil && p.offerID == s.OfferID && p.viaRelay {
+			p.mu.Lock()
+			if !p.relayKeySet {
+				p.relayKey, p.relayKeySet = s.PubKey, true
+			}
+			p.mu.Unlock()
+		}
+		r.mu.Unlock()
 	case nostrsignal.Candidate:
 		r.relayCandidate(s)
 	}
@@ -284,25 +383,43 @@ func (r *Room) relayAnnounced(s nostrsignal.Signal) {
 		return
 	}
 	r.mu.Unlock()
-	key := "relay-announce:" + remote
+	// Per relay: a relay that forges remote's announcements and drops our
+	// replies must not silence the real ones through another relay.
+	key := "relay-announce:" + s.Relay + "\x00" + remote
 	if r.seen.has(key, time.Now()) {
-		return // answered within the window (several relays, the warm-up)
+		return // answered within the window (the warm-up)
 	}
 	rs.budgetMu.Lock()
-	ok := rs.budget.allow(time.Now())
+	ok := false
+	if b := rs.budgets[s.Relay]; b != nil {
+		ok = b.allow(remote, s.Direct, time.Now())
+	}
 	rs.budgetMu.Unlock()
 	if !ok {
 		r.signalsDropped.Add(1)
-		r.log.Debug("relay announcements beyond the reply budget: ignoring one", "peer", remote)
+		r.log.Debug("relay announcements beyond the relay's reply budget: ignoring one", "peer", remote, "relay", s.Relay)
 		return
 	}
 	r.seen.mark(key, time.Now())
 	if !lead {
-		ctx, cancel := context.WithTimeout(r.ctx, relaySendTimeout)
-		defer cancel()
-		if err := rs.client.Send(ctx, s.Relay, remote, nostrsignal.Payload{}); err != nil {
-			r.log.Debug("directed announcement not sent", "peer", remote, "relay", s.Relay, "err", err)
+		// Off the signal worker: a relay that stopped reading must not
+		// hold up the tracker's and the mesh's signals.
+		sem := rs.sending[s.Relay]
+		select {
+		case sem <- struct{}{}:
+		default:
+			rs.sendsDropped.Add(1)
+			r.log.Debug("too many directed announcements being sent through a relay: dropping one", "peer", remote, "relay", s.Relay)
+			return
 		}
+		r.wg.Go(func() {
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(r.ctx, relaySendTimeout)
+			defer cancel()
+			if err := rs.client.Send(ctx, s.Relay, remote, nostrsignal.Payload{}); err != nil {
+				r.log.Debug("directed announcement not sent", "peer", remote, "relay", s.Relay, "err", err)
+			}
+		})
 		return
 	}
 	r.mu.Lock()
@@ -354,7 +471,12 @@ func (r *Room) offerThroughRelay(remote, url string) {
 	}
 	sctx, scancel := context.WithTimeout(r.ctx, relaySendTimeout)
 	defer scancel()
-	if err := rs.client.Send(sctx, url, remote, nostrsignal.Payload{OfferID: o.id, Offer: o.sealed}); err != nil {
+	// Through every open relay, not only the one the announcement came by:
+	// a hostile relay can forge remote's announcement and drop what we
+	// send, and must not keep us from reaching remote through another. The
+	// sealed offer is the same everywhere; the receiver keeps the first
+	// copy (handleOffer's dedupe by offer id, as Trystero's by peer).
+	if err := rs.client.Send(sctx, "", remote, nostrsignal.Payload{OfferID: o.id, Offer: o.sealed}); err != nil {
 		r.log.Debug("relay offer not sent", "peer", remote, "relay", url, "err", err)
 		r.mu.Lock()
 		drop := rs.offers[o.id] == o
@@ -384,61 +506,107 @@ func (r *Room) relayCandidate(s nostrsignal.Signal) {
 	r.mu.Lock()
 	if p := r.peers[s.PeerID]; p != nil {
 		r.mu.Unlock()
-		if p.offerID == s.OfferID {
-			p.addRemoteCandidate(c)
+		// Only for a connection set up through a relay (not one a
+		// tracker or a mesh peer brought), for its offer, until it opens.
+		if !p.viaRelay || p.offerID != s.OfferID || !p.addRemoteCandidate(c, s.PubKey) {
+			rs.candidatesDropped.Add(1)
 		}
 		return
 	}
 	defer r.mu.Unlock()
 	if o := rs.offers[s.OfferID]; o != nil {
-		if o.to == s.PeerID && len(o.cands) < maxPendingCandidates {
+		if o.to == s.PeerID && len(o.cands) < maxPendingCandidates && (!c.isMDNS() || countMDNS(o.cands) < maxMDNSCandidates) {
 			o.cands = append(o.cands, c)
+		} else {
+			rs.candidatesDropped.Add(1)
 		}
 		return
 	}
 	key := s.PeerID + "\x00" + s.OfferID
 	e := rs.early[key]
+	if e != nil && e.key != s.PubKey {
+		rs.candidatesDropped.Add(1) // signed by another key than the set's first
+		return
+	}
 	if e == nil {
 		if len(rs.early) >= maxEarlyCandidateSets {
-			return
+			// Full (candidates for offers that never come, maybe
+			// invented by a relay): the oldest set makes room, so that a
+			// flood cannot keep an honest peer's candidates out.
+			var oldest string
+			for k, x := range rs.early {
+				if oldest == "" || x.at.Before(rs.early[oldest].at) {
+					oldest = k
+				}
+			}
+			rs.candidatesDropped.Add(uint64(len(rs.early[oldest].cands)))
+			delete(rs.early, oldest)
 		}
-		e = &earlyCandidates{at: time.Now()}
+		e = &earlyCandidates{at: time.Now(), key: s.PubKey}
 		rs.early[key] = e
 	}
-	if len(e.cands) < maxPendingCandidates {
+	if len(e.cands) < maxPendingCandidates && (!c.isMDNS() || countMDNS(e.cands) < maxMDNSCandidates) {
 		e.cands = append(e.cands, c)
+	} else {
+		rs.candidatesDropped.Add(1)
 	}
 }
 
 // takeEarlyCandidatesLocked returns (and forgets) the candidates that came
-// for the offer offerID of peer before the offer did.
-func (r *Room) takeEarlyCandidatesLocked(peer, offerID string) []iceCandidate {
+// for the offer offerID of peer before the offer did, if signed with key
+// (the offer's).
+func (r *Room) takeEarlyCandidatesLocked(peer, offerID string, key record.PublicKey) []iceCandidate {
 	if r.relays == nil {
 		return nil
 	}
-	key := peer + "\x00" + offerID
-	e := r.relays.early[key]
+	k := peer + "\x00" + offerID
+	e := r.relays.early[k]
 	if e == nil {
 		return nil
 	}
-	delete(r.relays.early, key)
+	delete(r.relays.early, k)
+	if e.key != key {
+		r.relays.candidatesDropped.Add(uint64(len(e.cands)))
+		return nil
+	}
 	return e.cands
 }
 
 // addRemoteCandidate applies c once the remote description is set; until
-// then at most maxPendingCandidates wait.
-func (p *Peer) addRemoteCandidate(c iceCandidate) {
+// then at most maxPendingCandidates wait. It refuses c (false) once the
+// connection is open, or past maxRelayCandidates (maxMDNSCandidates .local
+// ones) for the connection.
+func (p *Peer) addRemoteCandidate(c iceCandidate, key record.PublicKey) bool {
 	p.mu.Lock()
+	mdns := c.isMDNS()
+	if p.relayKeySet && p.relayKey != key {
+		p.mu.Unlock()
+		return false // not signed by the key of the peer's offer or answer
+	}
+	if p.isOpen() || p.candsIn >= maxRelayCandidates || (mdns && p.mdnsIn >= maxMDNSCandidates) {
+		p.mu.Unlock()
+		return false
+	}
 	pc := p.pc
 	if pc == nil || !p.remoteSet {
-		if len(p.cands) < maxPendingCandidates {
+		ok := len(p.cands) < maxPendingCandidates
+		if ok {
 			p.cands = append(p.cands, c)
+			p.candsIn++
+			if mdns {
+				p.mdnsIn++
+			}
 		}
 		p.mu.Unlock()
-		return
+		return ok
+	}
+	p.candsIn++
+	if mdns {
+		p.mdnsIn++
 	}
 	p.mu.Unlock()
 	p.applyCandidates(pc, []iceCandidate{c})
+	return true
 }
 
 // remoteApplied marks the remote description set and applies the

@@ -6,13 +6,17 @@ package swarm
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/nostrsignal"
+	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/wire"
 )
 
@@ -50,7 +54,7 @@ func relayTestRoom(t *testing.T, selfID string) (*Room, *logLines) {
 		t.Fatal(err)
 	}
 	logs := &logLines{}
-	r, err := n.NewRoom(Config{Room: "glare", PeerID: selfID, Relays: []string{"ws://127.0.0.1:1"}, Logger: slog.New(logs)})
+	r, err := n.NewRoom(Config{Room: "glare", PeerID: selfID, Relays: []string{"ws://127.0.0.1:1", "ws://127.0.0.1:2"}, Logger: slog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,14 +106,16 @@ func TestRelayGlare(t *testing.T) {
 func TestRelayAnnouncementRules(t *testing.T) {
 	low, high := "0"+strings.Repeat("a", 19), "z"+strings.Repeat("a", 19)
 	t.Run("smaller id offers", func(t *testing.T) {
-		r, _ := relayTestRoom(t, low)
+		r, logs := relayTestRoom(t, low)
 		r.relayAnnounced(nostrsignal.Signal{Kind: nostrsignal.Announce, PeerID: high, Relay: "ws://127.0.0.1:1"})
 		r.mu.Lock()
 		_, offering := r.relays.offering[high]
 		n := len(r.relays.offers)
 		r.mu.Unlock()
-		if !offering && n == 0 {
-			t.Fatal("no offer made or being made to the larger id")
+		// (The room is not started: the offer may already have failed to
+		// go out.)
+		if !offering && n == 0 && !logs.has("relay offer not sent") && !logs.has("failed to create a relay offer") {
+			t.Fatalf("no offer made or being made to the larger id (log %q)", logs.lines)
 		}
 	})
 	t.Run("larger id sends a directed announcement, once", func(t *testing.T) {
@@ -124,16 +130,22 @@ func TestRelayAnnouncementRules(t *testing.T) {
 			t.Fatalf("the larger id offered (%d, %d)", offering, offers)
 		}
 		// The relay is not connected: the directed announcement fails to
-		// go out, once (the repeats are within the dedupe window).
-		logs.mu.Lock()
-		sent := 0
-		for _, l := range logs.lines {
-			if strings.Contains(l, "directed announcement") {
-				sent++
+		// go out (off the signal worker), once (the repeats are within the
+		// dedupe window).
+		count := func() int {
+			logs.mu.Lock()
+			defer logs.mu.Unlock()
+			sent := 0
+			for _, l := range logs.lines {
+				if strings.Contains(l, "directed announcement") {
+					sent++
+				}
 			}
+			return sent
 		}
-		logs.mu.Unlock()
-		if sent != 1 {
+		testwait.For(t, "a directed announcement tried", 5*time.Second, func() bool { return count() > 0 })
+		r.wg.Wait() // (the room is not started: only the sends are in it)
+		if sent := count(); sent != 1 {
 			t.Fatalf("%d directed announcements tried, want 1 (log %q)", sent, logs.lines)
 		}
 	})
@@ -187,11 +199,14 @@ func TestRelayStaleOfferAllowsAnother(t *testing.T) {
 				r.mu.Unlock()
 				return r, logs
 			}
-			r, _ := withOldOffer()
+			r, logs0 := withOldOffer()
 			r.relayAnnounced(nostrsignal.Signal{Kind: nostrsignal.Announce, PeerID: high, Relay: "ws://127.0.0.1:2"})
 			r.mu.Lock()
 			again := r.relays.offering[high] || len(r.relays.offers) > 1
 			r.mu.Unlock()
+			// (The room is not started: the new offer may already have
+			// failed to go out.)
+			again = again || logs0.has("relay offer not sent") || logs0.has("failed to create a relay offer")
 			if again != tc.wantAgain {
 				t.Fatalf("offered again: %v, want %v", again, tc.wantAgain)
 			}
@@ -205,5 +220,260 @@ func TestRelayStaleOfferAllowsAnother(t *testing.T) {
 				t.Fatalf("their offer answered: %v, want %v (log %q)", answered, tc.wantAgain, logs.lines)
 			}
 		})
+	}
+}
+
+// TestRelayBudgetDirectAndHeardGoFirst: invented peers flooding one relay's
+// room topic exhaust its budget for new peers only; a directed
+// announcement, and a peer that relay announced before, are still answered.
+func TestRelayBudgetDirectAndHeardGoFirst(t *testing.T) {
+	b := &relayBudget{
+		known: tokenBucket{rate: relayReplyRate, burst: relayReplyBurst, tokens: relayReplyBurst},
+		fresh: tokenBucket{rate: relayNewRate, burst: relayNewBurst, tokens: relayNewBurst},
+		heard: make(map[string]time.Time),
+	}
+	now := time.Unix(1000, 0)
+	if !b.allow("honest", false, now) {
+		t.Fatal("the first announcement of a new peer was refused")
+	}
+	allowed := 0
+	for i := range 10 * maxRelayHeard {
+		if b.allow(fmt.Sprintf("fake%05d", i), false, now) {
+			allowed++
+		}
+	}
+	if allowed != relayNewBurst-1 {
+		t.Fatalf("%d invented peers answered at once, want %d", allowed, relayNewBurst-1)
+	}
+	if len(b.heard) > maxRelayHeard {
+		t.Fatalf("%d peers remembered, at most %d", len(b.heard), maxRelayHeard)
+	}
+	if !b.allow("someone", true, now) {
+		t.Fatal("a directed announcement was refused after a flood of new peers")
+	}
+	if len(b.heard) != maxRelayHeard {
+		t.Fatalf("%d peers remembered after the flood, want %d", len(b.heard), maxRelayHeard)
+	}
+	// Fewer invented peers than it remembers: the peer heard before goes
+	// first.
+	b = &relayBudget{
+		known: tokenBucket{rate: relayReplyRate, burst: relayReplyBurst, tokens: relayReplyBurst},
+		fresh: tokenBucket{rate: relayNewRate, burst: relayNewBurst, tokens: relayNewBurst},
+		heard: make(map[string]time.Time),
+	}
+	b.allow("honest", false, now)
+	for i := range maxRelayHeard / 2 {
+		b.allow(fmt.Sprintf("fake%05d", i), false, now)
+	}
+	if b.allow("another", false, now) {
+		t.Fatal("a new peer was answered beyond the budget for new peers")
+	}
+	if !b.allow("honest", false, now) {
+		t.Fatal("a peer heard before was refused after a flood of new peers")
+	}
+}
+
+// TestRelayCandidatesBoundedPerConnection: a connection being set up
+// through a relay takes at most maxPendingCandidates waiting candidates,
+// maxMDNSCandidates of them .local; one set up another way (a tracker, the
+// mesh) takes no relay candidate. The rest are counted as dropped.
+func TestRelayCandidatesBoundedPerConnection(t *testing.T) {
+	low, high := "0"+strings.Repeat("a", 19), "z"+strings.Repeat("a", 19)
+	for _, viaRelay := range []bool{true, false} {
+		r, _ := relayTestRoom(t, low)
+		r.mu.Lock()
+		p := r.newPeerLocked(high, false)
+		p.offerID, p.viaRelay = "the-offer", viaRelay
+		r.mu.Unlock()
+		t.Cleanup(func() { // (p never ran: Close must not wait for it)
+			r.mu.Lock()
+			delete(r.peers, high)
+			r.mu.Unlock()
+		})
+		const n = 500
+		for i := range n {
+			c := fmt.Sprintf(`{"candidate":"candidate:%d 1 udp 2122260223 %s %d typ host","sdpMid":"0"}`, i, map[bool]string{true: "x.local", false: "127.0.0.1"}[i%2 == 0], 1024+i)
+			sealed, err := wire.SealSDP(r.sdpKey, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.relayCandidate(nostrsignal.Signal{Kind: nostrsignal.Candidate, PeerID: high, Direct: true, OfferID: "the-offer", Sealed: sealed, Relay: "ws://127.0.0.1:1"})
+		}
+		p.mu.Lock()
+		kept, mdns := len(p.cands), countMDNS(p.cands)
+		p.mu.Unlock()
+		want := 0
+		if viaRelay {
+			want = maxPendingCandidates
+		}
+		if kept != want || mdns > maxMDNSCandidates {
+			t.Fatalf("via relay %v: %d candidates kept (%d .local), want %d (at most %d .local)", viaRelay, kept, mdns, want, maxMDNSCandidates)
+		}
+		if d := r.relays.candidatesDropped.Load(); d != uint64(n-kept) {
+			t.Fatalf("via relay %v: %d dropped, want %d", viaRelay, d, n-kept)
+		}
+	}
+}
+
+// TestRelayEarlyCandidatesEvictOldest: candidates for offers not seen yet
+// fill at most maxEarlyCandidateSets sets; a flood of candidates for
+// invented offers evicts the oldest sets and cannot keep out the
+// candidates of an offer that then arrives.
+func TestRelayEarlyCandidatesEvictOldest(t *testing.T) {
+	low, high := "0"+strings.Repeat("a", 19), "z"+strings.Repeat("a", 19)
+	r, _ := relayTestRoom(t, low)
+	send := func(offerID string) {
+		sealed, err := wire.SealSDP(r.sdpKey, `{"candidate":"candidate:1 1 udp 2122260223 127.0.0.1 9 typ host","sdpMid":"0"}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.relayCandidate(nostrsignal.Signal{Kind: nostrsignal.Candidate, PeerID: high, Direct: true, OfferID: offerID, Sealed: sealed, Relay: "ws://127.0.0.1:1"})
+	}
+	for i := range 10 * maxEarlyCandidateSets {
+		send(fmt.Sprint("invented-", i))
+	}
+	send("honest")
+	r.mu.Lock()
+	sets := len(r.relays.early)
+	got := r.takeEarlyCandidatesLocked(high, "honest", record.PublicKey{})
+	r.mu.Unlock()
+	if sets > maxEarlyCandidateSets || len(got) != 1 {
+		t.Fatalf("%d early candidate sets (at most %d); the honest offer's: %d candidates, want 1", sets, maxEarlyCandidateSets, len(got))
+	}
+}
+
+// TestRelayOfferBudgetPerRelay: a relay flooding offers from invented
+// peers gets at most its own budget answered; an offer through another
+// relay is still answered.
+func TestRelayOfferBudgetPerRelay(t *testing.T) {
+	r, logs := relayTestRoom(t, "z"+strings.Repeat("a", 19))
+	answered := func() int {
+		logs.mu.Lock()
+		defer logs.mu.Unlock()
+		n := 0
+		for _, l := range logs.lines {
+			if strings.Contains(l, "answering offer") {
+				n++
+			}
+		}
+		return n
+	}
+	offer := func(relay, peer string) {
+		sealed, err := wire.SealSDP(r.sdpKey, memSDP(peer+".1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.handleRelaySignal(nostrsignal.Signal{Kind: nostrsignal.Offer, Relay: relay, PeerID: peer, Direct: true, OfferID: "o-" + peer, Sealed: sealed})
+	}
+	start := time.Now()
+	for i := range 100 {
+		offer("ws://127.0.0.1:1", fmt.Sprintf("0%019d", i))
+	}
+	limit := relayOfferBurst + int(time.Since(start).Seconds()*relayOfferRate) + 1
+	if n := answered(); n > limit || n == 0 {
+		t.Fatalf("%d of 100 offers through one relay answered, want 1 to %d", n, limit)
+	}
+	before := answered()
+	offer("ws://127.0.0.1:2", "1"+strings.Repeat("b", 19))
+	if answered() != before+1 {
+		t.Fatalf("an offer through another relay was not answered after one relay's flood (log %q)", logs.lines)
+	}
+}
+
+// TestRelayCandidatesBoundToOfferKey: trickled candidates count only if
+// signed with the Nostr key of the offer or answer of their connection; a
+// relay forging them with its own key gets them dropped, before and after
+// the offer arrives.
+func TestRelayCandidatesBoundToOfferKey(t *testing.T) {
+	low, high := "0"+strings.Repeat("a", 19), "z"+strings.Repeat("a", 19)
+	newKey := func() record.PublicKey {
+		k, err := record.GenerateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k.Public()
+	}
+	peerKey, forger := newKey(), newKey()
+	r, _ := relayTestRoom(t, low)
+	cand := func(offerID string, key record.PublicKey) {
+		sealed, err := wire.SealSDP(r.sdpKey, `{"candidate":"candidate:1 1 udp 2122260223 127.0.0.1 9 typ host","sdpMid":"0"}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.relayCandidate(nostrsignal.Signal{Kind: nostrsignal.Candidate, PeerID: high, Direct: true, OfferID: offerID, Sealed: sealed, Relay: "ws://127.0.0.1:1", PubKey: key})
+	}
+	// Before the offer: a forged set is not handed to the offer.
+	cand("early", forger)
+	cand("early", peerKey) // another key than the set's first: dropped
+	r.mu.Lock()
+	got := r.takeEarlyCandidatesLocked(high, "early", peerKey)
+	r.mu.Unlock()
+	if len(got) != 0 {
+		t.Fatalf("%d candidates signed by another key handed to the offer", len(got))
+	}
+	// A connection set up by an offer signed with peerKey.
+	r.mu.Lock()
+	p := r.newPeerLocked(high, false)
+	p.offerID, p.viaRelay, p.relayKey, p.relayKeySet = "the-offer", true, peerKey, true
+	r.mu.Unlock()
+	t.Cleanup(func() {
+		r.mu.Lock()
+		delete(r.peers, high)
+		r.mu.Unlock()
+	})
+	for range 10 {
+		cand("the-offer", forger)
+	}
+	cand("the-offer", peerKey)
+	p.mu.Lock()
+	kept := len(p.cands)
+	p.mu.Unlock()
+	if kept != 1 {
+		t.Fatalf("%d candidates kept, want 1 (only the one signed with the offer's key)", kept)
+	}
+	if d := r.relays.candidatesDropped.Load(); d != 12 {
+		t.Fatalf("%d candidates dropped, want 12", d)
+	}
+}
+
+// TestRelayReplayedOfferSDPRefused: a sealed offer lifted from its message
+// and sent again under another peer id or offer id is refused; the same
+// offer again under its own ids (an honest resend) is not.
+func TestRelayReplayedOfferSDPRefused(t *testing.T) {
+	r, logs := relayTestRoom(t, "z"+strings.Repeat("a", 19))
+	sealed, err := wire.SealSDP(r.sdpKey, memSDP("remote.1")+"a=ice-ufrag:abcd\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var joinErrs []error
+	r.OnJoinError(func(_ string, err error) {
+		mu.Lock()
+		joinErrs = append(joinErrs, err)
+		mu.Unlock()
+	})
+	offer := func(peer, offerID string) {
+		r.handleRelaySignal(nostrsignal.Signal{Kind: nostrsignal.Offer, Relay: "ws://127.0.0.1:1", PeerID: peer, Direct: true, OfferID: offerID, Sealed: sealed})
+	}
+	honest := "0" + strings.Repeat("b", 19)
+	offer(honest, "first")
+	if !logs.has("answering offer") {
+		t.Fatalf("the first offer was not answered (log %q)", logs.lines)
+	}
+	offer("1"+strings.Repeat("c", 19), "first") // another peer id
+	offer(honest, "second")                     // another offer id
+	n := 0
+	mu.Lock()
+	for _, err := range joinErrs {
+		if errors.Is(err, errReplayedOffer) {
+			n++
+		}
+	}
+	mu.Unlock()
+	if n != 2 {
+		t.Fatalf("%d replays refused, want 2 (join errors %v)", n, joinErrs)
+	}
+	if err := r.sdpOrigins.check("fp", "abcd", honest, "first", time.Now()); err != nil {
+		t.Fatalf("an honest resend (same ids) refused: %v", err)
 	}
 }

@@ -55,6 +55,7 @@ type Room struct {
 	signalsDropped atomic.Uint64
 	dropLoggedAt   atomic.Int64 // unix nanoseconds of the last drop log
 	seen           *signalDedupe
+	sdpOrigins     sdpOrigins // which peer and offer id each remote offer SDP came with
 
 	// The bounded mesh (mesh.go).
 	meshKick   chan struct{}

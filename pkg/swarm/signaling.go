@@ -2,7 +2,9 @@ package swarm
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -248,6 +250,10 @@ func (r *Room) handleOffer(route answerRoute, m *wire.ForwardedOffer) {
 		r.reportJoinError(remote, fmt.Errorf("refused offer %s: %w", m.OfferID, err))
 		return
 	}
+	if err := r.sdpOrigins.check(remoteFP, sdpICEUfrag(remoteSDP), remote, m.OfferID, time.Now()); err != nil {
+		r.reportJoinError(remote, fmt.Errorf("refused offer %s: %w", m.OfferID, err))
+		return
+	}
 
 	r.mu.Lock()
 	switch {
@@ -286,7 +292,11 @@ func (r *Room) handleOffer(route answerRoute, m *wire.ForwardedOffer) {
 	p := r.newPeerLocked(remote, false)
 	p.offerID = m.OfferID
 	if route.kind() == routeRelay {
-		p.cands = r.takeEarlyCandidatesLocked(remote, m.OfferID)
+		p.viaRelay = true
+		rr, _ := route.(relayRoute)
+		p.relayKey, p.relayKeySet = rr.key, true
+		p.cands = r.takeEarlyCandidatesLocked(remote, m.OfferID, rr.key)
+		p.candsIn = len(p.cands)
 	}
 	r.wg.Go(func() {
 		p.run(func(ctx context.Context) error { return p.answer(ctx, route, m.OfferID, remoteSDP, remoteFP) })
@@ -349,7 +359,9 @@ func (r *Room) handleAnswer(m *wire.ForwardedAnswer) {
 	preempted := r.makeRoomToConnectLocked()
 	p := r.newPeerLocked(remote, true)
 	p.offerID = o.id
+	p.viaRelay = o.relay != ""
 	p.cands, o.cands = o.cands, nil
+	p.candsIn = len(p.cands)
 	r.wg.Go(func() {
 		p.run(func(ctx context.Context) error { return p.connectOffer(ctx, o, remoteSDP, remoteFP) })
 	})
@@ -388,4 +400,76 @@ func (r *Room) deleteOfferLocked(o *pendingOffer) {
 	if r.relays != nil && r.relays.offers[o.id] == o {
 		delete(r.relays.offers, o.id)
 	}
+}
+
+// A sealed offer can be lifted from its message and sent again under
+// another peer id or offer id (a relay re-signs it with its own Nostr key;
+// a tracker forwards what it likes): each answer to it costs a connection
+// slot, and the DTLS handshake fails only later. The pair (DTLS
+// fingerprint, ICE ufrag) names one offering connection, so an offer SDP
+// seen with another peer or offer id within sdpReplayWindow is refused. An
+// honest peer sending the same offer again sends it with the same ids.
+const (
+	sdpReplayWindow = 5 * time.Minute
+	maxSDPOrigins   = 4096
+)
+
+// errReplayedOffer is the error of an offer SDP seen under other ids.
+var errReplayedOffer = errors.New("offer SDP seen before from another peer or offer id (replayed)")
+
+type sdpOrigin struct {
+	peer, offerID string
+	at            time.Time
+}
+
+// sdpOrigins remembers, for maxSDPOrigins offer SDPs at most and
+// sdpReplayWindow each, the peer and offer id each came with.
+type sdpOrigins struct {
+	mu sync.Mutex
+	m  map[string]sdpOrigin
+}
+
+// check records the origin of an offer SDP and refuses one seen under
+// other ids. An SDP without ice-ufrag (MemNet's) is not checked.
+func (o *sdpOrigins) check(fp, ufrag, peer, offerID string, now time.Time) error {
+	if ufrag == "" {
+		return nil
+	}
+	key := fp + " " + ufrag
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.m == nil {
+		o.m = make(map[string]sdpOrigin)
+	}
+	if was, ok := o.m[key]; ok && now.Sub(was.at) < sdpReplayWindow {
+		if was.peer != peer || was.offerID != offerID {
+			return errReplayedOffer
+		}
+		return nil
+	}
+	if len(o.m) >= maxSDPOrigins {
+		for k, v := range o.m {
+			if now.Sub(v.at) >= sdpReplayWindow {
+				delete(o.m, k)
+			}
+		}
+		for k := range o.m {
+			if len(o.m) < maxSDPOrigins {
+				break
+			}
+			delete(o.m, k) // full of fresh ones (a flood): forget one
+		}
+	}
+	o.m[key] = sdpOrigin{peer: peer, offerID: offerID, at: now}
+	return nil
+}
+
+// sdpICEUfrag returns the first a=ice-ufrag value of sdp ("" without one).
+func sdpICEUfrag(sdp string) string {
+	for line := range strings.Lines(sdp) {
+		if v, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), "a=ice-ufrag:"); ok {
+			return v
+		}
+	}
+	return ""
 }

@@ -118,7 +118,7 @@ func (w *wsConn) receive(data js.Value) {
 		// The UTF-16 length is a lower bound of the UTF-8 size: an
 		// oversized text is refused before it is encoded.
 		if n := jsStringLength(data); n > w.readLimit {
-			w.fail(fmt.Errorf("tracker message of at least %d bytes, limit %d", n, w.readLimit))
+			w.fail(fmt.Errorf("websocket message of at least %d bytes, limit %d", n, w.readLimit))
 			return
 		}
 		u = jsTextEncoder.Call("encode", data) // the UTF-8 bytes, still in JavaScript
@@ -128,7 +128,7 @@ func (w *wsConn) receive(data js.Value) {
 		return
 	}
 	if n := u.Get("byteLength").Int(); n > w.readLimit {
-		w.fail(fmt.Errorf("tracker message of %d bytes, limit %d", n, w.readLimit))
+		w.fail(fmt.Errorf("websocket message of %d bytes, limit %d", n, w.readLimit))
 		return
 	}
 	m := wsMessage{data: bytesFromJS(u), text: text}
@@ -221,7 +221,10 @@ func (w *wsConn) writeText(ctx context.Context, data []byte) error {
 		case <-w.done:
 			return w.failure()
 		case <-ctx.Done():
-			return ctx.Err()
+			// The peer stopped reading: the socket is of no more use, and
+			// closing it lets the caller's reconnection start afresh.
+			_ = w.closeNow()
+			return fmt.Errorf("websocket send buffer above %d bytes until the write timed out: %w", wsSendHighWater, ctx.Err())
 		case <-time.After(wsPoll):
 		}
 	}
