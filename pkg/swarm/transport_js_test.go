@@ -115,7 +115,6 @@ func TestBrowserOfferFloodKeepsMaxConnecting(t *testing.T) {
 	host.install(t)
 	r := jsRoom(t, Config{PeerID: "zzzzzzzzzzzzzzzzzzzz", MaxConnecting: 4})
 	waitUntil(t, "the tracker connection", func() bool { return r.Trackers()[0].State == TrackerOpen })
-	offer := sealed(t, r, pionLikeOffer)
 	var preempted atomic.Int64
 	r.OnJoinError(func(_ string, err error) {
 		if errors.Is(err, ErrConnectPreempted) {
@@ -126,6 +125,9 @@ func TestBrowserOfferFloodKeepsMaxConnecting(t *testing.T) {
 	peak := 0
 	for i := range flood {
 		id := fmt.Sprintf("a%019d", i)
+		// Each offer with its own ICE ufrag: the same SDP under other ids
+		// is refused as a replay (TestRelayReplayedOfferSDPRefused).
+		offer := sealed(t, r, strings.Replace(pionLikeOffer, "a=ice-ufrag:TrSEshYRuEpqIFgQ", fmt.Sprintf("a=ice-ufrag:flood%011d", i), 1))
 		r.trackers[0].dispatch(forwardedOffer(t, r, id, id, offer))
 		time.Sleep(2 * time.Millisecond) // let the answers run
 		peak = max(peak, ConnectingPeersForTest(r))
