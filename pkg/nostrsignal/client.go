@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/peersetdb/peerset/internal/ratelimit"
 	"github.com/peersetdb/peerset/pkg/record"
 )
 
@@ -293,7 +294,7 @@ func New(cfg Config) (*Client, error) {
 		}
 		seen[u] = true
 		c.relays = append(c.relays, &relay{c: c, url: u, kick: make(chan struct{}, 1), state: RelayClosed, writeSem: make(chan struct{}, 1),
-			inbound: inboundBucket{rate: cfg.InboundRate, burst: float64(cfg.InboundBurst), tokens: float64(cfg.InboundBurst)}})
+			inbound: ratelimit.New(cfg.InboundRate, cfg.InboundBurst)})
 	}
 	return c, nil
 }
@@ -402,7 +403,7 @@ type relay struct {
 
 	announces, received, dropped    atomic.Uint64
 	rateLimited, verified, replayed atomic.Uint64
-	inbound                         inboundBucket // owned by the session's read loop
+	inbound                         ratelimit.Bucket // owned by the session's read loop
 
 	writeSem chan struct{} // one token: serialises writes on conn (a wait ends with ctx)
 
@@ -635,7 +636,7 @@ func (r *relay) dispatch(ctx context.Context, sub string, data []byte) error {
 			r.replayed.Add(1)
 			return nil // a replay, or the same event through another relay
 		}
-		if !r.inbound.allow(r.c.cfg.Now()) {
+		if !r.inbound.Allow(r.c.cfg.Now()) {
 			r.rateLimited.Add(1)
 			r.dropped.Add(1)
 			return nil
@@ -752,24 +753,6 @@ func (c *Client) check(raw []byte) (*record.Event, *Signal, error) {
 		return nil, nil, errors.New("offer, answer or candidate on the room topic")
 	}
 	return ev, s, nil
-}
-
-// inboundBucket allows rate events a second on average, burst at once.
-type inboundBucket struct {
-	rate, burst, tokens float64
-	last                time.Time
-}
-
-func (b *inboundBucket) allow(now time.Time) bool {
-	if !b.last.IsZero() {
-		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	}
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }
 
 func hexDecode(dst []byte, s string) error {

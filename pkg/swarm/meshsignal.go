@@ -105,7 +105,7 @@ func (r *Room) onMeshMessage(p *Peer, msg ActionMessage) {
 		return // like any other internal action a data-only peer does not use
 	}
 	now := time.Now()
-	if !p.meshBudget.allow(now) {
+	if !p.meshBudget.Allow(now) {
 		if now.Sub(p.meshFloodAt) >= time.Second {
 			p.meshFloodAt = now
 			p.violation(ErrMeshSignalFlood)
@@ -337,25 +337,6 @@ func (r *Room) dialViaMesh(target, via string) {
 		return // the offer is replaced after offerRetention like any other
 	}
 	r.log.Debug("offer sent through the mesh", "to", target, "via", via, "offer", o.id)
-}
-
-// tokenBucket allows rate events per second on average, burst at once. It
-// is owned by one goroutine.
-type tokenBucket struct {
-	rate, burst, tokens float64
-	last                time.Time
-}
-
-func (b *tokenBucket) allow(now time.Time) bool {
-	if !b.last.IsZero() {
-		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	}
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }
 
 // KnownMembers returns the ids of the members the room can reach through a

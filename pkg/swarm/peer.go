@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/peersetdb/peerset/internal/ratelimit"
 	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/wire"
 )
@@ -114,9 +115,9 @@ type Peer struct {
 	remoteReady bool
 	challenge   string
 	reassembler *actionWire
-	failure     error       // set by message handling to end the peer
-	meshBudget  tokenBucket // mesh signalling messages the peer may still send
-	meshFloodAt time.Time   // last violation for a mesh signalling flood
+	failure     error            // set by message handling to end the peer
+	meshBudget  ratelimit.Bucket // mesh signalling messages the peer may still send
+	meshFloodAt time.Time        // last violation for a mesh signalling flood
 }
 
 type closeRequest struct {
@@ -151,7 +152,7 @@ func newPeer(r *Room, id string, offerer bool) *Peer {
 		closing:    make(chan struct{}),
 		done:       make(chan struct{}),
 		release:    func() {},
-		meshBudget: tokenBucket{rate: meshSignalRate, burst: meshSignalBurst, tokens: meshSignalBurst},
+		meshBudget: ratelimit.New(meshSignalRate, meshSignalBurst),
 	}
 	p.reassembler = newActionWire(p)
 	p.state.Store(int32(PeerConnecting))

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/peersetdb/peerset/internal/ratelimit"
 	"github.com/peersetdb/peerset/pkg/nostrsignal"
 	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/wire"
@@ -112,8 +113,8 @@ type relaySignals struct {
 // relayBudget is one relay's budget for replies to announcements:
 // directed announcements and peers it announced before go first.
 type relayBudget struct {
-	known, fresh tokenBucket
-	offers       tokenBucket          // offers taken (each may cost an answer)
+	known, fresh ratelimit.Bucket
+	offers       ratelimit.Bucket     // offers taken (each may cost an answer)
 	heard        map[string]time.Time // peers announced through this relay (maxRelayHeard)
 }
 
@@ -139,9 +140,9 @@ func (b *relayBudget) allow(peer string, direct bool, now time.Time) bool {
 		b.heard[peer] = now
 	}
 	if known {
-		return b.known.allow(now)
+		return b.known.Allow(now)
 	}
-	return b.fresh.allow(now)
+	return b.fresh.Allow(now)
 }
 
 // earlyCandidates are candidates for an offer we have not handled yet (the
@@ -197,9 +198,9 @@ func newRelaySignals(r *Room) (*relaySignals, error) {
 	for _, u := range r.cfg.Relays {
 		rs.sending[u] = make(chan struct{}, relaySendsPerRelay)
 		rs.budgets[u] = &relayBudget{
-			known:  tokenBucket{rate: relayReplyRate, burst: relayReplyBurst, tokens: relayReplyBurst},
-			fresh:  tokenBucket{rate: relayNewRate, burst: relayNewBurst, tokens: relayNewBurst},
-			offers: tokenBucket{rate: relayOfferRate, burst: relayOfferBurst, tokens: relayOfferBurst},
+			known:  ratelimit.New(relayReplyRate, relayReplyBurst),
+			fresh:  ratelimit.New(relayNewRate, relayNewBurst),
+			offers: ratelimit.New(relayOfferRate, relayOfferBurst),
 			heard:  make(map[string]time.Time),
 		}
 	}
@@ -333,7 +334,7 @@ func (r *Room) handleRelaySignal(s nostrsignal.Signal) {
 		rs.budgetMu.Lock()
 		ok := false
 		if b := rs.budgets[s.Relay]; b != nil {
-			ok = b.offers.allow(time.Now())
+			ok = b.offers.Allow(time.Now())
 		}
 		rs.budgetMu.Unlock()
 		if !ok {

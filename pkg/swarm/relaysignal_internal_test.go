@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peersetdb/peerset/internal/ratelimit"
 	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/nostrsignal"
 	"github.com/peersetdb/peerset/pkg/record"
@@ -228,8 +229,8 @@ func TestRelayStaleOfferAllowsAnother(t *testing.T) {
 // announcement, and a peer that relay announced before, are still answered.
 func TestRelayBudgetDirectAndHeardGoFirst(t *testing.T) {
 	b := &relayBudget{
-		known: tokenBucket{rate: relayReplyRate, burst: relayReplyBurst, tokens: relayReplyBurst},
-		fresh: tokenBucket{rate: relayNewRate, burst: relayNewBurst, tokens: relayNewBurst},
+		known: ratelimit.New(relayReplyRate, relayReplyBurst),
+		fresh: ratelimit.New(relayNewRate, relayNewBurst),
 		heard: make(map[string]time.Time),
 	}
 	now := time.Unix(1000, 0)
@@ -257,8 +258,8 @@ func TestRelayBudgetDirectAndHeardGoFirst(t *testing.T) {
 	// Fewer invented peers than it remembers: the peer heard before goes
 	// first.
 	b = &relayBudget{
-		known: tokenBucket{rate: relayReplyRate, burst: relayReplyBurst, tokens: relayReplyBurst},
-		fresh: tokenBucket{rate: relayNewRate, burst: relayNewBurst, tokens: relayNewBurst},
+		known: ratelimit.New(relayReplyRate, relayReplyBurst),
+		fresh: ratelimit.New(relayNewRate, relayNewBurst),
 		heard: make(map[string]time.Time),
 	}
 	b.allow("honest", false, now)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/peersetdb/peerset/internal/ratelimit"
 	"github.com/peersetdb/peerset/pkg/record"
 )
 
@@ -46,21 +47,21 @@ const (
 
 // gossipState is a session's part of gossip, owned by its goroutine.
 type gossipState struct {
-	due       time.Time   // when the queued ids are announced (zero: none queued)
-	announced sentMemory  // ids we announced to the peer: it may ask for them
-	peerHas   sentMemory  // ids the peer announced or sent: not announced to it
-	ihaveIDs  tokenBucket // ids the peer may still announce
+	due       time.Time        // when the queued ids are announced (zero: none queued)
+	announced sentMemory       // ids we announced to the peer: it may ask for them
+	peerHas   sentMemory       // ids the peer announced or sent: not announced to it
+	ihaveIDs  ratelimit.Bucket // ids the peer may still announce
 	// ids we may still announce: a little under what the peer accepts
 	// (ihaveIDs), so that an honest burst (an import) is never struck; ids
 	// past it are left to the repair path (a root announcement).
-	announceIDs tokenBucket
+	announceIDs ratelimit.Bucket
 }
 
 func (g *gossipState) init() {
 	g.announced = newSentMemory(gossipMemoryIDs)
 	g.peerHas = newSentMemory(gossipMemoryIDs)
-	g.ihaveIDs = newTokenBucket(ihaveRate, ihaveBurst)
-	g.announceIDs = newTokenBucket(ihaveRate*7/8, ihaveBurst*7/8)
+	g.ihaveIDs = ratelimit.New(ihaveRate, ihaveBurst)
+	g.announceIDs = ratelimit.New(ihaveRate*7/8, ihaveBurst*7/8)
 }
 
 // gossipIDs queues ids to announce to every authenticated session that
@@ -118,8 +119,7 @@ func (s *session) flushGossip(now time.Time) {
 		}
 		fresh = append(fresh, id)
 	}
-	g.announceIDs.refill(now)
-	if budget := int(max(0, g.announceIDs.tokens)); len(fresh) > budget {
+	if budget := int(max(0, g.announceIDs.Tokens(now))); len(fresh) > budget {
 		// Past what the peer accepts: its root shows the rest, and the
 		// reconciliation that follows brings them.
 		fresh = fresh[:budget]
@@ -127,7 +127,7 @@ func (s *session) flushGossip(now time.Time) {
 			s.syncer.rootDue = now.Add(s.cfg.RootDebounce)
 		}
 	}
-	g.announceIDs.charge(now, float64(len(fresh)))
+	g.announceIDs.Charge(now, float64(len(fresh)))
 	for len(fresh) > 0 {
 		chunk := fresh[:min(len(fresh), MaxIHaveIDs)]
 		fresh = fresh[len(chunk):]
@@ -149,8 +149,8 @@ func (s *session) onIHave(payload []byte, now time.Time) {
 		return
 	}
 	g, st := &s.gossip, &s.syncer
-	g.ihaveIDs.charge(now, float64(len(msg.IDs)))
-	if !g.ihaveIDs.ready(now) {
+	g.ihaveIDs.Charge(now, float64(len(msg.IDs)))
+	if !g.ihaveIDs.Ready(now) {
 		s.floodStrike(now, fmt.Sprintf("announced ids beyond %d per second", ihaveRate))
 		return
 	}
@@ -226,7 +226,7 @@ func (s *session) onIWant(payload []byte, now time.Time) {
 	if len(ask) == 0 {
 		return
 	}
-	if !st.upload.ready(now) {
+	if !st.upload.Ready(now) {
 		// The peer's iwant times out and the ids go to its wants, which
 		// wait for upload budget like any other.
 		s.update(func(info *SessionInfo) { info.UploadDeferred++ })

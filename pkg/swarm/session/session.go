@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/peersetdb/peerset/internal/ratelimit"
 	"github.com/peersetdb/peerset/pkg/merkle"
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/record"
@@ -48,7 +49,7 @@ type session struct {
 	// Guarded by mu: shared with Deliver, the Manager and Sessions.
 	mu              sync.Mutex
 	info            SessionInfo
-	bucket          tokenBucket
+	bucket          ratelimit.Bucket
 	lastFloodStrike time.Time
 	authenticated   bool // mirror of state.Authenticated(), for Push
 	keyProven       bool // info.PubKey passed the handshake: strikes reach it
@@ -91,7 +92,7 @@ func newSession(m *Manager, link Link) *session {
 		inbox:    make(chan inbound, m.cfg.InboxSize),
 		wake:     make(chan struct{}, 1),
 		closeReq: make(chan closeRequest, 1),
-		bucket:   newTokenBucket(m.cfg.FloodRate, m.cfg.FloodBurst),
+		bucket:   ratelimit.New(m.cfg.FloodRate, m.cfg.FloodBurst),
 	}
 	s.ourLimits = m.cfg.limits()
 	s.info = SessionInfo{PeerID: s.id, State: StateConnecting, AttachedAt: time.Now()}
@@ -161,7 +162,7 @@ func (s *session) deliver(action string, payload []byte) error {
 	}
 	s.info.MessagesIn++
 	s.info.BytesIn += int64(len(payload))
-	allowed := s.bucket.allow(now)
+	allowed := s.bucket.Allow(now)
 	s.mu.Unlock()
 	if !allowed {
 		s.floodStrike(now, "message rate over the flood limit")

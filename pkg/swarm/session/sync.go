@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/peersetdb/peerset/internal/ratelimit"
 	"github.com/peersetdb/peerset/pkg/merkle"
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/record"
@@ -108,9 +109,9 @@ type syncState struct {
 	sent      sentMemory // ids sent to this peer lately, and how often
 	syncStart time.Time
 
-	ingest      tokenBucket // events this session may still add to the replica
-	ingestBytes tokenBucket // and their bytes
-	upload      tokenBucket // bytes we may still send on the peer's request
+	ingest      ratelimit.Bucket // events this session may still add to the replica
+	ingestBytes ratelimit.Bucket // and their bytes
+	upload      ratelimit.Bucket // bytes we may still send on the peer's request
 
 	deferredWants [][]byte // want payloads waiting for upload budget
 	deferredNeg   []byte   // the latest neg waiting for upload budget
@@ -119,18 +120,18 @@ type syncState struct {
 func (st *syncState) init(cfg *Config) {
 	st.pending = make(map[[32]byte]int)
 	st.sent = newSentMemory(maxSentMemory)
-	st.ingest = newTokenBucket(cfg.IngestRate, cfg.IngestBurst)
-	st.ingestBytes = newTokenBucket(cfg.IngestRateBytes, cfg.IngestBurstBytes)
-	st.upload = newTokenBucket(cfg.UploadRate, cfg.UploadBurst)
+	st.ingest = ratelimit.New(cfg.IngestRate, cfg.IngestBurst)
+	st.ingestBytes = ratelimit.New(cfg.IngestRateBytes, cfg.IngestBurstBytes)
+	st.upload = ratelimit.New(cfg.UploadRate, cfg.UploadBurst)
 }
 
 // ingestReady reports whether the peer's ingest budget has room left.
 func (st *syncState) ingestReady(now time.Time) bool {
-	return st.ingest.ready(now) && st.ingestBytes.ready(now)
+	return st.ingest.Ready(now) && st.ingestBytes.Ready(now)
 }
 
 func (st *syncState) ingestReadyAt(now time.Time) time.Time {
-	a, b := st.ingest.readyAt(now), st.ingestBytes.readyAt(now)
+	a, b := st.ingest.ReadyAt(now), st.ingestBytes.ReadyAt(now)
 	if a.After(b) {
 		return a
 	}
@@ -164,7 +165,7 @@ func (s *session) syncDeadlines(now time.Time, consider func(time.Time)) {
 		consider(w.deadline)
 	}
 	if len(st.deferredWants) > 0 || st.deferredNeg != nil {
-		consider(st.upload.readyAt(now))
+		consider(st.upload.ReadyAt(now))
 	}
 	if len(st.pending) > 0 && !st.ingestReady(now) {
 		consider(st.ingestReadyAt(now)) // pump again once the ingest budget refills
@@ -410,7 +411,7 @@ func (s *session) onNeg(payload []byte, now time.Time) {
 	}
 	st := &s.syncer
 	st.lastPeerNegAt = now
-	if !st.upload.ready(now) {
+	if !st.upload.Ready(now) {
 		if st.deferredNeg != nil {
 			// An initiator waits for each reply; a peer that keeps sending
 			// reconciliation messages while we wait for its upload budget is
@@ -443,7 +444,7 @@ func (s *session) answerNeg(n negMsg, now time.Time) {
 		return
 	}
 	reply := encodeNeg(negMsg{SID: n.SID, Msg: out})
-	s.syncer.upload.charge(now, float64(len(reply)))
+	s.syncer.upload.Charge(now, float64(len(reply)))
 	_ = s.send(ActionNegReply, reply)
 }
 
@@ -451,13 +452,13 @@ func (s *session) answerNeg(n negMsg, now time.Time) {
 // as far as the budget goes.
 func (s *session) serveDeferred(now time.Time) {
 	st := &s.syncer
-	for len(st.deferredWants) > 0 && st.upload.ready(now) {
+	for len(st.deferredWants) > 0 && st.upload.Ready(now) {
 		w := st.deferredWants[0]
 		st.deferredWants[0] = nil
 		st.deferredWants = st.deferredWants[1:]
 		s.onWant(w, now)
 	}
-	if st.deferredNeg != nil && st.upload.ready(now) {
+	if st.deferredNeg != nil && st.upload.Ready(now) {
 		payload := st.deferredNeg
 		st.deferredNeg = nil
 		if n, err := decodeNeg(payload, s.ourLimits.Frame); err == nil {
@@ -558,7 +559,7 @@ func (s *session) pushIDs(now time.Time, ids [][32]byte) {
 		return
 	}
 	st := &s.syncer
-	if !st.upload.ready(now) {
+	if !st.upload.Ready(now) {
 		return // the next reconciliation finds them again
 	}
 	fresh := ids[:0:0]
@@ -603,7 +604,7 @@ func (s *session) flushPush(now time.Time) {
 		return
 	}
 	st := &s.syncer
-	if !st.upload.ready(now) {
+	if !st.upload.Ready(now) {
 		return // reconciliation brings them to the peer
 	}
 	fresh := queue[:0]
@@ -639,7 +640,7 @@ func (s *session) sendEvents(now time.Time, events []*record.Event, missing [][3
 		missing = missing[take:]
 		n := len(batch)
 		batch, size = batch[:0], recordsOverhead
-		st.upload.charge(now, float64(len(payload)))
+		st.upload.Charge(now, float64(len(payload)))
 		if s.send(ActionRecords, payload) == nil {
 			s.update(func(info *SessionInfo) { info.RecordsOut += n })
 			if observer != nil && n > 0 {
@@ -683,7 +684,7 @@ func (s *session) onWant(payload []byte, now time.Time) {
 		return
 	}
 	st := &s.syncer
-	if !st.upload.ready(now) {
+	if !st.upload.Ready(now) {
 		if len(st.deferredWants) >= maxDeferredWants {
 			s.floodStrike(now, "wants beyond the upload budget")
 			return
@@ -793,8 +794,8 @@ func (s *session) onRecords(payload []byte, now time.Time) {
 			s.m.rememberRefused(e, rej.DependsOnSet, now)
 		}
 	}
-	st.ingest.charge(now, float64(stored))
-	st.ingestBytes.charge(now, float64(storedBytes))
+	st.ingest.Charge(now, float64(stored))
+	st.ingestBytes.Charge(now, float64(storedBytes))
 	s.update(func(info *SessionInfo) {
 		info.RecordsIn += len(msg.Events)
 		info.RecordsStored += stored

@@ -8,7 +8,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/peersetdb/peerset/pkg/merkle"
 	"github.com/peersetdb/peerset/pkg/record"
@@ -214,30 +213,6 @@ func TestAllowedTable(t *testing.T) {
 	}
 	if Allowed(StateIdle, "peerset/unknown") {
 		t.Error("an unknown action is allowed")
-	}
-}
-
-func TestTokenBucket(t *testing.T) {
-	b := newTokenBucket(10, 3)
-	now := time.Unix(1000, 0)
-	for i := range 3 {
-		if !b.allow(now) {
-			t.Fatalf("burst message %d refused", i)
-		}
-	}
-	if b.allow(now) {
-		t.Fatal("message past the burst allowed")
-	}
-	if !b.allow(now.Add(100 * time.Millisecond)) {
-		t.Fatal("refilled token refused")
-	}
-	if b.allow(now.Add(100 * time.Millisecond)) {
-		t.Fatal("second message in the same tenth of a second allowed")
-	}
-	for i := range 3 {
-		if !b.allow(now.Add(time.Hour)) {
-			t.Fatalf("burst after a rest: message %d refused", i)
-		}
 	}
 }
 
