@@ -72,16 +72,23 @@ func connected(rooms []*swarm.Room) bool {
 // connects to that member and through it (peer exchange, then offers and
 // answers relayed over the mesh) gets a direct connection to a member only
 // tracker 1 knew (usually two or three).
+//
+// The high watermark is 8, so that no member is full before the newcomer
+// comes (8 others at most, the newcomer one of them): a full member answers
+// no offer, and with high 6 two CI runs failed when the gateway, or the
+// only member the gateway told of, held 6 peers (a hub), leaving the
+// newcomer nobody to reach. That is the bounded mesh working as designed;
+// see the README's mesh limits.
 func TestMeshSignallingReachesMembersOnlyAnotherTrackerKnew(t *testing.T) {
 	if testing.Short() {
 		t.Skip("nine pion peers")
 	}
 	t1, t2 := startTracker(t), startTracker(t)
 	room := roomName(t)
-	gateway := meshRoom(t, room, []string{t1.URL(), t2.URL()}, 2, 3, 6)
+	gateway := meshRoom(t, room, []string{t1.URL(), t2.URL()}, 2, 3, 8)
 	members := []*swarm.Room{gateway}
 	for range 7 {
-		members = append(members, meshRoom(t, room, []string{t1.URL()}, 2, 3, 6))
+		members = append(members, meshRoom(t, room, []string{t1.URL()}, 2, 3, 8))
 	}
 	deadline := time.Now().Add(meshTimeout)
 	for !connected(members) || slices.ContainsFunc(members, func(r *swarm.Room) bool { return r.Mesh().Peers < 1 }) {
@@ -98,9 +105,10 @@ func TestMeshSignallingReachesMembersOnlyAnotherTrackerKnew(t *testing.T) {
 			t.Errorf("%s holds %d mesh peers, over its bound %d", r.SelfID(), m.Peers, m.High)
 		}
 	}
+	t.Logf("the gateway holds %d mesh peers before tracker 1 stops", gateway.Mesh().Peers)
 	t1.Stop()
 
-	newcomer := meshRoom(t, room, []string{t2.URL()}, 3, 3, 6)
+	newcomer := meshRoom(t, room, []string{t2.URL()}, 3, 3, 8)
 	onlyT1 := map[string]bool{}
 	for _, r := range members[1:] {
 		onlyT1[r.SelfID()] = true
@@ -124,8 +132,8 @@ func TestMeshSignallingReachesMembersOnlyAnotherTrackerKnew(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the newcomer holds %v after %v (known %v, %+v); want a member only tracker 1 knew",
-				peerIDs(newcomer), meshTimeout, newcomer.KnownMembers(), newcomer.Mesh())
+			t.Fatalf("the newcomer holds %v after %v (known %v, %+v; the gateway %+v); want a member only tracker 1 knew",
+				peerIDs(newcomer), meshTimeout, newcomer.KnownMembers(), newcomer.Mesh(), gateway.Mesh())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
