@@ -56,12 +56,15 @@ func RoomID(appID, room string) string {
 
 // Draft is what an author supplies to make a record.
 type Draft struct {
-	UUID      string    // empty: a new random v4 UUID; set it to update a record
-	Text      string    // the text content (media type text/plain)
-	Data      []byte    // or a payload: JSON text when MediaType is application/json, else any bytes
-	MediaType string    // media type of Data; empty with Data means application/json
-	Link      string    // optional URL
-	Geo       *Geo      // optional location
+	UUID      string // empty: a new random v4 UUID; set it to update a record
+	Text      string // the text content (media type text/plain)
+	Data      []byte // or a payload: JSON text when MediaType is application/json, else any bytes
+	MediaType string // media type of Data; empty with Data means application/json
+	Link      string // optional URL
+	Geo       *Geo   // optional location
+	// Blob, when set, makes the record refer to a blob (blob.go): Text is
+	// then its caption and Data must be nil.
+	Blob      *BlobRef
 	CreatedAt time.Time // zero: now
 }
 
@@ -77,7 +80,8 @@ type Record struct {
 	Link      string
 	Geo       *Geo
 	Geohash   string
-	Event     *Event // the signed event itself
+	Blob      *BlobRef // the blob the record refers to, if any (MediaType is then text/plain)
+	Event     *Event   // the signed event itself
 }
 
 // New makes and signs a record event for the room roomID.
@@ -149,6 +153,15 @@ func NewUnsigned(d Draft, author PublicKey, roomID string, limits Limits) (*Even
 	case d.MediaType != "" && d.MediaType != MediaTypeText:
 		return nil, fmt.Errorf("failed to create record: %w: media type %q needs Data", ErrInvalidRecord, d.MediaType)
 	}
+	if d.Blob != nil {
+		if d.Data != nil {
+			return nil, fmt.Errorf("failed to create record: %w: a record carries a blob or data, not both", ErrInvalidRecord)
+		}
+		if err := d.Blob.Check(); err != nil {
+			return nil, fmt.Errorf("failed to create record: %w", err)
+		}
+		tags = append(tags, d.Blob.tags()...)
+	}
 	e := &Event{PubKey: author, CreatedAt: created.Unix(), Kind: KindRecord, Tags: tags, Content: content}
 	if err := e.CheckWellFormed(); err != nil {
 		return nil, fmt.Errorf("failed to create record: %w", err)
@@ -174,13 +187,14 @@ func Parse(e *Event) (*Record, error) {
 	r := &Record{Author: e.PubKey, CreatedAt: time.Unix(e.CreatedAt, 0).UTC(), Event: e, MediaType: MediaTypeText}
 	seen := map[string]bool{}
 	var base64Content bool
+	var blobHash, blobSize, blobChunks []string
 	for i, t := range e.Tags {
 		if len(t) == 0 {
 			return nil, fmt.Errorf("%w at index %d", ErrEmptyTag, i)
 		}
 		name := t[0]
 		switch name {
-		case TagUUID, TagRoom, TagGeohash, TagGeo, TagLink, TagMediaType:
+		case TagUUID, TagRoom, TagGeohash, TagGeo, TagLink, TagMediaType, TagBlobHash, TagBlobSize, TagBlobChunks:
 			if seen[name] {
 				return nil, fmt.Errorf("%w: more than one %q tag", ErrInvalidRecord, name)
 			}
@@ -218,7 +232,27 @@ func Parse(e *Event) (*Record, error) {
 			}
 			r.MediaType = t[1]
 			base64Content = len(t) > 2 && t[2] == encodingBase64
+		case TagBlobHash:
+			blobHash = t
+		case TagBlobSize:
+			blobSize = t
+		case TagBlobChunks:
+			blobChunks = t
 		}
+	}
+	if blobHash != nil {
+		if base64Content {
+			return nil, fmt.Errorf("%w: %w: a blob record's content is text, not base64", ErrInvalidRecord, ErrInvalidBlob)
+		}
+		mt := r.MediaType
+		if mt == MediaTypeText && !seen[TagMediaType] {
+			mt = MediaTypeBinary
+		}
+		b, err := parseBlobTags(blobHash, blobSize, blobChunks, mt)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+		}
+		r.Blob, r.MediaType = b, MediaTypeText
 	}
 	if r.UUID == "" {
 		return nil, fmt.Errorf("%w: no %q (UUID) tag", ErrInvalidRecord, TagUUID)
