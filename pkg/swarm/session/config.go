@@ -161,6 +161,14 @@ type Config struct {
 	// rules differ): the pause starts at IdleRootInterval and doubles.
 	MaxSyncBackoff time.Duration
 
+	// Blobs serves the blobs this node holds (blob.go); nil: the node
+	// neither serves nor fetches blobs, and its hello does not offer them.
+	Blobs BlobSource
+	// BlobUploadRate and BlobUploadBurst are the budget of blob bytes
+	// served to one peer (DefaultBlobUploadRate, DefaultBlobUploadBurst).
+	BlobUploadRate  float64
+	BlobUploadBurst int
+
 	// RulesDigest identifies the local moderation rules
 	// (moderation.Config.Digest), sent in the hello so that a peer whose rules
 	// differ is reported as such (SessionInfo.RulesDiffer) rather than as
@@ -232,6 +240,8 @@ func (c Config) withDefaults() (Config, error) {
 	rate(&c.IngestRate, DefaultIngestRate)
 	rate(&c.IngestRateBytes, DefaultIngestRateBytes)
 	rate(&c.UploadRate, DefaultUploadRate)
+	rate(&c.BlobUploadRate, DefaultBlobUploadRate)
+	num(&c.BlobUploadBurst, DefaultBlobUploadBurst)
 	num(&c.MaxBatchRecords, DefaultMaxBatchRecords)
 	num(&c.MaxBatchBytes, DefaultMaxBatchBytes)
 	num(&c.MaxWantIDs, DefaultMaxWantIDs)
@@ -303,6 +313,9 @@ func (c *Config) limits() Limits {
 //	records:                 MaxBatchBytes
 //	ihave:                   base64 length of 32 × MaxIHaveIDs + 64
 //	iwant:                   base64 length of 32 × MaxWantIDs + 64
+//	blob-want:               32 + 4 × MaxBlobWantChunks
+//	blob-data:               36 + 32 × MaxBlobListChunks (512 KiB + 36)
+//	blob-none:               32
 func (c Config) MaxMessageBytes(action string) int {
 	if d, err := c.withDefaults(); err == nil {
 		c = d
@@ -325,6 +338,12 @@ func (l Limits) messageCap(action string) int {
 		return idsMsgCap(MaxIHaveIDs)
 	case ActionIWant:
 		return idsMsgCap(l.Want)
+	case ActionBlobWant:
+		return blobWantCap
+	case ActionBlobData:
+		return blobDataCap
+	case ActionBlobNone:
+		return blobNoneCap
 	}
 	return 0
 }

@@ -144,3 +144,28 @@ func FuzzDecodeBye(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeBlobMessages(f *testing.F) {
+	var sha [32]byte
+	sha[0] = 7
+	f.Add(encodeBlobWant(sha, nil))
+	f.Add(encodeBlobWant(sha, []int{0, 1, 15}))
+	f.Add(encodeBlobData(sha, 3, []byte("chunk")))
+	f.Add(encodeBlobData(sha, BlobListIndex, make([]byte, 64)))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		if gotSHA, indexes, err := DecodeBlobWant(payload); err == nil {
+			ints := make([]int, len(indexes))
+			for i, v := range indexes {
+				ints[i] = int(v)
+			}
+			if !bytes.Equal(encodeBlobWant(gotSHA, ints), payload) {
+				t.Fatalf("blob-want does not encode back")
+			}
+		}
+		if gotSHA, index, data, err := DecodeBlobData(payload); err == nil {
+			if !bytes.Equal(encodeBlobData(gotSHA, index, data), payload) {
+				t.Fatalf("blob-data does not encode back")
+			}
+		}
+	})
+}

@@ -62,6 +62,7 @@ type Manager struct {
 	inflight map[[32]byte]*session // ids asked for, and which session asked
 
 	refused refusalMemory // ids the replica refused after verifying them
+	blobs   blobFetches   // running blob fetches (blob.go)
 }
 
 // NewManager returns the Manager of the room roomID (record.RoomID of the app

@@ -62,6 +62,12 @@ type session struct {
 	gossipQueue     [][32]byte // ids to announce (ihave)
 	gossipNow       bool       // some are local writes: announce at once
 	peerGossips     bool       // the peer's hello said it speaks gossip
+	peerBlobs       bool       // the peer's hello said it serves and fetches blobs
+	blobsOn         bool       // our hello offered blobs (Config.Blobs is set)
+	blobQueue       []blobRequest
+	blobWaiting     int  // requests queued or being answered
+	blobServing     bool // serveBlobs runs
+	blobUpload      ratelimit.Bucket
 
 	// Owned by run.
 	state             State
@@ -95,6 +101,8 @@ func newSession(m *Manager, link Link) *session {
 		bucket:   ratelimit.New(m.cfg.FloodRate, m.cfg.FloodBurst),
 	}
 	s.ourLimits = m.cfg.limits()
+	s.blobsOn = m.cfg.Blobs != nil
+	s.blobUpload = newBlobUpload(&m.cfg)
 	s.info = SessionInfo{PeerID: s.id, State: StateConnecting, AttachedAt: time.Now()}
 	s.syncer.init(&m.cfg)
 	s.gossip.init()
@@ -162,7 +170,9 @@ func (s *session) deliver(action string, payload []byte) error {
 	}
 	s.info.MessagesIn++
 	s.info.BytesIn += int64(len(payload))
-	allowed := s.bucket.Allow(now)
+	// Blob data is only ever what we asked for (anything else is a
+	// violation), so it does not spend the message budget.
+	allowed := action == ActionBlobData || s.bucket.Allow(now)
 	s.mu.Unlock()
 	if !allowed {
 		s.floodStrike(now, "message rate over the flood limit")
@@ -178,6 +188,9 @@ func (s *session) deliver(action string, payload []byte) error {
 		err := fmt.Errorf("%w: %s of %d bytes, over %d", ErrMessageTooLarge, action, len(payload), limit)
 		s.strike(err.Error())
 		return err
+	}
+	if action == ActionBlobWant || action == ActionBlobData || action == ActionBlobNone {
+		return s.deliverBlob(action, payload, now)
 	}
 	s.mu.Lock()
 	full := s.inboxBytes+len(payload) > s.cfg.InboxBytes
@@ -315,7 +328,7 @@ func (s *session) begin() {
 	s.setState(StateOpen)
 	_ = s.send(ActionHello, EncodeHello(Hello{
 		Version: ProtocolVersion, Room: s.m.roomID, PubKey: s.key.Public(), Nonce: s.ourNonce, Limits: s.ourLimits,
-		Rules: s.cfg.RulesDigest, Gossip: !s.cfg.DisableGossip,
+		Rules: s.cfg.RulesDigest, Gossip: !s.cfg.DisableGossip, Blobs: s.blobsOn,
 	}))
 }
 
@@ -428,6 +441,7 @@ func (s *session) onHello(payload []byte, now time.Time) {
 	})
 	s.mu.Lock()
 	s.peerGossips = h.Gossip && !s.cfg.DisableGossip
+	s.peerBlobs = h.Blobs && s.blobsOn
 	s.mu.Unlock()
 	hash := AuthHash(s.m.roomID, s.theirNonce, s.ourNonce, s.link.LocalFingerprint(), s.link.RemoteFingerprint())
 	sig, err := signHash(s.key, hash)

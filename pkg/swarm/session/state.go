@@ -54,7 +54,7 @@ func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 func (s State) Authenticated() bool { return s >= StateAuthenticated && s <= StateIdle }
 
 // Actions lists every action of the protocol, in handshake order.
-var Actions = []string{ActionHello, ActionAuth, ActionRoot, ActionNeg, ActionNegReply, ActionWant, ActionRecords, ActionIHave, ActionIWant, ActionBye}
+var Actions = []string{ActionHello, ActionAuth, ActionRoot, ActionNeg, ActionNegReply, ActionWant, ActionRecords, ActionIHave, ActionIWant, ActionBlobWant, ActionBlobData, ActionBlobNone, ActionBye}
 
 // Allowed reports whether a peer may send action to a session in state:
 //
@@ -63,7 +63,8 @@ var Actions = []string{ActionHello, ActionAuth, ActionRoot, ActionNeg, ActionNeg
 //	auth                     ✓
 //	root, neg, want,                    ✓
 //	records, neg-reply,
-//	ihave, iwant
+//	ihave, iwant, blob-want,
+//	blob-data, blob-none
 //	bye               ✓      ✓          ✓
 //
 // Anything else is a protocol violation and earns a strike. In Connecting,
@@ -76,7 +77,7 @@ func Allowed(state State, action string) bool {
 		return state == StateOpen
 	case ActionAuth:
 		return state == StateHello
-	case ActionRoot, ActionNeg, ActionNegReply, ActionWant, ActionRecords, ActionIHave, ActionIWant:
+	case ActionRoot, ActionNeg, ActionNegReply, ActionWant, ActionRecords, ActionIHave, ActionIWant, ActionBlobWant, ActionBlobData, ActionBlobNone:
 		return state.Authenticated()
 	case ActionBye:
 		return state >= StateOpen && state <= StateIdle
@@ -115,6 +116,7 @@ type SessionInfo struct {
 	Pending                 int   // ids we know the peer has and we still need
 	Strikes                 int   // strikes this session earned
 	UploadDeferred          int   // requests of the peer that waited for upload budget
+	BlobBytesOut            int64 // blob bytes served to the peer (chunks and hash lists)
 	LastSyncDuration        time.Duration
 	LastSyncAt              time.Time // when the last sync finished
 	// MissingRanges are the time ranges where the last reconciliation that found

@@ -105,6 +105,9 @@ type Hello struct {
 	// Gossip says the sender speaks gossip (ihave, iwant: docs/protocol.md
 	// 4.8); a peer that does not gets new records pushed instead.
 	Gossip bool
+	// Blobs says the sender serves and fetches blobs (docs/protocol.md
+	// 4.10); a peer that does not is never sent blob messages.
+	Blobs bool
 }
 
 // MaxRulesDigestBytes bounds Hello.Rules.
@@ -118,12 +121,13 @@ type helloJSON struct {
 	Limits *Limits `json:"limits"`
 	Rules  string  `json:"rules,omitempty"`
 	Gossip bool    `json:"gossip,omitempty"`
+	Blobs  bool    `json:"blobs,omitempty"`
 }
 
 // EncodeHello writes a hello payload.
 func EncodeHello(h Hello) []byte {
 	v, room, pk, nonce, lim := h.Version, h.Room, h.PubKey.Hex(), fmt.Sprintf("%x", h.Nonce), h.Limits
-	b, _ := json.Marshal(helloJSON{V: &v, Room: &room, PubKey: &pk, Nonce: &nonce, Limits: &lim, Rules: h.Rules, Gossip: h.Gossip})
+	b, _ := json.Marshal(helloJSON{V: &v, Room: &room, PubKey: &pk, Nonce: &nonce, Limits: &lim, Rules: h.Rules, Gossip: h.Gossip, Blobs: h.Blobs})
 	return b
 }
 
@@ -173,7 +177,7 @@ func DecodeHello(payload []byte) (Hello, error) {
 	if len(j.Rules) > MaxRulesDigestBytes || strings.IndexFunc(j.Rules, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
 		return h, fmt.Errorf("%w: hello rules digest is not up to %d printable ASCII characters", ErrProtocolViolation, MaxRulesDigestBytes)
 	}
-	h.Rules, h.Gossip = j.Rules, j.Gossip
+	h.Rules, h.Gossip, h.Blobs = j.Rules, j.Gossip, j.Blobs
 	return h, nil
 }
 

@@ -1,0 +1,584 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/peersetdb/peerset/internal/ratelimit"
+	"github.com/peersetdb/peerset/pkg/record"
+)
+
+// Blobs (issue 13; docs/protocol.md 4.10): a record may refer to a file kept
+// beside it (record.BlobRef). Peers whose hello says "blobs" serve the blobs
+// they hold whole and fetch the ones they want in chunks:
+//
+//   - peerset/blob-want: the blob's SHA-256 (32 bytes), then zero to
+//     MaxBlobWantChunks chunk indexes (4 bytes each, big-endian). No index
+//     asks for the hash list.
+//   - peerset/blob-data: the SHA-256, the index (4 bytes; BlobListIndex for
+//     the hash list), then the bytes.
+//   - peerset/blob-none: the SHA-256: the sender does not serve this blob
+//     (not held whole, or over its quota). The asker stops asking it.
+//
+// Each answer is one message. A receiver accepts data only for what it asked
+// that peer (anything else is a violation: a strike); a hash list that does
+// not hash to the record's list hash, or a chunk that does not hash to its
+// entry in the list, is an integrity failure (a strike; the fetch goes on
+// with the other peers). A peer may have at most MaxBlobRequests chunk
+// requests waiting at a server: more are dropped with a flood strike. What a
+// server sends passes its own byte budget (BlobUploadRate), and each data
+// channel's backpressure (Link.Send blocks while its buffer is full).
+const (
+	ActionBlobWant = "peerset/blob-want"
+	ActionBlobData = "peerset/blob-data"
+	ActionBlobNone = "peerset/blob-none"
+
+	// MaxBlobWantChunks bounds the indexes of one blob-want.
+	MaxBlobWantChunks = 16
+	// MaxBlobRequests bounds the chunk requests (a hash list counts as
+	// one) one peer may have waiting at a server.
+	MaxBlobRequests = 64
+	// MaxBlobListChunks bounds the chunks of a blob that can travel: its
+	// hash list must fit one message (16,384 chunks: 1 GiB in 64 KiB chunks).
+	MaxBlobListChunks = 16384
+	// BlobListIndex is the index of a blob-data that carries the hash list.
+	BlobListIndex = 0xFFFFFFFF
+
+	blobHeader       = 32 + 4
+	blobWantCap      = 32 + 4*MaxBlobWantChunks
+	blobDataCap      = blobHeader + 32*MaxBlobListChunks // the hash list is the largest (512 KiB)
+	blobNoneCap      = 32
+	blobWindow       = 8                // chunks asked of one source at a time
+	blobChunkTimeout = 30 * time.Second // a chunk not answered by then is asked elsewhere
+	blobListSources  = 8                // peers asked for the hash list at once
+	// blobLateMemory: data for a fetch that ended this recently is dropped
+	// without a strike (it was in flight when the fetch ended).
+	blobLateMemory = time.Minute
+)
+
+// Defaults of the blob settings of Config.
+const (
+	DefaultBlobUploadRate  = 16 << 20 // bytes per second served to one peer
+	DefaultBlobUploadBurst = 4 << 20
+)
+
+// Blob errors.
+var (
+	// ErrBlobUnavailable: no authenticated peer serves the blob now.
+	ErrBlobUnavailable = errors.New("no connected peer holds the blob")
+	// ErrBlobFetching: a fetch of this blob runs already on this Manager.
+	ErrBlobFetching = errors.New("the blob is being fetched already")
+)
+
+// BlobSource is what a Manager serves blobs from (Config.Blobs).
+type BlobSource interface {
+	// ServedBlob returns the reference and hash list of a blob the node
+	// holds whole and serves, or ok false.
+	ServedBlob(ctx context.Context, sha [32]byte) (ref record.BlobRef, hashes []byte, ok bool)
+	// BlobChunk returns chunk i of a blob ServedBlob reported.
+	BlobChunk(ctx context.Context, sha [32]byte, i int) ([]byte, error)
+}
+
+// blobRequest is one request waiting at a server: a chunk or the list.
+type blobRequest struct {
+	sha   [32]byte
+	index uint32
+}
+
+// encodeBlobWant writes a blob-want.
+func encodeBlobWant(sha [32]byte, indexes []int) []byte {
+	b := make([]byte, 32, 32+4*len(indexes))
+	copy(b, sha[:])
+	for _, i := range indexes {
+		b = binary.BigEndian.AppendUint32(b, uint32(i))
+	}
+	return b
+}
+
+// DecodeBlobWant reads a blob-want: the SHA-256 and the chunk indexes (none:
+// the hash list). Errors wrap ErrProtocolViolation.
+func DecodeBlobWant(p []byte) (sha [32]byte, indexes []uint32, err error) {
+	if len(p) < 32 || (len(p)-32)%4 != 0 || len(p) > blobWantCap {
+		return sha, nil, fmt.Errorf("%w: blob-want of %d bytes (32 + 4 × 0..%d)", ErrProtocolViolation, len(p), MaxBlobWantChunks)
+	}
+	copy(sha[:], p)
+	for o := 32; o < len(p); o += 4 {
+		i := binary.BigEndian.Uint32(p[o:])
+		if i >= MaxBlobListChunks || slices.Contains(indexes, i) {
+			return sha, nil, fmt.Errorf("%w: blob-want index %d out of range or repeated", ErrProtocolViolation, i)
+		}
+		indexes = append(indexes, i)
+	}
+	return sha, indexes, nil
+}
+
+// DecodeBlobData reads a blob-data (the bytes alias p). Errors wrap
+// ErrProtocolViolation.
+func DecodeBlobData(p []byte) (sha [32]byte, index uint32, data []byte, err error) {
+	if len(p) < blobHeader {
+		return sha, 0, nil, fmt.Errorf("%w: blob-data of %d bytes, under its %d-byte header", ErrProtocolViolation, len(p), blobHeader)
+	}
+	copy(sha[:], p)
+	index = binary.BigEndian.Uint32(p[32:])
+	if index != BlobListIndex && index >= MaxBlobListChunks {
+		return sha, 0, nil, fmt.Errorf("%w: blob-data index %d out of range", ErrProtocolViolation, index)
+	}
+	return sha, index, p[blobHeader:], nil
+}
+
+func encodeBlobData(sha [32]byte, index uint32, data []byte) []byte {
+	b := make([]byte, blobHeader, blobHeader+len(data))
+	copy(b, sha[:])
+	binary.BigEndian.PutUint32(b[32:], index)
+	return append(b, data...)
+}
+
+// deliverBlob handles a blob message outside the inbox: requests go to the
+// session's server, answers to the fetch that asked. It never blocks.
+func (s *session) deliverBlob(action string, payload []byte, now time.Time) error {
+	s.mu.Lock()
+	ok := s.authenticated && s.blobsOn
+	s.mu.Unlock()
+	if !ok {
+		err := fmt.Errorf("%w: %s before authentication or without blobs in our hello", ErrProtocolViolation, action)
+		s.violation(err)
+		return err
+	}
+	switch action {
+	case ActionBlobWant:
+		sha, indexes, err := DecodeBlobWant(payload)
+		if err != nil {
+			s.violation(err)
+			return err
+		}
+		reqs := make([]blobRequest, 0, max(1, len(indexes)))
+		if len(indexes) == 0 {
+			reqs = append(reqs, blobRequest{sha: sha, index: BlobListIndex})
+		}
+		for _, i := range indexes {
+			reqs = append(reqs, blobRequest{sha: sha, index: i})
+		}
+		return s.queueBlobRequests(reqs, now)
+	case ActionBlobData:
+		sha, index, data, err := DecodeBlobData(payload)
+		if err != nil {
+			s.violation(err)
+			return err
+		}
+		return s.m.blobAnswer(s, sha, index, bytes.Clone(data), false, now)
+	case ActionBlobNone:
+		if len(payload) != 32 {
+			err := fmt.Errorf("%w: blob-none of %d bytes, want 32", ErrProtocolViolation, len(payload))
+			s.violation(err)
+			return err
+		}
+		return s.m.blobAnswer(s, [32]byte(payload), 0, nil, true, now)
+	}
+	return nil
+}
+
+// queueBlobRequests queues requests for the session's server, starting it.
+func (s *session) queueBlobRequests(reqs []blobRequest, now time.Time) error {
+	s.mu.Lock()
+	if s.blobWaiting+len(reqs) > MaxBlobRequests {
+		s.mu.Unlock()
+		s.floodStrike(now, fmt.Sprintf("more than %d blob requests waiting", MaxBlobRequests))
+		return fmt.Errorf("failed to take blob requests: %w", ErrFlood)
+	}
+	s.blobWaiting += len(reqs)
+	s.blobQueue = append(s.blobQueue, reqs...)
+	start := !s.blobServing
+	s.blobServing = true
+	s.mu.Unlock()
+	if start {
+		go s.serveBlobs()
+	}
+	return nil
+}
+
+// serveBlobs answers the queued blob requests, one at a time, within the
+// upload budget, until the queue is empty or the session ends.
+func (s *session) serveBlobs() {
+	for {
+		s.mu.Lock()
+		if len(s.blobQueue) == 0 || s.closing {
+			s.blobServing = false
+			s.blobQueue, s.blobWaiting = nil, 0
+			s.mu.Unlock()
+			return
+		}
+		req := s.blobQueue[0]
+		s.blobQueue = s.blobQueue[1:]
+		s.mu.Unlock()
+		s.serveBlob(req)
+		s.mu.Lock()
+		s.blobWaiting--
+		s.mu.Unlock()
+	}
+}
+
+func (s *session) serveBlob(req blobRequest) {
+	src := s.cfg.Blobs
+	ctx := s.ctx
+	ref, hashes, ok := src.ServedBlob(ctx, req.sha)
+	var data []byte
+	switch {
+	case !ok:
+	case req.index == BlobListIndex:
+		if ref.Chunks() > MaxBlobListChunks {
+			ok = false
+		} else {
+			data = hashes
+		}
+	case int(req.index) >= ref.Chunks():
+		ok = false
+	default:
+		var err error
+		if data, err = src.BlobChunk(ctx, req.sha, int(req.index)); err != nil {
+			s.log.Debug("blob chunk not served", "sha", shortHex(fmt.Sprintf("%x", req.sha)), "index", req.index, "err", err)
+			ok = false
+		}
+	}
+	if !ok {
+		_ = s.link.Send(ctx, ActionBlobNone, req.sha[:])
+		return
+	}
+	// The byte budget: wait until it allows this message.
+	for {
+		now := time.Now()
+		s.mu.Lock()
+		at := s.blobUpload.ReadyAt(now)
+		if !at.After(now) {
+			s.blobUpload.Charge(now, float64(len(data)+blobHeader))
+			s.mu.Unlock()
+			break
+		}
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(at.Sub(now)):
+		}
+	}
+	if err := s.link.Send(ctx, ActionBlobData, encodeBlobData(req.sha, req.index, data)); err != nil {
+		s.log.Debug("blob data not sent", "err", err)
+		return
+	}
+	s.update(func(info *SessionInfo) { info.BlobBytesOut += int64(len(data)) })
+}
+
+// blobFetches is the Manager's registry of running fetches.
+type blobFetches struct {
+	mu      sync.Mutex
+	running map[[32]byte]*blobFetch
+	ended   map[[32]byte]time.Time // fetches that ended lately (late answers are dropped)
+}
+
+// blobAnswer routes a blob-data or blob-none to the fetch that asked.
+func (m *Manager) blobAnswer(s *session, sha [32]byte, index uint32, data []byte, none bool, now time.Time) error {
+	m.blobs.mu.Lock()
+	f := m.blobs.running[sha]
+	endedAt, ended := m.blobs.ended[sha]
+	m.blobs.mu.Unlock()
+	if f == nil {
+		if ended && now.Sub(endedAt) < blobLateMemory {
+			return nil // in flight when the fetch ended
+		}
+		err := fmt.Errorf("%w: blob answer for a blob we are not fetching", ErrProtocolViolation)
+		s.violation(err)
+		return err
+	}
+	select {
+	case f.answers <- blobAnswer{s: s, index: index, data: data, none: none}:
+		return nil
+	default:
+		// The fetch is behind: the chunk is asked again after its timeout.
+		return fmt.Errorf("failed to take blob data: %w: the fetch's queue is full", ErrFlood)
+	}
+}
+
+type blobAnswer struct {
+	s     *session
+	index uint32
+	data  []byte
+	none  bool
+}
+
+// blobFetch is one running FetchBlob.
+type blobFetch struct {
+	answers chan blobAnswer
+}
+
+// blobSource is what a fetch knows of one peer.
+type blobSource struct {
+	s        *session
+	askedAt  time.Time // the hash list was asked
+	has      bool      // it sent the list or a chunk
+	done     bool      // it said none, failed a check or went away
+	inflight map[int]time.Time
+}
+
+// BlobFetch describes a fetch for FetchBlob.
+type BlobFetch struct {
+	Ref record.BlobRef
+	// Hashes is the hash list when known already (checked against
+	// Ref.ListHash), else nil.
+	Hashes []byte
+	// Have lists the chunks already held: they are not asked for.
+	Have []int
+	// Put stores one checked chunk (any order); an error ends the fetch.
+	Put func(i int, data []byte) error
+	// List, if set, is called once with the checked hash list when it
+	// was not given.
+	List func(hashes []byte) error
+	// Progress, if set, is called after each chunk with the bytes held.
+	Progress func(received int64)
+}
+
+// FetchBlob gets the chunks of a blob that Have lacks from the
+// authenticated peers that serve it: first the hash list (unless given),
+// checked against the record's list hash, then every chunk, checked against
+// the list, blobWindow at a time per peer. A peer that sends what does not
+// match is struck and asked no more; chunks a peer leaves with, or does not
+// answer within blobChunkTimeout, are asked of another. It returns nil once
+// every chunk went to Put, ErrBlobUnavailable when no connected peer serves
+// the blob, or ctx's error.
+func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
+	ref := f.Ref
+	if err := ref.Check(); err != nil {
+		return fmt.Errorf("failed to fetch blob: %w", err)
+	}
+	if ref.Chunks() > MaxBlobListChunks {
+		return fmt.Errorf("failed to fetch blob: %w: %d chunks, at most %d travel", record.ErrInvalidBlob, ref.Chunks(), MaxBlobListChunks)
+	}
+	if f.Hashes != nil {
+		if err := ref.CheckHashList(f.Hashes); err != nil {
+			return fmt.Errorf("failed to fetch blob: %w", err)
+		}
+	}
+	fetch := &blobFetch{answers: make(chan blobAnswer, 4*blobWindow*blobListSources)}
+	m.blobs.mu.Lock()
+	if m.blobs.running == nil {
+		m.blobs.running = make(map[[32]byte]*blobFetch)
+		m.blobs.ended = make(map[[32]byte]time.Time)
+	}
+	if m.blobs.running[ref.SHA256] != nil {
+		m.blobs.mu.Unlock()
+		return ErrBlobFetching
+	}
+	m.blobs.running[ref.SHA256] = fetch
+	m.blobs.mu.Unlock()
+	defer func() {
+		now := time.Now()
+		m.blobs.mu.Lock()
+		delete(m.blobs.running, ref.SHA256)
+		for sha, at := range m.blobs.ended {
+			if now.Sub(at) >= blobLateMemory {
+				delete(m.blobs.ended, sha)
+			}
+		}
+		m.blobs.ended[ref.SHA256] = now
+		m.blobs.mu.Unlock()
+	}()
+
+	hashes := f.Hashes
+	missing := make(map[int]bool, ref.Chunks())
+	for i := range ref.Chunks() {
+		missing[i] = true
+	}
+	var received int64
+	for _, i := range f.Have {
+		if missing[i] {
+			delete(missing, i)
+			received += int64(ref.ChunkLen(i))
+		}
+	}
+	if len(missing) == 0 && hashes != nil {
+		return nil
+	}
+	queued := make([]int, 0, len(missing)) // missing chunks not in flight
+	for i := range missing {
+		queued = append(queued, i)
+	}
+	slices.Sort(queued)
+	sources := map[*session]*blobSource{}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+
+	send := func(src *blobSource, indexes []int) bool {
+		sctx, cancel := context.WithTimeout(ctx, blobChunkTimeout)
+		defer cancel()
+		if err := src.s.link.Send(sctx, ActionBlobWant, encodeBlobWant(ref.SHA256, indexes)); err != nil {
+			src.done = true
+			return false
+		}
+		return true
+	}
+	requeue := func(src *blobSource) {
+		for i := range src.inflight {
+			if missing[i] {
+				queued = append(queued, i)
+			}
+		}
+		clear(src.inflight)
+		slices.Sort(queued)
+	}
+	for {
+		now := time.Now()
+		// Peers: new ones are asked for the list; gone ones give back
+		// their chunks.
+		live := map[*session]bool{}
+		for _, s := range m.snapshot() {
+			s.mu.Lock()
+			ok := s.authenticated && s.peerBlobs && !s.closing
+			s.mu.Unlock()
+			if ok {
+				live[s] = true
+				if sources[s] == nil {
+					sources[s] = &blobSource{s: s, inflight: map[int]time.Time{}}
+				}
+			}
+		}
+		asking, serving := 0, 0
+		for s, src := range sources {
+			if !live[s] && !src.done {
+				src.done = true
+			}
+			if src.done {
+				requeue(src)
+				continue
+			}
+			if src.has {
+				serving++
+			} else if !src.askedAt.IsZero() {
+				asking++
+			}
+		}
+		for _, src := range sources {
+			if src.done || !src.askedAt.IsZero() || asking >= blobListSources {
+				continue
+			}
+			src.askedAt = now
+			if send(src, nil) {
+				asking++
+			}
+		}
+		// Chunks that took too long are asked elsewhere.
+		for _, src := range sources {
+			for i, at := range src.inflight {
+				if now.Sub(at) >= blobChunkTimeout {
+					delete(src.inflight, i)
+					if missing[i] {
+						queued = append(queued, i)
+					}
+				}
+			}
+		}
+		// Hand out the queued chunks.
+		if hashes != nil {
+			for _, src := range sources {
+				if src.done || !src.has || len(queued) == 0 {
+					continue
+				}
+				room := blobWindow - len(src.inflight)
+				if room <= 0 {
+					continue
+				}
+				n := min(room, MaxBlobWantChunks, len(queued))
+				batch := slices.Clone(queued[:n])
+				queued = queued[n:]
+				if !send(src, batch) {
+					queued = append(queued, batch...)
+					continue
+				}
+				for _, i := range batch {
+					src.inflight[i] = now
+				}
+			}
+		}
+		if hashes != nil && len(missing) == 0 {
+			return nil
+		}
+		if asking == 0 && serving == 0 {
+			return fmt.Errorf("failed to fetch blob %x: %w", ref.SHA256[:8], ErrBlobUnavailable)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("failed to fetch blob: %w", ctx.Err())
+		case <-tick.C:
+		case a := <-fetch.answers:
+			src := sources[a.s]
+			if src == nil {
+				src = &blobSource{s: a.s, inflight: map[int]time.Time{}}
+				sources[a.s] = src
+			}
+			switch {
+			case a.none:
+				if !src.done {
+					src.done = true
+					requeue(src)
+				}
+			case a.index == BlobListIndex:
+				if src.askedAt.IsZero() || src.done {
+					a.s.violation(fmt.Errorf("%w: a blob hash list we did not ask for", ErrProtocolViolation))
+					break
+				}
+				if err := ref.CheckHashList(a.data); err != nil {
+					a.s.strike(fmt.Sprintf("integrity: blob %x: %v", ref.SHA256[:8], err))
+					src.done = true
+					break
+				}
+				src.has = true
+				if hashes == nil {
+					hashes = a.data
+					if f.List != nil {
+						if err := f.List(hashes); err != nil {
+							return fmt.Errorf("failed to fetch blob: %w", err)
+						}
+					}
+				}
+			default:
+				i := int(a.index)
+				if _, asked := src.inflight[i]; !asked {
+					if !missing[i] || src.done {
+						break // asked elsewhere after a timeout, or the source was dropped
+					}
+					a.s.violation(fmt.Errorf("%w: blob chunk %d we did not ask for", ErrProtocolViolation, i))
+					break
+				}
+				delete(src.inflight, i)
+				if sum := sha256.Sum256(a.data); len(a.data) != ref.ChunkLen(i) || !bytes.Equal(sum[:], hashes[32*i:32*i+32]) {
+					a.s.strike(fmt.Sprintf("integrity: blob %x: chunk %d does not match its hash", ref.SHA256[:8], i))
+					src.done = true
+					if missing[i] {
+						queued = append(queued, i)
+					}
+					requeue(src)
+					break
+				}
+				if !missing[i] {
+					break
+				}
+				if err := f.Put(i, a.data); err != nil {
+					return fmt.Errorf("failed to fetch blob: %w", err)
+				}
+				delete(missing, i)
+				received += int64(len(a.data))
+				if f.Progress != nil {
+					f.Progress(received)
+				}
+			}
+		}
+	}
+}
+
+func newBlobUpload(cfg *Config) ratelimit.Bucket {
+	return ratelimit.New(cfg.BlobUploadRate, cfg.BlobUploadBurst)
+}

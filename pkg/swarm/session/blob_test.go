@@ -1,0 +1,354 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/moderation"
+	"github.com/peersetdb/peerset/pkg/record"
+)
+
+// memBlobs is a BlobSource over blobs in memory; spoil, when set, changes
+// what it serves (a hostile peer), and gate, when set, holds every chunk
+// until it is closed.
+type memBlobs struct {
+	mu     sync.Mutex
+	blobs  map[[32]byte][]byte
+	hashes map[[32]byte][]byte
+	refs   map[[32]byte]record.BlobRef
+	spoil  func(index uint32, data []byte) []byte
+	gate   chan struct{}
+	served int
+}
+
+func newMemBlobs() *memBlobs {
+	return &memBlobs{blobs: map[[32]byte][]byte{}, hashes: map[[32]byte][]byte{}, refs: map[[32]byte]record.BlobRef{}}
+}
+
+func (m *memBlobs) add(data []byte, chunkSize int) record.BlobRef {
+	h := record.NewBlobHasher(chunkSize)
+	h.Write(data)
+	ref, list := h.Sum("application/octet-stream")
+	m.mu.Lock()
+	m.blobs[ref.SHA256], m.hashes[ref.SHA256], m.refs[ref.SHA256] = data, list, ref
+	m.mu.Unlock()
+	return ref
+}
+
+func (m *memBlobs) ServedBlob(_ context.Context, sha [32]byte) (record.BlobRef, []byte, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ref, ok := m.refs[sha]
+	list := m.hashes[sha]
+	if ok && m.spoil != nil {
+		list = m.spoil(BlobListIndex, slices.Clone(list))
+	}
+	return ref, list, ok
+}
+
+func (m *memBlobs) BlobChunk(ctx context.Context, sha [32]byte, i int) ([]byte, error) {
+	if m.gate != nil {
+		select {
+		case <-m.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ref := m.refs[sha]
+	data := slices.Clone(m.blobs[sha][i*ref.ChunkSize : i*ref.ChunkSize+ref.ChunkLen(i)])
+	m.served++
+	if m.spoil != nil {
+		data = m.spoil(uint32(i), data)
+	}
+	return data, nil
+}
+
+func (m *memBlobs) servedChunks() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.served
+}
+
+// blobNode is a node whose Manager serves src.
+func blobNode(t *testing.T, name string, src *memBlobs) *node {
+	t.Helper()
+	cfg := quickConfig()
+	cfg.Blobs = src
+	return newNode(t, name, cfg)
+}
+
+// fetchInto runs FetchBlob into a buffer and returns it.
+func fetchInto(ctx context.Context, m *Manager, ref record.BlobRef) ([]byte, []int64, error) {
+	out := make([]byte, ref.Size)
+	var mu sync.Mutex
+	var progress []int64
+	err := m.FetchBlob(ctx, BlobFetch{
+		Ref: ref,
+		Put: func(i int, data []byte) error {
+			copy(out[i*ref.ChunkSize:], data)
+			return nil
+		},
+		Progress: func(received int64) {
+			mu.Lock()
+			progress = append(progress, received)
+			mu.Unlock()
+		},
+	})
+	return out, progress, err
+}
+
+func randomBlob(n int) []byte {
+	r := rand.New(rand.NewPCG(uint64(n), 9))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func blobStrikes(n *node, key *record.SecretKey) []moderation.Strike {
+	return n.m.Ledger().Strikes(moderation.KeySubject(key.Public()))
+}
+
+// TestBlobFetch: a 5 MiB blob held by two peers arrives whole, with
+// progress up to its size, from both.
+func TestBlobFetch(t *testing.T) {
+	data := randomBlob(5 << 20)
+	srcB, srcC := newMemBlobs(), newMemBlobs()
+	ref := srcB.add(data, record.BlobChunkSize)
+	srcC.add(data, record.BlobChunkSize)
+	a := blobNode(t, "a", newMemBlobs())
+	b, c := blobNode(t, "b", srcB), blobNode(t, "c", srcC)
+	connect(t, a, b, time.Millisecond)
+	connect(t, a, c, time.Millisecond)
+	waitState(t, a, "b", StateIdle, StateSyncing)
+	waitState(t, a, "c", StateIdle, StateSyncing)
+	got, progress, err := fetchInto(t.Context(), a.m, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("the fetched blob differs")
+	}
+	if len(progress) != ref.Chunks() || progress[len(progress)-1] != ref.Size || !slices.IsSorted(progress) {
+		t.Fatalf("progress %d reports, last %d; want %d ascending to %d", len(progress), progress[len(progress)-1], ref.Chunks(), ref.Size)
+	}
+	if srcB.servedChunks() == 0 || srcC.servedChunks() == 0 || srcB.servedChunks()+srcC.servedChunks() != ref.Chunks() {
+		t.Errorf("b served %d chunks and c %d; want both, %d in all", srcB.servedChunks(), srcC.servedChunks(), ref.Chunks())
+	}
+	if len(blobStrikes(a, b.key))+len(blobStrikes(a, c.key)) != 0 {
+		t.Error("honest peers were struck")
+	}
+}
+
+// TestBlobFetchSkipsHeldChunks: chunks the caller has are not asked for.
+func TestBlobFetchSkipsHeldChunks(t *testing.T) {
+	data := randomBlob(20 * record.MinBlobChunkSize)
+	srcB := newMemBlobs()
+	ref := srcB.add(data, record.MinBlobChunkSize)
+	a, b := blobNode(t, "a", newMemBlobs()), blobNode(t, "b", srcB)
+	connect(t, a, b, time.Millisecond)
+	waitState(t, a, "b", StateIdle, StateSyncing)
+	var got []int
+	err := a.m.FetchBlob(t.Context(), BlobFetch{Ref: ref, Have: []int{0, 5, 19}, Put: func(i int, _ []byte) error {
+		got = append(got, i)
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if len(got) != 17 || slices.Contains(got, 0) || slices.Contains(got, 5) || slices.Contains(got, 19) {
+		t.Fatalf("put chunks %v; want the 17 not held", got)
+	}
+}
+
+// TestBlobHostileSourceIsStruck is issue 13's attack: a peer serves chunks
+// (or a hash list) that do not match. It is struck, and the blob still
+// arrives whole from the honest peer.
+func TestBlobHostileSourceIsStruck(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		spoil func(index uint32, data []byte) []byte
+	}{
+		{"wrong chunks", func(index uint32, data []byte) []byte {
+			if index != BlobListIndex {
+				data[len(data)/2] ^= 0xff
+			}
+			return data
+		}},
+		{"short chunks", func(index uint32, data []byte) []byte {
+			if index != BlobListIndex {
+				return data[:len(data)-1]
+			}
+			return data
+		}},
+		{"wrong hash list", func(index uint32, data []byte) []byte {
+			if index == BlobListIndex {
+				data[0] ^= 1
+			}
+			return data
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := randomBlob(40 * record.MinBlobChunkSize)
+			hostile, honest := newMemBlobs(), newMemBlobs()
+			ref := hostile.add(data, record.MinBlobChunkSize)
+			honest.add(data, record.MinBlobChunkSize)
+			hostile.spoil = tc.spoil
+			a := blobNode(t, "a", newMemBlobs())
+			h, g := blobNode(t, "hostile", hostile), blobNode(t, "honest", honest)
+			connect(t, a, h, time.Millisecond)
+			connect(t, a, g, 5*time.Millisecond) // the hostile one answers first
+			waitState(t, a, "hostile", StateIdle, StateSyncing)
+			waitState(t, a, "honest", StateIdle, StateSyncing)
+			got, _, err := fetchInto(t.Context(), a.m, ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, data) {
+				t.Fatal("the fetched blob differs")
+			}
+			strikes := blobStrikes(a, h.key)
+			if len(strikes) == 0 || !strings.Contains(strikes[0].Reason, "integrity") {
+				t.Fatalf("the hostile peer's strikes: %+v; want an integrity strike", strikes)
+			}
+			if len(blobStrikes(a, g.key)) != 0 {
+				t.Error("the honest peer was struck")
+			}
+		})
+	}
+}
+
+// TestBlobSourceLeavesMidFetch: the chunks a leaving peer held in flight
+// are asked of another, and the blob arrives whole.
+func TestBlobSourceLeavesMidFetch(t *testing.T) {
+	data := randomBlob(30 * record.MinBlobChunkSize)
+	slow, other := newMemBlobs(), newMemBlobs()
+	ref := slow.add(data, record.MinBlobChunkSize)
+	other.add(data, record.MinBlobChunkSize)
+	slow.gate = make(chan struct{}) // never opened: it holds its chunks
+	a := blobNode(t, "a", newMemBlobs())
+	s := blobNode(t, "slow", slow)
+	as, _ := connect(t, a, s, time.Millisecond)
+	waitState(t, a, "slow", StateIdle, StateSyncing)
+	done := make(chan error, 1)
+	var got []byte
+	go func() {
+		var err error
+		got, _, err = fetchInto(t.Context(), a.m, ref)
+		done <- err
+	}()
+	waitFor(t, "the slow peer to be asked for chunks", func() bool {
+		info, _ := s.m.Session("a")
+		return info.MessagesIn > 0 && len(slowWaiting(s)) > 0
+	})
+	o := blobNode(t, "other", other)
+	connect(t, a, o, time.Millisecond)
+	as.Close(errors.New("the slow peer leaves"))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("the fetched blob differs")
+	}
+}
+
+// slowWaiting returns the blob requests queued at n's session with a.
+func slowWaiting(n *node) []blobRequest {
+	s := n.m.session("a")
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.blobQueue)
+}
+
+// TestBlobUnavailable: when no peer serves the blob, FetchBlob says so.
+func TestBlobUnavailable(t *testing.T) {
+	a, b := blobNode(t, "a", newMemBlobs()), blobNode(t, "b", newMemBlobs())
+	connect(t, a, b, time.Millisecond)
+	waitState(t, a, "b", StateIdle, StateSyncing)
+	ref, _ := record.HashBlob(randomBlob(1000), "")
+	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer cancel()
+	if _, _, err := fetchInto(ctx, a.m, ref); !errors.Is(err, ErrBlobUnavailable) {
+		t.Fatalf("fetch: %v; want ErrBlobUnavailable", err)
+	}
+	if len(blobStrikes(a, b.key)) != 0 {
+		t.Error("a peer that said none was struck")
+	}
+}
+
+// TestBlobHostileMessages: blob messages nobody asked for, malformed ones,
+// and more requests than a server queues, each earn a strike.
+func TestBlobHostileMessages(t *testing.T) {
+	var sha [32]byte
+	sha[1] = 9
+	tests := []struct {
+		name   string
+		action string
+		send   [][]byte
+		reason string
+	}{
+		{"unsolicited chunk", ActionBlobData, [][]byte{encodeBlobData(sha, 0, []byte("x"))}, "not fetching"},
+		{"unsolicited none", ActionBlobNone, [][]byte{sha[:]}, "not fetching"},
+		{"bad want", ActionBlobWant, [][]byte{sha[:31]}, "blob-want of 31 bytes"},
+		{"repeated index", ActionBlobWant, [][]byte{encodeBlobWant(sha, []int{1, 1})}, "repeated"},
+		{"request flood", ActionBlobWant, func() [][]byte {
+			var out [][]byte
+			for range 6 {
+				out = append(out, encodeBlobWant(sha, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}))
+			}
+			return out
+		}(), "blob requests waiting"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := newMemBlobs()
+			src.gate = make(chan struct{}) // the server answers nothing: requests stay queued
+			ref := src.add(randomBlob(20*record.MinBlobChunkSize), record.MinBlobChunkSize)
+			if tc.action == ActionBlobWant && tc.reason == "blob requests waiting" {
+				sha = ref.SHA256
+				for i := range tc.send {
+					copy(tc.send[i], sha[:])
+				}
+			}
+			a, b := blobNode(t, "a", src), blobNode(t, "b", newMemBlobs())
+			_, ba := connect(t, a, b, 0)
+			waitState(t, a, "b", StateIdle, StateSyncing)
+			for _, p := range tc.send {
+				if err := ba.Send(t.Context(), tc.action, p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitFor(t, "a strike", func() bool { return len(blobStrikes(a, b.key)) > 0 })
+			if r := blobStrikes(a, b.key)[0].Reason; !strings.Contains(r, tc.reason) {
+				t.Fatalf("strike %q; want one naming %q", r, tc.reason)
+			}
+		})
+	}
+}
+
+// TestBlobMessagesNeedBlobs: a node whose hello offered no blobs takes no
+// blob message.
+func TestBlobMessagesNeedBlobs(t *testing.T) {
+	a, b := newNode(t, "a", quickConfig()), blobNode(t, "b", newMemBlobs())
+	_, ba := connect(t, a, b, 0)
+	waitState(t, a, "b", StateIdle, StateSyncing)
+	var sha [32]byte
+	if err := ba.Send(t.Context(), ActionBlobWant, sha[:]); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a strike", func() bool { return len(blobStrikes(a, b.key)) > 0 })
+}
