@@ -130,6 +130,19 @@ type Config struct {
 	Yield      func()
 	YieldEvery int
 
+	// Blobs (files that records refer to; see PutBlob and Blob) need a
+	// store that implements store.Blobs (memory, bolt, IndexedDB).
+	// MaxBlobBytes is the largest blob this node stores or fetches
+	// (default DefaultMaxBlobBytes, 16 MiB); BlobQuotaAuthor and
+	// BlobQuotaRoom bound the bytes of the blobs of one author and of the
+	// whole room (defaults 64 MiB and 256 MiB); blobs at or under
+	// PrefetchBelow bytes are fetched as soon as their record arrives
+	// (default DefaultPrefetchBelow, 256 KiB; negative: never).
+	MaxBlobBytes    int
+	BlobQuotaAuthor int64
+	BlobQuotaRoom   int64
+	PrefetchBelow   int
+
 	Logger *slog.Logger // nil: discard
 	Clock  func() time.Time
 }
@@ -170,6 +183,7 @@ type DB struct {
 
 	subs    subscribers[Change]
 	rejects subscribers[Rejection]
+	blobs   blobState   // blobs.go
 	holds   *holdings   // who holds which record versions (see Holders)
 	group   groupCommit // this node's writes, batched (see commitLocal)
 
@@ -203,6 +217,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if sn, ok := cfg.Store.(store.Snapshots); ok && cfg.IndexSnapshot {
 		snaps = sn
 	}
+	blobStore := cfg.Store // before the cache wraps it
 	if _, inMemory := cfg.Store.(*store.Memory); !inMemory && cfg.CacheBytes >= 0 {
 		if cfg.CacheBytes == 0 {
 			cfg.CacheBytes = store.DefaultCacheBytes
@@ -220,6 +235,19 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	if cfg.YieldEvery <= 0 {
 		cfg.YieldEvery = 16
+	}
+	if cfg.MaxBlobBytes <= 0 {
+		cfg.MaxBlobBytes = DefaultMaxBlobBytes
+	}
+	cfg.MaxBlobBytes = min(cfg.MaxBlobBytes, record.MaxBlobBytes)
+	if cfg.BlobQuotaAuthor <= 0 {
+		cfg.BlobQuotaAuthor = DefaultBlobQuotaAuthor
+	}
+	if cfg.BlobQuotaRoom <= 0 {
+		cfg.BlobQuotaRoom = DefaultBlobQuotaRoom
+	}
+	if cfg.PrefetchBelow == 0 {
+		cfg.PrefetchBelow = DefaultPrefetchBelow
 	}
 	roomID := record.RoomID(cfg.AppID, cfg.Room)
 	mcfg := moderation.DefaultConfig()
@@ -243,6 +271,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		index: moderation.NewMemoryIndex(pipeline.Policy()), tree: merkle.NewTree(), holds: newHoldings(),
 		snaps: snaps, snapWake: make(chan struct{}, 1),
 	}
+	db.blobs.init(blobStore)
 	if err := bindStore(ctx, cfg, roomID); err != nil {
 		return nil, err
 	}
@@ -286,6 +315,17 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.GCInterval > 0 {
 		db.bgDone.Add(1)
 		go db.gcLoop(bg)
+	}
+	if db.blobs.st != nil {
+		db.subs.add(db.blobChanges)
+		db.bgDone.Add(1)
+		go func() {
+			defer db.bgDone.Done()
+			if db.waitLoaded(bg) == nil {
+				db.sweepBlobs(bg)
+				db.prefetchLoop(bg)
+			}
+		}()
 	}
 	return db, nil
 }
@@ -566,6 +606,7 @@ func (db *DB) Close() error {
 	db.bgDone.Wait()
 	db.subs.closeAll()
 	db.rejects.closeAll()
+	db.blobs.progress.closeAll()
 	if err := db.store.Close(); err != nil {
 		return fmt.Errorf("failed to close the store: %w", err)
 	}

@@ -93,6 +93,10 @@ func (db *DB) Join(ctx context.Context, opts JoinOptions) error {
 		if userAuthenticated != nil {
 			userAuthenticated(info)
 		}
+		db.blobs.kick() // a blob no peer held may be fetched now
+	}
+	if db.blobs.st != nil {
+		scfg.Blobs = blobServer{db}
 	}
 	scfg.EphemeralKeys = db.handKey == nil
 	mgr, err := session.NewManager(scfg, db.handKey, db.roomID, replica{db})

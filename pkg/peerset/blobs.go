@@ -1,0 +1,544 @@
+package peerset
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/peersetdb/peerset/pkg/moderation"
+	"github.com/peersetdb/peerset/pkg/record"
+	"github.com/peersetdb/peerset/pkg/store"
+	"github.com/peersetdb/peerset/pkg/swarm/session"
+)
+
+// Blobs (issue 13): PutBlob stores a file once, content-addressed, and
+// publishes a record that refers to it (record.BlobRef); Blob returns the
+// file, from the store or fetched in chunks from the peers that hold it
+// (session.FetchBlob checks every chunk). A blob goes when the last record
+// that refers to it goes (replaced, deleted, collected). Blobs at or under
+// Config.PrefetchBelow are fetched as soon as their record arrives.
+
+// Defaults of the blob settings.
+const (
+	DefaultMaxBlobBytes    = 16 << 20
+	DefaultBlobQuotaAuthor = 64 << 20
+	DefaultBlobQuotaRoom   = 256 << 20
+	DefaultPrefetchBelow   = 256 << 10
+)
+
+// Rules named by blob refusals (a *moderation.Rejection).
+const (
+	RuleBlobSize        = "blob-size"         // over Config.MaxBlobBytes
+	RuleBlobQuotaAuthor = "blob-quota-author" // the author's blobs would pass Config.BlobQuotaAuthor
+	RuleBlobQuotaRoom   = "blob-quota-room"   // the room's blobs would pass Config.BlobQuotaRoom
+)
+
+// Blob errors.
+var (
+	// ErrNoBlob: the record refers to no blob.
+	ErrNoBlob = errors.New("the record has no blob")
+	// ErrNoBlobStore: the store keeps no blobs (it does not implement
+	// store.Blobs).
+	ErrNoBlobStore = errors.New("this store keeps no blobs")
+	// ErrBlobUnavailable: the blob is not stored here and no connected peer
+	// serves it (try again once peers join).
+	ErrBlobUnavailable = session.ErrBlobUnavailable
+	// ErrBlobMismatch: the chunks matched the record's hash list but the
+	// whole did not match its SHA-256: the author published a wrong record.
+	ErrBlobMismatch = errors.New("the blob does not match the record's SHA-256")
+)
+
+// BlobProgress reports a blob being stored or fetched (OnBlob).
+type BlobProgress struct {
+	SHA256   string // lowercase hex
+	Received int64  // bytes held
+	Size     int64
+	Done     bool  // the whole blob is held (or Err says why not)
+	Err      error // why a fetch failed (with Done)
+}
+
+// blobState is the DB's blob machinery.
+type blobState struct {
+	st       store.Blobs // nil: no blobs
+	progress subscribers[BlobProgress]
+
+	mu       sync.Mutex
+	fetching map[[32]byte]*blobCall
+	wanted   map[[32]byte]record.BlobRef // to prefetch (bounded by maxPrefetchQueue)
+	wake     chan struct{}
+}
+
+// blobCall is one fetch that concurrent Blob calls share.
+type blobCall struct {
+	done chan struct{}
+	data []byte
+	err  error
+}
+
+const maxPrefetchQueue = 1024
+
+func (b *blobState) init(st store.Store) {
+	if bs, ok := st.(store.Blobs); ok {
+		b.st = bs
+	}
+	b.fetching = map[[32]byte]*blobCall{}
+	b.wanted = map[[32]byte]record.BlobRef{}
+	b.wake = make(chan struct{}, 1)
+}
+
+func (b *blobState) kick() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// OnBlob calls fn with the progress of every blob this node stores or
+// fetches, in order, on a goroutine of its own.
+func (db *DB) OnBlob(fn func(BlobProgress)) (unsubscribe func()) {
+	return db.blobs.progress.add(fn)
+}
+
+func (db *DB) blobRejection(rule, reason string) error {
+	return &moderation.Rejection{Rule: rule, Reason: reason}
+}
+
+// PutBlob stores the bytes of data (at most Config.MaxBlobBytes) as a blob
+// of mediaType and puts the record d referring to it (d.Text is its
+// caption; d.Data must be nil). Quotas are checked first: a refusal is a
+// *moderation.Rejection naming RuleBlobSize, RuleBlobQuotaAuthor or
+// RuleBlobQuotaRoom.
+func (db *DB) PutBlob(ctx context.Context, d record.Draft, data io.Reader, mediaType string) (*record.Record, error) {
+	if db.ReadOnly() {
+		return nil, ErrReadOnly
+	}
+	if db.blobs.st == nil {
+		return nil, ErrNoBlobStore
+	}
+	if d.Data != nil {
+		return nil, fmt.Errorf("failed to put blob: %w: a blob record carries no Data", record.ErrInvalidRecord)
+	}
+	if mediaType == "" {
+		mediaType = record.MediaTypeBinary
+	}
+	raw, err := io.ReadAll(io.LimitReader(data, int64(db.cfg.MaxBlobBytes)+1))
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the blob: %w", err)
+	}
+	if len(raw) > db.cfg.MaxBlobBytes {
+		return nil, db.blobRejection(RuleBlobSize, fmt.Sprintf("the file is over the largest blob, %d bytes", db.cfg.MaxBlobBytes))
+	}
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("failed to put blob: %w: the file is empty", record.ErrInvalidBlob)
+	}
+	ref, hashes := record.HashBlob(raw, mediaType)
+	if err := ref.Check(); err != nil {
+		return nil, fmt.Errorf("failed to put blob: %w", err)
+	}
+	if err := db.checkBlobQuota(ctx, db.author, ref); err != nil {
+		return nil, err
+	}
+	if err := db.storeBlob(ctx, ref, hashes, raw); err != nil {
+		return nil, err
+	}
+	d.Blob = &ref
+	rec, err := db.Put(ctx, d)
+	if err != nil {
+		db.sweepBlob(ctx, ref.SHA256)
+		return nil, err
+	}
+	if err := db.blobs.st.AddBlobRefs(ctx, []store.BlobRefEntry{{Record: rec.Event.ID, SHA256: ref.SHA256}}); err != nil {
+		return nil, fmt.Errorf("failed to note the record's blob: %w", err)
+	}
+	db.blobs.progress.publish([]BlobProgress{{SHA256: ref.Hex(), Received: ref.Size, Size: ref.Size, Done: true}})
+	return rec, nil
+}
+
+// storeBlob writes a whole blob, checked, marking it complete last.
+func (db *DB) storeBlob(ctx context.Context, ref record.BlobRef, hashes, raw []byte) error {
+	if info, err := db.blobs.st.Blob(ctx, ref.SHA256); err == nil && info.Complete {
+		return nil // held already
+	}
+	if err := db.blobs.st.SetBlob(ctx, store.BlobInfo{Ref: ref, Hashes: hashes}); err != nil {
+		return fmt.Errorf("failed to store the blob: %w", err)
+	}
+	const perWrite = 16
+	for first := 0; first < ref.Chunks(); first += perWrite {
+		var chunks [][]byte
+		for i := first; i < min(first+perWrite, ref.Chunks()); i++ {
+			off := int64(i) * int64(ref.ChunkSize)
+			chunks = append(chunks, raw[off:off+int64(ref.ChunkLen(i))])
+		}
+		if err := db.blobs.st.PutChunks(ctx, ref.SHA256, first, chunks); err != nil {
+			return fmt.Errorf("failed to store the blob: %w", err)
+		}
+	}
+	if err := db.blobs.st.SetBlob(ctx, store.BlobInfo{Ref: ref, Hashes: hashes, Complete: true}); err != nil {
+		return fmt.Errorf("failed to store the blob: %w", err)
+	}
+	return nil
+}
+
+// sweepBlob deletes a blob no record refers to.
+func (db *DB) sweepBlob(ctx context.Context, sha [32]byte) {
+	refs, err := db.blobs.st.BlobRefs(ctx, sha)
+	if err == nil && len(refs) == 0 {
+		_ = db.blobs.st.DeleteBlob(ctx, sha)
+	}
+}
+
+// checkBlobQuota refuses a blob that is not held yet and would take the
+// author's or the room's blobs past their quota.
+func (db *DB) checkBlobQuota(ctx context.Context, author record.PublicKey, ref record.BlobRef) error {
+	if ref.Size > int64(db.cfg.MaxBlobBytes) {
+		return db.blobRejection(RuleBlobSize, fmt.Sprintf("the blob has %d bytes, over the largest blob, %d", ref.Size, db.cfg.MaxBlobBytes))
+	}
+	if info, err := db.blobs.st.Blob(ctx, ref.SHA256); err == nil && info.Complete {
+		return nil
+	}
+	var room int64
+	err := db.blobs.st.ListBlobs(ctx, func(info store.BlobInfo) error {
+		if info.Ref.SHA256 != ref.SHA256 {
+			room += info.Ref.Size
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("failed to count the room's blobs: %w", err)
+	}
+	if room+ref.Size > db.cfg.BlobQuotaRoom {
+		return db.blobRejection(RuleBlobQuotaRoom, fmt.Sprintf("the room's blobs would take %d bytes, over its quota of %d", room+ref.Size, db.cfg.BlobQuotaRoom))
+	}
+	used, err := db.authorBlobBytes(ctx, author, ref.SHA256)
+	if err != nil {
+		return err
+	}
+	if used+ref.Size > db.cfg.BlobQuotaAuthor {
+		return db.blobRejection(RuleBlobQuotaAuthor, fmt.Sprintf("the author's blobs would take %d bytes, over the quota of %d per author", used+ref.Size, db.cfg.BlobQuotaAuthor))
+	}
+	return nil
+}
+
+// authorBlobBytes sums the distinct blobs the author's live records refer
+// to, other than except.
+func (db *DB) authorBlobBytes(ctx context.Context, author record.PublicKey, except [32]byte) (int64, error) {
+	events, err := db.store.Query(ctx, store.Query{Author: &author, Kinds: []int{record.KindRecord}})
+	if err != nil {
+		return 0, fmt.Errorf("failed to count the author's blobs: %w", err)
+	}
+	seen := map[[32]byte]bool{except: true}
+	var used int64
+	for _, e := range events {
+		r, err := record.Parse(e)
+		if err != nil || r.Blob == nil || seen[r.Blob.SHA256] {
+			continue
+		}
+		seen[r.Blob.SHA256] = true
+		used += r.Blob.Size
+	}
+	return used, nil
+}
+
+// Blob returns the blob of the live record uuid: from the store, or
+// fetched from the peers that hold it (which needs Join), checked chunk by
+// chunk and as a whole, and then kept. Concurrent calls for one blob share
+// one fetch. A blob over MaxBlobBytes or a quota is refused with a
+// *moderation.Rejection naming the rule.
+func (db *DB) Blob(ctx context.Context, uuid string) ([]byte, *record.Record, error) {
+	if db.blobs.st == nil {
+		return nil, nil, ErrNoBlobStore
+	}
+	rec, err := db.Get(ctx, uuid)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rec.Blob == nil {
+		return nil, rec, fmt.Errorf("%w: %s", ErrNoBlob, uuid)
+	}
+	data, err := db.blobBytes(ctx, rec)
+	return data, rec, err
+}
+
+func (db *DB) blobBytes(ctx context.Context, rec *record.Record) ([]byte, error) {
+	ref := *rec.Blob
+	if data, ok, err := db.readBlob(ctx, ref); err != nil || ok {
+		return data, err
+	}
+	db.blobs.mu.Lock()
+	call := db.blobs.fetching[ref.SHA256]
+	owner := call == nil
+	if owner {
+		call = &blobCall{done: make(chan struct{})}
+		db.blobs.fetching[ref.SHA256] = call
+	}
+	db.blobs.mu.Unlock()
+	if owner {
+		call.data, call.err = db.fetchBlob(ctx, rec)
+		db.blobs.mu.Lock()
+		delete(db.blobs.fetching, ref.SHA256)
+		db.blobs.mu.Unlock()
+		close(call.done)
+		return call.data, call.err
+	}
+	select {
+	case <-call.done:
+		if call.err != nil {
+			return nil, call.err
+		}
+		return bytes.Clone(call.data), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// readBlob reads a complete stored blob; ok false when it is not complete.
+func (db *DB) readBlob(ctx context.Context, ref record.BlobRef) ([]byte, bool, error) {
+	info, err := db.blobs.st.Blob(ctx, ref.SHA256)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !info.Complete) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("failed to read the blob: %w", err)
+	}
+	out := make([]byte, 0, ref.Size)
+	for i := range ref.Chunks() {
+		c, err := db.blobs.st.Chunk(ctx, ref.SHA256, i)
+		if err != nil {
+			return nil, false, fmt.Errorf("failed to read the blob's chunk %d: %w", i, err)
+		}
+		out = append(out, c...)
+	}
+	return out, true, nil
+}
+
+// fetchBlob fetches a blob from peers into the store.
+func (db *DB) fetchBlob(ctx context.Context, rec *record.Record) ([]byte, error) {
+	ref := *rec.Blob
+	sha := ref.Hex()
+	fail := func(err error) ([]byte, error) {
+		db.blobs.progress.publish([]BlobProgress{{SHA256: sha, Size: ref.Size, Done: true, Err: err}})
+		return nil, err
+	}
+	if err := db.checkBlobQuota(ctx, rec.Author, ref); err != nil {
+		return fail(err)
+	}
+	db.mu.RLock()
+	net := db.net
+	db.mu.RUnlock()
+	if net == nil || net.mgr == nil {
+		return fail(fmt.Errorf("failed to fetch blob %s: %w (not joined to the room)", sha[:16], ErrBlobUnavailable))
+	}
+	info, err := db.blobs.st.Blob(ctx, ref.SHA256)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && info.Ref != ref) {
+		info = store.BlobInfo{Ref: ref}
+		if err = db.blobs.st.SetBlob(ctx, info); err != nil {
+			return fail(fmt.Errorf("failed to store the blob: %w", err))
+		}
+	} else if err != nil {
+		return fail(fmt.Errorf("failed to read the blob: %w", err))
+	}
+	have, err := db.blobs.st.StoredChunks(ctx, ref.SHA256)
+	if err != nil {
+		return fail(fmt.Errorf("failed to read the blob: %w", err))
+	}
+	if info.Hashes == nil {
+		have = nil // chunks stored before the list was known are not trusted
+	}
+	var received int64
+	for _, i := range have {
+		received += int64(ref.ChunkLen(i))
+	}
+	hashes := info.Hashes
+	lastReport := time.Time{}
+	err = net.mgr.FetchBlob(ctx, session.BlobFetch{
+		Ref: ref, Hashes: hashes, Have: have,
+		List: func(list []byte) error {
+			hashes = list
+			return db.blobs.st.SetBlob(ctx, store.BlobInfo{Ref: ref, Hashes: list})
+		},
+		Put: func(i int, data []byte) error {
+			return db.blobs.st.PutChunks(ctx, ref.SHA256, i, [][]byte{data})
+		},
+		Progress: func(got int64) {
+			received = got
+			if now := time.Now(); now.Sub(lastReport) >= 50*time.Millisecond || got == ref.Size {
+				lastReport = now
+				db.blobs.progress.publish([]BlobProgress{{SHA256: sha, Received: got, Size: ref.Size}})
+			}
+		},
+	})
+	if err != nil {
+		return fail(err)
+	}
+	// Every chunk matched the list; the whole must match the record too.
+	out := make([]byte, 0, ref.Size)
+	whole := sha256.New()
+	for i := range ref.Chunks() {
+		c, err := db.blobs.st.Chunk(ctx, ref.SHA256, i)
+		if err != nil {
+			return fail(fmt.Errorf("failed to read the blob's chunk %d: %w", i, err))
+		}
+		whole.Write(c)
+		out = append(out, c...)
+	}
+	if !bytes.Equal(whole.Sum(nil), ref.SHA256[:]) {
+		_ = db.blobs.st.DeleteBlob(ctx, ref.SHA256)
+		return fail(fmt.Errorf("failed to fetch blob %s: %w", sha[:16], ErrBlobMismatch))
+	}
+	if err := db.blobs.st.SetBlob(ctx, store.BlobInfo{Ref: ref, Hashes: hashes, Complete: true}); err != nil {
+		return fail(fmt.Errorf("failed to store the blob: %w", err))
+	}
+	if refs, _ := db.blobs.st.BlobRefs(ctx, ref.SHA256); len(refs) == 0 {
+		// The record went while the blob travelled.
+		_ = db.blobs.st.DeleteBlob(ctx, ref.SHA256)
+	}
+	db.blobs.progress.publish([]BlobProgress{{SHA256: sha, Received: ref.Size, Size: ref.Size, Done: true}})
+	return out, nil
+}
+
+// blobChanges keeps the blob references in step with the records: it runs
+// as a subscriber of the DB's changes.
+func (db *DB) blobChanges(c Change) {
+	ctx := context.Background()
+	if c.Removed {
+		gone, err := db.blobs.st.DropBlobRefs(ctx, [][32]byte{c.Event.ID})
+		if err != nil {
+			db.log.Warn("failed to drop a record's blob reference", "err", err)
+		}
+		if len(gone) > 0 {
+			db.log.Debug("blobs deleted with their last record", "count", len(gone))
+		}
+		return
+	}
+	if c.Event.Kind != record.KindRecord {
+		return
+	}
+	r, err := record.Parse(c.Event)
+	if err != nil || r.Blob == nil {
+		return
+	}
+	if err := db.blobs.st.AddBlobRefs(ctx, []store.BlobRefEntry{{Record: c.Event.ID, SHA256: r.Blob.SHA256}}); err != nil {
+		db.log.Warn("failed to note a record's blob", "err", err)
+		return
+	}
+	if c.Origin.Local() || db.cfg.PrefetchBelow < 0 || r.Blob.Size > int64(db.cfg.PrefetchBelow) || r.Blob.Size > int64(db.cfg.MaxBlobBytes) {
+		return
+	}
+	db.blobs.mu.Lock()
+	if len(db.blobs.wanted) < maxPrefetchQueue {
+		db.blobs.wanted[r.Blob.SHA256] = *r.Blob
+	}
+	db.blobs.mu.Unlock()
+	db.blobs.kick()
+}
+
+// prefetchLoop fetches the small blobs of records that arrived, when they
+// arrive, when peers join and every prefetchRetry, until ctx ends.
+func (db *DB) prefetchLoop(ctx context.Context) {
+	const prefetchRetry = 15 * time.Second
+	tick := time.NewTicker(prefetchRetry)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-db.blobs.wake:
+		case <-tick.C:
+		}
+		db.blobs.mu.Lock()
+		var refs []record.BlobRef
+		for _, ref := range db.blobs.wanted {
+			refs = append(refs, ref)
+		}
+		db.blobs.mu.Unlock()
+		for _, ref := range refs {
+			if ctx.Err() != nil {
+				return
+			}
+			err := db.prefetch(ctx, ref)
+			if errors.Is(err, ErrBlobUnavailable) {
+				continue // retried when peers join
+			}
+			db.blobs.mu.Lock()
+			delete(db.blobs.wanted, ref.SHA256)
+			db.blobs.mu.Unlock()
+		}
+	}
+}
+
+// prefetch fetches one blob through a live record that refers to it.
+func (db *DB) prefetch(ctx context.Context, ref record.BlobRef) error {
+	refs, err := db.blobs.st.BlobRefs(ctx, ref.SHA256)
+	if err != nil || len(refs) == 0 {
+		return err
+	}
+	events, err := db.store.GetMany(ctx, refs[:1])
+	if err != nil || len(events) == 0 {
+		return err
+	}
+	rec, err := record.Parse(events[0])
+	if err != nil || rec.Blob == nil {
+		return err
+	}
+	_, err = db.blobBytes(ctx, rec)
+	return err
+}
+
+// sweepBlobs deletes the blobs that no live record refers to (a crash
+// between storing a blob and its record, records removed at open).
+func (db *DB) sweepBlobs(ctx context.Context) {
+	var orphans [][32]byte
+	var stale [][32]byte
+	_ = db.blobs.st.ListBlobs(ctx, func(info store.BlobInfo) error {
+		refs, err := db.blobs.st.BlobRefs(ctx, info.Ref.SHA256)
+		if err != nil {
+			return err
+		}
+		live := 0
+		for _, id := range refs {
+			db.mu.RLock()
+			has := db.index.Has(id)
+			db.mu.RUnlock()
+			if has {
+				live++
+			} else {
+				stale = append(stale, id)
+			}
+		}
+		if live == 0 && len(stale) == 0 {
+			orphans = append(orphans, info.Ref.SHA256)
+		}
+		return nil
+	})
+	if len(stale) > 0 {
+		if _, err := db.blobs.st.DropBlobRefs(ctx, stale); err != nil {
+			db.log.Warn("failed to drop stale blob references", "err", err)
+		}
+	}
+	for _, sha := range orphans {
+		if err := db.blobs.st.DeleteBlob(ctx, sha); err != nil {
+			db.log.Warn("failed to delete an orphaned blob", "sha", hex.EncodeToString(sha[:8]), "err", err)
+		}
+	}
+}
+
+// blobServer is the session.BlobSource over the DB's store.
+type blobServer struct{ db *DB }
+
+func (s blobServer) ServedBlob(ctx context.Context, sha [32]byte) (record.BlobRef, []byte, bool) {
+	info, err := s.db.blobs.st.Blob(ctx, sha)
+	if err != nil || !info.Complete || info.Hashes == nil {
+		return record.BlobRef{}, nil, false
+	}
+	return info.Ref, info.Hashes, true
+}
+
+func (s blobServer) BlobChunk(ctx context.Context, sha [32]byte, i int) ([]byte, error) {
+	return s.db.blobs.st.Chunk(ctx, sha, i)
+}
