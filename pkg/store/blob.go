@@ -21,8 +21,12 @@ import (
 // use; byte slices passed in are not retained and those returned are the
 // caller's.
 type Blobs interface {
-	// SetBlob creates or replaces a blob's info (its chunks stay).
-	// Info.Stored is ignored: the store counts chunks itself.
+	// SetBlob creates or replaces a blob's info. Its stored chunks stay,
+	// unless the new Ref cuts the blob into other chunks (another Size or
+	// ChunkSize, see SameBlobLayout): they no longer fit and are deleted
+	// in the same transaction. Info.Stored is ignored: the store counts
+	// chunks itself. Info failing CheckBlobInfo is refused with an error
+	// wrapping record.ErrInvalidBlob, and nothing changes.
 	SetBlob(ctx context.Context, info BlobInfo) error
 	// Blob returns a blob's info with Stored set, or an error wrapping
 	// ErrNotFound.
@@ -43,7 +47,9 @@ type Blobs interface {
 	DeleteBlob(ctx context.Context, sha [32]byte) error
 	// ListBlobs calls fn with the info of every blob, in SHA-256 order,
 	// with Hashes left nil. fn runs outside any backend transaction (the
-	// store may read in pages, as Items does).
+	// store may read in pages, as Items does) and may call the store; blobs
+	// set or deleted meanwhile may or may not be visited. An error from fn
+	// stops the iteration and is returned as is.
 	ListBlobs(ctx context.Context, fn func(BlobInfo) error) error
 	// AddBlobRefs notes that records refer to blobs, atomically. A
 	// reference already noted is a no-op. The blob need not be stored.

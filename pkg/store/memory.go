@@ -15,7 +15,8 @@ const memoryPageSize = 1024
 // Memory is an in-memory Store: a map by id plus sorted slices for the time
 // and author indexes and a map for record addresses. A write batch costs
 // O(k log n) searches plus moving the slice tails, which suits tests and small
-// peers (up to a few hundred thousand events). Nothing survives Close.
+// peers (up to a few hundred thousand events). It also keeps blobs (Blobs,
+// memory_blob.go). Nothing survives Close.
 type Memory struct {
 	mu        sync.RWMutex
 	closed    bool
@@ -24,6 +25,7 @@ type Memory struct {
 	byAuthor  map[record.PublicKey][]Item
 	byAddress map[record.Address][][32]byte
 	meta      map[string][]byte
+	blob      *memoryBlobs // see memory_blob.go; nil until a blob call writes
 }
 
 var _ Store = (*Memory)(nil)
@@ -381,6 +383,6 @@ func (m *Memory) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closed = true
-	m.events, m.byTime, m.byAuthor, m.byAddress, m.meta = nil, nil, nil, nil, nil
+	m.events, m.byTime, m.byAuthor, m.byAddress, m.meta, m.blob = nil, nil, nil, nil, nil, nil
 	return nil
 }

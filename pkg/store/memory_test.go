@@ -12,6 +12,10 @@ func TestMemoryConformance(t *testing.T) {
 	storetest.Run(t, func(*testing.T) store.Store { return store.NewMemory() })
 }
 
+func TestMemoryBlobs(t *testing.T) {
+	storetest.RunBlobs(t, func(*testing.T) store.Store { return store.NewMemory() })
+}
+
 func BenchmarkMemory(b *testing.B) {
 	storetest.Benchmark(b, func(*testing.B) store.Store { return store.NewMemory() })
 }

@@ -185,10 +185,13 @@ func (s *Store) migrateSummaries() error {
 	}
 }
 
-// initialize creates the buckets of a new file and checks the schema
-// version of an existing one, which it returns (1 needs a migration).
+// initialize creates the buckets of a new file (and the blob buckets of an
+// older one: they need no schema version of their own) and checks the
+// schema version of an existing one, which it returns (1 needs a
+// migration).
 func initialize(tx *bbolt.Tx) (uint64, error) {
-	for _, name := range [][]byte{bucketEvents, bucketByTime, bucketByAuthor, bucketByAddr, bucketMeta, bucketInternal} {
+	for _, name := range [][]byte{bucketEvents, bucketByTime, bucketByAuthor, bucketByAddr, bucketMeta, bucketInternal,
+		bucketBlobs, bucketBlobChunks, bucketBlobRefs, bucketBlobsByRef} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return 0, fmt.Errorf("failed to create bucket %s: %w", name, err)
 		}

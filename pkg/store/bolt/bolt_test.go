@@ -52,6 +52,117 @@ func TestPersistence(t *testing.T) {
 	})
 }
 
+func TestBlobs(t *testing.T) {
+	storetest.RunBlobs(t, func(t *testing.T) store.Store { return openTemp(t) })
+}
+
+func TestBlobsPersistence(t *testing.T) {
+	dir := t.TempDir()
+	storetest.RunBlobsPersistence(t, func(t *testing.T, name string) store.Store {
+		s, err := Open(filepath.Join(dir, name+".db"), testOptions)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
+// TestFilesWithoutBlobBucketsGetThem: a file written before blobs (no blob
+// buckets) opens with its events and metadata, and keeps blobs.
+func TestFilesWithoutBlobBucketsGetThem(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "peerset.db")
+	s, err := Open(path, testOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := storetest.NewGenerator(t, 2, 21)
+	events := g.Records(50, 1000, 100)
+	if err := s.Put(ctx, events...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetMeta(ctx, "node/key", []byte("kept")); err != nil {
+		t.Fatal(err)
+	}
+	blobBuckets := [][]byte{bucketBlobs, bucketBlobChunks, bucketBlobRefs, bucketBlobsByRef}
+	if err := s.db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range blobBuckets {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = Open(path, testOptions)
+	if err != nil {
+		t.Fatalf("Open of a file without blob buckets: %v", err)
+	}
+	defer s.Close()
+	if err := s.db.View(func(tx *bbolt.Tx) error {
+		for _, name := range blobBuckets {
+			if tx.Bucket(name) == nil {
+				return fmt.Errorf("no bucket %s after Open", name)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Count(ctx); err != nil || n != len(events) {
+		t.Errorf("Count = %d, %v; want %d", n, err, len(events))
+	}
+	if v, err := s.GetMeta(ctx, "node/key"); err != nil || string(v) != "kept" {
+		t.Errorf("GetMeta = %q, %v", v, err)
+	}
+	ref, hashes := record.HashBlob([]byte("a small blob"), "text/plain")
+	if err := s.SetBlob(ctx, store.BlobInfo{Ref: ref, Hashes: hashes}); err != nil {
+		t.Fatalf("SetBlob: %v", err)
+	}
+	if err := s.PutChunks(ctx, ref.SHA256, 0, [][]byte{[]byte("a small blob")}); err != nil {
+		t.Fatalf("PutChunks: %v", err)
+	}
+	if info, err := s.Blob(ctx, ref.SHA256); err != nil || info.Stored != 1 || info.Ref != ref {
+		t.Errorf("Blob = %+v, %v", info, err)
+	}
+}
+
+// TestCorruptBlobInfoIsReported: an info too short to decode is an error
+// wrapping store.ErrCorrupt, not a panic.
+func TestCorruptBlobInfoIsReported(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	defer s.Close()
+	ref, _ := record.HashBlob([]byte("blob"), "")
+	if err := s.db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketBlobs).Put(ref.SHA256[:], []byte{1, 2, 3})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Blob(ctx, ref.SHA256); !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("Blob: err = %v, want ErrCorrupt", err)
+	}
+	if err := s.PutChunks(ctx, ref.SHA256, 0, [][]byte{[]byte("blob")}); !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("PutChunks: err = %v, want ErrCorrupt", err)
+	}
+	if err := s.ListBlobs(ctx, func(store.BlobInfo) error { return nil }); !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("ListBlobs: err = %v, want ErrCorrupt", err)
+	}
+	// SetBlob replaces it, DeleteBlob removes it.
+	if err := s.SetBlob(ctx, store.BlobInfo{Ref: ref}); err != nil {
+		t.Fatalf("SetBlob over a corrupt info: %v", err)
+	}
+	if info, err := s.Blob(ctx, ref.SHA256); err != nil || info.Ref != ref {
+		t.Errorf("Blob after SetBlob = %+v, %v", info, err)
+	}
+	if err := s.DeleteBlob(ctx, ref.SHA256); err != nil {
+		t.Errorf("DeleteBlob: %v", err)
+	}
+}
+
 func TestSecondOpenFailsWithLockError(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "peerset.db")
 	s, err := Open(path, testOptions)
