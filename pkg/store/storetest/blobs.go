@@ -572,18 +572,21 @@ func testListBlobsCallbacks(t *testing.T, s blobStore) {
 		// the callback: the store is not held by a transaction.
 		n := 0
 		err := s.ListBlobs(ctx, func(info store.BlobInfo) error {
+			if n >= len(blobs) {
+				return fmt.Errorf("blob #%d, %x, was never stored", n, info.Ref.SHA256[:4])
+			}
 			if info.Ref.SHA256 != blobs[n].sha() {
 				return fmt.Errorf("blob #%d is %x, want %x", n, info.Ref.SHA256[:4], blobs[n].info.Ref.SHA256[:4])
 			}
 			if _, err := s.Blob(ctx, info.Ref.SHA256); err != nil {
-				return fmt.Errorf("Blob inside ListBlobs: %w", err)
+				return fmt.Errorf("inside ListBlobs, Blob: %w", err)
 			}
 			if n%2 == 1 {
 				if err := s.PutChunks(ctx, info.Ref.SHA256, 0, blobs[n].chunks); err != nil {
-					return fmt.Errorf("PutChunks inside ListBlobs: %w", err)
+					return fmt.Errorf("inside ListBlobs, PutChunks: %w", err)
 				}
 				if err := s.DeleteBlob(ctx, info.Ref.SHA256); err != nil {
-					return fmt.Errorf("DeleteBlob inside ListBlobs: %w", err)
+					return fmt.Errorf("inside ListBlobs, DeleteBlob: %w", err)
 				}
 			}
 			n++
