@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/peersetdb/peerset/pkg/record"
@@ -34,6 +35,7 @@ func RunBlobs(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListBlobsCallbacks", testListBlobsCallbacks},
 		{"BlobRefs", testBlobRefs},
 		{"DropBlobRefs", testDropBlobRefs},
+		{"ConcurrentPutChunks", testConcurrentPutChunks},
 		{"BlobsCanceledContext", testBlobsCanceledContext},
 		{"BlobsAfterClose", testBlobsAfterClose},
 	}
@@ -718,6 +720,38 @@ func testDropBlobRefs(t *testing.T, s blobStore) {
 		})
 	}
 	checkList(t, s, withStored(orphan.info, len(orphan.chunks)))
+}
+
+// testConcurrentPutChunks: writers storing overlapping chunks of one blob
+// at once leave every chunk stored once and counted once.
+func testConcurrentPutChunks(t *testing.T, s blobStore) {
+	ctx := context.Background()
+	b := newTestBlob(t, 400, 200<<10, record.MinBlobChunkSize, "") // 13 chunks
+	mustSetBlob(t, s, b.info)
+	const writers = 4
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			// Writer w stores the chunks from w on, one at a time, then
+			// all of them in one batch.
+			for i := w; i < len(b.chunks); i += 2 {
+				if err := s.PutChunks(ctx, b.sha(), i, b.chunks[i:i+1]); err != nil {
+					errs <- err
+					return
+				}
+			}
+			if err := s.PutChunks(ctx, b.sha(), 0, b.chunks); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent PutChunks: %v", err)
+	}
+	checkBlob(t, s, b.info, b.allChunks())
 }
 
 // blobCalls returns one call of every Blobs method.
