@@ -20,6 +20,10 @@
 // IndexedDB these are an object store with compound-key indexes; Query.After
 // maps to an open key-range bound, and Items/Scan read in pages so that no
 // transaction outlives a callback.
+//
+// Every backend also implements Blobs (blob.go): the infos, chunks and
+// record references of the files records refer to, checked by
+// storetest.RunBlobs.
 package store
 
 import (

@@ -2,7 +2,7 @@
 // syscall/js (Open, DeleteDatabase). Outside js/wasm the package is empty;
 // native peers use pkg/store/bolt.
 //
-// # Schema (version 4, see SchemaVersion)
+// # Schema (version 6, see SchemaVersion)
 //
 // One object store "events" holds one object per event, keyed (keyPath "k")
 // by its item key hex(be64(created_at)) ‖ hex(id), so the primary key order
@@ -27,11 +27,33 @@
 // event's item key ‖ summary under its item key, written beside the event:
 // a second request per stored event); 3 added the generation; 4 moves each
 // summary into its event's object and drops the summaries store, so that
-// storing an event is one request. Older databases are migrated in Open's
-// upgrade transaction (from 3, every event is rewritten with the summary of
-// its row, or, if it has none, of its JSON); a failing step rolls the
-// whole upgrade back and leaves the database as it was. A newer schema found
-// at Open fails with ErrSchema.
+// storing an event is one request; 5 added the journal (see Snapshots); 6
+// adds the three blob stores, empty (see Blobs). Older databases are
+// migrated in Open's upgrade transaction (from 3, every event is rewritten
+// with the summary of its row, or, if it has none, of its JSON); a failing
+// step rolls the whole upgrade back and leaves the database as it was. A
+// newer schema found at Open fails with ErrSchema.
+//
+// # Blobs
+//
+// The Store implements store.Blobs with three object stores of schema 6,
+// their keys out of line and hex like the events' keys:
+//
+//	blobs        hex(sha256) → {size, chunkSize, type, list: hex(list hash),
+//	             complete, hashes: Uint8Array, absent while unknown}
+//	blob_chunks  hex(sha256) ‖ hex(be32(index)) → Uint8Array
+//	blob_refs    hex(sha256) ‖ hex(record id) → {r: hex(record id)},
+//	             with the index "record" on r
+//
+// so that a blob's chunks, in index order, and its references, in record id
+// order, are one key range each (StoredChunks and BlobRefs read their keys
+// only), and the chunk count of Blob and ListBlobs is a count of that range.
+// Every call is one transaction (ListBlobs one per page). PutChunks reads the
+// info and checks the batch in its transaction before it puts any chunk;
+// DropBlobRefs is one read-write transaction over the three stores: the
+// records' reference keys are looked up in the record index and deleted,
+// then the references left under each blob touched are counted, and a blob
+// left with none loses its info and its chunks' key range.
 //
 // # Transactions
 //

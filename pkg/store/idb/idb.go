@@ -18,7 +18,7 @@ import (
 // SchemaVersion is the IndexedDB version this package creates and reads.
 // A database with an older version is migrated at Open; a newer one is
 // refused with ErrSchema.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // Object stores and indexes.
 const (
@@ -82,6 +82,9 @@ var migrations = [SchemaVersion]migration{
 		db.Call("createObjectStore", storeJournal, map[string]any{"autoIncrement": true})
 		tx.Call("objectStore", storeMeta).Call("delete", metaSnapshot)
 	},
+	// 5 → 6: blobs (store.Blobs, see blob.go): their infos, their chunks
+	// and the records' references to them, in three new stores.
+	migrateBlobs,
 }
 
 // migrationPageSize is the number of events the step to schema 4 reads and

@@ -81,6 +81,28 @@ func TestPersistence(t *testing.T) {
 	})
 }
 
+func TestBlobs(t *testing.T) {
+	storetest.RunBlobs(t, func(t *testing.T) store.Store { return openNamed(t, databaseName(t), Options{}) })
+}
+
+func TestBlobsPersistence(t *testing.T) {
+	prefix := databaseName(t)
+	var names sync.Map
+	t.Cleanup(func() {
+		names.Range(func(name, _ any) bool {
+			if err := DeleteDatabase(context.Background(), name.(string)); err != nil {
+				t.Errorf("DeleteDatabase: %v", err)
+			}
+			return true
+		})
+	})
+	storetest.RunBlobsPersistence(t, func(t *testing.T, name string) store.Store {
+		full := prefix + "/" + name
+		names.Store(full, true)
+		return openNamed(t, full, Options{})
+	})
+}
+
 // TestAcknowledgedBatchSurvivesReopen checks that a Put, once it returned,
 // is visible to a second connection opened at once and after an immediate
 // close and reopen.
@@ -282,6 +304,34 @@ func TestSchemaIsCreated(t *testing.T) {
 	}
 	if db.Get("objectStoreNames").Call("contains", storeSummaries).Bool() {
 		t.Errorf("a new database has the %q store, which schema 4 dropped", storeSummaries)
+	}
+	checkBlobStores(t, db)
+}
+
+// checkBlobStores checks that db has the blob stores of schema 6, with
+// out-of-line keys and the references' record index.
+func checkBlobStores(t *testing.T, db js.Value) {
+	t.Helper()
+	names := []any{storeBlobs, storeBlobChunks, storeBlobRefs}
+	for _, name := range names {
+		if !db.Get("objectStoreNames").Call("contains", name).Bool() {
+			t.Errorf("no %q object store", name)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	tx := db.Call("transaction", names, "readonly")
+	for _, name := range names {
+		if key := tx.Call("objectStore", name).Get("keyPath"); !key.IsNull() {
+			t.Errorf("the %q store has the key path %v, want out-of-line keys", name, key)
+		}
+	}
+	refs := tx.Call("objectStore", storeBlobRefs)
+	if !refs.Get("indexNames").Call("contains", indexBlobRecord).Bool() {
+		t.Errorf("the %q store has no %q index", storeBlobRefs, indexBlobRecord)
+	} else if key := refs.Call("index", indexBlobRecord).Get("keyPath").String(); key != "r" {
+		t.Errorf("the %q index key path = %q, want r", indexBlobRecord, key)
 	}
 }
 
@@ -747,5 +797,136 @@ func TestBlockedOpenTimesOut(t *testing.T) {
 	}
 	if d := time.Since(start); d < 300*time.Millisecond {
 		t.Errorf("gave up after %v, before the 300 ms BlockedTimeout", d)
+	}
+}
+
+// version5Database writes a database at schema 5, as the code of that
+// version did: the migrations up to 5, the events' objects (summaries
+// included) and metadata values.
+func version5Database(t *testing.T, name string, events []*record.Event, meta map[string][]byte) {
+	t.Helper()
+	const version = 5
+	req := js.Global().Get("indexedDB").Call("open", name, version)
+	done := make(chan error, 1)
+	var h, steps handlers
+	h.on(req, "upgradeneeded", func(js.Value) {
+		for v := range version {
+			migrations[v](req.Get("result"), req.Get("transaction"), &steps, func(err error) { signal(done, err) })
+		}
+	}, nil)
+	h.on(req, "success", func(js.Value) { signal(done, nil) }, nil)
+	h.on(req, "error", func(js.Value) { signal(done, domError(req.Get("error"))) }, nil)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	h.release()
+	steps.release()
+	db := req.Get("result")
+	defer db.Call("close")
+	tx := db.Call("transaction", []any{storeEvents, storeMeta}, "readwrite")
+	objects := js.Global().Get("JSON").Call("parse", string(appendBatchJSON(nil, events)))
+	for i := range objects.Length() {
+		tx.Call("objectStore", storeEvents).Call("add", objects.Index(i))
+	}
+	for k, v := range meta {
+		b := jsUint8.New(len(v))
+		js.CopyBytesToJS(b, v)
+		tx.Call("objectStore", storeMeta).Call("put", b, k)
+	}
+	txDone := make(chan error, 1)
+	var th handlers
+	th.on(tx, "complete", func(js.Value) { signal(txDone, nil) }, nil)
+	th.on(tx, "abort", func(js.Value) { signal(txDone, domError(tx.Get("error"))) }, nil)
+	if err := <-txDone; err != nil {
+		t.Fatalf("writing the schema 5 database: %v", err)
+	}
+	th.release()
+}
+
+// TestVersion5DatabasesGetBlobStores: a database written at schema 5 opens
+// at schema 6 with the blob stores, its events and metadata kept, and keeps
+// blobs.
+func TestVersion5DatabasesGetBlobStores(t *testing.T) {
+	ctx := context.Background()
+	name := databaseName(t)
+	g := storetest.NewGenerator(t, 2, 13)
+	events := g.Records(300, 1000, 500)
+	version5Database(t, name, events, map[string][]byte{"node/key": []byte("kept")})
+	if v, names := objectStoreNames(t, name); v != 5 || slices.Contains(names, storeBlobs) {
+		t.Fatalf("the old database: version %d, stores %v", v, names)
+	}
+
+	s := openNamed(t, name, Options{})
+	defer s.Close()
+	db := rawOpen(t, name, 0)
+	if v := db.Get("version").Int(); v != SchemaVersion {
+		t.Errorf("version after Open = %d, want %d", v, SchemaVersion)
+	}
+	checkBlobStores(t, db)
+	db.Call("close")
+	checkSummaries(t, s, events, nil)
+	if n, err := s.Count(ctx); err != nil || n != len(events) {
+		t.Errorf("Count = %d, %v; want %d", n, err, len(events))
+	}
+	if v, err := s.GetMeta(ctx, "node/key"); err != nil || string(v) != "kept" {
+		t.Errorf("GetMeta = %q, %v", v, err)
+	}
+	if got, err := s.Get(ctx, events[42].ID); err != nil || got.ID != events[42].ID {
+		t.Errorf("Get = %v, %v", got, err)
+	}
+	data := []byte("a blob stored after the migration")
+	ref, hashes := record.HashBlob(data, "text/plain")
+	if err := s.SetBlob(ctx, store.BlobInfo{Ref: ref, Hashes: hashes}); err != nil {
+		t.Fatalf("SetBlob: %v", err)
+	}
+	if err := s.PutChunks(ctx, ref.SHA256, 0, [][]byte{data}); err != nil {
+		t.Fatalf("PutChunks: %v", err)
+	}
+	if err := s.AddBlobRefs(ctx, []store.BlobRefEntry{{Record: events[0].ID, SHA256: ref.SHA256}}); err != nil {
+		t.Fatalf("AddBlobRefs: %v", err)
+	}
+	if info, err := s.Blob(ctx, ref.SHA256); err != nil || info.Stored != 1 || info.Ref != ref {
+		t.Errorf("Blob = %+v, %v", info, err)
+	}
+	if gone, err := s.DropBlobRefs(ctx, [][32]byte{events[0].ID}); err != nil || len(gone) != 1 || gone[0] != ref.SHA256 {
+		t.Errorf("DropBlobRefs = %x, %v; want the blob", gone, err)
+	}
+}
+
+// TestCorruptBlobInfoIsReported: a stored info that is not what
+// infoObject writes is an error wrapping store.ErrCorrupt, not a panic;
+// SetBlob replaces it and DeleteBlob removes it.
+func TestCorruptBlobInfoIsReported(t *testing.T) {
+	ctx := context.Background()
+	s := openNamed(t, databaseName(t), Options{})
+	defer s.Close()
+	ref, _ := record.HashBlob([]byte("blob"), "")
+	for _, bad := range []js.Value{js.ValueOf("not an object"), js.ValueOf(map[string]any{"size": "4"})} {
+		tx, err := s.write(false, storeBlobs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx.store(storeBlobs).Call("put", bad, idHex(ref.SHA256))
+		if err := tx.wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Blob(ctx, ref.SHA256); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("Blob: err = %v, want ErrCorrupt", err)
+		}
+		if err := s.PutChunks(ctx, ref.SHA256, 0, [][]byte{[]byte("blob")}); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("PutChunks: err = %v, want ErrCorrupt", err)
+		}
+		if err := s.ListBlobs(ctx, func(store.BlobInfo) error { return nil }); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("ListBlobs: err = %v, want ErrCorrupt", err)
+		}
+	}
+	if err := s.SetBlob(ctx, store.BlobInfo{Ref: ref}); err != nil {
+		t.Fatalf("SetBlob over a corrupt info: %v", err)
+	}
+	if info, err := s.Blob(ctx, ref.SHA256); err != nil || info.Ref != ref {
+		t.Errorf("Blob after SetBlob = %+v, %v", info, err)
+	}
+	if err := s.DeleteBlob(ctx, ref.SHA256); err != nil {
+		t.Errorf("DeleteBlob: %v", err)
 	}
 }

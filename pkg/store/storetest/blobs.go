@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/peersetdb/peerset/pkg/record"
@@ -34,6 +35,7 @@ func RunBlobs(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListBlobsCallbacks", testListBlobsCallbacks},
 		{"BlobRefs", testBlobRefs},
 		{"DropBlobRefs", testDropBlobRefs},
+		{"ConcurrentPutChunks", testConcurrentPutChunks},
 		{"BlobsCanceledContext", testBlobsCanceledContext},
 		{"BlobsAfterClose", testBlobsAfterClose},
 	}
@@ -572,18 +574,21 @@ func testListBlobsCallbacks(t *testing.T, s blobStore) {
 		// the callback: the store is not held by a transaction.
 		n := 0
 		err := s.ListBlobs(ctx, func(info store.BlobInfo) error {
+			if n >= len(blobs) {
+				return fmt.Errorf("blob #%d, %x, was never stored", n, info.Ref.SHA256[:4])
+			}
 			if info.Ref.SHA256 != blobs[n].sha() {
 				return fmt.Errorf("blob #%d is %x, want %x", n, info.Ref.SHA256[:4], blobs[n].info.Ref.SHA256[:4])
 			}
 			if _, err := s.Blob(ctx, info.Ref.SHA256); err != nil {
-				return fmt.Errorf("Blob inside ListBlobs: %w", err)
+				return fmt.Errorf("inside ListBlobs, Blob: %w", err)
 			}
 			if n%2 == 1 {
 				if err := s.PutChunks(ctx, info.Ref.SHA256, 0, blobs[n].chunks); err != nil {
-					return fmt.Errorf("PutChunks inside ListBlobs: %w", err)
+					return fmt.Errorf("inside ListBlobs, PutChunks: %w", err)
 				}
 				if err := s.DeleteBlob(ctx, info.Ref.SHA256); err != nil {
-					return fmt.Errorf("DeleteBlob inside ListBlobs: %w", err)
+					return fmt.Errorf("inside ListBlobs, DeleteBlob: %w", err)
 				}
 			}
 			n++
@@ -715,6 +720,38 @@ func testDropBlobRefs(t *testing.T, s blobStore) {
 		})
 	}
 	checkList(t, s, withStored(orphan.info, len(orphan.chunks)))
+}
+
+// testConcurrentPutChunks: writers storing overlapping chunks of one blob
+// at once leave every chunk stored once and counted once.
+func testConcurrentPutChunks(t *testing.T, s blobStore) {
+	ctx := context.Background()
+	b := newTestBlob(t, 400, 200<<10, record.MinBlobChunkSize, "") // 13 chunks
+	mustSetBlob(t, s, b.info)
+	const writers = 4
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			// Writer w stores the chunks from w on, one at a time, then
+			// all of them in one batch.
+			for i := w; i < len(b.chunks); i += 2 {
+				if err := s.PutChunks(ctx, b.sha(), i, b.chunks[i:i+1]); err != nil {
+					errs <- err
+					return
+				}
+			}
+			if err := s.PutChunks(ctx, b.sha(), 0, b.chunks); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent PutChunks: %v", err)
+	}
+	checkBlob(t, s, b.info, b.allChunks())
 }
 
 // blobCalls returns one call of every Blobs method.

@@ -1,6 +1,7 @@
 // Package storetest is the conformance suite every store.Store backend runs
-// (memory, bolt, and IndexedDB in a browser), plus shared benchmarks and an
-// event generator. It uses no files or other native-only APIs, so it runs
+// (memory, bolt, and IndexedDB in a browser), with RunBlobs and
+// RunBlobsPersistence for store.Blobs, plus shared benchmarks and an event
+// generator. It uses no files or other native-only APIs, so it runs
 // under js/wasm too.
 package storetest
 
