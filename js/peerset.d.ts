@@ -289,6 +289,14 @@ export interface OpenOptions {
    * place to set it (`session.maxPeers` is a deprecated alias).
    */
   maxPeers?: number;
+  /** The largest file this node stores or fetches, in bytes (default 16 MiB). */
+  maxBlobBytes?: number;
+  /** Bytes of files per author this node keeps (default 64 MiB); past it a put or fetch is refused by rule `blob-quota-author`. */
+  blobQuotaAuthor?: number;
+  /** Bytes of files in the whole room this node keeps (default 256 MiB); rule `blob-quota-room`. */
+  blobQuotaRoom?: number;
+  /** Files at or under this many bytes are fetched as soon as their record arrives (default 256 KiB; -1: never). */
+  prefetchBelow?: number;
   /**
    * Where records and the key are kept: see `StorageKind` (default
    * `'indexeddb'`).
@@ -325,6 +333,23 @@ export interface RecordInput {
   data?: unknown;
   /** The media type of `data` (default `application/json`, or `application/octet-stream` for bytes). */
   mediaType?: string;
+  /**
+   * A file to share (a Blob, File, ArrayBuffer or Uint8Array, at most
+   * `maxBlobBytes`): stored once, content-addressed by SHA-256, and fetched by
+   * peers in checked chunks. The record stays small and signed; `text` is its
+   * caption. Not with `data`.
+   */
+  file?: Blob | ArrayBuffer | ArrayBufferView;
+  /** The file's media type (default: the File's `type`, else `application/octet-stream`). */
+  type?: string;
+}
+
+/** The file a record refers to (`record.blob`); `db.blob(uuid)` reads it. */
+export interface BlobInfo {
+  /** SHA-256 of the whole file, lowercase hex. */
+  sha256: string;
+  size: number;
+  type: string;
 }
 
 /** What `put()` takes: the same as `RecordInput`. */
@@ -374,6 +399,8 @@ export interface PeersetRecord {
   data?: unknown;
   /** The media type of `data` (absent for plain text). */
   mediaType?: string;
+  /** The file the record refers to, if any (then `text` is its caption). */
+  blob?: BlobInfo;
   /** The event id (hex): changes with every version. */
   id: string;
   /** The raw NIP-01 event: any Nostr tool can verify it. */
@@ -738,9 +765,24 @@ export interface EventMap {
   peer: PeerEvent;
   sync: SyncEvent;
   reject: RejectEvent;
+  blob: BlobEvent;
 }
 
-/** The events `db.on()` listens to: `'record'`, `'peer'`, `'sync'` or `'reject'`. */
+/** Progress of a file being stored or fetched (`db.on('blob', …)`). */
+export interface BlobEvent {
+  /** The file's SHA-256 (`record.blob.sha256`). */
+  sha256: string;
+  /** Bytes held so far. */
+  received: number;
+  size: number;
+  /** The whole file is held, or the fetch failed (`error`). */
+  done: boolean;
+  error?: string;
+  /** The rule that refused the fetch (`blob-size`, `blob-quota-author`, `blob-quota-room`). */
+  rule?: string;
+}
+
+/** The events `db.on()` listens to: `'record'`, `'peer'`, `'sync'`, `'reject'` or `'blob'`. */
 export type EventType = keyof EventMap;
 
 /**
@@ -757,7 +799,7 @@ export type EventType = keyof EventMap;
  *   `'wasm-invalid'`, `'worker-failed'`, `'internal'`.
  */
 export type ErrorCode =
-  | 'rejected' | 'signer' | 'read-only' | 'not-found' | 'invalid' | 'closed' | 'key-passphrase'
+  | 'rejected' | 'signer' | 'read-only' | 'not-found' | 'invalid' | 'closed' | 'key-passphrase' | 'unavailable' | 'no-blob'
   | 'unsupported' | 'wasm-not-found' | 'wasm-invalid' | 'worker-failed' | 'internal';
 
 /** An error from peerset: see `ErrorCode`. */
@@ -797,6 +839,15 @@ export interface DB {
   put(r: RecordInput): Promise<PeersetRecord>;
   /** The live record with this uuid (your own first), or null. */
   get(uuid: string): Promise<PeersetRecord | null>;
+  /**
+   * The file of the record uuid: from this browser's storage, or fetched in
+   * chunks from the peers that hold it (each checked against the record's
+   * hashes, then kept; progress in 'blob' events). null when there is no such
+   * record. Rejects with code 'no-blob' for a record without a file,
+   * 'unavailable' when no connected peer holds it, or 'rejected' with `rule`
+   * over a limit.
+   */
+  blob(uuid: string): Promise<Blob | null>;
   /** Deletes one of your records here and, as the deletion syncs, everywhere. */
   delete(uuid: string): Promise<void>;
   /**

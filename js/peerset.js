@@ -26,7 +26,7 @@ export const version = VERSION;
 // hooks, open[TESTING] holds internals for unit tests. Not part of the API.
 const TESTING = Symbol.for('peerset.testing');
 
-const EVENT_TYPES = ['record', 'peer', 'sync', 'reject'];
+const EVENT_TYPES = ['record', 'peer', 'sync', 'reject', 'blob'];
 
 // Forwarded channels (no transfer): bytes handed to the worker and not yet
 // acknowledged are bounded, in bytes and in time, like every queue a peer
@@ -532,7 +532,26 @@ class DB {
     if (!r || typeof r !== 'object') {
       throw new TypeError('peerset: db.put() needs a record object, e.g. db.put({ text: \'hello\' })');
     }
+    if (r.file !== undefined && r.file !== null) {
+      if (r.data !== undefined) throw new TypeError('peerset: db.put() takes a file or data, not both');
+      const { bytes, type } = await fileBytes(r.file);
+      const draft = encodeDraft({ ...r, file: undefined });
+      return toRecord(JSON.parse(await this.#call('putFile', [JSON.stringify(draft), bytes, String(r.type ?? type ?? '')])));
+    }
     return toRecord(JSON.parse(await this.#call('put', [JSON.stringify(encodeDraft(r))])));
+  }
+
+  /**
+   * The file of the record uuid as a Blob: from this browser's storage, or
+   * fetched in chunks from the peers that hold it (each chunk checked
+   * against the record's hashes, then kept). Resolves to null when there is
+   * no such record; rejects when the record has no file, when no connected
+   * peer holds it (code 'unavailable'), or over a limit (err.rule).
+   */
+  async blob(uuid) {
+    const res = await this.#call('blob', [String(uuid)]);
+    if (res == null) return null;
+    return new Blob([res.bytes], { type: res.type || 'application/octet-stream' });
   }
 
   async get(uuid) {
@@ -782,6 +801,17 @@ function encodeDraft(r) {
     if (r.mediaType) d.mediaType = String(r.mediaType);
   }
   return d;
+}
+
+// fileBytes reads what put({ file }) was given: a Blob (File), an
+// ArrayBuffer or a typed array.
+async function fileBytes(file) {
+  if (typeof Blob === 'function' && file instanceof Blob) {
+    return { bytes: new Uint8Array(await file.arrayBuffer()), type: file.type };
+  }
+  const bytes = asBytes(file);
+  if (!bytes) throw new TypeError('peerset: put({ file }) needs a Blob, File, ArrayBuffer or Uint8Array');
+  return { bytes, type: '' };
 }
 
 function asBytes(v) {

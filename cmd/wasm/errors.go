@@ -29,8 +29,10 @@ const (
 	codeKeyPassphrase = "key-passphrase"
 	codeUnsupported   = "unsupported"
 	codeInvalid       = "invalid"
-	codeSigner        = "signer"    // the NIP-07 signer refused or failed
-	codeReadOnly      = "read-only" // an ephemeral identity without a key or signer
+	codeSigner        = "signer"      // the NIP-07 signer refused or failed
+	codeReadOnly      = "read-only"   // an ephemeral identity without a key or signer
+	codeUnavailable   = "unavailable" // a blob no connected peer holds (yet)
+	codeNoBlob        = "no-blob"     // the record has no file
 )
 
 // invalidInputError marks arguments a page passed that cannot be used.
@@ -74,6 +76,11 @@ func describeError(err error) errorInfo {
 	case errors.Is(err, peerset.ErrKeyPassphrase):
 		info.Code = codeKeyPassphrase
 		info.Message = "peerset: the key stored for this room is encrypted and the passphrase is missing or wrong: pass the one it was saved with, open({ room, passphrase })"
+	case errors.Is(err, peerset.ErrBlobUnavailable):
+		info.Code = codeUnavailable
+		info.Message = "peerset: " + err.Error() + ": no connected peer holds this file yet; try again once peers join"
+	case errors.Is(err, peerset.ErrNoBlob):
+		info.Code = codeNoBlob
 	case errors.As(err, &unsupported):
 		info.Code = codeUnsupported
 	case errors.As(err, &invalid), errors.Is(err, record.ErrInvalidUUID), errors.Is(err, record.ErrInvalidGeo),

@@ -25,9 +25,10 @@ const (
 	eventPeer   = "peer"
 	eventSync   = "sync"
 	eventReject = "reject"
+	eventBlob   = "blob"
 )
 
-var eventTypes = []string{eventRecord, eventPeer, eventSync, eventReject}
+var eventTypes = []string{eventRecord, eventPeer, eventSync, eventReject, eventBlob}
 
 // sessionPollInterval is how often sessions are polled for 'peer' and 'sync'
 // events.
@@ -129,7 +130,7 @@ func openHandle(parent context.Context, optionsJSON string, emit, page js.Value)
 	for _, t := range eventTypes {
 		h.listening.Store(t, new(atomic.Bool))
 	}
-	h.stops = append(h.stops, db.Subscribe(h.onChange), db.OnReject(h.onReject))
+	h.stops = append(h.stops, db.Subscribe(h.onChange), db.OnReject(h.onReject), db.OnBlob(h.onBlob))
 	go h.pumpRecords()
 	go h.rejects.run(ctx.Done(), rejectBatchInterval, h.sendRejects)
 	if !o.Offline {
@@ -157,6 +158,8 @@ func (h *handle) object() js.Value {
 	})
 	obj.Set("info", string(info))
 	add("put", asyncFunc(h.put))
+	add("putFile", asyncFunc(h.putFile))
+	add("blob", asyncFunc(h.blob))
 	add("get", asyncFunc(h.get))
 	add("delete", asyncFunc(h.delete))
 	add("query", asyncFunc(h.query))

@@ -44,6 +44,14 @@ type openOptions struct {
 	Offline     bool            `json:"offline"`
 	Debug       bool            `json:"debug"` // debug logs of the engine on the console
 	MaxPeers    int             `json:"maxPeers"`
+	// Blobs (files records refer to): the largest blob, the quotas per
+	// author and per room in bytes, and the size at or under which a blob
+	// is fetched as soon as its record arrives (negative: never). 0: the
+	// defaults (peerset.Config).
+	MaxBlobBytes    int   `json:"maxBlobBytes"`
+	BlobQuotaAuthor int64 `json:"blobQuotaAuthor"`
+	BlobQuotaRoom   int64 `json:"blobQuotaRoom"`
+	PrefetchBelow   int   `json:"prefetchBelow"`
 
 	// Storage and DatabaseName choose where records and the key are kept.
 	Storage      string `json:"storage"`
@@ -239,6 +247,11 @@ func (o openOptions) config() (peerset.Config, error) {
 		KeyPassphrase: o.Passphrase,
 		Moderation:    &mod,
 		Granularity:   o.granularity(),
+
+		MaxBlobBytes:    o.MaxBlobBytes,
+		BlobQuotaAuthor: o.BlobQuotaAuthor,
+		BlobQuotaRoom:   o.BlobQuotaRoom,
+		PrefetchBelow:   o.PrefetchBelow,
 	}
 	if err := o.applyIdentity(&cfg); err != nil {
 		return peerset.Config{}, err

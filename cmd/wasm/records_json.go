@@ -28,8 +28,17 @@ type recordJSON struct {
 	Data       json.RawMessage `json:"data,omitempty"`
 	DataBase64 string          `json:"dataBase64,omitempty"`
 	MediaType  string          `json:"mediaType,omitempty"`
+	Blob       *blobJSON       `json:"blob,omitempty"`
 	ID         string          `json:"id"`
 	Event      json.RawMessage `json:"event"`
+}
+
+// blobJSON is record.blob: the file the record refers to (db.blob(uuid)
+// reads it).
+type blobJSON struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+	Type   string `json:"type"`
 }
 
 // npubCache remembers the npub of recent authors: bech32 per record adds up
@@ -68,6 +77,9 @@ func toRecordJSON(r *record.Record) recordJSON {
 		Geohash:   r.Geohash,
 		ID:        r.Event.IDHex(),
 		Event:     r.Event.AppendJSON(nil),
+	}
+	if r.Blob != nil {
+		out.Blob = &blobJSON{SHA256: r.Blob.Hex(), Size: r.Blob.Size, Type: r.Blob.Type}
 	}
 	switch {
 	case r.MediaType == "" || r.MediaType == record.MediaTypeText:
@@ -126,6 +138,15 @@ func appendRecordJSON(b []byte, r *record.Record) []byte {
 	if v.MediaType != "" {
 		b = append(b, `,"mediaType":`...)
 		b = appendJSONString(b, v.MediaType)
+	}
+	if v.Blob != nil {
+		b = append(b, `,"blob":{"sha256":"`...)
+		b = append(b, v.Blob.SHA256...)
+		b = append(b, `","size":`...)
+		b = strconv.AppendInt(b, v.Blob.Size, 10)
+		b = append(b, `,"type":`...)
+		b = appendJSONString(b, v.Blob.Type)
+		b = append(b, '}')
 	}
 	b = append(b, `,"id":`...)
 	b = appendJSONString(b, v.ID)

@@ -8,7 +8,6 @@ import (
 	"github.com/btcsuite/btcd/btcutil/bech32"
 	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/crypto/scrypt"
-	"golang.org/x/text/unicode/norm"
 )
 
 // PrefixNcryptsec is the NIP-49 prefix of a password-encrypted secret key.
@@ -119,7 +118,7 @@ func nip49Cipher(password string, salt []byte, logN uint8) (interface {
 	Seal(dst, nonce, plaintext, additionalData []byte) []byte
 	Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, error)
 }, error) {
-	key, err := scrypt.Key([]byte(norm.NFKC.String(password)), salt, 1<<logN, 8, 1, 32)
+	key, err := scrypt.Key([]byte(nfkc(password)), salt, 1<<logN, 8, 1, 32)
 	if err != nil {
 		return nil, fmt.Errorf("failed to derive the key: %w", err)
 	}
