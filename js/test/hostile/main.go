@@ -16,6 +16,12 @@
 //	{"event":"bye","peer":ID,"payload":..}   the peer said goodbye
 //	{"event":"left","peer":ID}               the connection closed
 //
+// With --blob-file PATH it sends no forgeries: its hello offers blobs, and
+// it answers a blob-want for that file's SHA-256 with the right hash list
+// and chunks with one byte flipped (a peer serving bytes that do not match,
+// issue 13), printing {"event":"blob-served","peer":ID,"chunks":N} per
+// spoiled chunk.
+//
 // It runs until SIGINT or SIGTERM.
 package main
 
@@ -59,6 +65,11 @@ type hostile struct {
 	mu     sync.Mutex
 	nonces map[string][32]byte // our nonce per peer
 	forged map[string]bool     // peers already sent the forgeries
+
+	blob       []byte // --blob-file: the file it serves spoiled
+	blobRef    record.BlobRef
+	blobHashes []byte
+	served     int
 }
 
 func run(args []string) error {
@@ -68,6 +79,7 @@ func run(args []string) error {
 	app := fs.String("app", peerset.DefaultAppID, "the appId")
 	roomName := fs.String("room", "", "the room name (required)")
 	text := fs.String("text", "forged record", "the text of the forged records")
+	blobFile := fs.String("blob-file", "", "serve this file's chunks spoiled instead of sending forged records")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -80,6 +92,12 @@ func run(args []string) error {
 	}
 	h := &hostile{key: key, roomID: record.RoomID(*app, *roomName), forgedText: *text,
 		nonces: map[string][32]byte{}, forged: map[string]bool{}}
+	if *blobFile != "" {
+		if h.blob, err = os.ReadFile(*blobFile); err != nil {
+			return fmt.Errorf("read the blob file: %w", err)
+		}
+		h.blobRef, h.blobHashes = record.HashBlob(h.blob, "")
+	}
 
 	room, err := swarm.NewRoom(swarm.Config{
 		AppID: *app, Room: *roomName, Trackers: trackers,
@@ -146,7 +164,7 @@ func (h *hostile) hello(p *swarm.Peer) {
 	h.nonces[p.ID()] = nonce
 	h.mu.Unlock()
 	h.send(p, session.ActionHello, session.EncodeHello(session.Hello{Version: session.ProtocolVersion, Room: h.roomID,
-		PubKey: h.key.Public(), Nonce: nonce, Limits: session.DefaultLimits()}))
+		PubKey: h.key.Public(), Nonce: nonce, Limits: session.DefaultLimits(), Blobs: h.blob != nil}))
 }
 
 // handle answers the handshake honestly and, once the peer has accepted us
@@ -183,6 +201,9 @@ func (h *hostile) handle(p *swarm.Peer, msg swarm.ActionMessage) {
 			return
 		}
 		h.emit(map[string]any{"event": "authenticated", "peer": p.ID()})
+		if h.blob != nil {
+			return
+		}
 		events, err := h.sendForgeries(p)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "hostile: forge for %s: %v\n", p.ID(), err)
@@ -194,8 +215,39 @@ func (h *hostile) handle(p *swarm.Peer, msg swarm.ActionMessage) {
 			uuids = append(uuids, e.TagValue(record.TagUUID))
 		}
 		h.emit(map[string]any{"event": "forged", "peer": p.ID(), "ids": ids, "uuids": uuids})
+	case session.ActionBlobWant:
+		h.serveSpoiled(p, msg.Payload)
 	case session.ActionBye:
 		h.emit(map[string]any{"event": "bye", "peer": p.ID(), "payload": json.RawMessage(msg.Payload)})
+	}
+}
+
+// serveSpoiled answers a blob-want: the right hash list, chunks with a
+// byte flipped, none for another blob.
+func (h *hostile) serveSpoiled(p *swarm.Peer, payload []byte) {
+	sha, indexes, err := session.DecodeBlobWant(payload)
+	if err != nil || h.blob == nil || sha != h.blobRef.SHA256 {
+		h.send(p, session.ActionBlobNone, sha[:])
+		return
+	}
+	data := func(index uint32, b []byte) []byte {
+		out := append(append([]byte(nil), sha[:]...), byte(index>>24), byte(index>>16), byte(index>>8), byte(index))
+		return append(out, b...)
+	}
+	if len(indexes) == 0 {
+		h.send(p, session.ActionBlobData, data(session.BlobListIndex, h.blobHashes))
+		return
+	}
+	for _, i := range indexes {
+		off := int(i) * h.blobRef.ChunkSize
+		chunk := append([]byte(nil), h.blob[off:off+h.blobRef.ChunkLen(int(i))]...)
+		chunk[len(chunk)/2] ^= 0xff
+		h.send(p, session.ActionBlobData, data(i, chunk))
+		h.mu.Lock()
+		h.served++
+		n := h.served
+		h.mu.Unlock()
+		h.emit(map[string]any{"event": "blob-served", "peer": p.ID(), "chunks": n})
 	}
 }
 
