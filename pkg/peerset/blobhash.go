@@ -14,7 +14,7 @@ import (
 // BlobByHash returns the bytes of the blob whose SHA-256 is sha, from the
 // store only: it fetches nothing (Blob does, through a record that refers
 // to the blob). The blob must be held whole, and its bytes must hash to
-// sha. A blob not held, or not whole yet, is an error wrapping ErrNotFound;
+// sha. A blob not held, or not whole, is an error wrapping ErrNotFound;
 // a store that keeps no blobs, ErrNoBlobStore; bytes that do not match sha,
 // ErrBlobMismatch.
 func (db *DB) BlobByHash(ctx context.Context, sha [32]byte) ([]byte, error) {
@@ -33,6 +33,9 @@ func (db *DB) BlobByHash(ctx context.Context, sha [32]byte) ([]byte, error) {
 	whole := sha256.New()
 	for i := range ref.Chunks() {
 		c, err := db.blobs.st.Chunk(ctx, sha, i)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: blob %s lacks its chunk %d here", ErrNotFound, hex.EncodeToString(sha[:]), i)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("failed to read blob %s, chunk %d: %w", hex.EncodeToString(sha[:]), i, err)
 		}
