@@ -119,7 +119,7 @@ func TestPutFileAndBlobErrors(t *testing.T) {
 		{"a file at the limit", put("--file", justRight, "--text", "at the limit"), 0, nil},
 		{"an empty file", put("--file", empty), 1, []string{"empty"}},
 		{"a missing file", put("--file", filepath.Join(dir, "none.bin")), 1, []string{"--file", "no such file"}},
-		{"a directory", put("--file", dir), 2, []string{"not a regular file"}},
+		{"a directory", put("--file", dir), 2, []string{"is a directory"}},
 		{"--type without --file", put("--type", "image/png", "--text", "x"), 2, []string{"--type needs --file"}},
 		{"--type with parameters", put("--file", small, "--type", "text/plain; charset=utf-8"), 2, []string{"--type", "without parameters"}},
 		{"--type that is no media type", put("--file", small, "--type", "png"), 2, []string{"--type", "image/png"}},

@@ -171,8 +171,8 @@ func cmdPut(args []string, stdout io.Writer) error {
 			return fmt.Errorf("failed to open --file: %w", err)
 		}
 		defer file.Close()
-		if st, err := file.Stat(); err == nil && !st.Mode().IsRegular() {
-			return fmt.Errorf("%w: --file %s is not a regular file", errUsage, bf.file)
+		if st, err := file.Stat(); err == nil && st.IsDir() {
+			return fmt.Errorf("%w: --file %s is a directory: give a file", errUsage, bf.file)
 		}
 	}
 	ctx := context.Background()
