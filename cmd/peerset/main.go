@@ -1,12 +1,14 @@
 // Command peerset is the native peerset tool: key generation and decoding,
-// making and verifying signed records. Every command prints JSON (or, for
-// "record verify", the word ok) to stdout and errors to stderr.
+// making and verifying signed records, database files with their records and
+// blobs. Every command prints JSON (or, for "record verify", the word ok; for
+// "blob", the blob's bytes) to stdout and errors to stderr.
 //
 //	peerset keygen
 //	peerset key decode <npub|nsec>
 //	peerset record new --nsec N --room R --text T [--app A] [--link U] [--lat X --lon Y] [--uuid U]
 //	peerset record verify [--room R] [--app A] < event.json
-//	peerset put --db PATH --room R --text T [--nsec N] [--link U] [--lat X --lon Y] [--uuid U]
+//	peerset put --db PATH --room R --text T [--nsec N] [--link U] [--lat X --lon Y] [--uuid U] [--file PATH [--type T]]
+//	peerset blob --db PATH [--room R] SHA256 > file
 //	peerset join --db PATH --room R [--tracker URL]... [--relay URL]... [--nsec N] [--password P] [--ephemeral] [--json] [--ice-loopback] [--max-peers N] [--mesh-high N]
 //	peerset version (or --version)
 package main
@@ -32,8 +34,15 @@ const usage = `usage:
   peerset record verify [--room R] [--app A] < event.json
                                           "ok" and exit 0, or what is wrong and exit 1
   peerset put --db PATH --room R [--app A] [--nsec N] [--text T] [--link URL] [--lat X --lon Y] [--uuid U]
-              [MODERATION]
-                                          add a record to a database file, offline
+              [--file PATH [--type MEDIATYPE]] [MODERATION]
+                                          add a record to a database file, offline; with --file, the
+                                          file too, as a blob the record refers to (--text is its
+                                          caption; --type defaults from the extension), and a second
+                                          line {"sha256","size","type"}
+  peerset blob --db PATH [--room R] [--app A] SHA256 > file
+                                          the bytes of a blob the file holds whole: put there by
+                                          put --file, or fetched by join (blobs of up to 256 KiB,
+                                          when their records arrive)
   peerset join --db PATH --room R [--app A] [--tracker URL]... [--relay URL]... [--nsec N] [--password P] [--ephemeral] [--json]
                [--ice-loopback] [--ingest-burst N] [--ingest-rate R] [--max-peers N] [--mesh-high N|-1]
                [--upload-rate BYTES] [MODERATION]
@@ -69,6 +78,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdRecordVerify(args[2:], stdin, stdout)
 	case len(args) >= 1 && args[0] == "put":
 		err = cmdPut(args[1:], stdout)
+	case len(args) >= 1 && args[0] == "blob":
+		err = cmdBlob(args[1:], stdout)
 	case len(args) >= 1 && args[0] == "join":
 		err = cmdJoin(args[1:], stdout, stderr)
 	case len(args) >= 1 && args[0] == "import":

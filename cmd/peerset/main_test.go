@@ -143,9 +143,9 @@ func TestUsageNamesEveryFlag(t *testing.T) {
 		}
 		entries[cur] += line
 	}
-	commands := [][]string{{"record", "new"}, {"record", "verify"}, {"put"}, {"join"}, {"import"}, {"export"}}
+	commands := [][]string{{"record", "new"}, {"record", "verify"}, {"put"}, {"blob"}, {"join"}, {"import"}, {"export"}}
 	if runtime.GOOS == "js" {
-		// put, join, import and export need a file store: the js build
+		// put, blob, join, import and export need a file store: the js build
 		// answers errNativeOnly before it parses a flag.
 		commands = commands[:2]
 	}

@@ -10,7 +10,7 @@ import (
 // The browser twin of online_other.go: put and join need a file store and
 // pion.
 
-var errNativeOnly = errors.New("put, join, import and export need a file store and run natively only; in a browser use the JavaScript API")
+var errNativeOnly = errors.New("put, blob, join, import and export need a file store and run natively only; in a browser use the JavaScript API")
 
 func cmdPut(args []string, stdout io.Writer) error { return errNativeOnly }
 

@@ -39,6 +39,7 @@ type dbFlags struct {
 	badWords                      string
 	linkHosts                     stringList
 	identity                      peerset.Identity
+	swept                         *sweptStore // set by open: the file, as put --file needs it
 }
 
 func (f *dbFlags) register(fs *flag.FlagSet) {
@@ -133,7 +134,8 @@ func (f *dbFlags) open(ctx context.Context) (*peerset.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Store = st
+	f.swept = newSweptStore(st)
+	cfg.Store = f.swept
 	db, err := peerset.Open(ctx, cfg)
 	if err != nil {
 		st.Close()
@@ -142,13 +144,16 @@ func (f *dbFlags) open(ctx context.Context) (*peerset.DB, error) {
 	return db, nil
 }
 
-// cmdPut adds one record to a database without going online.
+// cmdPut adds one record to a database without going online; with --file,
+// a record referring to the file, stored beside it as a blob.
 func cmdPut(args []string, stdout io.Writer) error {
 	fs := newFlagSet("put")
 	var f dbFlags
 	f.register(fs)
 	var df draftFlags
 	df.register(fs, "the record UUID; an existing one of yours to update it")
+	var bf blobFlags
+	bf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -156,18 +161,42 @@ func cmdPut(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	mediaType, err := bf.mediaType()
+	if err != nil {
+		return err
+	}
+	var file *os.File
+	if bf.file != "" {
+		if file, err = os.Open(bf.file); err != nil {
+			return fmt.Errorf("failed to open --file: %w", err)
+		}
+		defer file.Close()
+		if st, err := file.Stat(); err == nil && st.IsDir() {
+			return fmt.Errorf("%w: --file %s is a directory: give a file", errUsage, bf.file)
+		}
+	}
 	ctx := context.Background()
 	db, err := f.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	r, err := db.Put(ctx, draft)
+	if file == nil {
+		r, err := db.Put(ctx, draft)
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(append(r.Event.AppendJSON(nil), '\n'))
+		return err
+	}
+	r, err := putBlob(ctx, db, f.swept, draft, file, mediaType)
 	if err != nil {
 		return err
 	}
-	_, err = stdout.Write(append(r.Event.AppendJSON(nil), '\n'))
-	return err
+	if _, err := stdout.Write(append(r.Event.AppendJSON(nil), '\n')); err != nil {
+		return err
+	}
+	return writeJSON(stdout, putBlobLine{SHA256: r.Blob.Hex(), Size: r.Blob.Size, Type: r.Blob.Type})
 }
 
 // joinStatus is the line `join --json` prints every second.
