@@ -13,14 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/peerset"
 	"github.com/peersetdb/peerset/pkg/record"
-	"github.com/peersetdb/peerset/pkg/store"
-	"github.com/peersetdb/peerset/pkg/store/bolt"
 )
 
 // blobFlags are the flags of "put --file".
@@ -59,40 +55,8 @@ func typeOfFile(path string) string {
 	return record.MediaTypeBinary
 }
 
-// sweptStore is a database file that notes when the sweep of orphaned
-// blobs that peerset.Open starts has listed the blobs (its first
-// ListBlobs). A blob PutBlob stores before then can be taken for an orphan
-// and deleted before PutBlob notes its record's reference, so put --file
-// waits for it. It goes once the facade's PutBlob waits for that sweep.
-type sweptStore struct {
-	*bolt.Store
-	once   sync.Once
-	listed chan struct{}
-}
-
-func newSweptStore(st *bolt.Store) *sweptStore {
-	return &sweptStore{Store: st, listed: make(chan struct{})}
-}
-
-func (s *sweptStore) ListBlobs(ctx context.Context, fn func(store.BlobInfo) error) error {
-	err := s.Store.ListBlobs(ctx, fn)
-	s.once.Do(func() { close(s.listed) })
-	return err
-}
-
-// waitSwept waits until the sweep has listed the blobs, at most a while.
-func (s *sweptStore) waitSwept(ctx context.Context) {
-	select {
-	case <-s.listed:
-	case <-ctx.Done():
-	case <-time.After(30 * time.Second):
-	}
-}
-
-// putBlob is DB.PutBlob once the sweep at Open has listed the blobs, then a
-// check that the file holds the blob whole.
-func putBlob(ctx context.Context, db *peerset.DB, st *sweptStore, d record.Draft, file io.Reader, mediaType string) (*record.Record, error) {
-	st.waitSwept(ctx)
+// putBlob is DB.PutBlob, then a check that the file holds the blob whole.
+func putBlob(ctx context.Context, db *peerset.DB, d record.Draft, file io.Reader, mediaType string) (*record.Record, error) {
 	r, err := db.PutBlob(ctx, d, file, mediaType)
 	if err != nil {
 		return nil, err

@@ -42,12 +42,14 @@ const usage = `usage:
   peerset blob --db PATH [--room R] [--app A] SHA256 > file
                                           the bytes of a blob the file holds whole: put there by
                                           put --file, or fetched by join (blobs of up to 256 KiB,
-                                          when their records arrive)
+                                          or --prefetch-below BYTES, when their records arrive)
   peerset join --db PATH --room R [--app A] [--tracker URL]... [--relay URL]... [--nsec N] [--password P] [--ephemeral] [--json]
                [--ice-loopback] [--ingest-burst N] [--ingest-rate R] [--max-peers N] [--mesh-high N|-1]
-               [--upload-rate BYTES] [MODERATION]
-                                          an always-on peer until Ctrl-C; --json prints
-                                          {"peers","records","root"} every second plus event lines;
+               [--upload-rate BYTES] [--prefetch-below BYTES] [MODERATION]
+                                          an always-on peer until Ctrl-C; it serves the files (blobs)
+                                          it holds and fetches those at or under --prefetch-below;
+                                          --json prints {"peers","records","root","blobs"} every second
+                                          plus event lines;
                                           a seeder serving many peers raises --max-peers and sets
                                           --mesh-high -1 (no mesh bound below --max-peers)
   peerset import --db PATH --room R [--app A] [--nsec N] [MODERATION] < events.jsonl

@@ -39,7 +39,7 @@ type dbFlags struct {
 	badWords                      string
 	linkHosts                     stringList
 	identity                      peerset.Identity
-	swept                         *sweptStore // set by open: the file, as put --file needs it
+	prefetchBelow                 int // join --prefetch-below (0: the default)
 }
 
 func (f *dbFlags) register(fs *flag.FlagSet) {
@@ -124,7 +124,7 @@ func (f *dbFlags) open(ctx context.Context) (*peerset.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := peerset.Config{AppID: f.app, Room: f.room, Moderation: &mod, Identity: f.identity}
+	cfg := peerset.Config{AppID: f.app, Room: f.room, Moderation: &mod, Identity: f.identity, PrefetchBelow: f.prefetchBelow}
 	if f.nsec != "" {
 		if cfg.Key, err = record.DecodeNsec(f.nsec); err != nil {
 			return nil, err
@@ -134,8 +134,7 @@ func (f *dbFlags) open(ctx context.Context) (*peerset.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.swept = newSweptStore(st)
-	cfg.Store = f.swept
+	cfg.Store = st
 	db, err := peerset.Open(ctx, cfg)
 	if err != nil {
 		st.Close()
@@ -189,7 +188,7 @@ func cmdPut(args []string, stdout io.Writer) error {
 		_, err = stdout.Write(append(r.Event.AppendJSON(nil), '\n'))
 		return err
 	}
-	r, err := putBlob(ctx, db, f.swept, draft, file, mediaType)
+	r, err := putBlob(ctx, db, draft, file, mediaType)
 	if err != nil {
 		return err
 	}
@@ -204,6 +203,8 @@ type joinStatus struct {
 	Peers   int    `json:"peers"`
 	Records int    `json:"records"`
 	Root    string `json:"root"`
+	// Blobs counts the files held whole (see BlobUsage).
+	Blobs int `json:"blobs"`
 	// RulesDiffer counts the peers whose moderation rules differ from ours
 	// (our sets never become equal); omitted when none.
 	RulesDiffer int `json:"rulesDiffer,omitempty"`
@@ -236,6 +237,7 @@ type joinFlags struct {
 	maxPeers    int
 	meshHigh    int
 	uploadRate  float64
+	prefetch    int
 }
 
 func (j *joinFlags) register(fs *flag.FlagSet) {
@@ -244,6 +246,7 @@ func (j *joinFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&j.password, "password", "", "the room password")
 	fs.BoolVar(&j.jsonOut, "json", false, "print a status line every second and one line per event, as JSON")
 	fs.BoolVar(&j.ephemeral, "ephemeral", false, "prove a fresh key on every connection, so that peers learn no long-term key (records this node wrote keep their author)")
+	fs.IntVar(&j.prefetch, "prefetch-below", 0, fmt.Sprintf("fetch the files (blobs) of arriving records at or under this many bytes as they arrive (default %d; -1: never; at most the largest blob, 16 MiB)", peerset.DefaultPrefetchBelow))
 	fs.BoolVar(&j.loopback, "ice-loopback", false, "gather ICE candidates on loopback only, with no STUN servers (for tests in loopback-only namespaces)")
 	fs.IntVar(&j.ingestBurst, "ingest-burst", 0, fmt.Sprintf("records one peer may add at once (default %d)", session.DefaultIngestBurst))
 	fs.Float64Var(&j.ingestRate, "ingest-rate", 0, fmt.Sprintf("records per second one peer may add after --ingest-burst (default %d)", session.DefaultIngestRate))
@@ -311,6 +314,7 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 	if j.ephemeral {
 		f.identity = peerset.IdentityEphemeral
 	}
+	f.prefetchBelow = j.prefetch
 	db, err := f.open(ctx)
 	if err != nil {
 		return err
@@ -359,6 +363,9 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 		case <-tick.C:
 			st := db.Stats()
 			status := joinStatus{Records: st.Records, Root: st.Root, Sync: db.SyncProgress()}
+			if u, err := db.BlobUsage(ctx); err == nil {
+				status.Blobs = u.Whole
+			}
 			for _, s := range db.Sessions() {
 				if s.State.Authenticated() {
 					status.Peers++

@@ -111,7 +111,7 @@ test('a peer serving chunks that do not match is struck, and the file still arri
   const ready = JSON.parse(await hostile.waitLine('ready', (l) => l.includes('"ready"'), 15_000));
   await waitFor('the receiver to authenticate the hostile peer', async () => {
     const s = await dbStats(receiver);
-    return s.sessions.some((x) => x.peerId === ready.self && ['idle', 'syncing'].includes(x.state));
+    return s.sessions.some((x) => x.peerId === ready.self && ['authenticated', 'idle', 'syncing'].includes(x.state));
   }, { timeout: 60_000, state: async () => (await dbStats(receiver)).sessions.map((x) => ({ peerId: x.peerId, state: x.state })) });
   await waitPeers([receiver], 2);
 

@@ -23,6 +23,14 @@ import (
 // (session.FetchBlob checks every chunk). A blob goes when the last record
 // that refers to it goes (replaced, deleted, collected). Blobs at or under
 // Config.PrefetchBelow are fetched as soon as their record arrives.
+//
+// References follow the records in the background: every batch of changes
+// is queued whole (noteBlobs, before its subscribers hear of it) and
+// blobRefLoop notes the references of a drained queue's new records before
+// it drops those of its removed ones, so that a record replaced by a
+// version that keeps the blob never leaves it without a reference. At open,
+// the sweep of blobs no live record refers to runs first; PutBlob and
+// Blob wait for it (swept).
 
 // Defaults of the blob settings.
 const (
@@ -72,6 +80,9 @@ type blobState struct {
 	fetching map[[32]byte]*blobCall
 	wanted   map[[32]byte]record.BlobRef // to prefetch (bounded by maxPrefetchQueue)
 	wake     chan struct{}
+	pending  []Change      // changes whose references are not noted yet
+	refWake  chan struct{} // pending grew
+	swept    chan struct{} // closed once the sweep at open is done
 }
 
 // blobCall is one fetch that concurrent Blob calls share.
@@ -90,6 +101,54 @@ func (b *blobState) init(st store.Store) {
 	b.fetching = map[[32]byte]*blobCall{}
 	b.wanted = map[[32]byte]record.BlobRef{}
 	b.wake = make(chan struct{}, 1)
+	b.refWake = make(chan struct{}, 1)
+	b.swept = make(chan struct{})
+	if b.st == nil {
+		close(b.swept)
+	}
+}
+
+// waitSwept waits for the sweep at open.
+func (b *blobState) waitSwept(ctx context.Context) error {
+	select {
+	case <-b.swept:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// noteBlobs queues a batch of changes for blobRefLoop: the removed records
+// and the new ones that refer to a blob.
+func (db *DB) noteBlobs(notes []Change) {
+	if db.blobs.st == nil {
+		return
+	}
+	var keep []Change
+	for _, c := range notes {
+		if c.Removed || (c.Event.Kind == record.KindRecord && hasBlobTag(c.Event)) {
+			keep = append(keep, c)
+		}
+	}
+	if len(keep) == 0 {
+		return
+	}
+	db.blobs.mu.Lock()
+	db.blobs.pending = append(db.blobs.pending, keep...)
+	db.blobs.mu.Unlock()
+	select {
+	case db.blobs.refWake <- struct{}{}:
+	default:
+	}
+}
+
+func hasBlobTag(e *record.Event) bool {
+	for _, t := range e.Tags {
+		if len(t) > 1 && t[0] == record.TagBlobHash {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *blobState) kick() {
@@ -140,6 +199,9 @@ func (db *DB) PutBlob(ctx context.Context, d record.Draft, data io.Reader, media
 	ref, hashes := record.HashBlob(raw, mediaType)
 	if err := ref.Check(); err != nil {
 		return nil, fmt.Errorf("failed to put blob: %w", err)
+	}
+	if err := db.blobs.waitSwept(ctx); err != nil {
+		return nil, err
 	}
 	if err := db.checkBlobQuota(ctx, db.author, ref); err != nil {
 		return nil, err
@@ -267,6 +329,9 @@ func (db *DB) Blob(ctx context.Context, uuid string) ([]byte, *record.Record, er
 
 func (db *DB) blobBytes(ctx context.Context, rec *record.Record) ([]byte, error) {
 	ref := *rec.Blob
+	if err := db.blobs.waitSwept(ctx); err != nil {
+		return nil, err
+	}
 	if data, ok, err := db.readBlob(ctx, ref); err != nil || ok {
 		return data, err
 	}
@@ -402,40 +467,56 @@ func (db *DB) fetchBlob(ctx context.Context, rec *record.Record) ([]byte, error)
 	return out, nil
 }
 
-// blobChanges keeps the blob references in step with the records: it runs
-// as a subscriber of the DB's changes.
-func (db *DB) blobChanges(c Change) {
-	ctx := context.Background()
-	if c.Removed {
-		gone, err := db.blobs.st.DropBlobRefs(ctx, [][32]byte{c.Event.ID})
-		if err != nil {
-			db.log.Warn("failed to drop a record's blob reference", "err", err)
+// blobRefLoop notes and drops the references of queued changes (see
+// noteBlobs), until ctx ends.
+func (db *DB) blobRefLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-db.blobs.refWake:
 		}
-		if len(gone) > 0 {
-			db.log.Debug("blobs deleted with their last record", "count", len(gone))
+		db.blobs.mu.Lock()
+		batch := db.blobs.pending
+		db.blobs.pending = nil
+		db.blobs.mu.Unlock()
+		var adds []store.BlobRefEntry
+		var drops [][32]byte
+		for _, c := range batch {
+			if c.Removed {
+				drops = append(drops, c.Event.ID)
+				continue
+			}
+			r, err := record.Parse(c.Event)
+			if err != nil || r.Blob == nil {
+				continue
+			}
+			adds = append(adds, store.BlobRefEntry{Record: c.Event.ID, SHA256: r.Blob.SHA256})
+			if c.Origin.Local() || db.cfg.PrefetchBelow < 0 || r.Blob.Size > int64(db.cfg.PrefetchBelow) || r.Blob.Size > int64(db.cfg.MaxBlobBytes) {
+				continue
+			}
+			db.blobs.mu.Lock()
+			if len(db.blobs.wanted) < maxPrefetchQueue {
+				db.blobs.wanted[r.Blob.SHA256] = *r.Blob
+			}
+			db.blobs.mu.Unlock()
+			db.blobs.kick()
 		}
-		return
+		if len(adds) > 0 {
+			if err := db.blobs.st.AddBlobRefs(ctx, adds); err != nil {
+				db.log.Warn("failed to note the blobs of new records", "count", len(adds), "err", err)
+			}
+		}
+		if len(drops) > 0 {
+			gone, err := db.blobs.st.DropBlobRefs(ctx, drops)
+			if err != nil {
+				db.log.Warn("failed to drop the blob references of removed records", "count", len(drops), "err", err)
+			}
+			if len(gone) > 0 {
+				db.log.Debug("blobs deleted with their last record", "count", len(gone))
+			}
+		}
 	}
-	if c.Event.Kind != record.KindRecord {
-		return
-	}
-	r, err := record.Parse(c.Event)
-	if err != nil || r.Blob == nil {
-		return
-	}
-	if err := db.blobs.st.AddBlobRefs(ctx, []store.BlobRefEntry{{Record: c.Event.ID, SHA256: r.Blob.SHA256}}); err != nil {
-		db.log.Warn("failed to note a record's blob", "err", err)
-		return
-	}
-	if c.Origin.Local() || db.cfg.PrefetchBelow < 0 || r.Blob.Size > int64(db.cfg.PrefetchBelow) || r.Blob.Size > int64(db.cfg.MaxBlobBytes) {
-		return
-	}
-	db.blobs.mu.Lock()
-	if len(db.blobs.wanted) < maxPrefetchQueue {
-		db.blobs.wanted[r.Blob.SHA256] = *r.Blob
-	}
-	db.blobs.mu.Unlock()
-	db.blobs.kick()
 }
 
 // prefetchLoop fetches the small blobs of records that arrived, when they
@@ -526,6 +607,33 @@ func (db *DB) sweepBlobs(ctx context.Context) {
 			db.log.Warn("failed to delete an orphaned blob", "sha", hex.EncodeToString(sha[:8]), "err", err)
 		}
 	}
+}
+
+// BlobUsage is what the store holds of blobs.
+type BlobUsage struct {
+	Blobs int   // blobs stored, whole or in part
+	Whole int   // of those, held whole (served to peers)
+	Bytes int64 // their sizes added up
+}
+
+// BlobUsage counts the blobs in the store (zero without a blob store).
+func (db *DB) BlobUsage(ctx context.Context) (BlobUsage, error) {
+	var u BlobUsage
+	if db.blobs.st == nil {
+		return u, nil
+	}
+	err := db.blobs.st.ListBlobs(ctx, func(info store.BlobInfo) error {
+		u.Blobs++
+		u.Bytes += info.Ref.Size
+		if info.Complete {
+			u.Whole++
+		}
+		return nil
+	})
+	if err != nil {
+		return u, fmt.Errorf("failed to count the blobs: %w", err)
+	}
+	return u, nil
 }
 
 // blobServer is the session.BlobSource over the DB's store.

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"sync"
@@ -173,6 +174,23 @@ func TestBlobGoesWithItsRecord(t *testing.T) {
 	})
 	if !held(sha) {
 		t.Fatal("a blob a live record refers to was deleted")
+	}
+	// r2 replaced again and again by versions that keep the file: the
+	// blob never loses its last reference.
+	for i := range 20 {
+		if _, err := a.PutBlob(ctx, record.Draft{UUID: r2.UUID, Text: fmt.Sprintf("two, version %d", i)}, bytes.NewReader(data), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testwait.For(t, "the references to settle", 10*time.Second, func() bool {
+		a.blobs.mu.Lock()
+		idle := len(a.blobs.pending) == 0
+		a.blobs.mu.Unlock()
+		refs, _ := a.blobs.st.BlobRefs(ctx, sha)
+		return idle && len(refs) == 1
+	})
+	if got, _, err := a.Blob(ctx, r2.UUID); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the blob after 20 replacements that keep it: %v", err)
 	}
 	if err := a.Delete(ctx, r2.UUID); err != nil {
 		t.Fatal(err)

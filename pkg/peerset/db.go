@@ -317,13 +317,19 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		go db.gcLoop(bg)
 	}
 	if db.blobs.st != nil {
-		db.subs.add(db.blobChanges)
-		db.bgDone.Add(1)
+		db.bgDone.Add(2)
 		go func() {
 			defer db.bgDone.Done()
 			if db.waitLoaded(bg) == nil {
 				db.sweepBlobs(bg)
+				close(db.blobs.swept)
 				db.prefetchLoop(bg)
+			}
+		}()
+		go func() {
+			defer db.bgDone.Done()
+			if db.blobs.waitSwept(bg) == nil {
+				db.blobRefLoop(bg)
 			}
 		}()
 	}

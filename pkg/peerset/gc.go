@@ -54,6 +54,7 @@ func (db *DB) GC(ctx context.Context) (int, error) {
 	for _, e := range gone {
 		notes = append(notes, Change{Event: e, Removed: true})
 	}
+	db.noteBlobs(notes)
 	db.subs.publish(notes)
 	return len(expired), nil
 }

@@ -254,6 +254,7 @@ func (db *DB) ingest(ctx context.Context, origin Origin, events []*record.Event,
 			notes[i].HeldBy = db.holds.count(notes[i].Event.ID)
 		}
 	}
+	db.noteBlobs(notes)
 	db.subs.publish(notes)
 	if !origin.Local() {
 		db.publishRejections(origin, events, out)

@@ -25,10 +25,12 @@ import (
 //   - peerset/blob-data: the SHA-256, the index (4 bytes; BlobListIndex for
 //     the hash list), then the bytes.
 //   - peerset/blob-none: the SHA-256: the sender does not serve this blob
-//     (not held whole, or over its quota). The asker stops asking it.
+//     (it does not hold it whole). The asker stops asking it.
 //
 // Each answer is one message. A receiver accepts data only for what it asked
-// that peer (anything else is a violation: a strike); a hash list that does
+// that peer, once per request (anything else is a violation: a strike; an
+// answer that comes after the request timed out is still taken); a hash
+// list that does
 // not hash to the record's list hash, or a chunk that does not hash to its
 // entry in the list, is an integrity failure (a strike; the fetch goes on
 // with the other peers). A peer may have at most MaxBlobRequests chunk
@@ -289,7 +291,16 @@ func (m *Manager) blobAnswer(s *session, sha [32]byte, index uint32, data []byte
 	m.blobs.mu.Unlock()
 	if f == nil {
 		if ended && now.Sub(endedAt) < blobLateMemory {
-			return nil // in flight when the fetch ended
+			// In flight when the fetch ended: dropped, but within the
+			// message budget (blob data is otherwise exempt from it).
+			s.mu.Lock()
+			ok := s.bucket.Allow(now)
+			s.mu.Unlock()
+			if !ok {
+				s.floodStrike(now, "blob data after the fetch ended")
+				return fmt.Errorf("failed to take blob data: %w", ErrFlood)
+			}
+			return nil
 		}
 		err := fmt.Errorf("%w: blob answer for a blob we are not fetching", ErrProtocolViolation)
 		s.violation(err)
@@ -320,9 +331,11 @@ type blobFetch struct {
 type blobSource struct {
 	s        *session
 	askedAt  time.Time // the hash list was asked
+	listOwed bool      // the list was asked and not answered
 	has      bool      // it sent the list or a chunk
-	done     bool      // it said none, failed a check or went away
+	done     bool      // it said none, failed a check, went away or did not answer
 	inflight map[int]time.Time
+	owed     map[int]int // answers owed per chunk (asks not answered, also after a timeout)
 }
 
 // BlobFetch describes a fetch for FetchBlob.
@@ -442,7 +455,7 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 			if ok {
 				live[s] = true
 				if sources[s] == nil {
-					sources[s] = &blobSource{s: s, inflight: map[int]time.Time{}}
+					sources[s] = &blobSource{s: s, inflight: map[int]time.Time{}, owed: map[int]int{}}
 				}
 			}
 		}
@@ -465,13 +478,17 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 			if src.done || !src.askedAt.IsZero() || asking >= blobListSources {
 				continue
 			}
-			src.askedAt = now
+			src.askedAt, src.listOwed = now, true
 			if send(src, nil) {
 				asking++
 			}
 		}
-		// Chunks that took too long are asked elsewhere.
+		// A peer that never answers the list is asked no more; chunks that
+		// took too long are asked elsewhere.
 		for _, src := range sources {
+			if !src.done && !src.has && src.listOwed && now.Sub(src.askedAt) >= blobChunkTimeout {
+				src.done = true
+			}
 			for i, at := range src.inflight {
 				if now.Sub(at) >= blobChunkTimeout {
 					delete(src.inflight, i)
@@ -491,15 +508,26 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 				if room <= 0 {
 					continue
 				}
-				n := min(room, MaxBlobWantChunks, len(queued))
-				batch := slices.Clone(queued[:n])
-				queued = queued[n:]
+				// Up to room distinct missing chunks (the queue may hold
+				// repeats: a chunk requeued twice, or received meanwhile).
+				var batch []int
+				for len(queued) > 0 && len(batch) < min(room, MaxBlobWantChunks) {
+					i := queued[0]
+					queued = queued[1:]
+					if missing[i] && !slices.Contains(batch, i) {
+						batch = append(batch, i)
+					}
+				}
+				if len(batch) == 0 {
+					continue
+				}
 				if !send(src, batch) {
 					queued = append(queued, batch...)
 					continue
 				}
 				for _, i := range batch {
 					src.inflight[i] = now
+					src.owed[i]++
 				}
 			}
 		}
@@ -516,7 +544,7 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 		case a := <-fetch.answers:
 			src := sources[a.s]
 			if src == nil {
-				src = &blobSource{s: a.s, inflight: map[int]time.Time{}}
+				src = &blobSource{s: a.s, inflight: map[int]time.Time{}, owed: map[int]int{}}
 				sources[a.s] = src
 			}
 			switch {
@@ -526,9 +554,13 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 					requeue(src)
 				}
 			case a.index == BlobListIndex:
-				if src.askedAt.IsZero() || src.done {
+				if !src.listOwed {
 					a.s.violation(fmt.Errorf("%w: a blob hash list we did not ask for", ErrProtocolViolation))
 					break
+				}
+				src.listOwed = false
+				if src.done {
+					break // it timed out
 				}
 				if err := ref.CheckHashList(a.data); err != nil {
 					a.s.strike(fmt.Sprintf("integrity: blob %x: %v", ref.SHA256[:8], err))
@@ -546,14 +578,20 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 				}
 			default:
 				i := int(a.index)
-				if _, asked := src.inflight[i]; !asked {
-					if !missing[i] || src.done {
-						break // asked elsewhere after a timeout, or the source was dropped
-					}
+				if src.owed[i] == 0 {
 					a.s.violation(fmt.Errorf("%w: blob chunk %d we did not ask for", ErrProtocolViolation, i))
 					break
 				}
-				delete(src.inflight, i)
+				if src.owed[i]--; src.owed[i] == 0 {
+					delete(src.owed, i)
+				}
+				delete(src.inflight, i) // absent when it timed out: a late answer still counts
+				if hashes == nil {
+					break // cannot happen: chunks are asked once the list is known
+				}
+				if src.done {
+					break // a source dropped already: its late answers are not used
+				}
 				if sum := sha256.Sum256(a.data); len(a.data) != ref.ChunkLen(i) || !bytes.Equal(sum[:], hashes[32*i:32*i+32]) {
 					a.s.strike(fmt.Sprintf("integrity: blob %x: chunk %d does not match its hash", ref.SHA256[:8], i))
 					src.done = true
