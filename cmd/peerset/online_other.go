@@ -215,13 +215,15 @@ type joinStatus struct {
 
 // joinEvent is an event line of `join --json`.
 type joinEvent struct {
-	Event  string `json:"event"` // "joined", "record", "removed", "left"
+	Event  string `json:"event"` // "joined", "record", "removed", "blob", "left"
 	ID     string `json:"id,omitempty"`
 	UUID   string `json:"uuid,omitempty"`
 	Author string `json:"author,omitempty"`
 	From   string `json:"from,omitempty"` // peer id, or "" for local
 	Peer   string `json:"peer,omitempty"`
 	Error  string `json:"error,omitempty"`
+	SHA256 string `json:"sha256,omitempty"` // "blob": a file stored or fetched whole (or Error)
+	Size   int64  `json:"size,omitempty"`
 }
 
 // joinFlags are the flags of join beyond the database's.
@@ -338,6 +340,17 @@ func cmdJoin(args []string, stdout, stderr io.Writer) error {
 		emit(ev)
 	})
 	defer unsubscribe()
+	stopBlobs := db.OnBlob(func(p peerset.BlobProgress) {
+		if !p.Done {
+			return // only the end of each fetch: progress comes often
+		}
+		ev := joinEvent{Event: "blob", SHA256: p.SHA256, Size: p.Size}
+		if p.Err != nil {
+			ev.Error = p.Err.Error()
+		}
+		emit(ev)
+	})
+	defer stopBlobs()
 
 	if err := db.Join(ctx, opts); err != nil {
 		return err

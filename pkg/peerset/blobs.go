@@ -482,6 +482,7 @@ func (db *DB) blobRefLoop(ctx context.Context) {
 		db.blobs.mu.Unlock()
 		var adds []store.BlobRefEntry
 		var drops [][32]byte
+		var prefetch []record.BlobRef
 		for _, c := range batch {
 			if c.Removed {
 				drops = append(drops, c.Event.ID)
@@ -495,17 +496,23 @@ func (db *DB) blobRefLoop(ctx context.Context) {
 			if c.Origin.Local() || db.cfg.PrefetchBelow < 0 || r.Blob.Size > int64(db.cfg.PrefetchBelow) || r.Blob.Size > int64(db.cfg.MaxBlobBytes) {
 				continue
 			}
-			db.blobs.mu.Lock()
-			if len(db.blobs.wanted) < maxPrefetchQueue {
-				db.blobs.wanted[r.Blob.SHA256] = *r.Blob
-			}
-			db.blobs.mu.Unlock()
-			db.blobs.kick()
+			prefetch = append(prefetch, *r.Blob)
 		}
 		if len(adds) > 0 {
 			if err := db.blobs.st.AddBlobRefs(ctx, adds); err != nil {
 				db.log.Warn("failed to note the blobs of new records", "count", len(adds), "err", err)
 			}
+		}
+		// Once noted: the prefetch looks a blob's record up by reference.
+		if len(prefetch) > 0 {
+			db.blobs.mu.Lock()
+			for _, ref := range prefetch {
+				if len(db.blobs.wanted) < maxPrefetchQueue {
+					db.blobs.wanted[ref.SHA256] = ref
+				}
+			}
+			db.blobs.mu.Unlock()
+			db.blobs.kick()
 		}
 		if len(drops) > 0 {
 			gone, err := db.blobs.st.DropBlobRefs(ctx, drops)
@@ -545,6 +552,9 @@ func (db *DB) prefetchLoop(ctx context.Context) {
 			err := db.prefetch(ctx, ref)
 			if errors.Is(err, ErrBlobUnavailable) {
 				continue // retried when peers join
+			}
+			if err != nil && ctx.Err() == nil {
+				db.log.Warn("failed to prefetch a blob", "sha", ref.Hex()[:16], "err", err)
 			}
 			db.blobs.mu.Lock()
 			delete(db.blobs.wanted, ref.SHA256)
