@@ -18,7 +18,7 @@ import (
 var jsUint8Array = js.Global().Get("Uint8Array")
 
 func (h *handle) putFile(args []js.Value) (any, error) {
-	draft, err := parseDraft(stringArg(args, 0))
+	draft, err := parseDraftFor(stringArg(args, 0), true)
 	if err != nil {
 		return nil, invalidInput(err)
 	}

@@ -333,7 +333,11 @@ type draftJSON struct {
 	MediaType  string      `json:"mediaType"`
 }
 
-func parseDraft(data string) (record.Draft, error) {
+func parseDraft(data string) (record.Draft, error) { return parseDraftFor(data, false) }
+
+// parseDraftFor reads put()'s record; withFile: it comes with a file (then
+// the record may hold nothing else, and no data).
+func parseDraftFor(data string, withFile bool) (record.Draft, error) {
 	var d draftJSON
 	if err := json.Unmarshal([]byte(data), &d); err != nil {
 		return record.Draft{}, fmt.Errorf("failed to read the record given to put(): %w", err)
@@ -362,7 +366,10 @@ func parseDraft(data string) (record.Draft, error) {
 	if draft.Data != nil && draft.Text != "" {
 		return record.Draft{}, errors.New("a record holds text or data, not both: put({ text }) or put({ data })")
 	}
-	if draft.Data == nil && draft.Text == "" && draft.Link == "" && draft.Geo == nil {
+	if withFile && draft.Data != nil {
+		return record.Draft{}, errors.New("a record holds a file or data, not both: put({ file, text }) or put({ data })")
+	}
+	if !withFile && draft.Data == nil && draft.Text == "" && draft.Link == "" && draft.Geo == nil {
 		return record.Draft{}, errors.New("put() needs something to store: text, link, geo or data")
 	}
 	return draft, nil
