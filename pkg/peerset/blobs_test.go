@@ -259,3 +259,27 @@ func TestBlobLimits(t *testing.T) {
 		t.Fatalf("over the room's quota: %v", err)
 	}
 }
+
+// TestBlobGoesWithItsCollectedRecord: a record past retention is collected
+// and its blob with it.
+func TestBlobGoesWithItsCollectedRecord(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	db := openTest(t, Config{Clock: clock, GCInterval: -1})
+	rec, err := db.PutBlob(ctx, record.Draft{Text: "old photo"}, bytes.NewReader(blobBytes(100<<10, 30)), "image/png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(91 * 24 * time.Hour)
+	mu.Unlock()
+	if n, err := db.GC(ctx); err != nil || n != 1 {
+		t.Fatalf("GC = %d, %v", n, err)
+	}
+	testwait.For(t, "the collected record's blob to go", 10*time.Second, func() bool {
+		_, err := db.blobs.st.Blob(ctx, rec.Blob.SHA256)
+		return errors.Is(err, store.ErrNotFound)
+	})
+}
