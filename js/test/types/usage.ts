@@ -7,7 +7,7 @@ import * as peerset from '../../peerset.js';
 import type {
   AnnouncePhase, DB, ErrorCode, EventType, Holders, ImportResult, KeyPair, ModerationRule, Nip07Signer, NostrEvent,
   OpenOptions, PeersetError, PeersetRecord, PutInput, QueryOptions, RecordEvent, RejectEvent, SessionState, Stats,
-  RelayState, RelayStatus, StorageKind, TrackerState,
+  RelayState, RelayStatus, StorageKind, TrackerState, BlobEvent, BlobInfo,
 } from '../../peerset.js';
 import { exportEvents, importEvents } from '../../testing.js';
 
@@ -64,6 +64,18 @@ export async function tour(): Promise<void> {
   });
   db.on('reject', (e: RejectEvent) => console.log(e.rule, e.suppressed ?? 1));
   stop();
+
+  // Files: put one, read it back as a Blob, follow fetches.
+  const withFile: PeersetRecord = await db.put({ file: new Blob(['bytes'], { type: 'text/plain' }), text: 'a caption' });
+  const info: BlobInfo | undefined = withFile.blob;
+  if (info) console.log(info.sha256, info.size, info.type);
+  await db.put({ file: new Uint8Array(8), type: 'application/octet-stream' });
+  const file: Blob | null = await db.blob(withFile.uuid);
+  console.log(file?.size);
+  db.on('blob', (e: BlobEvent) => console.log(e.sha256, e.received / e.size, e.done, e.rule ?? ''));
+  const unavailable: ErrorCode = 'unavailable';
+  const blobOptions: OpenOptions = { room: 'files', maxBlobBytes: 1 << 20, blobQuotaAuthor: 8 << 20, blobQuotaRoom: 64 << 20, prefetchBelow: -1 };
+  console.log(unavailable, blobOptions.room);
 
   const backup: NostrEvent[] = [];
   for await (const e of db.export()) backup.push(e);
