@@ -119,7 +119,7 @@ func parseBlobTags(x, size, chunks []string, mediaType string) (*BlobRef, error)
 		return nil, fmt.Errorf("%w: %q tag is not 64 lowercase hex digits", ErrInvalidBlob, TagBlobHash)
 	}
 	b.SHA256 = [32]byte(h)
-	if size == nil || len(size) < 2 {
+	if len(size) < 2 {
 		return nil, fmt.Errorf("%w: no %q tag", ErrInvalidBlob, TagBlobSize)
 	}
 	n, err := strconv.ParseInt(size[1], 10, 64)
@@ -127,7 +127,7 @@ func parseBlobTags(x, size, chunks []string, mediaType string) (*BlobRef, error)
 		return nil, fmt.Errorf("%w: %q tag %q is not a decimal size", ErrInvalidBlob, TagBlobSize, size[1])
 	}
 	b.Size = n
-	if chunks == nil || len(chunks) < 3 {
+	if len(chunks) < 3 {
 		return nil, fmt.Errorf("%w: no %q tag with a list hash and a chunk size", ErrInvalidBlob, TagBlobChunks)
 	}
 	l, err := hex.DecodeString(chunks[1])
