@@ -225,8 +225,8 @@ func (h *hostile) handle(p *swarm.Peer, msg swarm.ActionMessage) {
 // serveSpoiled answers a blob-want: the right hash list, chunks with a
 // byte flipped, none for another blob.
 func (h *hostile) serveSpoiled(p *swarm.Peer, payload []byte) {
-	sha, indexes, err := session.DecodeBlobWant(payload)
-	if err != nil || h.blob == nil || sha != h.blobRef.SHA256 {
+	sha, listHash, indexes, err := session.DecodeBlobWant(payload)
+	if err != nil || h.blob == nil || sha != h.blobRef.SHA256 || listHash != h.blobRef.ListHash {
 		h.send(p, session.ActionBlobNone, sha[:])
 		return
 	}

@@ -19,13 +19,17 @@ import (
 // beside it (record.BlobRef). Peers whose hello says "blobs" serve the blobs
 // they hold whole and fetch the ones they want in chunks:
 //
-//   - peerset/blob-want: the blob's SHA-256 (32 bytes), then zero to
-//     MaxBlobWantChunks chunk indexes (4 bytes each, big-endian). No index
-//     asks for the hash list.
+//   - peerset/blob-want: the blob's SHA-256 (32 bytes), the list hash of
+//     the record that names it (32 bytes: the layout asked for), then zero
+//     to MaxBlobWantChunks chunk indexes (4 bytes each, big-endian). No
+//     index asks for the hash list. A server answers only for a blob it
+//     holds whole under that very list hash (another record may name the
+//     same bytes in other chunks).
 //   - peerset/blob-data: the SHA-256, the index (4 bytes; BlobListIndex for
 //     the hash list), then the bytes.
 //   - peerset/blob-none: the SHA-256: the sender does not serve this blob
-//     (it does not hold it whole). The asker stops asking it.
+//     (it does not hold it whole under that list hash). The asker stops
+//     asking it.
 //
 // Each answer is one message. A receiver accepts data only for what it asked
 // that peer, once per request (anything else is a violation: a strike; an
@@ -54,7 +58,7 @@ const (
 	BlobListIndex = 0xFFFFFFFF
 
 	blobHeader       = 32 + 4
-	blobWantCap      = 32 + 4*MaxBlobWantChunks
+	blobWantCap      = 64 + 4*MaxBlobWantChunks
 	blobDataCap      = blobHeader + 32*MaxBlobListChunks // the hash list is the largest (512 KiB)
 	blobNoneCap      = 32
 	blobWindow       = 8                // chunks asked of one source at a time
@@ -63,6 +67,14 @@ const (
 	// blobLateMemory: data for a fetch that ended this recently is dropped
 	// without a strike (it was in flight when the fetch ended).
 	blobLateMemory = time.Minute
+	// blobMaxOwed bounds the requests one session may owe our fetches,
+	// all fetches together, under the server's MaxBlobRequests.
+	blobMaxOwed = MaxBlobRequests * 3 / 4
+	// blobSourceTimeouts: a source that let this many chunks time out
+	// without delivering one since is asked no more (no strike).
+	blobSourceTimeouts = 2
+	// blobStall ends a fetch that received no chunk for this long.
+	blobStall = 2 * blobChunkTimeout
 )
 
 // Defaults of the blob settings of Config.
@@ -90,35 +102,37 @@ type BlobSource interface {
 
 // blobRequest is one request waiting at a server: a chunk or the list.
 type blobRequest struct {
-	sha   [32]byte
-	index uint32
+	sha, listHash [32]byte
+	index         uint32
 }
 
 // encodeBlobWant writes a blob-want.
-func encodeBlobWant(sha [32]byte, indexes []int) []byte {
-	b := make([]byte, 32, 32+4*len(indexes))
+func encodeBlobWant(sha, listHash [32]byte, indexes []int) []byte {
+	b := make([]byte, 64, 64+4*len(indexes))
 	copy(b, sha[:])
+	copy(b[32:], listHash[:])
 	for _, i := range indexes {
 		b = binary.BigEndian.AppendUint32(b, uint32(i))
 	}
 	return b
 }
 
-// DecodeBlobWant reads a blob-want: the SHA-256 and the chunk indexes (none:
-// the hash list). Errors wrap ErrProtocolViolation.
-func DecodeBlobWant(p []byte) (sha [32]byte, indexes []uint32, err error) {
-	if len(p) < 32 || (len(p)-32)%4 != 0 || len(p) > blobWantCap {
-		return sha, nil, fmt.Errorf("%w: blob-want of %d bytes (32 + 4 × 0..%d)", ErrProtocolViolation, len(p), MaxBlobWantChunks)
+// DecodeBlobWant reads a blob-want: the SHA-256, the list hash and the
+// chunk indexes (none: the hash list). Errors wrap ErrProtocolViolation.
+func DecodeBlobWant(p []byte) (sha, listHash [32]byte, indexes []uint32, err error) {
+	if len(p) < 64 || (len(p)-64)%4 != 0 || len(p) > blobWantCap {
+		return sha, listHash, nil, fmt.Errorf("%w: blob-want of %d bytes (64 + 4 × 0..%d)", ErrProtocolViolation, len(p), MaxBlobWantChunks)
 	}
 	copy(sha[:], p)
-	for o := 32; o < len(p); o += 4 {
+	copy(listHash[:], p[32:])
+	for o := 64; o < len(p); o += 4 {
 		i := binary.BigEndian.Uint32(p[o:])
 		if i >= MaxBlobListChunks || slices.Contains(indexes, i) {
-			return sha, nil, fmt.Errorf("%w: blob-want index %d out of range or repeated", ErrProtocolViolation, i)
+			return sha, listHash, nil, fmt.Errorf("%w: blob-want index %d out of range or repeated", ErrProtocolViolation, i)
 		}
 		indexes = append(indexes, i)
 	}
-	return sha, indexes, nil
+	return sha, listHash, indexes, nil
 }
 
 // DecodeBlobData reads a blob-data (the bytes alias p). Errors wrap
@@ -155,17 +169,17 @@ func (s *session) deliverBlob(action string, payload []byte, now time.Time) erro
 	}
 	switch action {
 	case ActionBlobWant:
-		sha, indexes, err := DecodeBlobWant(payload)
+		sha, listHash, indexes, err := DecodeBlobWant(payload)
 		if err != nil {
 			s.violation(err)
 			return err
 		}
 		reqs := make([]blobRequest, 0, max(1, len(indexes)))
 		if len(indexes) == 0 {
-			reqs = append(reqs, blobRequest{sha: sha, index: BlobListIndex})
+			reqs = append(reqs, blobRequest{sha: sha, listHash: listHash, index: BlobListIndex})
 		}
 		for _, i := range indexes {
-			reqs = append(reqs, blobRequest{sha: sha, index: i})
+			reqs = append(reqs, blobRequest{sha: sha, listHash: listHash, index: i})
 		}
 		return s.queueBlobRequests(reqs, now)
 	case ActionBlobData:
@@ -174,7 +188,7 @@ func (s *session) deliverBlob(action string, payload []byte, now time.Time) erro
 			s.violation(err)
 			return err
 		}
-		return s.m.blobAnswer(s, sha, index, bytes.Clone(data), false, now)
+		return s.m.blobAnswer(s, sha, index, data, false, now)
 	case ActionBlobNone:
 		if len(payload) != 32 {
 			err := fmt.Errorf("%w: blob-none of %d bytes, want 32", ErrProtocolViolation, len(payload))
@@ -232,7 +246,8 @@ func (s *session) serveBlob(req blobRequest) {
 	ref, hashes, ok := src.ServedBlob(ctx, req.sha)
 	var data []byte
 	switch {
-	case !ok:
+	case !ok || ref.ListHash != req.listHash:
+		ok = false
 	case req.index == BlobListIndex:
 		if ref.Chunks() > MaxBlobListChunks {
 			ok = false
@@ -283,14 +298,38 @@ type blobFetches struct {
 	ended   map[[32]byte]time.Time // fetches that ended lately (late answers are dropped)
 }
 
-// blobAnswer routes a blob-data or blob-none to the fetch that asked.
+// blobAnswer routes a blob-data or blob-none to the fetch that asked,
+// once it checked that the session owes us an answer and that the bytes
+// fit what was asked (before copying them).
 func (m *Manager) blobAnswer(s *session, sha [32]byte, index uint32, data []byte, none bool, now time.Time) error {
+	s.mu.Lock()
+	owed := s.blobOwed > 0
+	if owed {
+		s.blobOwed--
+	}
+	s.mu.Unlock()
+	if !owed {
+		err := fmt.Errorf("%w: a blob answer we did not ask for", ErrProtocolViolation)
+		s.violation(err)
+		return err
+	}
 	m.blobs.mu.Lock()
 	f := m.blobs.running[sha]
 	endedAt, ended := m.blobs.ended[sha]
 	m.blobs.mu.Unlock()
+	late := ended && now.Sub(endedAt) < blobLateMemory
+	if f != nil && !none {
+		want := f.ref.ChunkLen(int(index))
+		if index == BlobListIndex {
+			want = 32 * f.ref.Chunks()
+		}
+		if len(data) != want && !late {
+			s.strike(fmt.Sprintf("integrity: blob %x: %d bytes for index %d, want %d", sha[:8], len(data), index, want))
+			return fmt.Errorf("failed to take blob data: %w: wrong length", ErrProtocolViolation)
+		}
+	}
 	if f == nil {
-		if ended && now.Sub(endedAt) < blobLateMemory {
+		if late {
 			// In flight when the fetch ended: dropped, but within the
 			// message budget (blob data is otherwise exempt from it).
 			s.mu.Lock()
@@ -307,10 +346,17 @@ func (m *Manager) blobAnswer(s *session, sha [32]byte, index uint32, data []byte
 		return err
 	}
 	select {
-	case f.answers <- blobAnswer{s: s, index: index, data: data, none: none}:
+	case f.answers <- blobAnswer{s: s, index: index, data: bytes.Clone(data), none: none, late: late}:
 		return nil
 	default:
-		// The fetch is behind: the chunk is asked again after its timeout.
+		// The fetch is behind: the chunk is asked again after its timeout,
+		// and the message counts against the peer's message budget.
+		s.mu.Lock()
+		ok := s.bucket.Allow(now)
+		s.mu.Unlock()
+		if !ok {
+			s.floodStrike(now, "blob data while the fetch's queue is full")
+		}
 		return fmt.Errorf("failed to take blob data: %w: the fetch's queue is full", ErrFlood)
 	}
 }
@@ -320,10 +366,12 @@ type blobAnswer struct {
 	index uint32
 	data  []byte
 	none  bool
+	late  bool // a fetch of this blob ended lately: it may answer that one
 }
 
 // blobFetch is one running FetchBlob.
 type blobFetch struct {
+	ref     record.BlobRef
 	answers chan blobAnswer
 }
 
@@ -335,6 +383,7 @@ type blobSource struct {
 	has      bool      // it sent the list or a chunk
 	done     bool      // it said none, failed a check, went away or did not answer
 	inflight map[int]time.Time
+	timeouts int         // chunks that timed out since it last delivered one
 	owed     map[int]int // answers owed per chunk (asks not answered, also after a timeout)
 }
 
@@ -376,7 +425,7 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 			return fmt.Errorf("failed to fetch blob: %w", err)
 		}
 	}
-	fetch := &blobFetch{answers: make(chan blobAnswer, 4*blobWindow*blobListSources)}
+	fetch := &blobFetch{ref: ref, answers: make(chan blobAnswer, 4*blobWindow*blobListSources)}
 	m.blobs.mu.Lock()
 	if m.blobs.running == nil {
 		m.blobs.running = make(map[[32]byte]*blobFetch)
@@ -422,13 +471,24 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 	}
 	slices.Sort(queued)
 	sources := map[*session]*blobSource{}
+	progressAt := time.Now() // the last chunk stored (or the start)
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 
 	send := func(src *blobSource, indexes []int) bool {
+		n := max(1, len(indexes))
+		src.s.mu.Lock()
+		room := src.s.blobOwed+n <= blobMaxOwed
+		if room {
+			src.s.blobOwed += n
+		}
+		src.s.mu.Unlock()
+		if !room {
+			return false // it owes our fetches enough already: later
+		}
 		sctx, cancel := context.WithTimeout(ctx, blobChunkTimeout)
 		defer cancel()
-		if err := src.s.link.Send(sctx, ActionBlobWant, encodeBlobWant(ref.SHA256, indexes)); err != nil {
+		if err := src.s.link.Send(sctx, ActionBlobWant, encodeBlobWant(ref.SHA256, ref.ListHash, indexes)); err != nil {
 			src.done = true
 			return false
 		}
@@ -478,8 +538,8 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 			if src.done || !src.askedAt.IsZero() || asking >= blobListSources {
 				continue
 			}
-			src.askedAt, src.listOwed = now, true
 			if send(src, nil) {
+				src.askedAt, src.listOwed = now, true
 				asking++
 			}
 		}
@@ -492,11 +552,19 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 			for i, at := range src.inflight {
 				if now.Sub(at) >= blobChunkTimeout {
 					delete(src.inflight, i)
+					src.timeouts++
 					if missing[i] {
 						queued = append(queued, i)
 					}
 				}
 			}
+			if !src.done && src.timeouts >= blobSourceTimeouts {
+				src.done = true // it answers the list, then not: asked no more
+				requeue(src)
+			}
+		}
+		if hashes != nil && now.Sub(progressAt) >= blobStall {
+			return fmt.Errorf("failed to fetch blob %x: %w: no chunk arrived for %v", ref.SHA256[:8], ErrBlobUnavailable, blobStall)
 		}
 		// Hand out the queued chunks.
 		if hashes != nil {
@@ -555,7 +623,9 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 				}
 			case a.index == BlobListIndex:
 				if !src.listOwed {
-					a.s.violation(fmt.Errorf("%w: a blob hash list we did not ask for", ErrProtocolViolation))
+					if !a.late {
+						a.s.violation(fmt.Errorf("%w: a blob hash list we did not ask for", ErrProtocolViolation))
+					}
 					break
 				}
 				src.listOwed = false
@@ -579,7 +649,9 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 			default:
 				i := int(a.index)
 				if src.owed[i] == 0 {
-					a.s.violation(fmt.Errorf("%w: blob chunk %d we did not ask for", ErrProtocolViolation, i))
+					if !a.late { // an answer to a fetch of this blob that ended lately
+						a.s.violation(fmt.Errorf("%w: blob chunk %d we did not ask for", ErrProtocolViolation, i))
+					}
 					break
 				}
 				if src.owed[i]--; src.owed[i] == 0 {
@@ -608,6 +680,8 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 					return fmt.Errorf("failed to fetch blob: %w", err)
 				}
 				delete(missing, i)
+				src.timeouts = 0
+				progressAt = time.Now()
 				received += int64(len(a.data))
 				if f.Progress != nil {
 					f.Progress(received)

@@ -301,14 +301,15 @@ func TestBlobHostileMessages(t *testing.T) {
 		send   [][]byte
 		reason string
 	}{
-		{"unsolicited chunk", ActionBlobData, [][]byte{encodeBlobData(sha, 0, []byte("x"))}, "not fetching"},
-		{"unsolicited none", ActionBlobNone, [][]byte{sha[:]}, "not fetching"},
+		{"unsolicited chunk", ActionBlobData, [][]byte{encodeBlobData(sha, 0, []byte("x"))}, "did not ask for"},
+		{"unsolicited none", ActionBlobNone, [][]byte{sha[:]}, "did not ask for"},
 		{"bad want", ActionBlobWant, [][]byte{sha[:31]}, "blob-want of 31 bytes"},
-		{"repeated index", ActionBlobWant, [][]byte{encodeBlobWant(sha, []int{1, 1})}, "repeated"},
+		{"want without a list hash", ActionBlobWant, [][]byte{sha[:]}, "blob-want of 32 bytes"},
+		{"repeated index", ActionBlobWant, [][]byte{encodeBlobWant(sha, sha, []int{1, 1})}, "repeated"},
 		{"request flood", ActionBlobWant, func() [][]byte {
 			var out [][]byte
 			for range 6 {
-				out = append(out, encodeBlobWant(sha, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}))
+				out = append(out, encodeBlobWant(sha, sha, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}))
 			}
 			return out
 		}(), "blob requests waiting"},
@@ -322,6 +323,7 @@ func TestBlobHostileMessages(t *testing.T) {
 				sha = ref.SHA256
 				for i := range tc.send {
 					copy(tc.send[i], sha[:])
+					copy(tc.send[i][32:], ref.ListHash[:])
 				}
 			}
 			a, b := blobNode(t, "a", src), blobNode(t, "b", newMemBlobs())

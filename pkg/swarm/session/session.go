@@ -67,6 +67,7 @@ type session struct {
 	blobQueue       []blobRequest
 	blobWaiting     int  // requests queued or being answered
 	blobServing     bool // serveBlobs runs
+	blobOwed        int  // blob requests this peer has not answered yet (our fetches, all together)
 	blobUpload      ratelimit.Bucket
 
 	// Owned by run.
