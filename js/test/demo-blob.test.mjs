@@ -1,0 +1,157 @@
+// Issue 13, the demo's Network UI attaches a file and shows images inline:
+// - tab 1 attaches a PNG (made here) with a hostile caption through the
+//   composer; tab 2 shows it in the record list as a decoded <img> whose
+//   src is a blob: URL, and the caption as text;
+// - a non-image file shows its type and size and a Download button that
+//   saves the very bytes;
+// - a file whose only holder has left shows "not available from connected
+//   peers yet" with a Retry button.
+
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { test } from 'node:test';
+import { deflateSync } from 'node:zlib';
+
+import { screenshot, stats, uniqueRoom, waitFor, withEnv } from './lib/harness.mjs';
+
+// --- a PNG, written byte by byte: signature, IHDR, IDAT, IEND.
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes) {
+  let c = 0xffffffff;
+  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function chunk(type, data) {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, 'latin1');
+  data.copy(out, 8);
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  return out;
+}
+
+// png is a width×height RGB image: a checkerboard of red and blue.
+function png(width, height) {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // colour type: RGB
+  const raw = Buffer.alloc(height * (1 + width * 3));
+  for (let y = 0; y < height; y++) {
+    const row = y * (1 + width * 3); // filter byte 0 (none), then the pixels
+    for (let x = 0; x < width; x++) {
+      const red = (x + y) % 2 === 0;
+      raw.set(red ? [220, 30, 30] : [30, 60, 220], row + 1 + x * 3);
+    }
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+// attach puts a file with a caption through the demo's composer and
+// returns the record the page stored.
+async function attach(page, file, caption) {
+  await page.setInputFiles('#composer-file', file);
+  await page.fill('#composer-text', caption);
+  await page.click('#composer-submit');
+  await waitFor(`the composer to store "${caption}"`, async () => /^stored /.test((await page.locator('#composer-status').textContent()) || ''), {
+    timeout: 30_000,
+    state: async () => ({ status: await page.locator('#composer-status').textContent(), error: await page.locator('#error').textContent() }),
+  });
+  assert.equal(await page.evaluate(() => document.querySelector('#composer-file').files.length), 0, 'the file input is cleared after the put');
+  return page.evaluate(async (caption) => (await window.db.query({})).find((r) => r.text === caption), caption);
+}
+
+function rowState(page, uuid) {
+  return page.evaluate((u) => {
+    const row = document.querySelector(`#record-list .record-row[data-uuid="${u}"]`);
+    if (!row) return null;
+    const imgs = [...row.querySelectorAll('img')];
+    return {
+      text: row.querySelector('.text')?.textContent,
+      desc: row.querySelector('.file-desc')?.textContent,
+      state: row.querySelector('.file-state')?.textContent,
+      imgs: imgs.map((i) => ({ src: i.getAttribute('src'), complete: i.complete, naturalWidth: i.naturalWidth, naturalHeight: i.naturalHeight, height: i.getBoundingClientRect().height })),
+      rowHeight: row.getBoundingClientRect().height,
+      buttons: [...row.querySelectorAll('button')].map((b) => ({ text: b.textContent, action: b.dataset.action })),
+      pwned: window.__pwned,
+    };
+  }, uuid);
+}
+
+test('the demo attaches files: an image shows inline in another tab, other files download', { timeout: 240_000 }, withEnv(async (env, t) => {
+  const room = uniqueRoom('demo-blob');
+  const sender = await env.openDemo({ room, label: 'sender' });
+  const receiver = await env.openDemo({ room, label: 'receiver' });
+  await waitFor('the tabs to connect', async () => (await stats(receiver)).peers >= 1, { timeout: 60_000 });
+
+  // An image, with a caption that would be markup if put in as HTML.
+  const image = png(8, 8);
+  const caption = '<img src=x onerror="window.__pwned=1"><b>a checkerboard</b>';
+  const rec = await attach(sender, { name: 'board.png', mimeType: 'image/png', buffer: image }, caption);
+  assert.ok(rec, 'the record is stored');
+  assert.equal(rec.blob?.type, 'image/png');
+  assert.equal(rec.blob?.size, image.length);
+
+  const shown = await waitFor('the receiver to show the image, decoded', async () => {
+    const s = await rowState(receiver, rec.uuid);
+    return s && s.imgs.length === 1 && s.imgs[0].complete && s.imgs[0].naturalWidth > 0 && s;
+  }, { timeout: 60_000, state: () => rowState(receiver, rec.uuid) });
+  t.diagnostic(`receiver row: ${JSON.stringify(shown)}`);
+  assert.match(shown.imgs[0].src, /^blob:/, 'the image is an object URL made by the page');
+  assert.equal(shown.imgs[0].naturalWidth, 8);
+  assert.equal(shown.imgs[0].naturalHeight, 8);
+  assert.ok(shown.imgs[0].height <= 40.5, `the thumbnail keeps its fixed size (${shown.imgs[0].height} px)`);
+  assert.ok(Math.abs(shown.rowHeight - 52) < 1, `the row keeps its fixed height (${shown.rowHeight} px)`);
+  assert.equal(shown.desc, `image/png · ${image.length} B`);
+  for (const [label, page] of [['sender', sender], ['receiver', receiver]]) {
+    const s = await waitFor(`the ${label}'s row`, () => rowState(page, rec.uuid), { timeout: 30_000 });
+    assert.equal(s.text, caption, `${label}: the caption is shown as it was written`);
+    assert.ok(s.imgs.every((i) => i.src.startsWith('blob:')), `${label}: no element made from the caption (${JSON.stringify(s.imgs)})`);
+    assert.equal(s.pwned, undefined, `${label}: no script ran`);
+  }
+  await screenshot(receiver, 'demo-blob-image');
+
+  // A file that is not an image: its type and size, and a Download button.
+  const notes = Buffer.from('peerset notes\nline two: <script>not run</script>\n');
+  const notesRec = await attach(sender, { name: 'notes.txt', mimeType: 'text/plain', buffer: notes }, 'some notes');
+  const notesRow = await waitFor('the receiver to show a Download button', async () => {
+    const s = await rowState(receiver, notesRec.uuid);
+    return s && s.buttons.some((b) => b.action === 'file-download' && b.text === 'Download') && s;
+  }, { timeout: 60_000, state: () => rowState(receiver, notesRec.uuid) });
+  assert.equal(notesRow.imgs.length, 0, 'no image for a text file');
+  assert.equal(notesRow.desc, `text/plain · ${notes.length} B`);
+  const [download] = await Promise.all([
+    receiver.waitForEvent('download', { timeout: 30_000 }),
+    receiver.click(`#record-list .record-row[data-uuid="${notesRec.uuid}"] button[data-action="file-download"]`),
+  ]);
+  assert.match(download.suggestedFilename(), /^peerset-[0-9a-f]{12}\.txt$/);
+  assert.deepEqual(await readFile(await download.path()), notes, 'the download is the file, byte for byte');
+
+  // A file bigger than prefetchBelow (256 KiB) is fetched only when asked:
+  // once its only holder has left, the receiver says so and offers Retry.
+  const big = Buffer.alloc(300 << 10, 7);
+  const bigRec = await attach(sender, { name: 'big.bin', mimeType: 'application/octet-stream', buffer: big }, 'a big file');
+  await waitFor('the receiver to list the big file', () => rowState(receiver, bigRec.uuid), { timeout: 60_000 });
+  await sender.close();
+  await waitFor('the receiver to see the sender leave', async () => (await stats(receiver)).peers === 0, { timeout: 60_000 });
+  await receiver.click(`#record-list .record-row[data-uuid="${bigRec.uuid}"] button[data-action="file-download"]`);
+  const gone = await waitFor('"not available from connected peers yet"', async () => {
+    const s = await rowState(receiver, bigRec.uuid);
+    return s && /not available from connected peers yet/.test(s.state) && s;
+  }, { timeout: 60_000, state: () => rowState(receiver, bigRec.uuid) });
+  assert.ok(gone.buttons.some((b) => b.action === 'file-retry' && b.text === 'Retry'), 'a Retry button');
+  await screenshot(receiver, 'demo-blob-unavailable');
+}));
