@@ -734,28 +734,32 @@ function drawFileCell(cell, r) {
   const desc = describeFile(b);
   const state = el('span', { class: 'file-state' });
   const button = (action, label, title) => el('button', { type: 'button', class: 'secondary', title, dataset: { action } }, label);
+  // A button first (never cut off), then what happened (cut to the row,
+  // whole in its title).
+  const says = (text, ...before) => {
+    state.append(...before, el('span', { class: 'says', title: text }, text));
+  };
   switch (st?.phase) {
     case 'loading':
-      state.append(st.size ? `fetching ${sizeText(st.received)} of ${sizeText(st.size)}` : 'fetching…');
+      says(st.size ? `fetching ${sizeText(st.received)} of ${sizeText(st.size)}` : 'fetching…');
       break;
     case 'unavailable':
-      state.append('not available from connected peers yet ', button('file-retry', 'Retry', 'ask the connected peers again'));
+      says('not available from connected peers yet', button('file-retry', 'Retry', 'ask the connected peers again'));
       break;
     case 'refused':
       state.classList.add('bad');
-      state.append(`refused by rule “${st.rule}”`);
-      state.title = st.text;
+      says(`refused by rule “${st.rule}”: ${st.text}`);
       break;
     case 'error':
       state.classList.add('bad');
-      state.append(`${st.text} `, button('file-retry', 'Retry', 'try again'));
+      says(st.text, button('file-retry', 'Retry', 'try again'));
       break;
     case 'broken':
       state.classList.add('bad');
-      state.append('cannot show this image ', button('file-download', 'Download', 'save the file'));
+      says('cannot show this image', button('file-download', 'Download', 'save the file'));
       break;
     case 'gone':
-      state.append('the record is gone');
+      says('the record is gone');
       break;
     default:
       if (!inline) state.append(button('file-download', 'Download', 'fetch the file and save it'));

@@ -1,4 +1,5 @@
 // Issue 13, the demo's Network UI attaches a file and shows images inline:
+// - a file over 16 MiB is refused by the composer before any put;
 // - tab 1 attaches a PNG (made here) with a hostile caption through the
 //   composer; tab 2 shows it in the record list as a decoded <img> whose
 //   src is a blob: URL, and the caption as text;
@@ -96,6 +97,15 @@ test('the demo attaches files: an image shows inline in another tab, other files
   const sender = await env.openDemo({ room, label: 'sender' });
   const receiver = await env.openDemo({ room, label: 'receiver' });
   await waitFor('the tabs to connect', async () => (await stats(receiver)).peers >= 1, { timeout: 60_000 });
+
+  // Over the limit (16 MiB): the composer says so and puts nothing.
+  const before = (await stats(sender)).records;
+  await sender.setInputFiles('#composer-file', { name: 'huge.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(17 << 20) });
+  await sender.click('#composer-submit');
+  assert.equal(await sender.locator('#composer-status').textContent(), 'the file is 17.0 MiB: at most 16.0 MiB');
+  assert.equal((await stats(sender)).records, before, 'nothing was put');
+  await sender.click('#composer-file-clear');
+  assert.equal(await sender.evaluate(() => document.querySelector('#composer-file').files.length), 0, '"remove" clears the file');
 
   // An image, with a caption that would be markup if put in as HTML.
   const image = png(8, 8);
