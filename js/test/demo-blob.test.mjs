@@ -166,3 +166,48 @@ test('the demo attaches files: an image shows inline in another tab, other files
   assert.ok(gone.buttons.some((b) => b.action === 'file-retry' && b.text === 'Retry'), 'a Retry button');
   await screenshot(receiver, 'demo-blob-unavailable');
 }));
+
+test('the demo loads an image only when its row comes into view, and keeps rows 52 px at 390 px wide', { timeout: 120_000 }, withEnv(async (env) => {
+  const room = uniqueRoom('demo-blob-lazy');
+  const page = await env.openDemo({ room, label: 'lazy', params: { offline: '1' } });
+  // The image first, then ten newer text records: the image's row is the
+  // eleventh, below the nine in view (the list renders four rows more
+  // than it shows, so the row exists, out of sight).
+  const image = png(4, 6);
+  const uuid = await page.evaluate(async (bytes) => {
+    const rec = await window.db.put({ file: new File([new Uint8Array(bytes)], 'tall.png', { type: 'image/png' }) });
+    for (let i = 0; i < 10; i++) await window.db.put({ text: `newer #${i + 1}` });
+    return rec.uuid;
+  }, [...image]);
+  const below = await waitFor('the image row, rendered below the view', () => rowState(page, uuid), { timeout: 30_000 });
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // time enough to load, were it loading
+  const still = await rowState(page, uuid);
+  assert.equal(below.imgs.length, 0, 'no image in a row out of view');
+  assert.equal(still.imgs.length, 0, 'still no image in a row out of view');
+  assert.equal(still.desc, `image/png · ${image.length} B`, 'its type and size show already');
+
+  await page.evaluate(() => { const box = document.querySelector('#record-list'); box.scrollTop = box.scrollHeight; });
+  const seen = await waitFor('the image once its row is in view', async () => {
+    const s = await rowState(page, uuid);
+    return s && s.imgs.some((i) => i.complete && i.naturalWidth > 0) && s;
+  }, { timeout: 30_000, state: () => rowState(page, uuid) });
+  assert.equal(seen.imgs[0].naturalWidth, 4);
+  assert.equal(seen.imgs[0].naturalHeight, 6);
+  assert.match(seen.imgs[0].src, /^blob:/);
+
+  await page.setViewportSize({ width: 390, height: 900 });
+  const narrow = await waitFor('the row at 390 px', async () => {
+    const box = await page.evaluate((u) => {
+      const row = document.querySelector(`#record-list .record-row[data-uuid="${u}"]`);
+      const img = row?.querySelector('img.thumb');
+      if (!row || !img) return null;
+      const r = row.getBoundingClientRect();
+      const i = img.getBoundingClientRect();
+      return { rowTop: r.top, rowBottom: r.bottom, rowHeight: r.height, imgTop: i.top, imgBottom: i.bottom, imgHeight: i.height };
+    }, uuid);
+    return box && box.imgHeight > 0 && box;
+  }, { timeout: 10_000 });
+  assert.ok(Math.abs(narrow.rowHeight - 52) < 1, `the row keeps 52 px (${narrow.rowHeight})`);
+  assert.ok(narrow.imgTop >= narrow.rowTop - 0.5 && narrow.imgBottom <= narrow.rowBottom + 0.5, `the thumbnail stays inside its row (${JSON.stringify(narrow)})`);
+  await screenshot(page, 'demo-blob-390');
+}));
