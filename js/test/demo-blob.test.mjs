@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { deflateSync } from 'node:zlib';
 
-import { screenshot, stats, uniqueRoom, waitFor, withEnv } from './lib/harness.mjs';
+import { screenshot, stats, uniqueRoom, waitFor, waitReady, withEnv } from './lib/harness.mjs';
 
 // --- a PNG, written byte by byte: signature, IHDR, IDAT, IEND.
 
@@ -172,13 +172,18 @@ test('the demo loads an image only when its row comes into view, and keeps rows 
   const page = await env.openDemo({ room, label: 'lazy', params: { offline: '1' } });
   // The image first, then ten newer text records: the image's row is the
   // eleventh, below the nine in view (the list renders four rows more
-  // than it shows, so the row exists, out of sight).
+  // than it shows, so the row exists, out of sight). offline=1 keeps the
+  // room in IndexedDB across the reload.
   const image = png(4, 6);
   const uuid = await page.evaluate(async (bytes) => {
     const rec = await window.db.put({ file: new File([new Uint8Array(bytes)], 'tall.png', { type: 'image/png' }) });
     for (let i = 0; i < 10; i++) await window.db.put({ text: `newer #${i + 1}` });
     return rec.uuid;
   }, [...image]);
+  // Reload: the page starts again from the stored records, the image's row
+  // never in view (before the reload it was, at the top).
+  await page.reload({ waitUntil: 'domcontentloaded' });
+  await waitReady(page);
   const below = await waitFor('the image row, rendered below the view', () => rowState(page, uuid), { timeout: 30_000 });
   await new Promise((resolve) => setTimeout(resolve, 1500)); // time enough to load, were it loading
   const still = await rowState(page, uuid);
