@@ -4,7 +4,7 @@
 //   composer; tab 2 shows it in the record list as a decoded <img> whose
 //   src is a blob: URL, and the caption as text;
 // - a non-image file shows its type and size and a Download button that
-//   saves the very bytes;
+//   saves the very bytes, with the fetch's progress in its row;
 // - a file whose only holder has left shows "not available from connected
 //   peers yet" with a Retry button.
 
@@ -150,6 +150,26 @@ test('the demo attaches files: an image shows inline in another tab, other files
   ]);
   assert.match(download.suggestedFilename(), /^peerset-[0-9a-f]{12}\.txt$/);
   assert.deepEqual(await readFile(await download.path()), notes, 'the download is the file, byte for byte');
+
+  // A 2 MiB file, fetched when asked: the row shows the fetch's progress
+  // (db.on('blob')) as the chunks come in.
+  const twoMiB = Buffer.alloc(2 << 20);
+  for (let i = 0; i < twoMiB.length; i++) twoMiB[i] = (i * 31 + (i >> 11)) & 0xff;
+  const twoRec = await attach(sender, { name: 'two.bin', mimeType: 'application/octet-stream', buffer: twoMiB }, 'two MiB');
+  await waitFor('the receiver to list the 2 MiB file', () => rowState(receiver, twoRec.uuid), { timeout: 60_000 });
+  await receiver.evaluate((u) => {
+    window.__fileStates = [];
+    const row = document.querySelector(`#record-list .record-row[data-uuid="${u}"]`);
+    new MutationObserver(() => window.__fileStates.push(row.querySelector('.file-state')?.textContent)).observe(row, { subtree: true, childList: true, characterData: true });
+  }, twoRec.uuid);
+  const [twoDownload] = await Promise.all([
+    receiver.waitForEvent('download', { timeout: 60_000 }),
+    receiver.click(`#record-list .record-row[data-uuid="${twoRec.uuid}"] button[data-action="file-download"]`),
+  ]);
+  assert.ok((await readFile(await twoDownload.path())).equals(twoMiB), 'the 2 MiB download is the file, byte for byte');
+  const states = await receiver.evaluate(() => window.__fileStates);
+  t.diagnostic(`2 MiB fetch, the row said: ${JSON.stringify([...new Set(states)])}`);
+  assert.ok(states.some((s) => /^fetching (?!0 B)[\d.]+ (B|KiB|MiB) of 2\.0 MiB$/.test(s)), 'the row showed progress past 0 bytes');
 
   // A file bigger than prefetchBelow (256 KiB) is fetched only when asked:
   // once its only holder has left, the receiver says so and offers Retry.
