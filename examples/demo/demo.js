@@ -720,6 +720,8 @@ function drawFileCell(cell, r) {
   if (inline) {
     const url = imageURLs.get(b.sha256);
     if (url) {
+      imageURLs.delete(b.sha256); // shown again: the newest in the cache
+      imageURLs.set(b.sha256, url);
       const img = el('img', { class: 'thumb', alt: 'image', decoding: 'async' });
       img.addEventListener('error', () => {
         fileStatus.set(b.sha256, { phase: 'broken' });

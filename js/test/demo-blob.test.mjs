@@ -5,6 +5,8 @@
 //   src is a blob: URL, and the caption as text;
 // - a non-image file shows its type and size and a Download button that
 //   saves the very bytes, with the fetch's progress in its row;
+// - an image loads only once its row is in view; an SVG shows as a PNG the
+//   page drew (its script never runs);
 // - a file whose only holder has left shows "not available from connected
 //   peers yet" with a Retry button.
 
@@ -197,6 +199,9 @@ test('the demo loads an image only when its row comes into view, and keeps rows 
   const image = png(4, 6);
   const uuid = await page.evaluate(async (bytes) => {
     const rec = await window.db.put({ file: new File([new Uint8Array(bytes)], 'tall.png', { type: 'image/png' }) });
+    // Records are ordered by their time in whole seconds: the text records
+    // come a second later, to be newer for sure.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     for (let i = 0; i < 10; i++) await window.db.put({ text: `newer #${i + 1}` });
     return rec.uuid;
   }, [...image]);
@@ -219,6 +224,26 @@ test('the demo loads an image only when its row comes into view, and keeps rows 
   assert.equal(seen.imgs[0].naturalWidth, 4);
   assert.equal(seen.imgs[0].naturalHeight, 6);
   assert.match(seen.imgs[0].src, /^blob:/);
+  const rasterType = await page.evaluate(async (src) => (await (await fetch(src)).blob()).type, seen.imgs[0].src);
+  assert.equal(rasterType, 'application/octet-stream', 'the image\'s object URL is not typed as the author said (a tab opened on it saves it)');
+
+  // An SVG (with a script in it) shows as a PNG drawn by the page: its own
+  // blob: URL never reaches the page, and the script never runs.
+  const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="12"><rect width="10" height="12" fill="#3b5bdb"/><script>parent.__pwned = 1; window.__pwned = 1;</script></svg>';
+  const svgUUID = await page.evaluate(async (svg) => {
+    document.querySelector('#record-list').scrollTop = 0;
+    return (await window.db.put({ file: new Blob([svg], { type: 'image/svg+xml' }), text: 'a drawing' })).uuid;
+  }, svg);
+  const drawn = await waitFor('the SVG, drawn', async () => {
+    const s = await rowState(page, svgUUID);
+    return s && s.imgs.some((i) => i.complete && i.naturalWidth > 0) && s;
+  }, { timeout: 30_000, state: () => rowState(page, svgUUID) });
+  assert.equal(drawn.imgs.length, 1);
+  assert.equal(drawn.imgs[0].naturalWidth, 10);
+  assert.equal(drawn.imgs[0].naturalHeight, 12);
+  assert.match(drawn.imgs[0].src, /^blob:/);
+  assert.equal(await page.evaluate(async (src) => (await (await fetch(src)).blob()).type, drawn.imgs[0].src), 'image/png', 'the page shows a PNG it drew');
+  assert.equal(drawn.pwned, undefined, 'the SVG\'s script did not run');
 
   await page.setViewportSize({ width: 390, height: 900 });
   const narrow = await waitFor('the row at 390 px', async () => {
