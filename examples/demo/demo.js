@@ -23,6 +23,8 @@ const ROW_HEIGHT = 52; // px, as --row-h in demo.css
 const STATS_INTERVAL = 500; // ms
 const MAX_BUCKETS_SHOWN = 60;
 const MAX_ACTIVITY = 200;
+const MAX_FILE_BYTES = 16 << 20; // the engine's default maxBlobBytes
+const MAX_IMAGE_URLS = 64; // object URLs of images kept for the list
 
 const $ = (sel) => document.querySelector(sel);
 const fmt = new Intl.NumberFormat('en-US');
@@ -296,6 +298,20 @@ function formatBytes(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
+// sizeText is a file's size in B, KiB or MiB.
+function sizeText(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+// describeFile is a file's type and size, as text (the type is the
+// author's word: never put into HTML or CSS).
+function describeFile(b) {
+  const type = String(b.type || '').slice(0, 80) || 'unknown type';
+  return `${type} · ${sizeText(b.size)}`;
+}
+
 function ago(ms) {
   if (!ms) return '—';
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
@@ -518,7 +534,7 @@ function renderList() {
   renderedView = view;
   box.querySelector('.list-empty')?.remove();
   if (list.length === 0) {
-    for (const row of shownRows.values()) row.remove();
+    for (const row of shownRows.values()) dropRow(row);
     shownRows.clear();
     box.append(el('div', { class: 'list-empty' }, 'No records yet: write one, or open this page in another tab.'));
     return;
@@ -533,7 +549,7 @@ function renderList() {
     const state = `${r.id === selectedId ? 's' : ''}${arrived && now - arrived < 1200 ? 'f' : ''}${db?.key}:${Math.floor(now / 60_000)}:${heldBy(r) ?? ''}`;
     let row = shownRows.get(r.id);
     if (row && row.dataset.state !== state) {
-      row.remove();
+      dropRow(row);
       row = null;
     }
     if (!row) {
@@ -546,7 +562,7 @@ function renderList() {
     row.dataset.index = String(i);
     keep.set(r.id, row);
   }
-  for (const [id, row] of shownRows) if (!keep.has(id)) row.remove();
+  for (const [id, row] of shownRows) if (!keep.has(id)) dropRow(row);
   shownRows = keep;
   box.append(...added);
 }
@@ -580,7 +596,8 @@ function recordRow(r, index, now) {
   let text;
   if (r.text !== undefined && r.text !== '') text = el('span', { class: 'text', title: r.text }, r.text);
   else if (r.data !== undefined) text = el('span', { class: 'text data' }, r.data instanceof Uint8Array ? `${r.data.length} bytes (${r.mediaType})` : JSON.stringify(r.data));
-  else text = el('span', { class: 'text muted' }, '—');
+  else text = el('span', { class: 'text muted' }, r.blob ? '' : '—');
+  if (r.blob) text = el('span', { class: 'text-cell' }, fileCell(r), text);
   const link = el('span', { class: 'link' });
   if (r.link) {
     let safe = null;
@@ -603,6 +620,12 @@ async function onListClick(e) {
   if (!row) return;
   const r = list.find((x) => x.id === row.dataset.id);
   if (!r) return;
+  const fileAction = e.target.closest('[data-action^="file-"]');
+  if (fileAction && r.blob) {
+    if (fileAction.dataset.action === 'file-download') downloadFile(r);
+    else loadFile(r, { force: true });
+    return;
+  }
   if (e.target.closest('[data-action="delete"]')) {
     try {
       await db.delete(r.uuid);
@@ -618,6 +641,279 @@ async function onListClick(e) {
   const { event, ...friendly } = r;
   detail.textContent = `${JSON.stringify(friendly, null, 2)}\n\nNIP-01 event:\n${JSON.stringify(event, null, 2)}`;
   queueRender();
+}
+
+// ---------------------------------------------------------------- files
+//
+// A record with a file (record.blob: { sha256, size, type }) shows the
+// file's type and size beside its caption. Images are shown inline once
+// their row is in view (db.blob(uuid), from this browser's storage or
+// fetched from peers), as a fixed-size thumbnail; other files get a
+// Download button. The type and the bytes are the author's: an <img> only
+// ever gets an object URL made here, everything else is text, and a
+// download is saved as application/octet-stream (never opened as a page).
+
+const fileStatus = new Map(); // sha256 → { phase, received, size, text, rule } while fetching or after a failure
+const imageURLs = new Map(); // sha256 → object URL of the image, oldest first (at most MAX_IMAGE_URLS)
+const fileCells = new Map(); // sha256 → the .file cells on the page showing it
+const cellRecords = new WeakMap(); // .file cell → its record
+const fileViews = typeof IntersectionObserver === 'function'
+  ? new IntersectionObserver(onFileCellsSeen, { root: document.querySelector('#record-list') })
+  : null;
+
+// RASTER lists the image types shown from a blob retyped as
+// application/octet-stream (the browser recognises the picture by its
+// bytes): "open image in new tab" then saves it rather than showing it as
+// a page of this origin. An SVG, which needs its own type, is drawn into a
+// canvas and shown as a PNG made here: its blob: URL never reaches the page.
+const RASTER = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif', 'image/bmp', 'image/x-icon', 'image/vnd.microsoft.icon']);
+const SVG = 'image/svg+xml';
+const showsInline = (b) => RASTER.has(String(b.type).toLowerCase()) || String(b.type).toLowerCase() === SVG;
+
+// File extensions for downloads, for a few well-known types only.
+const EXTENSIONS = {
+  'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif', 'image/webp': 'webp', 'image/svg+xml': 'svg',
+  'application/pdf': 'pdf', 'text/plain': 'txt', 'application/json': 'json', 'application/zip': 'zip',
+  'audio/mpeg': 'mp3', 'video/mp4': 'mp4', 'text/csv': 'csv',
+};
+
+function fileCell(r) {
+  const cell = el('span', { class: 'file' });
+  cellRecords.set(cell, r);
+  const sha = r.blob.sha256;
+  if (!fileCells.has(sha)) fileCells.set(sha, new Set());
+  fileCells.get(sha).add(cell);
+  drawFileCell(cell, r);
+  if (showsInline(r.blob) && !imageURLs.has(sha)) {
+    if (fileViews) fileViews.observe(cell);
+    else queueMicrotask(() => loadFile(r));
+  }
+  return cell;
+}
+
+// dropRow takes a row off the page, and its file cell out of the books.
+function dropRow(row) {
+  row.remove();
+  const cell = row.querySelector('.file');
+  if (!cell) return;
+  fileViews?.unobserve(cell);
+  const sha = cellRecords.get(cell)?.blob.sha256;
+  const cells = fileCells.get(sha);
+  cells?.delete(cell);
+  if (cells && cells.size === 0) fileCells.delete(sha);
+}
+
+function onFileCellsSeen(entries) {
+  for (const e of entries) {
+    if (!e.isIntersecting) continue;
+    const r = cellRecords.get(e.target);
+    fileViews.unobserve(e.target);
+    if (r && e.target.isConnected) loadFile(r);
+  }
+}
+
+function drawFileCell(cell, r) {
+  const b = r.blob;
+  const st = fileStatus.get(b.sha256);
+  const parts = [];
+  const inline = showsInline(b) && st?.phase !== 'broken';
+  if (inline) {
+    const url = imageURLs.get(b.sha256);
+    if (url) {
+      imageURLs.delete(b.sha256); // shown again: the newest in the cache
+      imageURLs.set(b.sha256, url);
+      const img = el('img', { class: 'thumb', alt: 'image', decoding: 'async' });
+      img.addEventListener('error', () => {
+        fileStatus.set(b.sha256, { phase: 'broken' });
+        redrawFile(b.sha256);
+      }, { once: true });
+      img.src = url; // only ever an object URL made by this page
+      parts.push(img);
+    } else {
+      parts.push(el('span', { class: 'thumb' }));
+    }
+  }
+  const desc = describeFile(b);
+  const state = el('span', { class: 'file-state' });
+  const button = (action, label, title) => el('button', { type: 'button', class: 'secondary', title, dataset: { action } }, label);
+  // A button first (never cut off), then what happened (cut to the row,
+  // whole in its title).
+  const says = (text, ...before) => {
+    state.append(...before, el('span', { class: 'says', title: text }, text));
+  };
+  switch (st?.phase) {
+    case 'loading':
+      says(st.size ? `fetching ${sizeText(st.received)} of ${sizeText(st.size)}` : 'fetching…');
+      break;
+    case 'unavailable':
+      says('not available from connected peers yet', button('file-retry', 'Retry', 'ask the connected peers again'));
+      break;
+    case 'refused':
+      state.classList.add('bad');
+      says(`refused by rule “${st.rule}”: ${st.text}`);
+      break;
+    case 'error':
+      state.classList.add('bad');
+      says(st.text, button('file-retry', 'Retry', 'try again'));
+      break;
+    case 'broken':
+      state.classList.add('bad');
+      says('cannot show this image', button('file-download', 'Download', 'save the file'));
+      break;
+    case 'gone':
+      says('the record is gone');
+      break;
+    default:
+      if (!inline) state.append(button('file-download', 'Download', 'fetch the file and save it'));
+  }
+  parts.push(el('span', { class: 'file-meta' }, el('span', { class: 'file-desc', title: desc }, desc), state));
+  cell.replaceChildren(...parts);
+}
+
+function redrawFile(sha) {
+  const cells = fileCells.get(sha);
+  if (!cells) return;
+  for (const cell of cells) {
+    if (!cell.isConnected) {
+      cells.delete(cell);
+      continue;
+    }
+    drawFileCell(cell, cellRecords.get(cell));
+  }
+  if (cells.size === 0) fileCells.delete(sha);
+}
+
+function onBlobEvent(e) {
+  const st = fileStatus.get(e.sha256);
+  if (e.done && !e.error && (st?.phase === 'unavailable' || st?.phase === 'error')) {
+    // Fetched meanwhile (a record's small file is fetched as it arrives):
+    // show it without waiting for Retry.
+    fileStatus.delete(e.sha256);
+    const cell = [...(fileCells.get(e.sha256) ?? [])].find((c) => c.isConnected);
+    if (cell) loadFile(cellRecords.get(cell));
+    redrawFile(e.sha256);
+    return;
+  }
+  if (st?.phase !== 'loading' || e.done) return; // db.blob() settles the rest
+  st.received = e.received;
+  st.size = e.size;
+  redrawFile(e.sha256);
+}
+
+// fetching: sha256 → the running db.blob() of it, shared by the rows and
+// buttons that ask meanwhile.
+const fetching = new Map();
+
+// fetchFile resolves to the file's Blob, or null when the record is gone;
+// it notes progress and failures in fileStatus for the rows to show.
+function fetchFile(r) {
+  const sha = r.blob.sha256;
+  if (fetching.has(sha)) return fetching.get(sha);
+  const forDb = db;
+  fileStatus.set(sha, { phase: 'loading', received: 0, size: r.blob.size });
+  redrawFile(sha);
+  const p = (async () => {
+    try {
+      const blob = await forDb.blob(r.uuid);
+      if (db === forDb) {
+        if (blob) fileStatus.delete(sha);
+        else fileStatus.set(sha, { phase: 'gone' });
+      }
+      return blob;
+    } catch (err) {
+      if (db === forDb) {
+        if (err.code === 'unavailable') fileStatus.set(sha, { phase: 'unavailable' });
+        else if (err.rule) fileStatus.set(sha, { phase: 'refused', rule: err.rule, text: err.reason || err.message });
+        else fileStatus.set(sha, { phase: 'error', text: err.code === 'closed' ? 'the room was closed' : `could not fetch: ${err.message}` });
+      }
+      return null;
+    } finally {
+      fetching.delete(sha);
+      redrawFile(sha);
+    }
+  })();
+  fetching.set(sha, p);
+  return p;
+}
+
+// loadFile shows an image inline (its row is in view): fetched once, then
+// kept as an object URL while among the MAX_IMAGE_URLS newest.
+async function loadFile(r, { force = false } = {}) {
+  const sha = r.blob.sha256;
+  if (!db || imageURLs.has(sha)) return;
+  const phase = fileStatus.get(sha)?.phase;
+  if (!force && phase && phase !== 'loading') return; // a failure waits for Retry
+  if (!showsInline(r.blob)) {
+    if (force) await downloadFile(r);
+    return;
+  }
+  const blob = await fetchFile(r);
+  if (!blob) return;
+  let url;
+  if (String(r.blob.type).toLowerCase() === SVG) {
+    url = await svgAsPNG(blob);
+    if (!url) {
+      fileStatus.set(sha, { phase: 'broken' });
+      redrawFile(sha);
+      return;
+    }
+  } else {
+    url = URL.createObjectURL(new Blob([blob], { type: 'application/octet-stream' }));
+  }
+  keepImageURL(sha, url);
+  redrawFile(sha);
+}
+
+// svgAsPNG draws an SVG file into a canvas and resolves to an object URL
+// of that PNG, or null when it cannot be drawn.
+async function svgAsPNG(blob) {
+  const svgURL = URL.createObjectURL(new Blob([blob], { type: SVG }));
+  try {
+    const img = new Image();
+    img.src = svgURL;
+    await img.decode();
+    const scale = Math.min(1, 256 / Math.max(img.naturalWidth || 256, img.naturalHeight || 256));
+    const canvas = document.createElement('canvas');
+    canvas.width = Math.max(1, Math.round((img.naturalWidth || 256) * scale));
+    canvas.height = Math.max(1, Math.round((img.naturalHeight || 256) * scale));
+    canvas.getContext('2d').drawImage(img, 0, 0, canvas.width, canvas.height);
+    const png = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+    return png ? URL.createObjectURL(png) : null;
+  } catch {
+    return null;
+  } finally {
+    URL.revokeObjectURL(svgURL);
+  }
+}
+
+// keepImageURL caches url for sha, and drops (revokes) the oldest URLs not
+// shown in any row past MAX_IMAGE_URLS.
+function keepImageURL(sha, url) {
+  const old = imageURLs.get(sha);
+  if (old && old !== url) URL.revokeObjectURL(old);
+  imageURLs.delete(sha);
+  imageURLs.set(sha, url);
+  for (const [k, u] of imageURLs) {
+    if (imageURLs.size <= MAX_IMAGE_URLS) break;
+    if (k === sha || [...(fileCells.get(k) ?? [])].some((c) => c.isConnected)) continue;
+    URL.revokeObjectURL(u);
+    imageURLs.delete(k);
+  }
+}
+
+// downloadFile fetches the file and saves it through an <a download>.
+async function downloadFile(r) {
+  const blob = await fetchFile(r);
+  if (!blob) return;
+  const url = URL.createObjectURL(new Blob([blob], { type: 'application/octet-stream' }));
+  const ext = EXTENSIONS[String(r.blob.type).toLowerCase()];
+  const a = el('a', { href: url, download: `peerset-${r.blob.sha256.slice(0, 12)}${ext ? `.${ext}` : ''}` });
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  activity(`saved the file of record ${shortId(r.uuid)} (${describeFile(r.blob)})`, 'ok');
 }
 
 // ---------------------------------------------------------------- status panels
@@ -876,34 +1172,68 @@ async function onPut(e) {
   e.preventDefault();
   const text = $('#composer-text').value.trim();
   const link = $('#composer-link').value.trim();
+  const file = $('#composer-file').files[0] ?? null;
   const status = $('#composer-status');
-  if (!text && !link && !geo) {
+  if (!text && !link && !geo && !file) {
     status.className = 'bad';
-    status.textContent = 'write some text, a link or add your location first';
+    status.textContent = 'write some text, a link, attach a file or add your location first';
+    return;
+  }
+  if (file && file.size > MAX_FILE_BYTES) {
+    status.className = 'bad';
+    status.textContent = `the file is ${sizeText(file.size)}: at most ${sizeText(MAX_FILE_BYTES)}`;
+    return;
+  }
+  if (file && file.size === 0) {
+    status.className = 'bad';
+    status.textContent = 'the file is empty';
     return;
   }
   const input = {};
   if (text) input.text = text;
   if (link) input.link = link;
   if (geo) input.geo = geo;
+  if (file) input.file = file;
   const button = $('#composer-submit');
   button.disabled = true;
   status.className = '';
-  status.textContent = 'signing…';
+  status.textContent = file ? `storing the file (${sizeText(file.size)}) and signing…` : 'signing…';
   try {
     const r = await db.put(input);
     clearError();
     status.className = 'ok';
-    status.textContent = `stored ${shortId(r.uuid)}`;
+    status.textContent = r.blob ? `stored ${shortId(r.uuid)} with its file (${describeFile(r.blob)})` : `stored ${shortId(r.uuid)}`;
     $('#composer-text').value = '';
     $('#composer-link').value = '';
+    if (file) onClearFile();
   } catch (err) {
     status.className = 'bad';
     status.textContent = err.rule ? `refused by rule “${err.rule}”` : 'not stored';
-    showError(err.rule ? `Refused by rule “${err.rule}”: ${err.reason}` : err.message);
+    showError(err.rule ? `Refused by rule “${err.rule}”: ${err.reason || err.message}` : err.message);
   } finally {
     button.disabled = false;
+    renderSignIn(); // a sign-out meanwhile keeps the button off
   }
+}
+
+function onFileChosen() {
+  const file = $('#composer-file').files[0];
+  $('#composer-file-clear').hidden = !file;
+  const status = $('#composer-status');
+  if (file && file.size > MAX_FILE_BYTES) {
+    status.className = 'bad';
+    status.textContent = `the file is ${sizeText(file.size)}: at most ${sizeText(MAX_FILE_BYTES)}`;
+  } else if (file) {
+    status.className = '';
+    status.textContent = `attached: ${describeFile({ type: file.type, size: file.size })}`;
+  } else {
+    status.textContent = '';
+  }
+}
+
+function onClearFile() {
+  $('#composer-file').value = '';
+  $('#composer-file-clear').hidden = true;
 }
 
 function onUseLocation() {
@@ -946,6 +1276,7 @@ async function openDB(s) {
   renderKeyStorage(db.keyStorage);
   lastStats = null;
   peerStates.clear();
+  fileStatus.clear();
   resetList([]);
 
   stopListening = [
@@ -986,6 +1317,7 @@ async function openDB(s) {
       refreshStatsSoon();
     }),
     db.on('sync', renderSync),
+    db.on('blob', onBlobEvent),
     db.on('reject', (r) => {
       // At most 10 per peer and second come one by one; the rest as summaries.
       const peer = r.peerId ? `peer ${shortId(r.peerId, 10)}` : 'several peers';
@@ -1052,6 +1384,8 @@ async function start() {
   $('#composer').addEventListener('submit', onPut);
   $('#composer-geo').addEventListener('click', onUseLocation);
   $('#composer-geo-clear').addEventListener('click', onClearLocation);
+  $('#composer-file').addEventListener('change', onFileChosen);
+  $('#composer-file-clear').addEventListener('click', () => { onClearFile(); onFileChosen(); });
   $('#settings').addEventListener('submit', onApplySettings);
   $('#key-warning-fix').addEventListener('click', askForPassphrase);
   $('#signin-key-form').addEventListener('submit', onSignInWithKey);
