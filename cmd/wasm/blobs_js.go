@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"syscall/js"
 
+	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/peerset"
 	"github.com/peersetdb/peerset/pkg/record"
 )
@@ -25,7 +26,11 @@ func (h *handle) putFile(args []js.Value) (any, error) {
 	if len(args) < 2 || !args[1].InstanceOf(jsUint8Array) {
 		return nil, invalidInput(errors.New("put({ file }) needs a Blob, File, ArrayBuffer or Uint8Array"))
 	}
-	data := make([]byte, args[1].Get("byteLength").Int())
+	n := args[1].Get("byteLength").Int()
+	if n > h.db.MaxBlobBytes() { // refused before a copy of it is made
+		return nil, &moderation.Rejection{Rule: peerset.RuleBlobSize, Reason: fmt.Sprintf("the file has %d bytes, over the largest blob, %d", n, h.db.MaxBlobBytes())}
+	}
+	data := make([]byte, n)
 	js.CopyBytesToGo(data, args[1])
 	r, err := h.db.PutBlob(h.ctx, draft, bytes.NewReader(data), stringArg(args, 2))
 	if err != nil {

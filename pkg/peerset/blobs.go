@@ -158,6 +158,10 @@ func (b *blobState) kick() {
 	}
 }
 
+// MaxBlobBytes returns the largest blob this node stores or fetches
+// (Config.MaxBlobBytes with its default).
+func (db *DB) MaxBlobBytes() int { return db.cfg.MaxBlobBytes }
+
 // OnBlob calls fn with the progress of every blob this node stores or
 // fetches, in order, on a goroutine of its own.
 func (db *DB) OnBlob(fn func(BlobProgress)) (unsubscribe func()) {
@@ -267,7 +271,7 @@ func (db *DB) checkBlobQuota(ctx context.Context, author record.PublicKey, ref r
 	var room int64
 	err := db.blobs.st.ListBlobs(ctx, func(info store.BlobInfo) error {
 		if info.Ref.SHA256 != ref.SHA256 {
-			room += info.Ref.Size
+			room += blobBytesHeld(info)
 		}
 		return nil
 	})
@@ -285,6 +289,15 @@ func (db *DB) checkBlobQuota(ctx context.Context, author record.PublicKey, ref r
 		return db.blobRejection(RuleBlobQuotaAuthor, fmt.Sprintf("the author's blobs would take %d bytes, over the quota of %d per author", used+ref.Size, db.cfg.BlobQuotaAuthor))
 	}
 	return nil
+}
+
+// blobBytesHeld is what a stored blob takes: all of it when whole, else
+// the chunks stored so far.
+func blobBytesHeld(info store.BlobInfo) int64 {
+	if info.Complete {
+		return info.Ref.Size
+	}
+	return min(info.Ref.Size, int64(info.Stored)*int64(info.Ref.ChunkSize))
 }
 
 // authorBlobBytes sums the distinct blobs the author's live records refer
@@ -329,6 +342,9 @@ func (db *DB) Blob(ctx context.Context, uuid string) ([]byte, *record.Record, er
 
 func (db *DB) blobBytes(ctx context.Context, rec *record.Record) ([]byte, error) {
 	ref := *rec.Blob
+	if ref.Size > int64(db.cfg.MaxBlobBytes) {
+		return nil, db.blobRejection(RuleBlobSize, fmt.Sprintf("the blob has %d bytes, over the largest blob, %d", ref.Size, db.cfg.MaxBlobBytes))
+	}
 	if err := db.blobs.waitSwept(ctx); err != nil {
 		return nil, err
 	}
@@ -363,6 +379,9 @@ func (db *DB) blobBytes(ctx context.Context, rec *record.Record) ([]byte, error)
 }
 
 // readBlob reads a complete stored blob; ok false when it is not complete.
+// The bytes are held in the layout of the record that brought them (info.
+// Ref), which another record naming the same SHA-256 may not share: a
+// record whose size differs names bytes that cannot have that SHA-256.
 func (db *DB) readBlob(ctx context.Context, ref record.BlobRef) ([]byte, bool, error) {
 	info, err := db.blobs.st.Blob(ctx, ref.SHA256)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !info.Complete) {
@@ -371,13 +390,20 @@ func (db *DB) readBlob(ctx context.Context, ref record.BlobRef) ([]byte, bool, e
 	if err != nil {
 		return nil, false, fmt.Errorf("failed to read the blob: %w", err)
 	}
-	out := make([]byte, 0, ref.Size)
-	for i := range ref.Chunks() {
+	if info.Ref.Size != ref.Size {
+		return nil, false, fmt.Errorf("failed to read blob %s: %w: the record says %d bytes, the blob with that SHA-256 has %d", ref.Hex()[:16], ErrBlobMismatch, ref.Size, info.Ref.Size)
+	}
+	held := info.Ref
+	out := make([]byte, 0, held.Size)
+	for i := range held.Chunks() {
 		c, err := db.blobs.st.Chunk(ctx, ref.SHA256, i)
 		if err != nil {
 			return nil, false, fmt.Errorf("failed to read the blob's chunk %d: %w", i, err)
 		}
 		out = append(out, c...)
+	}
+	if int64(len(out)) != held.Size {
+		return nil, false, fmt.Errorf("failed to read blob %s: %w: %d bytes stored, want %d", ref.Hex()[:16], store.ErrCorrupt, len(out), held.Size)
 	}
 	return out, true, nil
 }
@@ -401,6 +427,8 @@ func (db *DB) fetchBlob(ctx context.Context, rec *record.Record) ([]byte, error)
 	}
 	info, err := db.blobs.st.Blob(ctx, ref.SHA256)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && info.Ref != ref) {
+		// Nothing held, or part of it in another record's layout (not
+		// whole: readBlob would have served it): start over in this one.
 		info = store.BlobInfo{Ref: ref}
 		if err = db.blobs.st.SetBlob(ctx, info); err != nil {
 			return fail(fmt.Errorf("failed to store the blob: %w", err))
@@ -408,6 +436,16 @@ func (db *DB) fetchBlob(ctx context.Context, rec *record.Record) ([]byte, error)
 	} else if err != nil {
 		return fail(fmt.Errorf("failed to read the blob: %w", err))
 	}
+	fetched := false // a chunk or the list was stored by this fetch
+	defer func() {
+		if !fetched {
+			// A failed fetch that stored nothing leaves no info behind
+			// (it would count against the room's quota for nothing).
+			if in, err := db.blobs.st.Blob(context.WithoutCancel(ctx), ref.SHA256); err == nil && !in.Complete && in.Stored == 0 && in.Hashes == nil {
+				_ = db.blobs.st.DeleteBlob(context.WithoutCancel(ctx), ref.SHA256)
+			}
+		}
+	}()
 	have, err := db.blobs.st.StoredChunks(ctx, ref.SHA256)
 	if err != nil {
 		return fail(fmt.Errorf("failed to read the blob: %w", err))
@@ -424,10 +462,11 @@ func (db *DB) fetchBlob(ctx context.Context, rec *record.Record) ([]byte, error)
 	err = net.mgr.FetchBlob(ctx, session.BlobFetch{
 		Ref: ref, Hashes: hashes, Have: have,
 		List: func(list []byte) error {
-			hashes = list
+			hashes, fetched = list, true
 			return db.blobs.st.SetBlob(ctx, store.BlobInfo{Ref: ref, Hashes: list})
 		},
 		Put: func(i int, data []byte) error {
+			fetched = true
 			return db.blobs.st.PutChunks(ctx, ref.SHA256, i, [][]byte{data})
 		},
 		Progress: func(got int64) {
@@ -623,7 +662,7 @@ func (db *DB) sweepBlobs(ctx context.Context) {
 type BlobUsage struct {
 	Blobs int   // blobs stored, whole or in part
 	Whole int   // of those, held whole (served to peers)
-	Bytes int64 // their sizes added up
+	Bytes int64 // the bytes they take (a blob in part: its chunks stored)
 }
 
 // BlobUsage counts the blobs in the store (zero without a blob store).
@@ -634,7 +673,7 @@ func (db *DB) BlobUsage(ctx context.Context) (BlobUsage, error) {
 	}
 	err := db.blobs.st.ListBlobs(ctx, func(info store.BlobInfo) error {
 		u.Blobs++
-		u.Bytes += info.Ref.Size
+		u.Bytes += blobBytesHeld(info)
 		if info.Complete {
 			u.Whole++
 		}

@@ -37,8 +37,9 @@ func CheckBlobChunks(ref record.BlobRef, first int, chunks [][]byte) error {
 }
 
 // SameBlobLayout reports whether two references cut their blob into the
-// same chunks (same size and chunk size), so that chunks stored under one
-// fit the other. SetBlob keeps a blob's stored chunks only then.
+// same chunks with the same hashes (same size, chunk size and list hash),
+// so that chunks stored under one are the other's. SetBlob keeps a blob's
+// stored chunks only then.
 func SameBlobLayout(a, b record.BlobRef) bool {
-	return a.Size == b.Size && a.ChunkSize == b.ChunkSize
+	return a.Size == b.Size && a.ChunkSize == b.ChunkSize && a.ListHash == b.ListHash
 }

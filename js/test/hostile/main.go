@@ -225,8 +225,9 @@ func (h *hostile) handle(p *swarm.Peer, msg swarm.ActionMessage) {
 // serveSpoiled answers a blob-want: the right hash list, chunks with a
 // byte flipped, none for another blob.
 func (h *hostile) serveSpoiled(p *swarm.Peer, payload []byte) {
-	sha, listHash, indexes, err := session.DecodeBlobWant(payload)
-	if err != nil || h.blob == nil || sha != h.blobRef.SHA256 || listHash != h.blobRef.ListHash {
+	layout, indexes, err := session.DecodeBlobWant(payload)
+	sha := layout.SHA256
+	if err != nil || h.blob == nil || sha != h.blobRef.SHA256 || layout.ListHash != h.blobRef.ListHash || layout.Size != h.blobRef.Size || layout.ChunkSize != h.blobRef.ChunkSize {
 		h.send(p, session.ActionBlobNone, sha[:])
 		return
 	}

@@ -19,12 +19,12 @@ import (
 // beside it (record.BlobRef). Peers whose hello says "blobs" serve the blobs
 // they hold whole and fetch the ones they want in chunks:
 //
-//   - peerset/blob-want: the blob's SHA-256 (32 bytes), the list hash of
-//     the record that names it (32 bytes: the layout asked for), then zero
-//     to MaxBlobWantChunks chunk indexes (4 bytes each, big-endian). No
-//     index asks for the hash list. A server answers only for a blob it
-//     holds whole under that very list hash (another record may name the
-//     same bytes in other chunks).
+//   - peerset/blob-want: the blob's SHA-256 (32 bytes), the layout the
+//     record that names it gives (its list hash, 32 bytes; its size, 8;
+//     its chunk size, 4), then zero to MaxBlobWantChunks chunk indexes (4
+//     bytes each). No index asks for the hash list. A server answers only
+//     for a blob it holds whole in that very layout (another record may
+//     name the same bytes in other chunks, or name them wrongly).
 //   - peerset/blob-data: the SHA-256, the index (4 bytes; BlobListIndex for
 //     the hash list), then the bytes.
 //   - peerset/blob-none: the SHA-256: the sender does not serve this blob
@@ -57,13 +57,13 @@ const (
 	// BlobListIndex is the index of a blob-data that carries the hash list.
 	BlobListIndex = 0xFFFFFFFF
 
-	blobHeader       = 32 + 4
-	blobWantCap      = 64 + 4*MaxBlobWantChunks
-	blobDataCap      = blobHeader + 32*MaxBlobListChunks // the hash list is the largest (512 KiB)
-	blobNoneCap      = 32
-	blobWindow       = 8                // chunks asked of one source at a time
-	blobChunkTimeout = 30 * time.Second // a chunk not answered by then is asked elsewhere
-	blobListSources  = 8                // peers asked for the hash list at once
+	blobHeader      = 32 + 4
+	blobWantHeader  = 32 + 32 + 8 + 4
+	blobWantCap     = blobWantHeader + 4*MaxBlobWantChunks
+	blobDataCap     = blobHeader + 32*MaxBlobListChunks // the hash list is the largest (512 KiB)
+	blobNoneCap     = 32
+	blobWindow      = 8 // chunks asked of one source at a time
+	blobListSources = 8 // peers asked for the hash list at once
 	// blobLateMemory: data for a fetch that ended this recently is dropped
 	// without a strike (it was in flight when the fetch ended).
 	blobLateMemory = time.Minute
@@ -73,9 +73,12 @@ const (
 	// blobSourceTimeouts: a source that let this many chunks time out
 	// without delivering one since is asked no more (no strike).
 	blobSourceTimeouts = 2
-	// blobStall ends a fetch that received no chunk for this long.
-	blobStall = 2 * blobChunkTimeout
 )
+
+// blobChunkTimeout: a chunk (or a hash list) not answered by then is asked
+// elsewhere; a fetch that received no chunk for twice as long ends. A
+// variable so that tests can shorten it.
+var blobChunkTimeout = 30 * time.Second
 
 // Defaults of the blob settings of Config.
 const (
@@ -102,37 +105,45 @@ type BlobSource interface {
 
 // blobRequest is one request waiting at a server: a chunk or the list.
 type blobRequest struct {
-	sha, listHash [32]byte
-	index         uint32
+	layout record.BlobRef // SHA256, ListHash, Size and ChunkSize asked for
+	index  uint32
 }
 
-// encodeBlobWant writes a blob-want.
-func encodeBlobWant(sha, listHash [32]byte, indexes []int) []byte {
-	b := make([]byte, 64, 64+4*len(indexes))
-	copy(b, sha[:])
-	copy(b[32:], listHash[:])
+// encodeBlobWant writes a blob-want for the blob ref names, in its layout.
+func encodeBlobWant(ref record.BlobRef, indexes []int) []byte {
+	b := make([]byte, blobWantHeader, blobWantHeader+4*len(indexes))
+	copy(b, ref.SHA256[:])
+	copy(b[32:], ref.ListHash[:])
+	binary.BigEndian.PutUint64(b[64:], uint64(ref.Size))
+	binary.BigEndian.PutUint32(b[72:], uint32(ref.ChunkSize))
 	for _, i := range indexes {
 		b = binary.BigEndian.AppendUint32(b, uint32(i))
 	}
 	return b
 }
 
-// DecodeBlobWant reads a blob-want: the SHA-256, the list hash and the
-// chunk indexes (none: the hash list). Errors wrap ErrProtocolViolation.
-func DecodeBlobWant(p []byte) (sha, listHash [32]byte, indexes []uint32, err error) {
-	if len(p) < 64 || (len(p)-64)%4 != 0 || len(p) > blobWantCap {
-		return sha, listHash, nil, fmt.Errorf("%w: blob-want of %d bytes (64 + 4 × 0..%d)", ErrProtocolViolation, len(p), MaxBlobWantChunks)
+// DecodeBlobWant reads a blob-want: the blob and layout asked for (a
+// BlobRef without its Type) and the chunk indexes (none: the hash list).
+// Errors wrap ErrProtocolViolation.
+func DecodeBlobWant(p []byte) (layout record.BlobRef, indexes []uint32, err error) {
+	if len(p) < blobWantHeader || (len(p)-blobWantHeader)%4 != 0 || len(p) > blobWantCap {
+		return layout, nil, fmt.Errorf("%w: blob-want of %d bytes (%d + 4 × 0..%d)", ErrProtocolViolation, len(p), blobWantHeader, MaxBlobWantChunks)
 	}
-	copy(sha[:], p)
-	copy(listHash[:], p[32:])
-	for o := 64; o < len(p); o += 4 {
+	copy(layout.SHA256[:], p)
+	copy(layout.ListHash[:], p[32:])
+	size, chunk := binary.BigEndian.Uint64(p[64:]), binary.BigEndian.Uint32(p[72:])
+	if size > record.MaxBlobBytes || chunk > record.MaxBlobChunkSize {
+		return layout, nil, fmt.Errorf("%w: blob-want for %d bytes in chunks of %d", ErrProtocolViolation, size, chunk)
+	}
+	layout.Size, layout.ChunkSize = int64(size), int(chunk)
+	for o := blobWantHeader; o < len(p); o += 4 {
 		i := binary.BigEndian.Uint32(p[o:])
 		if i >= MaxBlobListChunks || slices.Contains(indexes, i) {
-			return sha, listHash, nil, fmt.Errorf("%w: blob-want index %d out of range or repeated", ErrProtocolViolation, i)
+			return layout, nil, fmt.Errorf("%w: blob-want index %d out of range or repeated", ErrProtocolViolation, i)
 		}
 		indexes = append(indexes, i)
 	}
-	return sha, listHash, indexes, nil
+	return layout, indexes, nil
 }
 
 // DecodeBlobData reads a blob-data (the bytes alias p). Errors wrap
@@ -169,17 +180,17 @@ func (s *session) deliverBlob(action string, payload []byte, now time.Time) erro
 	}
 	switch action {
 	case ActionBlobWant:
-		sha, listHash, indexes, err := DecodeBlobWant(payload)
+		layout, indexes, err := DecodeBlobWant(payload)
 		if err != nil {
 			s.violation(err)
 			return err
 		}
 		reqs := make([]blobRequest, 0, max(1, len(indexes)))
 		if len(indexes) == 0 {
-			reqs = append(reqs, blobRequest{sha: sha, listHash: listHash, index: BlobListIndex})
+			reqs = append(reqs, blobRequest{layout: layout, index: BlobListIndex})
 		}
 		for _, i := range indexes {
-			reqs = append(reqs, blobRequest{sha: sha, listHash: listHash, index: i})
+			reqs = append(reqs, blobRequest{layout: layout, index: i})
 		}
 		return s.queueBlobRequests(reqs, now)
 	case ActionBlobData:
@@ -243,10 +254,10 @@ func (s *session) serveBlobs() {
 func (s *session) serveBlob(req blobRequest) {
 	src := s.cfg.Blobs
 	ctx := s.ctx
-	ref, hashes, ok := src.ServedBlob(ctx, req.sha)
+	ref, hashes, ok := src.ServedBlob(ctx, req.layout.SHA256)
 	var data []byte
 	switch {
-	case !ok || ref.ListHash != req.listHash:
+	case !ok || ref.ListHash != req.layout.ListHash || ref.Size != req.layout.Size || ref.ChunkSize != req.layout.ChunkSize:
 		ok = false
 	case req.index == BlobListIndex:
 		if ref.Chunks() > MaxBlobListChunks {
@@ -258,13 +269,13 @@ func (s *session) serveBlob(req blobRequest) {
 		ok = false
 	default:
 		var err error
-		if data, err = src.BlobChunk(ctx, req.sha, int(req.index)); err != nil {
-			s.log.Debug("blob chunk not served", "sha", shortHex(fmt.Sprintf("%x", req.sha)), "index", req.index, "err", err)
+		if data, err = src.BlobChunk(ctx, req.layout.SHA256, int(req.index)); err != nil {
+			s.log.Debug("blob chunk not served", "sha", shortHex(fmt.Sprintf("%x", req.layout.SHA256)), "index", req.index, "err", err)
 			ok = false
 		}
 	}
 	if !ok {
-		_ = s.link.Send(ctx, ActionBlobNone, req.sha[:])
+		_ = s.link.Send(ctx, ActionBlobNone, req.layout.SHA256[:])
 		return
 	}
 	// The byte budget: wait until it allows this message.
@@ -284,7 +295,7 @@ func (s *session) serveBlob(req blobRequest) {
 		case <-time.After(at.Sub(now)):
 		}
 	}
-	if err := s.link.Send(ctx, ActionBlobData, encodeBlobData(req.sha, req.index, data)); err != nil {
+	if err := s.link.Send(ctx, ActionBlobData, encodeBlobData(req.layout.SHA256, req.index, data)); err != nil {
 		s.log.Debug("blob data not sent", "err", err)
 		return
 	}
@@ -295,7 +306,7 @@ func (s *session) serveBlob(req blobRequest) {
 type blobFetches struct {
 	mu      sync.Mutex
 	running map[[32]byte]*blobFetch
-	ended   map[[32]byte]time.Time // fetches that ended lately (late answers are dropped)
+	ended   map[[32]byte]endedFetch // fetches that ended lately (late answers are dropped)
 }
 
 // blobAnswer routes a blob-data or blob-none to the fetch that asked,
@@ -315,15 +326,19 @@ func (m *Manager) blobAnswer(s *session, sha [32]byte, index uint32, data []byte
 	}
 	m.blobs.mu.Lock()
 	f := m.blobs.running[sha]
-	endedAt, ended := m.blobs.ended[sha]
+	e, ended := m.blobs.ended[sha]
 	m.blobs.mu.Unlock()
-	late := ended && now.Sub(endedAt) < blobLateMemory
-	if f != nil && !none {
-		want := f.ref.ChunkLen(int(index))
-		if index == BlobListIndex {
-			want = 32 * f.ref.Chunks()
+	late := ended && now.Sub(e.at) < blobLateMemory
+	if (f != nil || late) && !none {
+		ref := e.ref
+		if f != nil {
+			ref = f.ref
 		}
-		if len(data) != want && !late {
+		want := ref.ChunkLen(int(index))
+		if index == BlobListIndex {
+			want = 32 * ref.Chunks()
+		}
+		if len(data) != want && (f == nil || !late || f.ref == e.ref) {
 			s.strike(fmt.Sprintf("integrity: blob %x: %d bytes for index %d, want %d", sha[:8], len(data), index, want))
 			return fmt.Errorf("failed to take blob data: %w: wrong length", ErrProtocolViolation)
 		}
@@ -359,6 +374,13 @@ func (m *Manager) blobAnswer(s *session, sha [32]byte, index uint32, data []byte
 		}
 		return fmt.Errorf("failed to take blob data: %w: the fetch's queue is full", ErrFlood)
 	}
+}
+
+// endedFetch is a fetch that ended lately: what its late answers are
+// checked against.
+type endedFetch struct {
+	at  time.Time
+	ref record.BlobRef
 }
 
 type blobAnswer struct {
@@ -429,7 +451,7 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 	m.blobs.mu.Lock()
 	if m.blobs.running == nil {
 		m.blobs.running = make(map[[32]byte]*blobFetch)
-		m.blobs.ended = make(map[[32]byte]time.Time)
+		m.blobs.ended = make(map[[32]byte]endedFetch)
 	}
 	if m.blobs.running[ref.SHA256] != nil {
 		m.blobs.mu.Unlock()
@@ -441,12 +463,12 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 		now := time.Now()
 		m.blobs.mu.Lock()
 		delete(m.blobs.running, ref.SHA256)
-		for sha, at := range m.blobs.ended {
-			if now.Sub(at) >= blobLateMemory {
+		for sha, e := range m.blobs.ended {
+			if now.Sub(e.at) >= blobLateMemory {
 				delete(m.blobs.ended, sha)
 			}
 		}
-		m.blobs.ended[ref.SHA256] = now
+		m.blobs.ended[ref.SHA256] = endedFetch{at: now, ref: ref}
 		m.blobs.mu.Unlock()
 	}()
 
@@ -488,7 +510,7 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 		}
 		sctx, cancel := context.WithTimeout(ctx, blobChunkTimeout)
 		defer cancel()
-		if err := src.s.link.Send(sctx, ActionBlobWant, encodeBlobWant(ref.SHA256, ref.ListHash, indexes)); err != nil {
+		if err := src.s.link.Send(sctx, ActionBlobWant, encodeBlobWant(ref, indexes)); err != nil {
 			src.done = true
 			return false
 		}
@@ -563,8 +585,8 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 				requeue(src)
 			}
 		}
-		if hashes != nil && now.Sub(progressAt) >= blobStall {
-			return fmt.Errorf("failed to fetch blob %x: %w: no chunk arrived for %v", ref.SHA256[:8], ErrBlobUnavailable, blobStall)
+		if hashes != nil && now.Sub(progressAt) >= 2*blobChunkTimeout {
+			return fmt.Errorf("failed to fetch blob %x: %w: no chunk arrived for %v", ref.SHA256[:8], ErrBlobUnavailable, 2*blobChunkTimeout)
 		}
 		// Hand out the queued chunks.
 		if hashes != nil {

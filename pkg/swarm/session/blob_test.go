@@ -208,7 +208,7 @@ func TestBlobHostileSourceIsStruck(t *testing.T) {
 			a := blobNode(t, "a", newMemBlobs())
 			h, g := blobNode(t, "hostile", hostile), blobNode(t, "honest", honest)
 			connect(t, a, h, time.Millisecond)
-			connect(t, a, g, 5*time.Millisecond) // the hostile one answers first
+			connect(t, a, g, 20*time.Millisecond) // the hostile one answers first
 			waitState(t, a, "hostile", StateIdle, StateSyncing)
 			waitState(t, a, "honest", StateIdle, StateSyncing)
 			got, _, err := fetchInto(t.Context(), a.m, ref)
@@ -304,12 +304,12 @@ func TestBlobHostileMessages(t *testing.T) {
 		{"unsolicited chunk", ActionBlobData, [][]byte{encodeBlobData(sha, 0, []byte("x"))}, "did not ask for"},
 		{"unsolicited none", ActionBlobNone, [][]byte{sha[:]}, "did not ask for"},
 		{"bad want", ActionBlobWant, [][]byte{sha[:31]}, "blob-want of 31 bytes"},
-		{"want without a list hash", ActionBlobWant, [][]byte{sha[:]}, "blob-want of 32 bytes"},
-		{"repeated index", ActionBlobWant, [][]byte{encodeBlobWant(sha, sha, []int{1, 1})}, "repeated"},
+		{"want without a layout", ActionBlobWant, [][]byte{sha[:]}, "blob-want of 32 bytes"},
+		{"repeated index", ActionBlobWant, [][]byte{encodeBlobWant(record.BlobRef{SHA256: sha, Size: 1 << 20, ChunkSize: record.MinBlobChunkSize}, []int{1, 1})}, "repeated"},
 		{"request flood", ActionBlobWant, func() [][]byte {
 			var out [][]byte
 			for range 6 {
-				out = append(out, encodeBlobWant(sha, sha, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}))
+				out = append(out, encodeBlobWant(record.BlobRef{SHA256: sha, Size: 1 << 20, ChunkSize: record.MinBlobChunkSize}, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}))
 			}
 			return out
 		}(), "blob requests waiting"},
@@ -322,8 +322,7 @@ func TestBlobHostileMessages(t *testing.T) {
 			if tc.action == ActionBlobWant && tc.reason == "blob requests waiting" {
 				sha = ref.SHA256
 				for i := range tc.send {
-					copy(tc.send[i], sha[:])
-					copy(tc.send[i][32:], ref.ListHash[:])
+					copy(tc.send[i], encodeBlobWant(ref, nil))
 				}
 			}
 			a, b := blobNode(t, "a", src), blobNode(t, "b", newMemBlobs())

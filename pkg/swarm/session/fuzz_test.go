@@ -148,17 +148,17 @@ func FuzzDecodeBye(f *testing.F) {
 func FuzzDecodeBlobMessages(f *testing.F) {
 	var sha [32]byte
 	sha[0] = 7
-	f.Add(encodeBlobWant(sha, sha, nil))
-	f.Add(encodeBlobWant(sha, sha, []int{0, 1, 15}))
+	f.Add(encodeBlobWant(record.BlobRef{SHA256: sha, Size: 100, ChunkSize: record.BlobChunkSize}, nil))
+	f.Add(encodeBlobWant(record.BlobRef{SHA256: sha, ListHash: sha, Size: 5 << 20, ChunkSize: record.BlobChunkSize}, []int{0, 1, 15}))
 	f.Add(encodeBlobData(sha, 3, []byte("chunk")))
 	f.Add(encodeBlobData(sha, BlobListIndex, make([]byte, 64)))
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		if gotSHA, gotList, indexes, err := DecodeBlobWant(payload); err == nil {
+		if layout, indexes, err := DecodeBlobWant(payload); err == nil {
 			ints := make([]int, len(indexes))
 			for i, v := range indexes {
 				ints[i] = int(v)
 			}
-			if !bytes.Equal(encodeBlobWant(gotSHA, gotList, ints), payload) {
+			if !bytes.Equal(encodeBlobWant(layout, ints), payload) {
 				t.Fatalf("blob-want does not encode back")
 			}
 		}
