@@ -179,6 +179,7 @@ func (p *pipeLink) loop() {
 			continue
 		}
 		ev := p.queue[0]
+		p.queue[0] = pipeEvent{} // the backing array must not keep delivered payloads alive
 		p.queue = p.queue[1:]
 		p.mu.Unlock()
 		if d := time.Until(ev.at); d > 0 {
