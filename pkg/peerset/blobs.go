@@ -80,13 +80,16 @@ type blobState struct {
 	fetching map[[32]byte]*blobCall
 	wanted   map[[32]byte]record.BlobRef // to prefetch (bounded by maxPrefetchQueue)
 	wake     chan struct{}
-	pending  []Change      // changes whose references are not noted yet
-	refWake  chan struct{} // pending grew
-	swept    chan struct{} // closed once the sweep at open is done
+	ctx      context.Context // the DB's background context: fetches run in it
+	quotaMu  sync.Mutex      // one quota check (and the store or fetch it allows) at a time
+	pending  []Change        // changes whose references are not noted yet
+	refWake  chan struct{}   // pending grew
+	swept    chan struct{}   // closed once the sweep at open is done
 }
 
 // blobCall is one fetch that concurrent Blob calls share.
 type blobCall struct {
+	size int64 // the blob's, reserved against the room's quota while it runs
 	done chan struct{}
 	data []byte
 	err  error
@@ -207,10 +210,13 @@ func (db *DB) PutBlob(ctx context.Context, d record.Draft, data io.Reader, media
 	if err := db.blobs.waitSwept(ctx); err != nil {
 		return nil, err
 	}
-	if err := db.checkBlobQuota(ctx, db.author, ref); err != nil {
-		return nil, err
+	db.blobs.quotaMu.Lock()
+	err = db.checkBlobQuota(ctx, db.author, ref)
+	if err == nil {
+		err = db.storeBlob(ctx, ref, hashes, raw)
 	}
-	if err := db.storeBlob(ctx, ref, hashes, raw); err != nil {
+	db.blobs.quotaMu.Unlock()
+	if err != nil {
 		return nil, err
 	}
 	d.Blob = &ref
@@ -268,9 +274,20 @@ func (db *DB) checkBlobQuota(ctx context.Context, author record.PublicKey, ref r
 	if info, err := db.blobs.st.Blob(ctx, ref.SHA256); err == nil && info.Complete {
 		return nil
 	}
+	// The room: what is stored, and the whole of every blob being fetched
+	// (its reservation), this one aside.
 	var room int64
+	db.blobs.mu.Lock()
+	fetching := make(map[[32]byte]int64, len(db.blobs.fetching))
+	for sha, c := range db.blobs.fetching {
+		if sha != ref.SHA256 {
+			fetching[sha] = c.size
+			room += c.size
+		}
+	}
+	db.blobs.mu.Unlock()
 	err := db.blobs.st.ListBlobs(ctx, func(info store.BlobInfo) error {
-		if info.Ref.SHA256 != ref.SHA256 {
+		if _, reserved := fetching[info.Ref.SHA256]; info.Ref.SHA256 != ref.SHA256 && !reserved {
 			room += blobBytesHeld(info)
 		}
 		return nil
@@ -351,22 +368,33 @@ func (db *DB) blobBytes(ctx context.Context, rec *record.Record) ([]byte, error)
 	if data, ok, err := db.readBlob(ctx, ref); err != nil || ok {
 		return data, err
 	}
+	// Close sets closed before it waits for the background work: no fetch
+	// starts after that.
+	db.mu.RLock()
+	if db.closed {
+		db.mu.RUnlock()
+		return nil, ErrClosed
+	}
 	db.blobs.mu.Lock()
 	call := db.blobs.fetching[ref.SHA256]
-	owner := call == nil
-	if owner {
-		call = &blobCall{done: make(chan struct{})}
+	if call == nil {
+		// The fetch runs on its own, in the DB's context, so that every
+		// caller waiting for it waits with its own (a caller that gives
+		// up stops no one else); it ends when done, stalled or closed.
+		call = &blobCall{size: ref.Size, done: make(chan struct{})}
 		db.blobs.fetching[ref.SHA256] = call
+		db.bgDone.Add(1)
+		go func() {
+			defer db.bgDone.Done()
+			call.data, call.err = db.fetchBlob(db.blobs.ctx, rec)
+			db.blobs.mu.Lock()
+			delete(db.blobs.fetching, ref.SHA256)
+			db.blobs.mu.Unlock()
+			close(call.done)
+		}()
 	}
 	db.blobs.mu.Unlock()
-	if owner {
-		call.data, call.err = db.fetchBlob(ctx, rec)
-		db.blobs.mu.Lock()
-		delete(db.blobs.fetching, ref.SHA256)
-		db.blobs.mu.Unlock()
-		close(call.done)
-		return call.data, call.err
-	}
+	db.mu.RUnlock()
 	select {
 	case <-call.done:
 		if call.err != nil {
@@ -416,7 +444,10 @@ func (db *DB) fetchBlob(ctx context.Context, rec *record.Record) ([]byte, error)
 		db.blobs.progress.publish([]BlobProgress{{SHA256: sha, Size: ref.Size, Done: true, Err: err}})
 		return nil, err
 	}
-	if err := db.checkBlobQuota(ctx, rec.Author, ref); err != nil {
+	db.blobs.quotaMu.Lock()
+	err := db.checkBlobQuota(ctx, rec.Author, ref)
+	db.blobs.quotaMu.Unlock()
+	if err != nil {
 		return fail(err)
 	}
 	db.mu.RLock()

@@ -283,3 +283,55 @@ func TestBlobGoesWithItsCollectedRecord(t *testing.T) {
 		return errors.Is(err, store.ErrNotFound)
 	})
 }
+
+// TestConcurrentFetchesReserveTheRoomQuota: two fetches at once cannot both
+// pass the room's quota (each reserves its whole size while it runs).
+func TestConcurrentFetchesReserveTheRoomQuota(t *testing.T) {
+	trk := trackertest.Start(t)
+	ctx := context.Background()
+	a := openNetPeer(t, "a", nil, "quota-race")
+	open := moderation.PresetOpen()
+	bdb, err := Open(ctx, Config{Room: "quota-race", Moderation: &open, BlobQuotaRoom: 1536 << 10, PrefetchBelow: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bdb.Close() })
+	b := &netPeer{DB: bdb, name: "b"}
+	var uuids []string
+	for i := range 2 {
+		r, err := a.PutBlob(ctx, record.Draft{}, bytes.NewReader(blobBytes(1<<20, uint64(40+i))), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		uuids = append(uuids, r.UUID)
+	}
+	for _, p := range []*netPeer{a, b} {
+		if err := p.Join(ctx, testJoinOptions(trk.URL())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitConverged(t, 60*time.Second, 2, a, b)
+	errs := make(chan error, 2)
+	for _, u := range uuids {
+		go func() {
+			_, _, err := b.Blob(ctx, u)
+			errs <- err
+		}()
+	}
+	var ok, refused int
+	for range 2 {
+		err := <-errs
+		var rej *moderation.Rejection
+		switch {
+		case err == nil:
+			ok++
+		case errors.As(err, &rej) && rej.Rule == RuleBlobQuotaRoom:
+			refused++
+		default:
+			t.Fatalf("fetch: %v", err)
+		}
+	}
+	if ok != 1 || refused != 1 {
+		t.Fatalf("%d fetches passed and %d were refused; want one each (1.5 MiB of room for two 1 MiB blobs)", ok, refused)
+	}
+}

@@ -281,6 +281,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	db.loaded = make(chan struct{})
 	bg, stop := context.WithCancel(context.Background())
 	db.stop = stop
+	db.blobs.ctx = bg
 	switch {
 	case db.snaps != nil && db.openFromSnapshot(ctx):
 		if err := db.loadErr; err != nil {
