@@ -55,18 +55,6 @@ func typeOfFile(path string) string {
 	return record.MediaTypeBinary
 }
 
-// putBlob is DB.PutBlob, then a check that the file holds the blob whole.
-func putBlob(ctx context.Context, db *peerset.DB, d record.Draft, file io.Reader, mediaType string) (*record.Record, error) {
-	r, err := db.PutBlob(ctx, d, file, mediaType)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := db.BlobByHash(ctx, r.Blob.SHA256); err != nil {
-		return nil, fmt.Errorf("the record %s was put, but the file does not hold its blob whole: %w; run the same put with --uuid %s again", r.UUID, err, r.UUID)
-	}
-	return r, nil
-}
-
 // putBlobLine is the second line "put --file" prints: the blob, as the
 // JavaScript API's record.blob describes it.
 type putBlobLine struct {

@@ -188,7 +188,7 @@ func cmdPut(args []string, stdout io.Writer) error {
 		_, err = stdout.Write(append(r.Event.AppendJSON(nil), '\n'))
 		return err
 	}
-	r, err := putBlob(ctx, db, draft, file, mediaType)
+	r, err := db.PutBlob(ctx, draft, file, mediaType)
 	if err != nil {
 		return err
 	}

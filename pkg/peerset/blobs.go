@@ -129,7 +129,7 @@ func (db *DB) noteBlobs(notes []Change) {
 	}
 	var keep []Change
 	for _, c := range notes {
-		if c.Removed || (c.Event.Kind == record.KindRecord && hasBlobTag(c.Event)) {
+		if c.Removed || (c.Event.Kind == record.KindRecord && c.Event.TagValue(record.TagBlobHash) != "") {
 			keep = append(keep, c)
 		}
 	}
@@ -143,15 +143,6 @@ func (db *DB) noteBlobs(notes []Change) {
 	case db.blobs.refWake <- struct{}{}:
 	default:
 	}
-}
-
-func hasBlobTag(e *record.Event) bool {
-	for _, t := range e.Tags {
-		if len(t) > 1 && t[0] == record.TagBlobHash {
-			return true
-		}
-	}
-	return false
 }
 
 func (b *blobState) kick() {

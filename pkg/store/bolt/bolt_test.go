@@ -133,7 +133,6 @@ func TestFilesWithoutBlobBucketsGetThem(t *testing.T) {
 // TestCorruptBlobInfoIsReported: an info too short to decode is an error
 // wrapping store.ErrCorrupt, not a panic.
 func TestCorruptBlobInfoIsReported(t *testing.T) {
-	ctx := context.Background()
 	s := openTemp(t)
 	defer s.Close()
 	ref, _ := record.HashBlob([]byte("blob"), "")
@@ -142,25 +141,7 @@ func TestCorruptBlobInfoIsReported(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Blob(ctx, ref.SHA256); !errors.Is(err, store.ErrCorrupt) {
-		t.Errorf("Blob: err = %v, want ErrCorrupt", err)
-	}
-	if err := s.PutChunks(ctx, ref.SHA256, 0, [][]byte{[]byte("blob")}); !errors.Is(err, store.ErrCorrupt) {
-		t.Errorf("PutChunks: err = %v, want ErrCorrupt", err)
-	}
-	if err := s.ListBlobs(ctx, func(store.BlobInfo) error { return nil }); !errors.Is(err, store.ErrCorrupt) {
-		t.Errorf("ListBlobs: err = %v, want ErrCorrupt", err)
-	}
-	// SetBlob replaces it, DeleteBlob removes it.
-	if err := s.SetBlob(ctx, store.BlobInfo{Ref: ref}); err != nil {
-		t.Fatalf("SetBlob over a corrupt info: %v", err)
-	}
-	if info, err := s.Blob(ctx, ref.SHA256); err != nil || info.Ref != ref {
-		t.Errorf("Blob after SetBlob = %+v, %v", info, err)
-	}
-	if err := s.DeleteBlob(ctx, ref.SHA256); err != nil {
-		t.Errorf("DeleteBlob: %v", err)
-	}
+	storetest.CorruptBlobInfo(t, s, ref, true)
 }
 
 func TestSecondOpenFailsWithLockError(t *testing.T) {

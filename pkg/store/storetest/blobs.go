@@ -816,3 +816,34 @@ func testBlobsAfterClose(t *testing.T, s blobStore) {
 		}
 	}
 }
+
+// CorruptBlobInfo checks a store whose info of the blob ref was damaged by
+// the caller (a backend test writes bytes no backend would): reads of it are
+// errors wrapping store.ErrCorrupt, not panics (with replace set, ListBlobs
+// too, and then SetBlob replaces the info and DeleteBlob removes it).
+func CorruptBlobInfo(t *testing.T, s store.Store, ref record.BlobRef, replace bool) {
+	t.Helper()
+	ctx := context.Background()
+	bs := s.(store.Blobs)
+	if _, err := bs.Blob(ctx, ref.SHA256); !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("Blob: err = %v, want ErrCorrupt", err)
+	}
+	if err := bs.PutChunks(ctx, ref.SHA256, 0, [][]byte{[]byte("blob")}); !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("PutChunks: err = %v, want ErrCorrupt", err)
+	}
+	if err := bs.ListBlobs(ctx, func(store.BlobInfo) error { return nil }); !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("ListBlobs: err = %v, want ErrCorrupt", err)
+	}
+	if !replace {
+		return
+	}
+	if err := bs.SetBlob(ctx, store.BlobInfo{Ref: ref}); err != nil {
+		t.Fatalf("SetBlob over a corrupt info: %v", err)
+	}
+	if info, err := bs.Blob(ctx, ref.SHA256); err != nil || info.Ref != ref {
+		t.Errorf("Blob after SetBlob = %+v, %v", info, err)
+	}
+	if err := bs.DeleteBlob(ctx, ref.SHA256); err != nil {
+		t.Errorf("DeleteBlob: %v", err)
+	}
+}
