@@ -205,12 +205,26 @@ func TestBlobHostileSourceIsStruck(t *testing.T) {
 			ref := hostile.add(data, record.MinBlobChunkSize)
 			honest.add(data, record.MinBlobChunkSize)
 			hostile.spoil = tc.spoil
+			// The honest peer serves no chunk until the hostile one is
+			// struck: under load it could otherwise serve the whole blob
+			// before the hostile one was asked for anything.
+			honest.gate = make(chan struct{})
 			a := blobNode(t, "a", newMemBlobs())
 			h, g := blobNode(t, "hostile", hostile), blobNode(t, "honest", honest)
 			connect(t, a, h, time.Millisecond)
-			connect(t, a, g, 20*time.Millisecond) // the hostile one answers first
+			connect(t, a, g, 20*time.Millisecond)
 			waitState(t, a, "hostile", StateIdle, StateSyncing)
 			waitState(t, a, "honest", StateIdle, StateSyncing)
+			go func() {
+				defer close(honest.gate)
+				for len(blobStrikes(a, h.key)) == 0 {
+					select {
+					case <-t.Context().Done():
+						return
+					case <-time.After(5 * time.Millisecond):
+					}
+				}
+			}()
 			got, _, err := fetchInto(t.Context(), a.m, ref)
 			if err != nil {
 				t.Fatal(err)
