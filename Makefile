@@ -129,7 +129,7 @@ wasm:
 ## is made of: its code by package, its data, the largest data symbols (about a minute)
 wasm-size: wasm
 	@command -v brotli >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq brotli >/dev/null; else echo "make wasm-size needs brotli: sudo apt-get install brotli"; exit 1; fi; }
-	$(GO) run ./cmd/wasm/internal/wasmsize -wasm js/dist/peerset.wasm
+	$(GO) run ./cmd/wasm/internal/wasmsize -wasm js/dist/peerset.wasm -gcflags "$$(scripts/build-wasm.sh --print-gcflags)"
 
 ## demo: the main job: build the wasm, serve the demo page and a tracker on
 ## http://127.0.0.1:8000/examples/demo/ — open it in several tabs; Ctrl-C stops everything

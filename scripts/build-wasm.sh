@@ -31,13 +31,40 @@ goroot="$("$go" env GOROOT)"
 wasm_exec="$goroot/lib/wasm/wasm_exec.js"
 [ -f "$wasm_exec" ] || { echo "build-wasm: $wasm_exec is missing: Go 1.24 or newer ships it" >&2; exit 1; }
 
+# Inlining: the compiler's inlining copies small functions into every
+# caller, which costs about 0.2 MB of peerset.wasm after brotli. The
+# release build keeps it where a first sync and a put spend their time (the
+# Go runtime, secp256k1 and SHA-256 for signature checks, records, the tree,
+# moderation, sessions, IndexedDB, the facade, JSON, strconv, UTF-8,
+# syscall/js) and compiles the rest with -l (fmt, slog, time, reflect, the
+# swarm's signalling, ...)
+# (`make wasm-size` has the sizes; README "Browser benchmarks" the speed of
+# both builds). PEERSET_WASM_INLINE=all inlines everywhere, as go build does
+# by default. `scripts/build-wasm.sh --print-gcflags` prints the flags (for
+# `make wasm-size`) and exits.
+gcflags=()
+if [ "${PEERSET_WASM_INLINE:-}" != all ]; then
+	gcflags=(-gcflags=all=-l)
+	for p in runtime 'internal/...' sync syscall/js bytes strings strconv unicode/utf8 encoding/json \
+		crypto/sha256 crypto/internal/fips140/sha256 'github.com/decred/dcrd/dcrec/secp256k1/v4/...' \
+		github.com/peersetdb/peerset/cmd/wasm github.com/peersetdb/peerset/pkg/peerset github.com/peersetdb/peerset/pkg/record \
+		github.com/peersetdb/peerset/pkg/merkle github.com/peersetdb/peerset/pkg/moderation github.com/peersetdb/peerset/pkg/wire \
+		github.com/peersetdb/peerset/pkg/swarm/session github.com/peersetdb/peerset/pkg/store/idb; do
+		gcflags+=("-gcflags=$p=") # later patterns win: these keep the default
+	done
+fi
+if [ "${1:-}" = --print-gcflags ]; then
+	echo "${gcflags[*]}"
+	exit 0
+fi
+
 version="$(tr -d '[:space:]' <VERSION)"
 [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$ ]] || { echo "build-wasm: VERSION holds '$version': want one semantic version such as 0.1.0" >&2; exit 1; }
 pkg_version="$(sed -n 's/^  "version": "\(.*\)",$/\1/p' js/package.json)"
 [ "$pkg_version" = "$version" ] || { echo "build-wasm: js/package.json has version '$pkg_version' but VERSION has '$version': set \"version\": \"$version\" in js/package.json (and the tarball name in examples/*/package.json)" >&2; exit 1; }
 
 mkdir -p "$dist"
-GOOS=js GOARCH=wasm "$go" build -trimpath -ldflags="-s -w -X github.com/peersetdb/peerset/pkg/peerset.version=$version ${PEERSET_WASM_LDFLAGS:-}" -o "$dist/peerset.wasm.tmp" ./cmd/wasm
+GOOS=js GOARCH=wasm "$go" build -trimpath "${gcflags[@]}" -ldflags="-s -w -X github.com/peersetdb/peerset/pkg/peerset.version=$version ${PEERSET_WASM_LDFLAGS:-}" -o "$dist/peerset.wasm.tmp" ./cmd/wasm
 GOOS= GOARCH= "$go" run ./cmd/wasm/internal/striptable -in "$dist/peerset.wasm.tmp" -out "$dist/peerset.wasm.tmp" ||
 	{ echo "build-wasm: cmd/wasm/internal/striptable failed (above)" >&2; rm -f "$dist/peerset.wasm.tmp"; exit 1; }
 mv "$dist/peerset.wasm.tmp" "$dist/peerset.wasm"

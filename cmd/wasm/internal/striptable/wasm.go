@@ -4,9 +4,11 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // The parts of the WebAssembly binary format this tool touches: sections,
@@ -66,6 +68,10 @@ func strip(wasm, blob []byte) ([]byte, error) {
 				kept = append(kept, segment{offset: s.offset + int32(end), data: s.data[end:]})
 			}
 		}
+		kept, err = capSegments(kept, maxSegments)
+		if err != nil {
+			return nil, err
+		}
 		newBody := encodeData(kept)
 		out = append(out, sectionData)
 		out = binary.AppendUvarint(out, uint64(len(newBody)))
@@ -76,6 +82,49 @@ func strip(wasm, blob []byte) ([]byte, error) {
 		return nil, errors.New("the table is not in the data section (built from another version of the library?)")
 	case found > 1:
 		return nil, fmt.Errorf("the table occurs %d times in the data section: refusing to guess", found)
+	}
+	return out, nil
+}
+
+// maxSegments is the most data segments a module may have in V8 (and
+// what the Go linker writes at most): splitting one more would make the
+// module fail to compile in Chromium ("data segments count of 100001
+// exceeds internal limit of 100000").
+const maxSegments = 100000
+
+// capSegments merges segments that are neighbours in memory, those with
+// the smallest gaps first (the gap written as zeros), until at most max
+// remain. The Go linker writes its sections' segments in section order,
+// not in address order; segments must not overlap.
+func capSegments(segs []segment, max int) ([]segment, error) {
+	excess := len(segs) - max
+	if excess <= 0 {
+		return segs, nil
+	}
+	segs = slices.Clone(segs)
+	slices.SortStableFunc(segs, func(a, b segment) int { return cmp.Compare(a.offset, b.offset) })
+	gap := func(i int) int64 { // between segs[i] and segs[i+1]
+		return int64(segs[i+1].offset) - int64(segs[i].offset) - int64(len(segs[i].data))
+	}
+	order := make([]int, len(segs)-1)
+	for i := range order {
+		if gap(i) < 0 {
+			return nil, fmt.Errorf("%w: data segments overlap at offset %d", errFormat, segs[i+1].offset)
+		}
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(gap(a), gap(b)) })
+	join := make([]bool, len(segs)) // join[i]: segs[i+1] is appended to segs[i]
+	for _, i := range order[:excess] {
+		join[i] = true
+	}
+	out := make([]segment, 0, max)
+	for i := 0; i < len(segs); i++ {
+		s := segment{offset: segs[i].offset, data: segs[i].data}
+		for ; join[i]; i++ {
+			s.data = append(append(slices.Clip(s.data), make([]byte, gap(i))...), segs[i+1].data...)
+		}
+		out = append(out, s)
 	}
 	return out, nil
 }

@@ -6,8 +6,8 @@
 //
 // The release build (scripts/build-wasm.sh) is linked with -s -w, which
 // leaves no names; this tool links the same program once more without them
-// (the code is the same) and reads the WebAssembly name section to give each
-// function body to its package. A package's "brotli alone" is its code
+// (with the release build's -gcflags: the same code) and reads the
+// WebAssembly name section to give each function body to its package. A package's "brotli alone" is its code
 // compressed on its own: an estimate of what it adds to the compressed
 // file. The data section (strings, type information, the function table,
 // constant tables) carries no names: its largest symbols are listed from
@@ -37,14 +37,15 @@ func main() {
 	release := flag.String("wasm", "js/dist/peerset.wasm", "the release build to measure")
 	pkg := flag.String("pkg", "./cmd/wasm", "the package it was built from")
 	top := flag.Int("top", 30, "rows of the package table")
+	gcflags := flag.String("gcflags", "", "the release build's -gcflags arguments, space-separated (scripts/build-wasm.sh --print-gcflags)")
 	flag.Parse()
-	if err := run(*release, *pkg, *top); err != nil {
+	if err := run(*release, *pkg, *top, strings.Fields(*gcflags)); err != nil {
 		fmt.Fprintln(os.Stderr, "wasmsize:", err)
 		os.Exit(1)
 	}
 }
 
-func run(release, pkg string, top int) error {
+func run(release, pkg string, top int, gcflags []string) error {
 	if _, err := exec.LookPath("brotli"); err != nil {
 		return errors.New("the brotli command is missing: apt-get install brotli")
 	}
@@ -58,7 +59,8 @@ func run(release, pkg string, top int) error {
 	}
 	defer os.RemoveAll(tmp)
 	named := filepath.Join(tmp, "named.wasm")
-	if out, err := goCmd("build", "-trimpath", "-o", named, pkg).CombinedOutput(); err != nil {
+	args := append(append([]string{"build", "-trimpath"}, gcflags...), "-o", named, pkg)
+	if out, err := goCmd(args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 	}
 	bin, err := os.ReadFile(named)
@@ -96,7 +98,7 @@ func run(release, pkg string, top int) error {
 	fmt.Printf("## %s\n\n", release)
 	fmt.Println("| build | raw | gzip -9 | brotli -q 11 |")
 	fmt.Println("|---|---:|---:|---:|")
-	fmt.Printf("| %s (release: -s -w, secp256k1's table stripped) | %s | %s | %s |\n", filepath.Base(release), mb(len(rel)), mb(gzipSize(rel)), mb(sizes[0]))
+	fmt.Printf("| %s (release: -s -w, inlining on hot paths only, secp256k1's table stripped) | %s | %s | %s |\n", filepath.Base(release), mb(len(rel)), mb(gzipSize(rel)), mb(sizes[0]))
 	fmt.Printf("| code section (function bodies) | %s | | %s |\n", mb(m.codeTotal()), mb(sizes[1]))
 	fmt.Printf("| data section (strings, types, tables, function table) | %s | | %s |\n\n", mb(len(m.data)), mb(sizes[2]))
 
