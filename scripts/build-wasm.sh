@@ -37,10 +37,9 @@ wasm_exec="$goroot/lib/wasm/wasm_exec.js"
 # Go runtime, secp256k1 and SHA-256 for signature checks, records, the tree,
 # moderation, sessions, IndexedDB, the facade, JSON, strconv, UTF-8,
 # syscall/js) and compiles the rest with -l (fmt, slog, time, reflect, the
-# swarm's signalling, ...)
-# (`make wasm-size` has the sizes; README "Browser benchmarks" the speed of
-# both builds). PEERSET_WASM_INLINE=all inlines everywhere, as go build does
-# by default. `scripts/build-wasm.sh --print-gcflags` prints the flags (for
+# swarm's signalling, ...). `make wasm-size` has the sizes, README
+# "Inlining on the hot paths only" the speed of both builds.
+# PEERSET_WASM_INLINE=all inlines everywhere, as go build does by default. `scripts/build-wasm.sh --print-gcflags` prints the flags (for
 # `make wasm-size`) and exits.
 gcflags=()
 if [ "${PEERSET_WASM_INLINE:-}" != all ]; then
