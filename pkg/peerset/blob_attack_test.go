@@ -9,7 +9,9 @@ import (
 	"errors"
 	"runtime"
 	"testing"
+	"time"
 
+	"github.com/peersetdb/peerset/internal/testwait"
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/record"
 	"github.com/peersetdb/peerset/pkg/tracker/trackertest"
@@ -140,4 +142,49 @@ func TestBlobHugeRecordAllocatesNothing(t *testing.T) {
 	if allocated > 64<<20 {
 		t.Fatalf("Blob of a record naming a held blob with a 1 GiB size allocated %d MiB (MaxBlobBytes %d MiB)", allocated>>20, db.cfg.MaxBlobBytes>>20)
 	}
+}
+
+// TestPrefetchGivesUpOnBlobsNobodyServes: an author publishes small-blob
+// records and never serves the bytes. Each is queued for prefetch; before,
+// it kept its slot of the queue (1,024) and a retry on every pass for the
+// life of its record, so enough of them left no room for the blobs that
+// can be fetched. Now an entry leaves after maxPrefetchMisses attempts that
+// found no peer (here: the node is not joined, so every attempt misses).
+func TestPrefetchGivesUpOnBlobsNobodyServes(t *testing.T) {
+	ctx := context.Background()
+	open := moderation.PresetOpen()
+	db, err := Open(ctx, Config{Room: "prefetch-gives-up", Moderation: &open})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	author, err := record.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	var events []*record.Event
+	for i := range n {
+		ref, _ := record.HashBlob(blobBytes(10<<10, uint64(300+i)), "")
+		e, err := record.New(record.Draft{Text: "never served", Blob: &ref}, author, record.RoomID(DefaultAppID, "prefetch-gives-up"), record.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, e)
+	}
+	for i, o := range db.Ingest(ctx, Origin{PeerID: "hostile"}, events) {
+		if !o.Stored {
+			t.Fatalf("record %d not stored: %v", i, o.Err)
+		}
+	}
+	queued := func() int {
+		db.blobs.mu.Lock()
+		defer db.blobs.mu.Unlock()
+		return len(db.blobs.wanted)
+	}
+	testwait.For(t, "the records' blobs to be queued for prefetch", 10*time.Second, func() bool { return queued() == n })
+	testwait.For(t, "the prefetch to give up on them", 20*time.Second, func() bool {
+		db.blobs.kick() // a pass, as when a peer joins
+		return queued() == 0
+	})
 }

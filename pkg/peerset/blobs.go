@@ -78,7 +78,7 @@ type blobState struct {
 
 	mu       sync.Mutex
 	fetching map[[32]byte]*blobCall
-	wanted   map[[32]byte]record.BlobRef // to prefetch (bounded by maxPrefetchQueue)
+	wanted   map[[32]byte]*prefetchEntry // to prefetch (bounded by maxPrefetchQueue)
 	wake     chan struct{}
 	ctx      context.Context // the DB's background context: fetches run in it
 	quotaMu  sync.Mutex      // one quota check (and the store or fetch it allows) at a time
@@ -97,12 +97,25 @@ type blobCall struct {
 
 const maxPrefetchQueue = 1024
 
+// maxPrefetchMisses is how many prefetch attempts may find no peer to
+// serve a blob before it leaves the queue: a blob nobody serves (an
+// author's records of blobs it never shares, a holder gone for good) must
+// not keep a slot of the queue, and a retry of every pass, for the life of
+// its record. It stays fetchable on demand (DB.Blob).
+const maxPrefetchMisses = 8
+
+// prefetchEntry is a blob to prefetch.
+type prefetchEntry struct {
+	ref    record.BlobRef
+	misses int // attempts that found no peer to serve it
+}
+
 func (b *blobState) init(st store.Store) {
 	if bs, ok := st.(store.Blobs); ok {
 		b.st = bs
 	}
 	b.fetching = map[[32]byte]*blobCall{}
-	b.wanted = map[[32]byte]record.BlobRef{}
+	b.wanted = map[[32]byte]*prefetchEntry{}
 	b.wake = make(chan struct{}, 1)
 	b.refWake = make(chan struct{}, 1)
 	b.swept = make(chan struct{})
@@ -568,8 +581,8 @@ func (db *DB) blobRefLoop(ctx context.Context) {
 		if len(prefetch) > 0 {
 			db.blobs.mu.Lock()
 			for _, ref := range prefetch {
-				if len(db.blobs.wanted) < maxPrefetchQueue {
-					db.blobs.wanted[ref.SHA256] = ref
+				if db.blobs.wanted[ref.SHA256] == nil && len(db.blobs.wanted) < maxPrefetchQueue {
+					db.blobs.wanted[ref.SHA256] = &prefetchEntry{ref: ref}
 				}
 			}
 			db.blobs.mu.Unlock()
@@ -602,8 +615,8 @@ func (db *DB) prefetchLoop(ctx context.Context) {
 		}
 		db.blobs.mu.Lock()
 		var refs []record.BlobRef
-		for _, ref := range db.blobs.wanted {
-			refs = append(refs, ref)
+		for _, e := range db.blobs.wanted {
+			refs = append(refs, e.ref)
 		}
 		db.blobs.mu.Unlock()
 		for _, ref := range refs {
@@ -612,7 +625,17 @@ func (db *DB) prefetchLoop(ctx context.Context) {
 			}
 			err := db.prefetch(ctx, ref)
 			if errors.Is(err, ErrBlobUnavailable) {
-				continue // retried when peers join
+				// Retried when peers join and every prefetchRetry, a few
+				// times.
+				db.blobs.mu.Lock()
+				if e := db.blobs.wanted[ref.SHA256]; e != nil {
+					if e.misses++; e.misses >= maxPrefetchMisses {
+						delete(db.blobs.wanted, ref.SHA256)
+						db.log.Debug("prefetch gave up: no peer serves the blob (it is fetched on demand)", "sha", ref.Hex()[:16], "attempts", e.misses)
+					}
+				}
+				db.blobs.mu.Unlock()
+				continue
 			}
 			if err != nil && ctx.Err() == nil {
 				db.log.Warn("failed to prefetch a blob", "sha", ref.Hex()[:16], "err", err)
