@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -149,11 +150,19 @@ func TestBlobHugeRecordAllocatesNothing(t *testing.T) {
 // it kept its slot of the queue (1,024) and a retry on every pass for the
 // life of its record, so enough of them left no room for the blobs that
 // can be fetched. Now an entry leaves after maxPrefetchMisses attempts that
-// found no peer (here: the node is not joined, so every attempt misses).
+// found no peer over prefetchGiveUpAfter (here: the node is not joined, so
+// every attempt misses; its clock is moved on).
 func TestPrefetchGivesUpOnBlobsNobodyServes(t *testing.T) {
 	ctx := context.Background()
 	open := moderation.PresetOpen()
-	db, err := Open(ctx, Config{Room: "prefetch-gives-up", Moderation: &open})
+	var mu sync.Mutex
+	skew := time.Duration(0)
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return time.Now().Add(skew)
+	}
+	db, err := Open(ctx, Config{Room: "prefetch-gives-up", Moderation: &open, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,6 +192,29 @@ func TestPrefetchGivesUpOnBlobsNobodyServes(t *testing.T) {
 		return len(db.blobs.wanted)
 	}
 	testwait.For(t, "the records' blobs to be queued for prefetch", 10*time.Second, func() bool { return queued() == n })
+	// Many passes in a short time (a peer joining and leaving in a loop)
+	// drop nothing.
+	for range 3 * maxPrefetchMisses {
+		db.blobs.kick()
+		time.Sleep(10 * time.Millisecond)
+	}
+	testwait.For(t, "the passes to count their misses", 10*time.Second, func() bool {
+		db.blobs.mu.Lock()
+		defer db.blobs.mu.Unlock()
+		for _, e := range db.blobs.wanted {
+			if e.misses < maxPrefetchMisses {
+				db.blobs.kick()
+				return false
+			}
+		}
+		return true
+	})
+	if q := queued(); q != n {
+		t.Fatalf("%d of %d blobs left the queue after misses within a few seconds; want none yet", n-q, n)
+	}
+	mu.Lock()
+	skew = prefetchGiveUpAfter
+	mu.Unlock()
 	testwait.For(t, "the prefetch to give up on them", 20*time.Second, func() bool {
 		db.blobs.kick() // a pass, as when a peer joins
 		return queued() == 0

@@ -97,17 +97,24 @@ type blobCall struct {
 
 const maxPrefetchQueue = 1024
 
-// maxPrefetchMisses is how many prefetch attempts may find no peer to
-// serve a blob before it leaves the queue: a blob nobody serves (an
-// author's records of blobs it never shares, a holder gone for good) must
-// not keep a slot of the queue, and a retry of every pass, for the life of
-// its record. It stays fetchable on demand (DB.Blob).
-const maxPrefetchMisses = 8
+// A blob to prefetch leaves the queue once maxPrefetchMisses attempts
+// found no peer to serve it over at least prefetchGiveUpAfter: a blob
+// nobody serves (an author's records of blobs it never shares, a holder
+// gone for good) must not keep a slot of the queue, and a retry on every
+// pass, for the life of its record. Both bounds hold, so that neither a
+// peer joining and leaving in a loop (a pass per join) nor a few minutes
+// offline (a pass every prefetchRetry) drops the blobs of a holder that is
+// only away. It stays fetchable on demand (DB.Blob).
+const (
+	maxPrefetchMisses   = 8
+	prefetchGiveUpAfter = 10 * time.Minute
+)
 
 // prefetchEntry is a blob to prefetch.
 type prefetchEntry struct {
-	ref    record.BlobRef
-	misses int // attempts that found no peer to serve it
+	ref       record.BlobRef
+	misses    int       // attempts that found no peer to serve it
+	firstMiss time.Time // the first of them
 }
 
 func (b *blobState) init(st store.Store) {
@@ -629,7 +636,11 @@ func (db *DB) prefetchLoop(ctx context.Context) {
 				// times.
 				db.blobs.mu.Lock()
 				if e := db.blobs.wanted[ref.SHA256]; e != nil {
-					if e.misses++; e.misses >= maxPrefetchMisses {
+					now := db.now()
+					if e.misses == 0 {
+						e.firstMiss = now
+					}
+					if e.misses++; e.misses >= maxPrefetchMisses && now.Sub(e.firstMiss) >= prefetchGiveUpAfter {
 						delete(db.blobs.wanted, ref.SHA256)
 						db.log.Debug("prefetch gave up: no peer serves the blob (it is fetched on demand)", "sha", ref.Hex()[:16], "attempts", e.misses)
 					}

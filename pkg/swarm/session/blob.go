@@ -73,6 +73,12 @@ const (
 	// blobSourceTimeouts: a source that let this many chunks time out
 	// without delivering one since is asked no more (no strike).
 	blobSourceTimeouts = 2
+	// blobQuietFor: a source that let a hash list time out, or was dropped
+	// for its chunk timeouts, is asked nothing by any fetch for this long
+	// (no strike: it may be slow). Else a peer that never answers would
+	// make every fetch of a blob nobody holds wait blobChunkTimeout for it:
+	// a prefetch queue of such blobs, one after the other, would stall.
+	blobQuietFor = 10 * time.Minute
 )
 
 // blobChunkTimeout: a chunk (or a hash list) not answered by then is asked
@@ -409,6 +415,14 @@ type blobSource struct {
 	owed     map[int]int // answers owed per chunk (asks not answered, also after a timeout)
 }
 
+// quiet keeps every fetch from asking the source anything for
+// blobQuietFor.
+func (src *blobSource) quiet(now time.Time) {
+	src.s.mu.Lock()
+	src.s.blobQuietUntil = now.Add(blobQuietFor)
+	src.s.mu.Unlock()
+}
+
 // BlobFetch describes a fetch for FetchBlob.
 type BlobFetch struct {
 	Ref record.BlobRef
@@ -533,10 +547,11 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 		for _, s := range m.snapshot() {
 			s.mu.Lock()
 			ok := s.authenticated && s.peerBlobs && !s.closing
+			quiet := now.Before(s.blobQuietUntil)
 			s.mu.Unlock()
 			if ok {
 				live[s] = true
-				if sources[s] == nil {
+				if sources[s] == nil && !quiet {
 					sources[s] = &blobSource{s: s, inflight: map[int]time.Time{}, owed: map[int]int{}}
 				}
 			}
@@ -570,6 +585,7 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 		for _, src := range sources {
 			if !src.done && !src.has && src.listOwed && now.Sub(src.askedAt) >= blobChunkTimeout {
 				src.done = true
+				src.quiet(now)
 			}
 			for i, at := range src.inflight {
 				if now.Sub(at) >= blobChunkTimeout {
@@ -582,6 +598,7 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 			}
 			if !src.done && src.timeouts >= blobSourceTimeouts {
 				src.done = true // it answers the list, then not: asked no more
+				src.quiet(now)
 				requeue(src)
 			}
 		}

@@ -26,6 +26,10 @@ type memBlobs struct {
 	spoil  func(index uint32, data []byte) []byte
 	gate   chan struct{}
 	served int
+	// listGate, when set, holds every hash-list request (and so the
+	// server's queue behind it) until it is closed: a peer that never
+	// answers.
+	listGate chan struct{}
 }
 
 func newMemBlobs() *memBlobs {
@@ -42,7 +46,14 @@ func (m *memBlobs) add(data []byte, chunkSize int) record.BlobRef {
 	return ref
 }
 
-func (m *memBlobs) ServedBlob(_ context.Context, sha [32]byte) (record.BlobRef, []byte, bool) {
+func (m *memBlobs) ServedBlob(ctx context.Context, sha [32]byte) (record.BlobRef, []byte, bool) {
+	if m.listGate != nil {
+		select {
+		case <-m.listGate:
+		case <-ctx.Done():
+			return record.BlobRef{}, nil, false
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ref, ok := m.refs[sha]
@@ -374,4 +385,51 @@ func TestBlobMessagesNeedBlobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "a strike", func() bool { return len(blobStrikes(a, b.key)) > 0 })
+}
+
+// owedBy is how many blob requests n's session with peer has not had
+// answered.
+func owedBy(n *node, peer string) int {
+	for _, s := range n.m.snapshot() {
+		if s.link.ID() == peer {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.blobOwed
+		}
+	}
+	return -1
+}
+
+// TestBlobSilentPeerIsAskedNoMore: a peer that never answers a hash-list
+// request made every fetch of a blob nobody holds wait blobChunkTimeout
+// for it, one fetch after the other (a prefetch queue of such blobs, or an
+// author's records of blobs it never shares, stalled for hours). After its
+// first timeout no fetch asks it anything for blobQuietFor.
+func TestBlobSilentPeerIsAskedNoMore(t *testing.T) {
+	old := blobChunkTimeout
+	blobChunkTimeout = 500 * time.Millisecond
+	t.Cleanup(func() { blobChunkTimeout = old })
+	silent := newMemBlobs()
+	silent.listGate = make(chan struct{}) // never opened
+	a := blobNode(t, "a", newMemBlobs())
+	s, h := blobNode(t, "silent", silent), blobNode(t, "honest", newMemBlobs())
+	connect(t, a, s, time.Millisecond)
+	connect(t, a, h, time.Millisecond)
+	waitState(t, a, "silent", StateIdle, StateSyncing)
+	waitState(t, a, "honest", StateIdle, StateSyncing)
+	for i := range 3 {
+		ref := newMemBlobs().add(randomBlob(3*record.MinBlobChunkSize+i), record.MinBlobChunkSize) // held by nobody
+		if _, _, err := fetchInto(t.Context(), a.m, ref); !errors.Is(err, ErrBlobUnavailable) {
+			t.Fatalf("fetch %d of a blob nobody holds: %v; want ErrBlobUnavailable", i, err)
+		}
+	}
+	if n := owedBy(a, "silent"); n != 1 {
+		t.Fatalf("the silent peer owes %d answers; want 1: asked once, then no more", n)
+	}
+	if len(blobStrikes(a, s.key)) != 0 {
+		t.Error("the silent peer was struck (slow is not hostile)")
+	}
+	if n := owedBy(a, "honest"); n != 0 {
+		t.Errorf("the honest peer owes %d answers; want 0 (it answers none)", n)
+	}
 }

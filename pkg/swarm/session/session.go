@@ -65,9 +65,10 @@ type session struct {
 	peerBlobs       bool       // the peer's hello said it serves and fetches blobs
 	blobsOn         bool       // our hello offered blobs (Config.Blobs is set)
 	blobQueue       []blobRequest
-	blobWaiting     int  // requests queued or being answered
-	blobServing     bool // serveBlobs runs
-	blobOwed        int  // blob requests this peer has not answered yet (our fetches, all together)
+	blobWaiting     int       // requests queued or being answered
+	blobServing     bool      // serveBlobs runs
+	blobOwed        int       // blob requests this peer has not answered yet (our fetches, all together)
+	blobQuietUntil  time.Time // it let a fetch's request time out: fetches ask it nothing until then
 	blobUpload      ratelimit.Bucket
 
 	// Owned by run.
