@@ -180,6 +180,9 @@ type DB struct {
 	// the index was built from is in doubt (an unreadable snapshot), and a
 	// snapshot would keep that from the next open, which rebuilds instead.
 	snapHold atomic.Bool
+	// snapPending counts the changes since the last snapshot save began
+	// (see snapshotEveryChanges).
+	snapPending atomic.Int64
 
 	subs    subscribers[Change]
 	rejects subscribers[Rejection]
@@ -310,7 +313,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		db.bgDone.Add(1)
 		go db.saveSnapshots(bg)
 		if !db.fromSnapshot {
-			db.snapshotChanged() // saved once loaded (it waits for that)
+			db.snapshotChanged(0) // saved once loaded (it waits for that)
 		}
 	}
 	if cfg.GCInterval > 0 {
@@ -576,7 +579,7 @@ func (db *DB) load(ctx context.Context, treeBuilt bool, source func(fn func(reco
 	db.holds.track(true, own...)
 	db.mu.Unlock()
 	if len(stale) > 0 {
-		defer db.snapshotChanged()
+		defer db.snapshotChanged(len(stale))
 		if err := db.store.Delete(ctx, stale...); err != nil {
 			// The set in memory is right; the leftovers are healed next time
 			// (by a rebuild: no snapshot may hide them).

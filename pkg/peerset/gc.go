@@ -43,7 +43,7 @@ func (db *DB) GC(ctx context.Context) (int, error) {
 		db.mu.Unlock()
 		return 0, fmt.Errorf("failed to collect expired records: %w", err)
 	}
-	db.snapshotChanged()
+	db.snapshotChanged(len(ids))
 	for _, s := range expired {
 		db.index.Remove(s.ID)
 		db.tree.Delete(itemOf(s))

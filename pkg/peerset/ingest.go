@@ -218,7 +218,7 @@ func (db *DB) ingest(ctx context.Context, origin Origin, events []*record.Event,
 		}
 	}
 	if len(toPut) > 0 || len(toDelete) > 0 {
-		db.snapshotChanged()
+		db.snapshotChanged(len(toPut) + len(toDelete))
 	}
 	if len(toDelete) > 0 {
 		if err := db.store.Delete(ctx, toDelete...); err != nil {

@@ -633,3 +633,41 @@ func TestApplyChanges(t *testing.T) {
 		})
 	}
 }
+
+// TestSnapshotSavedDuringALongSync: changes that never leave a quiet
+// second (a first sync of a big room) still get a snapshot every
+// snapshotEveryChanges: a journaling store (pkg/store/idb) would otherwise
+// pass its journal's bound and drop the snapshot, and a reload right after
+// the sync would rebuild the whole index.
+func TestSnapshotSavedDuringALongSync(t *testing.T) {
+	old := snapshotEveryChanges
+	snapshotEveryChanges = 40
+	t.Cleanup(func() { snapshotEveryChanges = old })
+	b := newSnapBacking()
+	b.journal = true
+	db := openSnap(t, b, false)
+	other, _ := record.GenerateKey()
+	saves := func() int {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.saves
+	}
+	// Batches of 10 records every 20 ms, never a quiet second, until a
+	// snapshot is saved (or 20 times the threshold).
+	ctx := context.Background()
+	for i := 0; saves() == 0; i++ {
+		if i == 80 {
+			t.Fatalf("no snapshot saved after %d changes without a quiet spell; want one every %d", 10*i, snapshotEveryChanges)
+		}
+		batch := make([]*record.Event, 10)
+		for j := range batch {
+			batch[j] = signedBy(t, other, db.RoomID(), record.Draft{Text: fmt.Sprintf("synced %d.%d", i, j), CreatedAt: time.Now()})
+		}
+		for _, o := range db.Ingest(ctx, Origin{PeerID: "peer"}, batch) {
+			if !o.Stored {
+				t.Fatalf("batch %d: %v", i, o.Err)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
