@@ -44,8 +44,12 @@ wasm_exec="$goroot/lib/wasm/wasm_exec.js"
 gcflags=()
 if [ "${PEERSET_WASM_INLINE:-}" != all ]; then
 	gcflags=(-gcflags=all=-l)
-	for p in runtime 'internal/...' sync syscall/js bytes strings strconv unicode/utf8 encoding/json \
-		crypto/sha256 crypto/internal/fips140/sha256 'github.com/decred/dcrd/dcrec/secp256k1/v4/...' \
+	# A package built with -l also exports no inline bodies, so its small
+	# helpers (encoding/binary's byte order, math/bits, sync/atomic) would
+	# not be inlined into these either: they keep the default too.
+	for p in runtime 'internal/...' sync sync/atomic syscall/js bytes strings strconv unicode/utf8 encoding/json \
+		encoding/binary math math/bits crypto/sha256 'crypto/internal/fips140/sha256' 'crypto/internal/fips140deps/...' \
+		'github.com/decred/dcrd/dcrec/secp256k1/v4/...' 'github.com/btcsuite/btcd/btcec/v2/...' github.com/btcsuite/btcd/chaincfg/chainhash \
 		github.com/peersetdb/peerset/cmd/wasm github.com/peersetdb/peerset/pkg/peerset github.com/peersetdb/peerset/pkg/record \
 		github.com/peersetdb/peerset/pkg/merkle github.com/peersetdb/peerset/pkg/moderation github.com/peersetdb/peerset/pkg/wire \
 		github.com/peersetdb/peerset/pkg/swarm/session github.com/peersetdb/peerset/pkg/store/idb; do
