@@ -655,19 +655,32 @@ func TestSnapshotSavedDuringALongSync(t *testing.T) {
 	// Batches of 10 records every 20 ms, never a quiet second, until a
 	// snapshot is saved (or 20 times the threshold).
 	ctx := context.Background()
-	for i := 0; saves() == 0; i++ {
-		if i == 80 {
-			t.Fatalf("no snapshot saved after %d changes without a quiet spell; want one every %d", 10*i, snapshotEveryChanges)
-		}
+	batches := 0
+	ingest := func() {
 		batch := make([]*record.Event, 10)
 		for j := range batch {
-			batch[j] = signedBy(t, other, db.RoomID(), record.Draft{Text: fmt.Sprintf("synced %d.%d", i, j), CreatedAt: time.Now()})
+			batch[j] = signedBy(t, other, db.RoomID(), record.Draft{Text: fmt.Sprintf("synced %d.%d", batches, j), CreatedAt: time.Now()})
 		}
 		for _, o := range db.Ingest(ctx, Origin{PeerID: "peer"}, batch) {
 			if !o.Stored {
-				t.Fatalf("batch %d: %v", i, o.Err)
+				t.Fatalf("batch %d: %v", batches, o.Err)
 			}
 		}
+		batches++
 		time.Sleep(20 * time.Millisecond)
+	}
+	for saves() == 0 {
+		if batches == 80 {
+			t.Fatalf("no snapshot saved after %d changes without a quiet spell; want one every %d", 10*batches, snapshotEveryChanges)
+		}
+		ingest()
+	}
+	// And not after every batch: the count starts over at each save.
+	before := saves()
+	for range 16 {
+		ingest()
+	}
+	if n := saves() - before; n > 8 {
+		t.Errorf("%d snapshots saved during 16 batches of 10 changes; want about one per %d changes", n, snapshotEveryChanges)
 	}
 }

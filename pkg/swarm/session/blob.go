@@ -73,12 +73,14 @@ const (
 	// blobSourceTimeouts: a source that let this many chunks time out
 	// without delivering one since is asked no more (no strike).
 	blobSourceTimeouts = 2
-	// blobQuietFor: a source that let a hash list time out, or was dropped
-	// for its chunk timeouts, is asked nothing by any fetch for this long
-	// (no strike: it may be slow). Else a peer that never answers would
-	// make every fetch of a blob nobody holds wait blobChunkTimeout for it:
-	// a prefetch queue of such blobs, one after the other, would stall.
-	blobQuietFor = 10 * time.Minute
+	// blobQuietFor: a source that let a hash list time out is asked
+	// nothing by any fetch for this long (no strike: it may be slow or
+	// congested). Else a peer that never answers would make every fetch
+	// of a blob nobody holds wait blobChunkTimeout for it: a prefetch queue
+	// of such blobs, one after the other, would stall. Short, because a
+	// blob that only this peer holds is unavailable meanwhile; chunk
+	// timeouts only drop the source from its fetch (a slow link's).
+	blobQuietFor = 2 * time.Minute
 )
 
 // blobChunkTimeout: a chunk (or a hash list) not answered by then is asked
@@ -576,7 +578,8 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 				continue
 			}
 			if send(src, nil) {
-				src.askedAt, src.listOwed = now, true
+				// When it went: Send may have waited for back-pressure.
+				src.askedAt, src.listOwed = time.Now(), true
 				asking++
 			}
 		}
@@ -598,7 +601,6 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 			}
 			if !src.done && src.timeouts >= blobSourceTimeouts {
 				src.done = true // it answers the list, then not: asked no more
-				src.quiet(now)
 				requeue(src)
 			}
 		}

@@ -407,7 +407,7 @@ func owedBy(n *node, peer string) int {
 // first timeout no fetch asks it anything for blobQuietFor.
 func TestBlobSilentPeerIsAskedNoMore(t *testing.T) {
 	old := blobChunkTimeout
-	blobChunkTimeout = 500 * time.Millisecond
+	blobChunkTimeout = 2 * time.Second // the honest peer's "none" comes well within it
 	t.Cleanup(func() { blobChunkTimeout = old })
 	silent := newMemBlobs()
 	silent.listGate = make(chan struct{}) // never opened

@@ -68,7 +68,7 @@ type session struct {
 	blobWaiting     int       // requests queued or being answered
 	blobServing     bool      // serveBlobs runs
 	blobOwed        int       // blob requests this peer has not answered yet (our fetches, all together)
-	blobQuietUntil  time.Time // it let a fetch's request time out: fetches ask it nothing until then
+	blobQuietUntil  time.Time // it let a fetch's hash-list request time out: fetches ask it nothing until then
 	blobUpload      ratelimit.Bucket
 
 	// Owned by run.
