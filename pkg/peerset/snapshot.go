@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/peersetdb/peerset/pkg/record"
@@ -191,6 +192,29 @@ func (db *DB) openFromSnapshot(ctx context.Context) bool {
 // variable so that tests can lower it.
 var snapshotEveryChanges int64 = 8192
 
+// snapshotForceMaxBytes: the forced saves above are made only while a
+// snapshot takes at most this (about 77,000 records): each is the whole
+// index, so a sync of n records would write n²/16,384 entries of them. A
+// first sync into a room up to that size writes at most about 40 MiB of
+// snapshots; a bigger room saves after quiet spells only, and a reload
+// right after its first sync rebuilds the index. Atomic so that tests can
+// lower it while a DB runs.
+var snapshotForceMaxBytes atomic.Int64
+
+func init() { snapshotForceMaxBytes.Store(8 << 20) }
+
+// snapshotForced reports whether enough changes went without a snapshot
+// to save one at once (see snapshotEveryChanges).
+func (db *DB) snapshotForced() bool {
+	if db.snapPending.Load() < snapshotEveryChanges {
+		return false
+	}
+	db.mu.RLock()
+	n := db.index.Len()
+	db.mu.RUnlock()
+	return int64(n)*snapshotEntry <= snapshotForceMaxBytes.Load()
+}
+
 // snapshotChanged notes that the set changed by n records: the saver saves
 // a new snapshot once it has been quiet for snapshotQuiet, or at once past
 // snapshotEveryChanges.
@@ -232,7 +256,7 @@ func (db *DB) saveSnapshots(ctx context.Context) {
 		}
 		quiet := time.NewTimer(max(snapshotQuiet, time.Until(next)))
 	wait:
-		for db.snapPending.Load() < snapshotEveryChanges {
+		for !db.snapshotForced() {
 			select {
 			case <-ctx.Done():
 				quiet.Stop()

@@ -683,4 +683,16 @@ func TestSnapshotSavedDuringALongSync(t *testing.T) {
 	if n := saves() - before; n > 8 {
 		t.Errorf("%d snapshots saved during 16 batches of 10 changes; want about one per %d changes", n, snapshotEveryChanges)
 	}
+	// A room whose snapshot is past snapshotForceMaxBytes saves after
+	// quiet spells only: none while the changes go on.
+	oldMax := snapshotForceMaxBytes.Load()
+	snapshotForceMaxBytes.Store(snapshotEntry) // one record
+	t.Cleanup(func() { snapshotForceMaxBytes.Store(oldMax) })
+	before = saves()
+	for range 16 {
+		ingest()
+	}
+	if n := saves() - before; n != 0 {
+		t.Errorf("%d snapshots of a room past snapshotForceMaxBytes saved while changes went on; want none", n)
+	}
 }
