@@ -22,14 +22,23 @@ const FIRST_SCREEN = 100; // records read at open before the page is ready
 const ROW_HEIGHT = 52; // px, as --row-h in demo.css
 const STATS_INTERVAL = 500; // ms
 const MAX_BUCKETS_SHOWN = 60;
+const BUCKET_ROWS_SHOWN = 8; // rows of buckets in view (the rest scroll), as .buckets in demo.css
 const MAX_ACTIVITY = 200;
 const MAX_FILE_BYTES = 16 << 20; // the engine's default maxBlobBytes
 const MAX_IMAGE_URLS = 64; // object URLs of images kept for the list
 
 const $ = (sel) => document.querySelector(sel);
-const fmt = new Intl.NumberFormat('en-US');
-const clockFmt = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-const dayClockFmt = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+// The formatters are made on first use: the first Intl object of a page
+// loads the locale's data (about 30 ms here), which is better not added to
+// the task that runs this module.
+const lazyFormat = (make) => {
+  let f = null;
+  return { format: (v) => (f ??= make()).format(v) };
+};
+const fmt = lazyFormat(() => new Intl.NumberFormat('en-US'));
+const clockFmt = lazyFormat(() => new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' }));
+const dayClockFmt = lazyFormat(() => new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' }));
+for (const f of [fmt, clockFmt, dayClockFmt]) setTimeout(() => f.format(0)); // each in a task of its own
 
 let peerset;
 let db = null;
@@ -393,9 +402,13 @@ let listShort = false; // the list may have room for older records (removals, or
 let renderedAt = 0;
 let renderedView = '';
 let shownRows = new Map(); // record id → its row element, for the rows in view
+// The list's scroll offset, kept by its scroll events: renderList reading
+// box.scrollTop would lay the page out there and then, in the frame's
+// callback, before the frame lays it out again.
+let listScrollTop = 0;
 // During a sync records arrive by the thousand: the list is redrawn at most
 // every BURST_RENDER_GAP ms then, and arrivals are not animated.
-const BURST_RENDER_GAP = 250;
+const BURST_RENDER_GAP = 500;
 const BURST_RATE = 20; // records per second above which arrivals are a burst
 let arrivals = [];
 
@@ -508,10 +521,9 @@ function renderList() {
   const box = $('#record-list');
   const now = Date.now();
   renderedAt = now;
-  // Read the geometry before writing anything: a read after a write makes
-  // the browser lay the page out there and then.
+  // No geometry is read here (see listScrollTop).
   const rows = Math.min(9, Math.max(3, list.length));
-  const scrollTop = box.scrollTop;
+  const scrollTop = listScrollTop;
   const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - 4);
   const last = Math.min(list.length, Math.ceil((scrollTop + rows * ROW_HEIGHT) / ROW_HEIGHT) + 4);
   const spacer = box.querySelector('.record-list-spacer');
@@ -1023,7 +1035,12 @@ function drawBuckets(st) {
   });
   if (buckets.length > MAX_BUCKETS_SHOWN) items.push(el('li', { class: 'muted' }, `… ${buckets.length - MAX_BUCKETS_SHOWN} older buckets`));
   if (items.length === 0) items.push(el('li', { class: 'muted' }, 'no records'));
-  $('#bucket-list').replaceChildren(...items);
+  // The list is a box of fixed height (see .buckets in demo.css), set here
+  // only when its row count changes.
+  const rows = String(Math.min(items.length, BUCKET_ROWS_SHOWN));
+  const list = $('#bucket-list');
+  if (list.style.getPropertyValue('--rows') !== rows) list.style.setProperty('--rows', rows);
+  list.replaceChildren(...items);
 
   $('#missing-ranges').replaceChildren(...(missing.length
     ? missing.map((r) => el('li', { class: 'missing' }, rangeLabel(r)))
@@ -1097,6 +1114,10 @@ function renderClient(st) {
 
 let statsInFlight = false;
 let panelsAt = 0;
+// During a sync the tables and buckets are redrawn every PANELS_BURST_GAP
+// ms: each redraw lays the page out again (the counts and the root, in
+// boxes of a fixed size, only lay out themselves).
+const PANELS_BURST_GAP = 2000;
 let statsAgain = false;
 
 async function refreshStats() {
@@ -1111,9 +1132,9 @@ async function refreshStats() {
     lastStats = st;
     renderClient(st);
     // During a sync (records arriving by the hundred) the tables and the
-    // buckets are redrawn once a second; the counts every time.
+    // buckets are redrawn every PANELS_BURST_GAP ms; the counts every time.
     const now = Date.now();
-    if (!inBurst(now) || now - panelsAt >= 1000) {
+    if (!inBurst(now) || now - panelsAt >= PANELS_BURST_GAP) {
       panelsAt = now;
       renderTrackers(st);
       renderRelays(st);
@@ -1121,6 +1142,7 @@ async function refreshStats() {
       renderRecordStatus(st);
     } else {
       setText($('#record-count'), fmt.format(st.records));
+      setText($('#root'), st.root);
     }
     if (listShort && list.length < Math.min(MAX_LIST, st.records)) reloadListSoon();
     queueRender();
@@ -1392,12 +1414,15 @@ async function start() {
   $('#signin-extension').addEventListener('click', () => switchIdentity({ kind: 'extension' }, 'signing in with your extension'));
   $('#signin-new').addEventListener('click', () => onNewKey().catch((err) => showError(err.message)));
   $('#signin-out').addEventListener('click', () => switchIdentity({ kind: 'anonymous' }, 'signing out'));
-  $('#record-list').addEventListener('scroll', queueRender, { passive: true });
+  $('#record-list').addEventListener('scroll', (e) => {
+    listScrollTop = e.currentTarget.scrollTop;
+    queueRender();
+  }, { passive: true });
   $('#record-list').addEventListener('click', onListClick);
   $('#composer-text').addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) $('#composer').requestSubmit();
   });
-  renderList();
+  queueRender(); // at the next frame: reading the list's geometry now would lay the page out in this task
 
   try {
     peerset = await import(MODULE_URL);

@@ -12,6 +12,10 @@
 //            JSON parse, verify, moderate, store in IndexedDB
 //   sync     a native peer (seeded, niced) syncs the N records into a
 //            fresh tab (js/test/fixtures/bare.html: the library without UI)
+//   demo-sync the same into the demo page, profiling the page's main
+//            thread instead of the worker; its tables count only the
+//            samples inside long tasks (busy stretches over 50 ms), to say
+//            what the demo's long tasks run
 //
 // Shares and CPU times (Chromium's processes, IndexedDB's backend
 // included, and the engine's worker thread, from /proc) survive the
@@ -62,6 +66,111 @@ async function workerSession(page) {
     if (r.error) throw new Error(`${method}: ${r.error.message}`);
     return r.result;
   };
+}
+
+// pageSession returns send(method, params) for the page's own (main
+// thread) target.
+async function pageSession(page) {
+  const cdp = await page.context().newCDPSession(page);
+  return (method, params = {}) => cdp.send(method, params);
+}
+
+// longStretches keeps only the samples inside busy stretches (runs of
+// non-idle samples) longer than 50 ms: the main thread's long tasks.
+function longStretches(profile) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const idle = (id) => byId.get(id).callFrame.functionName === '(idle)';
+  const keep = [];
+  let run = [];
+  let runMs = 0;
+  const stretches = [];
+  const flush = () => {
+    if (runMs > 50) { keep.push(...run); stretches.push(runMs); }
+    run = [];
+    runMs = 0;
+  };
+  profile.samples.forEach((id, i) => {
+    if (idle(id)) { flush(); return; }
+    run.push(id);
+    runMs += (profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0) / 1000;
+  });
+  flush();
+  return { profile: { ...profile, samples: keep }, stretches };
+}
+
+// traced records a Chromium trace (DevTools timeline categories) around
+// body and returns its events.
+async function traced(page, body) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Tracing.start', {
+    transferMode: 'ReturnAsStream',
+    traceConfig: { includedCategories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'blink', 'toplevel'] },
+  });
+  const note = await body();
+  const done = new Promise((resolve) => cdp.once('Tracing.tracingComplete', resolve));
+  await cdp.send('Tracing.end');
+  const { stream } = await done;
+  let text = '';
+  for (;;) {
+    const chunk = await cdp.send('IO.read', { handle: stream, size: 1 << 20 });
+    text += chunk.base64Encoded ? Buffer.from(chunk.data, 'base64').toString() : chunk.data;
+    if (chunk.eof) break;
+  }
+  await cdp.send('IO.close', { handle: stream });
+  const parsed = JSON.parse(text);
+  return { note, events: Array.isArray(parsed) ? parsed : parsed.traceEvents };
+}
+
+// longTaskBreakdown finds the page's main thread in a trace (the renderer
+// thread named CrRendererMain that ran the most), its tasks over 50 ms,
+// and the time inside them per trace event name (own time: minus nested
+// events), so that layout, style, paint, GC, script and message handling
+// show apart.
+function longTaskBreakdown(events) {
+  const names = events.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
+  let best = null;
+  let bestDur = -1;
+  for (const t of names) {
+    const dur = events.filter((e) => e.pid === t.pid && e.tid === t.tid && e.name === 'RunTask' && e.ph === 'X').reduce((m, e) => m + (e.dur || 0), 0);
+    if (dur > bestDur) { best = t; bestDur = dur; }
+  }
+  if (!best) return 'no CrRendererMain thread in the trace';
+  const mine = events.filter((e) => e.pid === best.pid && e.tid === best.tid && e.ph === 'X' && typeof e.dur === 'number').sort((a, b) => a.ts - b.ts || b.dur - a.dur);
+  const tasks = mine.filter((e) => e.name === 'RunTask' && e.dur > 50_000);
+  const own = new Map();
+  const rows = [];
+  for (const task of tasks) {
+    const inside = mine.filter((e) => e !== task && e.ts >= task.ts && e.ts + e.dur <= task.ts + task.dur);
+    // own time of each event: its duration minus its direct children's.
+    const stack = [];
+    const ownOf = new Map();
+    for (const e of [task, ...inside]) {
+      while (stack.length && stack.at(-1).ts + stack.at(-1).dur <= e.ts) stack.pop();
+      if (stack.length) ownOf.set(stack.at(-1), (ownOf.get(stack.at(-1)) ?? stack.at(-1).dur) - e.dur);
+      ownOf.set(e, e.dur);
+      stack.push(e);
+    }
+    const per = new Map();
+    for (const [e, t] of ownOf) {
+      const key = e.name === 'FunctionCall' || e.name === 'EvaluateScript' ? `${e.name} ${e.args?.data?.functionName || ''} ${path.basename(e.args?.data?.url || '')}:${e.args?.data?.lineNumber ?? ''}` : e.name;
+      per.set(key, (per.get(key) || 0) + t);
+      own.set(key, (own.get(key) || 0) + t);
+    }
+    rows.push(`| ${(task.dur / 1000).toFixed(0)} ms | ${[...per].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)}`).join(', ')} |`);
+  }
+  const total = [...own].sort((a, b) => b[1] - a[1]).slice(0, top);
+  return [
+    `${tasks.length} main-thread tasks over 50 ms (trace events' own time in ms):`,
+    '',
+    '| task | where its time went |',
+    '|---:|---|',
+    ...rows,
+    '',
+    '| own time in all of them | trace event |',
+    '|---:|---|',
+    ...total.map(([k, v]) => `| ${(v / 1000).toFixed(1)} ms | \`${k}\` |`),
+    '',
+  ].join('\n');
 }
 
 // summarize turns a V8 CPU profile into self and inclusive shares per
@@ -120,8 +229,8 @@ function report(phase, summary, wallMs, extra) {
   return lines.join('\n');
 }
 
-async function profiled(page, phase, body, count = n) {
-  const send = await workerSession(page);
+async function profiled(page, phase, body, count = n, { mainThread = false } = {}) {
+  const send = mainThread ? await pageSession(page) : await workerSession(page);
   await send('Profiler.enable');
   await send('Profiler.setSamplingInterval', { interval: intervalUs });
   const load = os.loadavg()[0].toFixed(2);
@@ -143,7 +252,14 @@ async function profiled(page, phase, body, count = n) {
   await mkdir(profileDir, { recursive: true });
   const file = path.join(profileDir, `${phase}.cpuprofile`);
   await writeFile(file, JSON.stringify(profile));
-  const summary = summarize(profile);
+  let summary;
+  if (mainThread) {
+    const long = longStretches(profile);
+    summary = summarize(long.profile);
+    note += `; the main thread's busy stretches over 50 ms: ${long.stretches.length} (${long.stretches.map((x) => Math.round(x)).sort((a, b) => b - a).slice(0, 12).join(', ')} ms); the tables below count only their samples`;
+  } else {
+    summary = summarize(profile);
+  }
   const text = report(Object.assign(String(phase), { load: `${load} / ${os.loadavg()[0].toFixed(2)}` }), summary, wallMs, `${note}; ${file}`);
   console.log(text);
   return text;
@@ -198,11 +314,40 @@ try {
     }
   }
 
-  if (parts.has('sync')) {
+  if (parts.has('demo-trace')) {
+    // The demo opened on the room, then the same first sync into it,
+    // traced: what their long tasks hold (traces in out/profile/).
     const context = await env.persistentContext(http);
-    const page = env.watch(await context.newPage(), 'sync');
-    await gotoReady(page, `${http}/js/test/fixtures/bare.html?${new URLSearchParams({ room })}`);
-    out.push(await profiled(page, 'sync', async () => {
+    const page = env.watch(await context.newPage(), 'demo-trace');
+    await page.goto('about:blank');
+    await mkdir(profileDir, { recursive: true });
+    for (const phase of ['open', 'sync']) {
+      const { note, events } = await traced(page, async () => {
+        const t = Date.now();
+        if (phase === 'open') {
+          await gotoReady(page, await env.demoURL({ room }));
+          return `the demo opened on an empty room (navigation → ready) in ${Date.now() - t} ms`;
+        }
+        const native = env.spawnNiced('peerset join', 'peerset', ['join', '--db', dbFile, '--room', room, '--tracker', ws, '--json', '--ice-loopback', '--moderation', 'open']);
+        await waitFor(`the tab to hold ${n} records`, async () => (await stats(page)).records >= n, { timeout: 900_000, interval: 250 });
+        const synced = Date.now() - t;
+        await native.stop();
+        return `first sync of ${n} records into the demo in ${(synced / 1000).toFixed(2)} s`;
+      });
+      const file = path.join(profileDir, `demo-trace-${phase}.json`);
+      await writeFile(file, JSON.stringify(events));
+      const text = `### demo-trace, ${phase}: ${note}; ${file}\n\n${longTaskBreakdown(events)}`;
+      console.log(text);
+      out.push(text);
+    }
+  }
+
+  for (const kind of ['sync', 'demo-sync'].filter((k) => parts.has(k))) {
+    const context = await env.persistentContext(http);
+    const page = env.watch(await context.newPage(), kind);
+    const url = kind === 'sync' ? `${http}/js/test/fixtures/bare.html?${new URLSearchParams({ room })}` : await env.demoURL({ room });
+    await gotoReady(page, url);
+    out.push(await profiled(page, kind, async () => {
       const t = Date.now();
       const native = env.spawnNiced('peerset join', 'peerset', ['join', '--db', dbFile, '--room', room, '--tracker', ws, '--json', '--ice-loopback', '--moderation', 'open']);
       await waitFor('the native peer to connect', async () => (await stats(page)).peers >= 1, { timeout: 60_000, interval: 100 });
@@ -213,7 +358,7 @@ try {
       const synced = Date.now() - t;
       await native.stop();
       return `first sync of ${n} records from a native peer in ${(synced / 1000).toFixed(2)} s, connected after ${connected} ms (${Math.round(n / ((synced - connected) / 1000))} records/s once connected)`;
-    }));
+    }, n, { mainThread: kind === 'demo-sync' }));
   }
 } catch (err) {
   console.error(`profile: ${err.stack || err.message}`);
