@@ -48,9 +48,10 @@
 // file throughput tab → tab and native → tab beside a raw data channel
 // between the same two tabs, see blobThroughput;
 // "bare-sync" is the first sync into the page without UI and the ingest
-// alone, without the demo, reloads and forwarded channels of "sync"),
+// alone, without the demo, reloads and forwarded channels of "sync";
+// "demo-sync" the first sync into the demo alone, PEERSET_BENCH_RUNS times),
 // PEERSET_BENCH_PUTS (default 1000), PEERSET_BENCH_COMPARE (a build tree
-// measured beside this one by put, reopen and bare-sync: its js/dist,
+// measured beside this one by put, reopen, bare-sync and demo-sync: its js/dist,
 // js/test/fixtures and examples/demo), PEERSET_BENCH_SETTLE_MS (default 5000: the wait before an
 // RSS reading).
 
@@ -63,6 +64,7 @@ import zlib from 'node:zlib';
 
 import { chromiumCPU, workerThreadsCPU } from './lib/cpu.mjs';
 import { Child, Env, gotoReady, nowhereTracker, outDir, putMany, repoRoot, runBinary, sleep, stats, uniqueRoom, waitFor } from './lib/harness.mjs';
+import { cpuNote as taskCPUNote, mainThreadTasks, startTrace } from './lib/trace.mjs';
 
 const runs = Number(process.env.PEERSET_BENCH_RUNS || 3);
 const sizes = (process.env.PEERSET_BENCH_SIZES || '20000,50000').split(',').map(Number);
@@ -206,10 +208,13 @@ async function firstSync(n, { page: kind = 'bare', params = {}, reopen = false, 
     const page = env.watch(await profile.newPage(), `sync ${n} ${label}`);
     await page.addInitScript(installMainThreadWatch);
     const q = new URLSearchParams({ room, ...params });
-    const url = kind === 'bare' ? `${http}${treePath}/js/test/fixtures/bare.html?${q}` : await env.demoURL({ room, params });
+    const url = kind === 'bare' ? `${http}${treePath}/js/test/fixtures/bare.html?${q}` : await demoAt(env, tree, { room, params });
+    // A trace beside the long tasks: their CPU time (see lib/trace.mjs).
+    let stopTrace = await startTrace(page, ['toplevel', 'disabled-by-default-devtools.timeline']);
     await gotoReady(page, url);
     const ready = await page.evaluate(() => performance.now());
     const open = await mainThread(page, 0, ready);
+    const openTasks = mainThreadTasks(await stopTrace());
 
     // The first sync: the native peer brings the n records into the tab.
     const start = await page.evaluate(() => performance.now());
@@ -217,6 +222,7 @@ async function firstSync(n, { page: kind = 'bare', params = {}, reopen = false, 
     const load0 = loadavg();
     const cpu0 = chromiumCPU();
     const worker0 = workerThreadsCPU();
+    stopTrace = await startTrace(page);
     const native = env.spawnNiced('peerset join', 'peerset', ['join', '--db', dbFile, '--room', room, '--tracker', ws, '--json', '--ice-loopback', '--moderation', 'open']);
     await waitFor('the native peer to connect', async () => (await stats(page)).peers >= 1, { timeout: 60_000, interval: 100 });
     const connected = Date.now() - t;
@@ -227,11 +233,12 @@ async function firstSync(n, { page: kind = 'bare', params = {}, reopen = false, 
     const syncCPU = { all: chromiumCPU() - cpu0, worker: workerThreadsCPU() - worker0 };
     const end = await page.evaluate(() => performance.now());
     const sync = await mainThread(page, start, end);
+    const syncTasks = mainThreadTasks(await stopTrace());
     const rate = Math.round(n / ((synced - connected) / 1000));
     row(`first sync of ${k} records from a native peer (${label})`, `${rate.toLocaleString('en-US')} records/s`, n === 20_000 && kind === 'bare' && !params.transfer ? '≥ 2,500 records/s' : '',
       `${s(synced)} from the peer's start, connected after ${ms(connected)}; CPU per record ${cpuNote(syncCPU, n)}; load ${load0} → ${loadavg()}`);
-    row(`long main-thread tasks during the ${k} sync (${label})`, taskNote(sync), n === 20_000 ? 'none > 50 ms' : '', `longest gap between animation frames ${ms(sync.gap)}`);
-    row(`long main-thread tasks while opening (${label})`, taskNote(open), 'none > 50 ms', `navigation → ready ${ms(ready)}`);
+    row(`long main-thread tasks during the ${k} sync (${label})`, taskNote(sync), n === 20_000 ? 'none > 50 ms' : '', `${taskCPUNote(syncTasks)}; longest gap between animation frames ${ms(sync.gap)}`);
+    row(`long main-thread tasks while opening (${label})`, taskNote(open), 'none > 50 ms', `${taskCPUNote(openTasks)}; navigation → ready ${ms(ready)}`);
     await native.stop();
 
     if (kind === 'bare' && !params.transfer) {
@@ -382,6 +389,7 @@ async function putLoop() {
           await gotoReady(page, url, 60_000);
           await putMany(page, 20, 'warm-up'); // the first signature computes the curve's table
           const from = await page.evaluate(() => performance.now());
+          const stopTrace = await startTrace(page);
           const t = Date.now();
           if (kind.endsWith('all at once')) {
             // putCount puts started together (Promise.all): what grouping
@@ -395,6 +403,7 @@ async function putLoop() {
           const took = Date.now() - t;
           const to = await page.evaluate(() => performance.now());
           const tasks = await mainThread(page, from, to);
+          tasks.cpu = mainThreadTasks(await stopTrace());
           const key = `${b.name}|${kind}`;
           if (!results.has(key)) results.set(key, []);
           results.get(key).push({ rate: putCount / (took / 1000), tasks });
@@ -413,7 +422,7 @@ async function putLoop() {
     const rates = rs.map((r) => r.rate);
     const worst = rs.reduce((m, r) => (r.tasks.longest > m.longest ? r.tasks : m), rs[0].tasks);
     row(`db.put ${kind.endsWith('all at once') ? `× ${putCount} started together` : `in a loop (${putCount} sequential puts`}, ${kind}, ${name}${kind.endsWith('all at once') ? '' : ')'}`, `${Math.round(median(rates)).toLocaleString('en-US')} puts/s`, '≥ 1,000/s',
-      `median of ${rates.length} (${rates.map((r) => Math.round(r)).join(', ')}); long main-thread tasks in the worst run: ${taskNote(worst)}, longest frame gap ${ms(worst.gap)}`);
+      `median of ${rates.length} (${rates.map((r) => Math.round(r)).join(', ')}); long main-thread tasks in the worst run: ${taskNote(worst)} (${taskCPUNote(worst.cpu)}), longest frame gap ${ms(worst.gap)}`);
   }
 }
 
@@ -863,6 +872,13 @@ if (parts.has('bare-sync')) { // the first sync into the page without UI and the
   for (const n of sizes) {
     for (let round = 0; round < (compareRoot ? runs : 1); round++) {
       for (const b of builds()) await firstSync(n, { page: 'bare', tree: b.tree, build: compareRoot ? b.name : '' });
+    }
+  }
+}
+if (parts.has('demo-sync')) { // the first sync into the demo, beside the comparison build's demo
+  for (const n of sizes) {
+    for (let round = 0; round < runs; round++) {
+      for (const b of builds()) await firstSync(n, { page: 'demo', tree: b.tree, build: compareRoot ? b.name : '' });
     }
   }
 }

@@ -34,6 +34,7 @@ import path from 'node:path';
 
 import { chromiumCPU, threadsCPU, workerThreadsCPU } from './lib/cpu.mjs';
 import { Env, gotoReady, nowhereTracker, outDir, runBinary, sleep, stats, uniqueRoom, waitFor } from './lib/harness.mjs';
+import { mainThreadOf, startTrace } from './lib/trace.mjs';
 
 const parts = new Set((process.env.PEERSET_PROFILE_PARTS || 'import,sync').split(','));
 const n = Number(process.env.PEERSET_PROFILE_RECORDS || 20000);
@@ -101,24 +102,9 @@ function longStretches(profile) {
 // traced records a Chromium trace (DevTools timeline categories) around
 // body and returns its events.
 async function traced(page, body) {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('Tracing.start', {
-    transferMode: 'ReturnAsStream',
-    traceConfig: { includedCategories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'blink', 'toplevel'] },
-  });
+  const stop = await startTrace(page, ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'blink', 'toplevel']);
   const note = await body();
-  const done = new Promise((resolve) => cdp.once('Tracing.tracingComplete', resolve));
-  await cdp.send('Tracing.end');
-  const { stream } = await done;
-  let text = '';
-  for (;;) {
-    const chunk = await cdp.send('IO.read', { handle: stream, size: 1 << 20 });
-    text += chunk.base64Encoded ? Buffer.from(chunk.data, 'base64').toString() : chunk.data;
-    if (chunk.eof) break;
-  }
-  await cdp.send('IO.close', { handle: stream });
-  const parsed = JSON.parse(text);
-  return { note, events: Array.isArray(parsed) ? parsed : parsed.traceEvents };
+  return { note, events: await stop() };
 }
 
 // longTaskBreakdown finds the page's main thread in a trace (the renderer
@@ -127,16 +113,11 @@ async function traced(page, body) {
 // events), so that layout, style, paint, GC, script and message handling
 // show apart.
 function longTaskBreakdown(events) {
-  const names = events.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
-  let best = null;
-  let bestDur = -1;
-  for (const t of names) {
-    const dur = events.filter((e) => e.pid === t.pid && e.tid === t.tid && e.name === 'RunTask' && e.ph === 'X').reduce((m, e) => m + (e.dur || 0), 0);
-    if (dur > bestDur) { best = t; bestDur = dur; }
-  }
+  const best = mainThreadOf(events);
   if (!best) return 'no CrRendererMain thread in the trace';
   const mine = events.filter((e) => e.pid === best.pid && e.tid === best.tid && e.ph === 'X' && typeof e.dur === 'number').sort((a, b) => a.ts - b.ts || b.dur - a.dur);
-  const tasks = mine.filter((e) => e.name === 'RunTask' && e.dur > 50_000);
+  // Tasks over 50 ms by the wall clock, and those over 30 ms of CPU.
+  const tasks = mine.filter((e) => e.name === 'RunTask' && (e.dur > 50_000 || e.tdur > 30_000));
   const own = new Map();
   const rows = [];
   for (const task of tasks) {
@@ -156,14 +137,14 @@ function longTaskBreakdown(events) {
       per.set(key, (per.get(key) || 0) + t);
       own.set(key, (own.get(key) || 0) + t);
     }
-    rows.push(`| ${(task.dur / 1000).toFixed(0)} ms | ${[...per].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)}`).join(', ')} |`);
+    rows.push(`| ${(task.dur / 1000).toFixed(0)} ms | ${typeof task.tdur === 'number' ? `${(task.tdur / 1000).toFixed(0)} ms` : '?'} | ${[...per].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)}`).join(', ')} |`);
   }
   const total = [...own].sort((a, b) => b[1] - a[1]).slice(0, top);
   return [
-    `${tasks.length} main-thread tasks over 50 ms (trace events' own time in ms):`,
+    `${tasks.length} main-thread tasks over 50 ms, or over 30 ms of CPU (trace events' own time in ms):`,
     '',
-    '| task | where its time went |',
-    '|---:|---|',
+    '| task | its CPU time | where its time went (wall) |',
+    '|---:|---:|---|',
     ...rows,
     '',
     '| own time in all of them | trace event |',

@@ -1,0 +1,89 @@
+// Chromium traces of a page over the DevTools protocol, and what the
+// benchmarks and profiles read from them: the page's main-thread tasks with
+// their wall time and their thread CPU time. A task can take 50 ms by the
+// wall clock while it ran on the CPU for a few: on a busy machine it waited
+// for a core. The CPU time says how much of it was the page's own work.
+
+// startTrace starts a trace of page's browser with categories and returns
+// stop(), which ends it and resolves to the trace's events. Add
+// 'disabled-by-default-devtools.timeline' when the page navigates during
+// the trace: it says which process the page moved to (pageProcess).
+export async function startTrace(page, categories = ['toplevel']) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Tracing.start', { transferMode: 'ReturnAsStream', traceConfig: { includedCategories: categories } });
+  return async function stop() {
+    const done = new Promise((resolve) => cdp.once('Tracing.tracingComplete', resolve));
+    await cdp.send('Tracing.end');
+    const { stream } = await done;
+    const chunks = [];
+    for (;;) {
+      const chunk = await cdp.send('IO.read', { handle: stream, size: 1 << 20 });
+      chunks.push(chunk.base64Encoded ? Buffer.from(chunk.data, 'base64').toString() : chunk.data);
+      if (chunk.eof) break;
+    }
+    await cdp.send('IO.close', { handle: stream });
+    await cdp.detach().catch(() => {});
+    const parsed = JSON.parse(chunks.join(''));
+    return Array.isArray(parsed) ? parsed : parsed.traceEvents;
+  };
+}
+
+// pageProcess is the renderer process of the traced page: the last one its
+// main frame committed a navigation in (FrameCommittedInBrowser, category
+// disabled-by-default-devtools.timeline), else the one it was in when the
+// trace started (TracingStartedInBrowser). A browser runs other renderers
+// too (another tab, a built-in page) whose tasks are not the page's.
+export function pageProcess(events) {
+  let pid = null;
+  for (const e of events) {
+    if (e.name === 'TracingStartedInBrowser' && pid === null) {
+      const main = (e.args?.data?.frames || []).find((f) => f.isOutermostMainFrame ?? !f.parent);
+      if (main?.processId) pid = main.processId;
+    }
+  }
+  const commits = events.filter((e) => e.name === 'FrameCommittedInBrowser' && e.args?.data?.isOutermostMainFrame && e.args.data.processId).sort((a, b) => a.ts - b.ts);
+  if (commits.length) pid = commits.at(-1).args.data.processId;
+  return pid;
+}
+
+// mainThreadOf finds the page's main thread in a trace: the CrRendererMain
+// thread of pageProcess, or, when the trace does not say which process is
+// the page's, the CrRendererMain thread whose tasks took the longest.
+export function mainThreadOf(events) {
+  const mains = events.filter((e) => e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
+  const pid = pageProcess(events);
+  const own = mains.find((t) => t.pid === pid);
+  if (own) return { pid: own.pid, tid: own.tid };
+  let best = null;
+  let longest = -1;
+  for (const t of mains) {
+    let total = 0;
+    for (const e of events) if (e.pid === t.pid && e.tid === t.tid && e.ph === 'X' && isTask(e)) total += e.dur || 0;
+    if (total > longest) {
+      best = t;
+      longest = total;
+    }
+  }
+  return best && { pid: best.pid, tid: best.tid };
+}
+
+const isTask = (e) => e.name === 'ThreadControllerImpl::RunTask' || e.name === 'RunTask';
+
+// mainThreadTasks lists the main thread's tasks as { wall, cpu } in ms
+// (cpu: the thread's CPU time in the task, NaN when the trace has none).
+export function mainThreadTasks(events) {
+  const main = mainThreadOf(events);
+  if (!main) return [];
+  return events
+    .filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && isTask(e))
+    .map((e) => ({ wall: (e.dur || 0) / 1000, cpu: typeof e.tdur === 'number' ? e.tdur / 1000 : NaN }));
+}
+
+// cpuNote says, of the tasks over 50 ms by the wall clock, how many also
+// ran on the CPU for over 50 ms, and the heaviest task by CPU time.
+export function cpuNote(tasks) {
+  if (tasks.length === 0) return 'no trace of the main thread';
+  const overCPU = tasks.filter((x) => x.cpu > 50);
+  const heaviest = tasks.reduce((m, x) => Math.max(m, x.cpu || 0), 0);
+  return `by CPU time: ${overCPU.length ? `${overCPU.length} over 50 ms` : 'none over 50 ms'} (the heaviest task ${Math.round(heaviest)} ms of CPU)`;
+}
