@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/peersetdb/peerset/pkg/record"
@@ -182,37 +181,37 @@ func (db *DB) openFromSnapshot(ctx context.Context) bool {
 	return true
 }
 
-// snapshotEveryChanges: after this many changes without a snapshot, one
-// is saved without waiting for a quiet spell or the gap. A store that
-// journals the changes since its snapshot (pkg/store/idb) drops the
-// snapshot once the journal passes its bound (20,000 changes): without
-// this, a long first sync (no quiet second from start to end) always
-// outgrew it, and a reload right after such a sync rebuilt the whole
-// index while writes waited (7–9 s for 50k records in the browser). A
-// variable so that tests can lower it.
-var snapshotEveryChanges int64 = 8192
-
-// snapshotForceMaxBytes: the forced saves above are made only while a
-// snapshot takes at most this (about 77,000 records): each is the whole
-// index, so a sync of n records would write n²/16,384 entries of them. A
-// first sync into a room up to that size writes at most about 40 MiB of
-// snapshots; a bigger room saves after quiet spells only, and a reload
-// right after its first sync rebuilds the index. Atomic so that tests can
-// lower it while a DB runs.
-var snapshotForceMaxBytes atomic.Int64
-
-func init() { snapshotForceMaxBytes.Store(8 << 20) }
+// snapshotEveryChanges and snapshotForceShare: after this many changes
+// without a snapshot, and at least one change for every snapshotForceShare
+// records the index holds, a snapshot is saved without waiting for a quiet
+// spell or the gap. A store that journals the changes since its snapshot
+// (pkg/store/idb) drops the snapshot once the journal outgrows its bound
+// (20,000 changes, or twice the snapshot's bytes): without this, a long
+// first sync (no quiet second from start to end) always outgrew it, and a
+// reload right after such a sync rebuilt the whole index while writes
+// waited (7–9 s for 50k records in the browser). Each forced save is the
+// whole index, so the share makes them grow apart as the room grows: a
+// first sync into an empty tab saves at 8,192 records, then each time the
+// room has grown by half, and writes about three times the room's final
+// snapshot in all (rather than n²/16,384 entries with a save every 8,192
+// changes), while the journal after the last save stays under half the
+// snapshot's entries. Variables so that tests can lower them.
+var (
+	snapshotEveryChanges int64 = 8192
+	snapshotForceShare   int64 = 3
+)
 
 // snapshotForced reports whether enough changes went without a snapshot
 // to save one at once (see snapshotEveryChanges).
 func (db *DB) snapshotForced() bool {
-	if db.snapPending.Load() < snapshotEveryChanges {
+	pending := db.snapPending.Load()
+	if pending < snapshotEveryChanges {
 		return false
 	}
 	db.mu.RLock()
 	n := db.index.Len()
 	db.mu.RUnlock()
-	return int64(n)*snapshotEntry <= snapshotForceMaxBytes.Load()
+	return pending*snapshotForceShare >= int64(n)
 }
 
 // snapshotChanged notes that the set changed by n records: the saver saves

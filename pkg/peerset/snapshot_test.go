@@ -28,6 +28,8 @@ type snapBacking struct {
 	snap    []byte
 	snapGen int
 	saves   int
+	// savedBytes: the size of each snapshot saved, in order.
+	savedBytes []int
 	// With journal, the backing keeps the changes since the snapshot, as
 	// pkg/store/idb does since schema 5, and LoadSnapshot returns them.
 	journal bool
@@ -106,6 +108,7 @@ func (c *snapConn) SaveSnapshot(_ context.Context, data []byte) (bool, error) {
 	c.b.snap, c.b.snapGen = append([]byte(nil), data...), c.b.gen
 	c.b.changes = nil
 	c.b.saves++
+	c.b.savedBytes = append(c.b.savedBytes, len(data))
 	return true, nil
 }
 
@@ -675,24 +678,38 @@ func TestSnapshotSavedDuringALongSync(t *testing.T) {
 		}
 		ingest()
 	}
-	// And not after every batch: the count starts over at each save.
-	before := saves()
-	for range 16 {
+	// Then the saves grow apart as the room grows: the next one once it has
+	// grown by about half (snapshotForceShare), not every snapshotEveryChanges
+	// changes, so that a long sync writes a few times the final snapshot in
+	// all rather than a number of snapshots that grows with the room.
+	for range 50 {
 		ingest()
 	}
-	if n := saves() - before; n > 8 {
-		t.Errorf("%d snapshots saved during 16 batches of 10 changes; want about one per %d changes", n, snapshotEveryChanges)
+	b.mu.Lock()
+	sizes := append([]int(nil), b.savedBytes...)
+	b.mu.Unlock()
+	if len(sizes) < 3 {
+		t.Fatalf("%d snapshots saved during %d batches of 10 changes without a quiet spell (sizes %v); want a few", len(sizes), batches, sizes)
 	}
-	// A room whose snapshot is past snapshotForceMaxBytes saves after
-	// quiet spells only: none while the changes go on.
-	oldMax := snapshotForceMaxBytes.Load()
-	snapshotForceMaxBytes.Store(snapshotEntry) // one record
-	t.Cleanup(func() { snapshotForceMaxBytes.Store(oldMax) })
-	before = saves()
-	for range 16 {
-		ingest()
+	entries := func(bytes int) int { return (bytes - len(encodeSnapshot(nil))) / snapshotEntry }
+	total := 0
+	for i, n := range sizes {
+		total += entries(n)
+		if i > 0 && entries(n) < entries(sizes[i-1])*4/3 {
+			t.Errorf("snapshot %d holds %d records, the one before %d: saves every %d changes, not once the room grew by half", i, entries(n), entries(sizes[i-1]), entries(n)-entries(sizes[i-1]))
+		}
 	}
-	if n := saves() - before; n != 0 {
-		t.Errorf("%d snapshots of a room past snapshotForceMaxBytes saved while changes went on; want none", n)
+	db.mu.RLock()
+	final := db.index.Len()
+	db.mu.RUnlock()
+	if total > 4*final {
+		t.Errorf("the forced snapshots held %d records in all for a room of %d (sizes %v); want at most about three times the room", total, final, sizes)
 	}
+	t.Logf("%d changes, %d snapshots of %v records", 10*batches, len(sizes), func() []int {
+		out := make([]int, len(sizes))
+		for i, n := range sizes {
+			out[i] = entries(n)
+		}
+		return out
+	}())
 }

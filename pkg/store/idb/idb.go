@@ -216,8 +216,12 @@ type Store struct {
 	// journaled counts the journal's changes: those LoadSnapshot read and
 	// those this Store added since (see journalLimit). usesSnapshots: the
 	// caller loaded a snapshot; until then this Store journals nothing.
-	journaled     int
-	usesSnapshots bool
+	journaled int
+	// journaledBytes: the bytes of those changes' rows; snapBytes: the
+	// size of the snapshot they follow (0 for none). See journalFull.
+	journaledBytes int
+	snapBytes      int
+	usesSnapshots  bool
 }
 
 var _ store.Store = (*Store)(nil)

@@ -35,11 +35,15 @@ import (
 // be the current one (with no rows, the snapshot's must), so a missing or
 // damaged row makes the snapshot unusable (the open rebuilds), never wrong.
 //
-// Bounds: a Store counts the journal's changes from what LoadSnapshot read
-// plus what it added since; past journalLimit it clears the journal and
-// drops the snapshot in its next change instead (the next open rebuilds),
-// so the journal holds at most about journalLimit changes per tab that
-// keeps writing. A Store whose caller does not use snapshots (it has
+// Bounds: a Store counts the journal's changes and bytes from what
+// LoadSnapshot read plus what it added since; once they pass both
+// journalLimit changes and twice the snapshot's bytes, it clears the
+// journal and drops the snapshot in its next change instead (the next open
+// rebuilds). So the journal holds at most about journalLimit changes, or
+// twice the snapshot's bytes in a bigger room, per tab that keeps writing:
+// an open reads at most about three times the snapshot's bytes, and a big
+// room's long first sync (see the forced saves of pkg/peerset) keeps its
+// snapshot. A Store whose caller does not use snapshots (it has
 // called neither LoadSnapshot nor SaveSnapshot) journals nothing: each of
 // its changes drops the snapshot and clears the journal, so that no
 // snapshot is left that misses a change.
@@ -59,8 +63,18 @@ func newGeneration() string {
 
 // journalLimit bounds the journal: the changes a Store counts in it (those
 // LoadSnapshot read and those it added since) before it clears it, and the
-// snapshot, instead. About 220 bytes a change.
+// snapshot, instead; unless the journal's bytes are still at most
+// journalSnapshotRatio times the snapshot's. About 220 bytes a change (a
+// snapshot entry of pkg/peerset: 108).
 var journalLimit = 20_000
+
+const journalSnapshotRatio = 2
+
+// journalFull reports whether a row of changes and bytes would take the
+// journal past its bound. Callers hold s.mu.
+func (s *Store) journalFull(changes, bytes int) bool {
+	return s.journaled+changes > journalLimit && s.journaledBytes+bytes > journalSnapshotRatio*s.snapBytes
+}
 
 // Journal rows: 'a' then the added events as item key ‖ stored summary
 // (hex), or 'r' then the removed ids (hex), entries separated by commas;
@@ -186,8 +200,9 @@ func (s *Store) bumpGeneration(t *txn, row journalRow) {
 	next := newGeneration()
 	prev := meta.Call("get", metaGeneration)
 	meta.Call("put", next, metaGeneration)
+	sealed := row.seal(next)
 	s.mu.Lock()
-	clear := !s.usesSnapshots || s.journaled+row.changes > journalLimit
+	clear := !s.usesSnapshots || s.journalFull(row.changes, len(sealed))
 	s.mu.Unlock()
 	journal := t.store(storeJournal)
 	if clear {
@@ -196,7 +211,7 @@ func (s *Store) bumpGeneration(t *txn, row journalRow) {
 		meta.Call("delete", metaSnapshot)
 		journal.Call("clear")
 	} else {
-		journal.Call("add", row.seal(next))
+		journal.Call("add", sealed)
 	}
 	t.completed = func() {
 		seen := stringOrEmpty(prev.Get("result"))
@@ -207,9 +222,10 @@ func (s *Store) bumpGeneration(t *txn, row journalRow) {
 		}
 		s.gen, s.genKnown = next, true
 		if clear {
-			s.journaled = 0
+			s.journaled, s.journaledBytes, s.snapBytes = 0, 0, 0
 		} else {
 			s.journaled += row.changes
+			s.journaledBytes += len(sealed)
 		}
 	}
 }
@@ -293,7 +309,7 @@ func (s *Store) SaveSnapshot(ctx context.Context, data []byte) (bool, error) {
 	}
 	if saved {
 		s.mu.Lock()
-		s.journaled = 0
+		s.journaled, s.journaledBytes, s.snapBytes = 0, 0, len(data)
 		s.mu.Unlock()
 	}
 	return saved, nil
@@ -341,6 +357,7 @@ func (s *Store) LoadSnapshot(ctx context.Context) (store.Snapshot, error) {
 	snap := store.Snapshot{Data: value[8:]}
 	last := fmt.Sprintf("%016x", binary.BigEndian.Uint64(value)) // the generation the snapshot was saved at
 	var rows []string
+	rowBytes := 0
 	if err := try(func() {
 		list := journalReq.Get("result")
 		n := list.Length()
@@ -353,6 +370,7 @@ func (s *Store) LoadSnapshot(ctx context.Context) (store.Snapshot, error) {
 		return store.Snapshot{}, failure("load the snapshot's journal", err)
 	}
 	for _, row := range rows {
+		rowBytes += len(row)
 		kind, rowGen, body, err := openJournalRow(row)
 		if err == nil {
 			snap.Changes, err = parseJournalRow(snap.Changes, kind, body)
@@ -366,10 +384,12 @@ func (s *Store) LoadSnapshot(ctx context.Context) (store.Snapshot, error) {
 		return store.Snapshot{}, fmt.Errorf("the snapshot's journal does not reach the current generation: %w", store.ErrNotFound)
 	}
 	s.mu.Lock()
-	s.journaled = len(snap.Changes)
+	s.journaled, s.journaledBytes, s.snapBytes = 0, 0, len(snap.Data)
+	full := s.journalFull(len(snap.Changes), rowBytes)
+	s.journaled, s.journaledBytes = len(snap.Changes), rowBytes
 	s.mu.Unlock()
-	if len(snap.Changes) > journalLimit {
-		return store.Snapshot{}, fmt.Errorf("the snapshot's journal holds %d changes, more than %d: %w", len(snap.Changes), journalLimit, store.ErrNotFound)
+	if full {
+		return store.Snapshot{}, fmt.Errorf("the snapshot's journal holds %d changes (%d bytes), more than %d and twice the snapshot's %d bytes: %w", len(snap.Changes), rowBytes, journalLimit, len(snap.Data), store.ErrNotFound)
 	}
 	return snap, nil
 }

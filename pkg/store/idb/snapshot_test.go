@@ -5,6 +5,7 @@ package idb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"syscall/js"
@@ -209,6 +210,56 @@ func TestJournalLimit(t *testing.T) {
 	c.notFound("a journal that misses the last change", s)
 	rawRows("the row back", func(j js.Value) { j.Call("clear"); j.Call("add", row) })
 	c.current("the row back", s, "t", "-4")
+}
+
+// TestJournalGrowsWithTheSnapshot: past journalLimit changes the journal
+// is kept while its rows take at most twice the snapshot's bytes, so that a
+// big room's snapshot survives a long sync; past both it is dropped.
+func TestJournalGrowsWithTheSnapshot(t *testing.T) {
+	ctx := context.Background()
+	defer func(n int) { journalLimit = n }(journalLimit)
+	journalLimit = 3
+	g := storetest.NewGenerator(t, 3, 17)
+	events := g.Records(12, 1000, 10)
+	c := snapshotChecks{t, events}
+	s := openNamed(t, databaseName(t), Options{})
+	defer s.Close()
+	c.notFound("a new database", s)
+	// The rows of one added event each (their lengths do not depend on
+	// the generation).
+	rowBytes := 0
+	for _, e := range events {
+		rowBytes = max(rowBytes, len(addedRow([]*record.Event{e}).seal(newGeneration())))
+	}
+	for _, e := range events {
+		if n := len(addedRow([]*record.Event{e}).seal(newGeneration())); n != rowBytes {
+			t.Fatalf("journal rows of %d and %d bytes: the test assumes one size", n, rowBytes)
+		}
+	}
+	const kept = 10 // rows within twice the snapshot's bytes
+	big := strings.Repeat("b", (kept*rowBytes+rowBytes/2)/journalSnapshotRatio)
+	c.save("a snapshot", s, big, true)
+	var want []string
+	for i := range kept {
+		if err := s.Put(ctx, events[i]); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, "+"+strconv.Itoa(i))
+	}
+	c.current(fmt.Sprintf("%d changes (more than journalLimit, %d), within twice the snapshot's bytes", kept, journalLimit), s, big, strings.Join(want, " "))
+	reopened := openNamed(t, s.name, Options{})
+	c.current("the same from another connection", reopened, big, strings.Join(want, " "))
+	reopened.Close()
+	if err := s.Put(ctx, events[kept]); err != nil {
+		t.Fatal(err)
+	}
+	c.notFound("one row more than twice the snapshot's bytes", s)
+	// A small snapshot: back to journalLimit changes.
+	c.save("a small snapshot", s, "s", true)
+	if err := s.Put(ctx, events[kept+1]); err != nil {
+		t.Fatal(err)
+	}
+	c.current("one change", s, "s", "+"+strconv.Itoa(kept+1))
 }
 
 // TestStoreWithoutSnapshotsJournalsNothing: a connection whose caller never
