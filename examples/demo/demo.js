@@ -528,9 +528,10 @@ function renderList() {
   const box = $('#record-list');
   const now = Date.now();
   renderedAt = now;
-  // No geometry is read here (see listScrollTop).
+  // No geometry is read here (see listScrollTop). A list that just shrank
+  // may not have sent the scroll event of its clamped offset yet.
   const rows = Math.min(9, Math.max(3, list.length));
-  const scrollTop = listScrollTop;
+  const scrollTop = Math.min(listScrollTop, Math.max(0, (list.length - rows) * ROW_HEIGHT));
   const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - 4);
   const last = Math.min(list.length, Math.ceil((scrollTop + rows * ROW_HEIGHT) / ROW_HEIGHT) + 4);
   const spacer = box.querySelector('.record-list-spacer');
@@ -1184,6 +1185,8 @@ function reloadListSoon() {
 function renderSync(e) {
   const bar = $('#sync-progress');
   const text = $('#sync-text');
+  // The line is cut with an ellipsis in a narrow panel: its title has it whole.
+  queueMicrotask(() => { if (text.title !== text.textContent) text.title = text.textContent; });
   if (e.done) {
     bar.value = e.peers ? 1 : 0; // an empty bar while alone
     setText(text, e.peers ? `in sync with ${e.peers} peer${e.peers === 1 ? '' : 's'} · ${fmt.format(e.recordsIn)} in, ${fmt.format(e.recordsOut)} out` : 'waiting for peers');

@@ -25,7 +25,8 @@
 // "put-together": db.put one after the other or all at once),
 // PEERSET_PROFILE_RECORDS (default 20000), PEERSET_PROFILE_TOP (rows per
 // table, default 30), PEERSET_PROFILE_INTERVAL_US (sampling interval,
-// default 1000).
+// default 1000), PEERSET_PROFILE_TREE (the demo parts open that build tree's
+// demo).
 
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -40,6 +41,15 @@ const parts = new Set((process.env.PEERSET_PROFILE_PARTS || 'import,sync').split
 const n = Number(process.env.PEERSET_PROFILE_RECORDS || 20000);
 const top = Number(process.env.PEERSET_PROFILE_TOP || 30);
 const intervalUs = Number(process.env.PEERSET_PROFILE_INTERVAL_US || 1000);
+// PEERSET_PROFILE_TREE: another build tree under the repository (its
+// examples/demo and js/dist, as PEERSET_BENCH_COMPARE) whose demo the demo
+// parts open instead of this checkout's.
+const demoTree = process.env.PEERSET_PROFILE_TREE || '';
+async function demoURL(env, options) {
+  const url = new URL(await env.demoURL(options));
+  if (demoTree) url.pathname = `/${demoTree}/examples/demo/`;
+  return url.toString();
+}
 const profileDir = path.join(outDir, 'profile');
 
 // workerSession attaches to the page's dedicated worker (the engine) over
@@ -140,7 +150,17 @@ function longTaskBreakdown(events) {
     rows.push(`| ${(task.dur / 1000).toFixed(0)} ms | ${typeof task.tdur === 'number' ? `${(task.tdur / 1000).toFixed(0)} ms` : '?'} | ${[...per].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${(v / 1000).toFixed(0)}`).join(', ')} |`);
   }
   const total = [...own].sort((a, b) => b[1] - a[1]).slice(0, top);
+  // Over the whole trace: how often the page was laid out, and how often
+  // a change dirtied the document itself (InvalidateLayout of the node
+  // that Paint names #document) rather than a box laid out on its own.
+  const layouts = mine.filter((e) => e.name === 'Layout');
+  const invalidations = events.filter((e) => e.pid === best.pid && e.tid === best.tid && e.name === 'InvalidateLayout');
+  const documentNode = mine.find((e) => e.name === 'Paint' && e.args?.data?.nodeName === '#document')?.args.data.nodeId;
+  const ofDocument = invalidations.filter((e) => documentNode !== undefined && e.args?.data?.nodeId === documentNode).length;
+  const layoutLine = `Over the whole trace: ${layouts.length} layouts (${(layouts.reduce((m, e) => m + e.dur, 0) / 1000).toFixed(0)} ms in all); ${invalidations.length} layout invalidations, ${ofDocument} of them of the document itself.`;
   return [
+    layoutLine,
+    '',
     `${tasks.length} main-thread tasks over 50 ms, or over 30 ms of CPU (trace events' own time in ms):`,
     '',
     '| task | its CPU time | where its time went (wall) |',
@@ -272,6 +292,7 @@ try {
       if (r.stored !== n) throw new Error(`importEvents stored ${r.stored} of ${n}`);
       return `${n} records through importEvents (peerset/testing) in ${(r.ms / 1000).toFixed(2)} s (${Math.round(n / (r.ms / 1000))} records/s)`;
     }));
+    await context.close(); // the next part's tab must sync from the native peer alone
   }
 
   if (parts.has('put') || parts.has('put-together')) {
@@ -292,6 +313,7 @@ try {
         }, { puts, together: kind === 'put-together' });
         return `${puts} puts (${kind === 'put' ? 'one after the other' : 'started together'}) in ${(ms / 1000).toFixed(2)} s (${Math.round(puts / (ms / 1000))} puts/s)`;
       }, puts));
+      await context.close();
     }
   }
 
@@ -306,7 +328,7 @@ try {
       const { note, events } = await traced(page, async () => {
         const t = Date.now();
         if (phase === 'open') {
-          await gotoReady(page, await env.demoURL({ room }));
+          await gotoReady(page, await demoURL(env, { room }));
           return `the demo opened on an empty room (navigation → ready) in ${Date.now() - t} ms`;
         }
         const native = env.spawnNiced('peerset join', 'peerset', ['join', '--db', dbFile, '--room', room, '--tracker', ws, '--json', '--ice-loopback', '--moderation', 'open']);
@@ -321,12 +343,13 @@ try {
       console.log(text);
       out.push(text);
     }
+    await context.close();
   }
 
   for (const kind of ['sync', 'demo-sync'].filter((k) => parts.has(k))) {
     const context = await env.persistentContext(http);
     const page = env.watch(await context.newPage(), kind);
-    const url = kind === 'sync' ? `${http}/js/test/fixtures/bare.html?${new URLSearchParams({ room })}` : await env.demoURL({ room });
+    const url = kind === 'sync' ? `${http}/js/test/fixtures/bare.html?${new URLSearchParams({ room })}` : await demoURL(env, { room });
     await gotoReady(page, url);
     out.push(await profiled(page, kind, async () => {
       const t = Date.now();
@@ -340,6 +363,7 @@ try {
       await native.stop();
       return `first sync of ${n} records from a native peer in ${(synced / 1000).toFixed(2)} s, connected after ${connected} ms (${Math.round(n / ((synced - connected) / 1000))} records/s once connected)`;
     }, n, { mainThread: kind === 'demo-sync' }));
+    await context.close();
   }
 } catch (err) {
   console.error(`profile: ${err.stack || err.message}`);
