@@ -178,7 +178,9 @@ type DB struct {
 	// snapHold stops snapshots for the rest of this DB's life: the store
 	// may hold events the index dropped (a failed cleanup delete) or what
 	// the index was built from is in doubt (an unreadable snapshot), and a
-	// snapshot would keep that from the next open, which rebuilds instead.
+	// snapshot would keep that from the next open, which rebuilds instead;
+	// or the store refused a save (another connection changed it: it
+	// refuses every later one too).
 	snapHold atomic.Bool
 	// snapPending counts the changes since the last snapshot save began
 	// (see snapshotEveryChanges).

@@ -186,16 +186,18 @@ func (db *DB) openFromSnapshot(ctx context.Context) bool {
 // records the index holds, a snapshot is saved without waiting for a quiet
 // spell or the gap. A store that journals the changes since its snapshot
 // (pkg/store/idb) drops the snapshot once the journal outgrows its bound
-// (20,000 changes, or twice the snapshot's bytes): without this, a long
+// (20,000 changes and twice the snapshot's bytes): without this, a long
 // first sync (no quiet second from start to end) always outgrew it, and a
 // reload right after such a sync rebuilt the whole index while writes
 // waited (7–9 s for 50k records in the browser). Each forced save is the
 // whole index, so the share makes them grow apart as the room grows: a
 // first sync into an empty tab saves at 8,192 records, then each time the
-// room has grown by half, and writes about three times the room's final
-// snapshot in all (rather than n²/16,384 entries with a save every 8,192
-// changes), while the journal after the last save stays under half the
-// snapshot's entries. Variables so that tests can lower them.
+// room has grown by half, and writes three to four times the room's final
+// snapshot in all, counting the save after the sync (rather than
+// n²/16,384 entries with a save every 8,192 changes), while the journal
+// after the last successful save stays under half the snapshot's entries.
+// A failed save leaves its changes counted towards the next one. Variables
+// so that tests can lower them.
 var (
 	snapshotEveryChanges int64 = 8192
 	snapshotForceShare   int64 = 3
@@ -285,7 +287,7 @@ func (db *DB) saveSnapshot(ctx context.Context) (int, error) {
 	default:
 		return 0, nil // saveSnapshots waits for the load
 	}
-	db.snapPending.Store(0) // changes from here on count towards the next one
+	pending := db.snapPending.Swap(0) // changes from here on count towards the next one
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	if db.loadErr != nil || db.closed || db.snapHold.Load() {
@@ -298,8 +300,14 @@ func (db *DB) saveSnapshot(ctx context.Context) (int, error) {
 	})
 	data := encodeSnapshot(summaries)
 	saved, err := db.snaps.SaveSnapshot(ctx, data)
-	if err == nil && !saved {
-		db.log.Info("index snapshot not saved: another connection changed the store")
+	switch {
+	case err != nil:
+		db.snapPending.Add(pending) // the next save is due as soon as this one was
+	case !saved:
+		// Another connection changed the store: the store refuses every
+		// later save of this connection too, so none is built again.
+		db.snapHold.Store(true)
+		db.log.Info("index snapshot not saved: another connection changed the store; this one saves none from now on")
 	}
 	return len(data), err
 }

@@ -40,10 +40,11 @@ import (
 // journalLimit changes and twice the snapshot's bytes, it clears the
 // journal and drops the snapshot in its next change instead (the next open
 // rebuilds). So the journal holds at most about journalLimit changes, or
-// twice the snapshot's bytes in a bigger room, per tab that keeps writing:
-// an open reads at most about three times the snapshot's bytes, and a big
-// room's long first sync (see the forced saves of pkg/peerset) keeps its
-// snapshot. A Store whose caller does not use snapshots (it has
+// twice the snapshot's bytes in a bigger room, per tab that keeps writing
+// (a tab does not count other tabs' rows, nor rows left by a tab that
+// dropped the snapshot it followed): with one writing tab an open reads at
+// most about three times the snapshot's bytes, and a big room's long first
+// sync (see the forced saves of pkg/peerset) keeps its snapshot. A Store whose caller does not use snapshots (it has
 // called neither LoadSnapshot nor SaveSnapshot) journals nothing: each of
 // its changes drops the snapshot and clears the journal, so that no
 // snapshot is left that misses a change.
