@@ -82,9 +82,19 @@ type blobState struct {
 	wake     chan struct{}
 	ctx      context.Context // the DB's background context: fetches run in it
 	quotaMu  sync.Mutex      // one quota check (and the store or fetch it allows) at a time
+	// unnoted: the blobs PutBlob stored whose record is not stored yet, by
+	// how many PutBlob calls hold each (guarded by quotaMu): they count
+	// against this node's author quota until their record does.
+	unnoted map[[32]byte]unnotedBlob
 	pending  []Change        // changes whose references are not noted yet
 	refWake  chan struct{}   // pending grew
 	swept    chan struct{}   // closed once the sweep at open is done
+}
+
+// unnotedBlob is a blob of PutBlob in blobState.unnoted.
+type unnotedBlob struct {
+	size  int64
+	calls int
 }
 
 // blobCall is one fetch that concurrent Blob calls share.
@@ -123,6 +133,7 @@ func (b *blobState) init(st store.Store) {
 	}
 	b.fetching = map[[32]byte]*blobCall{}
 	b.wanted = map[[32]byte]*prefetchEntry{}
+	b.unnoted = map[[32]byte]unnotedBlob{}
 	b.wake = make(chan struct{}, 1)
 	b.refWake = make(chan struct{}, 1)
 	b.swept = make(chan struct{})
@@ -226,10 +237,25 @@ func (db *DB) PutBlob(ctx context.Context, d record.Draft, data io.Reader, media
 	if err == nil {
 		err = db.storeBlob(ctx, ref, hashes, raw)
 	}
+	if err == nil {
+		// Until its record is stored (below), the blob counts against the
+		// author's quota here: a second PutBlob meanwhile must see it.
+		u := db.blobs.unnoted[ref.SHA256]
+		db.blobs.unnoted[ref.SHA256] = unnotedBlob{size: ref.Size, calls: u.calls + 1}
+	}
 	db.blobs.quotaMu.Unlock()
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		db.blobs.quotaMu.Lock()
+		if u := db.blobs.unnoted[ref.SHA256]; u.calls > 1 {
+			db.blobs.unnoted[ref.SHA256] = unnotedBlob{size: u.size, calls: u.calls - 1}
+		} else {
+			delete(db.blobs.unnoted, ref.SHA256)
+		}
+		db.blobs.quotaMu.Unlock()
+	}()
 	d.Blob = &ref
 	rec, err := db.Put(ctx, d)
 	if err != nil {
@@ -329,7 +355,8 @@ func blobBytesHeld(info store.BlobInfo) int64 {
 }
 
 // authorBlobBytes sums the distinct blobs the author's live records refer
-// to, other than except.
+// to, and, for this node's author, those PutBlob stored whose record is
+// not stored yet (unnoted), other than except. Callers hold quotaMu.
 func (db *DB) authorBlobBytes(ctx context.Context, author record.PublicKey, except [32]byte) (int64, error) {
 	events, err := db.store.Query(ctx, store.Query{Author: &author, Kinds: []int{record.KindRecord}})
 	if err != nil {
@@ -344,6 +371,14 @@ func (db *DB) authorBlobBytes(ctx context.Context, author record.PublicKey, exce
 		}
 		seen[r.Blob.SHA256] = true
 		used += r.Blob.Size
+	}
+	if author == db.author {
+		for sha, u := range db.blobs.unnoted { // callers hold quotaMu
+			if !seen[sha] {
+				seen[sha] = true
+				used += u.size
+			}
+		}
 	}
 	return used, nil
 }

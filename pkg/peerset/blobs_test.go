@@ -207,6 +207,45 @@ func TestBlobGoesWithItsRecord(t *testing.T) {
 	}
 }
 
+// TestPutBlobAuthorQuotaConcurrent: two PutBlob calls made together, each
+// under the author's quota alone and over it together: one is refused by
+// the rule, whichever stores first (the first one's blob counts from its
+// store, before its record is stored).
+func TestPutBlobAuthorQuotaConcurrent(t *testing.T) {
+	ctx := context.Background()
+	open := moderation.PresetOpen()
+	for round := range 5 {
+		db, err := Open(ctx, Config{Room: fmt.Sprintf("blob-quota-race-%d", round), Moderation: &open, MaxBlobBytes: 1 << 20, BlobQuotaAuthor: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 2)
+		for i := range 2 {
+			go func() {
+				_, err := db.PutBlob(ctx, record.Draft{}, bytes.NewReader(blobBytes(600<<10, uint64(100*round+i))), "")
+				errs <- err
+			}()
+		}
+		var refused, stored int
+		for range 2 {
+			err := <-errs
+			var rej *moderation.Rejection
+			switch {
+			case err == nil:
+				stored++
+			case errors.As(err, &rej) && rej.Rule == RuleBlobQuotaAuthor:
+				refused++
+			default:
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		db.Close()
+		if stored != 1 || refused != 1 {
+			t.Fatalf("round %d: %d stored, %d refused by %s; want one each (600 KiB twice against a quota of 1 MiB)", round, stored, refused, RuleBlobQuotaAuthor)
+		}
+	}
+}
+
 // TestBlobLimits: the largest blob and the quotas refuse with the rule
 // named, and store nothing.
 func TestBlobLimits(t *testing.T) {
