@@ -86,9 +86,9 @@ type blobState struct {
 	// how many PutBlob calls hold each (guarded by quotaMu): they count
 	// against this node's author quota until their record does.
 	unnoted map[[32]byte]unnotedBlob
-	pending  []Change        // changes whose references are not noted yet
-	refWake  chan struct{}   // pending grew
-	swept    chan struct{}   // closed once the sweep at open is done
+	pending []Change      // changes whose references are not noted yet
+	refWake chan struct{} // pending grew
+	swept   chan struct{} // closed once the sweep at open is done
 }
 
 // unnotedBlob is a blob of PutBlob in blobState.unnoted.
