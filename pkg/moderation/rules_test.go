@@ -3,6 +3,7 @@ package moderation
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -236,10 +237,16 @@ func TestProofOfWorkRule(t *testing.T) {
 	// A lucky id: leading zero bits without committing to them.
 	lucky := a.signed(&record.Event{CreatedAt: testNow.Unix(), Kind: record.KindRecord, Content: "lucky",
 		Tags: [][]string{{record.TagUUID, "3f2b8c1e-9d4a-4b6f-8e2a-1c0d9e8f7a6b"}, {record.TagRoom, testRoom}, {TagNonce, "1", "2"}}})
-	overclaimed := a.signed(&record.Event{CreatedAt: testNow.Unix(), Kind: record.KindRecord, Content: "claims a lot",
-		Tags: [][]string{{record.TagUUID, "3f2b8c1e-9d4a-4b6f-8e2a-1c0d9e8f7a6b"}, {record.TagRoom, testRoom}, {TagNonce, "1", "200"}}})
-	for LeadingZeroBits(overclaimed.ID) >= 8 { // vanishingly rare; keep the case meaningful
-		overclaimed = a.signed(overclaimed)
+	// An id that claims 200 bits and has fewer than 8. The id does not depend
+	// on the signature, so a lucky id (1 in 256 with a random key) is
+	// skipped by changing the nonce, never by signing again.
+	var overclaimed *record.Event
+	for n := 1; overclaimed == nil || LeadingZeroBits(overclaimed.ID) >= 8; n++ {
+		if n > 64 {
+			t.Fatalf("64 nonces all gave ids with 8 leading zero bits")
+		}
+		overclaimed = a.signed(&record.Event{CreatedAt: testNow.Unix(), Kind: record.KindRecord, Content: "claims a lot",
+			Tags: [][]string{{record.TagUUID, "3f2b8c1e-9d4a-4b6f-8e2a-1c0d9e8f7a6b"}, {record.TagRoom, testRoom}, {TagNonce, strconv.Itoa(n), "200"}}})
 	}
 	runRuleCases(t, ProofOfWorkRule(8), []ruleCase{
 		{name: "mined for 8", event: m8, accept: true},
