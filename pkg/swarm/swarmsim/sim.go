@@ -148,6 +148,7 @@ type sim struct {
 	trackers []string
 	servers  []*tracker.Server
 	rng      *rand.Rand
+	idRNG    *rand.Rand // peer ids (peerID)
 	log      io.Writer
 	verified sync.Map // event id → error: each distinct event is verified once
 	base     map[[32]byte]*record.Event
@@ -202,6 +203,7 @@ func Run(opts Options, log io.Writer) (Result, error) {
 		net:    net,
 		roomID: record.RoomID(appID, roomName),
 		rng:    rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x5eed)),
+		idRNG:  rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x1d5)),
 		log:    log,
 		base:   make(map[[32]byte]*record.Event, opts.Records),
 
@@ -351,11 +353,21 @@ type peer struct {
 	dead  atomic.Bool
 }
 
-func (s *sim) startPeer() (*peer, error) {
-	id, err := wire.NewPeerID()
-	if err != nil {
-		return nil, err
+// peerID draws the next peer id from the seed: the network's latencies,
+// losses and unreachable peers hash the ids, so a seed gives one run.
+func (s *sim) peerID() string {
+	b := make([]byte, wire.IDLength)
+	for i := range b {
+		b[i] = peerIDChars[s.idRNG.IntN(len(peerIDChars))]
 	}
+	return string(b)
+}
+
+// peerIDChars are the characters of a Trystero peer id.
+const peerIDChars = "0123456789AaBbCcDdEeFfGgHhIiJjKkLlMmNnOoPpQqRrSsTtUuVvWwXxYyZz"
+
+func (s *sim) startPeer() (*peer, error) {
+	id := s.peerID()
 	p := &peer{s: s, id: id, rep: newReplica(s)}
 	scfg := session.Config{EphemeralKeys: true, RulesDigest: "swarmsim", MaxPeers: s.opts.MaxPeers}
 	scfg.OnSessionAuthenticated = func(info session.SessionInfo) {
