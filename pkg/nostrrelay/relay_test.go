@@ -245,7 +245,13 @@ func TestReqStoredThenEOSEThenLive(t *testing.T) {
 	// After CLOSE, nothing more arrives on s2.
 	sub.send("CLOSE", "s2")
 	sub.send("CLOSE", "s1")
-	time.Sleep(100 * time.Millisecond)
+	// The relay handles a connection's messages in order: once it answers
+	// a later REQ (EOSE, or CLOSED if rate-limited) the CLOSEs are done.
+	sub.send("REQ", "sync", map[string]any{"kinds": []int{1}, "#x": []string{"nothing"}})
+	if m := sub.recv(5 * time.Second); (str(t, m[0]) != "EOSE" && str(t, m[0]) != "CLOSED") || str(t, m[1]) != "sync" {
+		t.Fatalf("want EOSE or CLOSED for the sync REQ, got %s", joinRaw(m))
+	}
+	sub.send("CLOSE", "sync")
 	eph2 := newEvent(t, sk, 22658, now+1, [][]string{{"x", "room"}}, `{"peerId":"b"}`)
 	pub.send("EVENT", eventJSON(eph2))
 	pub.expectOK(eph2.IDHex(), true, "")

@@ -422,7 +422,8 @@ func TestSeveralRelays(t *testing.T) {
 
 // TestRateLimitedAnnouncementsPause: a relay answering an announcement
 // "rate-limited:" gets no further announcement for AnnounceInterval, where
-// the warmup would otherwise send one within 200 ms.
+// the warmup would otherwise send one within a second (a warmup that leaves
+// the client a second to read the answer, even on a loaded machine).
 func TestRateLimitedAnnouncementsPause(t *testing.T) {
 	conns := make(chan *fakeConn, 4)
 	dial := func(ctx context.Context, url string, limit int64) (nostrsignal.Conn, error) {
@@ -431,7 +432,7 @@ func TestRateLimitedAnnouncementsPause(t *testing.T) {
 		return f, nil
 	}
 	c, _ := startClient(t, nostrsignal.Config{Relays: []string{"ws://fake"}, Room: "lobby", PeerID: "AAAAAAAAAAAAAAAAAAAA", Dial: dial,
-		Warmup: []time.Duration{200 * time.Millisecond, 200 * time.Millisecond, 200 * time.Millisecond}, AnnounceInterval: 3 * time.Second})
+		Warmup: []time.Duration{time.Second, time.Second, time.Second}, AnnounceInterval: 3 * time.Second})
 	conn := <-conns
 	nextEvent := func(d time.Duration) (string, bool) {
 		deadline := time.After(d)
@@ -453,7 +454,7 @@ func TestRateLimitedAnnouncementsPause(t *testing.T) {
 	}
 	conn.in <- []byte(`["OK","` + id + `",false,"rate-limited: slow down"]`)
 	start := time.Now()
-	if _, ok := nextEvent(time.Second); ok {
+	if _, ok := nextEvent(2 * time.Second); ok {
 		t.Fatalf("announced again %v after a rate-limited answer", time.Since(start))
 	}
 	if st := c.Status()[0]; !strings.Contains(st.LastError, "rate-limited") || st.Announces != 1 {
