@@ -53,8 +53,12 @@ $(STATICCHECK):
 test-native:
 	$(GO) test ./...
 
+# Under js/wasm a test that spins is killed after its timeout with no stack:
+# internal/testreport reads the -json stream and names the tests still running.
 test-wasm:
-	$(WASM_ENV) $(GO) test -exec="$(WASM_EXEC)" ./...
+	@mkdir -p out
+	$(WASM_ENV) $(GO) test -exec="$(WASM_EXEC)" -json ./... > out/test-wasm.jsonl; status=$$?; \
+		$(GO) run ./internal/testreport < out/test-wasm.jsonl || status=1; exit $$status
 
 # Go tests of browser-only packages (IndexedDB) in headless Chromium, inside a
 # loopback-only network namespace; installs Debian's chromium when missing.
