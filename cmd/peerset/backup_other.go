@@ -5,9 +5,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/peersetdb/peerset/pkg/moderation"
 	"github.com/peersetdb/peerset/pkg/peerset"
@@ -30,8 +34,14 @@ func cmdImport(args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := newFlagSet("import")
 	var f dbFlags
 	f.register(fs)
+	blobDir := fs.String("blobs", "", "a directory of blobs written by export --blobs: each file is stored as the blob that an imported (or held) record refers to")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *blobDir != "" {
+		if st, err := os.Stat(*blobDir); err != nil || !st.IsDir() {
+			return fmt.Errorf("%w: --blobs %s is not a readable directory", errUsage, *blobDir)
+		}
 	}
 	ctx := context.Background()
 	db, err := f.open(ctx)
@@ -89,7 +99,97 @@ func cmdImport(args []string, stdin io.Reader, stdout io.Writer) error {
 		return err
 	}
 	total.Add(r)
-	return writeJSON(stdout, total)
+	out := importLine{ImportResult: total}
+	if *blobDir != "" {
+		b, err := importBlobs(ctx, db, *blobDir)
+		if err != nil {
+			return err
+		}
+		out.Blobs = &b
+	}
+	return writeJSON(stdout, out)
+}
+
+// importLine is import's last line: the events' counts and, with --blobs,
+// the blobs'.
+type importLine struct {
+	peerset.ImportResult
+	Blobs *blobCounts `json:"blobs,omitempty"`
+}
+
+// blobCounts are import --blobs' counts: files stored as blobs, refused by
+// a limit (byRule), and invalid (no record held refers to them, their
+// bytes do not match the record's layout, or the name is no SHA-256).
+type blobCounts struct {
+	Stored  int            `json:"stored"`
+	Refused int            `json:"refused"`
+	Invalid int            `json:"invalid"`
+	ByRule  map[string]int `json:"byRule"`
+}
+
+// importBlobs stores each file of dir (named by its SHA-256 in hex, as
+// export --blobs writes them) as a blob, one file in memory at a time.
+func importBlobs(ctx context.Context, db *peerset.DB, dir string) (blobCounts, error) {
+	c := blobCounts{ByRule: map[string]int{}}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return c, fmt.Errorf("failed to list the blobs in %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		if !isBlobName(e.Name()) {
+			c.Invalid++
+			c.ByRule["name"]++
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			return c, fmt.Errorf("failed to read the blob %s: %w", e.Name(), err)
+		}
+		if info.Size() > int64(db.MaxBlobBytes()) {
+			c.Refused++
+			c.ByRule[peerset.RuleBlobSize]++
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return c, fmt.Errorf("failed to read the blob %s: %w", e.Name(), err)
+		}
+		ref, err := db.ImportBlob(ctx, data)
+		var rej *moderation.Rejection
+		switch {
+		case err == nil && ref.Hex() == e.Name():
+			c.Stored++
+		case err == nil:
+			// The bytes are another blob than the name says: stored all
+			// the same (they matched a record), counted as misnamed.
+			c.Stored++
+			c.ByRule["misnamed"]++
+		case errors.As(err, &rej):
+			c.Refused++
+			c.ByRule[rej.Rule]++
+		case errors.Is(err, peerset.ErrNotFound):
+			c.Invalid++
+			c.ByRule["no-record"]++
+		case errors.Is(err, peerset.ErrBlobMismatch):
+			c.Invalid++
+			c.ByRule["mismatch"]++
+		default:
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// isBlobName reports whether name is a SHA-256 in lowercase hex.
+func isBlobName(name string) bool {
+	if len(name) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(name)
+	return err == nil && strings.ToLower(name) == name
 }
 
 // readLine reads one line without its end of line, up to max bytes; a
@@ -116,6 +216,7 @@ func cmdExport(args []string, stdout io.Writer) error {
 	fs := newFlagSet("export")
 	var f dbFlags
 	f.registerFile(fs)
+	blobDir := fs.String("blobs", "", "also write every blob held whole into this directory (created if missing), one file per blob named by its SHA-256 in hex")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -144,7 +245,42 @@ func cmdExport(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("failed to export: %w", err)
 	}
-	return out.Flush()
+	if err := out.Flush(); err != nil {
+		return err
+	}
+	if *blobDir != "" {
+		return exportBlobs(ctx, db, *blobDir)
+	}
+	return nil
+}
+
+// exportBlobs writes every blob db holds whole into dir, one at a time
+// (each through a temporary file, renamed when complete).
+func exportBlobs(ctx context.Context, db *peerset.DB, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("failed to create the blob directory: %w", err)
+	}
+	shas, err := db.WholeBlobs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, sha := range shas {
+		data, err := db.BlobByHash(ctx, sha)
+		if errors.Is(err, peerset.ErrNotFound) {
+			continue // deleted with its record meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		name := filepath.Join(dir, hex.EncodeToString(sha[:]))
+		if err := os.WriteFile(name+".tmp", data, 0o644); err != nil {
+			return fmt.Errorf("failed to write a blob: %w", err)
+		}
+		if err := os.Rename(name+".tmp", name); err != nil {
+			return fmt.Errorf("failed to write a blob: %w", err)
+		}
+	}
+	return nil
 }
 
 // storedRoom reads the appId and room a database file is bound to.

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -148,5 +149,86 @@ func TestPutFileAndBlobErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "other.db")); !os.IsNotExist(err) {
 		t.Errorf("blob created the database file it was asked to read (%v)", err)
+	}
+}
+
+// TestExportImportBlobs: export --blobs writes each blob held whole beside
+// the events, import --blobs stores them again for the imported records,
+// so that a restored file serves its blobs without any peer; files that do
+// not belong (no record, wrong name, damaged bytes) are counted, not
+// stored, and the events' counts are unchanged.
+func TestExportImportBlobs(t *testing.T) {
+	dir := t.TempDir()
+	from, to := filepath.Join(dir, "from.db"), filepath.Join(dir, "to.db")
+	blobs := filepath.Join(dir, "blobs")
+	var shas []string
+	var files [][]byte
+	for i, size := range []int{70 << 10, 3 << 10} {
+		data := randomBytes(size, uint64(10+i))
+		path := writeFile(t, filepath.Join(dir, fmt.Sprintf("file%d.bin", i)), data)
+		code, out, errOut := runCLI("", "put", "--db", from, "--room", "files", "--nsec", exampleNsec, "--file", path)
+		if code != 0 {
+			t.Fatalf("put --file: exit %d, %q", code, errOut)
+		}
+		var line struct{ SHA256 string }
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &line); err != nil {
+			t.Fatal(err)
+		}
+		shas = append(shas, line.SHA256)
+		files = append(files, data)
+	}
+	code, events, errOut := runCLI("", "export", "--db", from, "--blobs", blobs)
+	if code != 0 || strings.Count(events, "\n") != 2 {
+		t.Fatalf("export --blobs: exit %d, %q, %q", code, events, errOut)
+	}
+	for i, sha := range shas {
+		got, err := os.ReadFile(filepath.Join(blobs, sha))
+		if err != nil || !bytes.Equal(got, files[i]) {
+			t.Fatalf("blob %d in the export directory: %v (same bytes: %v)", i, err, bytes.Equal(got, files[i]))
+		}
+	}
+	// Files that do not belong: bytes no record refers to, a file not named
+	// by a SHA-256, and one whose bytes were damaged.
+	writeFile(t, filepath.Join(blobs, strings.Repeat("ab", 32)), []byte("no record refers to me"))
+	writeFile(t, filepath.Join(blobs, "notes.txt"), []byte("hello"))
+	damaged := append([]byte(nil), files[1]...)
+	damaged[0] ^= 1
+	sum := sha256.Sum256(damaged)
+	writeFile(t, filepath.Join(blobs, hex.EncodeToString(sum[:])), damaged)
+
+	code, out, errOut := runCLI(events, "import", "--db", to, "--room", "files", "--blobs", blobs)
+	if code != 0 {
+		t.Fatalf("import --blobs: exit %d, %q", code, errOut)
+	}
+	var got struct {
+		peerset.ImportResult
+		Blobs struct {
+			Stored, Refused, Invalid int
+			ByRule                   map[string]int
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("import printed %q: %v", out, err)
+	}
+	if got.Stored != 2 || got.Invalid != 0 || got.Refused != 0 {
+		t.Fatalf("the events' counts: %+v", got.ImportResult)
+	}
+	if b := got.Blobs; b.Stored != 2 || b.Refused != 0 || b.Invalid != 3 || b.ByRule["no-record"] != 2 || b.ByRule["name"] != 1 {
+		t.Fatalf("the blobs' counts: %+v (out %q)", b, out)
+	}
+	for i, sha := range shas {
+		code, back, errOut := runCLI("", "blob", "--db", to, sha)
+		if code != 0 || back != string(files[i]) {
+			t.Fatalf("blob %d from the restored file: exit %d, %d bytes, %q", i, code, len(back), errOut)
+		}
+	}
+	// Without --blobs the last line has no "blobs"; a missing directory is
+	// a usage error.
+	if _, out, _ := runCLI(events, "import", "--db", filepath.Join(dir, "plain.db"), "--room", "files"); strings.Contains(out, "blobs") {
+		t.Fatalf("import without --blobs printed %q", out)
+	}
+	if code, _, errOut := runCLI(events, "import", "--db", filepath.Join(dir, "x.db"), "--room", "files", "--blobs", filepath.Join(dir, "none")); code == 0 || !strings.Contains(errOut, "--blobs") {
+		t.Fatalf("import --blobs of a missing directory: exit %d, %q", code, errOut)
 	}
 }

@@ -52,11 +52,14 @@ const usage = `usage:
                                           plus event lines;
                                           a seeder serving many peers raises --max-peers and sets
                                           --mesh-high -1 (no mesh bound below --max-peers)
-  peerset import --db PATH --room R [--app A] [--nsec N] [MODERATION] < events.jsonl
+  peerset import --db PATH --room R [--app A] [--nsec N] [--blobs DIR] [MODERATION] < events.jsonl
                                           verify, moderate and store NIP-01 events (one per line) as a
-                                          peer's; prints {"stored","refused","invalid","byRule"} last
-  peerset export --db PATH [--room R] [--app A] > events.jsonl
-                                          every live record and kept deletion, one event per line
+                                          peer's; prints {"stored","refused","invalid","byRule"} last;
+                                          --blobs DIR (from export --blobs) then stores each file as the
+                                          blob a record refers to, and the line gains "blobs": {…}
+  peerset export --db PATH [--room R] [--app A] [--blobs DIR] > events.jsonl
+                                          every live record and kept deletion, one event per line;
+                                          --blobs DIR also writes each blob held whole, named by SHA-256
   peerset version                         the release this binary was built from (also --version),
                                           the same as the npm package's version
   MODERATION: [--moderation open|standard|strict] [--quota N] [--deletion-quota N] [--pow BITS]

@@ -87,6 +87,7 @@ type blobState struct {
 	// against this node's author quota until their record does.
 	unnoted map[[32]byte]unnotedBlob
 	pending []Change      // changes whose references are not noted yet
+	refMu   sync.Mutex    // one batch of pending is noted at a time, in order
 	refWake chan struct{} // pending grew
 	swept   chan struct{} // closed once the sweep at open is done
 }
@@ -592,52 +593,61 @@ func (db *DB) blobRefLoop(ctx context.Context) {
 			return
 		case <-db.blobs.refWake:
 		}
+		db.notePendingBlobRefs(ctx)
+	}
+}
+
+// notePendingBlobRefs notes and drops the references of the changes
+// queued so far (blobRefLoop, and ImportBlob before it looks a blob's
+// records up), one batch at a time in the order they were queued.
+func (db *DB) notePendingBlobRefs(ctx context.Context) {
+	db.blobs.refMu.Lock()
+	defer db.blobs.refMu.Unlock()
+	db.blobs.mu.Lock()
+	batch := db.blobs.pending
+	db.blobs.pending = nil
+	db.blobs.mu.Unlock()
+	var adds []store.BlobRefEntry
+	var drops [][32]byte
+	var prefetch []record.BlobRef
+	for _, c := range batch {
+		if c.Removed {
+			drops = append(drops, c.Event.ID)
+			continue
+		}
+		r, err := record.Parse(c.Event)
+		if err != nil || r.Blob == nil {
+			continue
+		}
+		adds = append(adds, store.BlobRefEntry{Record: c.Event.ID, SHA256: r.Blob.SHA256})
+		if c.Origin.Local() || db.cfg.PrefetchBelow < 0 || r.Blob.Size > int64(db.cfg.PrefetchBelow) || r.Blob.Size > int64(db.cfg.MaxBlobBytes) {
+			continue
+		}
+		prefetch = append(prefetch, *r.Blob)
+	}
+	if len(adds) > 0 {
+		if err := db.blobs.st.AddBlobRefs(ctx, adds); err != nil {
+			db.log.Warn("failed to note the blobs of new records", "count", len(adds), "err", err)
+		}
+	}
+	// Once noted: the prefetch looks a blob's record up by reference.
+	if len(prefetch) > 0 {
 		db.blobs.mu.Lock()
-		batch := db.blobs.pending
-		db.blobs.pending = nil
+		for _, ref := range prefetch {
+			if db.blobs.wanted[ref.SHA256] == nil && len(db.blobs.wanted) < maxPrefetchQueue {
+				db.blobs.wanted[ref.SHA256] = &prefetchEntry{ref: ref}
+			}
+		}
 		db.blobs.mu.Unlock()
-		var adds []store.BlobRefEntry
-		var drops [][32]byte
-		var prefetch []record.BlobRef
-		for _, c := range batch {
-			if c.Removed {
-				drops = append(drops, c.Event.ID)
-				continue
-			}
-			r, err := record.Parse(c.Event)
-			if err != nil || r.Blob == nil {
-				continue
-			}
-			adds = append(adds, store.BlobRefEntry{Record: c.Event.ID, SHA256: r.Blob.SHA256})
-			if c.Origin.Local() || db.cfg.PrefetchBelow < 0 || r.Blob.Size > int64(db.cfg.PrefetchBelow) || r.Blob.Size > int64(db.cfg.MaxBlobBytes) {
-				continue
-			}
-			prefetch = append(prefetch, *r.Blob)
+		db.blobs.kick()
+	}
+	if len(drops) > 0 {
+		gone, err := db.blobs.st.DropBlobRefs(ctx, drops)
+		if err != nil {
+			db.log.Warn("failed to drop the blob references of removed records", "count", len(drops), "err", err)
 		}
-		if len(adds) > 0 {
-			if err := db.blobs.st.AddBlobRefs(ctx, adds); err != nil {
-				db.log.Warn("failed to note the blobs of new records", "count", len(adds), "err", err)
-			}
-		}
-		// Once noted: the prefetch looks a blob's record up by reference.
-		if len(prefetch) > 0 {
-			db.blobs.mu.Lock()
-			for _, ref := range prefetch {
-				if db.blobs.wanted[ref.SHA256] == nil && len(db.blobs.wanted) < maxPrefetchQueue {
-					db.blobs.wanted[ref.SHA256] = &prefetchEntry{ref: ref}
-				}
-			}
-			db.blobs.mu.Unlock()
-			db.blobs.kick()
-		}
-		if len(drops) > 0 {
-			gone, err := db.blobs.st.DropBlobRefs(ctx, drops)
-			if err != nil {
-				db.log.Warn("failed to drop the blob references of removed records", "count", len(drops), "err", err)
-			}
-			if len(gone) > 0 {
-				db.log.Debug("blobs deleted with their last record", "count", len(gone))
-			}
+		if len(gone) > 0 {
+			db.log.Debug("blobs deleted with their last record", "count", len(gone))
 		}
 	}
 }
