@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -118,8 +119,11 @@ type importLine struct {
 }
 
 // blobCounts are import --blobs' counts: files stored as blobs, refused by
-// a limit (byRule), and invalid (no record held refers to them, their
-// bytes do not match the record's layout, or the name is no SHA-256).
+// a limit, and invalid; byRule says why: a rule (blob-size,
+// blob-quota-author, blob-quota-room), or name (not a SHA-256 in hex),
+// not-a-file (a directory, link or device), unreadable, damaged (the bytes
+// do not hash to the name), no-record (no record held refers to the blob),
+// mismatch (no record naming it names its chunks' hash list).
 type blobCounts struct {
 	Stored  int            `json:"stored"`
 	Refused int            `json:"refused"`
@@ -127,8 +131,12 @@ type blobCounts struct {
 	ByRule  map[string]int `json:"byRule"`
 }
 
+func (c *blobCounts) invalid(why string) { c.Invalid++; c.ByRule[why]++ }
+
 // importBlobs stores each file of dir (named by its SHA-256 in hex, as
-// export --blobs writes them) as a blob, one file in memory at a time.
+// export --blobs writes them) as a blob, one file in memory at a time. Only
+// a directory it cannot list, or a failing store, is an error: every file
+// is counted.
 func importBlobs(ctx context.Context, db *peerset.DB, dir string) (blobCounts, error) {
 	c := blobCounts{ByRule: map[string]int{}}
 	entries, err := os.ReadDir(dir)
@@ -136,51 +144,75 @@ func importBlobs(ctx context.Context, db *peerset.DB, dir string) (blobCounts, e
 		return c, fmt.Errorf("failed to list the blobs in %s: %w", dir, err)
 	}
 	for _, e := range entries {
-		if e.IsDir() {
+		name := e.Name()
+		switch {
+		case e.IsDir():
+			continue
+		case !isBlobName(name):
+			c.invalid("name")
+			continue
+		case !e.Type().IsRegular():
+			c.invalid("not-a-file") // never followed: a link may lead anywhere
 			continue
 		}
-		if !isBlobName(e.Name()) {
-			c.Invalid++
-			c.ByRule["name"]++
+		data, why := readBlobFile(filepath.Join(dir, name), db.MaxBlobBytes())
+		if why != "" {
+			if why == peerset.RuleBlobSize {
+				c.Refused++
+				c.ByRule[why]++
+			} else {
+				c.invalid(why)
+			}
 			continue
 		}
-		info, err := e.Info()
-		if err != nil {
-			return c, fmt.Errorf("failed to read the blob %s: %w", e.Name(), err)
-		}
-		if info.Size() > int64(db.MaxBlobBytes()) {
-			c.Refused++
-			c.ByRule[peerset.RuleBlobSize]++
+		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != name {
+			c.invalid("damaged")
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return c, fmt.Errorf("failed to read the blob %s: %w", e.Name(), err)
-		}
-		ref, err := db.ImportBlob(ctx, data)
+		_, err := db.ImportBlob(ctx, data)
 		var rej *moderation.Rejection
 		switch {
-		case err == nil && ref.Hex() == e.Name():
-			c.Stored++
 		case err == nil:
-			// The bytes are another blob than the name says: stored all
-			// the same (they matched a record), counted as misnamed.
 			c.Stored++
-			c.ByRule["misnamed"]++
 		case errors.As(err, &rej):
 			c.Refused++
 			c.ByRule[rej.Rule]++
 		case errors.Is(err, peerset.ErrNotFound):
-			c.Invalid++
-			c.ByRule["no-record"]++
+			c.invalid("no-record")
 		case errors.Is(err, peerset.ErrBlobMismatch):
-			c.Invalid++
-			c.ByRule["mismatch"]++
+			c.invalid("mismatch")
 		default:
 			return c, err
 		}
 	}
 	return c, nil
+}
+
+// readBlobFile reads a regular file of at most max bytes, or says why not:
+// peerset.RuleBlobSize, "not-a-file" or "unreadable".
+func readBlobFile(path string, max int) ([]byte, string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "unreadable"
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		return nil, "unreadable"
+	case !st.Mode().IsRegular():
+		return nil, "not-a-file"
+	case st.Size() > int64(max):
+		return nil, peerset.RuleBlobSize
+	}
+	data, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
+	switch {
+	case err != nil:
+		return nil, "unreadable"
+	case len(data) > max:
+		return nil, peerset.RuleBlobSize // it grew meanwhile
+	}
+	return data, ""
 }
 
 // isBlobName reports whether name is a SHA-256 in lowercase hex.
@@ -249,14 +281,14 @@ func cmdExport(args []string, stdout io.Writer) error {
 		return err
 	}
 	if *blobDir != "" {
-		return exportBlobs(ctx, db, *blobDir)
+		return exportBlobs(ctx, db, *blobDir, os.Stderr)
 	}
 	return nil
 }
 
 // exportBlobs writes every blob db holds whole into dir, one at a time
 // (each through a temporary file, renamed when complete).
-func exportBlobs(ctx context.Context, db *peerset.DB, dir string) error {
+func exportBlobs(ctx context.Context, db *peerset.DB, dir string, stderr io.Writer) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("failed to create the blob directory: %w", err)
 	}
@@ -266,21 +298,36 @@ func exportBlobs(ctx context.Context, db *peerset.DB, dir string) error {
 	}
 	for _, sha := range shas {
 		data, err := db.BlobByHash(ctx, sha)
-		if errors.Is(err, peerset.ErrNotFound) {
+		switch {
+		case errors.Is(err, peerset.ErrNotFound):
 			continue // deleted with its record meanwhile
-		}
-		if err != nil {
+		case errors.Is(err, peerset.ErrBlobMismatch):
+			// Damaged here: the others are still worth keeping.
+			fmt.Fprintf(stderr, "peerset: export: blob %x is damaged in this file: not written\n", sha[:])
+			continue
+		case err != nil:
 			return err
 		}
 		name := filepath.Join(dir, hex.EncodeToString(sha[:]))
-		if err := os.WriteFile(name+".tmp", data, 0o644); err != nil {
-			return fmt.Errorf("failed to write a blob: %w", err)
-		}
-		if err := os.Rename(name+".tmp", name); err != nil {
+		if err := writeFileAtomic(name, data); err != nil {
 			return fmt.Errorf("failed to write a blob: %w", err)
 		}
 	}
 	return nil
+}
+
+// writeFileAtomic writes data to name through a temporary file beside it,
+// removed if anything fails.
+func writeFileAtomic(name string, data []byte) error {
+	tmp := name + ".tmp"
+	err := os.WriteFile(tmp, data, 0o644)
+	if err == nil {
+		err = os.Rename(tmp, name)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
 }
 
 // storedRoom reads the appId and room a database file is bound to.

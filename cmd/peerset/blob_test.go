@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -163,7 +164,7 @@ func TestExportImportBlobs(t *testing.T) {
 	blobs := filepath.Join(dir, "blobs")
 	var shas []string
 	var files [][]byte
-	for i, size := range []int{70 << 10, 3 << 10} {
+	for i, size := range []int{70 << 10, 3 << 10, 5 << 10} {
 		data := randomBytes(size, uint64(10+i))
 		path := writeFile(t, filepath.Join(dir, fmt.Sprintf("file%d.bin", i)), data)
 		code, out, errOut := runCLI("", "put", "--db", from, "--room", "files", "--nsec", exampleNsec, "--file", path)
@@ -179,7 +180,7 @@ func TestExportImportBlobs(t *testing.T) {
 		files = append(files, data)
 	}
 	code, events, errOut := runCLI("", "export", "--db", from, "--blobs", blobs)
-	if code != 0 || strings.Count(events, "\n") != 2 {
+	if code != 0 || strings.Count(events, "\n") != 3 {
 		t.Fatalf("export --blobs: exit %d, %q, %q", code, events, errOut)
 	}
 	for i, sha := range shas {
@@ -189,13 +190,23 @@ func TestExportImportBlobs(t *testing.T) {
 		}
 	}
 	// Files that do not belong: bytes no record refers to, a file not named
-	// by a SHA-256, and one whose bytes were damaged.
-	writeFile(t, filepath.Join(blobs, strings.Repeat("ab", 32)), []byte("no record refers to me"))
+	// by a SHA-256, one damaged in place (the third blob's), the same
+	// damaged bytes under their own hash, a link, and a directory.
+	stray := []byte("no record refers to me")
+	straySum := sha256.Sum256(stray)
+	writeFile(t, filepath.Join(blobs, hex.EncodeToString(straySum[:])), stray)
 	writeFile(t, filepath.Join(blobs, "notes.txt"), []byte("hello"))
-	damaged := append([]byte(nil), files[1]...)
+	damaged := append([]byte(nil), files[2]...)
 	damaged[0] ^= 1
+	writeFile(t, filepath.Join(blobs, shas[2]), damaged)
 	sum := sha256.Sum256(damaged)
 	writeFile(t, filepath.Join(blobs, hex.EncodeToString(sum[:])), damaged)
+	if err := os.Symlink(filepath.Join(blobs, shas[0]), filepath.Join(blobs, strings.Repeat("cd", 32))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(blobs, strings.Repeat("ef", 32)), 0o700); err != nil {
+		t.Fatal(err)
+	}
 
 	code, out, errOut := runCLI(events, "import", "--db", to, "--room", "files", "--blobs", blobs)
 	if code != 0 {
@@ -211,17 +222,21 @@ func TestExportImportBlobs(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("import printed %q: %v", out, err)
 	}
-	if got.Stored != 2 || got.Invalid != 0 || got.Refused != 0 {
+	if got.Stored != 3 || got.Invalid != 0 || got.Refused != 0 {
 		t.Fatalf("the events' counts: %+v", got.ImportResult)
 	}
-	if b := got.Blobs; b.Stored != 2 || b.Refused != 0 || b.Invalid != 3 || b.ByRule["no-record"] != 2 || b.ByRule["name"] != 1 {
-		t.Fatalf("the blobs' counts: %+v (out %q)", b, out)
+	want := map[string]int{"no-record": 2, "name": 1, "damaged": 1, "not-a-file": 1}
+	if b := got.Blobs; b.Stored != 2 || b.Refused != 0 || b.Invalid != 5 || !maps.Equal(b.ByRule, want) {
+		t.Fatalf("the blobs' counts: %+v, want 2 stored, 5 invalid %v (out %q)", b, want, out)
 	}
 	for i, sha := range shas {
 		code, back, errOut := runCLI("", "blob", "--db", to, sha)
-		if code != 0 || back != string(files[i]) {
-			t.Fatalf("blob %d from the restored file: exit %d, %d bytes, %q", i, code, len(back), errOut)
+		if held := code == 0 && back == string(files[i]); held != (i < 2) {
+			t.Fatalf("blob %d from the restored file: exit %d, %d bytes, %q; want it held: %v", i, code, len(back), errOut, i < 2)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(blobs, shas[0]+".tmp")); !os.IsNotExist(err) {
+		t.Errorf("export left a temporary file: %v", err)
 	}
 	// Without --blobs the last line has no "blobs"; a missing directory is
 	// a usage error.

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/peersetdb/peerset/pkg/moderation"
@@ -106,5 +107,98 @@ func TestImportBlobRestoresABackup(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestImportBlobWithACancelledContextLosesNoReference: ImportBlob notes the
+// references queued so far before it looks the blob up; a call whose
+// context is cancelled must not drop them (they would be noted nowhere, and
+// the blob would stay without a record forever: ErrNotFound, then swept).
+func TestImportBlobWithACancelledContextLosesNoReference(t *testing.T) {
+	ctx := context.Background()
+	open := moderation.PresetOpen()
+	src, err := Open(ctx, Config{Room: "blob-backup-cancel", Moderation: &open})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	data := blobBytes(10<<10, 7)
+	if _, err := src.PutBlob(ctx, record.Draft{}, bytes.NewReader(data), ""); err != nil {
+		t.Fatal(err)
+	}
+	events, err := src.Export(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	for round := range 20 {
+		dst, err := Open(ctx, Config{Room: "blob-backup-cancel", Moderation: &open})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dst.Import(ctx, events); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dst.ImportBlob(cancelled, data); err == nil {
+			t.Fatalf("round %d: ImportBlob with a cancelled context succeeded", round)
+		}
+		// A context cancelled while ImportBlob notes the queued references
+		// (past its first check): they are noted all the same.
+		dst.notePendingBlobRefs(cancelled)
+		if _, err := dst.ImportBlob(ctx, data); err != nil {
+			dst.Close()
+			t.Fatalf("round %d: after a call with a cancelled context: %v", round, err)
+		}
+		dst.Close()
+	}
+}
+
+// TestImportBlobSkipsALyingRecord: a record may name a blob's SHA-256 with
+// a wrong layout (anyone who saw the honest record can publish one); the
+// bytes are stored under the honest record's layout all the same, even
+// when the liar's id sorts first.
+func TestImportBlobSkipsALyingRecord(t *testing.T) {
+	ctx := context.Background()
+	open := moderation.PresetOpen()
+	src, err := Open(ctx, Config{Room: "blob-backup-liar", Moderation: &open})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	data := blobBytes(100<<10, 8)
+	honest, err := src.PutBlob(ctx, record.Draft{Text: "honest"}, bytes.NewReader(data), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	liar := *honest.Blob
+	liar.ListHash[0] ^= 1
+	for i := 0; ; i++ {
+		if i == 64 {
+			t.Fatal("64 lying records, none with an id below the honest one's")
+		}
+		rec, err := src.Put(ctx, record.Draft{Text: fmt.Sprintf("liar %d", i), Blob: &liar})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Compare(rec.Event.ID[:], honest.Event.ID[:]) < 0 {
+			break // a liar is looked at first
+		}
+	}
+	events, err := src.Export(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := Open(ctx, Config{Room: "blob-backup-liar", Moderation: &open})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	if _, err := dst.Import(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	got, err := dst.ImportBlob(ctx, data)
+	if err != nil || got != *honest.Blob {
+		t.Fatalf("ImportBlob = %+v, %v; want the honest record's layout", got, err)
 	}
 }

@@ -597,16 +597,36 @@ func (db *DB) blobRefLoop(ctx context.Context) {
 	}
 }
 
+// maxPendingBlobRefs bounds the changes kept for a retry when the store
+// fails to note their references.
+const maxPendingBlobRefs = 8192
+
 // notePendingBlobRefs notes and drops the references of the changes
 // queued so far (blobRefLoop, and ImportBlob before it looks a blob's
 // records up), one batch at a time in the order they were queued.
+// The batch is noted whatever becomes of ctx (a caller's, cancelled
+// meanwhile, must not drop it), and one the store fails to note goes back
+// to the front of the queue.
 func (db *DB) notePendingBlobRefs(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
 	db.blobs.refMu.Lock()
 	defer db.blobs.refMu.Unlock()
 	db.blobs.mu.Lock()
 	batch := db.blobs.pending
 	db.blobs.pending = nil
 	db.blobs.mu.Unlock()
+	requeue := func() {
+		db.blobs.mu.Lock()
+		defer db.blobs.mu.Unlock()
+		if len(batch)+len(db.blobs.pending) > maxPendingBlobRefs {
+			// A store failing for long: drop the batch (the sweep at the
+			// next open drops references left over; a reference not
+			// noted leaves its blob unfetched until its record changes).
+			db.log.Warn("dropping blob references the store failed to note", "count", len(batch))
+			return
+		}
+		db.blobs.pending = append(batch, db.blobs.pending...)
+	}
 	var adds []store.BlobRefEntry
 	var drops [][32]byte
 	var prefetch []record.BlobRef
@@ -627,7 +647,11 @@ func (db *DB) notePendingBlobRefs(ctx context.Context) {
 	}
 	if len(adds) > 0 {
 		if err := db.blobs.st.AddBlobRefs(ctx, adds); err != nil {
-			db.log.Warn("failed to note the blobs of new records", "count", len(adds), "err", err)
+			if !errors.Is(err, store.ErrClosed) {
+				db.log.Warn("failed to note the blobs of new records (retried with the next batch)", "count", len(adds), "err", err)
+			}
+			requeue()
+			return
 		}
 	}
 	// Once noted: the prefetch looks a blob's record up by reference.
@@ -644,7 +668,11 @@ func (db *DB) notePendingBlobRefs(ctx context.Context) {
 	if len(drops) > 0 {
 		gone, err := db.blobs.st.DropBlobRefs(ctx, drops)
 		if err != nil {
-			db.log.Warn("failed to drop the blob references of removed records", "count", len(drops), "err", err)
+			if !errors.Is(err, store.ErrClosed) {
+				db.log.Warn("failed to drop the blob references of removed records (retried with the next batch)", "count", len(drops), "err", err)
+			}
+			requeue() // its adds again: a no-op
+			return
 		}
 		if len(gone) > 0 {
 			db.log.Debug("blobs deleted with their last record", "count", len(gone))
