@@ -415,6 +415,29 @@ type blobSource struct {
 	inflight map[int]time.Time
 	timeouts int         // chunks that timed out since it last delivered one
 	owed     map[int]int // answers owed per chunk (asks not answered, also after a timeout)
+	wants    chan []int  // to its sender (sendWants), from the first ask; nil before
+}
+
+// blobQueuedWants bounds the wants waiting for one source's sender.
+const blobQueuedWants = 4
+
+// sendWants sends the source's wants, in order, each within
+// blobChunkTimeout, until the fetch closes src.wants; after a failed Send
+// it calls onFail once and sends nothing more.
+func (src *blobSource) sendWants(ctx context.Context, ref record.BlobRef, onFail func()) {
+	failed := false
+	for indexes := range src.wants {
+		if failed {
+			continue // drained until the fetch ends
+		}
+		sctx, cancel := context.WithTimeout(ctx, blobChunkTimeout)
+		err := src.s.link.Send(sctx, ActionBlobWant, encodeBlobWant(ref, indexes))
+		cancel()
+		if err != nil {
+			failed = true
+			onFail()
+		}
+	}
 }
 
 // quiet keeps every fetch from asking the source anything for
@@ -512,6 +535,22 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 	progressAt := time.Now() // the last chunk stored (or the start)
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
+	// Wants go out through a sender per source, so that a peer that stops
+	// reading (its Send waits for back-pressure, up to blobChunkTimeout)
+	// delays only what is asked of it, never this loop: the answers of the
+	// others are handled meanwhile. A failed Send reports its source here.
+	sendCtx, stopSenders := context.WithCancel(ctx)
+	failed := make(chan *blobSource, 1)
+	var failedMu sync.Mutex
+	var failedSources []*blobSource
+	defer func() {
+		stopSenders()
+		for _, src := range sources {
+			if src.wants != nil {
+				close(src.wants)
+			}
+		}
+	}()
 
 	send := func(src *blobSource, indexes []int) bool {
 		n := max(1, len(indexes))
@@ -524,13 +563,27 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 		if !room {
 			return false // it owes our fetches enough already: later
 		}
-		sctx, cancel := context.WithTimeout(ctx, blobChunkTimeout)
-		defer cancel()
-		if err := src.s.link.Send(sctx, ActionBlobWant, encodeBlobWant(ref, indexes)); err != nil {
-			src.done = true
+		if src.wants == nil {
+			src.wants = make(chan []int, blobQueuedWants)
+			go src.sendWants(sendCtx, ref, func() {
+				failedMu.Lock()
+				failedSources = append(failedSources, src)
+				failedMu.Unlock()
+				select {
+				case failed <- src:
+				default:
+				}
+			})
+		}
+		select {
+		case src.wants <- indexes:
+			return true
+		default: // its sender is behind: later
+			src.s.mu.Lock()
+			src.s.blobOwed -= n
+			src.s.mu.Unlock()
 			return false
 		}
-		return true
 	}
 	requeue := func(src *blobSource) {
 		for i := range src.inflight {
@@ -543,6 +596,13 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 	}
 	for {
 		now := time.Now()
+		// Sources whose Send failed are asked no more.
+		failedMu.Lock()
+		for _, src := range failedSources {
+			src.done = true
+		}
+		failedSources = failedSources[:0]
+		failedMu.Unlock()
 		// Peers: new ones are asked for the list; gone ones give back
 		// their chunks.
 		live := map[*session]bool{}
@@ -650,6 +710,7 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 		case <-ctx.Done():
 			return fmt.Errorf("failed to fetch blob: %w", ctx.Err())
 		case <-tick.C:
+		case <-failed: // handled at the top of the loop
 		case a := <-fetch.answers:
 			src := sources[a.s]
 			if src == nil {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,6 +166,63 @@ func TestBlobFetch(t *testing.T) {
 	}
 	if len(blobStrikes(a, b.key))+len(blobStrikes(a, c.key)) != 0 {
 		t.Error("honest peers were struck")
+	}
+}
+
+// TestBlobFetchIsNotHeldUpByAPeerThatStopsReading: a source whose Send
+// blocks (it stopped reading: back-pressure) holds up only what is asked of
+// it; the fetch takes the blob from the other source meanwhile. Before,
+// the fetch's loop waited in that Send, up to blobChunkTimeout per ask,
+// and handled no answer.
+func TestBlobFetchIsNotHeldUpByAPeerThatStopsReading(t *testing.T) {
+	old := blobChunkTimeout
+	blobChunkTimeout = 10 * time.Minute // far beyond waitTimeout: a blocked Send never ends by itself here
+	t.Cleanup(func() { blobChunkTimeout = old })
+	data := randomBlob(6 * record.MinBlobChunkSize)
+	srcStuck, srcHonest := newMemBlobs(), newMemBlobs()
+	ref := srcHonest.add(data, record.MinBlobChunkSize)
+	srcStuck.add(data, record.MinBlobChunkSize)
+	a := blobNode(t, "a", newMemBlobs())
+	stuck, honest := blobNode(t, "stuck", srcStuck), blobNode(t, "honest", srcHonest)
+	toStuck, _ := connect(t, a, stuck, time.Millisecond)
+	connect(t, a, honest, time.Millisecond)
+	waitState(t, a, "stuck", StateIdle, StateSyncing)
+	waitState(t, a, "honest", StateIdle, StateSyncing)
+	var blocked atomic.Int64
+	release := make(chan struct{})
+	toStuck.setBlock(func(ctx context.Context, action string) error {
+		if action != ActionBlobWant {
+			return nil
+		}
+		blocked.Add(1)
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	defer close(release)
+	done := make(chan error, 1)
+	var got []byte
+	go func() {
+		var err error
+		got, _, err = fetchInto(t.Context(), a.m, ref)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatalf("the fetch did not end within %v while a Send to the peer that stopped reading waits", waitTimeout)
+	}
+	if !bytes.Equal(got, data) || srcHonest.servedChunks() != ref.Chunks() {
+		t.Fatalf("the honest peer served %d of %d chunks (same bytes: %v)", srcHonest.servedChunks(), ref.Chunks(), bytes.Equal(got, data))
+	}
+	if blocked.Load() == 0 {
+		t.Fatal("nothing was asked of the peer that stopped reading: the test proves nothing")
 	}
 }
 

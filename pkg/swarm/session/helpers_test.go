@@ -52,7 +52,8 @@ type pipeLink struct {
 	byAction            sync.Map // action → *atomic.Int64 of payload bytes sent
 	countByAction       sync.Map // action → *atomic.Int64 of messages sent
 	closeReason         atomic.Pointer[error]
-	tamper              func(action string, payload []byte) []byte // on send; nil: none
+	tamper              func(action string, payload []byte) []byte     // on send; nil: none
+	block               func(ctx context.Context, action string) error // on send, under setBlock; nil: none
 }
 
 type pipeEvent struct {
@@ -88,6 +89,14 @@ func (p *pipeLink) RemoteFingerprint() string { return p.remoteFP }
 
 var errPipeClosed = errors.New("pipe closed")
 
+// setBlock makes Send call block first (the peer stopped reading: Send
+// waits for back-pressure).
+func (p *pipeLink) setBlock(block func(ctx context.Context, action string) error) {
+	p.mu.Lock()
+	p.block = block
+	p.mu.Unlock()
+}
+
 func (p *pipeLink) Send(ctx context.Context, action string, payload []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -96,10 +105,16 @@ func (p *pipeLink) Send(ctx context.Context, action string, payload []byte) erro
 		payload = p.tamper(action, payload)
 	}
 	p.mu.Lock()
-	closed := p.closed
+	closed, block := p.closed, p.block
 	p.mu.Unlock()
 	if closed {
 		return errPipeClosed
+	}
+	if block != nil {
+		// Back-pressure: the peer stopped reading.
+		if err := block(ctx, action); err != nil {
+			return err
+		}
 	}
 	p.bytesSent.Add(int64(len(payload)))
 	p.msgsSent.Add(1)
