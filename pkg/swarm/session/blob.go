@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/peersetdb/peerset/internal/ratelimit"
@@ -407,35 +408,61 @@ type blobFetch struct {
 
 // blobSource is what a fetch knows of one peer.
 type blobSource struct {
-	s        *session
-	askedAt  time.Time // the hash list was asked
-	listOwed bool      // the list was asked and not answered
-	has      bool      // it sent the list or a chunk
-	done     bool      // it said none, failed a check, went away or did not answer
-	inflight map[int]time.Time
-	timeouts int         // chunks that timed out since it last delivered one
-	owed     map[int]int // answers owed per chunk (asks not answered, also after a timeout)
-	wants    chan []int  // to its sender (sendWants), from the first ask; nil before
+	s         *session
+	listAsked bool      // the hash list was asked (queued for its sender)
+	askedAt   time.Time // when that want went out (zero until its Send returned)
+	listOwed  bool      // the list was asked and not answered
+	has       bool      // it sent the list or a chunk
+	done      bool      // it said none, failed a check, went away or did not answer
+	inflight  map[int]time.Time
+	timeouts  int         // chunks that timed out since it last delivered one
+	owed      map[int]int // answers owed per chunk (asks not answered, also after a timeout)
+	wants     chan []int  // to its sender (sendWants), from the first ask; nil before
+	stop      atomic.Bool // dropped: its sender sends nothing more
+}
+
+// sentWant is a sender's report that a want went out, at.
+type sentWant struct {
+	src     *blobSource
+	indexes []int
+	at      time.Time
+}
+
+// unowe gives back the answers a want not sent would have been owed.
+func (src *blobSource) unowe(indexes []int) {
+	src.s.mu.Lock()
+	src.s.blobOwed = max(0, src.s.blobOwed-max(1, len(indexes)))
+	src.s.mu.Unlock()
 }
 
 // blobQueuedWants bounds the wants waiting for one source's sender.
 const blobQueuedWants = 4
 
 // sendWants sends the source's wants, in order, each within
-// blobChunkTimeout, until the fetch closes src.wants; after a failed Send
-// it calls onFail once and sends nothing more.
-func (src *blobSource) sendWants(ctx context.Context, ref record.BlobRef, onFail func()) {
+// blobChunkTimeout, and reports each that went out on sent (its timeout
+// runs from then), until the fetch closes src.wants. After a failed Send
+// it calls onFail once and sends nothing more; a want it does not send
+// (after a failure, once the source is dropped or the fetch ended) gives
+// back the answers it counted (unowe).
+func (src *blobSource) sendWants(ctx context.Context, ref record.BlobRef, sent chan<- sentWant, onFail func()) {
 	failed := false
 	for indexes := range src.wants {
-		if failed {
+		if failed || src.stop.Load() || ctx.Err() != nil {
+			src.unowe(indexes)
 			continue // drained until the fetch ends
 		}
 		sctx, cancel := context.WithTimeout(ctx, blobChunkTimeout)
 		err := src.s.link.Send(sctx, ActionBlobWant, encodeBlobWant(ref, indexes))
 		cancel()
 		if err != nil {
+			src.unowe(indexes)
 			failed = true
 			onFail()
+			continue
+		}
+		select {
+		case sent <- sentWant{src: src, indexes: indexes, at: time.Now()}:
+		case <-ctx.Done():
 		}
 	}
 }
@@ -541,6 +568,19 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 	// others are handled meanwhile. A failed Send reports its source here.
 	sendCtx, stopSenders := context.WithCancel(ctx)
 	failed := make(chan *blobSource, 1)
+	sent := make(chan sentWant, blobQueuedWants*blobListSources)
+	// noteSent starts the timeouts of a want that went out.
+	noteSent := func(w sentWant) {
+		if w.indexes == nil {
+			w.src.askedAt = w.at
+			return
+		}
+		for _, i := range w.indexes {
+			if at, ok := w.src.inflight[i]; ok && at.IsZero() {
+				w.src.inflight[i] = w.at
+			}
+		}
+	}
 	var failedMu sync.Mutex
 	var failedSources []*blobSource
 	defer func() {
@@ -565,7 +605,7 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 		}
 		if src.wants == nil {
 			src.wants = make(chan []int, blobQueuedWants)
-			go src.sendWants(sendCtx, ref, func() {
+			go src.sendWants(sendCtx, ref, sent, func() {
 				failedMu.Lock()
 				failedSources = append(failedSources, src)
 				failedMu.Unlock()
@@ -596,13 +636,23 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 	}
 	for {
 		now := time.Now()
-		// Sources whose Send failed are asked no more.
+		// Sources whose Send failed are asked no more; wants that went
+		// out start their timeouts.
 		failedMu.Lock()
 		for _, src := range failedSources {
 			src.done = true
 		}
 		failedSources = failedSources[:0]
 		failedMu.Unlock()
+	drain:
+		for {
+			select {
+			case w := <-sent:
+				noteSent(w)
+			default:
+				break drain
+			}
+		}
 		// Peers: new ones are asked for the list; gone ones give back
 		// their chunks.
 		live := map[*session]bool{}
@@ -624,34 +674,36 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 				src.done = true
 			}
 			if src.done {
+				src.stop.Store(true) // its queued wants are not sent
 				requeue(src)
 				continue
 			}
 			if src.has {
 				serving++
-			} else if !src.askedAt.IsZero() {
+			} else if src.listAsked {
 				asking++
 			}
 		}
 		for _, src := range sources {
-			if src.done || !src.askedAt.IsZero() || asking >= blobListSources {
+			if src.done || src.listAsked || asking >= blobListSources {
 				continue
 			}
 			if send(src, nil) {
-				// When it went: Send may have waited for back-pressure.
-				src.askedAt, src.listOwed = time.Now(), true
+				// Its timeout runs once it went (noteSent): its Send may
+				// wait for backpressure.
+				src.listAsked, src.listOwed = true, true
 				asking++
 			}
 		}
 		// A peer that never answers the list is asked no more; chunks that
 		// took too long are asked elsewhere.
 		for _, src := range sources {
-			if !src.done && !src.has && src.listOwed && now.Sub(src.askedAt) >= blobChunkTimeout {
+			if !src.done && !src.has && src.listOwed && !src.askedAt.IsZero() && now.Sub(src.askedAt) >= blobChunkTimeout {
 				src.done = true
 				src.quiet(now)
 			}
 			for i, at := range src.inflight {
-				if now.Sub(at) >= blobChunkTimeout {
+				if !at.IsZero() && now.Sub(at) >= blobChunkTimeout { // zero: not sent yet
 					delete(src.inflight, i)
 					src.timeouts++
 					if missing[i] {
@@ -695,7 +747,7 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 					continue
 				}
 				for _, i := range batch {
-					src.inflight[i] = now
+					src.inflight[i] = time.Time{} // in flight; its timeout runs once sent (noteSent)
 					src.owed[i]++
 				}
 			}
@@ -711,6 +763,8 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 			return fmt.Errorf("failed to fetch blob: %w", ctx.Err())
 		case <-tick.C:
 		case <-failed: // handled at the top of the loop
+		case w := <-sent:
+			noteSent(w)
 		case a := <-fetch.answers:
 			src := sources[a.s]
 			if src == nil {

@@ -190,7 +190,7 @@ func TestBlobFetchIsNotHeldUpByAPeerThatStopsReading(t *testing.T) {
 	waitState(t, a, "honest", StateIdle, StateSyncing)
 	var blocked atomic.Int64
 	release := make(chan struct{})
-	toStuck.setBlock(func(ctx context.Context, action string) error {
+	toStuck.setBlock(func(ctx context.Context, action string, _ []byte) error {
 		if action != ActionBlobWant {
 			return nil
 		}
@@ -223,6 +223,79 @@ func TestBlobFetchIsNotHeldUpByAPeerThatStopsReading(t *testing.T) {
 	}
 	if blocked.Load() == 0 {
 		t.Fatal("nothing was asked of the peer that stopped reading: the test proves nothing")
+	}
+}
+
+// TestBlobSlowSendsOweNothingAfterTheFetch: wants queued for a source
+// whose Sends are slow, and not sent when the fetch ends (the blob came
+// from another source), give back the answers they counted: the slow peer
+// owes nothing afterwards, so later fetches may still ask it (a peer owing
+// blobMaxOwed is asked nothing).
+func TestBlobSlowSendsOweNothingAfterTheFetch(t *testing.T) {
+	srcSlow, srcFast := newMemBlobs(), newMemBlobs()
+	var refs []record.BlobRef
+	for i := range 5 {
+		data := randomBlob(4*record.MinBlobChunkSize + i)
+		refs = append(refs, srcFast.add(data, record.MinBlobChunkSize))
+		srcSlow.add(data, record.MinBlobChunkSize)
+	}
+	a := blobNode(t, "a", newMemBlobs())
+	slow, fast := blobNode(t, "slow", srcSlow), blobNode(t, "fast", srcFast)
+	toSlow, _ := connect(t, a, slow, time.Millisecond)
+	connect(t, a, fast, time.Millisecond)
+	waitState(t, a, "slow", StateIdle, StateSyncing)
+	waitState(t, a, "fast", StateIdle, StateSyncing)
+	toSlow.setBlock(func(ctx context.Context, action string, _ []byte) error {
+		if action != ActionBlobWant {
+			return nil
+		}
+		select { // a Send that waits for backpressure
+		case <-time.After(300 * time.Millisecond):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	for i, ref := range refs {
+		if _, _, err := fetchInto(t.Context(), a.m, ref); err != nil {
+			t.Fatalf("fetch %d: %v", i, err)
+		}
+	}
+	// Wants that did go out are answered (late answers count too).
+	waitFor(t, "the slow peer to owe nothing", func() bool { return owedBy(a, "slow") == 0 })
+}
+
+// TestBlobListTimeoutRunsFromTheSend: the time a source has to answer the
+// hash list runs from when the want went out, not from when the fetch
+// queued it: a Send that waited for backpressure does not eat into it.
+func TestBlobListTimeoutRunsFromTheSend(t *testing.T) {
+	old := blobChunkTimeout
+	blobChunkTimeout = 4 * time.Second
+	t.Cleanup(func() { blobChunkTimeout = old })
+	data := randomBlob(3 * record.MinBlobChunkSize)
+	src := newMemBlobs()
+	ref := src.add(data, record.MinBlobChunkSize)
+	a := blobNode(t, "a", newMemBlobs())
+	b := blobNode(t, "b", src)
+	toB, _ := connect(t, a, b, 750*time.Millisecond) // an answer comes 1.5 s after its want went out
+	waitState(t, a, "b", StateIdle, StateSyncing)
+	toB.setBlock(func(ctx context.Context, action string, payload []byte) error {
+		if action != ActionBlobWant || len(payload) != blobWantHeader {
+			return nil // only the list's want waits
+		}
+		select { // 3 s: with the 1.5 s round trip, past blobChunkTimeout from the queueing
+		case <-time.After(3 * time.Second):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	got, _, err := fetchInto(t.Context(), a.m, ref)
+	if err != nil {
+		t.Fatalf("fetch from a peer whose list want waited 3 s to go out: %v", err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("the fetched blob differs")
 	}
 }
 

@@ -52,8 +52,8 @@ type pipeLink struct {
 	byAction            sync.Map // action → *atomic.Int64 of payload bytes sent
 	countByAction       sync.Map // action → *atomic.Int64 of messages sent
 	closeReason         atomic.Pointer[error]
-	tamper              func(action string, payload []byte) []byte     // on send; nil: none
-	block               func(ctx context.Context, action string) error // on send, under setBlock; nil: none
+	tamper              func(action string, payload []byte) []byte                     // on send; nil: none
+	block               func(ctx context.Context, action string, payload []byte) error // on send, under setBlock; nil: none
 }
 
 type pipeEvent struct {
@@ -91,7 +91,7 @@ var errPipeClosed = errors.New("pipe closed")
 
 // setBlock makes Send call block first (the peer stopped reading: Send
 // waits for back-pressure).
-func (p *pipeLink) setBlock(block func(ctx context.Context, action string) error) {
+func (p *pipeLink) setBlock(block func(ctx context.Context, action string, payload []byte) error) {
 	p.mu.Lock()
 	p.block = block
 	p.mu.Unlock()
@@ -112,7 +112,7 @@ func (p *pipeLink) Send(ctx context.Context, action string, payload []byte) erro
 	}
 	if block != nil {
 		// Back-pressure: the peer stopped reading.
-		if err := block(ctx, action); err != nil {
+		if err := block(ctx, action, payload); err != nil {
 			return err
 		}
 	}
