@@ -194,6 +194,11 @@ type RelayStatus struct {
 	Received, Dropped     uint64
 	RateLimited, Verified uint64
 	Replayed              uint64
+	// Subscribed: the connection is open and the relay has answered our
+	// subscription (the end of stored events, EOSE) or delivered an event
+	// on it, so signals published to us from now on reach us. Open alone
+	// does not say it: the relay may not have read the subscription yet.
+	Subscribed bool
 }
 
 // ErrNotConnected means no relay connection was open to send through.
@@ -424,7 +429,8 @@ func (r *relay) status() RelayStatus {
 	defer r.mu.Unlock()
 	return RelayStatus{URL: r.url, State: r.state, LastError: r.lastErr, ReconnectAttempts: r.attempts,
 		Announces: r.announces.Load(), LastAnnounce: r.lastAnnounce, Received: r.received.Load(), Dropped: r.dropped.Load(),
-		RateLimited: r.rateLimited.Load(), Verified: r.verified.Load(), Replayed: r.replayed.Load()}
+		RateLimited: r.rateLimited.Load(), Verified: r.verified.Load(), Replayed: r.replayed.Load(),
+		Subscribed: r.state == RelayOpen && r.healthy}
 }
 
 func (r *relay) setErr(msg string) {

@@ -107,6 +107,22 @@ func waitOpen(t *testing.T, c *nostrsignal.Client) {
 	}, func() string { return fmt.Sprintf("%+v", c.Status()) })
 }
 
+// waitSubscribed waits until every relay of c has answered its
+// subscription: a signal published to c after that reaches it (an
+// ephemeral event published before the relay read the subscription is
+// lost, and under load that can take a while after the connection opens).
+func waitSubscribed(t *testing.T, c *nostrsignal.Client) {
+	t.Helper()
+	testwait.ForState(t, "every relay subscribed", 10*time.Second, func() bool {
+		for _, s := range c.Status() {
+			if !s.Subscribed {
+				return false
+			}
+		}
+		return true
+	}, func() string { return fmt.Sprintf("%+v", c.Status()) })
+}
+
 func TestTwoPeersAnnounceAndExchangeOfferAnswer(t *testing.T) {
 	url := startRelay(t)
 	a, inA := startClient(t, nostrsignal.Config{Relays: []string{url}, Room: "lobby", PeerID: "AAAAAAAAAAAAAAAAAAAA"})
@@ -473,7 +489,7 @@ func TestSetPassive(t *testing.T) {
 	a, _ := startClient(t, nostrsignal.Config{Relays: []string{url}, Room: "lobby", PeerID: "AAAAAAAAAAAAAAAAAAAA", Warmup: []time.Duration{}, AnnounceInterval: time.Hour})
 	b, inB := startClient(t, nostrsignal.Config{Relays: []string{url}, Room: "lobby", PeerID: "BBBBBBBBBBBBBBBBBBBB"})
 	waitOpen(t, a)
-	waitOpen(t, b)
+	waitSubscribed(t, b)
 	if a.Passive() {
 		t.Fatal("a client is passive without Config.Passive")
 	}
@@ -641,7 +657,7 @@ func TestRelaySendNotHeldByStuckRelay(t *testing.T) {
 	a, _ := startClient(t, nostrsignal.Config{Relays: []string{"ws://stuck", honest}, Room: "lobby", PeerID: "AAAAAAAAAAAAAAAAAAAA", Dial: dial, Warmup: []time.Duration{}, AnnounceInterval: time.Hour})
 	b, inB := startClient(t, nostrsignal.Config{Relays: []string{honest}, Room: "lobby", PeerID: "BBBBBBBBBBBBBBBBBBBB"})
 	waitOpen(t, a)
-	waitOpen(t, b)
+	waitSubscribed(t, b)
 	var wg sync.WaitGroup
 	errs := make(chan error, 5)
 	for i := range 5 {
