@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 )
@@ -57,28 +58,35 @@ func RoomToken(appID, room string) string {
 
 // NewPeerID returns a fresh tracker peer id (also the room peer id).
 func NewPeerID() (string, error) {
-	return randomID(IDLength)
+	return randomID(rand.Reader, IDLength)
+}
+
+// PeerIDFrom draws a peer id from r instead of crypto/rand: for
+// simulations that must repeat from a seed (never for a real peer, whose
+// id others must not guess).
+func PeerIDFrom(r io.Reader) (string, error) {
+	return randomID(r, IDLength)
 }
 
 // NewOfferID returns a fresh tracker offer id.
 func NewOfferID() (string, error) {
-	return randomID(IDLength)
+	return randomID(rand.Reader, IDLength)
 }
 
 // NewHandshakeChallenge returns a fresh password-handshake challenge.
 func NewHandshakeChallenge() (string, error) {
-	return randomID(challengeLength)
+	return randomID(rand.Reader, challengeLength)
 }
 
-// randomID draws n characters uniformly from idCharset using crypto/rand.
-// Bytes at or above the largest multiple of 62 are rejected, so there is no
-// modulo bias.
-func randomID(n int) (string, error) {
+// randomID draws n characters uniformly from idCharset, reading bytes from
+// r. Bytes at or above the largest multiple of 62 are rejected, so there is
+// no modulo bias.
+func randomID(r io.Reader, n int) (string, error) {
 	const limit = 256 - 256%len(idCharset) // 248
 	out := make([]byte, 0, n)
 	buf := make([]byte, n+n/2)
 	for len(out) < n {
-		if _, err := rand.Read(buf); err != nil {
+		if _, err := io.ReadFull(r, buf); err != nil {
 			return "", fmt.Errorf("failed to read random bytes: %w", err)
 		}
 		for _, b := range buf {

@@ -1,6 +1,9 @@
 package wire
 
 import (
+	"crypto/rand"
+	"errors"
+	mrand "math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -69,7 +72,7 @@ func TestRandomIDs(t *testing.T) {
 func TestRandomIDUsesWholeCharset(t *testing.T) {
 	counts := map[byte]int{}
 	const n = 62 * 200
-	id, err := randomID(n)
+	id, err := randomID(rand.Reader, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +91,28 @@ func TestRandomIDUsesWholeCharset(t *testing.T) {
 		}
 	}
 }
+
+// TestPeerIDFrom: ids drawn from a seeded source repeat with the seed and
+// are valid; a failing source is an error, not a short id.
+func TestPeerIDFrom(t *testing.T) {
+	seed := [32]byte{1}
+	a, errA := PeerIDFrom(mrand.NewChaCha8(seed))
+	b, errB := PeerIDFrom(mrand.NewChaCha8(seed))
+	c, errC := PeerIDFrom(mrand.NewChaCha8([32]byte{2}))
+	if errA != nil || errB != nil || errC != nil {
+		t.Fatal(errA, errB, errC)
+	}
+	if a != b || a == c || !IsValidID(a) || !IsValidID(c) {
+		t.Fatalf("ids %q, %q (same seed), %q (another): want the first two equal, the third different, all valid", a, b, c)
+	}
+	if _, err := PeerIDFrom(failingReader{}); err == nil {
+		t.Fatal("an id from a failing source")
+	}
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("no bytes") }
 
 func TestIsValidID(t *testing.T) {
 	tests := []struct {

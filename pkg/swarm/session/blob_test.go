@@ -98,6 +98,18 @@ func blobNode(t *testing.T, name string, src *memBlobs) *node {
 	return newNode(t, name, cfg)
 }
 
+// fetcherOfTwo is a node "a" (holding no blob) with authenticated
+// sessions to two blob servers; it returns a and its link to the first.
+func fetcherOfTwo(t *testing.T, first string, firstBlobs *memBlobs, second string, secondBlobs *memBlobs) (*node, *pipeLink) {
+	t.Helper()
+	a := blobNode(t, "a", newMemBlobs())
+	toFirst, _ := connect(t, a, blobNode(t, first, firstBlobs), time.Millisecond)
+	connect(t, a, blobNode(t, second, secondBlobs), time.Millisecond)
+	waitState(t, a, first, StateIdle, StateSyncing)
+	waitState(t, a, second, StateIdle, StateSyncing)
+	return a, toFirst
+}
+
 // fetchInto runs FetchBlob into a buffer and returns it.
 func fetchInto(ctx context.Context, m *Manager, ref record.BlobRef) ([]byte, []int64, error) {
 	out := make([]byte, ref.Size)
@@ -182,12 +194,7 @@ func TestBlobFetchIsNotHeldUpByAPeerThatStopsReading(t *testing.T) {
 	srcStuck, srcHonest := newMemBlobs(), newMemBlobs()
 	ref := srcHonest.add(data, record.MinBlobChunkSize)
 	srcStuck.add(data, record.MinBlobChunkSize)
-	a := blobNode(t, "a", newMemBlobs())
-	stuck, honest := blobNode(t, "stuck", srcStuck), blobNode(t, "honest", srcHonest)
-	toStuck, _ := connect(t, a, stuck, time.Millisecond)
-	connect(t, a, honest, time.Millisecond)
-	waitState(t, a, "stuck", StateIdle, StateSyncing)
-	waitState(t, a, "honest", StateIdle, StateSyncing)
+	a, toStuck := fetcherOfTwo(t, "stuck", srcStuck, "honest", srcHonest)
 	var blocked atomic.Int64
 	release := make(chan struct{})
 	toStuck.setBlock(func(ctx context.Context, action string, _ []byte) error {
@@ -239,12 +246,7 @@ func TestBlobSlowSendsOweNothingAfterTheFetch(t *testing.T) {
 		refs = append(refs, srcFast.add(data, record.MinBlobChunkSize))
 		srcSlow.add(data, record.MinBlobChunkSize)
 	}
-	a := blobNode(t, "a", newMemBlobs())
-	slow, fast := blobNode(t, "slow", srcSlow), blobNode(t, "fast", srcFast)
-	toSlow, _ := connect(t, a, slow, time.Millisecond)
-	connect(t, a, fast, time.Millisecond)
-	waitState(t, a, "slow", StateIdle, StateSyncing)
-	waitState(t, a, "fast", StateIdle, StateSyncing)
+	a, toSlow := fetcherOfTwo(t, "slow", srcSlow, "fast", srcFast)
 	toSlow.setBlock(func(ctx context.Context, action string, _ []byte) error {
 		if action != ActionBlobWant {
 			return nil

@@ -16,6 +16,7 @@ package swarmsim
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -148,7 +149,7 @@ type sim struct {
 	trackers []string
 	servers  []*tracker.Server
 	rng      *rand.Rand
-	idRNG    *rand.Rand // peer ids (peerID)
+	ids      *rand.ChaCha8 // the bytes of peer ids, from the seed
 	log      io.Writer
 	verified sync.Map // event id → error: each distinct event is verified once
 	base     map[[32]byte]*record.Event
@@ -203,7 +204,7 @@ func Run(opts Options, log io.Writer) (Result, error) {
 		net:    net,
 		roomID: record.RoomID(appID, roomName),
 		rng:    rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x5eed)),
-		idRNG:  rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x1d5)),
+		ids:    rand.NewChaCha8(idSeed(opts.Seed)),
 		log:    log,
 		base:   make(map[[32]byte]*record.Event, opts.Records),
 
@@ -353,21 +354,13 @@ type peer struct {
 	dead  atomic.Bool
 }
 
-// peerID draws the next peer id from the seed: the network's latencies,
-// losses and unreachable peers hash the ids, so a seed gives one run.
-func (s *sim) peerID() string {
-	b := make([]byte, wire.IDLength)
-	for i := range b {
-		b[i] = peerIDChars[s.idRNG.IntN(len(peerIDChars))]
-	}
-	return string(b)
-}
-
-// peerIDChars are the characters of a Trystero peer id.
-const peerIDChars = "0123456789AaBbCcDdEeFfGgHhIiJjKkLlMmNnOoPpQqRrSsTtUuVvWwXxYyZz"
-
 func (s *sim) startPeer() (*peer, error) {
-	id := s.peerID()
+	// From the seed: the network's latencies, losses and unreachable peers
+	// hash the ids, so a seed gives one run.
+	id, err := wire.PeerIDFrom(s.ids)
+	if err != nil {
+		return nil, err
+	}
 	p := &peer{s: s, id: id, rep: newReplica(s)}
 	scfg := session.Config{EphemeralKeys: true, RulesDigest: "swarmsim", MaxPeers: s.opts.MaxPeers}
 	scfg.OnSessionAuthenticated = func(info session.SessionInfo) {
@@ -887,3 +880,11 @@ func (r *replica) Offer(_ context.Context, from session.PeerInfo, events []*reco
 }
 
 func (r *replica) AuthorEpoch(record.PublicKey) uint64 { return 0 }
+
+// idSeed is the ChaCha8 seed of a run's peer ids.
+func idSeed(seed uint64) [32]byte {
+	var b [32]byte
+	binary.LittleEndian.PutUint64(b[:], seed)
+	copy(b[8:], "swarmsim peer ids")
+	return b
+}
