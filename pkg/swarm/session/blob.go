@@ -421,11 +421,13 @@ type blobSource struct {
 	stop      atomic.Bool // dropped: its sender sends nothing more
 }
 
-// sentWant is a sender's report that a want went out, at.
+// sentWant is a sender's report: a want went out, at; or, failed, its
+// Send failed (the source is asked no more).
 type sentWant struct {
 	src     *blobSource
 	indexes []int
 	at      time.Time
+	failed  bool
 }
 
 // unowe gives back the answers a want not sent would have been owed.
@@ -439,12 +441,12 @@ func (src *blobSource) unowe(indexes []int) {
 const blobQueuedWants = 4
 
 // sendWants sends the source's wants, in order, each within
-// blobChunkTimeout, and reports each that went out on sent (its timeout
-// runs from then), until the fetch closes src.wants. After a failed Send
-// it calls onFail once and sends nothing more; a want it does not send
-// (after a failure, once the source is dropped or the fetch ended) gives
-// back the answers it counted (unowe).
-func (src *blobSource) sendWants(ctx context.Context, ref record.BlobRef, sent chan<- sentWant, onFail func()) {
+// blobChunkTimeout, and reports each on sent: that it went out (its
+// timeout runs from then), or that its Send failed, after which it sends
+// nothing more. It runs until the fetch closes src.wants; a want it does
+// not send (after a failure, once the source is dropped or the fetch
+// ended) gives back the answers it counted (unowe).
+func (src *blobSource) sendWants(ctx context.Context, ref record.BlobRef, sent chan<- sentWant) {
 	failed := false
 	for indexes := range src.wants {
 		if failed || src.stop.Load() || ctx.Err() != nil {
@@ -454,14 +456,13 @@ func (src *blobSource) sendWants(ctx context.Context, ref record.BlobRef, sent c
 		sctx, cancel := context.WithTimeout(ctx, blobChunkTimeout)
 		err := src.s.link.Send(sctx, ActionBlobWant, encodeBlobWant(ref, indexes))
 		cancel()
+		w := sentWant{src: src, indexes: indexes, at: time.Now()}
 		if err != nil {
 			src.unowe(indexes)
-			failed = true
-			onFail()
-			continue
+			failed, w.failed = true, true
 		}
 		select {
-		case sent <- sentWant{src: src, indexes: indexes, at: time.Now()}:
+		case sent <- w:
 		case <-ctx.Done():
 		}
 	}
@@ -565,24 +566,25 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 	// Wants go out through a sender per source, so that a peer that stops
 	// reading (its Send waits for back-pressure, up to blobChunkTimeout)
 	// delays only what is asked of it, never this loop: the answers of the
-	// others are handled meanwhile. A failed Send reports its source here.
+	// others are handled meanwhile. The senders report on sent.
 	sendCtx, stopSenders := context.WithCancel(ctx)
-	failed := make(chan *blobSource, 1)
 	sent := make(chan sentWant, blobQueuedWants*blobListSources)
-	// noteSent starts the timeouts of a want that went out.
+	// noteSent starts the timeouts of a want that went out, or drops the
+	// source whose Send failed.
 	noteSent := func(w sentWant) {
-		if w.indexes == nil {
+		switch {
+		case w.failed:
+			w.src.done = true
+		case w.indexes == nil:
 			w.src.askedAt = w.at
-			return
-		}
-		for _, i := range w.indexes {
-			if at, ok := w.src.inflight[i]; ok && at.IsZero() {
-				w.src.inflight[i] = w.at
+		default:
+			for _, i := range w.indexes {
+				if at, ok := w.src.inflight[i]; ok && at.IsZero() {
+					w.src.inflight[i] = w.at
+				}
 			}
 		}
 	}
-	var failedMu sync.Mutex
-	var failedSources []*blobSource
 	defer func() {
 		stopSenders()
 		for _, src := range sources {
@@ -605,23 +607,13 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 		}
 		if src.wants == nil {
 			src.wants = make(chan []int, blobQueuedWants)
-			go src.sendWants(sendCtx, ref, sent, func() {
-				failedMu.Lock()
-				failedSources = append(failedSources, src)
-				failedMu.Unlock()
-				select {
-				case failed <- src:
-				default:
-				}
-			})
+			go src.sendWants(sendCtx, ref, sent)
 		}
 		select {
 		case src.wants <- indexes:
 			return true
 		default: // its sender is behind: later
-			src.s.mu.Lock()
-			src.s.blobOwed -= n
-			src.s.mu.Unlock()
+			src.unowe(indexes)
 			return false
 		}
 	}
@@ -636,14 +628,8 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 	}
 	for {
 		now := time.Now()
-		// Sources whose Send failed are asked no more; wants that went
-		// out start their timeouts.
-		failedMu.Lock()
-		for _, src := range failedSources {
-			src.done = true
-		}
-		failedSources = failedSources[:0]
-		failedMu.Unlock()
+		// Wants that went out start their timeouts; sources whose Send
+		// failed are asked no more.
 	drain:
 		for {
 			select {
@@ -762,7 +748,6 @@ func (m *Manager) FetchBlob(ctx context.Context, f BlobFetch) error {
 		case <-ctx.Done():
 			return fmt.Errorf("failed to fetch blob: %w", ctx.Err())
 		case <-tick.C:
-		case <-failed: // handled at the top of the loop
 		case w := <-sent:
 			noteSent(w)
 		case a := <-fetch.answers:
