@@ -13,18 +13,39 @@ import (
 	"github.com/peersetdb/peerset/pkg/record"
 )
 
+// openOpenDB opens a DB in memory under cfg, with the open preset unless
+// cfg names rules, closed when the test ends.
+func openOpenDB(t *testing.T, cfg Config) *DB {
+	t.Helper()
+	if cfg.Moderation == nil {
+		open := moderation.PresetOpen()
+		cfg.Moderation = &open
+	}
+	db, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// restoredDB is openOpenDB with events imported, every one stored.
+func restoredDB(t *testing.T, cfg Config, events []*record.Event) *DB {
+	t.Helper()
+	db := openOpenDB(t, cfg)
+	if res, err := db.Import(context.Background(), events); err != nil || res.Stored != len(events) {
+		t.Fatalf("import of the events: %+v, %v", res, err)
+	}
+	return db
+}
+
 // TestImportBlobRestoresABackup: the events of a DB with blobs, exported
 // and imported into a fresh DB, get their blobs back from the bytes alone
 // (no peer), checked against the layout their records name, within the
 // same limits as a fetch.
 func TestImportBlobRestoresABackup(t *testing.T) {
 	ctx := context.Background()
-	open := moderation.PresetOpen()
-	src, err := Open(ctx, Config{Room: "blob-backup", Moderation: &open})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	src := openOpenDB(t, Config{Room: "blob-backup"})
 	photo := blobBytes(600<<10, 1)
 	recPhoto, err := src.PutBlob(ctx, record.Draft{Text: "a photo"}, bytes.NewReader(photo), "image/jpeg")
 	if err != nil {
@@ -82,15 +103,8 @@ func TestImportBlobRestoresABackup(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
-			cfg.Room, cfg.Moderation = "blob-backup", &open
-			dst, err := Open(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer dst.Close()
-			if res, err := dst.Import(ctx, events); err != nil || res.Stored != len(events) {
-				t.Fatalf("import of the events: %+v, %v", res, err)
-			}
+			cfg.Room = "blob-backup"
+			dst := restoredDB(t, cfg, events)
 			got, err := dst.ImportBlob(ctx, tc.data)
 			if why := tc.want(got, err); why != "" {
 				t.Fatalf("ImportBlob = %+v, %v: %s", got, err, why)
@@ -116,12 +130,7 @@ func TestImportBlobRestoresABackup(t *testing.T) {
 // the blob would stay without a record forever: ErrNotFound, then swept).
 func TestImportBlobWithACancelledContextLosesNoReference(t *testing.T) {
 	ctx := context.Background()
-	open := moderation.PresetOpen()
-	src, err := Open(ctx, Config{Room: "blob-backup-cancel", Moderation: &open})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	src := openOpenDB(t, Config{Room: "blob-backup-cancel"})
 	data := blobBytes(10<<10, 7)
 	if _, err := src.PutBlob(ctx, record.Draft{}, bytes.NewReader(data), ""); err != nil {
 		t.Fatal(err)
@@ -133,13 +142,7 @@ func TestImportBlobWithACancelledContextLosesNoReference(t *testing.T) {
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	for round := range 20 {
-		dst, err := Open(ctx, Config{Room: "blob-backup-cancel", Moderation: &open})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := dst.Import(ctx, events); err != nil {
-			t.Fatal(err)
-		}
+		dst := restoredDB(t, Config{Room: "blob-backup-cancel"}, events)
 		if _, err := dst.ImportBlob(cancelled, data); err == nil {
 			t.Fatalf("round %d: ImportBlob with a cancelled context succeeded", round)
 		}
@@ -147,10 +150,8 @@ func TestImportBlobWithACancelledContextLosesNoReference(t *testing.T) {
 		// (past its first check): they are noted all the same.
 		dst.notePendingBlobRefs(cancelled)
 		if _, err := dst.ImportBlob(ctx, data); err != nil {
-			dst.Close()
 			t.Fatalf("round %d: after a call with a cancelled context: %v", round, err)
 		}
-		dst.Close()
 	}
 }
 
@@ -160,12 +161,7 @@ func TestImportBlobWithACancelledContextLosesNoReference(t *testing.T) {
 // when the liar's id sorts first.
 func TestImportBlobSkipsALyingRecord(t *testing.T) {
 	ctx := context.Background()
-	open := moderation.PresetOpen()
-	src, err := Open(ctx, Config{Room: "blob-backup-liar", Moderation: &open})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	src := openOpenDB(t, Config{Room: "blob-backup-liar"})
 	data := blobBytes(100<<10, 8)
 	honest, err := src.PutBlob(ctx, record.Draft{Text: "honest"}, bytes.NewReader(data), "")
 	if err != nil {
@@ -189,14 +185,7 @@ func TestImportBlobSkipsALyingRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dst, err := Open(ctx, Config{Room: "blob-backup-liar", Moderation: &open})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dst.Close()
-	if _, err := dst.Import(ctx, events); err != nil {
-		t.Fatal(err)
-	}
+	dst := restoredDB(t, Config{Room: "blob-backup-liar"}, events)
 	got, err := dst.ImportBlob(ctx, data)
 	if err != nil || got != *honest.Blob {
 		t.Fatalf("ImportBlob = %+v, %v; want the honest record's layout", got, err)
